@@ -1,0 +1,11 @@
+//! The engine: everything conda-connect does, without any GUI type.
+
+pub mod condarc;
+pub mod domain;
+pub mod error;
+pub mod files;
+pub mod ini_file;
+pub mod navigator_ini;
+pub mod paths;
+
+pub use error::{Error, Result};

@@ -1,0 +1,320 @@
+//! `~/.anaconda/navigator/anaconda-navigator.ini`, the way Navigator reads and writes it (decision D2): values in
+//! Navigator's encoding (Python repr: `'quoted'`, `None`, `True`, `['a']`; `logged_brand` unquoted), the
+//! `team_edition_*` spellings read and migrated to `anaconda_server_*`, every other line kept as it was.
+
+use std::path::Path;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+use crate::engine::ini_file::IniDoc;
+
+pub const BRAND: &str = "Anaconda Server";
+const MAIN: &str = "main";
+const SSL: &str = "ssl";
+
+/// Current key name and the older `team_edition_*` spelling.
+const RENAMES: [(&str, &str); 4] = [
+    ("anaconda_server_api_url", "team_edition_api_url"),
+    ("anaconda_server_token", "team_edition_token"),
+    ("anaconda_server_token_id", "team_edition_token_id"),
+    ("anaconda_professional_url", "commercial_edition_url"),
+];
+
+/// A Python literal as Navigator stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyValue {
+    None,
+    Bool(bool),
+    Str(String),
+    List(Vec<String>),
+}
+
+/// Navigator's reader: evaluate a Python literal when possible, else take the raw string.
+pub fn parse_py(raw: &str) -> PyValue {
+    let raw = raw.trim();
+    match raw {
+        "None" | "" => return PyValue::None,
+        "True" => return PyValue::Bool(true),
+        "False" => return PyValue::Bool(false),
+        _ => {}
+    }
+    if let Some(s) = parse_py_str(raw) {
+        return PyValue::Str(s);
+    }
+    if let Some(inner) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let mut items = Vec::new();
+        let mut rest = inner.trim();
+        let mut ok = true;
+        while !rest.is_empty() {
+            let quote = rest.chars().next().unwrap();
+            if quote != '\'' && quote != '"' {
+                ok = false;
+                break;
+            }
+            let Some((item, len)) = scan_py_str(rest) else {
+                ok = false;
+                break;
+            };
+            items.push(item);
+            rest = rest[len..].trim_start();
+            rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+        }
+        if ok {
+            return PyValue::List(items);
+        }
+    }
+    PyValue::Str(raw.to_string())
+}
+
+fn parse_py_str(raw: &str) -> Option<String> {
+    let (s, len) = scan_py_str(raw)?;
+    (len == raw.len()).then_some(s)
+}
+
+/// Scan one quoted Python string at the start of `raw`; returns the value and the bytes consumed.
+fn scan_py_str(raw: &str) -> Option<(String, usize)> {
+    let quote = raw.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let mut out = String::new();
+    let mut chars = raw.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                let (_, e) = chars.next()?;
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                });
+            }
+            c if c == quote => return Some((out, i + 1)),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Python's `repr()` of a string.
+pub fn py_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+pub fn py_opt_str(s: Option<&str>) -> String {
+    s.map(py_str).unwrap_or_else(|| "None".into())
+}
+
+pub fn py_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| py_str(s)).collect::<Vec<_>>().join(", "))
+}
+
+/// The Navigator ini, loaded and editable.
+#[derive(Debug, Clone)]
+pub struct NavigatorIni {
+    doc: IniDoc,
+    original: Option<String>,
+}
+
+impl NavigatorIni {
+    /// Load the file; a missing file is an empty document, an unparseable one is refused.
+    pub fn load(path: &Path) -> Result<Self> {
+        let original = match files::read_optional(path)? {
+            Some(bytes) => Some(String::from_utf8(bytes).map_err(|_| Error::InvalidIni {
+                path: path.display().to_string(),
+                detail: "it is not UTF-8 text".into(),
+            })?),
+            None => None,
+        };
+        Self::from_text(path, original)
+    }
+
+    pub fn from_text(path: &Path, original: Option<String>) -> Result<Self> {
+        let doc = IniDoc::parse(original.as_deref().unwrap_or("")).map_err(|detail| {
+            tracing::warn!(path = %path.display(), %detail, "refusing to edit the Navigator ini");
+            Error::InvalidIni { path: path.display().to_string(), detail }
+        })?;
+        Ok(NavigatorIni { doc, original })
+    }
+
+    /// The text to write, or `None` when nothing changed (the file is then left alone, even if absent).
+    pub fn changed_text(&self) -> Option<String> {
+        let text = self.doc.to_text();
+        match &self.original {
+            Some(orig) if *orig == text => None,
+            None if text.is_empty() => None,
+            _ => Some(text),
+        }
+    }
+
+    fn get(&self, key: &str) -> PyValue {
+        let old = RENAMES.iter().find(|(new, _)| *new == key).map(|(_, old)| *old);
+        match self.doc.get(MAIN, key) {
+            Some(raw) => parse_py(raw),
+            None => old.and_then(|o| self.doc.get(MAIN, o)).map(parse_py).unwrap_or(PyValue::None),
+        }
+    }
+
+    fn get_str(&self, key: &str) -> Option<String> {
+        match self.get(key) {
+            PyValue::Str(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    fn set_raw(&mut self, key: &str, raw: String) {
+        // migrate an older spelling: the new name wins, the old line goes
+        if let Some((_, old)) = RENAMES.iter().find(|(new, _)| *new == key) {
+            self.doc.remove(MAIN, old);
+        }
+        self.doc.set(MAIN, key, &raw);
+    }
+
+    /// Rename every `team_edition_*` key still present to its `anaconda_server_*` name (keeping the value when the
+    /// new key has none).
+    pub fn migrate_old_names(&mut self) {
+        for (new, old) in RENAMES {
+            if let Some(raw) = self.doc.get(MAIN, old).map(str::to_string) {
+                if self.doc.get(MAIN, new).is_none() || self.get_new_only(new) == PyValue::None {
+                    self.doc.set(MAIN, new, &raw);
+                }
+                self.doc.remove(MAIN, old);
+            }
+        }
+    }
+
+    fn get_new_only(&self, key: &str) -> PyValue {
+        self.doc.get(MAIN, key).map(parse_py).unwrap_or(PyValue::None)
+    }
+
+    pub fn api_url(&self) -> Option<String> {
+        self.get_str("anaconda_server_api_url")
+    }
+    pub fn set_api_url(&mut self, domain: Option<&str>) {
+        self.set_raw("anaconda_server_api_url", py_opt_str(domain));
+    }
+    pub fn token(&self) -> Option<String> {
+        self.get_str("anaconda_server_token")
+    }
+    pub fn token_id(&self) -> Option<String> {
+        self.get_str("anaconda_server_token_id")
+    }
+    pub fn logged_api_url(&self) -> Option<String> {
+        self.get_str("logged_api_url")
+    }
+    pub fn logged_brand(&self) -> Option<String> {
+        self.get_str("logged_brand")
+    }
+
+    /// The keys a successful sign-in writes.
+    pub fn set_logged_in(&mut self, domain: &str, token: &str, token_id: &str) {
+        self.set_raw("logged_api_url", py_str(domain));
+        // Navigator writes the brand through the enum's repr: unquoted.
+        self.set_raw("logged_brand", BRAND.to_string());
+        self.set_raw("anaconda_server_token", py_str(token));
+        self.set_raw("anaconda_server_token_id", py_str(token_id));
+    }
+
+    /// Only the token (regenerated sign-in token).
+    pub fn set_token(&mut self, token: &str) {
+        self.set_raw("anaconda_server_token", py_str(token));
+    }
+
+    /// The keys sign-out clears (D2.3); the domain stays.
+    pub fn set_logged_out(&mut self) {
+        for key in ["logged_api_url", "logged_brand", "anaconda_server_token", "anaconda_server_token_id"] {
+            self.set_raw(key, "None".into());
+        }
+    }
+
+    pub fn trusted_servers(&self) -> Vec<String> {
+        match self.doc.get(SSL, "trusted_servers").map(parse_py) {
+            Some(PyValue::List(items)) => items,
+            Some(PyValue::Str(s)) if !s.is_empty() => vec![s],
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn add_trusted_server(&mut self, netloc: &str) {
+        let mut list = self.trusted_servers();
+        if !list.iter().any(|s| s == netloc) {
+            list.push(netloc.to_string());
+            self.doc.set(SSL, "trusted_servers", &py_list(&list));
+        }
+    }
+
+    /// "Enable SSL verification" (default True).
+    pub fn ssl_verification(&self) -> bool {
+        !matches!(self.get("ssl_verification"), PyValue::Bool(false))
+    }
+    pub fn set_ssl_verification(&mut self, on: bool) {
+        self.set_raw("ssl_verification", if on { "True" } else { "False" }.into());
+    }
+    pub fn ssl_certificate(&self) -> Option<String> {
+        self.get_str("ssl_certificate")
+    }
+    pub fn set_ssl_certificate(&mut self, path: Option<&str>) {
+        self.set_raw("ssl_certificate", py_opt_str(path));
+    }
+    pub fn show_hidden_channels(&self) -> bool {
+        matches!(self.get("anaconda_server_show_hidden_channels"), PyValue::Bool(true))
+    }
+    pub fn set_show_hidden_channels(&mut self, on: bool) {
+        self.set_raw("anaconda_server_show_hidden_channels", if on { "True" } else { "False" }.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_literals() {
+        assert_eq!(parse_py("None"), PyValue::None);
+        assert_eq!(parse_py("'https://x'"), PyValue::Str("https://x".into()));
+        assert_eq!(parse_py("Anaconda Server"), PyValue::Str("Anaconda Server".into()));
+        assert_eq!(parse_py("['a:1', \"b\"]"), PyValue::List(vec!["a:1".into(), "b".into()]));
+        assert_eq!(parse_py("[]"), PyValue::List(vec![]));
+        assert_eq!(parse_py("True"), PyValue::Bool(true));
+        for s in ["plain", "it's", "both ' and \"", "back\\slash"] {
+            assert_eq!(parse_py(&py_str(s)), PyValue::Str(s.into()), "{s}");
+        }
+        assert_eq!(py_str("it's"), "\"it's\"");
+    }
+
+    #[test]
+    fn login_logout_keys_and_migration() {
+        let path = Path::new("/x.ini");
+        let text = "[main]\nteam_edition_api_url = 'https://old.example.com'\nteam_edition_token = None\n# c\n";
+        let mut ini = NavigatorIni::from_text(path, Some(text.into())).unwrap();
+        assert_eq!(ini.api_url().as_deref(), Some("https://old.example.com"));
+        ini.migrate_old_names();
+        ini.set_logged_in("https://old.example.com", "abc", "id-1");
+        let out = ini.changed_text().unwrap();
+        assert_eq!(
+            out,
+            "[main]\nanaconda_server_api_url = 'https://old.example.com'\nanaconda_server_token = 'abc'\nlogged_api_url = 'https://old.example.com'\nlogged_brand = Anaconda Server\nanaconda_server_token_id = 'id-1'\n# c\n"
+        );
+        let mut ini = NavigatorIni::from_text(path, Some(out)).unwrap();
+        assert_eq!(ini.logged_brand().as_deref(), Some(BRAND));
+        ini.set_logged_out();
+        assert_eq!(ini.token(), None);
+        assert_eq!(ini.api_url().as_deref(), Some("https://old.example.com"));
+        ini.add_trusted_server("h:1");
+        ini.add_trusted_server("h:1");
+        assert_eq!(ini.trusted_servers(), vec!["h:1".to_string()]);
+    }
+}
