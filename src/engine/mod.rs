@@ -9,3 +9,8 @@ pub mod navigator_ini;
 pub mod paths;
 
 pub use error::{Error, Result};
+pub mod journal;
+pub mod lock;
+pub mod secrets;
+pub mod snapshots;
+pub mod token_files;
