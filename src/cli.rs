@@ -1,1 +1,427 @@
+//! The command line: a thin front over the engine. Exit 0 on success, 1 on failure with one line on stderr,
+//! 2 on usage errors; never prompts. The detail of every failure goes to the log file
+//! (`<data dir>/conda-connect.log`; `CONDA_CONNECT_LOG=debug` also prints it to stderr).
 
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// `println!` that ignores a closed pipe (`conda-connect channels | head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+use crate::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig};
+use crate::engine::client::{NewToken, SIGN_IN_SCOPES};
+use crate::engine::error::{Error, Result};
+use crate::engine::secrets::{SecretStore, SecretsMode};
+use crate::engine::session::CondarcRestore;
+use crate::engine::{Engine, condarc, index, paths::Paths};
+
+#[derive(Parser, Debug)]
+#[command(name = "conda-connect", version, about = "Connect conda to an Anaconda Server (Package Security Manager on-prem).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the built-in emulator on 127.0.0.1 and open the app with its domain preset.
+    Demo,
+    /// Run only the emulator; print its URL and demo credentials; serve until killed.
+    Emulator {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Serve real package files from DIR/<channel>/<subdir>/<file>.
+        #[arg(long)]
+        packages_dir: Option<PathBuf>,
+    },
+    /// Validate and store the Anaconda Server domain.
+    SetDomain {
+        url: String,
+        /// Trust this server even though its certificate cannot be verified.
+        #[arg(long)]
+        trust_server: bool,
+    },
+    /// Sign in (password on standard input) and configure conda.
+    Login {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        trust_server: bool,
+        #[arg(long = "default-channel")]
+        default_channels: Vec<String>,
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        #[arg(long)]
+        skip_channels: bool,
+    },
+    /// List the server's channels.
+    Channels {
+        #[arg(long)]
+        json: bool,
+        /// Every channel the server shows ("Show hidden Anaconda Server channels").
+        #[arg(long)]
+        all: bool,
+    },
+    /// Set default_channels and channels (Add Channels).
+    SelectChannels {
+        #[arg(long = "default-channel", required = true)]
+        default_channels: Vec<String>,
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+    },
+    /// Revoke the server token and restore conda's configuration.
+    Logout,
+    /// Show the sign-in and conda channel configuration.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch repodata for every configured channel.
+    UpdateIndex {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    Regenerate {
+        id: String,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+/// Entry point of the binary; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let paths = Paths::from_env();
+    init_logging(&paths);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli, paths)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = ?e, "command failed");
+            eout!("conda-connect: {e}");
+            1
+        }
+    }
+}
+
+fn init_logging(paths: &Paths) {
+    use tracing_subscriber::EnvFilter;
+    let to_stderr = std::env::var("CONDA_CONNECT_LOG").ok();
+    let filter = EnvFilter::new(to_stderr.clone().unwrap_or_else(|| "conda_connect=info".into()));
+    if to_stderr.is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        return;
+    }
+    if crate::engine::files::create_private_dir(&paths.data_dir).is_err() {
+        return;
+    }
+    let log = paths.data_dir.join("conda-connect.log");
+    if let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
+}
+
+fn engine(paths: Paths) -> Engine {
+    let secrets = SecretStore::open(&paths, SecretsMode::from_env());
+    if let Some(w) = &secrets.warning {
+        eout!("conda-connect: {w}");
+    }
+    let mut engine = Engine::new(paths, secrets);
+    let crash = crate::engine::journal::CrashPoint::from_env();
+    if crash.at.is_some() {
+        engine.crash = Some(crash);
+    }
+    engine
+}
+
+async fn run(cli: Cli, paths: Paths) -> Result<()> {
+    let Some(command) = cli.command else {
+        out!("The conda-connect desktop app is not built yet; use the subcommands (conda-connect --help).");
+        return Ok(());
+    };
+    match command {
+        Command::Demo => return run_emulator(0, None, true).await,
+        Command::Emulator { port, packages_dir } => return run_emulator(port, packages_dir, false).await,
+        _ => {}
+    }
+    let engine = engine(paths);
+    if let Some(msg) = engine.recover().await? {
+        eout!("conda-connect: {msg}");
+    }
+    match command {
+        Command::Demo | Command::Emulator { .. } => unreachable!(),
+        Command::SetDomain { url, trust_server } => {
+            let domain = engine.set_domain(&url, trust_server).await?;
+            out!("Anaconda Server domain set to {domain}");
+        }
+        Command::Login { username, password_stdin, domain, trust_server, default_channels, channels, skip_channels } => {
+            if !password_stdin {
+                return Err(Error::Refused {
+                    reason: "Pass the password on standard input with --password-stdin.".into(),
+                });
+            }
+            let password = read_password()?;
+            if let Some(d) = domain {
+                engine.set_domain(&d, trust_server).await?;
+            }
+            let outcome = engine.login(&username, &password).await?;
+            out!("Connected to Anaconda Server {} as {}", outcome.domain, outcome.username);
+            if !default_channels.is_empty() {
+                engine.select_channels(&default_channels, &channels).await?;
+                out!("default_channels: {}", default_channels.join(", "));
+                out!("channels: defaults{}", channels.iter().map(|c| format!(", {c}")).collect::<String>());
+            } else if !channels.is_empty() {
+                return Err(Error::NoDefaultChannel);
+            } else if !skip_channels {
+                match &outcome.remembered {
+                    Some(sel) => out!(
+                        "Your channels from last time: default_channels {}; channels {}. Apply them with \
+                         `conda-connect select-channels`.",
+                        sel.default_channels.join(", "),
+                        sel.channels.join(", ")
+                    ),
+                    None => out!(
+                        "Next: pick channels with `conda-connect channels` and `conda-connect select-channels \
+                         --default-channel NAME`."
+                    ),
+                }
+            }
+        }
+        Command::Channels { json, all } => {
+            let list = engine.channels(all).await?;
+            if json {
+                let items: Vec<serde_json::Value> = list
+                    .channels
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "name": c.full_name(), "mirror": c.mirror_count > 0, "privacy": c.privacy,
+                            "owners": c.owners,
+                            "default_channel": list.preselected.default_channels.contains(&c.full_name()),
+                            "channel": list.preselected.channels.contains(&c.full_name()),
+                        })
+                    })
+                    .collect();
+                out!("{}", serde_json::to_string_pretty(&items).expect("json"));
+            } else {
+                out!("{:<40} {:<6} {:<14} OWNERS", "NAME", "MIRROR", "PRIVACY");
+                for c in &list.channels {
+                    let mirror = if c.mirror_count > 0 { "yes" } else { "" };
+                    out!("{:<40} {:<6} {:<14} {}", c.full_name(), mirror, c.privacy, c.owners.join(", "));
+                }
+            }
+        }
+        Command::SelectChannels { default_channels, channels } => {
+            engine.select_channels(&default_channels, &channels).await?;
+            out!("default_channels: {}", default_channels.join(", "));
+            out!("channels: defaults{}", channels.iter().map(|c| format!(", {c}")).collect::<String>());
+        }
+        Command::Logout => {
+            let out = engine.logout().await?;
+            let condarc = match out.condarc {
+                CondarcRestore::Exact => "~/.condarc restored exactly as it was before sign-in",
+                CondarcRestore::Removed => "~/.condarc removed (it did not exist before sign-in)",
+                CondarcRestore::KeysReverted => {
+                    "~/.condarc: channel_alias, channels and default_channels reverted; your other changes kept \
+                     (the signed-in version is saved in ~/.anaconda/navigator/condarc_storage)"
+                }
+                CondarcRestore::Untouched => "~/.condarc left as it is",
+            };
+            out!("Signed out of {}; {condarc}.", out.domain);
+            if !out.server_token_revoked {
+                eout!(
+                    "conda-connect: The server token could not be revoked; revoke it on the server when it can be reached."
+                );
+            }
+        }
+        Command::Status { json } => {
+            let s = engine.status()?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&s).expect("json"));
+            } else {
+                match (&s.logged_in, &s.domain, &s.username) {
+                    (true, Some(d), Some(u)) => out!("Connected to Anaconda Server {d} as {u}"),
+                    (true, Some(d), None) => out!("Connected to Anaconda Server {d} (signed in outside conda-connect)"),
+                    (_, Some(d), _) => out!("Not signed in (domain {d})"),
+                    _ => out!("Not signed in (no domain set)"),
+                }
+                out!("channel_alias: {}", s.channel_alias.as_deref().unwrap_or("(conda's default)"));
+                out!("channels: {}", s.channels.join(", "));
+                out!("default_channels: {}", s.default_channels.join(", "));
+            }
+        }
+        Command::UpdateIndex { json } => {
+            let settings = match std::fs::read_to_string(&engine.paths.condarc) {
+                Ok(t) => condarc::read_settings(&t).map_err(|detail| Error::InvalidCondarc {
+                    path: engine.paths.display(&engine.paths.condarc),
+                    detail,
+                })?,
+                Err(_) => Default::default(),
+            };
+            let signed_in = engine.access_token()?;
+            let domain = signed_in.as_ref().map(|(d, _)| d.clone()).or(engine.status()?.domain);
+            let client = match &domain {
+                Some(d) => engine.client(d)?,
+                None => engine.client("http://127.0.0.1")?,
+            };
+            let token = signed_in.as_ref().map(|(_, t)| t.as_str());
+            let report =
+                index::update_index(&client, &settings, token, &engine.paths.repodata_cache(), |_| {}).await?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            } else {
+                for c in &report.channels {
+                    out!("{:<40} {:<14} {:>7} packages  {}", c.name, c.subdir, c.packages, c.status);
+                }
+                out!("{} packages in {} ms", report.packages_total, report.elapsed_ms);
+            }
+        }
+        Command::Tokens(cmd) => tokens(&engine, cmd).await?,
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Refused { reason: "Pipe the password into --password-stdin; it is not read from a terminal prompt.".into() });
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| Error::io(std::path::Path::new("<stdin>"), &e))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err(Error::Refused { reason: "No password was given on standard input.".into() });
+    }
+    Ok(password)
+}
+
+async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
+    let record = engine.session()?.ok_or(Error::NotLoggedIn)?;
+    let secrets = engine.secrets.get(&record.domain)?.ok_or(Error::NotLoggedIn)?;
+    let client = engine.client(&record.domain)?;
+    match cmd {
+        TokensCommand::List { json } => {
+            let list = client.list_tokens(&secrets.jwt).await?;
+            if json {
+                let items: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|t| serde_json::json!({"id": t.id, "name": t.name, "created": t.created_at,
+                        "expires": t.expires_at, "type": t.kind, "sign_in_token": t.id == record.token_id}))
+                    .collect();
+                out!("{}", serde_json::to_string_pretty(&items).expect("json"));
+            } else {
+                for t in &list {
+                    let mark = if t.id == record.token_id { " (this sign-in)" } else { "" };
+                    out!("{}  {}  expires {}{mark}", t.id, t.name, t.expires_at.as_deref().unwrap_or("never"));
+                }
+            }
+        }
+        TokensCommand::Create { name, scopes, expires } => {
+            let offered = client.scopes(&secrets.jwt).await?;
+            let scopes = if scopes.is_empty() { SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect() } else { scopes };
+            if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
+                return Err(Error::UnknownScope { name: bad.clone() });
+            }
+            let today = chrono::Local::now().date_naive();
+            let expires_at = match expires {
+                None => today + chrono::Duration::days(365),
+                Some(v) => match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+                    Ok(d) if d > today && d <= today + chrono::Duration::days(366) => d,
+                    _ => return Err(Error::InvalidExpiry { value: v }),
+                },
+            };
+            let created = client
+                .create_token(&secrets.jwt, &NewToken { name, scopes, expires_at: Some(expires_at.format("%Y-%m-%d").to_string()) })
+                .await?;
+            eout!("Token {} created; it is shown only once:", created.id);
+            out!("{}", created.token);
+        }
+        TokensCommand::Regenerate { id } => {
+            if id == record.token_id {
+                return Err(Error::Refused {
+                    reason: "This is conda's sign-in token; sign out and in again to replace it.".into(),
+                });
+            }
+            let token = client.reissue_token(&secrets.jwt, &id).await?;
+            eout!("Token {id} regenerated; the new value is shown only once:");
+            out!("{token}");
+        }
+        TokensCommand::Revoke { id } => {
+            if id == record.token_id {
+                return Err(Error::Refused {
+                    reason: "This token is what conda uses to reach the server; use `conda-connect logout` to revoke it.".into(),
+                });
+            }
+            if !client.delete_token(&secrets.jwt, &id).await? {
+                return Err(Error::Refused { reason: format!("The server has no token with id {id}.") });
+            }
+            out!("Token {id} revoked.");
+        }
+    }
+    Ok(())
+}
+
+async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, demo: bool) -> Result<()> {
+    let emu = Emulator::start(EmulatorConfig { port, packages_dir, ..Default::default() })
+        .await
+        .map_err(|e| Error::Refused { reason: format!("The emulator could not listen on 127.0.0.1:{port}: {e}.") })?;
+    out!("Anaconda Server emulator at {}", emu.url);
+    out!("Demo credentials: {DEMO_USER} / {DEMO_PASSWORD}");
+    if demo {
+        out!("The desktop app is not built yet; try the flow on the command line:");
+        out!("  conda-connect set-domain {}", emu.url);
+        out!("  echo {DEMO_PASSWORD} | conda-connect login --username {DEMO_USER} --password-stdin --default-channel main --channel internal");
+        out!("  conda-connect update-index");
+        out!("  conda-connect logout");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
+}

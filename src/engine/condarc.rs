@@ -14,7 +14,8 @@ use yaml_edit::{YamlFile, YamlValue};
 use yaml_serde::{Mapping, Value};
 
 /// A conda value conda-connect writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum CondaValue {
     Str(String),
     List(Vec<String>),

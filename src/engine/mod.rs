@@ -14,3 +14,7 @@ pub mod lock;
 pub mod secrets;
 pub mod snapshots;
 pub mod token_files;
+pub mod client;
+pub mod session;
+pub use session::Engine;
+pub mod index;

@@ -240,6 +240,21 @@ impl NavigatorIni {
         }
     }
 
+    /// The raw text of a `[main]` key, if present.
+    pub fn raw(&self, key: &str) -> Option<String> {
+        self.doc.get(MAIN, key).map(str::to_string)
+    }
+
+    /// Remove a `[main]` key.
+    pub fn remove_key(&mut self, key: &str) {
+        self.doc.remove(MAIN, key);
+    }
+
+    /// Set a `[main]` key to `None`.
+    pub fn set_none(&mut self, key: &str) {
+        self.set_raw(key, "None".into());
+    }
+
     pub fn trusted_servers(&self) -> Vec<String> {
         match self.doc.get(SSL, "trusted_servers").map(parse_py) {
             Some(PyValue::List(items)) => items,

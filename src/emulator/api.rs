@@ -1,0 +1,426 @@
+//! The emulator's HTTP surface: one handler that logs the request, applies any injected fault, then dispatches
+//! to the Anaconda Server endpoints (`/api/...`), the conda file paths (`/api/repo/...`, with the token as
+//! `/api/repo/t/<token>/…`, `/t/<token>/api/repo/…`, `X-Auth`, or Basic `<token>:x-auth-token`), and the test
+//! control API (`/__emulator/...`). Shapes and status codes follow anaconda-server-api.md §6.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use super::state::{AccessToken, Fault, FaultKind, LogEntry, SCOPES, State};
+
+pub type Shared = Arc<Mutex<State>>;
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(json!({"code": code, "message": message, "status": status.as_u16()}))).into_response()
+}
+
+fn ok_json(v: Value) -> Response {
+    (StatusCode::OK, axum::Json(v)).into_response()
+}
+
+fn random_hex(len: usize) -> String {
+    let mut s = String::new();
+    while s.len() < len {
+        s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    s.truncate(len);
+    s
+}
+
+fn make_jwt(user_id: &str, username: &str, roles: &[String]) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let exp = Utc::now().timestamp() + 3600;
+    let payload = json!({"sub": user_id, "preferred_username": username, "realm_access": {"roles": roles}, "exp": exp});
+    format!("{header}.{}.{}", b64.encode(payload.to_string()), random_hex(43))
+}
+
+/// Where the credentials of a request came from.
+struct Credentials {
+    /// Bearer JWT (or Navigator's `token` cookie).
+    jwt: Option<String>,
+    /// Access token from X-Auth, Basic, or the URL.
+    token: Option<String>,
+    form: &'static str,
+}
+
+fn credentials(headers: &HeaderMap, url_token: Option<String>) -> Credentials {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(t) = url_token {
+        return Credentials { jwt: None, token: Some(t), form: "url-token" };
+    }
+    if let Some(jwt) = auth.strip_prefix("Bearer ") {
+        return Credentials { jwt: Some(jwt.to_string()), token: None, form: "bearer" };
+    }
+    if let Some(basic) = auth.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(basic).ok();
+        let text = decoded.and_then(|d| String::from_utf8(d).ok()).unwrap_or_default();
+        if let Some((user, pw)) = text.split_once(':')
+            && pw == "x-auth-token"
+        {
+            return Credentials { jwt: None, token: Some(user.to_string()), form: "basic" };
+        }
+    }
+    if let Some(t) = headers.get("x-auth").and_then(|v| v.to_str().ok()) {
+        return Credentials { jwt: None, token: Some(t.to_string()), form: "x-auth" };
+    }
+    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    for part in cookie.split(';') {
+        if let Some(v) = part.trim().strip_prefix("token=") {
+            return Credentials { jwt: Some(v.to_string()), token: None, form: "cookie" };
+        }
+    }
+    Credentials { jwt: None, token: None, form: "none" }
+}
+
+/// Split `/t/<token>/` out of a path (either at the root or right after `/api/repo`).
+fn split_url_token(path: &str) -> (String, Option<String>) {
+    for prefix in ["/api/repo/t/", "/t/"] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && let Some((tok, tail)) = rest.split_once('/')
+        {
+            let base = if prefix == "/t/" { String::new() } else { "/api/repo".to_string() };
+            return (format!("{base}/{tail}"), Some(tok.to_string()));
+        }
+    }
+    (path.to_string(), None)
+}
+
+pub async fn handle(
+    axum::extract::State(shared): axum::extract::State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (path, url_token) = split_url_token(uri.path());
+    let creds = credentials(&headers, url_token);
+    let (fault, delay) = {
+        let mut st = shared.lock().unwrap();
+        let idx = st.faults.iter().position(|f| {
+            path.starts_with(&f.path_prefix)
+                && f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+        });
+        let fault = idx.map(|i| {
+            let f = st.faults[i].clone();
+            if let Some(n) = st.faults[i].times.as_mut() {
+                *n -= 1;
+                if *n == 0 {
+                    st.faults.remove(i);
+                }
+            }
+            f
+        });
+        (fault, st.delay)
+    };
+    if !delay.is_zero() && !path.starts_with("/__emulator") {
+        tokio::time::sleep(delay).await;
+    }
+    let response = match fault {
+        Some(f) => apply_fault(f).await,
+        None => dispatch(&shared, &method, &path, uri.query().unwrap_or(""), &headers, &creds, &body),
+    };
+    if !path.starts_with("/__emulator") {
+        let mut st = shared.lock().unwrap();
+        st.log.push(LogEntry {
+            method: method.to_string(),
+            path: path.clone(),
+            auth: creds.form.to_string(),
+            status: response.status().as_u16(),
+        });
+    }
+    response
+}
+
+async fn apply_fault(f: Fault) -> Response {
+    match f.kind {
+        FaultKind::Status { status } => {
+            let s = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error(s, "injected", "injected fault")
+        }
+        FaultKind::Delay { ms } => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            error(StatusCode::SERVICE_UNAVAILABLE, "injected", "slow")
+        }
+        FaultKind::Malformed => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"items\": [tru").into_response(),
+        FaultKind::Drop => {
+            let stream = futures_util::stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(Bytes::from_static(b"{\"partial\": ")),
+                Err(std::io::Error::other("connection dropped by fault injection")),
+            ]);
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+        }
+        FaultKind::Redirect { location } => {
+            (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)], "").into_response()
+        }
+        FaultKind::Huge { bytes } => {
+            let body = vec![b' '; bytes];
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+    }
+}
+
+fn query_param(query: &str, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+fn dispatch(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    creds: &Credentials,
+    body: &Bytes,
+) -> Response {
+    let mut st = shared.lock().unwrap();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["api", "system"]) => ok_json(json!({
+            "status": "ok", "service_name": "repo", "version": "6.5.0", "product_version": "6.5.0 (conda-connect emulator)",
+            "errors": [], "queue_status": {}
+        })),
+        ("POST", ["api", "auth", "login"]) => {
+            let Ok(req) = serde_json::from_slice::<Value>(body) else {
+                return error(StatusCode::BAD_REQUEST, "bad-parameter", "invalid JSON body");
+            };
+            let (Some(u), Some(p)) = (req["username"].as_str(), req["password"].as_str()) else {
+                return error(StatusCode::BAD_REQUEST, "bad-parameter", "username and password are required");
+            };
+            let Some(user) = st.users.iter().find(|x| x.username == u.to_lowercase() && x.password == p).cloned() else {
+                return error(StatusCode::UNAUTHORIZED, "unauthorized", "Invalid username or password");
+            };
+            let jwt = make_jwt(&user.user_id, &user.username, &user.roles);
+            st.sessions.insert(jwt.clone(), user.username.clone());
+            ok_json(json!({"token": jwt, "refresh_token": random_hex(64)}))
+        }
+        ("GET", ["api", "account"]) => match current_user(&st, creds) {
+            Some(u) => ok_json(json!({
+                "user_id": u.user_id, "username": u.username, "default_channel_name": u.username, "roles": u.roles
+            })),
+            None => unauthorized(),
+        },
+        ("GET", ["api", "account", "token-info"]) => match creds.token.as_deref().and_then(|t| st.token(t)) {
+            Some(t) => ok_json(json!({"expires_at": t.expires_at, "default_channel_name": t.username, "type": "scope"})),
+            None => unauthorized(),
+        },
+        ("GET", ["api", "account", "scopes"]) => match jwt_user(&st, creds) {
+            Some(_) => ok_json(json!({"scopes": SCOPES})),
+            None => unauthorized(),
+        },
+        ("GET", ["api", "account", "tokens"]) => {
+            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let items: Vec<Value> = st
+                .tokens
+                .iter()
+                .filter(|t| t.username == user)
+                .map(|t| json!({"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at,
+                                "scopes": t.scopes, "metadata": {}, "type": "scope"}))
+                .collect();
+            ok_json(json!({"items": items}))
+        }
+        ("POST", ["api", "account", "tokens"]) => {
+            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let Ok(req) = serde_json::from_slice::<Value>(body) else {
+                return error(StatusCode::BAD_REQUEST, "bad-parameter", "invalid JSON body");
+            };
+            let name = req["name"].as_str().unwrap_or("").to_string();
+            let scopes: Vec<String> =
+                req["scopes"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+            if name.is_empty() || scopes.is_empty() {
+                return error(StatusCode::BAD_REQUEST, "bad-parameter", "name and at least one scope are required");
+            }
+            if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return error(StatusCode::BAD_REQUEST, "bad-parameter", &format!("unknown scope {bad}"));
+            }
+            let expires_at = match req.get("expires_at").and_then(|v| v.as_str()) {
+                Some(d) if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() => d.to_string(),
+                Some(_) => return error(StatusCode::BAD_REQUEST, "bad-parameter", "expires_at must be YYYY-MM-DD"),
+                None => State::default_expiry(),
+            };
+            let token = AccessToken {
+                id: uuid::Uuid::new_v4().to_string(),
+                name,
+                token: random_hex(48),
+                username: user,
+                scopes,
+                created_at: Utc::now().to_rfc3339(),
+                expires_at: Some(expires_at),
+            };
+            let out = json!({"id": token.id, "token": token.token});
+            st.tokens.push(token);
+            ok_json(out)
+        }
+        ("PUT", ["api", "account", "tokens", id]) => {
+            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let reissue = query_param(query, "reissue_token").as_deref() != Some("false");
+            let Some(t) = st.tokens.iter_mut().find(|t| t.id == *id && t.username == user) else {
+                return error(StatusCode::NOT_FOUND, "not-found", "token not found");
+            };
+            if let Ok(req) = serde_json::from_slice::<Value>(body) {
+                if let Some(n) = req.get("name").and_then(|v| v.as_str()) {
+                    t.name = n.to_string();
+                }
+                if let Some(e) = req.get("expires_at").and_then(|v| v.as_str()) {
+                    t.expires_at = Some(e.to_string());
+                }
+            }
+            if reissue {
+                t.token = random_hex(48);
+                ok_json(json!({"token": t.token}))
+            } else {
+                ok_json(json!({"token": null}))
+            }
+        }
+        ("DELETE", ["api", "account", "tokens", id]) => {
+            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let before = st.tokens.len();
+            st.tokens.retain(|t| !(t.id == *id && t.username == user));
+            if st.tokens.len() == before {
+                error(StatusCode::NOT_FOUND, "not-found", "token not found")
+            } else {
+                StatusCode::NO_CONTENT.into_response()
+            }
+        }
+        ("GET", ["api", "account", "channels"]) | ("GET", ["api", "channels"]) => {
+            let mine = segments[1] == "account";
+            let user = current_user(&st, creds).map(|u| u.username.clone());
+            if mine && user.is_none() {
+                return unauthorized();
+            }
+            let subs = query_param(query, "include_subchannels").as_deref() == Some("true");
+            let offset: usize = query_param(query, "offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let limit: usize = query_param(query, "limit").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);
+            let mut visible: Vec<&super::state::Channel> = st
+                .channels
+                .iter()
+                .filter(|c| subs || c.parent.is_none())
+                .filter(|c| c.can_read(user.as_deref()))
+                .filter(|c| !mine || c.privacy != "public" || c.mirror_count > 0)
+                .collect();
+            visible.sort_by_key(|c| c.full_name());
+            let total = visible.len();
+            let items: Vec<Value> = visible
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|c| {
+                    let mut v = serde_json::to_value(c).unwrap();
+                    if c.parent.is_none() {
+                        v.as_object_mut().unwrap().remove("parent");
+                    }
+                    v
+                })
+                .collect();
+            ok_json(json!({"items": items, "total_count": total}))
+        }
+        (m, ["api", "repo", rest @ ..]) if m == "GET" || m == "HEAD" => repo_file(&st, rest, headers, creds),
+        // ---- test control API ----
+        ("POST", ["__emulator", "faults"]) => match serde_json::from_slice::<Fault>(body) {
+            Ok(f) => {
+                st.faults.push(f);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => error(StatusCode::BAD_REQUEST, "bad-parameter", &e.to_string()),
+        },
+        ("DELETE", ["__emulator", "faults"]) => {
+            st.faults.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("GET", ["__emulator", "log"]) => ok_json(serde_json::to_value(&st.log).unwrap()),
+        ("GET", ["__emulator", "tokens"]) => ok_json(serde_json::to_value(&st.tokens).unwrap()),
+        _ => error(StatusCode::NOT_FOUND, "not-found", "not found"),
+    }
+}
+
+fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, "unauthorized", "no or invalid credentials")
+}
+
+fn jwt_user(st: &State, creds: &Credentials) -> Option<String> {
+    creds.jwt.as_deref().and_then(|j| st.user_by_jwt(j)).map(|u| u.username.clone())
+}
+
+fn current_user<'a>(st: &'a State, creds: &Credentials) -> Option<&'a super::state::User> {
+    if let Some(jwt) = &creds.jwt {
+        return st.user_by_jwt(jwt);
+    }
+    let t = st.token(creds.token.as_deref()?)?;
+    st.users.iter().find(|u| u.username == t.username)
+}
+
+/// `/api/repo/<channel>[/<sub>]/<subdir>/<file>`.
+fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials) -> Response {
+    if rest.len() < 3 {
+        return error(StatusCode::NOT_FOUND, "not-found", "not found");
+    }
+    let file = rest[rest.len() - 1];
+    let subdir = rest[rest.len() - 2];
+    let channel_name = rest[..rest.len() - 2].join("/");
+    let Some(channel) = st.channel(&channel_name) else {
+        return error(StatusCode::NOT_FOUND, "not-found", "channel not found");
+    };
+    let user = match creds.token.as_deref() {
+        Some(t) => match st.token(t) {
+            Some(tok) if tok.scopes.iter().any(|s| s.starts_with("artifact:") || s.ends_with("view-artifacts")) => {
+                Some(tok.username.clone())
+            }
+            _ => return error(StatusCode::UNAUTHORIZED, "unauthorized", "invalid token"),
+        },
+        None => None,
+    };
+    if !channel.can_read(user.as_deref()) {
+        return match user {
+            None => error(StatusCode::UNAUTHORIZED, "unauthorized", "authentication required"),
+            Some(_) => error(StatusCode::FORBIDDEN, "forbidden", "no access to this channel"),
+        };
+    }
+    // real files from the packages directory win
+    if let Some(dir) = &st.packages_dir {
+        let p = dir.join(&channel_name).join(subdir).join(file);
+        if let Ok(bytes) = std::fs::read(&p) {
+            return with_cache_headers(headers, bytes, "application/octet-stream");
+        }
+    }
+    match file {
+        "repodata.json" => {
+            let bytes = repodata(st, &channel_name, subdir);
+            with_cache_headers(headers, bytes, "application/json")
+        }
+        "repodata.json.zst" if channel.zst => {
+            let bytes = zstd::encode_all(&repodata(st, &channel_name, subdir)[..], 3).unwrap_or_default();
+            with_cache_headers(headers, bytes, "application/zstd")
+        }
+        _ => error(StatusCode::NOT_FOUND, "not-found", "no such file"),
+    }
+}
+
+fn repodata(st: &State, channel: &str, subdir: &str) -> Vec<u8> {
+    let mut conda = serde_json::Map::new();
+    let mut bz2 = serde_json::Map::new();
+    if let Some(records) = st.records.get(&(channel.to_string(), subdir.to_string())) {
+        for (fname, rec) in records {
+            if fname.ends_with(".tar.bz2") {
+                bz2.insert(fname.clone(), rec.clone());
+            } else {
+                conda.insert(fname.clone(), rec.clone());
+            }
+        }
+    }
+    let doc = json!({"info": {"subdir": subdir}, "packages": bz2, "packages.conda": conda, "removed": [], "repodata_version": 1});
+    serde_json::to_vec(&doc).unwrap()
+}
+
+fn with_cache_headers(headers: &HeaderMap, bytes: Vec<u8>, content_type: &str) -> Response {
+    let etag = format!("\"{:x}\"", md5::compute(&bytes));
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type.to_string()), (header::ETAG, etag)], bytes).into_response()
+}

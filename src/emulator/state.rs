@@ -1,0 +1,254 @@
+//! The emulator's data: users, sessions, access tokens, channels and repodata, with the seeded demo content.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{Duration as Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const DEMO_USER: &str = "alice";
+pub const DEMO_PASSWORD: &str = "alice-password";
+
+/// Every scope the emulator offers (a subset of the documented vocabulary).
+pub const SCOPES: [&str; 14] = [
+    "artifact:create",
+    "artifact:delete",
+    "artifact:download",
+    "artifact:edit",
+    "artifact:view",
+    "channel:create",
+    "channel:delete",
+    "channel:edit",
+    "channel:history",
+    "channel:view",
+    "channel:view-artifacts",
+    "subchannel:view",
+    "subchannel:view-artifacts",
+    "mirror:view",
+];
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    pub password: String,
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub username: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+impl AccessToken {
+    pub fn expired(&self) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .is_some_and(|d| d < Utc::now().date_naive())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Channel {
+    pub name: String,
+    pub parent: Option<String>,
+    pub privacy: String,
+    pub owners: Vec<String>,
+    #[serde(skip)]
+    pub members: Vec<String>,
+    pub mirror_count: u64,
+    /// Serve `repodata.json.zst` too.
+    #[serde(skip)]
+    pub zst: bool,
+}
+
+impl Channel {
+    pub fn full_name(&self) -> String {
+        match &self.parent {
+            Some(p) => format!("{p}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+    pub fn can_read(&self, user: Option<&str>) -> bool {
+        match self.privacy.as_str() {
+            "public" => true,
+            "authenticated" => user.is_some(),
+            _ => user.is_some_and(|u| self.owners.iter().any(|o| o == u) || self.members.iter().any(|m| m == u)),
+        }
+    }
+}
+
+/// A fault to inject into matching requests (test-only control API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fault {
+    /// Requests whose path starts with this (after `/t/<token>` removal for repo paths).
+    pub path_prefix: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// How many requests to affect (None = all).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    Status { status: u16 },
+    Delay { ms: u64 },
+    Malformed,
+    Drop,
+    Redirect { location: String },
+    Huge { bytes: usize },
+}
+
+/// One logged request (tokens never recorded: `auth` names the form they came in).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub method: String,
+    pub path: String,
+    pub auth: String,
+    pub status: u16,
+}
+
+/// Everything the emulator knows.
+#[derive(Debug)]
+pub struct State {
+    pub users: Vec<User>,
+    /// JWT → username.
+    pub sessions: BTreeMap<String, String>,
+    pub tokens: Vec<AccessToken>,
+    pub channels: Vec<Channel>,
+    /// Extra repodata records per (channel full name, subdir), JSON objects keyed by file name.
+    pub records: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>>,
+    /// Bumped when a channel's repodata changes (ETag).
+    pub revisions: BTreeMap<String, u64>,
+    pub faults: Vec<Fault>,
+    pub log: Vec<LogEntry>,
+    pub packages_dir: Option<PathBuf>,
+    pub delay: Duration,
+}
+
+fn user(name: &str, password: &str, id: &str, roles: &[&str]) -> User {
+    User {
+        username: name.into(),
+        password: password.into(),
+        user_id: id.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn channel(name: &str, parent: Option<&str>, privacy: &str, owners: &[&str], mirror: u64) -> Channel {
+    Channel {
+        name: name.into(),
+        parent: parent.map(str::to_string),
+        privacy: privacy.into(),
+        owners: owners.iter().map(|o| o.to_string()).collect(),
+        members: Vec::new(),
+        mirror_count: mirror,
+        zst: false,
+    }
+}
+
+fn record(name: &str, version: &str, build: &str, subdir: &str, depends: &[&str]) -> serde_json::Value {
+    let digest = format!("{:x}", md5::compute(format!("{name}-{version}-{build}-{subdir}")));
+    serde_json::json!({
+        "name": name, "version": version, "build": build, "build_number": 0,
+        "depends": depends, "license": "BSD-3-Clause", "subdir": subdir,
+        "md5": digest, "sha256": format!("{digest}{digest}"), "size": 12345 + name.len() * 100,
+        "timestamp": 1_700_000_000_000u64,
+    })
+}
+
+impl State {
+    /// The seeded demo server: alice (member of `internal`), bob, an admin; mirrors `main` and `r`, a private
+    /// and an authenticated channel with a subchannel, bob's private channel, and 1,200 `pkgs-NNNN` channels so
+    /// that listing pages past 1000.
+    pub fn seeded(bulk_channels: usize) -> Self {
+        let users = vec![
+            user(DEMO_USER, DEMO_PASSWORD, "3f1c2a9e-1111-2222-3333-444455556666", &["author"]),
+            user("bob", "bob-password", "7a2b3c4d-5555-6666-7777-888899990000", &["author"]),
+            user("admin", "admin-password", "0a0b0c0d-0000-1111-2222-333344445555", &["admin", "author"]),
+        ];
+        let mut internal = channel("internal", None, "private", &["alice"], 0);
+        internal.members.push("alice".into());
+        let mut channels = vec![
+            channel("main", None, "public", &["admin"], 1),
+            channel("r", None, "public", &["admin"], 1),
+            internal,
+            channel("team", None, "authenticated", &["admin", "alice"], 0),
+            channel("sub", Some("team"), "authenticated", &["alice"], 0),
+            channel("bob-private", None, "private", &["bob"], 0),
+            channel("alice", None, "private", &["alice"], 0),
+        ];
+        for i in 0..bulk_channels {
+            channels.push(channel(&format!("pkgs-{i:04}"), None, "authenticated", &["admin"], 0));
+        }
+        let mut records: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>> = BTreeMap::new();
+        let mut add = |ch: &str, subdir: &str, rec: serde_json::Value| {
+            let fname = format!(
+                "{}-{}-{}.conda",
+                rec["name"].as_str().unwrap(),
+                rec["version"].as_str().unwrap(),
+                rec["build"].as_str().unwrap()
+            );
+            records.entry((ch.to_string(), subdir.to_string())).or_default().insert(fname, rec);
+        };
+        for (n, v) in [("python", "3.12.4"), ("numpy", "2.0.1"), ("requests", "2.32.3"), ("pandas", "2.2.2")] {
+            add("main", "linux-64", record(n, v, "h1234567_0", "linux-64", &["libgcc-ng >=12"]));
+            add("main", "noarch", record(&format!("{n}-docs"), v, "pyhd8ed1ab_0", "noarch", &[]));
+        }
+        add("r", "noarch", record("r-base-docs", "4.3.3", "r43_0", "noarch", &[]));
+        add("internal", "noarch", record("corp-utils", "1.4.0", "py_0", "noarch", &["python >=3.9"]));
+        add("internal", "linux-64", record("corp-engine", "0.9.2", "h0a1b2c3_1", "linux-64", &["corp-utils"]));
+        add("team/sub", "noarch", record("team-tools", "0.1.0", "py_0", "noarch", &[]));
+        State {
+            users,
+            sessions: BTreeMap::new(),
+            tokens: Vec::new(),
+            channels,
+            records,
+            revisions: BTreeMap::new(),
+            faults: Vec::new(),
+            log: Vec::new(),
+            packages_dir: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn user_by_jwt(&self, jwt: &str) -> Option<&User> {
+        let name = self.sessions.get(jwt)?;
+        self.users.iter().find(|u| &u.username == name)
+    }
+
+    pub fn token(&self, value: &str) -> Option<&AccessToken> {
+        self.tokens.iter().find(|t| t.token == value && !t.expired())
+    }
+
+    pub fn channel(&self, full_name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.full_name() == full_name)
+    }
+
+    /// Default expiry of new tokens: one year (the documented default).
+    pub fn default_expiry() -> String {
+        (Utc::now().date_naive() + Days::days(365)).format("%Y-%m-%d").to_string()
+    }
+
+    /// Add or replace a repodata record (tests: "a channel changed").
+    pub fn put_record(&mut self, channel: &str, subdir: &str, filename: &str, record: serde_json::Value) {
+        self.records
+            .entry((channel.to_string(), subdir.to_string()))
+            .or_default()
+            .insert(filename.to_string(), record);
+        *self.revisions.entry(channel.to_string()).or_default() += 1;
+    }
+}
