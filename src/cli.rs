@@ -140,7 +140,7 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = ?e, "command failed");
-            eout!("conda-connect: {e}");
+            eprintln!("conda-connect: {e}");
             1
         }
     }
@@ -170,7 +170,7 @@ fn init_logging(paths: &Paths) {
 fn engine(paths: Paths) -> Engine {
     let secrets = SecretStore::open(&paths, SecretsMode::from_env());
     if let Some(w) = &secrets.warning {
-        eout!("conda-connect: {w}");
+        eprintln!("conda-connect: {w}");
     }
     let mut engine = Engine::new(paths, secrets);
     let crash = crate::engine::journal::CrashPoint::from_env();
@@ -192,7 +192,7 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
     }
     let engine = engine(paths);
     if let Some(msg) = engine.recover().await? {
-        eout!("conda-connect: {msg}");
+        eprintln!("conda-connect: {msg}");
     }
     match command {
         Command::Demo | Command::Emulator { .. } => unreachable!(),
@@ -275,7 +275,7 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
             };
             out!("Signed out of {}; {condarc}.", out.domain);
             if !out.server_token_revoked {
-                eout!(
+                eprintln!(
                     "conda-connect: The server token could not be revoked; revoke it on the server when it can be reached."
                 );
             }
@@ -379,7 +379,7 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
             let created = client
                 .create_token(&secrets.jwt, &NewToken { name, scopes, expires_at: Some(expires_at.format("%Y-%m-%d").to_string()) })
                 .await?;
-            eout!("Token {} created; it is shown only once:", created.id);
+            eprintln!("Token {} created; it is shown only once:", created.id);
             out!("{}", created.token);
         }
         TokensCommand::Regenerate { id } => {
@@ -389,7 +389,7 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
                 });
             }
             let token = client.reissue_token(&secrets.jwt, &id).await?;
-            eout!("Token {id} regenerated; the new value is shown only once:");
+            eprintln!("Token {id} regenerated; the new value is shown only once:");
             out!("{token}");
         }
         TokensCommand::Revoke { id } => {

@@ -1,0 +1,103 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig, Fault, FaultKind};
+use conda_connect::engine::Engine;
+use conda_connect::engine::client::ClientConfig;
+use conda_connect::engine::paths::Paths;
+use conda_connect::engine::secrets::{SecretStore, SecretsMode};
+
+pub const USER_CONDARC: &str = "# my conda settings\nchannels:   # where packages come from\n  - conda-forge\n  - defaults\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\ndefault_channels: [old-main]\n";
+
+pub struct World {
+    pub home: tempfile::TempDir,
+    pub paths: Paths,
+    pub emu: Emulator,
+}
+
+impl World {
+    pub async fn new() -> World {
+        Self::with_config(EmulatorConfig::default()).await
+    }
+
+    pub async fn with_config(config: EmulatorConfig) -> World {
+        let home = tempfile::tempdir().unwrap();
+        let paths = Paths::under_home(home.path());
+        let emu = Emulator::start(config).await.unwrap();
+        World { home, paths, emu }
+    }
+
+    pub fn engine(&self) -> Engine {
+        let mut engine = Engine::new(self.paths.clone(), SecretStore::open(&self.paths, SecretsMode::File));
+        engine.client_defaults = ClientConfig {
+            timeout: Some(Duration::from_secs(2)),
+            system_timeout: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        engine
+    }
+
+    pub fn write_condarc(&self, text: &str) {
+        std::fs::write(&self.paths.condarc, text).unwrap();
+    }
+
+    pub fn condarc(&self) -> Option<String> {
+        std::fs::read_to_string(&self.paths.condarc).ok()
+    }
+
+    pub fn ini(&self) -> Option<String> {
+        std::fs::read_to_string(&self.paths.navigator_ini).ok()
+    }
+
+    pub fn fault(&self, prefix: &str, method: Option<&str>, kind: FaultKind) {
+        self.emu.inject(Fault { path_prefix: prefix.into(), method: method.map(str::to_string), kind, times: None });
+    }
+
+    /// Every token file that exists under HOME.
+    pub fn token_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(self.home.path(), &mut out);
+        out.retain(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.ends_with(".token") || n.ends_with(".jwt")
+        });
+        out
+    }
+
+    /// A snapshot of every file under HOME (path → bytes), to assert "nothing changed".
+    pub fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        walk(self.home.path(), &mut out);
+        out.sort();
+        out.into_iter()
+            .filter(|p| !p.ends_with("lock") && !p.to_string_lossy().ends_with(".log"))
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap();
+                (p, b)
+            })
+            .collect()
+    }
+
+    pub async fn set_domain(&self) {
+        self.engine().set_domain(&self.emu.url, false).await.unwrap();
+    }
+
+    pub async fn login(&self) -> conda_connect::engine::session::LoginOutcome {
+        self.engine().login(DEMO_USER, DEMO_PASSWORD).await.unwrap()
+    }
+}
+
+pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() { walk(&p, out) } else { out.push(p) }
+        }
+    }
+}
+
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the engine and the real binary against the emulator over loopback HTTP, each in a
+//! temporary HOME, asserting exact files and server state. One test binary so that every suite shares one build.
+
+mod common;
+mod flows;
+mod real_conda;
