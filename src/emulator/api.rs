@@ -99,7 +99,8 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (path, url_token) = split_url_token(uri.path());
+    let decoded = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().into_owned();
+    let (path, url_token) = split_url_token(&decoded);
     let creds = credentials(&headers, url_token);
     let (fault, delay) = {
         let mut st = shared.lock().unwrap();

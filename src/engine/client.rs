@@ -464,7 +464,9 @@ pub fn classify_transport(err: &reqwest::Error, host: &str) -> Error {
 
 /// Percent-encode one path segment.
 fn path_segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// Mask `/t/<token>/` in a URL or message before it is logged.

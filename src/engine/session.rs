@@ -290,23 +290,28 @@ impl Engine {
         self.step(crash)?;
         let mut undo: Vec<FileOp> = Vec::new();
         for op in &journal.ops {
-            let before = match files::read_optional(op.path())? {
-                Some(bytes) => FileOp::Write {
-                    path: op.path().to_path_buf(),
-                    content: String::from_utf8_lossy(&bytes).into_owned(),
-                    mode: None,
-                },
-                None => FileOp::remove(op.path()),
-            };
-            if let Err(e) = op.apply() {
-                tracing::error!(error = %e, "a local change failed; rolling back");
-                for u in undo.iter().rev() {
-                    let _ = u.apply();
+            let applied = files::read_optional(op.path()).and_then(|before| {
+                op.apply()?;
+                Ok(match before {
+                    Some(bytes) => FileOp::Write {
+                        path: op.path().to_path_buf(),
+                        content: String::from_utf8_lossy(&bytes).into_owned(),
+                        mode: None,
+                    },
+                    None => FileOp::remove(op.path()),
+                })
+            });
+            match applied {
+                Ok(before) => undo.push(before),
+                Err(e) => {
+                    tracing::error!(error = %e, "a local change failed; rolling back");
+                    for u in undo.iter().rev() {
+                        let _ = u.apply();
+                    }
+                    Journal::clear(&path)?;
+                    return Err(e);
                 }
-                Journal::clear(&path)?;
-                return Err(e);
             }
-            undo.push(before);
             self.step(crash)?;
         }
         let revoked = self.run_after(&journal.after).await;

@@ -78,6 +78,12 @@ impl World {
             .collect()
     }
 
+    /// [`World::files`] without Navigator's snapshot store, which sign-out keeps by design (remembered selection).
+    pub fn user_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let storage = self.paths.condarc_storage.clone();
+        self.files().into_iter().filter(|(p, _)| !p.starts_with(&storage)).collect()
+    }
+
     pub async fn set_domain(&self) {
         self.engine().set_domain(&self.emu.url, false).await.unwrap();
     }

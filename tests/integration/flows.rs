@@ -38,7 +38,7 @@ async fn happy_path_exact_files_and_server_state() {
     let alias = format!("{}/api/repo", w.emu.url);
     assert_eq!(
         w.condarc().unwrap(),
-        format!("# my conda settings\nchannels: []\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\nchannel_alias: {alias}\n")
+        format!("# my conda settings\nchannels: []   # where packages come from\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\nchannel_alias: {alias}\n")
     );
     // byte-exact snapshot in Navigator's store
     let store = SnapshotStore::new(&w.paths.condarc_storage);
@@ -236,7 +236,7 @@ async fn crash_at_every_journal_step_recovers() {
             let w = World::with_config(EmulatorConfig { bulk_channels: 0, ..Default::default() }).await;
             w.write_condarc(USER_CONDARC);
             w.set_domain().await;
-            let before = w.files();
+            let before = w.user_files();
             let mut crashing = w.engine();
             crashing.crash = Some(CrashPoint::at(step));
             let result = match phase {
@@ -263,10 +263,11 @@ async fn crash_at_every_journal_step_recovers() {
             if engine.status().unwrap().logged_in {
                 engine.logout().await.unwrap();
             }
-            assert_eq!(w.files(), before, "{phase} {step}: files as before sign-in");
+            assert_eq!(w.user_files(), before, "{phase} {step}: files as before sign-in");
             assert!(w.emu.tokens().is_empty(), "{phase} {step}: no live server token");
         }
     }
+    eprintln!("crash points tried and recovered: {tried}");
     assert!(tried >= 15, "only {tried} crash points");
 }
 
@@ -391,3 +392,4 @@ async fn update_index_reports_each_channel() {
     let r3 = conda_connect::engine::index::update_index(&client, &settings, Some("0000"), &cache, |_| {}).await.unwrap();
     assert!(r3.channels.iter().all(|c| c.status == "401"), "{:?}", r3.channels);
 }
+
