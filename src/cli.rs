@@ -23,7 +23,11 @@ use crate::engine::session::CondarcRestore;
 use crate::engine::{Engine, condarc, index, paths::Paths};
 
 #[derive(Parser, Debug)]
-#[command(name = "conda-connect", version, about = "Connect conda to an Anaconda Server (Package Security Manager on-prem).")]
+#[command(
+    name = "conda-connect",
+    version,
+    about = "Connect conda to an Anaconda Server (Package Security Manager on-prem)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -149,16 +153,27 @@ pub fn main() -> i32 {
 fn init_logging(paths: &Paths) {
     use tracing_subscriber::EnvFilter;
     let to_stderr = std::env::var("CONDA_CONNECT_LOG").ok();
-    let filter = EnvFilter::new(to_stderr.clone().unwrap_or_else(|| "conda_connect=info".into()));
+    let filter = EnvFilter::new(
+        to_stderr
+            .clone()
+            .unwrap_or_else(|| "conda_connect=info".into()),
+    );
     if to_stderr.is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
         return;
     }
     if crate::engine::files::create_private_dir(&paths.data_dir).is_err() {
         return;
     }
     let log = paths.data_dir.join("conda-connect.log");
-    if let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+    if let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(false)
@@ -182,12 +197,16 @@ fn engine(paths: Paths) -> Engine {
 
 async fn run(cli: Cli, paths: Paths) -> Result<()> {
     let Some(command) = cli.command else {
-        out!("The conda-connect desktop app is not built yet; use the subcommands (conda-connect --help).");
+        out!(
+            "The conda-connect desktop app is not built yet; use the subcommands (conda-connect --help)."
+        );
         return Ok(());
     };
     match command {
         Command::Demo => return run_emulator(0, None, true).await,
-        Command::Emulator { port, packages_dir } => return run_emulator(port, packages_dir, false).await,
+        Command::Emulator { port, packages_dir } => {
+            return run_emulator(port, packages_dir, false).await;
+        }
         _ => {}
     }
     let engine = engine(paths);
@@ -200,7 +219,15 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
             let domain = engine.set_domain(&url, trust_server).await?;
             out!("Anaconda Server domain set to {domain}");
         }
-        Command::Login { username, password_stdin, domain, trust_server, default_channels, channels, skip_channels } => {
+        Command::Login {
+            username,
+            password_stdin,
+            domain,
+            trust_server,
+            default_channels,
+            channels,
+            skip_channels,
+        } => {
             if !password_stdin {
                 return Err(Error::Refused {
                     reason: "Pass the password on standard input with --password-stdin.".into(),
@@ -211,11 +238,21 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
                 engine.set_domain(&d, trust_server).await?;
             }
             let outcome = engine.login(&username, &password).await?;
-            out!("Connected to Anaconda Server {} as {}", outcome.domain, outcome.username);
+            out!(
+                "Connected to Anaconda Server {} as {}",
+                outcome.domain,
+                outcome.username
+            );
             if !default_channels.is_empty() {
                 engine.select_channels(&default_channels, &channels).await?;
                 out!("default_channels: {}", default_channels.join(", "));
-                out!("channels: defaults{}", channels.iter().map(|c| format!(", {c}")).collect::<String>());
+                out!(
+                    "channels: defaults{}",
+                    channels
+                        .iter()
+                        .map(|c| format!(", {c}"))
+                        .collect::<String>()
+                );
             } else if !channels.is_empty() {
                 return Err(Error::NoDefaultChannel);
             } else if !skip_channels {
@@ -253,14 +290,29 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
                 out!("{:<40} {:<6} {:<14} OWNERS", "NAME", "MIRROR", "PRIVACY");
                 for c in &list.channels {
                     let mirror = if c.mirror_count > 0 { "yes" } else { "" };
-                    out!("{:<40} {:<6} {:<14} {}", c.full_name(), mirror, c.privacy, c.owners.join(", "));
+                    out!(
+                        "{:<40} {:<6} {:<14} {}",
+                        c.full_name(),
+                        mirror,
+                        c.privacy,
+                        c.owners.join(", ")
+                    );
                 }
             }
         }
-        Command::SelectChannels { default_channels, channels } => {
+        Command::SelectChannels {
+            default_channels,
+            channels,
+        } => {
             engine.select_channels(&default_channels, &channels).await?;
             out!("default_channels: {}", default_channels.join(", "));
-            out!("channels: defaults{}", channels.iter().map(|c| format!(", {c}")).collect::<String>());
+            out!(
+                "channels: defaults{}",
+                channels
+                    .iter()
+                    .map(|c| format!(", {c}"))
+                    .collect::<String>()
+            );
         }
         Command::Logout => {
             let out = engine.logout().await?;
@@ -287,11 +339,16 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
             } else {
                 match (&s.logged_in, &s.domain, &s.username) {
                     (true, Some(d), Some(u)) => out!("Connected to Anaconda Server {d} as {u}"),
-                    (true, Some(d), None) => out!("Connected to Anaconda Server {d} (signed in outside conda-connect)"),
+                    (true, Some(d), None) => {
+                        out!("Connected to Anaconda Server {d} (signed in outside conda-connect)")
+                    }
                     (_, Some(d), _) => out!("Not signed in (domain {d})"),
                     _ => out!("Not signed in (no domain set)"),
                 }
-                out!("channel_alias: {}", s.channel_alias.as_deref().unwrap_or("(conda's default)"));
+                out!(
+                    "channel_alias: {}",
+                    s.channel_alias.as_deref().unwrap_or("(conda's default)")
+                );
                 out!("channels: {}", s.channels.join(", "));
                 out!("default_channels: {}", s.default_channels.join(", "));
             }
@@ -305,21 +362,40 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
                 Err(_) => Default::default(),
             };
             let signed_in = engine.access_token()?;
-            let domain = signed_in.as_ref().map(|(d, _)| d.clone()).or(engine.status()?.domain);
+            let domain = signed_in
+                .as_ref()
+                .map(|(d, _)| d.clone())
+                .or(engine.status()?.domain);
             let client = match &domain {
                 Some(d) => engine.client(d)?,
                 None => engine.client("http://127.0.0.1")?,
             };
             let token = signed_in.as_ref().map(|(_, t)| t.as_str());
-            let report =
-                index::update_index(&client, &settings, token, &engine.paths.repodata_cache(), |_| {}).await?;
+            let report = index::update_index(
+                &client,
+                &settings,
+                token,
+                &engine.paths.repodata_cache(),
+                |_| {},
+            )
+            .await?;
             if json {
                 out!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {
                 for c in &report.channels {
-                    out!("{:<40} {:<14} {:>7} packages  {}", c.name, c.subdir, c.packages, c.status);
+                    out!(
+                        "{:<40} {:<14} {:>7} packages  {}",
+                        c.name,
+                        c.subdir,
+                        c.packages,
+                        c.status
+                    );
                 }
-                out!("{} packages in {} ms", report.packages_total, report.elapsed_ms);
+                out!(
+                    "{} packages in {} ms",
+                    report.packages_total,
+                    report.elapsed_ms
+                );
             }
         }
         Command::Tokens(cmd) => tokens(&engine, cmd).await?,
@@ -330,20 +406,32 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
 fn read_password() -> Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Err(Error::Refused { reason: "Pipe the password into --password-stdin; it is not read from a terminal prompt.".into() });
+        return Err(Error::Refused {
+            reason:
+                "Pipe the password into --password-stdin; it is not read from a terminal prompt."
+                    .into(),
+        });
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| Error::io(std::path::Path::new("<stdin>"), &e))?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io(std::path::Path::new("<stdin>"), &e))?;
     let password = line.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
-        return Err(Error::Refused { reason: "No password was given on standard input.".into() });
+        return Err(Error::Refused {
+            reason: "No password was given on standard input.".into(),
+        });
     }
     Ok(password)
 }
 
 async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
     let record = engine.session()?.ok_or(Error::NotLoggedIn)?;
-    let secrets = engine.secrets.get(&record.domain)?.ok_or(Error::NotLoggedIn)?;
+    let secrets = engine
+        .secrets
+        .get(&record.domain)?
+        .ok_or(Error::NotLoggedIn)?;
     let client = engine.client(&record.domain)?;
     match cmd {
         TokensCommand::List { json } => {
@@ -357,14 +445,31 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
                 out!("{}", serde_json::to_string_pretty(&items).expect("json"));
             } else {
                 for t in &list {
-                    let mark = if t.id == record.token_id { " (this sign-in)" } else { "" };
-                    out!("{}  {}  expires {}{mark}", t.id, t.name, t.expires_at.as_deref().unwrap_or("never"));
+                    let mark = if t.id == record.token_id {
+                        " (this sign-in)"
+                    } else {
+                        ""
+                    };
+                    out!(
+                        "{}  {}  expires {}{mark}",
+                        t.id,
+                        t.name,
+                        t.expires_at.as_deref().unwrap_or("never")
+                    );
                 }
             }
         }
-        TokensCommand::Create { name, scopes, expires } => {
+        TokensCommand::Create {
+            name,
+            scopes,
+            expires,
+        } => {
             let offered = client.scopes(&secrets.jwt).await?;
-            let scopes = if scopes.is_empty() { SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect() } else { scopes };
+            let scopes = if scopes.is_empty() {
+                SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect()
+            } else {
+                scopes
+            };
             if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
                 return Err(Error::UnknownScope { name: bad.clone() });
             }
@@ -377,7 +482,14 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
                 },
             };
             let created = client
-                .create_token(&secrets.jwt, &NewToken { name, scopes, expires_at: Some(expires_at.format("%Y-%m-%d").to_string()) })
+                .create_token(
+                    &secrets.jwt,
+                    &NewToken {
+                        name,
+                        scopes,
+                        expires_at: Some(expires_at.format("%Y-%m-%d").to_string()),
+                    },
+                )
                 .await?;
             eprintln!("Token {} created; it is shown only once:", created.id);
             out!("{}", created.token);
@@ -385,7 +497,8 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
         TokensCommand::Regenerate { id } => {
             if id == record.token_id {
                 return Err(Error::Refused {
-                    reason: "This is conda's sign-in token; sign out and in again to replace it.".into(),
+                    reason: "This is conda's sign-in token; sign out and in again to replace it."
+                        .into(),
                 });
             }
             let token = client.reissue_token(&secrets.jwt, &id).await?;
@@ -399,7 +512,9 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
                 });
             }
             if !client.delete_token(&secrets.jwt, &id).await? {
-                return Err(Error::Refused { reason: format!("The server has no token with id {id}.") });
+                return Err(Error::Refused {
+                    reason: format!("The server has no token with id {id}."),
+                });
             }
             out!("Token {id} revoked.");
         }
@@ -408,15 +523,23 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
 }
 
 async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, demo: bool) -> Result<()> {
-    let emu = Emulator::start(EmulatorConfig { port, packages_dir, ..Default::default() })
-        .await
-        .map_err(|e| Error::Refused { reason: format!("The emulator could not listen on 127.0.0.1:{port}: {e}.") })?;
+    let emu = Emulator::start(EmulatorConfig {
+        port,
+        packages_dir,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| Error::Refused {
+        reason: format!("The emulator could not listen on 127.0.0.1:{port}: {e}."),
+    })?;
     out!("Anaconda Server emulator at {}", emu.url);
     out!("Demo credentials: {DEMO_USER} / {DEMO_PASSWORD}");
     if demo {
         out!("The desktop app is not built yet; try the flow on the command line:");
         out!("  conda-connect set-domain {}", emu.url);
-        out!("  echo {DEMO_PASSWORD} | conda-connect login --username {DEMO_USER} --password-stdin --default-channel main --channel internal");
+        out!(
+            "  echo {DEMO_PASSWORD} | conda-connect login --username {DEMO_USER} --password-stdin --default-channel main --channel internal"
+        );
         out!("  conda-connect update-index");
         out!("  conda-connect logout");
     }

@@ -17,7 +17,11 @@ use super::state::{AccessToken, Fault, FaultKind, LogEntry, SCOPES, State};
 pub type Shared = Arc<Mutex<State>>;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"code": code, "message": message, "status": status.as_u16()}))).into_response()
+    (
+        status,
+        axum::Json(json!({"code": code, "message": message, "status": status.as_u16()})),
+    )
+        .into_response()
 }
 
 fn ok_json(v: Value) -> Response {
@@ -38,7 +42,11 @@ fn make_jwt(user_id: &str, username: &str, roles: &[String]) -> String {
     let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let exp = Utc::now().timestamp() + 3600;
     let payload = json!({"sub": user_id, "preferred_username": username, "realm_access": {"roles": roles}, "exp": exp});
-    format!("{header}.{}.{}", b64.encode(payload.to_string()), random_hex(43))
+    format!(
+        "{header}.{}.{}",
+        b64.encode(payload.to_string()),
+        random_hex(43)
+    )
 }
 
 /// Where the credentials of a request came from.
@@ -51,32 +59,64 @@ struct Credentials {
 }
 
 fn credentials(headers: &HeaderMap, url_token: Option<String>) -> Credentials {
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if let Some(t) = url_token {
-        return Credentials { jwt: None, token: Some(t), form: "url-token" };
+        return Credentials {
+            jwt: None,
+            token: Some(t),
+            form: "url-token",
+        };
     }
     if let Some(jwt) = auth.strip_prefix("Bearer ") {
-        return Credentials { jwt: Some(jwt.to_string()), token: None, form: "bearer" };
+        return Credentials {
+            jwt: Some(jwt.to_string()),
+            token: None,
+            form: "bearer",
+        };
     }
     if let Some(basic) = auth.strip_prefix("Basic ") {
         let decoded = base64::engine::general_purpose::STANDARD.decode(basic).ok();
-        let text = decoded.and_then(|d| String::from_utf8(d).ok()).unwrap_or_default();
+        let text = decoded
+            .and_then(|d| String::from_utf8(d).ok())
+            .unwrap_or_default();
         if let Some((user, pw)) = text.split_once(':')
             && pw == "x-auth-token"
         {
-            return Credentials { jwt: None, token: Some(user.to_string()), form: "basic" };
+            return Credentials {
+                jwt: None,
+                token: Some(user.to_string()),
+                form: "basic",
+            };
         }
     }
     if let Some(t) = headers.get("x-auth").and_then(|v| v.to_str().ok()) {
-        return Credentials { jwt: None, token: Some(t.to_string()), form: "x-auth" };
+        return Credentials {
+            jwt: None,
+            token: Some(t.to_string()),
+            form: "x-auth",
+        };
     }
-    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let cookie = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     for part in cookie.split(';') {
         if let Some(v) = part.trim().strip_prefix("token=") {
-            return Credentials { jwt: Some(v.to_string()), token: None, form: "cookie" };
+            return Credentials {
+                jwt: Some(v.to_string()),
+                token: None,
+                form: "cookie",
+            };
         }
     }
-    Credentials { jwt: None, token: None, form: "none" }
+    Credentials {
+        jwt: None,
+        token: None,
+        form: "none",
+    }
 }
 
 /// Split `/t/<token>/` out of a path (either at the root or right after `/api/repo`).
@@ -85,7 +125,11 @@ fn split_url_token(path: &str) -> (String, Option<String>) {
         if let Some(rest) = path.strip_prefix(prefix)
             && let Some((tok, tail)) = rest.split_once('/')
         {
-            let base = if prefix == "/t/" { String::new() } else { "/api/repo".to_string() };
+            let base = if prefix == "/t/" {
+                String::new()
+            } else {
+                "/api/repo".to_string()
+            };
             return (format!("{base}/{tail}"), Some(tok.to_string()));
         }
     }
@@ -99,14 +143,18 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let decoded = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().into_owned();
+    let decoded = percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8_lossy()
+        .into_owned();
     let (path, url_token) = split_url_token(&decoded);
     let creds = credentials(&headers, url_token);
     let (fault, delay) = {
         let mut st = shared.lock().unwrap();
         let idx = st.faults.iter().position(|f| {
             path.starts_with(&f.path_prefix)
-                && f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
         });
         let fault = idx.map(|i| {
             let f = st.faults[i].clone();
@@ -125,7 +173,15 @@ pub async fn handle(
     }
     let response = match fault {
         Some(f) => apply_fault(f).await,
-        None => dispatch(&shared, &method, &path, uri.query().unwrap_or(""), &headers, &creds, &body),
+        None => dispatch(
+            &shared,
+            &method,
+            &path,
+            uri.query().unwrap_or(""),
+            &headers,
+            &creds,
+            &body,
+        ),
     };
     if !path.starts_with("/__emulator") {
         let mut st = shared.lock().unwrap();
@@ -149,26 +205,48 @@ async fn apply_fault(f: Fault) -> Response {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             error(StatusCode::SERVICE_UNAVAILABLE, "injected", "slow")
         }
-        FaultKind::Malformed => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"items\": [tru").into_response(),
+        FaultKind::Malformed => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"items\": [tru",
+        )
+            .into_response(),
         FaultKind::Drop => {
             let stream = futures_util::stream::iter(vec![
                 Ok::<Bytes, std::io::Error>(Bytes::from_static(b"{\"partial\": ")),
-                Err(std::io::Error::other("connection dropped by fault injection")),
+                Err(std::io::Error::other(
+                    "connection dropped by fault injection",
+                )),
             ]);
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(stream),
+            )
+                .into_response()
         }
-        FaultKind::Redirect { location } => {
-            (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)], "").into_response()
-        }
+        FaultKind::Redirect { location } => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, location)],
+            "",
+        )
+            .into_response(),
         FaultKind::Huge { bytes } => {
             let body = vec![b' '; bytes];
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
         }
     }
 }
 
 fn query_param(query: &str, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn dispatch(
@@ -189,13 +267,30 @@ fn dispatch(
         })),
         ("POST", ["api", "auth", "login"]) => {
             let Ok(req) = serde_json::from_slice::<Value>(body) else {
-                return error(StatusCode::BAD_REQUEST, "bad-parameter", "invalid JSON body");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "invalid JSON body",
+                );
             };
             let (Some(u), Some(p)) = (req["username"].as_str(), req["password"].as_str()) else {
-                return error(StatusCode::BAD_REQUEST, "bad-parameter", "username and password are required");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "username and password are required",
+                );
             };
-            let Some(user) = st.users.iter().find(|x| x.username == u.to_lowercase() && x.password == p).cloned() else {
-                return error(StatusCode::UNAUTHORIZED, "unauthorized", "Invalid username or password");
+            let Some(user) = st
+                .users
+                .iter()
+                .find(|x| x.username == u.to_lowercase() && x.password == p)
+                .cloned()
+            else {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Invalid username or password",
+                );
             };
             let jwt = make_jwt(&user.user_id, &user.username, &user.roles);
             st.sessions.insert(jwt.clone(), user.username.clone());
@@ -207,16 +302,22 @@ fn dispatch(
             })),
             None => unauthorized(),
         },
-        ("GET", ["api", "account", "token-info"]) => match creds.token.as_deref().and_then(|t| st.token(t)) {
-            Some(t) => ok_json(json!({"expires_at": t.expires_at, "default_channel_name": t.username, "type": "scope"})),
-            None => unauthorized(),
-        },
+        ("GET", ["api", "account", "token-info"]) => {
+            match creds.token.as_deref().and_then(|t| st.token(t)) {
+                Some(t) => ok_json(
+                    json!({"expires_at": t.expires_at, "default_channel_name": t.username, "type": "scope"}),
+                ),
+                None => unauthorized(),
+            }
+        }
         ("GET", ["api", "account", "scopes"]) => match jwt_user(&st, creds) {
             Some(_) => ok_json(json!({"scopes": SCOPES})),
             None => unauthorized(),
         },
         ("GET", ["api", "account", "tokens"]) => {
-            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let Some(user) = jwt_user(&st, creds) else {
+                return unauthorized();
+            };
             let items: Vec<Value> = st
                 .tokens
                 .iter()
@@ -227,22 +328,48 @@ fn dispatch(
             ok_json(json!({"items": items}))
         }
         ("POST", ["api", "account", "tokens"]) => {
-            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let Some(user) = jwt_user(&st, creds) else {
+                return unauthorized();
+            };
             let Ok(req) = serde_json::from_slice::<Value>(body) else {
-                return error(StatusCode::BAD_REQUEST, "bad-parameter", "invalid JSON body");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "invalid JSON body",
+                );
             };
             let name = req["name"].as_str().unwrap_or("").to_string();
-            let scopes: Vec<String> =
-                req["scopes"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+            let scopes: Vec<String> = req["scopes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
             if name.is_empty() || scopes.is_empty() {
-                return error(StatusCode::BAD_REQUEST, "bad-parameter", "name and at least one scope are required");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "name and at least one scope are required",
+                );
             }
             if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-                return error(StatusCode::BAD_REQUEST, "bad-parameter", &format!("unknown scope {bad}"));
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    &format!("unknown scope {bad}"),
+                );
             }
             let expires_at = match req.get("expires_at").and_then(|v| v.as_str()) {
                 Some(d) if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() => d.to_string(),
-                Some(_) => return error(StatusCode::BAD_REQUEST, "bad-parameter", "expires_at must be YYYY-MM-DD"),
+                Some(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "bad-parameter",
+                        "expires_at must be YYYY-MM-DD",
+                    );
+                }
                 None => State::default_expiry(),
             };
             let token = AccessToken {
@@ -259,9 +386,15 @@ fn dispatch(
             ok_json(out)
         }
         ("PUT", ["api", "account", "tokens", id]) => {
-            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let Some(user) = jwt_user(&st, creds) else {
+                return unauthorized();
+            };
             let reissue = query_param(query, "reissue_token").as_deref() != Some("false");
-            let Some(t) = st.tokens.iter_mut().find(|t| t.id == *id && t.username == user) else {
+            let Some(t) = st
+                .tokens
+                .iter_mut()
+                .find(|t| t.id == *id && t.username == user)
+            else {
                 return error(StatusCode::NOT_FOUND, "not-found", "token not found");
             };
             if let Ok(req) = serde_json::from_slice::<Value>(body) {
@@ -280,7 +413,9 @@ fn dispatch(
             }
         }
         ("DELETE", ["api", "account", "tokens", id]) => {
-            let Some(user) = jwt_user(&st, creds) else { return unauthorized() };
+            let Some(user) = jwt_user(&st, creds) else {
+                return unauthorized();
+            };
             let before = st.tokens.len();
             st.tokens.retain(|t| !(t.id == *id && t.username == user));
             if st.tokens.len() == before {
@@ -296,8 +431,13 @@ fn dispatch(
                 return unauthorized();
             }
             let subs = query_param(query, "include_subchannels").as_deref() == Some("true");
-            let offset: usize = query_param(query, "offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let limit: usize = query_param(query, "limit").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);
+            let offset: usize = query_param(query, "offset")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let limit: usize = query_param(query, "limit")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100)
+                .min(1000);
             let mut visible: Vec<&super::state::Channel> = st
                 .channels
                 .iter()
@@ -321,7 +461,9 @@ fn dispatch(
                 .collect();
             ok_json(json!({"items": items, "total_count": total}))
         }
-        (m, ["api", "repo", rest @ ..]) if m == "GET" || m == "HEAD" => repo_file(&st, rest, headers, creds),
+        (m, ["api", "repo", rest @ ..]) if m == "GET" || m == "HEAD" => {
+            repo_file(&st, rest, headers, creds)
+        }
         // ---- test control API ----
         ("POST", ["__emulator", "faults"]) => match serde_json::from_slice::<Fault>(body) {
             Ok(f) => {
@@ -341,11 +483,19 @@ fn dispatch(
 }
 
 fn unauthorized() -> Response {
-    error(StatusCode::UNAUTHORIZED, "unauthorized", "no or invalid credentials")
+    error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "no or invalid credentials",
+    )
 }
 
 fn jwt_user(st: &State, creds: &Credentials) -> Option<String> {
-    creds.jwt.as_deref().and_then(|j| st.user_by_jwt(j)).map(|u| u.username.clone())
+    creds
+        .jwt
+        .as_deref()
+        .and_then(|j| st.user_by_jwt(j))
+        .map(|u| u.username.clone())
 }
 
 fn current_user<'a>(st: &'a State, creds: &Credentials) -> Option<&'a super::state::User> {
@@ -369,7 +519,12 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
     };
     let user = match creds.token.as_deref() {
         Some(t) => match st.token(t) {
-            Some(tok) if tok.scopes.iter().any(|s| s.starts_with("artifact:") || s.ends_with("view-artifacts")) => {
+            Some(tok)
+                if tok
+                    .scopes
+                    .iter()
+                    .any(|s| s.starts_with("artifact:") || s.ends_with("view-artifacts")) =>
+            {
                 Some(tok.username.clone())
             }
             _ => return error(StatusCode::UNAUTHORIZED, "unauthorized", "invalid token"),
@@ -378,8 +533,16 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
     };
     if !channel.can_read(user.as_deref()) {
         return match user {
-            None => error(StatusCode::UNAUTHORIZED, "unauthorized", "authentication required"),
-            Some(_) => error(StatusCode::FORBIDDEN, "forbidden", "no access to this channel"),
+            None => error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "authentication required",
+            ),
+            Some(_) => error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "no access to this channel",
+            ),
         };
     }
     // real files from the packages directory win
@@ -395,7 +558,8 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
             with_cache_headers(headers, bytes, "application/json")
         }
         "repodata.json.zst" if channel.zst => {
-            let bytes = zstd::encode_all(&repodata(st, &channel_name, subdir)[..], 3).unwrap_or_default();
+            let bytes =
+                zstd::encode_all(&repodata(st, &channel_name, subdir)[..], 3).unwrap_or_default();
             with_cache_headers(headers, bytes, "application/zstd")
         }
         _ => error(StatusCode::NOT_FOUND, "not-found", "no such file"),
@@ -420,8 +584,20 @@ fn repodata(st: &State, channel: &str, subdir: &str) -> Vec<u8> {
 
 fn with_cache_headers(headers: &HeaderMap, bytes: Vec<u8>, content_type: &str) -> Response {
     let etag = format!("\"{:x}\"", md5::compute(&bytes));
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    (StatusCode::OK, [(header::CONTENT_TYPE, content_type.to_string()), (header::ETAG, etag)], bytes).into_response()
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::ETAG, etag),
+        ],
+        bytes,
+    )
+        .into_response()
 }

@@ -23,7 +23,11 @@ pub struct EmulatorConfig {
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
-        EmulatorConfig { port: 0, packages_dir: None, bulk_channels: 1200 }
+        EmulatorConfig {
+            port: 0,
+            packages_dir: None,
+            bulk_channels: 1200,
+        }
     }
 }
 
@@ -43,7 +47,9 @@ impl Emulator {
         let state = Arc::new(Mutex::new(state));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new().fallback(api::handle).with_state(state.clone());
+        let app = axum::Router::new()
+            .fallback(api::handle)
+            .with_state(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -52,7 +58,12 @@ impl Emulator {
                 })
                 .await;
         });
-        Ok(Emulator { url: format!("http://{addr}"), addr, state, shutdown: Some(tx) })
+        Ok(Emulator {
+            url: format!("http://{addr}"),
+            addr,
+            state,
+            shutdown: Some(tx),
+        })
     }
 
     /// Inject a fault.

@@ -81,7 +81,9 @@ impl Channel {
         match self.privacy.as_str() {
             "public" => true,
             "authenticated" => user.is_some(),
-            _ => user.is_some_and(|u| self.owners.iter().any(|o| o == u) || self.members.iter().any(|m| m == u)),
+            _ => user.is_some_and(|u| {
+                self.owners.iter().any(|o| o == u) || self.members.iter().any(|m| m == u)
+            }),
         }
     }
 }
@@ -147,7 +149,13 @@ fn user(name: &str, password: &str, id: &str, roles: &[&str]) -> User {
     }
 }
 
-fn channel(name: &str, parent: Option<&str>, privacy: &str, owners: &[&str], mirror: u64) -> Channel {
+fn channel(
+    name: &str,
+    parent: Option<&str>,
+    privacy: &str,
+    owners: &[&str],
+    mirror: u64,
+) -> Channel {
     Channel {
         name: name.into(),
         parent: parent.map(str::to_string),
@@ -159,8 +167,17 @@ fn channel(name: &str, parent: Option<&str>, privacy: &str, owners: &[&str], mir
     }
 }
 
-fn record(name: &str, version: &str, build: &str, subdir: &str, depends: &[&str]) -> serde_json::Value {
-    let digest = format!("{:x}", md5::compute(format!("{name}-{version}-{build}-{subdir}")));
+fn record(
+    name: &str,
+    version: &str,
+    build: &str,
+    subdir: &str,
+    depends: &[&str],
+) -> serde_json::Value {
+    let digest = format!(
+        "{:x}",
+        md5::compute(format!("{name}-{version}-{build}-{subdir}"))
+    );
     serde_json::json!({
         "name": name, "version": version, "build": build, "build_number": 0,
         "depends": depends, "license": "BSD-3-Clause", "subdir": subdir,
@@ -175,9 +192,24 @@ impl State {
     /// that listing pages past 1000.
     pub fn seeded(bulk_channels: usize) -> Self {
         let users = vec![
-            user(DEMO_USER, DEMO_PASSWORD, "3f1c2a9e-1111-2222-3333-444455556666", &["author"]),
-            user("bob", "bob-password", "7a2b3c4d-5555-6666-7777-888899990000", &["author"]),
-            user("admin", "admin-password", "0a0b0c0d-0000-1111-2222-333344445555", &["admin", "author"]),
+            user(
+                DEMO_USER,
+                DEMO_PASSWORD,
+                "3f1c2a9e-1111-2222-3333-444455556666",
+                &["author"],
+            ),
+            user(
+                "bob",
+                "bob-password",
+                "7a2b3c4d-5555-6666-7777-888899990000",
+                &["author"],
+            ),
+            user(
+                "admin",
+                "admin-password",
+                "0a0b0c0d-0000-1111-2222-333344445555",
+                &["admin", "author"],
+            ),
         ];
         let mut internal = channel("internal", None, "private", &["alice"], 0);
         internal.members.push("alice".into());
@@ -191,9 +223,16 @@ impl State {
             channel("alice", None, "private", &["alice"], 0),
         ];
         for i in 0..bulk_channels {
-            channels.push(channel(&format!("pkgs-{i:04}"), None, "authenticated", &["admin"], 0));
+            channels.push(channel(
+                &format!("pkgs-{i:04}"),
+                None,
+                "authenticated",
+                &["admin"],
+                0,
+            ));
         }
-        let mut records: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>> = BTreeMap::new();
+        let mut records: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>> =
+            BTreeMap::new();
         let mut add = |ch: &str, subdir: &str, rec: serde_json::Value| {
             let fname = format!(
                 "{}-{}-{}.conda",
@@ -201,16 +240,54 @@ impl State {
                 rec["version"].as_str().unwrap(),
                 rec["build"].as_str().unwrap()
             );
-            records.entry((ch.to_string(), subdir.to_string())).or_default().insert(fname, rec);
+            records
+                .entry((ch.to_string(), subdir.to_string()))
+                .or_default()
+                .insert(fname, rec);
         };
-        for (n, v) in [("python", "3.12.4"), ("numpy", "2.0.1"), ("requests", "2.32.3"), ("pandas", "2.2.2")] {
-            add("main", "linux-64", record(n, v, "h1234567_0", "linux-64", &["libgcc-ng >=12"]));
-            add("main", "noarch", record(&format!("{n}-docs"), v, "pyhd8ed1ab_0", "noarch", &[]));
+        for (n, v) in [
+            ("python", "3.12.4"),
+            ("numpy", "2.0.1"),
+            ("requests", "2.32.3"),
+            ("pandas", "2.2.2"),
+        ] {
+            add(
+                "main",
+                "linux-64",
+                record(n, v, "h1234567_0", "linux-64", &["libgcc-ng >=12"]),
+            );
+            add(
+                "main",
+                "noarch",
+                record(&format!("{n}-docs"), v, "pyhd8ed1ab_0", "noarch", &[]),
+            );
         }
-        add("r", "noarch", record("r-base-docs", "4.3.3", "r43_0", "noarch", &[]));
-        add("internal", "noarch", record("corp-utils", "1.4.0", "py_0", "noarch", &["python >=3.9"]));
-        add("internal", "linux-64", record("corp-engine", "0.9.2", "h0a1b2c3_1", "linux-64", &["corp-utils"]));
-        add("team/sub", "noarch", record("team-tools", "0.1.0", "py_0", "noarch", &[]));
+        add(
+            "r",
+            "noarch",
+            record("r-base-docs", "4.3.3", "r43_0", "noarch", &[]),
+        );
+        add(
+            "internal",
+            "noarch",
+            record("corp-utils", "1.4.0", "py_0", "noarch", &["python >=3.9"]),
+        );
+        add(
+            "internal",
+            "linux-64",
+            record(
+                "corp-engine",
+                "0.9.2",
+                "h0a1b2c3_1",
+                "linux-64",
+                &["corp-utils"],
+            ),
+        );
+        add(
+            "team/sub",
+            "noarch",
+            record("team-tools", "0.1.0", "py_0", "noarch", &[]),
+        );
         State {
             users,
             sessions: BTreeMap::new(),
@@ -231,7 +308,9 @@ impl State {
     }
 
     pub fn token(&self, value: &str) -> Option<&AccessToken> {
-        self.tokens.iter().find(|t| t.token == value && !t.expired())
+        self.tokens
+            .iter()
+            .find(|t| t.token == value && !t.expired())
     }
 
     pub fn channel(&self, full_name: &str) -> Option<&Channel> {
@@ -240,11 +319,19 @@ impl State {
 
     /// Default expiry of new tokens: one year (the documented default).
     pub fn default_expiry() -> String {
-        (Utc::now().date_naive() + Days::days(365)).format("%Y-%m-%d").to_string()
+        (Utc::now().date_naive() + Days::days(365))
+            .format("%Y-%m-%d")
+            .to_string()
     }
 
     /// Add or replace a repodata record (tests: "a channel changed").
-    pub fn put_record(&mut self, channel: &str, subdir: &str, filename: &str, record: serde_json::Value) {
+    pub fn put_record(
+        &mut self,
+        channel: &str,
+        subdir: &str,
+        filename: &str,
+        record: serde_json::Value,
+    ) {
         self.records
             .entry((channel.to_string(), subdir.to_string()))
             .or_default()

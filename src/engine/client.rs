@@ -193,11 +193,23 @@ impl ServerClient {
         ensure_crypto_provider();
         let parsed = url::Url::parse(domain).map_err(|_| Error::InvalidDomain)?;
         let host = crate::engine::domain::netloc(domain);
-        let origin = (parsed.scheme().to_string(), parsed.host_str().map(str::to_string), parsed.port_or_known_default());
+        let origin = (
+            parsed.scheme().to_string(),
+            parsed.host_str().map(str::to_string),
+            parsed.port_or_known_default(),
+        );
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             let u = attempt.url();
-            let same = (u.scheme().to_string(), u.host_str().map(str::to_string), u.port_or_known_default()) == origin;
-            if same && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
+            let same = (
+                u.scheme().to_string(),
+                u.host_str().map(str::to_string),
+                u.port_or_known_default(),
+            ) == origin;
+            if same && attempt.previous().len() < 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
         });
         let mut builder = reqwest::Client::builder()
             .redirect(policy)
@@ -211,7 +223,12 @@ impl ServerClient {
             let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 tracing::warn!(error = %e, "CA bundle unreadable");
-                Error::Refused { reason: format!("The SSL certificate file {} is not a PEM bundle.", path.display()) }
+                Error::Refused {
+                    reason: format!(
+                        "The SSL certificate file {} is not a PEM bundle.",
+                        path.display()
+                    ),
+                }
             })?;
             builder = builder.tls_certs_merge(certs);
         }
@@ -223,12 +240,16 @@ impl ServerClient {
             };
             match proxy {
                 Ok(p) => builder = builder.proxy(p),
-                Err(e) => tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry"),
+                Err(e) => {
+                    tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry")
+                }
             }
         }
         let http = builder.build().map_err(|e| {
             tracing::error!(error = %e, "HTTP client could not be built");
-            Error::Refused { reason: "The HTTP client could not be set up; see the log.".into() }
+            Error::Refused {
+                reason: "The HTTP client could not be set up; see the log.".into(),
+            }
         })?;
         Ok(ServerClient {
             domain: domain.trim_end_matches('/').to_string(),
@@ -249,7 +270,10 @@ impl ServerClient {
 
     fn request(&self, method: Method, path: &str, auth: Auth<'_>) -> RequestBuilder {
         let url = format!("{}{}", self.domain, path);
-        let rb = self.http.request(method, url).header("Accept", "application/json");
+        let rb = self
+            .http
+            .request(method, url)
+            .header("Accept", "application/json");
         match auth {
             Auth::None => rb,
             Auth::Jwt(jwt) => rb.bearer_auth(jwt),
@@ -276,8 +300,13 @@ impl ServerClient {
             return Err(Error::Redirected { host: target });
         }
         Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Unauthorized { what: what.into() },
-            s => Error::Http { status: s.as_u16(), what: what.into() },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Error::Unauthorized { what: what.into() }
+            }
+            s => Error::Http {
+                status: s.as_u16(),
+                what: what.into(),
+            },
         })
     }
 
@@ -298,21 +327,37 @@ impl ServerClient {
     /// `GET /api/system`: is there an Anaconda Server at this domain?
     pub async fn system(&self) -> Result<SystemInfo> {
         let what = "the server check (/api/system)";
-        let rb = self.request(Method::GET, "/api/system", Auth::None).timeout(self.system_timeout);
+        let rb = self
+            .request(Method::GET, "/api/system", Auth::None)
+            .timeout(self.system_timeout);
         let resp = match self.send(rb, what).await {
             Ok(r) => r,
-            Err(e @ (Error::Tls { .. } | Error::Unreachable { .. } | Error::Timeout { .. } | Error::Redirected { .. })) => {
+            Err(
+                e @ (Error::Tls { .. }
+                | Error::Unreachable { .. }
+                | Error::Timeout { .. }
+                | Error::Redirected { .. }),
+            ) => {
                 return Err(e);
             }
             Err(_) => return Err(Error::InvalidDomain),
         };
-        let info: SystemInfo = self.json(resp, what).await.map_err(|_| Error::InvalidDomain)?;
-        if info.is_anaconda_server() { Ok(info) } else { Err(Error::InvalidDomain) }
+        let info: SystemInfo = self
+            .json(resp, what)
+            .await
+            .map_err(|_| Error::InvalidDomain)?;
+        if info.is_anaconda_server() {
+            Ok(info)
+        } else {
+            Err(Error::InvalidDomain)
+        }
     }
 
     /// Health check: any 2xx within 5 s.
     pub async fn healthy(&self) -> bool {
-        let rb = self.request(Method::GET, "/api/system", Auth::None).timeout(self.system_timeout);
+        let rb = self
+            .request(Method::GET, "/api/system", Auth::None)
+            .timeout(self.system_timeout);
         matches!(rb.send().await, Ok(r) if r.status().is_success())
     }
 
@@ -320,7 +365,9 @@ impl ServerClient {
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginTokens> {
         let what = "the sign-in";
         let body = serde_json::json!({ "username": username.to_lowercase(), "password": password });
-        let rb = self.request(Method::POST, "/api/auth/login", Auth::None).json(&body);
+        let rb = self
+            .request(Method::POST, "/api/auth/login", Auth::None)
+            .json(&body);
         let resp = self.send(rb, what).await.map_err(|e| match e {
             Error::Unauthorized { .. } => Error::InvalidCredentials,
             other => other,
@@ -334,22 +381,41 @@ impl ServerClient {
 
     pub async fn account(&self, auth: Auth<'_>) -> Result<Account> {
         let what = "the account request (/api/account)";
-        let resp = self.send(self.request(Method::GET, "/api/account", auth), what).await?;
+        let resp = self
+            .send(self.request(Method::GET, "/api/account", auth), what)
+            .await?;
         self.json(resp, what).await
     }
 
     pub async fn token_info(&self, access_token: &str) -> Result<TokenInfo> {
         let what = "the token check (/api/account/token-info)";
-        let resp = self.send(self.request(Method::GET, "/api/account/token-info", Auth::Token(access_token)), what).await?;
+        let resp = self
+            .send(
+                self.request(
+                    Method::GET,
+                    "/api/account/token-info",
+                    Auth::Token(access_token),
+                ),
+                what,
+            )
+            .await?;
         if resp.status() == StatusCode::NO_CONTENT {
-            return Ok(TokenInfo { expires_at: None, kind: None });
+            return Ok(TokenInfo {
+                expires_at: None,
+                kind: None,
+            });
         }
         self.json(resp, what).await
     }
 
     pub async fn list_tokens(&self, jwt: &str) -> Result<Vec<TokenItem>> {
         let what = "the token list (/api/account/tokens)";
-        let resp = self.send(self.request(Method::GET, "/api/account/tokens", Auth::Jwt(jwt)), what).await?;
+        let resp = self
+            .send(
+                self.request(Method::GET, "/api/account/tokens", Auth::Jwt(jwt)),
+                what,
+            )
+            .await?;
         if resp.status() == StatusCode::NO_CONTENT {
             return Ok(Vec::new());
         }
@@ -359,7 +425,9 @@ impl ServerClient {
 
     pub async fn create_token(&self, jwt: &str, new: &NewToken) -> Result<CreatedToken> {
         let what = "the token creation (/api/account/tokens)";
-        let rb = self.request(Method::POST, "/api/account/tokens", Auth::Jwt(jwt)).json(new);
+        let rb = self
+            .request(Method::POST, "/api/account/tokens", Auth::Jwt(jwt))
+            .json(new);
         let resp = self.send(rb, what).await?;
         let created: CreatedToken = self.json(resp, what).await?;
         if created.token.is_empty() || created.id.is_empty() {
@@ -372,21 +440,28 @@ impl ServerClient {
     pub async fn reissue_token(&self, jwt: &str, id: &str) -> Result<String> {
         let what = "the token regeneration";
         let path = format!("/api/account/tokens/{}", path_segment(id));
-        let rb = self.request(Method::PUT, &path, Auth::Jwt(jwt)).json(&serde_json::json!({}));
+        let rb = self
+            .request(Method::PUT, &path, Auth::Jwt(jwt))
+            .json(&serde_json::json!({}));
         let resp = self.send(rb, what).await?;
         #[derive(Deserialize)]
         struct Reissued {
             token: Option<String>,
         }
         let r: Reissued = self.json(resp, what).await?;
-        r.token.filter(|t| !t.is_empty()).ok_or(Error::Malformed { what: what.into() })
+        r.token
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::Malformed { what: what.into() })
     }
 
     /// `DELETE /api/account/tokens/<id>`; `Ok(false)` when the server does not know the token (already gone).
     pub async fn delete_token(&self, jwt: &str, id: &str) -> Result<bool> {
         let what = "the token revocation";
         let path = format!("/api/account/tokens/{}", path_segment(id));
-        match self.send(self.request(Method::DELETE, &path, Auth::Jwt(jwt)), what).await {
+        match self
+            .send(self.request(Method::DELETE, &path, Auth::Jwt(jwt)), what)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(Error::Http { status: 404, .. }) => Ok(false),
             Err(e) => Err(e),
@@ -395,14 +470,24 @@ impl ServerClient {
 
     pub async fn scopes(&self, jwt: &str) -> Result<Vec<String>> {
         let what = "the scope list (/api/account/scopes)";
-        let resp = self.send(self.request(Method::GET, "/api/account/scopes", Auth::Jwt(jwt)), what).await?;
+        let resp = self
+            .send(
+                self.request(Method::GET, "/api/account/scopes", Auth::Jwt(jwt)),
+                what,
+            )
+            .await?;
         let v: serde_json::Value = self.json(resp, what).await?;
         let list = v.get("scopes").unwrap_or(&v);
         match list {
-            serde_json::Value::Array(items) => {
-                Ok(items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
-            }
-            serde_json::Value::String(s) => Ok(s.split([',', ' ']).filter(|p| !p.is_empty()).map(str::to_string).collect()),
+            serde_json::Value::Array(items) => Ok(items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect()),
+            serde_json::Value::String(s) => Ok(s
+                .split([',', ' '])
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()),
             _ => Err(Error::Malformed { what: what.into() }),
         }
     }
@@ -411,7 +496,11 @@ impl ServerClient {
     /// shows (`/api/channels`, "Show hidden Anaconda Server channels"). Subchannels included.
     pub async fn channels(&self, auth: Auth<'_>, all: bool) -> Result<Vec<ChannelInfo>> {
         let what = "the channel list";
-        let path = if all { "/api/channels" } else { "/api/account/channels" };
+        let path = if all {
+            "/api/channels"
+        } else {
+            "/api/account/channels"
+        };
         let mut out = Vec::new();
         let mut offset = 0usize;
         loop {
@@ -446,7 +535,10 @@ pub fn classify_transport(err: &reqwest::Error, host: &str) -> Error {
             return Error::Tls { host: host.into() };
         }
         let text = e.to_string().to_lowercase();
-        if text.contains("certificate") || text.contains("invalidcertificate") || text.contains("unknownissuer") {
+        if text.contains("certificate")
+            || text.contains("invalidcertificate")
+            || text.contains("unknownissuer")
+        {
             return Error::Tls { host: host.into() };
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
@@ -457,15 +549,20 @@ pub fn classify_transport(err: &reqwest::Error, host: &str) -> Error {
         source = e.source();
     }
     if err.is_decode() {
-        return Error::Malformed { what: format!("a request to {host}") };
+        return Error::Malformed {
+            what: format!("a request to {host}"),
+        };
     }
     Error::Unreachable { host: host.into() }
 }
 
 /// Percent-encode one path segment.
 fn path_segment(s: &str) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
@@ -499,7 +596,11 @@ mod tests {
 
     #[test]
     fn system_acceptance() {
-        let ok = |j: serde_json::Value| serde_json::from_value::<SystemInfo>(j).unwrap().is_anaconda_server();
+        let ok = |j: serde_json::Value| {
+            serde_json::from_value::<SystemInfo>(j)
+                .unwrap()
+                .is_anaconda_server()
+        };
         assert!(ok(serde_json::json!({"service_name": "repo"})));
         assert!(ok(serde_json::json!({"status": "ok"})));
         assert!(ok(serde_json::json!({"ok": 1})));

@@ -77,7 +77,12 @@ fn string_list(v: &Value) -> Option<Vec<String>> {
     match v {
         Value::Sequence(items) => Some(items.iter().filter_map(scalar_string).collect()),
         Value::Null => Some(Vec::new()),
-        Value::String(s) => Some(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+        Value::String(s) => Some(
+            s.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -125,14 +130,21 @@ pub fn key_value(map: &Mapping, key: &str) -> Option<CondaValue> {
 fn to_yaml_value(v: &CondaValue) -> YamlValue {
     match v {
         CondaValue::Str(s) => YamlValue::scalar(s.as_str()),
-        CondaValue::List(items) => YamlValue::Sequence(items.iter().map(|s| YamlValue::scalar(s.as_str())).collect()),
+        CondaValue::List(items) => YamlValue::Sequence(
+            items
+                .iter()
+                .map(|s| YamlValue::scalar(s.as_str()))
+                .collect(),
+        ),
     }
 }
 
 fn to_serde_value(v: &CondaValue) -> Value {
     match v {
         CondaValue::Str(s) => Value::String(s.clone()),
-        CondaValue::List(items) => Value::Sequence(items.iter().cloned().map(Value::String).collect()),
+        CondaValue::List(items) => {
+            Value::Sequence(items.iter().cloned().map(Value::String).collect())
+        }
     }
 }
 
@@ -224,7 +236,11 @@ fn edit_tree(body: &str, edits: &[(&str, KeyEdit)]) -> Result<String, String> {
             text.push('\n');
         }
     }
-    Ok(if newline == "\r\n" { text.replace('\n', "\r\n") } else { text })
+    Ok(if newline == "\r\n" {
+        text.replace('\n', "\r\n")
+    } else {
+        text
+    })
 }
 
 trait RootNode {
@@ -239,18 +255,27 @@ impl RootNode for yaml_edit::Document {
 /// The three login edits (decision D1.1).
 pub fn login_edits(channel_alias: &str) -> Vec<(&'static str, KeyEdit)> {
     vec![
-        ("channel_alias", KeyEdit::Set(CondaValue::Str(channel_alias.to_string()))),
+        (
+            "channel_alias",
+            KeyEdit::Set(CondaValue::Str(channel_alias.to_string())),
+        ),
         ("channels", KeyEdit::Set(CondaValue::List(Vec::new()))),
         ("default_channels", KeyEdit::Remove),
     ]
 }
 
 /// The Add Channels edits (decision D1.2).
-pub fn channel_edits(default_channels: &[String], channels: &[String]) -> Vec<(&'static str, KeyEdit)> {
+pub fn channel_edits(
+    default_channels: &[String],
+    channels: &[String],
+) -> Vec<(&'static str, KeyEdit)> {
     let mut list = vec!["defaults".to_string()];
     list.extend(channels.iter().filter(|c| *c != "defaults").cloned());
     vec![
-        ("default_channels", KeyEdit::Set(CondaValue::List(default_channels.to_vec()))),
+        (
+            "default_channels",
+            KeyEdit::Set(CondaValue::List(default_channels.to_vec())),
+        ),
         ("channels", KeyEdit::Set(CondaValue::List(list))),
     ]
 }
@@ -268,10 +293,16 @@ mod tests {
     fn login_edits_keep_everything_else() {
         let out = apply_edits(USER, &login_edits("https://repo.example.com/api/repo")).unwrap();
         assert!(out.starts_with("# my settings\n"), "{out}");
-        assert!(out.contains("ssl_verify: true\n\nenvs_dirs:\n  - ~/envs\n"), "{out}");
+        assert!(
+            out.contains("ssl_verify: true\n\nenvs_dirs:\n  - ~/envs\n"),
+            "{out}"
+        );
         assert!(!out.contains("default_channels"), "{out}");
         let s = read_settings(&out).unwrap();
-        assert_eq!(s.channel_alias.as_deref(), Some("https://repo.example.com/api/repo"));
+        assert_eq!(
+            s.channel_alias.as_deref(),
+            Some("https://repo.example.com/api/repo")
+        );
         assert_eq!(s.channels, Some(vec![]));
         assert_eq!(s.ssl_verify, Some(CondaSsl::Bool(true)));
     }
@@ -282,7 +313,11 @@ mod tests {
             let out = apply_edits(text, &login_edits("http://h/api/repo")).unwrap();
             assert!(out.starts_with(text.trim_end_matches('\n')), "{out:?}");
             let s = read_settings(&out).unwrap();
-            assert_eq!(s.channel_alias.as_deref(), Some("http://h/api/repo"), "{out:?}");
+            assert_eq!(
+                s.channel_alias.as_deref(),
+                Some("http://h/api/repo"),
+                "{out:?}"
+            );
             assert_eq!(s.channels, Some(vec![]), "{out:?}");
         }
     }
@@ -290,16 +325,30 @@ mod tests {
     #[test]
     fn no_op_returns_input() {
         let text = "channel_alias: http://h/api/repo\nchannels: []\n";
-        assert_eq!(apply_edits(text, &login_edits("http://h/api/repo")).unwrap(), text);
+        assert_eq!(
+            apply_edits(text, &login_edits("http://h/api/repo")).unwrap(),
+            text
+        );
     }
 
     #[test]
     fn channel_selection() {
         let base = apply_edits(USER, &login_edits("http://h/api/repo")).unwrap();
-        let out = apply_edits(&base, &channel_edits(&["main".into()], &["internal".into(), "team/sub".into()])).unwrap();
+        let out = apply_edits(
+            &base,
+            &channel_edits(&["main".into()], &["internal".into(), "team/sub".into()]),
+        )
+        .unwrap();
         let s = read_settings(&out).unwrap();
         assert_eq!(s.default_channels, Some(vec!["main".to_string()]));
-        assert_eq!(s.channels, Some(vec!["defaults".into(), "internal".into(), "team/sub".into()]));
+        assert_eq!(
+            s.channels,
+            Some(vec![
+                "defaults".into(),
+                "internal".into(),
+                "team/sub".into()
+            ])
+        );
     }
 
     #[test]
@@ -313,16 +362,37 @@ mod tests {
 
     #[test]
     fn refuses_invalid() {
-        for bad in ["channels: [a\n", "- a\n- b\n", "a: 1\na: 2\n", "key: value\n  bad indent: x\n", "just text"] {
-            assert!(apply_edits(bad, &login_edits("http://h/api/repo")).is_err(), "{bad:?}");
+        for bad in [
+            "channels: [a\n",
+            "- a\n- b\n",
+            "a: 1\na: 2\n",
+            "key: value\n  bad indent: x\n",
+            "just text",
+        ] {
+            assert!(
+                apply_edits(bad, &login_edits("http://h/api/repo")).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn quoting_is_safe() {
-        let out = apply_edits("x: 1\n", &channel_edits(&["yes".into(), "123".into()], &["null".into()])).unwrap();
+        let out = apply_edits(
+            "x: 1\n",
+            &channel_edits(&["yes".into(), "123".into()], &["null".into()]),
+        )
+        .unwrap();
         let s = read_settings(&out).unwrap();
-        assert_eq!(s.default_channels, Some(vec!["yes".to_string(), "123".into()]), "{out}");
-        assert_eq!(s.channels, Some(vec!["defaults".to_string(), "null".into()]), "{out}");
+        assert_eq!(
+            s.default_channels,
+            Some(vec!["yes".to_string(), "123".into()]),
+            "{out}"
+        );
+        assert_eq!(
+            s.channels,
+            Some(vec!["defaults".to_string(), "null".into()]),
+            "{out}"
+        );
     }
 }

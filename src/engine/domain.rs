@@ -18,9 +18,14 @@ pub fn normalize_domain(input: &str) -> Result<String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::InvalidDomain);
     }
-    let host = url.host_str().ok_or(Error::InvalidDomain)?.to_ascii_lowercase();
+    let host = url
+        .host_str()
+        .ok_or(Error::InvalidDomain)?
+        .to_ascii_lowercase();
     let host = match host.strip_prefix("api.") {
-        Some(rest) if rest.contains('.') || rest.parse::<std::net::Ipv4Addr>().is_ok() => rest.to_string(),
+        Some(rest) if rest.contains('.') || rest.parse::<std::net::Ipv4Addr>().is_ok() => {
+            rest.to_string()
+        }
         Some(rest) if !rest.is_empty() && !host.starts_with('[') => rest.to_string(),
         _ => host,
     };
@@ -59,7 +64,10 @@ pub fn netloc(domain: &str) -> String {
 
 /// True when the domain's host is a loopback address (plain `http://` is accepted silently only there).
 pub fn is_loopback(domain: &str) -> bool {
-    match Url::parse(domain).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+    match Url::parse(domain)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d == "localhost",
@@ -75,25 +83,49 @@ mod tests {
     fn decision_table() {
         let cases = [
             ("https://repo.example.com/api", "https://repo.example.com"),
-            ("HTTPS://API.Repo.Example.com/api/system", "https://repo.example.com"),
+            (
+                "HTTPS://API.Repo.Example.com/api/system",
+                "https://repo.example.com",
+            ),
             ("http://10.0.0.5:8080/api/repo/", "http://10.0.0.5:8080"),
             ("https://myapi.example.com", "https://myapi.example.com"),
-            ("https://host.example.com/sub/api", "https://host.example.com/sub"),
+            (
+                "https://host.example.com/sub/api",
+                "https://host.example.com/sub",
+            ),
             ("  https://repo.example.com/  ", "https://repo.example.com"),
             ("https://repo.example.com:443/", "https://repo.example.com"),
-            ("http://127.0.0.1:8080/api/system?x=1#f", "http://127.0.0.1:8080"),
+            (
+                "http://127.0.0.1:8080/api/system?x=1#f",
+                "http://127.0.0.1:8080",
+            ),
             ("https://host/Sub/Path/", "https://host/Sub/Path"),
             ("https://host/apidocs", "https://host/apidocs"),
         ];
         for (input, want) in cases {
-            assert_eq!(normalize_domain(input).as_deref(), Ok(want), "input {input:?}");
+            assert_eq!(
+                normalize_domain(input).as_deref(),
+                Ok(want),
+                "input {input:?}"
+            );
         }
     }
 
     #[test]
     fn refusals() {
-        for bad in ["repo.example.com", "ftp://x.org", "", "https://", "https://user:pw@host", "http//x"] {
-            assert_eq!(normalize_domain(bad), Err(Error::InvalidDomain), "input {bad:?}");
+        for bad in [
+            "repo.example.com",
+            "ftp://x.org",
+            "",
+            "https://",
+            "https://user:pw@host",
+            "http//x",
+        ] {
+            assert_eq!(
+                normalize_domain(bad),
+                Err(Error::InvalidDomain),
+                "input {bad:?}"
+            );
         }
     }
 

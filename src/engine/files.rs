@@ -49,10 +49,14 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()
         use std::os::unix::fs::PermissionsExt;
         let bits = match mode {
             Some(bits) => Some(bits),
-            None => fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777).or(Some(0o644)),
+            None => fs::metadata(path)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o7777)
+                .or(Some(0o644)),
         };
         if let Some(bits) = bits {
-            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(bits)).map_err(|e| Error::io(path, &e))?;
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(bits))
+                .map_err(|e| Error::io(path, &e))?;
         }
     }
     #[cfg(not(unix))]
@@ -102,8 +106,18 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
-            assert_eq!(fs::metadata(p.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            assert_eq!(
+                fs::metadata(p.parent().unwrap())
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o700
+            );
         }
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");

@@ -16,7 +16,10 @@ use crate::engine::error::Result;
 use crate::engine::files;
 
 const DEFAULT_ALIAS: &str = "https://conda.anaconda.org";
-const BUILTIN_DEFAULTS: [&str; 2] = ["https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r"];
+const BUILTIN_DEFAULTS: [&str; 2] = [
+    "https://repo.anaconda.com/pkgs/main",
+    "https://repo.anaconda.com/pkgs/r",
+];
 const CONCURRENCY: usize = 8;
 
 /// conda's name for this machine's platform.
@@ -43,11 +46,21 @@ pub struct ChannelSource {
 /// The channels conda would use: `channels`, with `defaults` expanded to `default_channels` (or conda's built-in
 /// defaults), names resolved through `channel_alias`.
 pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
-    let alias = settings.channel_alias.clone().unwrap_or_else(|| DEFAULT_ALIAS.into());
+    let alias = settings
+        .channel_alias
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ALIAS.into());
     let alias = alias.trim_end_matches('/');
     let resolve = |name: &str| -> ChannelSource {
-        let url = if name.contains("://") { name.trim_end_matches('/').to_string() } else { format!("{alias}/{name}") };
-        ChannelSource { name: name.to_string(), url }
+        let url = if name.contains("://") {
+            name.trim_end_matches('/').to_string()
+        } else {
+            format!("{alias}/{name}")
+        };
+        ChannelSource {
+            name: name.to_string(),
+            url,
+        }
     };
     let channels = match &settings.channels {
         Some(c) if !c.is_empty() => c.clone(),
@@ -173,8 +186,10 @@ pub async fn update_index(
     let start = Instant::now();
     let sources = configured_channels(settings);
     let subdirs = [platform_subdir(), "noarch"];
-    let jobs: Vec<(ChannelSource, &str)> =
-        sources.iter().flat_map(|s| subdirs.iter().map(move |d| (s.clone(), *d))).collect();
+    let jobs: Vec<(ChannelSource, &str)> = sources
+        .iter()
+        .flat_map(|s| subdirs.iter().map(move |d| (s.clone(), *d)))
+        .collect();
     progress(Progress::Started { total: jobs.len() });
     files::create_private_dir(cache_dir)?;
     let domain = client.domain().to_string();
@@ -184,7 +199,11 @@ pub async fn update_index(
             async move { fetch_one(client, &source, subdir, &domain, token, cache_dir).await }
         })
         .buffer_unordered(CONCURRENCY)
-        .inspect(|(report, _)| progress(Progress::Done { report: report.clone() }))
+        .inspect(|(report, _)| {
+            progress(Progress::Done {
+                report: report.clone(),
+            })
+        })
         .collect()
         .await;
     let mut report = IndexReport::default();
@@ -192,8 +211,12 @@ pub async fn update_index(
         report.channels.push(r);
         report.packages.extend(rows);
     }
-    report.channels.sort_by(|a, b| (&a.name, &a.subdir).cmp(&(&b.name, &b.subdir)));
-    report.packages.sort_by(|a, b| (&a.name, &a.version, &a.channel).cmp(&(&b.name, &b.version, &b.channel)));
+    report
+        .channels
+        .sort_by(|a, b| (&a.name, &a.subdir).cmp(&(&b.name, &b.subdir)));
+    report
+        .packages
+        .sort_by(|a, b| (&a.name, &a.version, &a.channel).cmp(&(&b.name, &b.version, &b.channel)));
     report.packages_total = report.packages.len();
     report.elapsed_ms = start.elapsed().as_millis() as u64;
     Ok(report)
@@ -201,7 +224,10 @@ pub async fn update_index(
 
 fn cache_paths(cache_dir: &Path, url: &str) -> (PathBuf, PathBuf) {
     let key = format!("{:x}", md5::compute(url.as_bytes()));
-    (cache_dir.join(format!("{key}.json")), cache_dir.join(format!("{key}.info.json")))
+    (
+        cache_dir.join(format!("{key}.json")),
+        cache_dir.join(format!("{key}.info.json")),
+    )
 }
 
 async fn fetch_one(
@@ -214,15 +240,24 @@ async fn fetch_one(
 ) -> (ChannelReport, Vec<PackageRow>) {
     let base = format!("{}/{subdir}/repodata.json", source.url);
     let (data_path, info_path) = cache_paths(cache_dir, &base);
-    let mut info: CacheInfo =
-        std::fs::read(&info_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    let cached = std::fs::read(&data_path).ok().filter(|b| parse(b).is_some());
+    let mut info: CacheInfo = std::fs::read(&info_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let cached = std::fs::read(&data_path)
+        .ok()
+        .filter(|b| parse(b).is_some());
     if cached.is_none() {
         info.etag = None;
         info.last_modified = None;
     }
-    let mut report =
-        ChannelReport { name: source.name.clone(), subdir: subdir.into(), packages: 0, status: String::new(), bytes: 0 };
+    let mut report = ChannelReport {
+        name: source.name.clone(),
+        subdir: subdir.into(),
+        packages: 0,
+        status: String::new(),
+        bytes: 0,
+    };
     let mut status = FetchStatus::Failed;
     let mut body: Option<Vec<u8>> = None;
     let variants: Vec<(&str, bool)> = if info.has_zst == Some(false) {
@@ -254,12 +289,24 @@ async fn fetch_one(
                 break;
             }
             200 => {
-                let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
-                let lm = resp.headers().get("last-modified").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let etag = resp
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let lm = resp
+                    .headers()
+                    .get("last-modified")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 match resp.bytes().await {
                     Ok(bytes) => {
                         report.bytes = bytes.len() as u64;
-                        let raw = if zst { zstd::decode_all(&bytes[..]).ok() } else { Some(bytes.to_vec()) };
+                        let raw = if zst {
+                            zstd::decode_all(&bytes[..]).ok()
+                        } else {
+                            Some(bytes.to_vec())
+                        };
                         if let Some(raw) = raw.filter(|r| parse(r).is_some()) {
                             let _ = files::write_atomic(&data_path, &raw, Some(0o600));
                             info.etag = etag;
@@ -326,16 +373,38 @@ mod tests {
     fn channels_resolve_like_conda() {
         let s = CondaSettings {
             channel_alias: Some("http://h/api/repo".into()),
-            channels: Some(vec!["defaults".into(), "internal".into(), "https://other/x".into()]),
+            channels: Some(vec![
+                "defaults".into(),
+                "internal".into(),
+                "https://other/x".into(),
+            ]),
             default_channels: Some(vec!["main".into()]),
             ..Default::default()
         };
         let urls: Vec<String> = configured_channels(&s).into_iter().map(|c| c.url).collect();
-        assert_eq!(urls, vec!["http://h/api/repo/main", "http://h/api/repo/internal", "https://other/x"]);
         assert_eq!(
-            tokenized("http://h/api/repo/main/noarch/repodata.json", "http://h", Some("abc")),
+            urls,
+            vec![
+                "http://h/api/repo/main",
+                "http://h/api/repo/internal",
+                "https://other/x"
+            ]
+        );
+        assert_eq!(
+            tokenized(
+                "http://h/api/repo/main/noarch/repodata.json",
+                "http://h",
+                Some("abc")
+            ),
             "http://h/api/repo/t/abc/main/noarch/repodata.json"
         );
-        assert_eq!(tokenized("https://other/x/noarch/repodata.json", "http://h", Some("abc")), "https://other/x/noarch/repodata.json");
+        assert_eq!(
+            tokenized(
+                "https://other/x/noarch/repodata.json",
+                "http://h",
+                Some("abc")
+            ),
+            "https://other/x/noarch/repodata.json"
+        );
     }
 }

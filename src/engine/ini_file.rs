@@ -41,7 +41,9 @@ impl IniDoc {
             let line_no = raw.len() + 1;
             match item {
                 Item::SectionEnd => continue,
-                Item::Error(line) => return Err(format!("line {line_no}: malformed section header {line:?}")),
+                Item::Error(line) => {
+                    return Err(format!("line {line_no}: malformed section header {line:?}"));
+                }
                 Item::Section { name, raw: r } => {
                     if seen_sections.iter().any(|s| s == name) {
                         return Err(format!("line {line_no}: section [{name}] appears twice"));
@@ -57,18 +59,25 @@ impl IniDoc {
                         return Err(format!("line {line_no}: a key before the first [section]"));
                     }
                     if r.starts_with([' ', '\t']) {
-                        return Err(format!("line {line_no}: continuation lines are not supported"));
+                        return Err(format!(
+                            "line {line_no}: continuation lines are not supported"
+                        ));
                     }
                     let Some(value) = val else {
                         return Err(format!("line {line_no}: {key:?} has no value"));
                     };
                     let lower = key.to_lowercase();
                     if seen_keys.contains(&lower) {
-                        return Err(format!("line {line_no}: key {key:?} appears twice in its section"));
+                        return Err(format!(
+                            "line {line_no}: key {key:?} appears twice in its section"
+                        ));
                     }
                     seen_keys.push(lower.clone());
                     raw.push(r.to_string());
-                    kinds.push(Line::Property { key: lower, value: value.to_string() });
+                    kinds.push(Line::Property {
+                        key: lower,
+                        value: value.to_string(),
+                    });
                 }
                 Item::Comment { raw: r } | Item::Blank { raw: r } => {
                     raw.push(r.to_string());
@@ -77,7 +86,13 @@ impl IniDoc {
             }
         }
         // The parser reports no line for the final newline; a text without one ends in its last line.
-        Ok(IniDoc { raw, kinds, newline, trailing_newline, bom })
+        Ok(IniDoc {
+            raw,
+            kinds,
+            newline,
+            trailing_newline,
+            bom,
+        })
     }
 
     /// The document as text.
@@ -101,7 +116,9 @@ impl IniDoc {
         for (i, kind) in self.kinds.iter().enumerate() {
             match kind {
                 Line::Section(name) => current = Some(name),
-                Line::Property { key: k, .. } if current == Some(section) && *k == key => return Some(i),
+                Line::Property { key: k, .. } if current == Some(section) && *k == key => {
+                    return Some(i);
+                }
                 _ => {}
             }
         }
@@ -117,7 +134,9 @@ impl IniDoc {
     }
 
     pub fn has_section(&self, section: &str) -> bool {
-        self.kinds.iter().any(|k| matches!(k, Line::Section(n) if n == section))
+        self.kinds
+            .iter()
+            .any(|k| matches!(k, Line::Section(n) if n == section))
     }
 
     /// Set `key = value` in `section`: the existing line is replaced in place (keeping the key's spelling and the
@@ -127,16 +146,26 @@ impl IniDoc {
             let old = &self.raw[i];
             let eq = old.find('=').unwrap_or(old.len());
             let spelled = old[..eq].trim_end();
-            let sep = if old[..eq].ends_with(' ') || old[eq..].starts_with("= ") { " = " } else { "=" };
+            let sep = if old[..eq].ends_with(' ') || old[eq..].starts_with("= ") {
+                " = "
+            } else {
+                "="
+            };
             if self.get(section, key) == Some(value) {
                 return;
             }
             self.raw[i] = format!("{spelled}{sep}{value}");
-            self.kinds[i] = Line::Property { key: key.to_lowercase(), value: value.to_string() };
+            self.kinds[i] = Line::Property {
+                key: key.to_lowercase(),
+                value: value.to_string(),
+            };
             return;
         }
         let line = format!("{key} = {value}");
-        let kind = Line::Property { key: key.to_lowercase(), value: value.to_string() };
+        let kind = Line::Property {
+            key: key.to_lowercase(),
+            value: value.to_string(),
+        };
         match self.section_range(section) {
             Some((start, end)) => {
                 // after the last non-blank line of the section (comments stay with what follows them)
@@ -181,7 +210,10 @@ impl IniDoc {
     }
 
     fn section_range(&self, section: &str) -> Option<(usize, usize)> {
-        let start = self.kinds.iter().position(|k| matches!(k, Line::Section(n) if n == section))?;
+        let start = self
+            .kinds
+            .iter()
+            .position(|k| matches!(k, Line::Section(n) if n == section))?;
         let end = self.kinds[start + 1..]
             .iter()
             .position(|k| matches!(k, Line::Section(_)))
@@ -199,7 +231,13 @@ mod tests {
 
     #[test]
     fn no_op_is_byte_identical() {
-        for text in [SAMPLE, "", "[main]\nx=1", "[a]\r\nk = v\r\n\r\n", "\u{feff}[main]\nk = v\n"] {
+        for text in [
+            SAMPLE,
+            "",
+            "[main]\nx=1",
+            "[a]\r\nk = v\r\n\r\n",
+            "\u{feff}[main]\nk = v\n",
+        ] {
             assert_eq!(IniDoc::parse(text).unwrap().to_text(), text);
         }
     }
@@ -231,7 +269,14 @@ mod tests {
 
     #[test]
     fn refuses_what_configparser_refuses() {
-        for bad in ["key = 1\n[main]\n", "[main\nx=1\n", "[main]\nnovalue\n", "[main]\na=1\na=2\n", "[a]\n[a]\n", "[main]\na=1\n  more\n"] {
+        for bad in [
+            "key = 1\n[main]\n",
+            "[main\nx=1\n",
+            "[main]\nnovalue\n",
+            "[main]\na=1\na=2\n",
+            "[a]\n[a]\n",
+            "[main]\na=1\n  more\n",
+        ] {
             assert!(IniDoc::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -15,16 +15,28 @@ use crate::engine::files;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum FileOp {
-    Write { path: PathBuf, content: String, mode: Option<u32> },
-    Remove { path: PathBuf },
+    Write {
+        path: PathBuf,
+        content: String,
+        mode: Option<u32>,
+    },
+    Remove {
+        path: PathBuf,
+    },
 }
 
 impl FileOp {
     pub fn write(path: &Path, content: &str, mode: Option<u32>) -> Self {
-        FileOp::Write { path: path.to_path_buf(), content: content.to_string(), mode }
+        FileOp::Write {
+            path: path.to_path_buf(),
+            content: content.to_string(),
+            mode,
+        }
     }
     pub fn remove(path: &Path) -> Self {
-        FileOp::Remove { path: path.to_path_buf() }
+        FileOp::Remove {
+            path: path.to_path_buf(),
+        }
     }
     pub fn path(&self) -> &Path {
         match self {
@@ -34,7 +46,11 @@ impl FileOp {
     /// Apply (idempotent).
     pub fn apply(&self) -> Result<()> {
         match self {
-            FileOp::Write { path, content, mode } => {
+            FileOp::Write {
+                path,
+                content,
+                mode,
+            } => {
                 if files::read_optional(path)?.as_deref() == Some(content.as_bytes()) {
                     return Ok(());
                 }
@@ -128,14 +144,20 @@ pub struct CrashPoint {
 impl CrashPoint {
     pub fn from_env() -> Self {
         CrashPoint {
-            at: std::env::var("CONDA_CONNECT_CRASH_AT").ok().and_then(|v| v.parse().ok()),
+            at: std::env::var("CONDA_CONNECT_CRASH_AT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             abort_process: true,
             count: 0,
         }
     }
 
     pub fn at(step: usize) -> Self {
-        CrashPoint { at: Some(step), abort_process: false, count: 0 }
+        CrashPoint {
+            at: Some(step),
+            abort_process: false,
+            count: 0,
+        }
     }
 
     /// Called after every durable step.
@@ -166,7 +188,10 @@ mod tests {
         let j = Journal {
             operation: "login".into(),
             stage: Stage::Apply,
-            ops: vec![FileOp::write(&dir.path().join("a"), "x", None), FileOp::remove(&dir.path().join("b"))],
+            ops: vec![
+                FileOp::write(&dir.path().join("a"), "x", None),
+                FileOp::remove(&dir.path().join("b")),
+            ],
             after: After::default(),
         };
         let path = dir.path().join("journal.json");

@@ -49,7 +49,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
         let first = ConfigLock::acquire(&path, Duration::ZERO).unwrap();
-        assert_eq!(ConfigLock::acquire(&path, Duration::from_millis(50)).unwrap_err(), Error::Locked);
+        assert_eq!(
+            ConfigLock::acquire(&path, Duration::from_millis(50)).unwrap_err(),
+            Error::Locked
+        );
         drop(first);
         ConfigLock::acquire(&path, Duration::ZERO).unwrap();
     }

@@ -9,12 +9,12 @@ pub mod navigator_ini;
 pub mod paths;
 
 pub use error::{Error, Result};
+pub mod client;
 pub mod journal;
 pub mod lock;
 pub mod secrets;
+pub mod session;
 pub mod snapshots;
 pub mod token_files;
-pub mod client;
-pub mod session;
 pub use session::Engine;
 pub mod index;

@@ -95,7 +95,11 @@ fn scan_py_str(raw: &str) -> Option<(String, usize)> {
 
 /// Python's `repr()` of a string.
 pub fn py_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -119,7 +123,14 @@ pub fn py_opt_str(s: Option<&str>) -> String {
 }
 
 pub fn py_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| py_str(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| py_str(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The Navigator ini, loaded and editable.
@@ -145,7 +156,10 @@ impl NavigatorIni {
     pub fn from_text(path: &Path, original: Option<String>) -> Result<Self> {
         let doc = IniDoc::parse(original.as_deref().unwrap_or("")).map_err(|detail| {
             tracing::warn!(path = %path.display(), %detail, "refusing to edit the Navigator ini");
-            Error::InvalidIni { path: path.display().to_string(), detail }
+            Error::InvalidIni {
+                path: path.display().to_string(),
+                detail,
+            }
         })?;
         Ok(NavigatorIni { doc, original })
     }
@@ -161,10 +175,16 @@ impl NavigatorIni {
     }
 
     fn get(&self, key: &str) -> PyValue {
-        let old = RENAMES.iter().find(|(new, _)| *new == key).map(|(_, old)| *old);
+        let old = RENAMES
+            .iter()
+            .find(|(new, _)| *new == key)
+            .map(|(_, old)| *old);
         match self.doc.get(MAIN, key) {
             Some(raw) => parse_py(raw),
-            None => old.and_then(|o| self.doc.get(MAIN, o)).map(parse_py).unwrap_or(PyValue::None),
+            None => old
+                .and_then(|o| self.doc.get(MAIN, o))
+                .map(parse_py)
+                .unwrap_or(PyValue::None),
         }
     }
 
@@ -197,7 +217,10 @@ impl NavigatorIni {
     }
 
     fn get_new_only(&self, key: &str) -> PyValue {
-        self.doc.get(MAIN, key).map(parse_py).unwrap_or(PyValue::None)
+        self.doc
+            .get(MAIN, key)
+            .map(parse_py)
+            .unwrap_or(PyValue::None)
     }
 
     pub fn api_url(&self) -> Option<String> {
@@ -235,7 +258,12 @@ impl NavigatorIni {
 
     /// The keys sign-out clears (D2.3); the domain stays.
     pub fn set_logged_out(&mut self) {
-        for key in ["logged_api_url", "logged_brand", "anaconda_server_token", "anaconda_server_token_id"] {
+        for key in [
+            "logged_api_url",
+            "logged_brand",
+            "anaconda_server_token",
+            "anaconda_server_token_id",
+        ] {
             self.set_raw(key, "None".into());
         }
     }
@@ -285,10 +313,16 @@ impl NavigatorIni {
         self.set_raw("ssl_certificate", py_opt_str(path));
     }
     pub fn show_hidden_channels(&self) -> bool {
-        matches!(self.get("anaconda_server_show_hidden_channels"), PyValue::Bool(true))
+        matches!(
+            self.get("anaconda_server_show_hidden_channels"),
+            PyValue::Bool(true)
+        )
     }
     pub fn set_show_hidden_channels(&mut self, on: bool) {
-        self.set_raw("anaconda_server_show_hidden_channels", if on { "True" } else { "False" }.into());
+        self.set_raw(
+            "anaconda_server_show_hidden_channels",
+            if on { "True" } else { "False" }.into(),
+        );
     }
 }
 
@@ -300,8 +334,14 @@ mod tests {
     fn python_literals() {
         assert_eq!(parse_py("None"), PyValue::None);
         assert_eq!(parse_py("'https://x'"), PyValue::Str("https://x".into()));
-        assert_eq!(parse_py("Anaconda Server"), PyValue::Str("Anaconda Server".into()));
-        assert_eq!(parse_py("['a:1', \"b\"]"), PyValue::List(vec!["a:1".into(), "b".into()]));
+        assert_eq!(
+            parse_py("Anaconda Server"),
+            PyValue::Str("Anaconda Server".into())
+        );
+        assert_eq!(
+            parse_py("['a:1', \"b\"]"),
+            PyValue::List(vec!["a:1".into(), "b".into()])
+        );
         assert_eq!(parse_py("[]"), PyValue::List(vec![]));
         assert_eq!(parse_py("True"), PyValue::Bool(true));
         for s in ["plain", "it's", "both ' and \"", "back\\slash"] {

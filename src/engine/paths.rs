@@ -62,11 +62,16 @@ impl Paths {
         let config_home = xdg_config.unwrap_or_else(|| home.join(".config"));
         let data_home = xdg_data.unwrap_or_else(|| home.join(".local").join("share"));
         let cache_home = xdg_cache.unwrap_or_else(|| home.join(".cache"));
-        let continuum = home.join(".continuum").join("anaconda-client").join("tokens");
+        let continuum = home
+            .join(".continuum")
+            .join("anaconda-client")
+            .join("tokens");
         let token_dirs = match binstar_config_dir {
             Some(dir) => vec![dir.join("data"), continuum],
             None if cfg!(target_os = "macos") => vec![
-                home.join("Library").join("Application Support").join("binstar"),
+                home.join("Library")
+                    .join("Application Support")
+                    .join("binstar"),
                 continuum,
             ],
             None if cfg!(windows) => {
@@ -76,7 +81,11 @@ impl Paths {
                 vec![local.join("ContinuumIO").join("binstar"), continuum]
             }
             // conda >= 24.1 reads user_config_dir, older conda user_data_dir: write both.
-            None => vec![config_home.join("binstar"), data_home.join("binstar"), continuum],
+            None => vec![
+                config_home.join("binstar"),
+                data_home.join("binstar"),
+                continuum,
+            ],
         };
         Paths {
             condarc: home.join(".condarc"),
@@ -84,7 +93,10 @@ impl Paths {
             condarc_storage: navigator.join("condarc_storage"),
             token_dirs,
             repo_cli_config: home.join(".conda").join("repo-cli-config.yaml"),
-            repo_cli_token_dirs: vec![data_home.join("conda-repo-cli"), home.join(".conda").join("tokens")],
+            repo_cli_token_dirs: vec![
+                data_home.join("conda-repo-cli"),
+                home.join(".conda").join("tokens"),
+            ],
             data_dir: data_home.join("conda-connect"),
             cache_dir: cache_home.join("conda-connect"),
             home: home.to_path_buf(),

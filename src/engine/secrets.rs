@@ -74,7 +74,9 @@ impl fmt::Debug for SecretStore {
 /// Run keyring calls on a plain thread: the Secret Service store drives its own async runtime, which must not
 /// nest inside the caller's.
 fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(f).join().expect("keyring thread panicked")
+    std::thread::spawn(f)
+        .join()
+        .expect("keyring thread panicked")
 }
 
 impl SecretStore {
@@ -82,10 +84,16 @@ impl SecretStore {
     pub fn open(paths: &Paths, mode: SecretsMode) -> Self {
         let file = Backend::File(paths.secrets_file());
         if mode == SecretsMode::File {
-            return SecretStore { backend: file, warning: None };
+            return SecretStore {
+                backend: file,
+                warning: None,
+            };
         }
         match off_runtime(probe_keyring) {
-            Ok(store) => SecretStore { backend: Backend::Keyring(store), warning: None },
+            Ok(store) => SecretStore {
+                backend: Backend::Keyring(store),
+                warning: None,
+            },
             Err(reason) => {
                 tracing::info!(%reason, "OS keyring unavailable; using the 0600 secrets file");
                 SecretStore {
@@ -101,7 +109,10 @@ impl SecretStore {
 
     /// A store over an injected keyring (tests use keyring-core's mock store).
     pub fn with_keyring(store: Arc<keyring_core::CredentialStore>) -> Self {
-        SecretStore { backend: Backend::Keyring(store), warning: None }
+        SecretStore {
+            backend: Backend::Keyring(store),
+            warning: None,
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -118,11 +129,17 @@ impl SecretStore {
                 let store = store.clone();
                 let account = account.to_string();
                 off_runtime(move || {
-                    let entry = store.build(SERVICE, &account, None).map_err(keyring_error)?;
+                    let entry = store
+                        .build(SERVICE, &account, None)
+                        .map_err(keyring_error)?;
                     match entry.get_password() {
-                        Ok(json) => serde_json::from_str(&json)
-                            .map(Some)
-                            .map_err(|_| Error::Secrets { detail: "the stored entry is not readable".into() }),
+                        Ok(json) => {
+                            serde_json::from_str(&json)
+                                .map(Some)
+                                .map_err(|_| Error::Secrets {
+                                    detail: "the stored entry is not readable".into(),
+                                })
+                        }
                         Err(keyring_core::Error::NoEntry) => Ok(None),
                         Err(e) => Err(keyring_error(e)),
                     }
@@ -143,7 +160,9 @@ impl SecretStore {
                 let store = store.clone();
                 let account = account.to_string();
                 off_runtime(move || {
-                    let entry = store.build(SERVICE, &account, None).map_err(keyring_error)?;
+                    let entry = store
+                        .build(SERVICE, &account, None)
+                        .map_err(keyring_error)?;
                     entry.set_password(&json).map_err(keyring_error)
                 })
             }
@@ -167,7 +186,9 @@ impl SecretStore {
                 let store = store.clone();
                 let account = account.to_string();
                 off_runtime(move || {
-                    let entry = store.build(SERVICE, &account, None).map_err(keyring_error)?;
+                    let entry = store
+                        .build(SERVICE, &account, None)
+                        .map_err(keyring_error)?;
                     match entry.delete_credential() {
                         Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
                         Err(e) => Err(keyring_error(e)),
@@ -180,14 +201,17 @@ impl SecretStore {
 
 fn keyring_error(e: keyring_core::Error) -> Error {
     tracing::warn!(error = %e, "keyring operation failed");
-    Error::Secrets { detail: "the OS keyring refused the operation".into() }
+    Error::Secrets {
+        detail: "the OS keyring refused the operation".into(),
+    }
 }
 
 fn read_file(path: &std::path::Path) -> Result<BTreeMap<String, SessionSecrets>> {
     match files::read_optional(path)? {
         None => Ok(BTreeMap::new()),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|_| Error::Secrets { detail: format!("{} is not readable", path.display()) }),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| Error::Secrets {
+            detail: format!("{} is not readable", path.display()),
+        }),
     }
 }
 
@@ -198,13 +222,17 @@ fn write_file(path: &std::path::Path, all: &BTreeMap<String, SessionSecrets>) ->
 
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 fn probe_keyring() -> std::result::Result<Arc<keyring_core::CredentialStore>, String> {
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() && std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
+    {
         return Err("no D-Bus session".into());
     }
     let store: Arc<keyring_core::CredentialStore> =
         zbus_secret_service_keyring_store::Store::new().map_err(|e| e.to_string())?;
     // A connected store can still be locked or broken: read a sentinel entry; NoEntry means healthy.
-    let entry = store.build(SERVICE, "probe", None).map_err(|e| e.to_string())?;
+    let entry = store
+        .build(SERVICE, "probe", None)
+        .map_err(|e| e.to_string())?;
     match entry.get_password() {
         Ok(_) | Err(keyring_core::Error::NoEntry) => Ok(store),
         Err(e) => Err(e.to_string()),
@@ -221,7 +249,11 @@ mod tests {
     use super::*;
 
     fn sample() -> SessionSecrets {
-        SessionSecrets { jwt: "j".into(), refresh_token: Some("r".into()), access_token: Some("a".into()) }
+        SessionSecrets {
+            jwt: "j".into(),
+            refresh_token: Some("r".into()),
+            access_token: Some("a".into()),
+        }
     }
 
     #[test]
@@ -235,7 +267,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(paths.secrets_file()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(paths.secrets_file())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         store.delete("https://h").unwrap();

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::client::{Auth, ChannelInfo, ClientConfig, NewToken, SIGN_IN_SCOPES, ServerClient};
+use crate::engine::client::{
+    Auth, ChannelInfo, ClientConfig, NewToken, SIGN_IN_SCOPES, ServerClient,
+};
 use crate::engine::condarc::{self, CondaValue, KeyEdit, OWNED_KEYS};
 use crate::engine::domain::{self, normalize_domain};
 use crate::engine::error::{Error, Result};
@@ -23,7 +25,12 @@ use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 use crate::engine::token_files;
 
 /// The ini keys a sign-in sets and sign-out clears.
-const INI_LOGIN_KEYS: [&str; 4] = ["logged_api_url", "logged_brand", "anaconda_server_token", "anaconda_server_token_id"];
+const INI_LOGIN_KEYS: [&str; 4] = [
+    "logged_api_url",
+    "logged_brand",
+    "anaconda_server_token",
+    "anaconda_server_token_id",
+];
 
 /// conda-connect's record of the active sign-in (`<data dir>/session.json`, 0600). Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +145,13 @@ fn today() -> chrono::NaiveDate {
 
 impl Engine {
     pub fn new(paths: Paths, secrets: SecretStore) -> Self {
-        Engine { paths, secrets, client_defaults: ClientConfig::default(), crash: None, lock_wait: Duration::from_secs(10) }
+        Engine {
+            paths,
+            secrets,
+            client_defaults: ClientConfig::default(),
+            crash: None,
+            lock_wait: Duration::from_secs(10),
+        }
     }
 
     fn lock(&self) -> Result<ConfigLock> {
@@ -158,12 +171,17 @@ impl Engine {
 
     /// Read `~/.condarc` as text, refusing what cannot be parsed.
     fn read_condarc(&self) -> Result<Option<String>> {
-        let Some(bytes) = files::read_optional(&self.paths.condarc)? else { return Ok(None) };
+        let Some(bytes) = files::read_optional(&self.paths.condarc)? else {
+            return Ok(None);
+        };
         let text = String::from_utf8(bytes).map_err(|_| Error::InvalidCondarc {
             path: self.condarc_display(),
             detail: "it is not UTF-8 text".into(),
         })?;
-        condarc::parse_strict(&text).map_err(|detail| Error::InvalidCondarc { path: self.condarc_display(), detail })?;
+        condarc::parse_strict(&text).map_err(|detail| Error::InvalidCondarc {
+            path: self.condarc_display(),
+            detail,
+        })?;
         Ok(Some(text))
     }
 
@@ -174,9 +192,14 @@ impl Engine {
     pub fn session(&self) -> Result<Option<SessionRecord>> {
         match files::read_optional(&self.paths.session_file())? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| Error::Refused {
-                reason: format!("{} is unreadable; move it away to continue.", self.paths.session_file().display()),
-            }),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| Error::Refused {
+                    reason: format!(
+                        "{} is unreadable; move it away to continue.",
+                        self.paths.session_file().display()
+                    ),
+                }),
         }
     }
 
@@ -184,7 +207,9 @@ impl Engine {
     pub fn client(&self, domain: &str) -> Result<ServerClient> {
         let mut config = self.client_defaults.clone();
         let ini = self.ini().ok();
-        config.trusted = ini.as_ref().is_some_and(|i| i.trusted_servers().contains(&domain::netloc(domain)));
+        config.trusted = ini
+            .as_ref()
+            .is_some_and(|i| i.trusted_servers().contains(&domain::netloc(domain)));
         if let Some(ini) = &ini
             && ini.ssl_verification()
             && let Some(cert) = ini.ssl_certificate()
@@ -216,7 +241,9 @@ impl Engine {
 
     async fn recover_locked(&self) -> Result<Option<String>> {
         let path = self.paths.journal_file();
-        let Some(journal) = Journal::load(&path)? else { return Ok(None) };
+        let Some(journal) = Journal::load(&path)? else {
+            return Ok(None);
+        };
         tracing::warn!(operation = %journal.operation, "recovering an interrupted transaction");
         match &journal.stage {
             Stage::ServerPending { domain, token_name } => {
@@ -261,7 +288,9 @@ impl Engine {
     async fn run_after(&self, after: &After) -> bool {
         let mut revoked = true;
         if let Some(r) = &after.revoke {
-            revoked = self.revoke_with_secrets(&r.domain, &r.account, &r.token_id).await;
+            revoked = self
+                .revoke_with_secrets(&r.domain, &r.account, &r.token_id)
+                .await;
         }
         for account in &after.delete_secrets {
             if let Err(e) = self.secrets.delete(account) {
@@ -272,8 +301,12 @@ impl Engine {
     }
 
     async fn revoke_with_secrets(&self, domain: &str, account: &str, token_id: &str) -> bool {
-        let Ok(Some(s)) = self.secrets.get(account) else { return false };
-        let Ok(client) = self.client(domain) else { return false };
+        let Ok(Some(s)) = self.secrets.get(account) else {
+            return false;
+        };
+        let Ok(client) = self.client(domain) else {
+            return false;
+        };
         match client.delete_token(&s.jwt, token_id).await {
             Ok(_) => true,
             Err(e) => {
@@ -347,7 +380,10 @@ impl Engine {
             Err(Error::Tls { .. }) if trust => {
                 let mut config = self.client_defaults.clone();
                 config.trusted = true;
-                ServerClient::new(domain, &config)?.system().await.map(|_| ())
+                ServerClient::new(domain, &config)?
+                    .system()
+                    .await
+                    .map(|_| ())
             }
             Err(e) => Err(e),
         }
@@ -361,7 +397,10 @@ impl Engine {
         let _lock = self.lock()?;
         self.recover_locked().await?;
         if let Some(s) = self.session()? {
-            return Err(Error::AlreadyLoggedIn { domain: s.domain, username: s.username });
+            return Err(Error::AlreadyLoggedIn {
+                domain: s.domain,
+                username: s.username,
+            });
         }
         let ini = self.ini()?;
         let domain = ini.api_url().ok_or(Error::NoDomain)?;
@@ -371,13 +410,23 @@ impl Engine {
         client.system().await?;
         let tokens = client.login(username, password).await?;
         let account = client.account(Auth::Jwt(&tokens.token)).await?;
-        let token_name = format!("conda-connect-{}-{}", today().format("%Y-%m-%d"), uuid::Uuid::new_v4());
-        let mut secrets =
-            SessionSecrets { jwt: tokens.token.clone(), refresh_token: tokens.refresh_token.clone(), access_token: None };
+        let token_name = format!(
+            "conda-connect-{}-{}",
+            today().format("%Y-%m-%d"),
+            uuid::Uuid::new_v4()
+        );
+        let mut secrets = SessionSecrets {
+            jwt: tokens.token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            access_token: None,
+        };
         self.secrets.set(&domain, &secrets)?;
         let pending = Journal {
             operation: "sign-in".into(),
-            stage: Stage::ServerPending { domain: domain.clone(), token_name: token_name.clone() },
+            stage: Stage::ServerPending {
+                domain: domain.clone(),
+                token_name: token_name.clone(),
+            },
             ops: Vec::new(),
             after: After::default(),
         };
@@ -386,7 +435,11 @@ impl Engine {
         let new_token = NewToken {
             name: token_name.clone(),
             scopes: SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect(),
-            expires_at: Some((today() + chrono::Duration::days(365)).format("%Y-%m-%d").to_string()),
+            expires_at: Some(
+                (today() + chrono::Duration::days(365))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            ),
         };
         let created = match client.create_token(&tokens.token, &new_token).await {
             Ok(c) => c,
@@ -405,7 +458,14 @@ impl Engine {
         let result = async {
             secrets.access_token = Some(created.token.clone());
             self.secrets.set(&domain, &secrets)?;
-            let journal = self.plan_login(&domain, &account, &created, &token_name, condarc_before, ini)?;
+            let journal = self.plan_login(
+                &domain,
+                &account,
+                &created,
+                &token_name,
+                condarc_before,
+                ini,
+            )?;
             self.commit(journal, &mut crash).await
         }
         .await;
@@ -422,14 +482,27 @@ impl Engine {
         }
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let user_key = snapshots::user_key(BRAND, &domain, &account.user_id);
-        let remembered = store.read(&user_key).and_then(|t| condarc::read_settings(&t).ok()).and_then(|s| {
-            let sel = Selection {
-                default_channels: s.default_channels.unwrap_or_default(),
-                channels: s.channels.unwrap_or_default().into_iter().filter(|c| c != "defaults").collect(),
-            };
-            (!sel.default_channels.is_empty() || !sel.channels.is_empty()).then_some(sel)
-        });
-        Ok(LoginOutcome { domain, username: account.username, token_id: created.id, remembered })
+        let remembered = store
+            .read(&user_key)
+            .and_then(|t| condarc::read_settings(&t).ok())
+            .and_then(|s| {
+                let sel = Selection {
+                    default_channels: s.default_channels.unwrap_or_default(),
+                    channels: s
+                        .channels
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|c| c != "defaults")
+                        .collect(),
+                };
+                (!sel.default_channels.is_empty() || !sel.channels.is_empty()).then_some(sel)
+            });
+        Ok(LoginOutcome {
+            domain,
+            username: account.username,
+            token_id: created.id,
+            remembered,
+        })
     }
 
     fn abort_login(&self, domain: &str) -> Result<()> {
@@ -449,10 +522,19 @@ impl Engine {
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let user_key = snapshots::user_key(BRAND, domain, &account.user_id);
         let before_text = condarc_before.clone().unwrap_or_default();
-        let before_map = condarc::parse_strict(&before_text)
-            .map_err(|detail| Error::InvalidCondarc { path: self.condarc_display(), detail })?;
-        let new_condarc = condarc::apply_edits(&before_text, &condarc::login_edits(&format!("{domain}/api/repo")))
-            .map_err(|detail| Error::InvalidCondarc { path: self.condarc_display(), detail })?;
+        let before_map =
+            condarc::parse_strict(&before_text).map_err(|detail| Error::InvalidCondarc {
+                path: self.condarc_display(),
+                detail,
+            })?;
+        let new_condarc = condarc::apply_edits(
+            &before_text,
+            &condarc::login_edits(&format!("{domain}/api/repo")),
+        )
+        .map_err(|detail| Error::InvalidCondarc {
+            path: self.condarc_display(),
+            detail,
+        })?;
         let mut ops = Vec::new();
         let mut index = store.index();
         match &condarc_before {
@@ -461,7 +543,10 @@ impl Engine {
         }
         index.current = Some(user_key.clone());
         ops.push(store.plan_index(&index));
-        let ini_before = INI_LOGIN_KEYS.iter().map(|k| (k.to_string(), ini_raw(&ini, k))).collect();
+        let ini_before = INI_LOGIN_KEYS
+            .iter()
+            .map(|k| (k.to_string(), ini_raw(&ini, k)))
+            .collect();
         ini.migrate_old_names();
         ini.set_logged_in(domain, &created.token, &created.id);
         if let Some(text) = ini.changed_text() {
@@ -478,14 +563,22 @@ impl Engine {
             token_name: token_name.to_string(),
             logged_in_at: chrono::Utc::now().to_rfc3339(),
             condarc_existed: condarc_before.is_some(),
-            pre_login: OWNED_KEYS.iter().map(|k| (k.to_string(), condarc::key_value(&before_map, k))).collect(),
+            pre_login: OWNED_KEYS
+                .iter()
+                .map(|k| (k.to_string(), condarc::key_value(&before_map, k)))
+                .collect(),
             condarc_written_md5: md5_hex(new_condarc.as_bytes()),
             ini_before,
             user_key,
         };
         ops.push(self.record_op(&record));
         ops.push(FileOp::write(&self.paths.condarc, &new_condarc, None));
-        Ok(Journal { operation: "sign-in".into(), stage: Stage::Apply, ops, after: After::default() })
+        Ok(Journal {
+            operation: "sign-in".into(),
+            stage: Stage::Apply,
+            ops,
+            after: After::default(),
+        })
     }
 
     fn record_op(&self, record: &SessionRecord) -> FileOp {
@@ -497,7 +590,10 @@ impl Engine {
 
     fn signed_in(&self) -> Result<(SessionRecord, SessionSecrets)> {
         let record = self.session()?.ok_or(Error::NotLoggedIn)?;
-        let secrets = self.secrets.get(&record.domain)?.ok_or(Error::NotLoggedIn)?;
+        let secrets = self
+            .secrets
+            .get(&record.domain)?
+            .ok_or(Error::NotLoggedIn)?;
         Ok((record, secrets))
     }
 
@@ -508,21 +604,40 @@ impl Engine {
         let client = self.client(&record.domain)?;
         let token = secrets.access_token.as_deref().unwrap_or_default();
         let channels = client.channels(Auth::Token(token), all).await?;
-        let current = self.read_condarc()?.and_then(|t| condarc::read_settings(&t).ok()).unwrap_or_default();
+        let current = self
+            .read_condarc()?
+            .and_then(|t| condarc::read_settings(&t).ok())
+            .unwrap_or_default();
         let mut preselected = Selection {
             default_channels: current.default_channels.unwrap_or_default(),
-            channels: current.channels.unwrap_or_default().into_iter().filter(|c| c != "defaults").collect(),
+            channels: current
+                .channels
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c != "defaults")
+                .collect(),
         };
         if preselected.default_channels.is_empty() && preselected.channels.is_empty() {
             let store = SnapshotStore::new(&self.paths.condarc_storage);
-            if let Some(s) = store.read(&record.user_key).and_then(|t| condarc::read_settings(&t).ok()) {
+            if let Some(s) = store
+                .read(&record.user_key)
+                .and_then(|t| condarc::read_settings(&t).ok())
+            {
                 preselected = Selection {
                     default_channels: s.default_channels.unwrap_or_default(),
-                    channels: s.channels.unwrap_or_default().into_iter().filter(|c| c != "defaults").collect(),
+                    channels: s
+                        .channels
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|c| c != "defaults")
+                        .collect(),
                 };
             }
         }
-        Ok(ChannelList { channels, preselected })
+        Ok(ChannelList {
+            channels,
+            preselected,
+        })
     }
 
     /// Add Channels: `default_channels` = the chosen defaults, `channels` = [defaults, chosen…] (D1.2). Names are
@@ -537,16 +652,32 @@ impl Engine {
         let (mut record, secrets) = self.signed_in()?;
         let client = self.client(&record.domain)?;
         let token = secrets.access_token.as_deref().unwrap_or_default();
-        let mut known: Vec<String> = client.channels(Auth::Token(token), false).await?.iter().map(|c| c.full_name()).collect();
+        let mut known: Vec<String> = client
+            .channels(Auth::Token(token), false)
+            .await?
+            .iter()
+            .map(|c| c.full_name())
+            .collect();
         if defaults.iter().chain(channels).any(|n| !known.contains(n)) {
-            known.extend(client.channels(Auth::Token(token), true).await?.iter().map(|c| c.full_name()));
+            known.extend(
+                client
+                    .channels(Auth::Token(token), true)
+                    .await?
+                    .iter()
+                    .map(|c| c.full_name()),
+            );
         }
         if let Some(unknown) = defaults.iter().chain(channels).find(|n| !known.contains(n)) {
-            return Err(Error::UnknownChannel { name: unknown.clone() });
+            return Err(Error::UnknownChannel {
+                name: unknown.clone(),
+            });
         }
         let current = self.read_condarc()?.unwrap_or_default();
         let new = condarc::apply_edits(&current, &condarc::channel_edits(defaults, channels))
-            .map_err(|detail| Error::InvalidCondarc { path: self.condarc_display(), detail })?;
+            .map_err(|detail| Error::InvalidCondarc {
+                path: self.condarc_display(),
+                detail,
+            })?;
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let mut index = store.index();
         let mut ops = store.plan_save(&mut index, &record.user_key, &new);
@@ -554,7 +685,12 @@ impl Engine {
         record.condarc_written_md5 = md5_hex(new.as_bytes());
         ops.push(self.record_op(&record));
         ops.push(FileOp::write(&self.paths.condarc, &new, None));
-        let journal = Journal { operation: "channel selection".into(), stage: Stage::Apply, ops, after: After::default() };
+        let journal = Journal {
+            operation: "channel selection".into(),
+            stage: Stage::Apply,
+            ops,
+            after: After::default(),
+        };
         self.commit(journal, &mut crash).await.map(|_| ())
     }
 
@@ -566,7 +702,9 @@ impl Engine {
         let mut crash = self.crash.clone();
         let _lock = self.lock()?;
         self.recover_locked().await?;
-        let Some(record) = self.session()? else { return self.logout_detected() };
+        let Some(record) = self.session()? else {
+            return self.logout_detected();
+        };
         let current = self.read_condarc()?;
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let mut index = store.index();
@@ -577,7 +715,8 @@ impl Engine {
         }
         index.current = None;
         ops.push(store.plan_index(&index));
-        let untouched = current.as_deref().map(|t| md5_hex(t.as_bytes())) == Some(record.condarc_written_md5.clone());
+        let untouched = current.as_deref().map(|t| md5_hex(t.as_bytes()))
+            == Some(record.condarc_written_md5.clone());
         let restore = if untouched {
             match (record.condarc_existed, store.read(MAIN_KEY)) {
                 (true, Some(original)) => {
@@ -617,13 +756,29 @@ impl Engine {
             }),
             delete_secrets: vec![record.domain.clone()],
         };
-        let journal = Journal { operation: "sign-out".into(), stage: Stage::Apply, ops, after };
+        let journal = Journal {
+            operation: "sign-out".into(),
+            stage: Stage::Apply,
+            ops,
+            after,
+        };
         let revoked = self.commit(journal, &mut crash).await?;
-        Ok(LogoutOutcome { domain: record.domain, server_token_revoked: revoked, condarc: restore })
+        Ok(LogoutOutcome {
+            domain: record.domain,
+            server_token_revoked: revoked,
+            condarc: restore,
+        })
     }
 
-    fn plan_revert(&self, record: &SessionRecord, current: Option<&str>, ops: &mut Vec<FileOp>) -> Result<CondarcRestore> {
-        let Some(current) = current else { return Ok(CondarcRestore::KeysReverted) };
+    fn plan_revert(
+        &self,
+        record: &SessionRecord,
+        current: Option<&str>,
+        ops: &mut Vec<FileOp>,
+    ) -> Result<CondarcRestore> {
+        let Some(current) = current else {
+            return Ok(CondarcRestore::KeysReverted);
+        };
         let edits: Vec<(&str, KeyEdit)> = OWNED_KEYS
             .iter()
             .map(|k| match record.pre_login.get(*k).cloned().flatten() {
@@ -631,8 +786,11 @@ impl Engine {
                 None => (*k, KeyEdit::Remove),
             })
             .collect();
-        let reverted = condarc::apply_edits(current, &edits)
-            .map_err(|detail| Error::InvalidCondarc { path: self.condarc_display(), detail })?;
+        let reverted =
+            condarc::apply_edits(current, &edits).map_err(|detail| Error::InvalidCondarc {
+                path: self.condarc_display(),
+                detail,
+            })?;
         ops.push(FileOp::write(&self.paths.condarc, &reverted, None));
         Ok(CondarcRestore::KeysReverted)
     }
@@ -655,7 +813,11 @@ impl Engine {
                 files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
             }
         }
-        Ok(LogoutOutcome { domain, server_token_revoked: false, condarc: CondarcRestore::Untouched })
+        Ok(LogoutOutcome {
+            domain,
+            server_token_revoked: false,
+            condarc: CondarcRestore::Untouched,
+        })
     }
 
     // ---------------------------------------------------------------- status
@@ -707,7 +869,10 @@ impl Engine {
     /// The access token of the active sign-in (for the index fetcher).
     pub fn access_token(&self) -> Result<Option<(String, String)>> {
         if let Some(record) = self.session()? {
-            let token = self.secrets.get(&record.domain)?.and_then(|s| s.access_token);
+            let token = self
+                .secrets
+                .get(&record.domain)?
+                .and_then(|s| s.access_token);
             return Ok(token.map(|t| (record.domain, t)));
         }
         let status = self.status()?;

@@ -23,7 +23,11 @@ pub struct Index {
 /// Navigator's per-login key: `<brand>_<api_url>_<user_id>`, each part lower-cased with every run of non-word
 /// characters replaced by `_`.
 pub fn user_key(brand: &str, api_url: &str, user_id: &str) -> String {
-    [brand, api_url, user_id].iter().map(|p| squash(&p.to_lowercase())).collect::<Vec<_>>().join("_")
+    [brand, api_url, user_id]
+        .iter()
+        .map(|p| squash(&p.to_lowercase()))
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 fn squash(s: &str) -> String {
@@ -49,7 +53,9 @@ pub struct SnapshotStore {
 
 impl SnapshotStore {
     pub fn new(dir: &Path) -> Self {
-        SnapshotStore { dir: dir.to_path_buf() }
+        SnapshotStore {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn index_path(&self) -> PathBuf {
@@ -57,7 +63,8 @@ impl SnapshotStore {
     }
 
     pub fn file_for(&self, key: &str) -> PathBuf {
-        self.dir.join(format!(".condarc_{:x}", md5::compute(key.as_bytes())))
+        self.dir
+            .join(format!(".condarc_{:x}", md5::compute(key.as_bytes())))
     }
 
     /// The index; a missing or corrupt one reads as empty (Navigator ignores a corrupt index too).
@@ -76,7 +83,9 @@ impl SnapshotStore {
     /// Operations that store `content` under `key` and update the index (`current` as given).
     pub fn plan_save(&self, index: &mut Index, key: &str, content: &str) -> Vec<FileOp> {
         let path = self.file_for(key);
-        index.snapshots.insert(key.to_string(), path.display().to_string());
+        index
+            .snapshots
+            .insert(key.to_string(), path.display().to_string());
         vec![FileOp::write(&path, content, Some(0o600))]
     }
 
@@ -100,9 +109,22 @@ mod tests {
     #[test]
     fn navigator_key_and_file_names() {
         let store = SnapshotStore::new(Path::new("/s"));
-        assert_eq!(store.file_for("main"), PathBuf::from("/s/.condarc_fad58de7366495db4650cfefac2fcd61"));
-        let key = user_key("Anaconda Server", "https://repo.example.com", "3f1c2a9e-1111-2222-3333-444455556666");
-        assert_eq!(key, "anaconda_server_https_repo_example_com_3f1c2a9e_1111_2222_3333_444455556666");
-        assert_eq!(store.file_for(&key), PathBuf::from("/s/.condarc_b870e22bde966f039c77003b084ed460"));
+        assert_eq!(
+            store.file_for("main"),
+            PathBuf::from("/s/.condarc_fad58de7366495db4650cfefac2fcd61")
+        );
+        let key = user_key(
+            "Anaconda Server",
+            "https://repo.example.com",
+            "3f1c2a9e-1111-2222-3333-444455556666",
+        );
+        assert_eq!(
+            key,
+            "anaconda_server_https_repo_example_com_3f1c2a9e_1111_2222_3333_444455556666"
+        );
+        assert_eq!(
+            store.file_for(&key),
+            PathBuf::from("/s/.condarc_b870e22bde966f039c77003b084ed460")
+        );
     }
 }

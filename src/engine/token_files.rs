@@ -10,13 +10,20 @@ use crate::engine::paths::Paths;
 
 /// Python's `urllib.parse.quote_plus` (safe: letters, digits, `_.-~`; space → `+`).
 pub fn quote_plus(s: &str) -> String {
-    const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~').remove(b' ');
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'~')
+        .remove(b' ');
     utf8_percent_encode(s, SET).to_string().replace(' ', "+")
 }
 
 /// Inverse of [`quote_plus`].
 pub fn unquote_plus(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The URLs a sign-in writes a token file for: `<domain>/api` and `<domain>/api/repo`.
@@ -26,8 +33,15 @@ pub fn token_urls(domain: &str) -> [String; 2] {
 
 /// Every token file a sign-in writes, in every directory.
 pub fn token_file_paths(paths: &Paths, domain: &str) -> Vec<PathBuf> {
-    let names: Vec<String> = token_urls(domain).iter().map(|u| format!("{}.token", quote_plus(u))).collect();
-    paths.token_dirs.iter().flat_map(|d| names.iter().map(move |n| d.join(n))).collect()
+    let names: Vec<String> = token_urls(domain)
+        .iter()
+        .map(|u| format!("{}.token", quote_plus(u)))
+        .collect();
+    paths
+        .token_dirs
+        .iter()
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
+        .collect()
 }
 
 /// Every file sign-out removes: `.token` and `.jwt` names for the domain, `jwt_<domain>`, `…/api` and
@@ -48,7 +62,9 @@ pub fn removal_paths(paths: &Paths, domain: &str) -> Vec<PathBuf> {
 
 /// `(url, token)` for every `*.token` file in `dir`.
 pub fn read_token_dir(dir: &Path) -> Vec<(String, String)> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out: Vec<(String, String)> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -81,16 +97,26 @@ pub fn find_repo_cli_login(paths: &Paths) -> Option<(String, String)> {
     let text = std::fs::read_to_string(&paths.repo_cli_config).ok()?;
     let value: yaml_serde::Value = yaml_serde::from_str(&text).ok()?;
     let site = value.get("default_site")?.as_str()?;
-    let url = value.get("sites")?.get(site)?.get("url")?.as_str()?.trim_end_matches('/').to_string();
+    let url = value
+        .get("sites")?
+        .get(site)?
+        .get("url")?
+        .as_str()?
+        .trim_end_matches('/')
+        .to_string();
     let parsed = url::Url::parse(&url).ok()?;
     let domain = format!("{}://{}", parsed.scheme(), parsed.host_str()?)
         + &parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
     let name = format!("{}.token", quote_plus(&url));
-    paths.repo_cli_token_dirs.iter().chain(paths.token_dirs.iter()).find_map(|dir| {
-        let token = std::fs::read_to_string(dir.join(&name)).ok()?;
-        let token = token.trim().to_string();
-        (!token.is_empty()).then(|| (domain.clone(), token))
-    })
+    paths
+        .repo_cli_token_dirs
+        .iter()
+        .chain(paths.token_dirs.iter())
+        .find_map(|dir| {
+            let token = std::fs::read_to_string(dir.join(&name)).ok()?;
+            let token = token.trim().to_string();
+            (!token.is_empty()).then(|| (domain.clone(), token))
+        })
 }
 
 #[cfg(test)]
@@ -99,10 +125,19 @@ mod tests {
 
     #[test]
     fn quote_plus_matches_python() {
-        assert_eq!(quote_plus("https://repo.example.com/api"), "https%3A%2F%2Frepo.example.com%2Fapi");
-        assert_eq!(quote_plus("http://127.0.0.1:8765/api/repo"), "http%3A%2F%2F127.0.0.1%3A8765%2Fapi%2Frepo");
+        assert_eq!(
+            quote_plus("https://repo.example.com/api"),
+            "https%3A%2F%2Frepo.example.com%2Fapi"
+        );
+        assert_eq!(
+            quote_plus("http://127.0.0.1:8765/api/repo"),
+            "http%3A%2F%2F127.0.0.1%3A8765%2Fapi%2Frepo"
+        );
         assert_eq!(quote_plus("jwt_a b~c"), "jwt_a+b~c");
-        assert_eq!(unquote_plus(&quote_plus("https://h:1/x y")), "https://h:1/x y");
+        assert_eq!(
+            unquote_plus(&quote_plus("https://h:1/x y")),
+            "https://h:1/x y"
+        );
     }
 
     #[test]
@@ -110,7 +145,9 @@ mod tests {
         let paths = Paths::under_home(Path::new("/home/u"));
         let files = token_file_paths(&paths, "https://repo.example.com");
         assert_eq!(files.len(), 6);
-        assert!(files.contains(&PathBuf::from("/home/u/.config/binstar/https%3A%2F%2Frepo.example.com%2Fapi.token")));
+        assert!(files.contains(&PathBuf::from(
+            "/home/u/.config/binstar/https%3A%2F%2Frepo.example.com%2Fapi.token"
+        )));
         assert!(files.contains(&PathBuf::from(
             "/home/u/.continuum/anaconda-client/tokens/https%3A%2F%2Frepo.example.com%2Fapi%2Frepo.token"
         )));
@@ -123,10 +160,27 @@ mod tests {
         let paths = Paths::under_home(home.path());
         let dir = &paths.token_dirs[0];
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join(format!("{}.token", quote_plus("https://repo.example.com.evil/api"))), "x").unwrap();
+        std::fs::write(
+            dir.join(format!(
+                "{}.token",
+                quote_plus("https://repo.example.com.evil/api")
+            )),
+            "x",
+        )
+        .unwrap();
         assert_eq!(find_token_for(&paths, "https://repo.example.com"), None);
-        std::fs::write(dir.join(format!("{}.token", quote_plus("https://repo.example.com/api"))), "tok").unwrap();
-        assert_eq!(find_token_for(&paths, "https://repo.example.com").as_deref(), Some("tok"));
+        std::fs::write(
+            dir.join(format!(
+                "{}.token",
+                quote_plus("https://repo.example.com/api")
+            )),
+            "tok",
+        )
+        .unwrap();
+        assert_eq!(
+            find_token_for(&paths, "https://repo.example.com").as_deref(),
+            Some("tok")
+        );
     }
 
     #[test]
@@ -134,11 +188,22 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let paths = Paths::under_home(home.path());
         std::fs::create_dir_all(paths.repo_cli_config.parent().unwrap()).unwrap();
-        std::fs::write(&paths.repo_cli_config, "default_site: corp\nsites:\n  corp:\n    url: http://127.0.0.1:9000/api\n").unwrap();
+        std::fs::write(
+            &paths.repo_cli_config,
+            "default_site: corp\nsites:\n  corp:\n    url: http://127.0.0.1:9000/api\n",
+        )
+        .unwrap();
         assert_eq!(find_repo_cli_login(&paths), None);
         let dir = &paths.repo_cli_token_dirs[1];
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join(format!("{}.token", quote_plus("http://127.0.0.1:9000/api"))), "abc").unwrap();
-        assert_eq!(find_repo_cli_login(&paths), Some(("http://127.0.0.1:9000".into(), "abc".into())));
+        std::fs::write(
+            dir.join(format!("{}.token", quote_plus("http://127.0.0.1:9000/api"))),
+            "abc",
+        )
+        .unwrap();
+        assert_eq!(
+            find_repo_cli_login(&paths),
+            Some(("http://127.0.0.1:9000".into(), "abc".into()))
+        );
     }
 }

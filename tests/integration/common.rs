@@ -1,7 +1,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig, Fault, FaultKind};
+use conda_connect::emulator::{
+    DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig, Fault, FaultKind,
+};
 use conda_connect::engine::Engine;
 use conda_connect::engine::client::ClientConfig;
 use conda_connect::engine::paths::Paths;
@@ -28,7 +30,10 @@ impl World {
     }
 
     pub fn engine(&self) -> Engine {
-        let mut engine = Engine::new(self.paths.clone(), SecretStore::open(&self.paths, SecretsMode::File));
+        let mut engine = Engine::new(
+            self.paths.clone(),
+            SecretStore::open(&self.paths, SecretsMode::File),
+        );
         engine.client_defaults = ClientConfig {
             timeout: Some(Duration::from_secs(2)),
             system_timeout: Some(Duration::from_secs(2)),
@@ -50,7 +55,12 @@ impl World {
     }
 
     pub fn fault(&self, prefix: &str, method: Option<&str>, kind: FaultKind) {
-        self.emu.inject(Fault { path_prefix: prefix.into(), method: method.map(str::to_string), kind, times: None });
+        self.emu.inject(Fault {
+            path_prefix: prefix.into(),
+            method: method.map(str::to_string),
+            kind,
+            times: None,
+        });
     }
 
     /// Every token file that exists under HOME.
@@ -81,11 +91,17 @@ impl World {
     /// [`World::files`] without Navigator's snapshot store, which sign-out keeps by design (remembered selection).
     pub fn user_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let storage = self.paths.condarc_storage.clone();
-        self.files().into_iter().filter(|(p, _)| !p.starts_with(&storage)).collect()
+        self.files()
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with(&storage))
+            .collect()
     }
 
     pub async fn set_domain(&self) {
-        self.engine().set_domain(&self.emu.url, false).await.unwrap();
+        self.engine()
+            .set_domain(&self.emu.url, false)
+            .await
+            .unwrap();
     }
 
     pub async fn login(&self) -> conda_connect::engine::session::LoginOutcome {
@@ -97,7 +113,11 @@ pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() { walk(&p, out) } else { out.push(p) }
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
         }
     }
 }

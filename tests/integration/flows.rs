@@ -16,7 +16,10 @@ async fn happy_path_exact_files_and_server_state() {
     w.write_condarc(USER_CONDARC);
     w.set_domain().await;
     let ini_after_domain = w.ini().unwrap();
-    assert_eq!(ini_after_domain, format!("[main]\nanaconda_server_api_url = '{}'\n", w.emu.url));
+    assert_eq!(
+        ini_after_domain,
+        format!("[main]\nanaconda_server_api_url = '{}'\n", w.emu.url)
+    );
 
     let out = w.login().await;
     assert_eq!(out.username, "alice");
@@ -28,9 +31,17 @@ async fn happy_path_exact_files_and_server_state() {
     assert!(t.name.starts_with("conda-connect-"), "{}", t.name);
     assert_eq!(
         t.scopes,
-        ["channel:view", "channel:view-artifacts", "subchannel:view", "subchannel:view-artifacts", "artifact:download", "artifact:view"]
+        [
+            "channel:view",
+            "channel:view-artifacts",
+            "subchannel:view",
+            "subchannel:view-artifacts",
+            "artifact:download",
+            "artifact:view"
+        ]
     );
-    let expiry = chrono::NaiveDate::parse_from_str(t.expires_at.as_deref().unwrap(), "%Y-%m-%d").unwrap();
+    let expiry =
+        chrono::NaiveDate::parse_from_str(t.expires_at.as_deref().unwrap(), "%Y-%m-%d").unwrap();
     assert_eq!((expiry - chrono::Local::now().date_naive()).num_days(), 365);
     assert_eq!(t.token.len(), 48);
 
@@ -38,19 +49,27 @@ async fn happy_path_exact_files_and_server_state() {
     let alias = format!("{}/api/repo", w.emu.url);
     assert_eq!(
         w.condarc().unwrap(),
-        format!("# my conda settings\nchannels: []   # where packages come from\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\nchannel_alias: {alias}\n")
+        format!(
+            "# my conda settings\nchannels: []   # where packages come from\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\nchannel_alias: {alias}\n"
+        )
     );
     // byte-exact snapshot in Navigator's store
     let store = SnapshotStore::new(&w.paths.condarc_storage);
     assert_eq!(store.read("main").as_deref(), Some(USER_CONDARC));
-    let key = user_key("Anaconda Server", &w.emu.url, "3f1c2a9e-1111-2222-3333-444455556666");
+    let key = user_key(
+        "Anaconda Server",
+        &w.emu.url,
+        "3f1c2a9e-1111-2222-3333-444455556666",
+    );
     assert_eq!(store.index().current.as_deref(), Some(key.as_str()));
     // ini keys in Navigator's encoding
     assert_eq!(
         w.ini().unwrap(),
         format!(
             "[main]\nanaconda_server_api_url = '{u}'\nlogged_api_url = '{u}'\nlogged_brand = Anaconda Server\nanaconda_server_token = '{tok}'\nanaconda_server_token_id = '{id}'\n",
-            u = w.emu.url, tok = t.token, id = t.id
+            u = w.emu.url,
+            tok = t.token,
+            id = t.id
         )
     );
     // token files: every directory, bare token, 0600
@@ -61,7 +80,14 @@ async fn happy_path_exact_files_and_server_state() {
         #[cfg(unix)]
         assert_eq!(mode(f), 0o600);
     }
-    assert!(w.paths.token_dirs[0].join(format!("{}.token", quote_plus(&format!("{}/api", w.emu.url)))).exists());
+    assert!(
+        w.paths.token_dirs[0]
+            .join(format!(
+                "{}.token",
+                quote_plus(&format!("{}/api", w.emu.url))
+            ))
+            .exists()
+    );
     // secrets: not in any user file but the fallback store, which is 0600
     #[cfg(unix)]
     assert_eq!(mode(&w.paths.secrets_file()), 0o600);
@@ -71,10 +97,20 @@ async fn happy_path_exact_files_and_server_state() {
     assert_eq!(status.channel_alias.as_deref(), Some(alias.as_str()));
 
     // Add Channels
-    w.engine().select_channels(&["main".into()], &["internal".into(), "team/sub".into()]).await.unwrap();
+    w.engine()
+        .select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
+        .await
+        .unwrap();
     let settings = conda_connect::engine::condarc::read_settings(&w.condarc().unwrap()).unwrap();
     assert_eq!(settings.default_channels, Some(vec!["main".to_string()]));
-    assert_eq!(settings.channels, Some(vec!["defaults".into(), "internal".into(), "team/sub".into()]));
+    assert_eq!(
+        settings.channels,
+        Some(vec![
+            "defaults".into(),
+            "internal".into(),
+            "team/sub".into()
+        ])
+    );
     assert!(w.condarc().unwrap().starts_with("# my conda settings\n"));
 
     // sign out: byte-identical, nothing left anywhere
@@ -94,7 +130,10 @@ async fn happy_path_exact_files_and_server_state() {
     let again = w.login().await;
     let sel = again.remembered.expect("remembered selection");
     assert_eq!(sel.default_channels, vec!["main".to_string()]);
-    assert_eq!(sel.channels, vec!["internal".to_string(), "team/sub".into()]);
+    assert_eq!(
+        sel.channels,
+        vec!["internal".to_string(), "team/sub".into()]
+    );
     let list = w.engine().channels(false).await.unwrap();
     assert_eq!(list.preselected.default_channels, vec!["main".to_string()]);
     w.engine().logout().await.unwrap();
@@ -121,23 +160,43 @@ async fn user_edits_while_signed_in_are_kept() {
     w.write_condarc(USER_CONDARC);
     w.set_domain().await;
     w.login().await;
-    w.engine().select_channels(&["main".into()], &["internal".into()]).await.unwrap();
+    w.engine()
+        .select_channels(&["main".into()], &["internal".into()])
+        .await
+        .unwrap();
     let signed_in = w.condarc().unwrap();
     let edited = format!("{signed_in}auto_activate_base: false   # added while signed in\n");
     w.write_condarc(&edited);
     let out = w.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::KeysReverted);
     let after = w.condarc().unwrap();
-    assert!(after.contains("auto_activate_base: false   # added while signed in\n"), "{after}");
+    assert!(
+        after.contains("auto_activate_base: false   # added while signed in\n"),
+        "{after}"
+    );
     assert!(after.starts_with("# my conda settings\n"), "{after}");
     let s = conda_connect::engine::condarc::read_settings(&after).unwrap();
     assert_eq!(s.channel_alias, None);
-    assert_eq!(s.channels, Some(vec!["conda-forge".into(), "defaults".into()]));
-    assert_eq!(s.default_channels, Some(vec!["old-main".into()]), "D1.6: the user's default_channels survive");
-    assert_eq!(s.ssl_verify, Some(conda_connect::engine::condarc::CondaSsl::Bool(true)));
+    assert_eq!(
+        s.channels,
+        Some(vec!["conda-forge".into(), "defaults".into()])
+    );
+    assert_eq!(
+        s.default_channels,
+        Some(vec!["old-main".into()]),
+        "D1.6: the user's default_channels survive"
+    );
+    assert_eq!(
+        s.ssl_verify,
+        Some(conda_connect::engine::condarc::CondaSsl::Bool(true))
+    );
     // a copy of the signed-in version is kept
     let store = SnapshotStore::new(&w.paths.condarc_storage);
-    let key = user_key("Anaconda Server", &w.emu.url, "3f1c2a9e-1111-2222-3333-444455556666");
+    let key = user_key(
+        "Anaconda Server",
+        &w.emu.url,
+        "3f1c2a9e-1111-2222-3333-444455556666",
+    );
     assert_eq!(store.read(&key).as_deref(), Some(edited.as_str()));
 }
 
@@ -161,13 +220,20 @@ async fn invalid_condarc_is_refused_before_the_server_is_touched() {
     w.write_condarc(broken);
     w.set_domain().await;
     let before = w.files();
-    let err = w.engine().login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
+    let err = w
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidCondarc { .. }), "{err:?}");
     assert!(err.to_string().contains("it was left unchanged"), "{err}");
     assert_eq!(w.condarc().unwrap(), broken);
     assert_eq!(w.files(), before);
     assert!(w.emu.tokens().is_empty());
-    assert!(w.emu.log().iter().all(|e| e.path != "/api/auth/login"), "no sign-in request was made");
+    assert!(
+        w.emu.log().iter().all(|e| e.path != "/api/auth/login"),
+        "no sign-in request was made"
+    );
 }
 
 #[tokio::test]
@@ -193,20 +259,37 @@ async fn server_errors_at_each_request_leave_nothing_behind() {
         FaultKind::Malformed,
         FaultKind::Drop,
         FaultKind::Delay { ms: 3000 },
-        FaultKind::Redirect { location: "http://203.0.113.9/steal".into() },
+        FaultKind::Redirect {
+            location: "http://203.0.113.9/steal".into(),
+        },
     ];
     for (prefix, method) in requests {
         for kind in kinds.clone() {
-            let w = World::with_config(EmulatorConfig { bulk_channels: 0, ..Default::default() }).await;
+            let w = World::with_config(EmulatorConfig {
+                bulk_channels: 0,
+                ..Default::default()
+            })
+            .await;
             w.write_condarc(USER_CONDARC);
             w.set_domain().await;
             let before = w.files();
             w.fault(prefix, method, kind.clone());
-            let err = w.engine().login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
+            let err = w
+                .engine()
+                .login(DEMO_USER, DEMO_PASSWORD)
+                .await
+                .unwrap_err();
             let msg = err.to_string();
             assert!(!msg.contains('\n'), "one line: {msg}");
-            assert_eq!(w.files(), before, "{prefix} {kind:?}: local state unchanged");
-            assert!(w.emu.tokens().is_empty(), "{prefix} {kind:?}: no orphan token");
+            assert_eq!(
+                w.files(),
+                before,
+                "{prefix} {kind:?}: local state unchanged"
+            );
+            assert!(
+                w.emu.tokens().is_empty(),
+                "{prefix} {kind:?}: no orphan token"
+            );
             assert!(!w.paths.journal_file().exists());
         }
     }
@@ -220,7 +303,11 @@ async fn failure_after_token_creation_revokes_it_and_rolls_back() {
     // make a token directory impossible to create: a file where the directory should be
     std::fs::write(w.home.path().join(".continuum"), "in the way").unwrap();
     let before = w.files();
-    let err = w.engine().login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
+    let err = w
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert_eq!(w.files(), before, "every applied change rolled back");
     assert!(w.emu.tokens().is_empty(), "the created token was revoked");
@@ -233,7 +320,11 @@ async fn crash_at_every_journal_step_recovers() {
     let mut tried = 0;
     for phase in ["login", "select", "logout"] {
         for step in 1..=20 {
-            let w = World::with_config(EmulatorConfig { bulk_channels: 0, ..Default::default() }).await;
+            let w = World::with_config(EmulatorConfig {
+                bulk_channels: 0,
+                ..Default::default()
+            })
+            .await;
             w.write_condarc(USER_CONDARC);
             w.set_domain().await;
             let before = w.user_files();
@@ -243,7 +334,9 @@ async fn crash_at_every_journal_step_recovers() {
                 "login" => crashing.login(DEMO_USER, DEMO_PASSWORD).await.map(|_| ()),
                 "select" => {
                     w.login().await;
-                    crashing.select_channels(&["main".into()], &["internal".into()]).await
+                    crashing
+                        .select_channels(&["main".into()], &["internal".into()])
+                        .await
                 }
                 _ => {
                     w.login().await;
@@ -255,16 +348,29 @@ async fn crash_at_every_journal_step_recovers() {
                 let _ = w.engine().logout().await;
                 break;
             }
-            assert!(matches!(result, Err(Error::SimulatedCrash { .. })), "{phase} {step}: {result:?}");
+            assert!(
+                matches!(result, Err(Error::SimulatedCrash { .. })),
+                "{phase} {step}: {result:?}"
+            );
             tried += 1;
             let engine = w.engine();
             engine.recover().await.unwrap();
-            assert!(!w.paths.journal_file().exists(), "{phase} {step}: journal cleared");
+            assert!(
+                !w.paths.journal_file().exists(),
+                "{phase} {step}: journal cleared"
+            );
             if engine.status().unwrap().logged_in {
                 engine.logout().await.unwrap();
             }
-            assert_eq!(w.user_files(), before, "{phase} {step}: files as before sign-in");
-            assert!(w.emu.tokens().is_empty(), "{phase} {step}: no live server token");
+            assert_eq!(
+                w.user_files(),
+                before,
+                "{phase} {step}: files as before sign-in"
+            );
+            assert!(
+                w.emu.tokens().is_empty(),
+                "{phase} {step}: no live server token"
+            );
         }
     }
     eprintln!("crash points tried and recovered: {tried}");
@@ -277,12 +383,20 @@ async fn offline_logout_completes_locally() {
     w.write_condarc(USER_CONDARC);
     w.set_domain().await;
     w.login().await;
-    w.fault("/api/account/tokens", Some("DELETE"), FaultKind::Status { status: 503 });
+    w.fault(
+        "/api/account/tokens",
+        Some("DELETE"),
+        FaultKind::Status { status: 503 },
+    );
     let out = w.engine().logout().await.unwrap();
     assert!(!out.server_token_revoked);
     assert_eq!(w.condarc().unwrap(), USER_CONDARC);
     assert!(w.token_files().is_empty());
-    assert_eq!(w.emu.tokens().len(), 1, "the server still has it: the user was told");
+    assert_eq!(
+        w.emu.tokens().len(),
+        1,
+        "the server still has it: the user was told"
+    );
 }
 
 #[tokio::test]
@@ -291,14 +405,27 @@ async fn add_channels_rules() {
     w.set_domain().await;
     w.login().await;
     let e = w.engine();
-    assert_eq!(e.select_channels(&[], &["internal".into()]).await.unwrap_err(), Error::NoDefaultChannel);
     assert_eq!(
-        e.select_channels(&["main".into()], &["nope".into()]).await.unwrap_err(),
-        Error::UnknownChannel { name: "nope".into() }
+        e.select_channels(&[], &["internal".into()])
+            .await
+            .unwrap_err(),
+        Error::NoDefaultChannel
     );
     assert_eq!(
-        e.select_channels(&["bob-private".into()], &[]).await.unwrap_err(),
-        Error::UnknownChannel { name: "bob-private".into() }
+        e.select_channels(&["main".into()], &["nope".into()])
+            .await
+            .unwrap_err(),
+        Error::UnknownChannel {
+            name: "nope".into()
+        }
+    );
+    assert_eq!(
+        e.select_channels(&["bob-private".into()], &[])
+            .await
+            .unwrap_err(),
+        Error::UnknownChannel {
+            name: "bob-private".into()
+        }
     );
 }
 
@@ -314,7 +441,12 @@ async fn channel_listing_pages_past_1000() {
     assert!(names.contains(&"team/sub".to_string()));
     assert!(names.contains(&"internal".to_string()));
     assert!(!names.contains(&"bob-private".to_string()));
-    let pages = w.emu.log().iter().filter(|e| e.path == "/api/account/channels").count();
+    let pages = w
+        .emu
+        .log()
+        .iter()
+        .filter(|e| e.path == "/api/account/channels")
+        .count();
     assert_eq!(pages, 2);
     let main = list.channels.iter().find(|c| c.name == "main").unwrap();
     assert_eq!((main.mirror_count, main.privacy.as_str()), (1, "public"));
@@ -326,7 +458,14 @@ async fn command_line_logins_are_detected() {
     w.set_domain().await;
     let dir = &w.paths.token_dirs[0];
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(format!("{}.token", quote_plus(&format!("{}/api", w.emu.url)))), "abc").unwrap();
+    std::fs::write(
+        dir.join(format!(
+            "{}.token",
+            quote_plus(&format!("{}/api", w.emu.url))
+        )),
+        "abc",
+    )
+    .unwrap();
     let s = w.engine().status().unwrap();
     assert!(s.logged_in);
     assert_eq!(s.source, Some(LoginSource::TokenFile));
@@ -337,10 +476,24 @@ async fn command_line_logins_are_detected() {
     // conda-repo-cli: config + token, no domain set yet
     let w = World::new().await;
     std::fs::create_dir_all(w.paths.repo_cli_config.parent().unwrap()).unwrap();
-    std::fs::write(&w.paths.repo_cli_config, format!("default_site: corp\nsites:\n  corp:\n    url: {}/api\n", w.emu.url)).unwrap();
+    std::fs::write(
+        &w.paths.repo_cli_config,
+        format!(
+            "default_site: corp\nsites:\n  corp:\n    url: {}/api\n",
+            w.emu.url
+        ),
+    )
+    .unwrap();
     let tdir = &w.paths.repo_cli_token_dirs[1];
     std::fs::create_dir_all(tdir).unwrap();
-    std::fs::write(tdir.join(format!("{}.token", quote_plus(&format!("{}/api", w.emu.url)))), "abc").unwrap();
+    std::fs::write(
+        tdir.join(format!(
+            "{}.token",
+            quote_plus(&format!("{}/api", w.emu.url))
+        )),
+        "abc",
+    )
+    .unwrap();
     let s = w.engine().status().unwrap();
     assert!(s.logged_in);
     assert_eq!(s.source, Some(LoginSource::CondaRepoCli));
@@ -351,16 +504,25 @@ async fn command_line_logins_are_detected() {
 async fn set_domain_validation() {
     let w = World::new().await;
     let e = w.engine();
-    assert_eq!(e.set_domain("not a url", false).await.unwrap_err(), Error::InvalidDomain);
+    assert_eq!(
+        e.set_domain("not a url", false).await.unwrap_err(),
+        Error::InvalidDomain
+    );
     let typed = format!("{}/api/system", w.emu.url.replace("http://", "HTTP://"));
     assert_eq!(e.set_domain(&typed, false).await.unwrap(), w.emu.url);
     w.fault("/api/system", None, FaultKind::Status { status: 404 });
-    assert_eq!(e.set_domain(&w.emu.url, false).await.unwrap_err(), Error::InvalidDomain);
+    assert_eq!(
+        e.set_domain(&w.emu.url, false).await.unwrap_err(),
+        Error::InvalidDomain
+    );
     // nothing listens on port 9 of loopback
     let err = e.set_domain("http://127.0.0.1:9", false).await.unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     // failed validations leave the stored domain as it was
-    assert_eq!(w.ini().unwrap(), format!("[main]\nanaconda_server_api_url = '{}'\n", w.emu.url));
+    assert_eq!(
+        w.ini().unwrap(),
+        format!("[main]\nanaconda_server_api_url = '{}'\n", w.emu.url)
+    );
 }
 
 #[tokio::test]
@@ -369,27 +531,69 @@ async fn update_index_reports_each_channel() {
     w.set_domain().await;
     w.login().await;
     let e = w.engine();
-    e.select_channels(&["main".into()], &["internal".into(), "team/sub".into()]).await.unwrap();
+    e.select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
+        .await
+        .unwrap();
     let settings = conda_connect::engine::condarc::read_settings(&w.condarc().unwrap()).unwrap();
     let (domain, token) = e.access_token().unwrap().unwrap();
     let client = e.client(&domain).unwrap();
     let cache = w.paths.repodata_cache();
     let events = std::sync::Mutex::new(0usize);
-    let r = conda_connect::engine::index::update_index(&client, &settings, Some(&token), &cache, |_| {
-        *events.lock().unwrap() += 1;
-    })
+    let r = conda_connect::engine::index::update_index(
+        &client,
+        &settings,
+        Some(&token),
+        &cache,
+        |_| {
+            *events.lock().unwrap() += 1;
+        },
+    )
     .await
     .unwrap();
     assert_eq!(r.channels.len(), 6);
-    assert!(r.channels.iter().all(|c| c.status == "ok"), "{:?}", r.channels);
+    assert!(
+        r.channels.iter().all(|c| c.status == "ok"),
+        "{:?}",
+        r.channels
+    );
     assert_eq!(r.packages_total, 4 + 4 + 1 + 1 + 1);
     assert_eq!(*events.lock().unwrap(), 7);
-    assert!(w.emu.log().iter().any(|l| l.path == "/api/repo/internal/noarch/repodata.json" && l.auth == "url-token" && l.status == 200));
-    let r2 = conda_connect::engine::index::update_index(&client, &settings, Some(&token), &cache, |_| {}).await.unwrap();
-    assert!(r2.channels.iter().all(|c| c.status == "cached"), "{:?}", r2.channels);
+    assert!(
+        w.emu
+            .log()
+            .iter()
+            .any(|l| l.path == "/api/repo/internal/noarch/repodata.json"
+                && l.auth == "url-token"
+                && l.status == 200)
+    );
+    let r2 = conda_connect::engine::index::update_index(
+        &client,
+        &settings,
+        Some(&token),
+        &cache,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(
+        r2.channels.iter().all(|c| c.status == "cached"),
+        "{:?}",
+        r2.channels
+    );
     assert_eq!(r2.packages_total, r.packages_total);
     // a 401 channel does not stop the others
-    let r3 = conda_connect::engine::index::update_index(&client, &settings, Some("0000"), &cache, |_| {}).await.unwrap();
-    assert!(r3.channels.iter().all(|c| c.status == "401"), "{:?}", r3.channels);
+    let r3 = conda_connect::engine::index::update_index(
+        &client,
+        &settings,
+        Some("0000"),
+        &cache,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(
+        r3.channels.iter().all(|c| c.status == "401"),
+        "{:?}",
+        r3.channels
+    );
 }
-

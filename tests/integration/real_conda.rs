@@ -1,1 +1,223 @@
+//! Interop with a real conda 24.7.1 (../shared/reference/real-conda.md): after `conda-connect login`, plain
+//! `conda` resolves and installs a package from a private channel through the token conda-connect stored
+//! (`/api/repo/t/<token>/…` in the emulator's log); after `conda-connect logout` it can no longer, and
+//! `conda config --show` prints exactly what it printed before sign-in.
+//!
+//! Needs `CONDA_CONNECT_REAL_CONDA=<path to conda>` (`.ci/run` installs it with scripts/install-real-conda.sh
+//! and also sets `CONDA_CONNECT_REQUIRE_REAL_CONDA=1`, so CI fails rather than skips when conda is missing).
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig};
+
+fn real_conda() -> Option<PathBuf> {
+    match std::env::var_os("CONDA_CONNECT_REAL_CONDA") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            assert!(
+                std::env::var("CONDA_CONNECT_REQUIRE_REAL_CONDA").as_deref() != Ok("1"),
+                "CONDA_CONNECT_REAL_CONDA is not set but CONDA_CONNECT_REQUIRE_REAL_CONDA=1"
+            );
+            eprintln!(
+                "real conda not configured (CONDA_CONNECT_REAL_CONDA); skipping the interop test"
+            );
+            None
+        }
+    }
+}
+
+struct Env {
+    home: PathBuf,
+    root: PathBuf,
+}
+
+impl Env {
+    fn apply(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("CONDARC", self.home.join(".condarc"))
+            .env("CONDA_PKGS_DIRS", self.root.join("pkgs-cache"))
+            .env("CONDA_LOCAL_REPODATA_TTL", "0")
+            .env("CONDA_CONNECT_SECRETS", "file")
+            .env("NO_PROXY", "*");
+    }
+}
+
+async fn run(env: &Env, program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    env.apply(&mut cmd);
+    let stdin = stdin.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::process::Stdio;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_uses_the_token_and_loses_it_at_logout() {
+    let Some(conda) = real_conda() else { return };
+    let python = conda
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("clvenv/bin/python");
+    let root = tempfile::tempdir().unwrap();
+    let env = Env {
+        home: root.path().join("home"),
+        root: root.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&env.home).unwrap();
+    let pkgs = root.path().join("channels");
+    let made = Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/make_channel.py"
+        ))
+        .arg(&pkgs)
+        .arg("internal")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+
+    let emu = Emulator::start(EmulatorConfig {
+        packages_dir: Some(pkgs),
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let original = "# interop test\nauto_update_conda: false\nchannels:\n  - defaults\n";
+    std::fs::write(env.home.join(".condarc"), original).unwrap();
+    let show = [
+        "config",
+        "--show",
+        "channel_alias",
+        "channels",
+        "default_channels",
+    ];
+    let config_before = run(&env, &conda, &show, None).await;
+    assert!(config_before.status.success(), "{}", text(&config_before));
+
+    let bin = Path::new(env!("CARGO_BIN_EXE_conda-connect"));
+    let o = run(&env, bin, &["set-domain", &emu.url], None).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(
+        &env,
+        bin,
+        &[
+            "login",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--default-channel",
+            "main",
+            "--channel",
+            "internal",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+
+    // plain conda reaches the private channel through the token files
+    let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
+    assert!(search.status.success(), "{}", text(&search));
+    let found: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(found["hello-private"][0]["version"], "1.0.0", "{found}");
+    let prefix = root.path().join("env");
+    let create = run(
+        &env,
+        &conda,
+        &[
+            "create",
+            "-y",
+            "-p",
+            prefix.to_str().unwrap(),
+            "hello-private",
+        ],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    assert_eq!(
+        std::fs::read_to_string(prefix.join("share/hello-private/hello.txt")).unwrap(),
+        "hello from a private channel\n"
+    );
+    let log = emu.log();
+    let via_token = |path: &str| {
+        log.iter()
+            .any(|l| l.path == path && l.auth == "url-token" && l.status == 200)
+    };
+    assert!(
+        via_token("/api/repo/internal/noarch/repodata.json"),
+        "{log:?}"
+    );
+    assert!(
+        via_token("/api/repo/internal/noarch/hello-private-1.0.0-0.tar.bz2"),
+        "{log:?}"
+    );
+
+    let o = run(&env, bin, &["logout"], None).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(env.home.join(".condarc")).unwrap(),
+        original
+    );
+    assert!(emu.tokens().is_empty());
+
+    // without the token the private channel is closed to conda
+    let url = format!("{}/api/repo/internal", emu.url);
+    let denied = run(
+        &env,
+        &conda,
+        &[
+            "search",
+            "--json",
+            "--override-channels",
+            "-c",
+            &url,
+            "hello-private",
+        ],
+        None,
+    )
+    .await;
+    assert!(!denied.status.success(), "{}", text(&denied));
+    assert!(
+        emu.log()
+            .iter()
+            .any(|l| l.path == "/api/repo/internal/noarch/repodata.json"
+                && l.auth == "none"
+                && l.status == 401),
+        "{:?}",
+        emu.log()
+    );
+    let config_after = run(&env, &conda, &show, None).await;
+    assert_eq!(
+        String::from_utf8_lossy(&config_after.stdout),
+        String::from_utf8_lossy(&config_before.stdout)
+    );
+}

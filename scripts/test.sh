@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: installs the real conda used by the interop test (cached; works from scratch), then runs
+# clippy and every test. Build output and tools are cached in ~/.cache/conda-connect-ci (override with
+# CONDA_CONNECT_CI_CACHE), outside the clone, so repeated runs are incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${CONDA_CONNECT_CI_CACHE:-$HOME/.cache/conda-connect-ci}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+CONDA_CONNECT_REAL_CONDA=$(bash scripts/install-real-conda.sh "$CACHE/tools" | tail -n 1)
+export CONDA_CONNECT_REAL_CONDA CONDA_CONNECT_REQUIRE_REAL_CONDA=1
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked
