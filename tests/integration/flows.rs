@@ -597,3 +597,38 @@ async fn update_index_reports_each_channel() {
         r3.channels
     );
 }
+
+#[tokio::test]
+async fn tls_failure_then_explicit_trust_for_that_host_only() {
+    let w = World::new().await;
+    let https = self_signed_https_front(w.emu.addr).await;
+    let e = w.engine();
+    // verification is on by default: a self-signed certificate is a TLS error, and nothing is stored
+    let err = e.set_domain(&https, false).await.unwrap_err();
+    assert!(err.is_tls(), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("Your SSL certificate is self-signed or broken"),
+        "{err}"
+    );
+    assert_eq!(w.ini(), None);
+    // explicit trust: recorded per host (netloc), Navigator-compatibly
+    assert_eq!(e.set_domain(&https, true).await.unwrap(), https);
+    let netloc = https.trim_start_matches("https://");
+    assert!(
+        w.ini()
+            .unwrap()
+            .contains(&format!("[ssl]\ntrusted_servers = ['{netloc}']\n")),
+        "{:?}",
+        w.ini()
+    );
+    w.login().await;
+    assert_eq!(w.emu.tokens().len(), 1);
+    // a second self-signed host is not trusted by the first one's trust
+    let other = self_signed_https_front(w.emu.addr).await;
+    let client = e.client(&other).unwrap();
+    assert!(client.system().await.unwrap_err().is_tls());
+    let out = w.engine().logout().await.unwrap();
+    assert!(out.server_token_revoked);
+    assert!(w.emu.tokens().is_empty());
+}
