@@ -20,7 +20,7 @@ use crate::engine::client::{NewToken, SIGN_IN_SCOPES};
 use crate::engine::error::{Error, Result};
 use crate::engine::secrets::{SecretStore, SecretsMode};
 use crate::engine::session::CondarcRestore;
-use crate::engine::{Engine, condarc, index, paths::Paths};
+use crate::engine::{Engine, paths::Paths};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,7 +35,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Start the built-in emulator on 127.0.0.1 and open the app with its domain preset.
+    /// Start the built-in emulator on 127.0.0.1 and open the app with its domain preset (in an isolated HOME).
     Demo,
     /// Run only the emulator; print its URL and demo credentials; serve until killed.
     Emulator {
@@ -135,12 +135,22 @@ pub fn main() -> i32 {
     };
     let paths = Paths::from_env();
     init_logging(&paths);
+    // The window needs the main thread (and runs its own async runtime).
+    match cli.command {
+        None => return exit_code(open_app(paths)),
+        Some(Command::Demo) => return exit_code(run_demo()),
+        _ => {}
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(cli, paths)) {
+    exit_code(runtime.block_on(run(cli, paths)))
+}
+
+fn exit_code(result: Result<()>) -> i32 {
+    match result {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = ?e, "command failed");
@@ -148,6 +158,88 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// The desktop app on the user's own configuration.
+fn open_app(paths: Paths) -> Result<()> {
+    let engine = engine(paths);
+    crate::gui::run(crate::gui::Config {
+        engine,
+        preset_domain: None,
+        login_hint: None,
+        note: None,
+    })
+}
+
+/// The desktop app against the built-in emulator, in an isolated HOME (a temporary directory, or
+/// `CONDA_CONNECT_DEMO_HOME`), so that the demo never points the user's real conda at a throwaway server.
+fn run_demo() -> Result<()> {
+    let temp;
+    let home = match std::env::var_os("CONDA_CONNECT_DEMO_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("conda-connect-demo-")
+                .tempdir()
+                .map_err(|e| Error::io(&std::env::temp_dir(), &e))?;
+            temp.path().to_path_buf()
+        }
+    };
+    crate::engine::files::create_private_dir(&home)?;
+    let port: u16 = std::env::var("CONDA_CONNECT_DEMO_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            match Emulator::start(EmulatorConfig {
+                port,
+                ..Default::default()
+            })
+            .await
+            {
+                Ok(emu) => {
+                    let _ = tx.send(Ok(emu.url.clone()));
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        });
+    });
+    let url = rx
+        .recv()
+        .map_err(|_| Error::Refused {
+            reason: "The emulator did not start.".into(),
+        })?
+        .map_err(|e| Error::Refused {
+            reason: format!("The emulator could not listen on 127.0.0.1: {e}."),
+        })?;
+    eprintln!(
+        "conda-connect demo: emulator at {url}; sign in as {DEMO_USER} / {DEMO_PASSWORD}; files in {}",
+        home.display()
+    );
+    let paths = Paths::under_home(&home);
+    let mut engine = Engine::new(paths.clone(), SecretStore::open(&paths, SecretsMode::File));
+    engine.lock_wait = std::time::Duration::from_secs(10);
+    crate::gui::run(crate::gui::Config {
+        engine,
+        preset_domain: Some(url),
+        login_hint: Some(format!(
+            "Demo server: sign in as {DEMO_USER} / {DEMO_PASSWORD}"
+        )),
+        note: Some(format!(
+            "Demo mode: a built-in Anaconda Server emulator; your real configuration is untouched (files in {}).",
+            home.display()
+        )),
+    })
 }
 
 fn init_logging(paths: &Paths) {
@@ -197,17 +289,10 @@ fn engine(paths: Paths) -> Engine {
 
 async fn run(cli: Cli, paths: Paths) -> Result<()> {
     let Some(command) = cli.command else {
-        out!(
-            "The conda-connect desktop app is not built yet; use the subcommands (conda-connect --help)."
-        );
         return Ok(());
     };
-    match command {
-        Command::Demo => return run_emulator(0, None, true).await,
-        Command::Emulator { port, packages_dir } => {
-            return run_emulator(port, packages_dir, false).await;
-        }
-        _ => {}
+    if let Command::Emulator { port, packages_dir } = command {
+        return run_emulator(port, packages_dir).await;
     }
     let engine = engine(paths);
     if let Some(msg) = engine.recover().await? {
@@ -354,31 +439,7 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
         }
         Command::UpdateIndex { json } => {
-            let settings = match std::fs::read_to_string(&engine.paths.condarc) {
-                Ok(t) => condarc::read_settings(&t).map_err(|detail| Error::InvalidCondarc {
-                    path: engine.paths.display(&engine.paths.condarc),
-                    detail,
-                })?,
-                Err(_) => Default::default(),
-            };
-            let signed_in = engine.access_token()?;
-            let domain = signed_in
-                .as_ref()
-                .map(|(d, _)| d.clone())
-                .or(engine.status()?.domain);
-            let client = match &domain {
-                Some(d) => engine.client(d)?,
-                None => engine.client("http://127.0.0.1")?,
-            };
-            let token = signed_in.as_ref().map(|(_, t)| t.as_str());
-            let report = index::update_index(
-                &client,
-                &settings,
-                token,
-                &engine.paths.repodata_cache(),
-                |_| {},
-            )
-            .await?;
+            let report = engine.update_index(|_| {}).await?;
             if json {
                 out!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {
@@ -522,7 +583,7 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
     Ok(())
 }
 
-async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, demo: bool) -> Result<()> {
+async fn run_emulator(port: u16, packages_dir: Option<PathBuf>) -> Result<()> {
     let emu = Emulator::start(EmulatorConfig {
         port,
         packages_dir,
@@ -534,15 +595,6 @@ async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, demo: bool) -> R
     })?;
     out!("Anaconda Server emulator at {}", emu.url);
     out!("Demo credentials: {DEMO_USER} / {DEMO_PASSWORD}");
-    if demo {
-        out!("The desktop app is not built yet; try the flow on the command line:");
-        out!("  conda-connect set-domain {}", emu.url);
-        out!(
-            "  echo {DEMO_PASSWORD} | conda-connect login --username {DEMO_USER} --password-stdin --default-channel main --channel internal"
-        );
-        out!("  conda-connect update-index");
-        out!("  conda-connect logout");
-    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;

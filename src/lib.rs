@@ -6,3 +6,4 @@
 pub mod cli;
 pub mod emulator;
 pub mod engine;
+pub mod gui;

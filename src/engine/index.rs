@@ -186,9 +186,9 @@ pub async fn update_index(
     let start = Instant::now();
     let sources = configured_channels(settings);
     let subdirs = [platform_subdir(), "noarch"];
-    let jobs: Vec<(ChannelSource, &str)> = sources
+    let jobs: Vec<(ChannelSource, String)> = sources
         .iter()
-        .flat_map(|s| subdirs.iter().map(move |d| (s.clone(), *d)))
+        .flat_map(|s| subdirs.iter().map(move |d| (s.clone(), d.to_string())))
         .collect();
     progress(Progress::Started { total: jobs.len() });
     files::create_private_dir(cache_dir)?;
@@ -196,7 +196,7 @@ pub async fn update_index(
     let results: Vec<(ChannelReport, Vec<PackageRow>)> = futures_util::stream::iter(jobs)
         .map(|(source, subdir)| {
             let domain = domain.clone();
-            async move { fetch_one(client, &source, subdir, &domain, token, cache_dir).await }
+            async move { fetch_one(client, &source, &subdir, &domain, token, cache_dir).await }
         })
         .buffer_unordered(CONCURRENCY)
         .inspect(|(report, _)| {

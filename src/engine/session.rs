@@ -888,3 +888,121 @@ impl Engine {
 fn ini_raw(ini: &NavigatorIni, key: &str) -> Option<String> {
     ini.raw(key)
 }
+
+/// The preferences the app shows (Navigator's names in the ini).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferences {
+    pub domain: Option<String>,
+    pub ssl_verification: bool,
+    pub ssl_certificate: Option<String>,
+    pub show_hidden_channels: bool,
+}
+
+impl Engine {
+    /// Update Index over the configured channels, with the active sign-in's token.
+    pub async fn update_index(
+        &self,
+        progress: impl Fn(crate::engine::index::Progress) + Send + Sync,
+    ) -> Result<crate::engine::index::IndexReport> {
+        let settings = match self.read_condarc()? {
+            Some(t) => condarc::read_settings(&t).unwrap_or_default(),
+            None => Default::default(),
+        };
+        let signed_in = self.access_token()?;
+        let domain = signed_in
+            .as_ref()
+            .map(|(d, _)| d.clone())
+            .or(self.status()?.domain);
+        let client = match &domain {
+            Some(d) => self.client(d)?,
+            None => ServerClient::new("http://127.0.0.1", &self.client_defaults)?,
+        };
+        let token = signed_in.as_ref().map(|(_, t)| t.as_str());
+        crate::engine::index::update_index(
+            &client,
+            &settings,
+            token,
+            &self.paths.repodata_cache(),
+            progress,
+        )
+        .await
+    }
+
+    /// `GET /api/system` answered with a 2xx within 5 s.
+    pub async fn healthy(&self, domain: &str) -> bool {
+        match self.client(domain) {
+            Ok(c) => c.healthy().await,
+            Err(_) => false,
+        }
+    }
+
+    pub fn preferences(&self) -> Result<Preferences> {
+        let ini = self.ini()?;
+        Ok(Preferences {
+            domain: ini.api_url(),
+            ssl_verification: ini.ssl_verification(),
+            ssl_certificate: ini.ssl_certificate(),
+            show_hidden_channels: ini.show_hidden_channels(),
+        })
+    }
+
+    /// Save preferences. A new domain is validated like Set Domain (with `trust` for a certificate the user
+    /// accepted); a certificate path must exist. Changing the domain while signed in is refused.
+    pub async fn save_preferences(&self, prefs: &Preferences, trust: bool) -> Result<Preferences> {
+        let current = self.preferences()?;
+        let mut domain = current.domain.clone();
+        if let Some(typed) = prefs
+            .domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            let normalized = normalize_domain(typed)?;
+            if Some(&normalized) != current.domain.as_ref() {
+                if let Some(s) = self.session()? {
+                    return Err(Error::AlreadyLoggedIn {
+                        domain: s.domain,
+                        username: s.username,
+                    });
+                }
+                self.validate_domain(&normalized, trust).await?;
+            }
+            domain = Some(normalized);
+        }
+        let cert = prefs
+            .ssl_certificate
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        if let Some(c) = cert
+            && prefs.ssl_verification
+            && !std::path::Path::new(c).is_file()
+        {
+            return Err(Error::Refused {
+                reason: "File not found.".into(),
+            });
+        }
+        let _lock = self.lock()?;
+        let mut ini = self.ini()?;
+        ini.migrate_old_names();
+        if trust && let Some(d) = &domain {
+            ini.add_trusted_server(&domain::netloc(d));
+        }
+        if domain != current.domain {
+            ini.set_api_url(domain.as_deref());
+        }
+        if prefs.ssl_verification != current.ssl_verification {
+            ini.set_ssl_verification(prefs.ssl_verification);
+        }
+        if cert.map(str::to_string) != current.ssl_certificate {
+            ini.set_ssl_certificate(cert);
+        }
+        if prefs.show_hidden_channels != current.show_hidden_channels {
+            ini.set_show_hidden_channels(prefs.show_hidden_channels);
+        }
+        if let Some(text) = ini.changed_text() {
+            files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
+        }
+        self.preferences()
+    }
+}

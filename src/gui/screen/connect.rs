@@ -1,0 +1,75 @@
+//! The Connect popup: the Anaconda Server card with Sign In / Sign Out and "connected as <user>".
+//! One repository login at a time, as in Navigator.
+
+use iced::widget::{column, container, row, space, text};
+use iced::{Element, Length, Theme};
+
+use crate::engine::session::Status;
+use crate::gui::style;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    SignIn,
+    SignOut,
+    Close,
+}
+
+pub enum Action {
+    SignIn,
+    SignOut,
+    Close,
+}
+
+pub fn update(message: Message) -> Action {
+    match message {
+        Message::SignIn => Action::SignIn,
+        Message::SignOut => Action::SignOut,
+        Message::Close => Action::Close,
+    }
+}
+
+pub fn view(status: Option<&Status>) -> Element<'_, Message> {
+    let signed_in = status.is_some_and(|s| s.logged_in);
+    let who = match status {
+        Some(s) if s.logged_in => match (&s.username, &s.domain) {
+            (Some(u), _) => format!("connected as {u}"),
+            (None, Some(d)) => format!("connected to {d}"),
+            _ => "connected".into(),
+        },
+        _ => "Sign in to install packages from your organization's server.".into(),
+    };
+    let action = if signed_in {
+        style::primary("Sign Out", Some(Message::SignOut))
+    } else {
+        style::primary("Sign In", Some(Message::SignIn))
+    };
+    let server_card = container(
+        row![
+            column![
+                text("Anaconda Server").size(16).font(style::BOLD),
+                style::muted("Package Security Manager (on-prem), previously Team Edition"),
+                text(who).size(13),
+            ]
+            .spacing(4)
+            .width(Length::Fill),
+            action,
+        ]
+        .spacing(12)
+        .align_y(iced::Center),
+    )
+    .padding(16)
+    .style(|theme: &Theme| container::bordered_box(theme));
+    style::card(
+        column![
+            row![
+                style::title("Connect to Anaconda"),
+                space::horizontal().width(Length::Fill),
+                style::link("Close", Message::Close)
+            ],
+            style::heading("REPOSITORIES"),
+            server_card,
+        ]
+        .spacing(16),
+        520.0,
+    )
+}

@@ -1,0 +1,268 @@
+//! The main window body: the channels configured in `.condarc` (channel_alias, default_channels, channels) and
+//! the package index — Update Index with a progress bar and per-channel status, then package counts and a
+//! searchable package list (name, version, channel).
+
+use iced::futures::SinkExt;
+use iced::widget::{
+    column, container, progress_bar, row, scrollable, space, table, text, text_input,
+};
+use iced::{Element, Length, Task};
+
+use crate::engine::index::{ChannelReport, IndexReport, PackageRow, Progress};
+use crate::engine::session::Status;
+use crate::engine::{Engine, Error};
+use crate::gui::style;
+
+/// Package rows drawn at once; the search narrows the rest.
+pub const MAX_PACKAGES: usize = 300;
+pub const SEARCH_ID: &str = "package-search";
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    UpdateIndex,
+    Progress(Progress),
+    Finished(Result<IndexReport, Error>),
+    Search(String),
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub running: bool,
+    pub total: usize,
+    pub done: Vec<ChannelReport>,
+    pub report: Option<IndexReport>,
+    pub error: Option<String>,
+    pub search: String,
+}
+
+impl State {
+    /// Start Update Index (the engine's concurrent fetch), streaming progress into messages.
+    pub fn update_index(&mut self, engine: &Engine) -> Action {
+        if self.running {
+            return Action::None;
+        }
+        self.running = true;
+        self.total = 0;
+        self.done.clear();
+        self.error = None;
+        let engine = engine.clone();
+        let stream = iced::stream::channel(
+            256,
+            async move |mut output: iced::futures::channel::mpsc::Sender<Message>| {
+                let progress_tx = output.clone();
+                let result = engine
+                    .update_index(move |p| {
+                        let _ = progress_tx.clone().try_send(Message::Progress(p));
+                    })
+                    .await;
+                let _ = output.send(Message::Finished(result)).await;
+            },
+        );
+        Action::Run(Task::stream(stream))
+    }
+
+    pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        match message {
+            Message::UpdateIndex => return self.update_index(engine),
+            Message::Progress(Progress::Started { total }) => self.total = total,
+            Message::Progress(Progress::Done { report }) => {
+                if self.running {
+                    self.done.push(report)
+                }
+            }
+            Message::Finished(Ok(report)) => {
+                self.running = false;
+                self.done = report.channels.clone();
+                self.report = Some(report);
+            }
+            Message::Finished(Err(e)) => {
+                self.running = false;
+                self.error = Some(e.to_string());
+            }
+            Message::Search(s) => self.search = s,
+        }
+        Action::None
+    }
+
+    pub fn matches(&self) -> Vec<&PackageRow> {
+        let needle = self.search.trim().to_lowercase();
+        match &self.report {
+            Some(r) => r
+                .packages
+                .iter()
+                .filter(|p| needle.is_empty() || p.name.contains(&needle))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn view<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
+        row![channels_panel(status), self.packages_panel()]
+            .spacing(16)
+            .height(Length::Fill)
+            .into()
+    }
+
+    fn packages_panel(&self) -> Element<'_, Message> {
+        let button = style::primary(
+            "Update Index",
+            (!self.running).then_some(Message::UpdateIndex),
+        );
+        let mut col = column![
+            row![
+                style::heading("Packages"),
+                space::horizontal().width(Length::Fill),
+                button
+            ]
+            .align_y(iced::Center)
+        ]
+        .spacing(10);
+        if self.running {
+            let total = self.total.max(1) as f32;
+            col = col.push(progress_bar(0.0..=total, self.done.len() as f32).girth(8));
+            col = col.push(style::muted(format!(
+                "Updating package index… {} of {} channel directories",
+                self.done.len(),
+                self.total
+            )));
+        }
+        if let Some(e) = &self.error {
+            col = col.push(style::error(e.as_str()));
+        }
+        if !self.done.is_empty() {
+            let mut lines = column![].spacing(2);
+            for r in &self.done {
+                let status = text(format!(
+                    "{} / {} — {} ({} packages)",
+                    r.name, r.subdir, r.status, r.packages
+                ))
+                .size(12);
+                lines = lines.push(if r.status == "ok" || r.status == "cached" {
+                    status
+                } else {
+                    status.style(text::danger)
+                });
+            }
+            col = col.push(
+                container(scrollable(lines).height(Length::Fixed(96.0)))
+                    .padding(6)
+                    .style(container::bordered_box),
+            );
+        }
+        match &self.report {
+            Some(report) if !self.running => {
+                col = col.push(style::muted(format!(
+                    "{} packages from {} channel directories in {} ms",
+                    report.packages_total,
+                    report.channels.len(),
+                    report.elapsed_ms
+                )));
+                col = col.push(
+                    text_input("Search packages", &self.search)
+                        .id(SEARCH_ID)
+                        .on_input(Message::Search)
+                        .padding(8),
+                );
+                let matches = self.matches();
+                let shown: Vec<PackageRow> = matches
+                    .iter()
+                    .take(MAX_PACKAGES)
+                    .map(|p| (*p).clone())
+                    .collect();
+                let columns = [
+                    table::column(text("Name").size(13).font(style::BOLD), |p: PackageRow| {
+                        text(p.name).size(13)
+                    })
+                    .width(Length::FillPortion(3)),
+                    table::column(
+                        text("Version").size(13).font(style::BOLD),
+                        |p: PackageRow| text(p.version).size(13),
+                    )
+                    .width(Length::FillPortion(2)),
+                    table::column(
+                        text("Channel").size(13).font(style::BOLD),
+                        |p: PackageRow| text(format!("{} ({})", p.channel, p.subdir)).size(13),
+                    )
+                    .width(Length::FillPortion(3)),
+                ];
+                col = col.push(
+                    container(
+                        scrollable(
+                            table(columns, shown)
+                                .padding_x(8)
+                                .padding_y(3)
+                                .width(Length::Fill),
+                        )
+                        .height(Length::Fill),
+                    )
+                    .style(container::bordered_box),
+                );
+                if matches.len() > MAX_PACKAGES {
+                    col = col.push(style::muted(format!(
+                        "{} of {} shown; refine the search",
+                        MAX_PACKAGES,
+                        matches.len()
+                    )));
+                }
+            }
+            None if !self.running => {
+                col = col.push(style::muted(
+                    "Run Update Index to fetch the package lists of your channels.",
+                ));
+            }
+            _ => {}
+        }
+        container(col)
+            .padding(16)
+            .width(Length::FillPortion(3))
+            .height(Length::Fill)
+            .style(container::rounded_box)
+            .into()
+    }
+}
+
+fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
+    let mut col = column![
+        style::heading("Channels"),
+        style::muted("From your ~/.condarc")
+    ]
+    .spacing(8);
+    match status {
+        Some(s) => {
+            col = col.push(text("channel_alias").size(13).font(style::BOLD));
+            col = col.push(
+                text(
+                    s.channel_alias
+                        .clone()
+                        .unwrap_or_else(|| "(conda's default)".into()),
+                )
+                .size(13),
+            );
+            col = col.push(text("default_channels").size(13).font(style::BOLD));
+            col = col.push(list(&s.default_channels, "(conda's built-in defaults)"));
+            col = col.push(text("channels").size(13).font(style::BOLD));
+            col = col.push(list(&s.channels, "(defaults)"));
+        }
+        None => col = col.push(style::muted("Reading your configuration…")),
+    }
+    container(scrollable(col))
+        .padding(16)
+        .width(Length::FillPortion(1))
+        .height(Length::Fill)
+        .style(container::rounded_box)
+        .into()
+}
+
+fn list<'a>(items: &'a [String], empty: &'a str) -> Element<'a, Message> {
+    if items.is_empty() {
+        return style::muted(empty);
+    }
+    column(items.iter().map(|i| text(format!("• {i}")).size(13).into()))
+        .spacing(2)
+        .into()
+}

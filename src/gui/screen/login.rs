@@ -1,0 +1,192 @@
+//! Login: Username, Password (masked), Sign In enabled only when both are filled; inline errors in Navigator's
+//! words; a busy line while the request runs; Enter submits, Esc cancels.
+
+use iced::widget::{column, container, row, space, text, text_input};
+use iced::{Element, Length, Task};
+
+use crate::engine::session::LoginOutcome;
+use crate::engine::{Engine, Error, domain};
+use crate::gui::screen::trust;
+use crate::gui::style;
+
+pub const TITLE: &str = "Sign in to access your repository";
+pub const SIDE_TEXT: &str = "Sign in to configure conda to install packages from your Anaconda Server (previously Team Edition) instance.";
+pub const USERNAME_ID: &str = "login-username";
+pub const PASSWORD_ID: &str = "login-password";
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Username(String),
+    Password(String),
+    Submit,
+    Trust,
+    CancelTrust,
+    Cancel,
+    Finished(Result<LoginOutcome, Error>),
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    Done(LoginOutcome),
+    Cancel,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub domain: String,
+    pub username: String,
+    pub password: String,
+    pub error: Option<String>,
+    pub busy: bool,
+    pub untrusted_host: Option<String>,
+    /// Shown in demo mode: the emulator's credentials.
+    pub hint: Option<String>,
+}
+
+impl State {
+    pub fn new(domain: String, hint: Option<String>) -> Self {
+        State {
+            domain,
+            username: String::new(),
+            password: String::new(),
+            error: None,
+            busy: false,
+            untrusted_host: None,
+            hint,
+        }
+    }
+
+    pub fn focus() -> Task<Message> {
+        iced::widget::operation::focus(USERNAME_ID)
+    }
+
+    fn can_submit(&self) -> bool {
+        !self.busy && !self.username.trim().is_empty() && !self.password.is_empty()
+    }
+
+    pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        match message {
+            Message::Username(s) => {
+                self.username = s;
+                Action::None
+            }
+            Message::Password(s) => {
+                self.password = s;
+                Action::None
+            }
+            Message::Submit => self.sign_in(engine, false),
+            Message::Trust => {
+                self.untrusted_host = None;
+                self.sign_in(engine, true)
+            }
+            Message::CancelTrust => {
+                self.untrusted_host = None;
+                self.error = Some(crate::engine::error::SSL_FAILED.into());
+                Action::None
+            }
+            Message::Cancel => Action::Cancel,
+            Message::Finished(result) => {
+                self.busy = false;
+                match result {
+                    Ok(outcome) => {
+                        self.password.clear();
+                        Action::Done(outcome)
+                    }
+                    Err(e) if e.is_tls() => {
+                        self.untrusted_host = Some(domain::netloc(&self.domain));
+                        Action::None
+                    }
+                    Err(e) => {
+                        self.error = Some(e.to_string());
+                        Action::Run(iced::widget::operation::focus(PASSWORD_ID))
+                    }
+                }
+            }
+        }
+    }
+
+    fn sign_in(&mut self, engine: &Engine, trust: bool) -> Action {
+        if !self.can_submit() {
+            return Action::None;
+        }
+        self.busy = true;
+        self.error = None;
+        self.username = self.username.trim().to_lowercase();
+        let engine = engine.clone();
+        let (user, password, domain) = (
+            self.username.clone(),
+            self.password.clone(),
+            self.domain.clone(),
+        );
+        Action::Run(Task::perform(
+            async move {
+                if trust {
+                    engine.set_domain(&domain, true).await?;
+                }
+                engine.login(&user, &password).await
+            },
+            Message::Finished,
+        ))
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        if let Some(host) = &self.untrusted_host {
+            return trust::view(host, Message::Trust, Message::CancelTrust);
+        }
+        let mut form = column![
+            style::title(TITLE),
+            style::muted(SIDE_TEXT),
+            style::muted(format!("Anaconda Server: {}", self.domain)),
+            style::field(
+                "Username:",
+                text_input("", &self.username)
+                    .id(USERNAME_ID)
+                    .on_input(Message::Username)
+                    .on_submit(Message::Submit)
+                    .padding(8),
+            ),
+            style::field(
+                "Password:",
+                text_input("", &self.password)
+                    .id(PASSWORD_ID)
+                    .secure(true)
+                    .on_input(Message::Password)
+                    .on_submit(Message::Submit)
+                    .padding(8),
+            ),
+        ]
+        .spacing(14);
+        if let Some(hint) = &self.hint {
+            form = form.push(
+                container(text(hint.as_str()).size(13))
+                    .padding(8)
+                    .style(container::rounded_box),
+            );
+        }
+        if let Some(e) = &self.error {
+            form = form.push(
+                text(e.as_str())
+                    .size(13)
+                    .style(text::danger)
+                    .font(iced::Font {
+                        style: iced::font::Style::Italic,
+                        ..iced::Font::with_name("DejaVu Sans")
+                    }),
+            );
+        }
+        if self.busy {
+            form = form.push(style::muted("Signing in…"));
+        }
+        let submit = self.can_submit().then_some(Message::Submit);
+        form = form.push(
+            row![
+                space::horizontal().width(Length::Fill),
+                style::secondary("Cancel", Some(Message::Cancel)),
+                style::primary("Sign In", submit)
+            ]
+            .spacing(10),
+        );
+        style::card(form, 480.0)
+    }
+}

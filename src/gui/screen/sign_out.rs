@@ -1,0 +1,110 @@
+//! Sign Out: a confirmation that names what will be restored, then the engine's result.
+
+use iced::widget::{column, row, space, text};
+use iced::{Element, Length, Task};
+
+use crate::engine::session::LogoutOutcome;
+use crate::engine::{Engine, Error};
+use crate::gui::style;
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Confirm,
+    Cancel,
+    Finished(Result<LogoutOutcome, Error>),
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    Done(LogoutOutcome),
+    Cancel,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub domain: String,
+    pub busy: bool,
+    pub error: Option<String>,
+}
+
+impl State {
+    pub fn new(domain: String) -> Self {
+        State {
+            domain,
+            busy: false,
+            error: None,
+        }
+    }
+
+    pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        match message {
+            Message::Confirm => {
+                if self.busy {
+                    return Action::None;
+                }
+                self.busy = true;
+                self.error = None;
+                let engine = engine.clone();
+                Action::Run(Task::perform(
+                    async move { engine.logout().await },
+                    Message::Finished,
+                ))
+            }
+            Message::Cancel => Action::Cancel,
+            Message::Finished(Ok(outcome)) => {
+                self.busy = false;
+                Action::Done(outcome)
+            }
+            Message::Finished(Err(e)) => {
+                self.busy = false;
+                self.error = Some(e.to_string());
+                Action::None
+            }
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let mut body = column![
+            style::title("Sign out of Anaconda Server?"),
+            text(format!("Signing out of {} will:", self.domain)).size(14),
+            text("• revoke conda's access token on the server,").size(14),
+            text("• restore your ~/.condarc as it was before you signed in (changes you made since are kept),").size(14),
+            text("• clear the sign-in from anaconda-navigator.ini, and remove conda's token files and the stored credentials.").size(14),
+        ]
+        .spacing(10);
+        if let Some(e) = &self.error {
+            body = body.push(style::error(e.as_str()));
+        }
+        if self.busy {
+            body = body.push(style::muted("Signing out…"));
+        }
+        body = body.push(
+            row![
+                space::horizontal().width(Length::Fill),
+                style::secondary("Cancel", Some(Message::Cancel)),
+                style::primary("Sign Out", (!self.busy).then_some(Message::Confirm))
+            ]
+            .spacing(10),
+        );
+        style::card(body, 560.0)
+    }
+}
+
+/// One sentence for the main window after sign-out.
+pub fn summary(outcome: &LogoutOutcome) -> String {
+    use crate::engine::session::CondarcRestore::*;
+    let condarc = match outcome.condarc {
+        Exact => "~/.condarc was restored exactly as it was.",
+        Removed => "~/.condarc was removed again (it did not exist before you signed in).",
+        KeysReverted => {
+            "channel_alias, channels and default_channels were reverted in ~/.condarc; your other changes were kept."
+        }
+        Untouched => "~/.condarc was left as it is.",
+    };
+    let mut s = format!("Signed out of {}. {condarc}", outcome.domain);
+    if !outcome.server_token_revoked {
+        s.push_str(" The server token could not be revoked; revoke it on the server when it can be reached.");
+    }
+    s
+}
