@@ -74,6 +74,8 @@ pub enum Message {
     DismissBanner,
     DismissNotice,
     Escape,
+    /// Enter outside a text field: the open dialog's default button.
+    Enter,
     FocusNext(bool),
 }
 
@@ -225,6 +227,32 @@ impl App {
                 }
                 Task::none()
             }
+            Message::Enter => match &self.dialog {
+                Some(Dialog::Connect) => {
+                    let m = if self.signed_in() {
+                        connect::Message::SignOut
+                    } else {
+                        connect::Message::SignIn
+                    };
+                    self.update(Message::Connect(m))
+                }
+                Some(Dialog::SignOut(_)) => {
+                    self.update(Message::SignOut(sign_out::Message::Confirm))
+                }
+                Some(Dialog::SetDomain(s)) if s.untrusted_host.is_some() => {
+                    self.update(Message::SetDomain(set_domain::Message::Trust))
+                }
+                Some(Dialog::Login(s)) if s.untrusted_host.is_some() => {
+                    self.update(Message::Login(login::Message::Trust))
+                }
+                Some(Dialog::Preferences(s)) if s.untrusted_host.is_some() => {
+                    self.update(Message::Preferences(preferences::Message::Trust))
+                }
+                Some(Dialog::AddChannels(_)) => {
+                    self.update(Message::AddChannels(add_channels::Message::Submit))
+                }
+                _ => Task::none(),
+            },
             Message::FocusNext(forward) => {
                 if forward {
                     iced::widget::operation::focus_next()
@@ -390,6 +418,10 @@ impl App {
                 key: keyboard::Key::Named(key::Named::Escape),
                 ..
             } => Some(Message::Escape),
+            keyboard::Event::KeyPressed {
+                key: keyboard::Key::Named(key::Named::Enter),
+                ..
+            } => Some(Message::Enter),
             keyboard::Event::KeyPressed {
                 key: keyboard::Key::Named(key::Named::Tab),
                 modifiers,

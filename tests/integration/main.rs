@@ -3,4 +3,5 @@
 
 mod common;
 mod flows;
+mod gui;
 mod real_conda;

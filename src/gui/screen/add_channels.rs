@@ -241,8 +241,7 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         let mut body = column![
-            style::title("Add Channels"),
-            text(TITLE).size(14),
+            style::title(TITLE),
             text_input("Filter channels by name or owner", &self.filter)
                 .id(FILTER_ID)
                 .on_input(Message::Filter)
@@ -300,6 +299,7 @@ impl State {
                             .padding_y(4)
                             .width(Length::Fill),
                     )
+                    .spacing(4)
                     .height(Length::Fixed(300.0)),
                 )
                 .style(container::bordered_box),

@@ -137,9 +137,14 @@ impl State {
         if !self.done.is_empty() {
             let mut lines = column![].spacing(2);
             for r in &self.done {
+                let count = if r.packages == 1 {
+                    "1 package".to_string()
+                } else {
+                    format!("{} packages", r.packages)
+                };
                 let status = text(format!(
-                    "{} / {} — {} ({} packages)",
-                    r.name, r.subdir, r.status, r.packages
+                    "{} / {} — {} ({count})",
+                    r.name, r.subdir, r.status
                 ))
                 .size(12);
                 lines = lines.push(if r.status == "ok" || r.status == "cached" {

@@ -99,6 +99,8 @@ impl State {
                     }
                     Err(e) => {
                         self.error = Some(e.to_string());
+                        // as Navigator selects it: the next keystrokes replace the password
+                        self.password.clear();
                         Action::Run(iced::widget::operation::focus(PASSWORD_ID))
                     }
                 }

@@ -11,6 +11,7 @@ use crate::gui::style;
 pub const PRIMARY_TEXT: &str = "Looks like this is the first time you are logging into Anaconda Server (previously Team Edition). Please set your Anaconda Server domain.";
 pub const SECONDARY_TEXT: &str =
     "You only need to set this domain once. You can always change this in your Preferences.";
+pub const TITLE: &str = "Set your Anaconda Server domain";
 pub const PLACEHOLDER: &str = "http(s)://example.com";
 pub const INPUT_ID: &str = "set-domain-input";
 
@@ -109,7 +110,7 @@ impl State {
         }
         let submit = (!self.busy && !self.input.trim().is_empty()).then_some(Message::Submit);
         let mut form = column![
-            style::title("Set Domain"),
+            style::title(TITLE),
             text(PRIMARY_TEXT).size(14),
             style::muted(SECONDARY_TEXT),
             style::field(
