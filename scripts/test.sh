@@ -11,3 +11,9 @@ export CONDA_CONNECT_REAL_CONDA CONDA_CONNECT_REQUIRE_REAL_CONDA=1
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+# The real window: walk every screen of `conda-connect demo` under Xvfb (when installed) and check the PNGs.
+if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && [ -x /usr/bin/import ]; then
+  BIN="$CARGO_TARGET_DIR/debug/conda-connect" bash scripts/screenshots.sh "${SCREENSHOTS_DIR:-$CACHE/screenshots}"
+else
+  echo "screenshots: skipped (apt-get install xvfb xauth xdotool imagemagick to run them)"
+fi

@@ -44,6 +44,9 @@ pub enum Command {
         /// Serve real package files from DIR/<channel>/<subdir>/<file>.
         #[arg(long)]
         packages_dir: Option<PathBuf>,
+        /// Serve HTTPS with a self-signed certificate (to try "Trust Server and Continue").
+        #[arg(long)]
+        tls: bool,
     },
     /// Validate and store the Anaconda Server domain.
     SetDomain {
@@ -276,9 +279,6 @@ fn init_logging(paths: &Paths) {
 
 fn engine(paths: Paths) -> Engine {
     let secrets = SecretStore::open(&paths, SecretsMode::from_env());
-    if let Some(w) = &secrets.warning {
-        eprintln!("conda-connect: {w}");
-    }
     let mut engine = Engine::new(paths, secrets);
     let crash = crate::engine::journal::CrashPoint::from_env();
     if crash.at.is_some() {
@@ -291,8 +291,13 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
     let Some(command) = cli.command else {
         return Ok(());
     };
-    if let Command::Emulator { port, packages_dir } = command {
-        return run_emulator(port, packages_dir).await;
+    if let Command::Emulator {
+        port,
+        packages_dir,
+        tls,
+    } = command
+    {
+        return run_emulator(port, packages_dir, tls).await;
     }
     let engine = engine(paths);
     if let Some(msg) = engine.recover().await? {
@@ -323,6 +328,9 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
                 engine.set_domain(&d, trust_server).await?;
             }
             let outcome = engine.login(&username, &password).await?;
+            if let Some(w) = &engine.secrets.warning {
+                eprintln!("conda-connect: {w}");
+            }
             out!(
                 "Connected to Anaconda Server {} as {}",
                 outcome.domain,
@@ -583,10 +591,11 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
     Ok(())
 }
 
-async fn run_emulator(port: u16, packages_dir: Option<PathBuf>) -> Result<()> {
+async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, tls: bool) -> Result<()> {
     let emu = Emulator::start(EmulatorConfig {
         port,
         packages_dir,
+        tls,
         ..Default::default()
     })
     .await

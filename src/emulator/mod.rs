@@ -3,6 +3,7 @@
 
 mod api;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub struct EmulatorConfig {
     pub packages_dir: Option<PathBuf>,
     /// How many `pkgs-NNNN` channels to seed (paging).
     pub bulk_channels: usize,
+    /// Serve HTTPS with a self-signed certificate.
+    pub tls: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -27,6 +30,7 @@ impl Default for EmulatorConfig {
             port: 0,
             packages_dir: None,
             bulk_channels: 1200,
+            tls: false,
         }
     }
 }
@@ -51,15 +55,28 @@ impl Emulator {
             .fallback(api::handle)
             .with_state(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let stop = async {
+            let _ = rx.await;
+        };
+        let scheme = if config.tls {
+            let tls = tls::TlsListener {
+                tcp: listener,
+                acceptor: tls::self_signed_acceptor(),
+            };
+            tokio::spawn(async move {
+                let _ = axum::serve(tls, app).with_graceful_shutdown(stop).await;
+            });
+            "https"
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await;
+            });
+            "http"
+        };
         Ok(Emulator {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             addr,
             state,
             shutdown: Some(tx),

@@ -364,10 +364,10 @@ impl Engine {
         let _lock = self.lock()?;
         let mut ini = self.ini()?;
         ini.migrate_old_names();
+        ini.set_api_url(Some(&domain));
         if trust {
             ini.add_trusted_server(&domain::netloc(&domain));
         }
-        ini.set_api_url(Some(&domain));
         if let Some(text) = ini.changed_text() {
             files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
         }

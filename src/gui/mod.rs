@@ -22,6 +22,8 @@ pub const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.tt
 pub const FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 pub const FONT_ITALIC: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Oblique.ttf");
 pub const DEFAULT_FONT: Font = Font::with_name("DejaVu Sans");
+/// The app icon as 64×64 RGBA (generated from assets/icons/conda-connect.svg).
+const ICON_RGBA: &[u8] = include_bytes!("../../assets/icons/conda-connect-64.rgba");
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How the app starts.
@@ -550,7 +552,12 @@ pub fn application(
         .font(FONT_BOLD)
         .font(FONT_ITALIC)
         .default_font(DEFAULT_FONT)
-        .window_size((1040.0, 700.0))
+        .window(iced::window::Settings {
+            size: iced::Size::new(1040.0, 700.0),
+            min_size: Some(iced::Size::new(860.0, 560.0)),
+            icon: iced::window::icon::from_rgba(ICON_RGBA.to_vec(), 64, 64).ok(),
+            ..iced::window::Settings::default()
+        })
 }
 
 /// Open the window (blocks until it is closed).

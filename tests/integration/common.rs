@@ -128,22 +128,10 @@ pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// An HTTPS front for a plain-HTTP server, with a fresh self-signed certificate for 127.0.0.1: the TLS
-/// handshake happens here, the bytes go on to `backend`. Returns its `https://127.0.0.1:PORT` URL.
+/// An HTTPS front for a plain-HTTP server, with a fresh self-signed certificate for 127.0.0.1 (the emulator's
+/// own): the TLS handshake happens here, the bytes go on to `backend`. Returns its `https://127.0.0.1:PORT` URL.
 pub async fn self_signed_https_front(backend: std::net::SocketAddr) -> String {
-    use std::sync::Arc;
-    conda_connect::engine::client::ensure_crypto_provider();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let der = tokio_rustls::rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
-    let key =
-        tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
-            .unwrap();
-    let config = tokio_rustls::rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![der], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = conda_connect::emulator::tls::self_signed_acceptor();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

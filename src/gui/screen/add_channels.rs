@@ -317,12 +317,12 @@ impl State {
             }
             body = body.push(style::muted(note));
         }
-        if let Some(e) = &self.error {
-            body = body.push(style::error(e.as_str()));
-        }
-        if self.saving {
-            body = body.push(style::muted("Saving your channels…"));
-        }
+        // one line always reserved for the message, so the table never moves under the pointer
+        body = body.push(match (&self.error, self.saving) {
+            (Some(e), _) => style::error(e.as_str()),
+            (None, true) => style::muted("Saving your channels…"),
+            (None, false) => style::muted(" "),
+        });
         let submit = (!self.loading && !self.saving).then_some(Message::Submit);
         body = body.push(
             row![

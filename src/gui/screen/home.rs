@@ -154,8 +154,10 @@ impl State {
                 });
             }
             col = col.push(
-                container(scrollable(lines).height(Length::Fixed(96.0)))
+                container(scrollable(lines).width(Length::Fill))
                     .padding(6)
+                    .width(Length::Fill)
+                    .max_height(150.0)
                     .style(container::bordered_box),
             );
         }

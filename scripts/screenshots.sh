@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Walk the whole flow of `conda-connect demo` in a real window under Xvfb and write a PNG of every screen to OUT
+# (default: screenshots/). Checks that no PNG is blank and that the demo's files are what each step should leave.
+# Needs: Xvfb, xdotool, ImageMagick (apt-get install xvfb xauth xdotool imagemagick). BIN defaults to the debug build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-screenshots}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug/conda-connect}
+CONVERT=/usr/bin/convert; [ -x "$CONVERT" ] || CONVERT=convert
+IMPORT=/usr/bin/import; [ -x "$IMPORT" ] || IMPORT=import
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d)
+DISPLAY_NUM=:$((90 + RANDOM % 9))
+PORT=$((20000 + RANDOM % 20000))
+cleanup() { kill "${APP_PID:-}" "${TLS_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+Xvfb "$DISPLAY_NUM" -screen 0 1040x700x24 -nolisten tcp >/dev/null 2>&1 & XVFB_PID=$!
+export DISPLAY=$DISPLAY_NUM
+for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done 2>/dev/null || sleep 1
+
+# a second emulator with a self-signed certificate, for the "SSL Verification Failed!" screen
+TLS_PORT=$((PORT + 1))
+"$BIN" emulator --tls --port "$TLS_PORT" >"$WORK/tls.log" 2>&1 & TLS_PID=$!
+export CONDA_CONNECT_DEMO_HOME=$WORK/home CONDA_CONNECT_DEMO_PORT=$PORT
+START=$(date +%s%N)
+"$BIN" demo >"$WORK/demo.log" 2>&1 & APP_PID=$!
+WID=""
+for _ in $(seq 100); do WID=$(xdotool search --name '^conda-connect' 2>/dev/null | head -1 || true); [ -n "$WID" ] && break; sleep 0.1; done
+[ -n "$WID" ] || { echo "screenshots: the window did not appear"; cat "$WORK/demo.log"; exit 1; }
+echo "window after $(( ($(date +%s%N) - START) / 1000000 )) ms"
+xdotool windowfocus --sync "$WID" 2>/dev/null || true
+sleep 1
+
+n=0
+shot() {  # shot NAME: screenshot the window, check it is not blank
+  sleep "${2:-0.8}"
+  n=$((n + 1))
+  local file; file=$(printf '%s/%02d-%s.png' "$OUT" "$n" "$1")
+  "$IMPORT" -window root "$file"
+  local colors; colors=$("$CONVERT" "$file" -format '%k' info:)
+  [ "$colors" -gt 20 ] || { echo "screenshots: $file looks blank ($colors colours)"; exit 1; }
+  echo "$file ($colors colours)"
+}
+# move first: a click without pointer motion leaves the app's idea of the cursor stale (xdotool artefact)
+click() { xdotool mousemove --window "$WID" 5 690; sleep 0.1; xdotool mousemove --window "$WID" "$1" "$2" click 1; }
+key() { xdotool key "$@"; }
+typ() { xdotool type --delay 15 "$1"; }
+expect_file() { grep -q "$2" "$1" || { echo "screenshots: $1 lacks $2"; cat "$1" 2>/dev/null; exit 1; }; }
+
+shot main-not-connected 0.5
+click 960 45;                     shot connect
+key Return;                       shot set-domain
+key ctrl+a; typ "https://127.0.0.1:$TLS_PORT"; key Return
+                                  shot ssl-verification-failed 1.5
+key Escape; sleep 0.3
+click 960 45; sleep 0.4; key Return; sleep 0.4
+key Return;                       shot login 1.2
+typ alice; key Tab; typ wrong; key Return
+                                  shot login-invalid-credentials 1.2
+typ alice-password; key Return;   shot add-channels 2
+key Return;                       shot add-channels-needs-a-default 0.6
+typ main; sleep 0.4;               shot add-channels-filtered 0.3
+click "${DEFAULT_BOX_X:-592}" "${DEFAULT_BOX_Y:-230}"; sleep 0.3
+key Return;                       shot signed-in-with-index 2.5
+expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "default_channels"
+expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "channel_alias: http://127.0.0.1:$PORT/api/repo"
+click 838 45;                     shot preferences
+key Escape; sleep 0.3
+click 960 45; sleep 0.4; key Return; shot sign-out
+key Return;                       shot signed-out 2.5
+[ ! -e "$CONDA_CONNECT_DEMO_HOME/.condarc" ] || { echo "screenshots: ~/.condarc should be gone after sign-out"; exit 1; }
+echo "screenshots: $n screens in $OUT"
