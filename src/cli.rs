@@ -16,10 +16,11 @@ macro_rules! out {
 }
 
 use crate::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig};
-use crate::engine::client::{NewToken, SIGN_IN_SCOPES};
+use crate::engine::client::SIGN_IN_SCOPES;
 use crate::engine::error::{Error, Result};
 use crate::engine::secrets::{SecretStore, SecretsMode};
 use crate::engine::session::CondarcRestore;
+use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, paths::Paths};
 
 #[derive(Parser, Debug)]
@@ -118,12 +119,16 @@ pub enum TokensCommand {
         #[arg(long)]
         expires: Option<String>,
     },
+    /// List the scopes the server lets you grant.
+    Scopes,
     Regenerate {
         id: String,
     },
     Revoke {
         id: String,
     },
+    /// Extend conda's sign-in token to one year from today (same value).
+    Renew,
 }
 
 /// Entry point of the binary; returns the process exit code.
@@ -496,36 +501,42 @@ fn read_password() -> Result<String> {
 }
 
 async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
-    let record = engine.session()?.ok_or(Error::NotLoggedIn)?;
-    let secrets = engine
-        .secrets
-        .get(&record.domain)?
-        .ok_or(Error::NotLoggedIn)?;
-    let client = engine.client(&record.domain)?;
     match cmd {
         TokensCommand::List { json } => {
-            let list = client.list_tokens(&secrets.jwt).await?;
+            let list = engine.tokens().await?;
             if json {
                 let items: Vec<serde_json::Value> = list
                     .iter()
-                    .map(|t| serde_json::json!({"id": t.id, "name": t.name, "created": t.created_at,
-                        "expires": t.expires_at, "type": t.kind, "sign_in_token": t.id == record.token_id}))
+                    .map(|t| {
+                        serde_json::json!({"id": t.id, "name": t.name, "created": t.created, "expires": t.expires,
+                            "type": t.kind, "scopes": t.scopes, "sign_in_token": t.sign_in_token})
+                    })
                     .collect();
                 out!("{}", serde_json::to_string_pretty(&items).expect("json"));
             } else {
                 for t in &list {
-                    let mark = if t.id == record.token_id {
-                        " (this sign-in)"
+                    let mark = if t.sign_in_token {
+                        "  (conda's sign-in token)"
                     } else {
                         ""
                     };
+                    let state = match t.expiry {
+                        Expiry::Expired => "  EXPIRED",
+                        Expiry::Soon(_) => "  expires soon",
+                        _ => "",
+                    };
                     out!(
-                        "{}  {}  expires {}{mark}",
+                        "{}  {:<44}  expires {}{state}{mark}",
                         t.id,
                         t.name,
-                        t.expires_at.as_deref().unwrap_or("never")
+                        t.expires.as_deref().unwrap_or("never")
                     );
                 }
+            }
+        }
+        TokensCommand::Scopes => {
+            for s in engine.token_scopes().await? {
+                out!("{s}");
             }
         }
         TokensCommand::Create {
@@ -533,59 +544,38 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
             scopes,
             expires,
         } => {
-            let offered = client.scopes(&secrets.jwt).await?;
             let scopes = if scopes.is_empty() {
                 SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect()
             } else {
                 scopes
             };
-            if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
-                return Err(Error::UnknownScope { name: bad.clone() });
-            }
-            let today = chrono::Local::now().date_naive();
-            let expires_at = match expires {
-                None => today + chrono::Duration::days(365),
-                Some(v) => match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
-                    Ok(d) if d > today && d <= today + chrono::Duration::days(366) => d,
-                    _ => return Err(Error::InvalidExpiry { value: v }),
-                },
-            };
-            let created = client
-                .create_token(
-                    &secrets.jwt,
-                    &NewToken {
-                        name,
-                        scopes,
-                        expires_at: Some(expires_at.format("%Y-%m-%d").to_string()),
-                    },
-                )
+            let created = engine
+                .create_token(&name, &scopes, expires.as_deref())
                 .await?;
-            eprintln!("Token {} created; it is shown only once:", created.id);
+            eprintln!(
+                "Token {} created. It is shown only this once; store it safely:",
+                created.id
+            );
             out!("{}", created.token);
         }
         TokensCommand::Regenerate { id } => {
-            if id == record.token_id {
-                return Err(Error::Refused {
-                    reason: "This is conda's sign-in token; sign out and in again to replace it."
-                        .into(),
-                });
+            let sign_in = engine.session()?.is_some_and(|s| s.token_id == id);
+            let token = engine.regenerate_token(&id).await?;
+            if sign_in {
+                eprintln!("conda's sign-in token was regenerated; its token files were updated.");
             }
-            let token = client.reissue_token(&secrets.jwt, &id).await?;
-            eprintln!("Token {id} regenerated; the new value is shown only once:");
+            eprintln!(
+                "Token {id} regenerated; the old value no longer works. The new value is shown only this once:"
+            );
             out!("{token}");
         }
         TokensCommand::Revoke { id } => {
-            if id == record.token_id {
-                return Err(Error::Refused {
-                    reason: "This token is what conda uses to reach the server; use `conda-connect logout` to revoke it.".into(),
-                });
-            }
-            if !client.delete_token(&secrets.jwt, &id).await? {
-                return Err(Error::Refused {
-                    reason: format!("The server has no token with id {id}."),
-                });
-            }
+            engine.revoke_token(&id).await?;
             out!("Token {id} revoked.");
+        }
+        TokensCommand::Renew => {
+            let until = engine.renew_sign_in_token().await?;
+            out!("conda's sign-in token now expires on {until}.");
         }
     }
     Ok(())

@@ -454,6 +454,19 @@ impl ServerClient {
             .ok_or(Error::Malformed { what: what.into() })
     }
 
+    /// `PUT /api/account/tokens/<id>?reissue_token=false` with a new expiry: same value, later expiry.
+    pub async fn update_token_expiry(&self, jwt: &str, id: &str, expires_at: &str) -> Result<()> {
+        let what = "the token renewal";
+        let path = format!(
+            "/api/account/tokens/{}?reissue_token=false",
+            path_segment(id)
+        );
+        let rb = self
+            .request(Method::PUT, &path, Auth::Jwt(jwt))
+            .json(&serde_json::json!({ "expires_at": expires_at }));
+        self.send(rb, what).await.map(|_| ())
+    }
+
     /// `DELETE /api/account/tokens/<id>`; `Ok(false)` when the server does not know the token (already gone).
     pub async fn delete_token(&self, jwt: &str, id: &str) -> Result<bool> {
         let what = "the token revocation";

@@ -18,3 +18,4 @@ pub mod snapshots;
 pub mod token_files;
 pub use session::Engine;
 pub mod index;
+pub mod tokens;

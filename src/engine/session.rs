@@ -154,7 +154,7 @@ impl Engine {
         }
     }
 
-    fn lock(&self) -> Result<ConfigLock> {
+    pub(crate) fn lock(&self) -> Result<ConfigLock> {
         ConfigLock::acquire(&self.paths.lock_file(), self.lock_wait)
     }
 
@@ -239,7 +239,7 @@ impl Engine {
         self.recover_locked().await
     }
 
-    async fn recover_locked(&self) -> Result<Option<String>> {
+    pub(crate) async fn recover_locked(&self) -> Result<Option<String>> {
         let path = self.paths.journal_file();
         let Some(journal) = Journal::load(&path)? else {
             return Ok(None);
@@ -317,7 +317,11 @@ impl Engine {
     }
 
     /// Save the journal, apply its operations (rolling back on a real error), run its post-work.
-    async fn commit(&self, journal: Journal, crash: &mut Option<CrashPoint>) -> Result<bool> {
+    pub(crate) async fn commit(
+        &self,
+        journal: Journal,
+        crash: &mut Option<CrashPoint>,
+    ) -> Result<bool> {
         let path = self.paths.journal_file();
         journal.save(&path)?;
         self.step(crash)?;

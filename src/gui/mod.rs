@@ -13,8 +13,9 @@ use iced::widget::{button, column, container, row, space, text};
 use iced::{Element, Font, Length, Subscription, Task, Theme};
 
 use crate::engine::session::Status;
+use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, Error};
-use screen::{add_channels, connect, home, login, preferences, set_domain, sign_out};
+use screen::{add_channels, connect, home, login, preferences, set_domain, sign_out, tokens};
 use settings::{AppSettings, ThemeChoice};
 
 pub const APP_NAME: &str = "conda-connect";
@@ -47,6 +48,7 @@ pub enum Dialog {
     AddChannels(add_channels::State),
     Preferences(preferences::State),
     SignOut(sign_out::State),
+    Tokens(tokens::State),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +69,13 @@ pub enum Message {
     AddChannels(add_channels::Message),
     Preferences(preferences::Message),
     SignOut(sign_out::Message),
+    Tokens(tokens::Message),
     OpenConnect,
+    OpenTokens,
+    /// The sign-in token's expiry, checked after each status load while signed in.
+    SignInExpiry(Result<Expiry, Error>),
+    RenewSignInToken,
+    Renewed(Result<String, Error>),
     OpenPreferences,
     CloseDialog,
     StatusLoaded(Result<Status, Error>),
@@ -91,6 +99,8 @@ pub struct App {
     pub health: Health,
     pub notice: Option<String>,
     pub settings: AppSettings,
+    /// The sign-in token expires soon (or has): the main window offers renewal.
+    pub sign_in_expiry: Option<Expiry>,
 }
 
 impl App {
@@ -106,6 +116,7 @@ impl App {
             health: Health::Unknown,
             notice: None,
             settings,
+            sign_in_expiry: None,
         };
         let engine = app.engine.clone();
         let boot = Task::perform(
@@ -186,12 +197,77 @@ impl App {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::StatusLoaded(Ok(status)) => {
+                let own_session =
+                    status.source == Some(crate::engine::session::LoginSource::CondaConnect);
                 self.status = Some(status);
                 self.status_error = None;
                 if !self.signed_in() {
                     self.health = Health::Unknown;
+                    self.sign_in_expiry = None;
+                    return Task::none();
+                }
+                if own_session {
+                    let engine = self.engine.clone();
+                    return Task::perform(
+                        async move { engine.sign_in_token_expiry().await },
+                        Message::SignInExpiry,
+                    );
                 }
                 Task::none()
+            }
+            Message::SignInExpiry(result) => {
+                self.sign_in_expiry = match result {
+                    Ok(e @ (Expiry::Soon(_) | Expiry::Expired)) => Some(e),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the sign-in token's expiry");
+                        None
+                    }
+                };
+                Task::none()
+            }
+            Message::RenewSignInToken => {
+                let engine = self.engine.clone();
+                Task::perform(
+                    async move { engine.renew_sign_in_token().await },
+                    Message::Renewed,
+                )
+            }
+            Message::Renewed(result) => {
+                match result {
+                    Ok(until) => {
+                        self.sign_in_expiry = None;
+                        self.notice = Some(format!(
+                            "conda's sign-in token was renewed; it now expires on {until}."
+                        ));
+                    }
+                    Err(e) => self.notice = Some(e.to_string()),
+                }
+                Task::none()
+            }
+            Message::OpenTokens => {
+                let domain = self
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.domain.clone())
+                    .unwrap_or_default();
+                let (state, load) = tokens::State::new(&self.engine, domain);
+                self.dialog = Some(Dialog::Tokens(state));
+                load.map(Message::Tokens)
+            }
+            Message::Tokens(m) => {
+                let Some(Dialog::Tokens(state)) = &mut self.dialog else {
+                    return Task::none();
+                };
+                match state.update(m, &self.engine) {
+                    tokens::Action::None => Task::none(),
+                    tokens::Action::Run(t) => t.map(Message::Tokens),
+                    tokens::Action::Close => {
+                        self.dialog = None;
+                        self.refresh_status()
+                    }
+                    tokens::Action::SignOut => self.start_sign_out(),
+                }
             }
             Message::StatusLoaded(Err(e)) => {
                 self.status_error = Some(e.to_string());
@@ -222,6 +298,7 @@ impl App {
                     Some(Dialog::AddChannels(s)) => s.saving,
                     Some(Dialog::SignOut(s)) => s.busy,
                     Some(Dialog::Preferences(s)) => s.busy,
+                    Some(Dialog::Tokens(s)) => s.busy,
                     _ => false,
                 };
                 if !busy {
@@ -461,13 +538,25 @@ impl App {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
+        let own_session = self.status.as_ref().is_some_and(|s| {
+            s.logged_in && s.source == Some(crate::engine::session::LoginSource::CondaConnect)
+        });
+        let mut buttons = row![].spacing(10);
+        if own_session {
+            buttons = buttons.push(style::secondary("Tokens", Some(Message::OpenTokens)));
+        }
+        buttons = buttons
+            .push(style::secondary(
+                "Preferences",
+                Some(Message::OpenPreferences),
+            ))
+            .push(style::primary("Connect", Some(Message::OpenConnect)));
         let header = container(
             row![
                 text(APP_NAME).size(20).font(style::BOLD),
                 text(self.status_line()).size(14),
                 space::horizontal().width(Length::Fill),
-                style::secondary("Preferences", Some(Message::OpenPreferences)),
-                style::primary("Connect", Some(Message::OpenConnect)),
+                buttons,
             ]
             .spacing(16)
             .align_y(iced::Center),
@@ -488,6 +577,30 @@ impl App {
             }
             Health::Restored => page = page.push(banner("Connection to Anaconda Server restored.", Some(Message::DismissBanner), false)),
             _ => {}
+        }
+        if let Some(expiry) = self.sign_in_expiry {
+            let message = match expiry {
+                Expiry::Expired => {
+                    "conda's sign-in token has expired: conda can no longer reach the server."
+                        .to_string()
+                }
+                Expiry::Soon(0) => "conda's sign-in token expires today.".to_string(),
+                Expiry::Soon(days) => format!("conda's sign-in token expires in {days} days."),
+                _ => String::new(),
+            };
+            page = page.push(
+                container(
+                    row![
+                        text(message).size(14).width(Length::Fill),
+                        style::primary("Renew for a year", Some(Message::RenewSignInToken))
+                    ]
+                    .spacing(12)
+                    .align_y(iced::Center),
+                )
+                .padding([8, 12])
+                .width(Length::Fill)
+                .style(container::warning),
+            );
         }
         if let Some(n) = &self.notice {
             page = page.push(banner(n, Some(Message::DismissNotice), false));
@@ -510,6 +623,7 @@ impl App {
             Some(Dialog::AddChannels(s)) => Some(s.view().map(Message::AddChannels)),
             Some(Dialog::Preferences(s)) => Some(s.view().map(Message::Preferences)),
             Some(Dialog::SignOut(s)) => Some(s.view().map(Message::SignOut)),
+            Some(Dialog::Tokens(s)) => Some(s.view().map(Message::Tokens)),
         };
         match dialog {
             Some(d) => style::modal(base, d, Message::CloseDialog),

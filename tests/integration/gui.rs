@@ -401,3 +401,122 @@ async fn update_index_reports_failed_channels_in_the_window() {
     assert!(h.shows("team/sub / noarch — 401 (0 packages)"));
     assert!(h.shows("main / noarch — cached (4 packages)"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_screen_create_reveal_regenerate_revoke() {
+    use gui::screen::tokens;
+    let mut h = Harness::new().await;
+    assert!(!h.shows("Tokens"), "no Tokens button before sign-in");
+    h.sign_in().await;
+    h.click("Skip").await;
+    h.click("Tokens").await;
+    assert!(h.shows(tokens::TITLE));
+    let sign_in_name = h.world.emu.tokens()[0].name.clone();
+    assert!(h.shows(&format!("{sign_in_name} (conda's sign-in token)")));
+
+    // new token: name, default scopes, one-year expiry; Create is disabled without a name
+    h.click("New token").await;
+    assert!(h.shows("New token"));
+    h.click("Create token").await;
+    assert_eq!(h.world.emu.tokens().len(), 1);
+    h.type_into(tokens::NAME_ID, "ci-pipeline").await;
+    h.click("30 days").await;
+    h.click("Create token").await;
+    assert!(h.shows("Token \u{201c}ci-pipeline\u{201d} created"));
+    assert!(h.shows(tokens::NOT_SHOWN_AGAIN));
+    let created = h
+        .world
+        .emu
+        .tokens()
+        .into_iter()
+        .find(|t| t.name == "ci-pipeline")
+        .unwrap();
+    let in_30 = (conda_connect::engine::tokens::today() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(created.expires_at.as_deref(), Some(in_30.as_str()));
+    assert!(h.shows(&created.token), "the value is revealed once");
+    assert!(h.shows(&format!(
+        "conda config --add channels {}/api/repo/t/{}/main",
+        h.world.emu.url, created.token
+    )));
+    assert!(h.shows(&format!(
+        "pip install --index-url http://{}:x-auth-token@{}/api/repo/main/simple <package>",
+        created.token,
+        h.world.emu.url.trim_start_matches("http://")
+    )));
+    h.click("Done").await;
+    assert!(!h.shows(&created.token), "not shown again");
+    assert!(
+        h.shows(&format!("{in_30} (in 30 days)")),
+        "expiring soon is highlighted"
+    );
+
+    // regenerate the new token (confirmation first)
+    h.send(Message::Tokens(tokens::Message::AskRegenerate(
+        created.id.clone(),
+    )))
+    .await;
+    assert!(h.shows("Regenerate \u{201c}ci-pipeline\u{201d}?"));
+    h.click("Regenerate").await;
+    let regenerated = h
+        .world
+        .emu
+        .tokens()
+        .into_iter()
+        .find(|t| t.id == created.id)
+        .unwrap()
+        .token;
+    assert_ne!(regenerated, created.token);
+    assert!(h.shows(&regenerated));
+    h.click("Done").await;
+
+    // revoke it
+    h.send(Message::Tokens(tokens::Message::AskRevoke(
+        created.id.clone(),
+    )))
+    .await;
+    assert!(h.shows("Revoke \u{201c}ci-pipeline\u{201d}?"));
+    h.click("Revoke").await;
+    assert!(h.world.emu.tokens().iter().all(|t| t.id != created.id));
+    assert!(!h.shows("ci-pipeline"));
+
+    // the sign-in token is not revoked from here: sign out instead
+    let sign_in_id = h.world.emu.tokens()[0].id.clone();
+    h.send(Message::Tokens(tokens::Message::AskRevoke(sign_in_id)))
+        .await;
+    assert!(h.shows("This is the token conda uses"));
+    h.click("Sign Out…").await;
+    assert!(h.shows("Sign out of Anaconda Server?"));
+    assert_eq!(h.world.emu.tokens().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_token_expiring_soon_is_renewed_in_one_click() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    h.click("Skip").await;
+    assert!(h.app.sign_in_expiry.is_none());
+    let in_12 = (conda_connect::engine::tokens::today() + chrono::Duration::days(12))
+        .format("%Y-%m-%d")
+        .to_string();
+    h.world.emu.state.lock().unwrap().tokens[0].expires_at = Some(in_12);
+    let task = h.app.update(Message::StatusLoaded(h.app.engine.status()));
+    h.settle(task).await;
+    assert!(h.shows("conda's sign-in token expires in 12 days."));
+    let value = h.world.emu.tokens()[0].token.clone();
+    h.click("Renew for a year").await;
+    let in_365 = (conda_connect::engine::tokens::today() + chrono::Duration::days(365))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(h.shows(&format!(
+        "conda's sign-in token was renewed; it now expires on {in_365}."
+    )));
+    assert!(!h.shows("conda's sign-in token expires in 12 days."));
+    assert_eq!(h.world.emu.tokens()[0].expires_at, Some(in_365));
+    assert_eq!(
+        h.world.emu.tokens()[0].token,
+        value,
+        "same value: conda's files stay valid"
+    );
+}

@@ -5,3 +5,4 @@ mod common;
 mod flows;
 mod gui;
 mod real_conda;
+mod tokens;

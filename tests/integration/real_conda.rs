@@ -181,6 +181,91 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         "{log:?}"
     );
 
+    // regenerate conda's sign-in token: conda keeps working with the new value, the old one is refused
+    let list = run(&env, bin, &["tokens", "list", "--json"], None).await;
+    assert!(list.status.success(), "{}", text(&list));
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let sign_in_id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["sign_in_token"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old_token = emu.tokens()[0].token.clone();
+    let o = run(&env, bin, &["tokens", "regenerate", &sign_in_id], None).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let new_token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_eq!(emu.tokens()[0].token, new_token);
+    let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
+    assert!(
+        search.status.success(),
+        "conda works with the regenerated token: {}",
+        text(&search)
+    );
+    let with_token = |t: &str| format!("{}/api/repo/t/{t}/internal", emu.url);
+    let channel_search = |t: String| {
+        let url = with_token(&t);
+        let env = &env;
+        let conda = conda.clone();
+        async move {
+            run(
+                env,
+                &conda,
+                &[
+                    "search",
+                    "--json",
+                    "--override-channels",
+                    "-c",
+                    &url,
+                    "hello-private",
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    assert!(
+        !channel_search(old_token).await.status.success(),
+        "the old value is refused"
+    );
+    // a token created for a channel URL works until it is revoked
+    let o = run(
+        &env,
+        bin,
+        &[
+            "tokens",
+            "create",
+            "--name",
+            "interop",
+            "--scope",
+            "artifact:download",
+            "--scope",
+            "channel:view-artifacts",
+        ],
+        None,
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let created = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let created_id = emu
+        .tokens()
+        .iter()
+        .find(|t| t.token == created)
+        .unwrap()
+        .id
+        .clone();
+    let ok = channel_search(created.clone()).await;
+    assert!(ok.status.success(), "{}", text(&ok));
+    let o = run(&env, bin, &["tokens", "revoke", &created_id], None).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !channel_search(created).await.status.success(),
+        "conda loses access with the revoked token"
+    );
+
     let o = run(&env, bin, &["logout"], None).await;
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(

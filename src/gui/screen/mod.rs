@@ -8,4 +8,5 @@ pub mod login;
 pub mod preferences;
 pub mod set_domain;
 pub mod sign_out;
+pub mod tokens;
 pub mod trust;

@@ -1,0 +1,326 @@
+//! Token management (anaconda-server-api.md §1.6–1.7): list, create with scopes and expiry, regenerate, revoke,
+//! renew — and how to use a token. Regenerating the sign-in token rewrites conda's token files, the ini and the
+//! secrets in one journaled transaction, so conda keeps working with the new value.
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+
+use crate::engine::client::{CreatedToken, NewToken, TokenItem};
+use crate::engine::error::{Error, Result};
+use crate::engine::journal::{After, FileOp, Journal, Stage};
+use crate::engine::navigator_ini::NavigatorIni;
+use crate::engine::session::Engine;
+use crate::engine::token_files;
+
+/// Tokens may live at most this long (the documented default is one year).
+pub const MAX_DAYS: i64 = 365;
+/// Expiring within this many days is highlighted, and the sign-in token offers renewal.
+pub const WARN_DAYS: i64 = 30;
+
+/// How close a token is to its expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "days")]
+pub enum Expiry {
+    Never,
+    Expired,
+    /// Expires within [`WARN_DAYS`]: days left.
+    Soon(i64),
+    Later(i64),
+}
+
+impl Expiry {
+    pub fn of(expires_at: Option<&str>, today: NaiveDate) -> Expiry {
+        let Some(date) = expires_at.and_then(parse_date) else {
+            return Expiry::Never;
+        };
+        let days = (date - today).num_days();
+        if days < 0 {
+            Expiry::Expired
+        } else if days <= WARN_DAYS {
+            Expiry::Soon(days)
+        } else {
+            Expiry::Later(days)
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
+}
+
+/// One token, as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub created: Option<String>,
+    pub expires: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub scopes: Vec<String>,
+    /// The token conda uses (created at sign-in).
+    pub sign_in_token: bool,
+    pub expiry: Expiry,
+}
+
+/// The ways to use a token (shown with copy buttons).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub channel_url: String,
+    pub conda_config: String,
+    pub pip: String,
+}
+
+/// How to use `token` for `channel` on `domain` (Anaconda's documented forms).
+pub fn usage(domain: &str, token: &str, channel: &str) -> Usage {
+    let channel_url = format!("{domain}/api/repo/t/{token}/{channel}");
+    let (scheme, rest) = domain.split_once("://").unwrap_or(("https", domain));
+    Usage {
+        conda_config: format!("conda config --add channels {channel_url}"),
+        pip: format!(
+            "pip install --index-url {scheme}://{token}:x-auth-token@{rest}/api/repo/{channel}/simple <package>"
+        ),
+        channel_url,
+    }
+}
+
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Check an expiry date: after today and at most [`MAX_DAYS`] ahead.
+pub fn validate_expiry(value: &str) -> Result<NaiveDate> {
+    let date =
+        NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| Error::InvalidExpiry {
+            value: value.to_string(),
+        })?;
+    let today = today();
+    if date <= today || date > today + Duration::days(MAX_DAYS) {
+        return Err(Error::InvalidExpiry {
+            value: value.to_string(),
+        });
+    }
+    Ok(date)
+}
+
+impl Engine {
+    fn token_session(
+        &self,
+    ) -> Result<(
+        crate::engine::session::SessionRecord,
+        crate::engine::secrets::SessionSecrets,
+    )> {
+        let record = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let secrets = self
+            .secrets
+            .get(&record.domain)?
+            .ok_or(Error::NotLoggedIn)?;
+        Ok((record, secrets))
+    }
+
+    /// The user's tokens, newest first, the sign-in token marked.
+    pub async fn tokens(&self) -> Result<Vec<TokenView>> {
+        let (record, secrets) = self.token_session()?;
+        let items = self
+            .client(&record.domain)?
+            .list_tokens(&secrets.jwt)
+            .await?;
+        let today = today();
+        let mut out: Vec<TokenView> = items
+            .into_iter()
+            .map(|t| view(t, &record.token_id, today))
+            .collect();
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// The scopes the server lets this user grant.
+    pub async fn token_scopes(&self) -> Result<Vec<String>> {
+        let (record, secrets) = self.token_session()?;
+        self.client(&record.domain)?.scopes(&secrets.jwt).await
+    }
+
+    /// Create a token: scopes checked against the server's list, expiry after today and within a year
+    /// (default: one year).
+    pub async fn create_token(
+        &self,
+        name: &str,
+        scopes: &[String],
+        expires: Option<&str>,
+    ) -> Result<CreatedToken> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::Refused {
+                reason: "Give the token a name.".into(),
+            });
+        }
+        if scopes.is_empty() {
+            return Err(Error::Refused {
+                reason: "Choose at least one scope.".into(),
+            });
+        }
+        let expires_at = match expires.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(v) => validate_expiry(v)?,
+            None => today() + Duration::days(MAX_DAYS),
+        };
+        let (record, secrets) = self.token_session()?;
+        let client = self.client(&record.domain)?;
+        let offered = client.scopes(&secrets.jwt).await?;
+        if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
+            return Err(Error::UnknownScope { name: bad.clone() });
+        }
+        let new = NewToken {
+            name: name.to_string(),
+            scopes: scopes.to_vec(),
+            expires_at: Some(expires_at.format("%Y-%m-%d").to_string()),
+        };
+        client.create_token(&secrets.jwt, &new).await
+    }
+
+    /// A new value for token `id`. For the sign-in token, conda's token files, the ini and the stored secrets get
+    /// the new value in one transaction.
+    pub async fn regenerate_token(&self, id: &str) -> Result<String> {
+        let mut crash = self.crash.clone();
+        let _lock = self.lock()?;
+        self.recover_locked().await?;
+        let (record, mut secrets) = self.token_session()?;
+        let token = self
+            .client(&record.domain)?
+            .reissue_token(&secrets.jwt, id)
+            .await?;
+        if id != record.token_id {
+            return Ok(token);
+        }
+        secrets.access_token = Some(token.clone());
+        self.secrets.set(&record.domain, &secrets)?;
+        let mut ops: Vec<FileOp> = token_files::token_file_paths(&self.paths, &record.domain)
+            .iter()
+            .map(|p| FileOp::write(p, &token, Some(0o600)))
+            .collect();
+        let mut ini = NavigatorIni::load(&self.paths.navigator_ini)?;
+        ini.set_token(&token);
+        if let Some(text) = ini.changed_text() {
+            ops.push(FileOp::write(&self.paths.navigator_ini, &text, None));
+        }
+        let journal = Journal {
+            operation: "token regeneration".into(),
+            stage: Stage::Apply,
+            ops,
+            after: After::default(),
+        };
+        self.commit(journal, &mut crash).await?;
+        Ok(token)
+    }
+
+    /// Revoke token `id`. The sign-in token is refused: conda would lose access; sign out instead (which revokes
+    /// it and restores the configuration).
+    pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        let (record, secrets) = self.token_session()?;
+        if id == record.token_id {
+            return Err(Error::Refused {
+                reason: "This is the token conda uses to reach the server; revoking it would cut conda off. Sign out \
+                         instead (conda-connect logout): it revokes the token and restores your configuration."
+                    .into(),
+            });
+        }
+        if !self
+            .client(&record.domain)?
+            .delete_token(&secrets.jwt, id)
+            .await?
+        {
+            return Err(Error::Refused {
+                reason: format!("The server has no token with id {id}."),
+            });
+        }
+        Ok(())
+    }
+
+    /// The sign-in token's expiry (from `/api/account/token-info`).
+    pub async fn sign_in_token_expiry(&self) -> Result<Expiry> {
+        let (record, secrets) = self.token_session()?;
+        let token = secrets.access_token.clone().ok_or(Error::NotLoggedIn)?;
+        let client = self.client(&record.domain)?;
+        match client.token_info(&token).await {
+            Ok(info) => Ok(Expiry::of(info.expires_at.as_deref(), today())),
+            // an expired token cannot ask about itself: look it up in the list (with the session JWT)
+            Err(Error::Unauthorized { .. }) => {
+                let list = client.list_tokens(&secrets.jwt).await?;
+                Ok(list
+                    .iter()
+                    .find(|t| t.id == record.token_id)
+                    .map(|t| Expiry::of(t.expires_at.as_deref(), today()))
+                    .unwrap_or(Expiry::Expired))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Extend the sign-in token to one year from today, keeping its value (nothing local changes).
+    pub async fn renew_sign_in_token(&self) -> Result<String> {
+        let (record, secrets) = self.token_session()?;
+        let expires = (today() + Duration::days(MAX_DAYS))
+            .format("%Y-%m-%d")
+            .to_string();
+        self.client(&record.domain)?
+            .update_token_expiry(&secrets.jwt, &record.token_id, &expires)
+            .await?;
+        Ok(expires)
+    }
+}
+
+fn view(t: TokenItem, sign_in_id: &str, today: NaiveDate) -> TokenView {
+    TokenView {
+        expiry: Expiry::of(t.expires_at.as_deref(), today),
+        sign_in_token: t.id == sign_in_id,
+        id: t.id,
+        name: t.name,
+        created: t.created_at,
+        expires: t.expires_at,
+        kind: t.kind,
+        scopes: t.scopes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_states() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(Expiry::of(None, today), Expiry::Never);
+        assert_eq!(Expiry::of(Some("2026-11-21"), today), Expiry::Expired);
+        assert_eq!(Expiry::of(Some("2026-12-01"), today), Expiry::Soon(9));
+        assert_eq!(
+            Expiry::of(Some("2027-11-22T00:00:00Z"), today),
+            Expiry::Later(365)
+        );
+    }
+
+    #[test]
+    fn usage_snippets() {
+        let u = usage("https://repo.example.com", "abc123", "internal");
+        assert_eq!(
+            u.channel_url,
+            "https://repo.example.com/api/repo/t/abc123/internal"
+        );
+        assert_eq!(
+            u.conda_config,
+            "conda config --add channels https://repo.example.com/api/repo/t/abc123/internal"
+        );
+        assert_eq!(
+            u.pip,
+            "pip install --index-url https://abc123:x-auth-token@repo.example.com/api/repo/internal/simple <package>"
+        );
+    }
+
+    #[test]
+    fn expiry_limits() {
+        let t = today();
+        assert!(validate_expiry(&(t + Duration::days(365)).format("%Y-%m-%d").to_string()).is_ok());
+        for bad in [t + Duration::days(366), t, t - Duration::days(1)] {
+            assert!(validate_expiry(&bad.format("%Y-%m-%d").to_string()).is_err());
+        }
+        assert!(validate_expiry("next year").is_err());
+    }
+}

@@ -1,0 +1,579 @@
+//! Tokens: the user's access tokens with their expiry (expired and expiring-within-30-days highlighted),
+//! **New token** (name, scopes grouped as the server lists them, expiry capped at one year), a one-time reveal
+//! with **Copy** and usage snippets, **Regenerate** and **Revoke** with confirmation. Revoking conda's own
+//! sign-in token is not offered: signing out does that and restores the configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Duration;
+use iced::widget::{
+    button, checkbox, column, container, row, scrollable, space, table, text, text_input,
+};
+use iced::{Element, Length, Task, Theme};
+
+use crate::engine::client::CreatedToken;
+use crate::engine::tokens::{self, Expiry, TokenView};
+use crate::engine::{Engine, Error};
+use crate::gui::style;
+
+pub const TITLE: &str = "Access tokens";
+pub const NAME_ID: &str = "token-name";
+pub const NOT_SHOWN_AGAIN: &str = "Copy this token now: it cannot be shown again once you leave this view. Anyone with it has its scopes.";
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Loaded(Result<(Vec<TokenView>, Vec<String>), Error>),
+    New,
+    Name(String),
+    ToggleScope(String, bool),
+    Expires(String),
+    ExpiresIn(i64),
+    Create,
+    Created(Result<CreatedToken, Error>),
+    AskRegenerate(String),
+    Regenerate,
+    Regenerated(Result<String, Error>),
+    AskRevoke(String),
+    Revoke,
+    Revoked(Result<(), Error>),
+    SnippetChannel(String),
+    Copy(String),
+    Back,
+    Close,
+    SignOutInstead,
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    Close,
+    SignOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewForm {
+    pub name: String,
+    pub scopes: BTreeSet<String>,
+    pub expires: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    List,
+    New(NewForm),
+    /// A token value shown once.
+    Reveal {
+        heading: String,
+        token: String,
+    },
+    ConfirmRegenerate(TokenView),
+    ConfirmRevoke(TokenView),
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub domain: String,
+    pub loading: bool,
+    pub busy: bool,
+    pub tokens: Vec<TokenView>,
+    pub scopes: Vec<String>,
+    pub view: View,
+    pub error: Option<String>,
+    pub snippet_channel: String,
+}
+
+fn load(engine: &Engine) -> Task<Message> {
+    let engine = engine.clone();
+    Task::perform(
+        async move {
+            let list = engine.tokens().await?;
+            let scopes = engine.token_scopes().await?;
+            Ok((list, scopes))
+        },
+        Message::Loaded,
+    )
+}
+
+fn date_in(days: i64) -> String {
+    (tokens::today() + Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+impl State {
+    pub fn new(engine: &Engine, domain: String) -> (Self, Task<Message>) {
+        let state = State {
+            domain,
+            loading: true,
+            busy: false,
+            tokens: Vec::new(),
+            scopes: Vec::new(),
+            view: View::List,
+            error: None,
+            snippet_channel: "main".into(),
+        };
+        (state, load(engine))
+    }
+
+    fn token(&self, id: &str) -> Option<TokenView> {
+        self.tokens.iter().find(|t| t.id == id).cloned()
+    }
+
+    pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        match message {
+            Message::Loaded(result) => {
+                self.loading = false;
+                match result {
+                    Ok((list, scopes)) => {
+                        self.tokens = list;
+                        self.scopes = scopes;
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            Message::New => {
+                self.error = None;
+                self.view = View::New(NewForm {
+                    name: String::new(),
+                    scopes: crate::engine::client::SIGN_IN_SCOPES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .filter(|s| self.scopes.contains(s))
+                        .collect(),
+                    expires: date_in(tokens::MAX_DAYS),
+                });
+                return Action::Run(iced::widget::operation::focus(NAME_ID));
+            }
+            Message::Name(s) => {
+                if let View::New(f) = &mut self.view {
+                    f.name = s;
+                }
+            }
+            Message::ToggleScope(scope, on) => {
+                if let View::New(f) = &mut self.view {
+                    if on {
+                        f.scopes.insert(scope);
+                    } else {
+                        f.scopes.remove(&scope);
+                    }
+                }
+            }
+            Message::Expires(s) => {
+                if let View::New(f) = &mut self.view {
+                    f.expires = s;
+                }
+            }
+            Message::ExpiresIn(days) => {
+                if let View::New(f) = &mut self.view {
+                    f.expires = date_in(days);
+                }
+            }
+            Message::Create => {
+                let View::New(f) = &self.view else {
+                    return Action::None;
+                };
+                if self.busy {
+                    return Action::None;
+                }
+                if let Err(e) = tokens::validate_expiry(&f.expires) {
+                    self.error = Some(e.to_string());
+                    return Action::None;
+                }
+                self.busy = true;
+                self.error = None;
+                let engine = engine.clone();
+                let (name, scopes, expires) = (
+                    f.name.clone(),
+                    f.scopes.iter().cloned().collect::<Vec<_>>(),
+                    f.expires.clone(),
+                );
+                return Action::Run(Task::perform(
+                    async move { engine.create_token(&name, &scopes, Some(&expires)).await },
+                    Message::Created,
+                ));
+            }
+            Message::Created(result) => {
+                self.busy = false;
+                match result {
+                    Ok(created) => {
+                        let name = match &self.view {
+                            View::New(f) => f.name.trim().to_string(),
+                            _ => created.id.clone(),
+                        };
+                        self.view = View::Reveal {
+                            heading: format!("Token \u{201c}{name}\u{201d} created"),
+                            token: created.token,
+                        };
+                        return Action::Run(load(engine));
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            Message::AskRegenerate(id) => {
+                if let Some(t) = self.token(&id) {
+                    self.error = None;
+                    self.view = View::ConfirmRegenerate(t);
+                }
+            }
+            Message::Regenerate => {
+                let View::ConfirmRegenerate(t) = &self.view else {
+                    return Action::None;
+                };
+                if self.busy {
+                    return Action::None;
+                }
+                self.busy = true;
+                let engine = engine.clone();
+                let id = t.id.clone();
+                return Action::Run(Task::perform(
+                    async move { engine.regenerate_token(&id).await },
+                    Message::Regenerated,
+                ));
+            }
+            Message::Regenerated(result) => {
+                self.busy = false;
+                match result {
+                    Ok(token) => {
+                        let name = match &self.view {
+                            View::ConfirmRegenerate(t) => t.name.clone(),
+                            _ => String::new(),
+                        };
+                        self.view = View::Reveal {
+                            heading: format!("Token \u{201c}{name}\u{201d} regenerated"),
+                            token,
+                        };
+                        return Action::Run(load(engine));
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            Message::AskRevoke(id) => {
+                if let Some(t) = self.token(&id) {
+                    self.error = None;
+                    self.view = View::ConfirmRevoke(t);
+                }
+            }
+            Message::Revoke => {
+                let View::ConfirmRevoke(t) = &self.view else {
+                    return Action::None;
+                };
+                if self.busy {
+                    return Action::None;
+                }
+                self.busy = true;
+                let engine = engine.clone();
+                let id = t.id.clone();
+                return Action::Run(Task::perform(
+                    async move { engine.revoke_token(&id).await },
+                    Message::Revoked,
+                ));
+            }
+            Message::Revoked(result) => {
+                self.busy = false;
+                match result {
+                    Ok(()) => {
+                        self.view = View::List;
+                        self.loading = true;
+                        return Action::Run(load(engine));
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            Message::SnippetChannel(s) => self.snippet_channel = s,
+            Message::Copy(value) => return Action::Run(iced::clipboard::write(value)),
+            Message::Back => {
+                if !self.busy {
+                    self.view = View::List;
+                    self.error = None;
+                }
+            }
+            Message::Close => return Action::Close,
+            Message::SignOutInstead => return Action::SignOut,
+        }
+        Action::None
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let body: Element<'_, Message> = match &self.view {
+            View::List => self.list_view(),
+            View::New(form) => self.new_view(form),
+            View::Reveal { heading, token } => self.reveal_view(heading, token),
+            View::ConfirmRegenerate(t) => confirm(
+                format!("Regenerate \u{201c}{}\u{201d}?", t.name),
+                if t.sign_in_token {
+                    "This is conda's sign-in token: it gets a new value, and conda-connect updates conda's token files so \
+                     conda keeps working. The old value stops working at once."
+                        .to_string()
+                } else {
+                    "The token gets a new value; the old value stops working at once, everywhere it is used.".to_string()
+                },
+                style::primary("Regenerate", (!self.busy).then_some(Message::Regenerate)),
+            ),
+            View::ConfirmRevoke(t) if t.sign_in_token => confirm(
+                "This is the token conda uses".to_string(),
+                "Revoking it would cut conda off from the server. Sign out instead: it revokes the token and restores \
+                 your conda configuration."
+                    .to_string(),
+                style::primary("Sign Out…", Some(Message::SignOutInstead)),
+            ),
+            View::ConfirmRevoke(t) => confirm(
+                format!("Revoke \u{201c}{}\u{201d}?", t.name),
+                "Anything that uses this token loses access to the server at once. This cannot be undone.".to_string(),
+                button(text("Revoke").size(14)).padding([8, 18]).style(button::danger).on_press_maybe((!self.busy).then_some(Message::Revoke)).into(),
+            ),
+        };
+        let mut col = column![body].spacing(12);
+        if let Some(e) = &self.error {
+            col = col.push(style::error(e.as_str()));
+        }
+        style::card(col, 880.0)
+    }
+
+    fn list_view(&self) -> Element<'_, Message> {
+        let mut col = column![
+            row![
+                style::title(TITLE),
+                space::horizontal().width(Length::Fill),
+                style::link("Close", Message::Close)
+            ],
+            style::muted(format!(
+                "Tokens on {}. Each token is shown only once, when it is created or regenerated.",
+                self.domain
+            )),
+        ]
+        .spacing(12);
+        if self.loading {
+            col = col.push(style::muted("Loading your tokens…"));
+        } else {
+            let columns = [
+                table::column(text("Name").size(13).font(style::BOLD), |t: TokenView| {
+                    let label = if t.sign_in_token {
+                        format!("{} (conda's sign-in token)", t.name)
+                    } else {
+                        t.name
+                    };
+                    text(label).size(13)
+                })
+                .width(Length::FillPortion(4)),
+                table::column(
+                    text("Created").size(13).font(style::BOLD),
+                    |t: TokenView| {
+                        text(
+                            t.created
+                                .as_deref()
+                                .map(|c| c.get(..10).unwrap_or(c).to_string())
+                                .unwrap_or_default(),
+                        )
+                        .size(13)
+                    },
+                ),
+                table::column(
+                    text("Expires").size(13).font(style::BOLD),
+                    |t: TokenView| expiry_cell(&t),
+                ),
+                table::column(text("Scopes").size(13).font(style::BOLD), |t: TokenView| {
+                    text(t.scopes.len()).size(13)
+                }),
+                table::column(text("").size(13), |t: TokenView| {
+                    row![
+                        button(text("Regenerate").size(12))
+                            .style(button::secondary)
+                            .on_press(Message::AskRegenerate(t.id.clone())),
+                        button(text("Revoke").size(12))
+                            .style(button::danger)
+                            .on_press(Message::AskRevoke(t.id.clone())),
+                    ]
+                    .spacing(6)
+                }),
+            ];
+            col = col.push(
+                container(
+                    scrollable(
+                        table(columns, self.tokens.clone())
+                            .padding_x(8)
+                            .padding_y(4)
+                            .width(Length::Fill),
+                    )
+                    .spacing(4)
+                    .height(Length::Fixed(300.0)),
+                )
+                .style(container::bordered_box),
+            );
+        }
+        col = col.push(row![
+            space::horizontal().width(Length::Fill),
+            style::primary("New token", (!self.loading).then_some(Message::New))
+        ]);
+        col.into()
+    }
+
+    fn new_view<'a>(&'a self, form: &'a NewForm) -> Element<'a, Message> {
+        // scopes grouped as the server names them: `<group>:<action>`
+        let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+        for s in &self.scopes {
+            groups
+                .entry(s.split(':').next().unwrap_or(s).to_string())
+                .or_default()
+                .push(s);
+        }
+        let mut grid = row![].spacing(24);
+        for (group, scopes) in groups {
+            let mut c = column![text(group).size(13).font(style::BOLD)].spacing(4);
+            for s in scopes {
+                let name = s.clone();
+                c = c.push(
+                    checkbox(form.scopes.contains(s))
+                        .label(s.as_str())
+                        .size(14)
+                        .text_size(13)
+                        .on_toggle(move |on| Message::ToggleScope(name.clone(), on)),
+                );
+            }
+            grid = grid.push(c);
+        }
+        let can_create = !self.busy && !form.name.trim().is_empty() && !form.scopes.is_empty();
+        column![
+            style::title("New token"),
+            style::field(
+                "Name",
+                text_input("e.g. ci-pipeline", &form.name)
+                    .id(NAME_ID)
+                    .on_input(Message::Name)
+                    .on_submit(Message::Create)
+                    .padding(8)
+            ),
+            style::field(
+                "Scopes",
+                scrollable(grid).direction(scrollable::Direction::Horizontal(
+                    scrollable::Scrollbar::default()
+                ))
+            ),
+            style::field(
+                "Expires (YYYY-MM-DD, at most one year from today)",
+                row![
+                    text_input("YYYY-MM-DD", &form.expires)
+                        .on_input(Message::Expires)
+                        .on_submit(Message::Create)
+                        .padding(8)
+                        .width(160),
+                    style::link("30 days", Message::ExpiresIn(30)),
+                    style::link("90 days", Message::ExpiresIn(90)),
+                    style::link("1 year", Message::ExpiresIn(tokens::MAX_DAYS)),
+                ]
+                .spacing(8)
+                .align_y(iced::Center)
+            ),
+            if self.busy {
+                style::muted("Creating…")
+            } else {
+                style::muted(" ")
+            },
+            row![
+                space::horizontal().width(Length::Fill),
+                style::secondary("Cancel", Some(Message::Back)),
+                style::primary("Create token", can_create.then_some(Message::Create))
+            ]
+            .spacing(10),
+        ]
+        .spacing(14)
+        .into()
+    }
+
+    fn reveal_view<'a>(&'a self, heading: &'a str, token: &'a str) -> Element<'a, Message> {
+        let channel = if self.snippet_channel.trim().is_empty() {
+            "main"
+        } else {
+            self.snippet_channel.trim()
+        };
+        let usage = tokens::usage(&self.domain, token, channel);
+        let snippet = |label: &'static str, value: String| -> Element<'a, Message> {
+            column![
+                text(label).size(13).font(style::BOLD),
+                row![
+                    text_input("", &value)
+                        .size(13)
+                        .padding(6)
+                        .width(Length::Fill),
+                    button(text("Copy").size(12))
+                        .style(button::secondary)
+                        .on_press(Message::Copy(value.clone())),
+                ]
+                .spacing(8)
+                .align_y(iced::Center),
+            ]
+            .spacing(4)
+            .into()
+        };
+        column![
+            style::title(heading),
+            container(text(NOT_SHOWN_AGAIN).size(14))
+                .padding(10)
+                .width(Length::Fill)
+                .style(|t: &Theme| container::warning(t)),
+            row![
+                text_input("", token)
+                    .size(15)
+                    .padding(8)
+                    .width(Length::Fill),
+                style::primary("Copy", Some(Message::Copy(token.to_string()))),
+            ]
+            .spacing(8)
+            .align_y(iced::Center),
+            style::heading("How to use it"),
+            style::field(
+                "Channel",
+                text_input("main", &self.snippet_channel)
+                    .on_input(Message::SnippetChannel)
+                    .padding(6)
+                    .width(240)
+            ),
+            snippet("conda channel URL", usage.channel_url),
+            snippet("Add it to conda", usage.conda_config),
+            snippet("pip (basic auth: <token>:x-auth-token)", usage.pip),
+            row![
+                space::horizontal().width(Length::Fill),
+                style::primary("Done", Some(Message::Back))
+            ],
+        ]
+        .spacing(12)
+        .into()
+    }
+}
+
+fn expiry_cell(t: &TokenView) -> Element<'static, Message> {
+    let date = t
+        .expires
+        .as_deref()
+        .map(|e| e.get(..10).unwrap_or(e).to_string())
+        .unwrap_or_else(|| "never".into());
+    match t.expiry {
+        Expiry::Expired => text(format!("{date} (expired)"))
+            .size(13)
+            .style(text::danger)
+            .into(),
+        Expiry::Soon(days) => text(format!("{date} (in {days} days)"))
+            .size(13)
+            .style(text::warning)
+            .into(),
+        _ => text(date).size(13).into(),
+    }
+}
+
+fn confirm<'a>(
+    heading: String,
+    body: String,
+    action: Element<'a, Message>,
+) -> Element<'a, Message> {
+    column![
+        style::title(heading),
+        text(body).size(14),
+        row![
+            space::horizontal().width(Length::Fill),
+            style::secondary("Cancel", Some(Message::Back)),
+            action
+        ]
+        .spacing(10),
+    ]
+    .spacing(14)
+    .into()
+}

@@ -1,0 +1,240 @@
+//! Token management against the emulator: create (scopes, expiry), list, regenerate (the sign-in token updates
+//! conda's files in one transaction), revoke, renew.
+
+use conda_connect::engine::Error;
+use conda_connect::engine::journal::CrashPoint;
+use conda_connect::engine::tokens::{Expiry, MAX_DAYS, today};
+
+use crate::common::*;
+
+fn date(days: i64) -> String {
+    (today() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Status of a repodata request made with `token` in the URL, as conda makes it.
+async fn repo_status(w: &World, token: &str) -> u16 {
+    let url = format!(
+        "{}/api/repo/t/{token}/internal/noarch/repodata.json",
+        w.emu.url
+    );
+    reqwest::get(url).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn create_validates_scopes_and_expiry() {
+    let w = World::new().await;
+    w.set_domain().await;
+    let sign_in = w.login().await;
+    let e = w.engine();
+    let scopes = vec!["channel:view".to_string(), "artifact:download".to_string()];
+    assert_eq!(
+        e.create_token("ci", &["channel:fly".to_string()], None)
+            .await
+            .unwrap_err(),
+        Error::UnknownScope {
+            name: "channel:fly".into()
+        }
+    );
+    let too_late = date(MAX_DAYS + 1);
+    assert_eq!(
+        e.create_token("ci", &scopes, Some(&too_late))
+            .await
+            .unwrap_err(),
+        Error::InvalidExpiry { value: too_late }
+    );
+    assert!(matches!(
+        e.create_token("ci", &scopes, Some(&date(0))).await,
+        Err(Error::InvalidExpiry { .. })
+    ));
+    assert!(matches!(
+        e.create_token(" ", &scopes, None).await,
+        Err(Error::Refused { .. })
+    ));
+    assert_eq!(
+        w.emu.tokens().len(),
+        1,
+        "nothing created by refused requests"
+    );
+
+    let created = e
+        .create_token("ci", &scopes, Some(&date(90)))
+        .await
+        .unwrap();
+    let on_server = w
+        .emu
+        .tokens()
+        .into_iter()
+        .find(|t| t.id == created.id)
+        .unwrap();
+    assert_eq!(on_server.scopes, scopes);
+    assert_eq!(on_server.expires_at, Some(date(90)));
+    assert_eq!(on_server.token, created.token);
+    let default_expiry = e.create_token("one-year", &scopes, None).await.unwrap();
+    assert_eq!(
+        w.emu
+            .tokens()
+            .into_iter()
+            .find(|t| t.id == default_expiry.id)
+            .unwrap()
+            .expires_at,
+        Some(date(MAX_DAYS))
+    );
+
+    let list = e.tokens().await.unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(
+        list.iter()
+            .filter(|t| t.sign_in_token)
+            .map(|t| t.id.clone())
+            .collect::<Vec<_>>(),
+        vec![sign_in.token_id]
+    );
+    assert_eq!(
+        list.iter().find(|t| t.id == created.id).unwrap().expiry,
+        Expiry::Later(90)
+    );
+    assert!(
+        e.token_scopes()
+            .await
+            .unwrap()
+            .contains(&"subchannel:view".to_string())
+    );
+}
+
+#[tokio::test]
+async fn revoke_and_refusing_the_sign_in_token() {
+    let w = World::new().await;
+    w.set_domain().await;
+    let sign_in = w.login().await;
+    let e = w.engine();
+    let created = e
+        .create_token("laptop", &["artifact:download".into()], None)
+        .await
+        .unwrap();
+    assert_eq!(repo_status(&w, &created.token).await, 200);
+    e.revoke_token(&created.id).await.unwrap();
+    assert_eq!(
+        repo_status(&w, &created.token).await,
+        401,
+        "a revoked token loses access"
+    );
+    assert!(
+        matches!(
+            e.revoke_token(&created.id).await,
+            Err(Error::Refused { .. })
+        ),
+        "already gone"
+    );
+    let err = e.revoke_token(&sign_in.token_id).await.unwrap_err();
+    assert!(err.to_string().contains("Sign out instead"), "{err}");
+    assert_eq!(w.emu.tokens().len(), 1, "the sign-in token stays");
+}
+
+#[tokio::test]
+async fn regenerating_the_sign_in_token_updates_conda_files() {
+    let w = World::new().await;
+    w.set_domain().await;
+    let sign_in = w.login().await;
+    let old = w.emu.tokens()[0].token.clone();
+    let new = w
+        .engine()
+        .regenerate_token(&sign_in.token_id)
+        .await
+        .unwrap();
+    assert_ne!(new, old);
+    assert_eq!(w.emu.tokens()[0].token, new);
+    for f in w.token_files() {
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), new, "{}", f.display());
+    }
+    assert!(
+        w.ini()
+            .unwrap()
+            .contains(&format!("anaconda_server_token = '{new}'"))
+    );
+    assert_eq!(w.engine().access_token().unwrap().unwrap().1, new);
+    assert_eq!(repo_status(&w, &old).await, 401);
+    assert_eq!(repo_status(&w, &new).await, 200);
+    // another token: a new value, conda's files untouched
+    let other = w
+        .engine()
+        .create_token("other", &["artifact:download".into()], None)
+        .await
+        .unwrap();
+    let other_new = w.engine().regenerate_token(&other.id).await.unwrap();
+    assert_ne!(other_new, other.token);
+    for f in w.token_files() {
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), new);
+    }
+    w.engine().logout().await.unwrap();
+    assert_eq!(
+        w.emu.tokens().len(),
+        1,
+        "sign-out revokes the regenerated sign-in token"
+    );
+}
+
+#[tokio::test]
+async fn crash_during_sign_in_token_regeneration_is_completed() {
+    let mut tried = 0;
+    for step in 1..=12 {
+        let w = World::new().await;
+        w.set_domain().await;
+        let sign_in = w.login().await;
+        let mut crashing = w.engine();
+        crashing.crash = Some(CrashPoint::at(step));
+        match crashing.regenerate_token(&sign_in.token_id).await {
+            Ok(_) => break,
+            Err(Error::SimulatedCrash { .. }) => tried += 1,
+            Err(e) => panic!("step {step}: {e:?}"),
+        }
+        w.engine().recover().await.unwrap();
+        let server = w.emu.tokens()[0].token.clone();
+        for f in w.token_files() {
+            assert_eq!(
+                std::fs::read_to_string(&f).unwrap(),
+                server,
+                "step {step}: {}",
+                f.display()
+            );
+        }
+        assert_eq!(repo_status(&w, &server).await, 200);
+    }
+    assert!(tried >= 6, "{tried}");
+}
+
+#[tokio::test]
+async fn expiry_warning_and_renewal() {
+    let w = World::new().await;
+    w.set_domain().await;
+    let sign_in = w.login().await;
+    let e = w.engine();
+    assert_eq!(
+        e.sign_in_token_expiry().await.unwrap(),
+        Expiry::Later(MAX_DAYS)
+    );
+    w.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(10));
+    assert_eq!(e.sign_in_token_expiry().await.unwrap(), Expiry::Soon(10));
+    w.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(-1));
+    assert_eq!(
+        e.sign_in_token_expiry().await.unwrap(),
+        Expiry::Expired,
+        "an expired token is found in the list"
+    );
+    let value = w.emu.tokens()[0].token.clone();
+    assert_eq!(e.renew_sign_in_token().await.unwrap(), date(MAX_DAYS));
+    let t = &w.emu.tokens()[0];
+    assert_eq!(
+        (t.id.as_str(), t.token.as_str(), t.expires_at.clone()),
+        (
+            sign_in.token_id.as_str(),
+            value.as_str(),
+            Some(date(MAX_DAYS))
+        )
+    );
+    assert_eq!(
+        e.sign_in_token_expiry().await.unwrap(),
+        Expiry::Later(MAX_DAYS)
+    );
+}
