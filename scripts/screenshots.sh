@@ -66,6 +66,11 @@ click "${DEFAULT_BOX_X:-592}" "${DEFAULT_BOX_Y:-230}"; sleep 0.3
 key Return;                       shot signed-in-with-index 2.5
 expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "default_channels"
 expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "channel_alias: http://127.0.0.1:$PORT/api/repo"
+click "${TOKENS_X:-732}" 45;       shot tokens 1
+click "${NEW_TOKEN_X:-880}" "${NEW_TOKEN_Y:-540}"; sleep 0.5
+typ ci-pipeline;                  shot new-token 0.4
+key Return;                       shot token-created 1.2
+key Escape; sleep 0.3
 click 838 45;                     shot preferences
 key Escape; sleep 0.3
 click 960 45; sleep 0.4; key Return; shot sign-out
