@@ -285,6 +285,12 @@ fn init_logging(paths: &Paths) {
 fn engine(paths: Paths) -> Engine {
     let secrets = SecretStore::open(&paths, SecretsMode::from_env());
     let mut engine = Engine::new(paths, secrets);
+    if let Some(ms) = std::env::var("CONDA_CONNECT_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        engine.lock_wait = std::time::Duration::from_millis(ms);
+    }
     let crash = crate::engine::journal::CrashPoint::from_env();
     if crash.at.is_some() {
         engine.crash = Some(crash);
@@ -313,6 +319,9 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
         Command::SetDomain { url, trust_server } => {
             let domain = engine.set_domain(&url, trust_server).await?;
             out!("Anaconda Server domain set to {domain}");
+            if let Some(w) = crate::engine::domain::plain_http_warning(&domain) {
+                eprintln!("conda-connect: warning: {w}");
+            }
         }
         Command::Login {
             username,
@@ -330,7 +339,10 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
             }
             let password = read_password()?;
             if let Some(d) = domain {
-                engine.set_domain(&d, trust_server).await?;
+                let domain = engine.set_domain(&d, trust_server).await?;
+                if let Some(w) = crate::engine::domain::plain_http_warning(&domain) {
+                    eprintln!("conda-connect: warning: {w}");
+                }
             }
             let outcome = engine.login(&username, &password).await?;
             if let Some(w) = &engine.secrets.warning {
@@ -426,7 +438,7 @@ async fn run(cli: Cli, paths: Paths) -> Result<()> {
             out!("Signed out of {}; {condarc}.", out.domain);
             if !out.server_token_revoked {
                 eprintln!(
-                    "conda-connect: The server token could not be revoked; revoke it on the server when it can be reached."
+                    "conda-connect: The server token could not be revoked now; conda-connect will retry the next time it runs."
                 );
             }
         }

@@ -17,6 +17,8 @@ use crate::engine::error::{Error, Result};
 
 pub const SYSTEM_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest API answer read (channel pages of 1000 items are well below it).
+pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
 /// Channels are listed 1000 a page, as Navigator does.
 pub const PAGE_SIZE: usize = 1000;
 
@@ -310,8 +312,27 @@ impl ServerClient {
         })
     }
 
-    async fn json<T: DeserializeOwned>(&self, resp: reqwest::Response, what: &str) -> Result<T> {
-        let bytes = resp.bytes().await.map_err(|e| self.classify(&e, what))?;
+    async fn json<T: DeserializeOwned>(
+        &self,
+        mut resp: reqwest::Response,
+        what: &str,
+    ) -> Result<T> {
+        // API answers are small; a hostile or broken server must not exhaust memory
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_API_BODY as u64)
+        {
+            tracing::warn!(what, len = ?resp.content_length(), "response body too large");
+            return Err(Error::Malformed { what: what.into() });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(&e, what))? {
+            if bytes.len() + chunk.len() > MAX_API_BODY {
+                tracing::warn!(what, "response body too large");
+                return Err(Error::Malformed { what: what.into() });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         serde_json::from_slice(&bytes).map_err(|e| {
             tracing::warn!(what, error = %e, len = bytes.len(), "malformed response body");
             Error::Malformed { what: what.into() }

@@ -138,3 +138,29 @@ mod tests {
         assert!(!is_loopback("http://10.0.0.5"));
     }
 }
+
+/// A warning for a plain `http://` domain that is not on this machine: the password and tokens would cross the
+/// network unencrypted. `None` for `https://` and for loopback.
+pub fn plain_http_warning(domain: &str) -> Option<String> {
+    (domain.starts_with("http://") && !is_loopback(domain)).then(|| {
+        format!(
+            "{domain} uses plain http: your password and tokens would travel unencrypted. Use https:// unless this \
+             server is on a network you trust."
+        )
+    })
+}
+
+#[cfg(test)]
+mod warning_tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_warns_except_on_loopback() {
+        assert!(plain_http_warning("http://repo.example.com").is_some());
+        assert!(plain_http_warning("http://10.0.0.5:8080").is_some());
+        assert_eq!(plain_http_warning("https://repo.example.com"), None);
+        assert_eq!(plain_http_warning("http://127.0.0.1:8080"), None);
+        assert_eq!(plain_http_warning("http://localhost:8080"), None);
+        assert_eq!(plain_http_warning("http://[::1]:8080"), None);
+    }
+}

@@ -132,23 +132,36 @@ impl Journal {
     }
 }
 
-/// Counts journal steps so that tests can stop a transaction at step N, as a crash would
-/// (`CONDA_CONNECT_CRASH_AT=N` in the binary aborts the process there).
+/// Counts journal steps so that tests can stop a transaction at step N, as a crash would. In the binary,
+/// `CONDA_CONNECT_CRASH_AT=N` aborts the process there, and `CONDA_CONNECT_PAUSE_AT=N` announces the step on
+/// stderr and waits forever, so that a test can SIGKILL it at exactly that point.
 #[derive(Debug, Clone, Default)]
 pub struct CrashPoint {
     pub at: Option<usize>,
     pub abort_process: bool,
+    pub pause: bool,
     count: usize,
 }
 
+/// What the binary prints before it waits at a pause point.
+pub const PAUSE_MARKER: &str = "conda-connect: paused at journal step";
+
 impl CrashPoint {
     pub fn from_env() -> Self {
-        CrashPoint {
-            at: std::env::var("CONDA_CONNECT_CRASH_AT")
-                .ok()
-                .and_then(|v| v.parse().ok()),
-            abort_process: true,
-            count: 0,
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+        match (var("CONDA_CONNECT_PAUSE_AT"), var("CONDA_CONNECT_CRASH_AT")) {
+            (Some(at), _) => CrashPoint {
+                at: Some(at),
+                abort_process: false,
+                pause: true,
+                count: 0,
+            },
+            (None, at) => CrashPoint {
+                at,
+                abort_process: true,
+                pause: false,
+                count: 0,
+            },
         }
     }
 
@@ -156,6 +169,7 @@ impl CrashPoint {
         CrashPoint {
             at: Some(step),
             abort_process: false,
+            pause: false,
             count: 0,
         }
     }
@@ -164,6 +178,12 @@ impl CrashPoint {
     pub fn step(&mut self) -> Result<()> {
         self.count += 1;
         if self.at == Some(self.count) {
+            if self.pause {
+                eprintln!("{PAUSE_MARKER} {}", self.count);
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+            }
             if self.abort_process {
                 eprintln!("conda-connect: test crash at journal step {}", self.count);
                 std::process::abort();

@@ -133,6 +133,8 @@ pub struct Engine {
     /// Test hook: stop at journal step N.
     pub crash: Option<CrashPoint>,
     pub lock_wait: Duration,
+    /// How long to wait before retrying a server-token revocation that failed (sign-out while offline).
+    pub revoke_retry_after: Duration,
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
@@ -151,6 +153,7 @@ impl Engine {
             client_defaults: ClientConfig::default(),
             crash: None,
             lock_wait: Duration::from_secs(10),
+            revoke_retry_after: Duration::from_secs(60),
         }
     }
 
@@ -240,9 +243,10 @@ impl Engine {
     }
 
     pub(crate) async fn recover_locked(&self) -> Result<Option<String>> {
+        let retried = self.retry_revocations().await;
         let path = self.paths.journal_file();
         let Some(journal) = Journal::load(&path)? else {
-            return Ok(None);
+            return Ok(retried);
         };
         tracing::warn!(operation = %journal.operation, "recovering an interrupted transaction");
         match &journal.stage {
@@ -291,6 +295,9 @@ impl Engine {
             revoked = self
                 .revoke_with_secrets(&r.domain, &r.account, &r.token_id)
                 .await;
+            if !revoked {
+                self.defer_revocation(r);
+            }
         }
         for account in &after.delete_secrets {
             if let Err(e) = self.secrets.delete(account) {
@@ -1008,5 +1015,123 @@ impl Engine {
             files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
         }
         self.preferences()
+    }
+}
+
+/// A server token that sign-out could not revoke (the server was unreachable): retried later, so that no token
+/// is left behind on the server. Its JWT waits in the secret store under [`PendingRevocation::account`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRevocation {
+    pub domain: String,
+    pub token_id: String,
+    /// Unix seconds of the last attempt.
+    pub last_attempt: i64,
+}
+
+impl PendingRevocation {
+    pub fn account(&self) -> String {
+        format!("pending-revocation|{}|{}", self.domain, self.token_id)
+    }
+}
+
+impl Engine {
+    fn pending_file(&self) -> std::path::PathBuf {
+        self.paths.data_dir.join("pending_revocations.json")
+    }
+
+    /// Token revocations still to do.
+    pub fn pending_revocations(&self) -> Vec<PendingRevocation> {
+        std::fs::read(self.pending_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save_pending(&self, list: &[PendingRevocation]) {
+        let result = if list.is_empty() {
+            files::remove_if_exists(&self.pending_file()).map(|_| ())
+        } else {
+            let json = serde_json::to_vec_pretty(list).expect("pending revocations serialise");
+            files::write_atomic(&self.pending_file(), &json, Some(0o600))
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not record pending token revocations");
+        }
+    }
+
+    /// Keep what is needed to revoke `r` later: its JWT under a separate account, and an entry in the list.
+    fn defer_revocation(&self, r: &RevokeToken) {
+        let Ok(Some(secrets)) = self.secrets.get(&r.account) else {
+            return;
+        };
+        let pending = PendingRevocation {
+            domain: r.domain.clone(),
+            token_id: r.token_id.clone(),
+            last_attempt: chrono::Utc::now().timestamp(),
+        };
+        let keep = SessionSecrets {
+            jwt: secrets.jwt,
+            refresh_token: None,
+            access_token: None,
+        };
+        if let Err(e) = self.secrets.set(&pending.account(), &keep) {
+            tracing::error!(error = %e, "could not keep the session for a later revocation");
+            return;
+        }
+        let mut list = self.pending_revocations();
+        list.retain(|p| p.token_id != pending.token_id);
+        list.push(pending);
+        self.save_pending(&list);
+    }
+
+    /// Retry pending revocations (at most once per `revoke_retry_after`). Returns a sentence when one succeeded.
+    async fn retry_revocations(&self) -> Option<String> {
+        let list = self.pending_revocations();
+        if list.is_empty() {
+            return None;
+        }
+        let now = chrono::Utc::now().timestamp();
+        let mut keep = Vec::new();
+        let mut done = Vec::new();
+        for mut p in list {
+            if now - p.last_attempt < self.revoke_retry_after.as_secs() as i64 {
+                keep.push(p);
+                continue;
+            }
+            let account = p.account();
+            let Ok(Some(s)) = self.secrets.get(&account) else {
+                continue;
+            };
+            // a short timeout: this runs before the user's command
+            let mut quick = self.clone();
+            quick.client_defaults.timeout = Some(
+                self.client_defaults
+                    .system_timeout
+                    .unwrap_or(crate::engine::client::SYSTEM_TIMEOUT),
+            );
+            let outcome = match quick.client(&p.domain) {
+                Ok(c) => c.delete_token(&s.jwt, &p.token_id).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                // revoked now, or the server no longer knows it / no longer accepts the session: nothing more to do
+                Ok(_) | Err(Error::Unauthorized { .. }) => {
+                    let _ = self.secrets.delete(&account);
+                    done.push(p.domain.clone());
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "token revocation still pending");
+                    p.last_attempt = now;
+                    keep.push(p);
+                }
+            }
+        }
+        self.save_pending(&keep);
+        (!done.is_empty()).then(|| {
+            format!(
+                "The server token left by an earlier sign-out from {} was revoked.",
+                done.join(", ")
+            )
+        })
     }
 }

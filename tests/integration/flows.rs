@@ -397,6 +397,22 @@ async fn offline_logout_completes_locally() {
         1,
         "the server still has it: the user was told"
     );
+    assert_eq!(w.engine().pending_revocations().len(), 1);
+    // the next command retries once the server answers again
+    w.emu.clear_faults();
+    let mut e = w.engine();
+    e.revoke_retry_after = std::time::Duration::ZERO;
+    let msg = e.recover().await.unwrap().unwrap();
+    assert!(msg.contains("was revoked"), "{msg}");
+    assert!(
+        w.emu.tokens().is_empty(),
+        "no orphan token left on the server"
+    );
+    assert!(e.pending_revocations().is_empty());
+    assert!(
+        !w.paths.secrets_file().exists(),
+        "the kept session is gone too"
+    );
 }
 
 #[tokio::test]

@@ -140,6 +140,10 @@ impl State {
             style::title(TITLE),
             style::muted(SIDE_TEXT),
             style::muted(format!("Anaconda Server: {}", self.domain)),
+            match crate::engine::domain::plain_http_warning(&self.domain) {
+                Some(w) => text(w).size(13).style(text::warning).into(),
+                None => Element::from(space::vertical().height(0)),
+            },
             style::field(
                 "Username:",
                 text_input("", &self.username)

@@ -104,7 +104,7 @@ pub fn summary(outcome: &LogoutOutcome) -> String {
     };
     let mut s = format!("Signed out of {}. {condarc}", outcome.domain);
     if !outcome.server_token_revoked {
-        s.push_str(" The server token could not be revoked; revoke it on the server when it can be reached.");
+        s.push_str(" The server token could not be revoked now; conda-connect will retry the next time it starts.");
     }
     s
 }
