@@ -231,6 +231,14 @@ async fn apply_fault(f: Fault) -> Response {
             "",
         )
             .into_response(),
+        FaultKind::Body {
+            status,
+            content_type,
+            body,
+        } => {
+            let s = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            (s, [(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
         FaultKind::Huge { bytes } => {
             let body = vec![b' '; bytes];
             (
@@ -294,7 +302,9 @@ fn dispatch(
             };
             let jwt = make_jwt(&user.user_id, &user.username, &user.roles);
             st.sessions.insert(jwt.clone(), user.username.clone());
-            ok_json(json!({"token": jwt, "refresh_token": random_hex(64)}))
+            let refresh = random_hex(64);
+            st.refresh_tokens.push(refresh.clone());
+            ok_json(json!({"token": jwt, "refresh_token": refresh}))
         }
         ("GET", ["api", "account"]) => match current_user(&st, creds) {
             Some(u) => ok_json(json!({

@@ -105,12 +105,26 @@ pub struct Fault {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultKind {
-    Status { status: u16 },
-    Delay { ms: u64 },
+    Status {
+        status: u16,
+    },
+    Delay {
+        ms: u64,
+    },
     Malformed,
     Drop,
-    Redirect { location: String },
-    Huge { bytes: usize },
+    Redirect {
+        location: String,
+    },
+    Huge {
+        bytes: usize,
+    },
+    /// Any status, content type and body (empty answers, HTML error pages…).
+    Body {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
 }
 
 /// One logged request (tokens never recorded: `auth` names the form they came in).
@@ -136,6 +150,8 @@ pub struct State {
     pub revisions: BTreeMap<String, u64>,
     pub faults: Vec<Fault>,
     pub log: Vec<LogEntry>,
+    /// Every refresh token handed out (tests check none leaks).
+    pub refresh_tokens: Vec<String>,
     pub packages_dir: Option<PathBuf>,
     pub delay: Duration,
 }
@@ -297,6 +313,7 @@ impl State {
             revisions: BTreeMap::new(),
             faults: Vec::new(),
             log: Vec::new(),
+            refresh_tokens: Vec::new(),
             packages_dir: None,
             delay: Duration::ZERO,
         }

@@ -496,7 +496,12 @@ impl ServerClient {
             .send(self.request(Method::DELETE, &path, Auth::Jwt(jwt)), what)
             .await
         {
-            Ok(_) => Ok(true),
+            // 204 is the API's answer; another 2xx counts only with a JSON body (an HTML page from a proxy does not)
+            Ok(resp) if resp.status() == StatusCode::NO_CONTENT => Ok(true),
+            Ok(resp) => self
+                .json::<serde_json::Value>(resp, what)
+                .await
+                .map(|_| true),
             Err(Error::Http { status: 404, .. }) => Ok(false),
             Err(e) => Err(e),
         }

@@ -243,6 +243,19 @@ impl Engine {
     }
 
     pub(crate) async fn recover_locked(&self) -> Result<Option<String>> {
+        let p = &self.paths;
+        let ini_dir = p
+            .navigator_ini
+            .parent()
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| p.home.clone());
+        let dirs = [
+            p.home.clone(),
+            ini_dir,
+            p.condarc_storage.clone(),
+            p.data_dir.clone(),
+        ];
+        files::sweep_temp_files(dirs.iter().chain(p.token_dirs.iter()).map(|d| d.as_path()));
         let retried = self.retry_revocations().await;
         let path = self.paths.journal_file();
         let Some(journal) = Journal::load(&path)? else {

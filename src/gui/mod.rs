@@ -459,7 +459,12 @@ impl App {
                         self.dialog = None;
                         if theme != self.settings.theme {
                             self.settings.theme = theme;
-                            if let Err(e) = self.settings.save(&self.engine.paths) {
+                            // under the config lock, like every write in the data directory
+                            let saved = self
+                                .engine
+                                .lock()
+                                .and_then(|_lock| self.settings.save(&self.engine.paths));
+                            if let Err(e) = saved {
                                 self.notice = Some(e.to_string());
                             }
                         }

@@ -93,7 +93,7 @@ impl World {
         let storage = self.paths.condarc_storage.clone();
         self.files()
             .into_iter()
-            .filter(|(p, _)| !p.starts_with(&storage))
+            .filter(|(p, _)| !p.starts_with(&storage) && !p.starts_with(&self.paths.cache_dir))
             .collect()
     }
 
@@ -152,4 +152,80 @@ pub async fn self_signed_https_front(backend: std::net::SocketAddr) -> String {
         }
     });
     format!("https://{addr}")
+}
+
+/// The real binary, run with HOME = `home` (and nothing else of the environment that could point elsewhere).
+pub fn cli_command(
+    home: &Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_conda-connect"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("CONDA_CONNECT_SECRETS", "file")
+        .env("NO_PROXY", "*");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Run the binary to completion (off the async runtime), feeding `stdin`.
+pub async fn cli(
+    home: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    extra_env: &[(&str, &str)],
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = cli_command(home, args, extra_env);
+    let stdin = stdin.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn conda-connect");
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .unwrap()
+}
+
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Compare two file snapshots, reporting only the paths that differ (never the contents: they hold tokens).
+#[track_caller]
+pub fn assert_same_files(
+    actual: &[(PathBuf, Vec<u8>)],
+    expected: &[(PathBuf, Vec<u8>)],
+    what: &str,
+) {
+    let mut diffs = Vec::new();
+    for (p, b) in actual {
+        match expected.iter().find(|(q, _)| q == p) {
+            None => diffs.push(format!("added {}", p.display())),
+            Some((_, c)) if c != b => diffs.push(format!("changed {}", p.display())),
+            _ => {}
+        }
+    }
+    for (q, _) in expected {
+        if !actual.iter().any(|(p, _)| p == q) {
+            diffs.push(format!("removed {}", q.display()));
+        }
+    }
+    assert!(diffs.is_empty(), "{what}: {diffs:?}");
 }

@@ -5,4 +5,5 @@ mod common;
 mod flows;
 mod gui;
 mod real_conda;
+mod safety;
 mod tokens;

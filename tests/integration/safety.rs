@@ -1,0 +1,542 @@
+//! Nothing lost, nothing leaked: the real binary killed (SIGKILL) at every journal step and at random moments,
+//! server faults at every request, secret hygiene over a whole CLI session, file modes, and the lock between
+//! processes. Each promise is an assertion that fails when the promise is broken.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
+use conda_connect::engine::journal::PAUSE_MARKER;
+use conda_connect::engine::lock::ConfigLock;
+
+use crate::common::*;
+
+/// A world signed out, with a domain set and the user's `.condarc` in place; returns the files to come back to.
+async fn prepared() -> (World, Vec<(std::path::PathBuf, Vec<u8>)>) {
+    let w = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await;
+    w.write_condarc(USER_CONDARC);
+    w.set_domain().await;
+    let before = w.user_files();
+    (w, before)
+}
+
+/// Start the binary paused at journal step `step`; SIGKILL it there. `Ok(false)` when the command finished
+/// before reaching that step (no more steps in this phase).
+async fn kill_at_step(w: &World, args: &[&str], stdin: Option<&str>, step: usize) -> bool {
+    let mut cmd = cli_command(
+        w.home.path(),
+        args,
+        &[("CONDA_CONNECT_PAUSE_AT", &step.to_string())],
+    );
+    let stdin = stdin.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        for line in stderr.lines() {
+            if line.unwrap_or_default().starts_with(PAUSE_MARKER) {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                return true;
+            }
+        }
+        let status = child.wait().unwrap();
+        assert!(status.success(), "the command failed before step {step}");
+        false
+    })
+    .await
+    .unwrap()
+}
+
+/// After a kill: the next command recovers; signing out then leaves exactly the files from before sign-in, no
+/// token file and no live server token.
+async fn assert_recovers(w: &World, before: &[(std::path::PathBuf, Vec<u8>)], what: &str) {
+    let status = cli(w.home.path(), &["status", "--json"], None, &[]).await;
+    assert!(status.status.success(), "{what}: {}", output_text(&status));
+    assert!(!w.paths.journal_file().exists(), "{what}: journal finished");
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    if s["logged_in"] == true {
+        let o = cli(w.home.path(), &["logout"], None, &[]).await;
+        assert!(o.status.success(), "{what}: {}", output_text(&o));
+    }
+    assert_same_files(
+        &w.user_files(),
+        before,
+        &format!("{what}: files as before sign-in"),
+    );
+    assert!(w.token_files().is_empty(), "{what}: no token file");
+    assert!(w.emu.tokens().is_empty(), "{what}: no live server token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_every_journal_step_of_the_real_binary() {
+    let login = [
+        "login",
+        "--username",
+        DEMO_USER,
+        "--password-stdin",
+        "--skip-channels",
+    ];
+    let password = format!("{DEMO_PASSWORD}\n");
+    let mut killed = 0;
+    for phase in ["login", "select-channels", "logout"] {
+        for step in 1..=20 {
+            let (w, before) = prepared().await;
+            if phase != "login" {
+                w.login().await;
+            }
+            let reached = match phase {
+                "login" => kill_at_step(&w, &login, Some(&password), step).await,
+                "select-channels" => {
+                    kill_at_step(
+                        &w,
+                        &[
+                            "select-channels",
+                            "--default-channel",
+                            "main",
+                            "--channel",
+                            "internal",
+                        ],
+                        None,
+                        step,
+                    )
+                    .await
+                }
+                _ => kill_at_step(&w, &["logout"], None, step).await,
+            };
+            if !reached {
+                assert_recovers(&w, &before, &format!("{phase} (completed)")).await;
+                break;
+            }
+            killed += 1;
+            assert_recovers(&w, &before, &format!("{phase}, SIGKILL at step {step}")).await;
+        }
+    }
+    eprintln!("SIGKILL at journal steps: {killed} kill points, {killed} recovered");
+    assert!(killed >= 15, "only {killed} kill points");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_of_a_slowed_sign_in() {
+    let mut killed = 0;
+    for i in 0..12u64 {
+        let (w, before) = prepared().await;
+        w.emu.state.lock().unwrap().delay = Duration::from_millis(15);
+        let args = [
+            "login",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--default-channel",
+            "main",
+        ];
+        let mut cmd = cli_command(w.home.path(), &args, &[]);
+        // deterministic "random" moments spread over the whole command
+        let after = Duration::from_millis((i * 7919) % 160 + 5);
+        let finished = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{DEMO_PASSWORD}\n").as_bytes())
+                .unwrap();
+            let start = Instant::now();
+            while start.elapsed() < after {
+                if child.try_wait().unwrap().is_some() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+            false
+        })
+        .await
+        .unwrap();
+        w.emu.state.lock().unwrap().delay = Duration::ZERO;
+        if !finished {
+            killed += 1;
+        }
+        assert_recovers(&w, &before, &format!("killed after {after:?}")).await;
+    }
+    eprintln!("SIGKILL at random moments: {killed} kills, {killed} recovered");
+    assert!(killed >= 6, "{killed}");
+}
+
+fn faults(other_host: &str) -> Vec<(&'static str, FaultKind)> {
+    let body = |status: u16, content_type: &str, body: &str| FaultKind::Body {
+        status,
+        content_type: content_type.into(),
+        body: body.into(),
+    };
+    vec![
+        ("500", FaultKind::Status { status: 500 }),
+        ("502", FaultKind::Status { status: 502 }),
+        ("503", FaultKind::Status { status: 503 }),
+        ("401 mid-flow", FaultKind::Status { status: 401 }),
+        ("403", FaultKind::Status { status: 403 }),
+        ("404", FaultKind::Status { status: 404 }),
+        ("429", FaultKind::Status { status: 429 }),
+        ("malformed JSON", FaultKind::Malformed),
+        ("empty body", body(200, "application/json", "")),
+        (
+            "HTML page",
+            body(200, "text/html", "<html><body>Maintenance</body></html>"),
+        ),
+        ("hung response", FaultKind::Delay { ms: 1600 }),
+        ("dropped connection", FaultKind::Drop),
+        (
+            "redirect to another host",
+            FaultKind::Redirect {
+                location: format!("{other_host}/steal"),
+            },
+        ),
+        (
+            "huge body",
+            FaultKind::Huge {
+                bytes: 20 * 1024 * 1024,
+            },
+        ),
+    ]
+}
+
+/// Every secret the server handed out, and the password.
+fn secrets_of(w: &World) -> Vec<String> {
+    let st = w.emu.state.lock().unwrap();
+    let mut out: Vec<String> = st.tokens.iter().map(|t| t.token.clone()).collect();
+    out.extend(st.sessions.keys().cloned());
+    out.extend(st.refresh_tokens.iter().cloned());
+    out.push(DEMO_PASSWORD.to_string());
+    out
+}
+
+fn assert_clean_message(w: &World, msg: &str, cell: &str) {
+    assert!(
+        !msg.is_empty() && !msg.contains('\n'),
+        "{cell}: one line: {msg:?}"
+    );
+    for s in secrets_of(w) {
+        assert!(!msg.contains(&s), "{cell}: the message leaks a secret");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_every_request_of_every_step() {
+    let other = conda_connect::emulator::Emulator::start(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let requests: [(&str, &str, Option<&str>); 7] = [
+        ("login", "/api/system", None),
+        ("login", "/api/auth/login", None),
+        ("login", "/api/account", Some("GET")),
+        ("login", "/api/account/tokens", Some("POST")),
+        ("select-channels", "/api/account/channels", None),
+        ("update-index", "/api/repo", None),
+        ("logout", "/api/account/tokens", Some("DELETE")),
+    ];
+    let mut cells = 0;
+    for (step, prefix, method) in requests {
+        for (name, kind) in faults(&other.url) {
+            let cell = format!("{step} {method:?} {prefix} × {name}");
+            let (w, before) = prepared().await;
+            let mut e = w.engine();
+            e.client_defaults.timeout = Some(Duration::from_millis(800));
+            e.client_defaults.system_timeout = Some(Duration::from_millis(800));
+            if step != "login" {
+                e.login(DEMO_USER, DEMO_PASSWORD).await.unwrap();
+                e.select_channels(&["main".into()], &["internal".into()])
+                    .await
+                    .unwrap();
+            }
+            let signed_in_files = w.user_files();
+            w.fault(prefix, method, kind);
+            match step {
+                "login" => {
+                    let err = e.login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
+                    assert_clean_message(&w, &err.to_string(), &cell);
+                    assert_same_files(
+                        &w.user_files(),
+                        &before,
+                        &format!("{cell}: no partial local state"),
+                    );
+                    assert!(w.emu.tokens().is_empty(), "{cell}: no orphan token");
+                }
+                "select-channels" => {
+                    let err = e.select_channels(&["r".into()], &[]).await.unwrap_err();
+                    assert_clean_message(&w, &err.to_string(), &cell);
+                    assert_same_files(
+                        &w.user_files(),
+                        &signed_in_files,
+                        &format!("{cell}: nothing changed"),
+                    );
+                    assert_eq!(w.emu.tokens().len(), 1, "{cell}: only the sign-in token");
+                }
+                "update-index" => {
+                    let report = e.update_index(|_| {}).await.unwrap();
+                    assert!(
+                        report.channels.iter().all(|c| c.status != "ok"),
+                        "{cell}: {:?}",
+                        report.channels
+                    );
+                    assert_eq!(report.channels.len(), 4, "{cell}: every channel reported");
+                    assert_same_files(
+                        &w.user_files(),
+                        &signed_in_files,
+                        &format!("{cell}: nothing changed"),
+                    );
+                }
+                _ if name == "404" => {
+                    // the server answers that the token does not exist: that is a completed revocation
+                    let out = e.logout().await.unwrap();
+                    assert!(out.server_token_revoked, "{cell}");
+                    assert!(e.pending_revocations().is_empty(), "{cell}");
+                    assert_same_files(
+                        &w.user_files(),
+                        &before,
+                        &format!("{cell}: local sign-out complete"),
+                    );
+                }
+                _ => {
+                    let out = e.logout().await.unwrap();
+                    assert!(!out.server_token_revoked, "{cell}: the user is told");
+                    assert_eq!(
+                        w.condarc().as_deref(),
+                        Some(USER_CONDARC),
+                        "{cell}: .condarc restored"
+                    );
+                    assert!(w.token_files().is_empty(), "{cell}: token files gone");
+                    assert_eq!(
+                        e.pending_revocations().len(),
+                        1,
+                        "{cell}: revocation kept for later"
+                    );
+                    w.emu.clear_faults();
+                    e.revoke_retry_after = Duration::ZERO;
+                    e.recover().await.unwrap();
+                    assert!(
+                        w.emu.tokens().is_empty(),
+                        "{cell}: revoked on retry: no orphan token"
+                    );
+                    assert_same_files(
+                        &w.user_files(),
+                        &before,
+                        &format!("{cell}: local sign-out complete"),
+                    );
+                }
+            }
+            assert!(!w.paths.journal_file().exists(), "{cell}: no journal left");
+            cells += 1;
+        }
+    }
+    assert!(
+        other.log().is_empty(),
+        "no request (so no credential) ever reached the other host: {:?}",
+        other.log()
+    );
+    eprintln!(
+        "fault matrix: {} faults × {} requests = {cells} cells, all clean",
+        faults("").len(),
+        requests.len()
+    );
+    assert!(cells >= 12 * 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_in_any_output_log_or_status() {
+    let w = World::new().await;
+    let home = w.home.path();
+    let debug = [("CONDA_CONNECT_LOG", "conda_connect=debug")];
+    let mut outputs: Vec<String> = Vec::new();
+    macro_rules! run {
+        ($o:expr) => {{
+            let o = $o;
+            outputs.push(output_text(&o));
+            o
+        }};
+    }
+    run!(cli(home, &["set-domain", &w.emu.url], None, &[]).await);
+    run!(
+        cli(
+            home,
+            &["login", "--username", DEMO_USER, "--password-stdin"],
+            Some("wrong-password\n"),
+            &debug
+        )
+        .await
+    );
+    let o = run!(
+        cli(
+            home,
+            &[
+                "login",
+                "--username",
+                DEMO_USER,
+                "--password-stdin",
+                "--default-channel",
+                "main",
+                "--channel",
+                "internal"
+            ],
+            Some(&format!("{DEMO_PASSWORD}\n")),
+            &debug
+        )
+        .await
+    );
+    assert!(o.status.success(), "{}", output_text(&o));
+    for args in [
+        &["status", "--json"][..],
+        &["status"],
+        &["channels", "--json"],
+        &["update-index", "--json"],
+        &["tokens", "list", "--json"],
+        &["tokens", "scopes"],
+        &["tokens", "create", "--name", "x", "--scope", "nope"],
+        &["tokens", "create", "--name", "x", "--expires", "2099-01-01"],
+    ] {
+        run!(cli(home, args, None, &debug).await);
+    }
+    // tokens printed on purpose (create, regenerate) are the only exception: their stdout is not collected
+    let created = cli(home, &["tokens", "create", "--name", "ci"], None, &debug).await;
+    assert!(created.status.success());
+    outputs.push(String::from_utf8_lossy(&created.stderr).into_owned());
+    // faults produce error messages too
+    w.fault("/api/account/channels", None, FaultKind::Malformed);
+    run!(cli(home, &["channels"], None, &debug).await);
+    w.fault("/api/repo", None, FaultKind::Status { status: 401 });
+    run!(cli(home, &["update-index"], None, &debug).await);
+    w.emu.clear_faults();
+    w.fault("/api/account/tokens", Some("DELETE"), FaultKind::Drop);
+    run!(cli(home, &["logout"], None, &debug).await);
+    w.emu.clear_faults();
+    let log =
+        std::fs::read_to_string(w.paths.data_dir.join("conda-connect.log")).unwrap_or_default();
+    outputs.push(log);
+    let all = outputs.join("\n");
+    assert!(
+        all.contains("Invalid Credentials!"),
+        "the outputs were collected"
+    );
+    let secrets = secrets_of(&w);
+    assert!(secrets.len() >= 5, "{}", secrets.len());
+    for s in &secrets {
+        assert!(
+            !all.contains(s.as_str()),
+            "a secret appears in the outputs or the log"
+        );
+    }
+    eprintln!(
+        "secret hygiene: {} secrets checked against {} bytes of output and log",
+        secrets.len(),
+        all.len()
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_files_and_directories() {
+    let w = World::new().await;
+    w.set_domain().await;
+    w.login().await;
+    w.engine().logout().await.unwrap(); // leaves a pending nothing; sign in again for the modes
+    w.login().await;
+    for f in w.token_files() {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    for f in [w.paths.secrets_file(), w.paths.session_file()] {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    for d in w.paths.token_dirs.iter().chain([&w.paths.data_dir]) {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_interleave() {
+    let (w, _) = prepared().await;
+    w.login().await;
+    let signed_in = w.user_files();
+    // another process (here: this test) holds the lock: the CLI waits, then refuses without touching anything
+    let held = ConfigLock::acquire(&w.paths.lock_file(), Duration::ZERO).unwrap();
+    let o = cli(
+        w.home.path(),
+        &["select-channels", "--default-channel", "main"],
+        None,
+        &[("CONDA_CONNECT_LOCK_WAIT_MS", "300")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        output_text(&o).contains("Another conda-connect is changing your configuration"),
+        "{}",
+        output_text(&o)
+    );
+    assert_same_files(&w.user_files(), &signed_in, "lock refusal changes nothing");
+    drop(held);
+    // two at once: both succeed, one after the other; the file is one of the two complete results
+    let home = w.home.path().to_path_buf();
+    let a = cli(
+        &home,
+        &[
+            "select-channels",
+            "--default-channel",
+            "main",
+            "--channel",
+            "internal",
+        ],
+        None,
+        &[],
+    );
+    let b = cli(
+        &home,
+        &[
+            "select-channels",
+            "--default-channel",
+            "r",
+            "--channel",
+            "team/sub",
+        ],
+        None,
+        &[],
+    );
+    let (a, b) = tokio::join!(a, b);
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        output_text(&a),
+        output_text(&b)
+    );
+    let s = conda_connect::engine::condarc::read_settings(&w.condarc().unwrap()).unwrap();
+    let pair = (s.default_channels.unwrap(), s.channels.unwrap());
+    assert!(
+        pair == (
+            vec!["main".to_string()],
+            vec!["defaults".into(), "internal".into()]
+        ) || pair
+            == (
+                vec!["r".to_string()],
+                vec!["defaults".into(), "team/sub".into()]
+            ),
+        "{pair:?}"
+    );
+    assert!(!w.paths.journal_file().exists());
+}
