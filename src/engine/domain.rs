@@ -75,6 +75,17 @@ pub fn is_loopback(domain: &str) -> bool {
     }
 }
 
+/// A warning for a plain `http://` domain that is not on this machine: the password and tokens would cross the
+/// network unencrypted. `None` for `https://` and for loopback.
+pub fn plain_http_warning(domain: &str) -> Option<String> {
+    (domain.starts_with("http://") && !is_loopback(domain)).then(|| {
+        format!(
+            "{domain} uses plain http: your password and tokens would travel unencrypted. Use https:// unless this \
+             server is on a network you trust."
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,17 +148,6 @@ mod tests {
         assert!(is_loopback("http://localhost:9"));
         assert!(!is_loopback("http://10.0.0.5"));
     }
-}
-
-/// A warning for a plain `http://` domain that is not on this machine: the password and tokens would cross the
-/// network unencrypted. `None` for `https://` and for loopback.
-pub fn plain_http_warning(domain: &str) -> Option<String> {
-    (domain.starts_with("http://") && !is_loopback(domain)).then(|| {
-        format!(
-            "{domain} uses plain http: your password and tokens would travel unencrypted. Use https:// unless this \
-             server is on a network you trust."
-        )
-    })
 }
 
 #[cfg(test)]

@@ -91,6 +91,28 @@ fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
+/// Remove temp files a killed process left between writing and renaming (`.conda-connect-*.tmp`) in `dirs`.
+/// Call only while holding the configuration lock: then no other conda-connect is mid-write there.
+pub fn sweep_temp_files<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> usize {
+    let mut removed = 0;
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".conda-connect-")
+                && name.ends_with(".tmp")
+                && fs::remove_file(e.path()).is_ok()
+            {
+                tracing::info!(path = %e.path().display(), "removed a temp file left by an interrupted write");
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,26 +147,4 @@ mod tests {
         assert!(!remove_if_exists(&p).unwrap());
         assert_eq!(read_optional(&p).unwrap(), None);
     }
-}
-
-/// Remove temp files a killed process left between writing and renaming (`.conda-connect-*.tmp`) in `dirs`.
-/// Call only while holding the configuration lock: then no other conda-connect is mid-write there.
-pub fn sweep_temp_files<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> usize {
-    let mut removed = 0;
-    for dir in dirs {
-        let Ok(entries) = fs::read_dir(dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".conda-connect-")
-                && name.ends_with(".tmp")
-                && fs::remove_file(e.path()).is_ok()
-            {
-                tracing::info!(path = %e.path().display(), "removed a temp file left by an interrupted write");
-                removed += 1;
-            }
-        }
-    }
-    removed
 }
