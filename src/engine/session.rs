@@ -980,6 +980,9 @@ impl Engine {
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty())
+            // the stored domain, shown unchanged, is not normalised again (normalising is not idempotent for
+            // `api.api.…` hosts: one leading `api.` label is stripped each time)
+            .filter(|d| Some(*d) != current.domain.as_deref())
         {
             let normalized = normalize_domain(typed)?;
             if Some(&normalized) != current.domain.as_ref() {

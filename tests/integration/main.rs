@@ -3,6 +3,7 @@
 
 mod common;
 mod flows;
+mod fuzz;
 mod gui;
 mod real_conda;
 mod safety;
