@@ -558,8 +558,32 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
     // real files from the packages directory win
     if let Some(dir) = &st.packages_dir {
         let p = dir.join(&channel_name).join(subdir).join(file);
-        if let Ok(bytes) = std::fs::read(&p) {
-            return with_cache_headers(headers, bytes, "application/octet-stream");
+        if let Ok(meta) = std::fs::metadata(&p) {
+            // ETag from size and mtime: a revalidation costs no read of a large file
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            let etag = format!("\"{:x}-{:x}\"", meta.len(), mtime.as_nanos());
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(etag.as_str())
+            {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+            }
+            if let Ok(bytes) = std::fs::read(&p) {
+                return (
+                    StatusCode::OK,
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                        (header::ETAG, etag),
+                    ],
+                    bytes,
+                )
+                    .into_response();
+            }
         }
     }
     match file {

@@ -3,6 +3,7 @@
 //! 304 reuses the cached copy) and `repodata.json.zst` when the server has it. A channel that fails is reported
 //! and does not stop the others. The result is a compact in-memory package index the GUI can search.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -159,20 +160,64 @@ struct CacheInfo {
     has_zst: Option<bool>,
 }
 
+/// Only what the index keeps of a record, borrowed from the JSON (no allocation per field unless escaped).
 #[derive(Deserialize)]
-struct RepoData {
-    #[serde(default)]
-    packages: HashMap<String, Record>,
-    #[serde(default, rename = "packages.conda")]
-    packages_conda: HashMap<String, Record>,
+struct RepoData<'a> {
+    #[serde(default, borrow)]
+    packages: HashMap<Cow<'a, str>, Record<'a>>,
+    #[serde(default, borrow, rename = "packages.conda")]
+    packages_conda: HashMap<Cow<'a, str>, Record<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Record {
-    name: String,
-    version: String,
-    #[serde(default)]
-    build: String,
+struct Record<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(default, borrow)]
+    build: Cow<'a, str>,
+}
+
+/// The cached, already-parsed rows of one channel directory: `name\tversion\tbuild` lines between a header
+/// with the count and an end marker, so that a truncated or corrupt file is detected (and the data refetched).
+mod rows_cache {
+    const HEADER: &str = "conda-connect-index 1 ";
+    const END: &str = "#end";
+
+    pub fn encode(rows: &[(String, String, String)]) -> Vec<u8> {
+        let mut out = String::with_capacity(rows.len() * 32 + 64);
+        out.push_str(HEADER);
+        out.push_str(&rows.len().to_string());
+        out.push('\n');
+        for (n, v, b) in rows {
+            for field in [n, v, b] {
+                out.extend(field.chars().filter(|c| *c != '\t' && *c != '\n'));
+                out.push('\t');
+            }
+            out.pop();
+            out.push('\n');
+        }
+        out.push_str(END);
+        out.into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Vec<(String, String, String)>> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let body = text.strip_suffix(END)?;
+        let (header, lines) = body.split_once('\n')?;
+        let count: usize = header.strip_prefix(HEADER)?.parse().ok()?;
+        let mut rows = Vec::with_capacity(count);
+        for line in lines.lines() {
+            let mut f = line.split('\t');
+            rows.push((
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ));
+        }
+        (rows.len() == count).then_some(rows)
+    }
 }
 
 /// Fetch every channel × subdir.
@@ -225,9 +270,32 @@ pub async fn update_index(
 fn cache_paths(cache_dir: &Path, url: &str) -> (PathBuf, PathBuf) {
     let key = format!("{:x}", md5::compute(url.as_bytes()));
     (
-        cache_dir.join(format!("{key}.json")),
+        cache_dir.join(format!("{key}.rows")),
         cache_dir.join(format!("{key}.info.json")),
     )
+}
+
+/// Parse repodata into rows (off the async threads: this is the CPU-heavy part).
+async fn parse_rows(raw: Vec<u8>) -> Option<Vec<(String, String, String)>> {
+    tokio::task::spawn_blocking(move || {
+        let rd: RepoData<'_> = serde_json::from_slice(&raw).ok()?;
+        let mut rows = Vec::with_capacity(rd.packages.len() + rd.packages_conda.len());
+        for r in rd
+            .packages
+            .into_values()
+            .chain(rd.packages_conda.into_values())
+        {
+            rows.push((
+                r.name.into_owned(),
+                r.version.into_owned(),
+                r.build.into_owned(),
+            ));
+        }
+        Some(rows)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 async fn fetch_one(
@@ -239,14 +307,15 @@ async fn fetch_one(
     cache_dir: &Path,
 ) -> (ChannelReport, Vec<PackageRow>) {
     let base = format!("{}/{subdir}/repodata.json", source.url);
-    let (data_path, info_path) = cache_paths(cache_dir, &base);
+    let (rows_path, info_path) = cache_paths(cache_dir, &base);
     let mut info: CacheInfo = std::fs::read(&info_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let cached = std::fs::read(&data_path)
+    // a missing, truncated or corrupt cache is simply not used: the data is fetched again in full
+    let cached = std::fs::read(&rows_path)
         .ok()
-        .filter(|b| parse(b).is_some());
+        .and_then(|b| rows_cache::decode(&b));
     if cached.is_none() {
         info.etag = None;
         info.last_modified = None;
@@ -259,13 +328,13 @@ async fn fetch_one(
         bytes: 0,
     };
     let mut status = FetchStatus::Failed;
-    let mut body: Option<Vec<u8>> = None;
-    let variants: Vec<(&str, bool)> = if info.has_zst == Some(false) {
-        vec![("", false)]
+    let mut rows: Option<Vec<(String, String, String)>> = None;
+    let variants: &[(&str, bool)] = if info.has_zst == Some(false) {
+        &[("", false)]
     } else {
-        vec![(".zst", true), ("", false)]
+        &[(".zst", true), ("", false)]
     };
-    for (suffix, zst) in variants {
+    for &(suffix, zst) in variants {
         let url = tokenized(&format!("{base}{suffix}"), domain, token);
         let mut rb = client.http().get(&url);
         if let Some(etag) = &info.etag {
@@ -278,15 +347,13 @@ async fn fetch_one(
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(url = %redact(&url), error = %redact(&e.to_string()), "repodata fetch failed");
-                status = FetchStatus::Failed;
                 break;
             }
         };
         match resp.status().as_u16() {
             304 if cached.is_some() => {
                 status = FetchStatus::Cached;
-                body = cached.clone();
-                break;
+                rows = cached.clone();
             }
             200 => {
                 let etag = resp
@@ -299,31 +366,35 @@ async fn fetch_one(
                     .get("last-modified")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                match resp.bytes().await {
-                    Ok(bytes) => {
-                        report.bytes = bytes.len() as u64;
-                        let raw = if zst {
-                            zstd::decode_all(&bytes[..]).ok()
-                        } else {
-                            Some(bytes.to_vec())
-                        };
-                        if let Some(raw) = raw.filter(|r| parse(r).is_some()) {
-                            let _ = files::write_atomic(&data_path, &raw, Some(0o600));
+                let Ok(bytes) = resp.bytes().await else { break };
+                report.bytes = bytes.len() as u64;
+                let raw = if zst {
+                    zstd::decode_all(&bytes[..]).ok()
+                } else {
+                    Some(bytes.to_vec())
+                };
+                match raw {
+                    Some(raw) => match parse_rows(raw).await {
+                        Some(parsed) => {
+                            let _ = files::write_atomic(
+                                &rows_path,
+                                &rows_cache::encode(&parsed),
+                                Some(0o600),
+                            );
                             info.etag = etag;
                             info.last_modified = lm;
                             if zst {
                                 info.has_zst = Some(true);
                             }
                             status = FetchStatus::Ok;
-                            body = Some(raw);
-                        } else {
-                            tracing::warn!(url = %redact(&url), "repodata unreadable");
-                            status = FetchStatus::Failed;
+                            rows = Some(parsed);
                         }
+                        None => tracing::warn!(url = %redact(&url), "repodata unreadable"),
+                    },
+                    None => {
+                        tracing::warn!(url = %redact(&url), "repodata.json.zst could not be decompressed")
                     }
-                    Err(_) => status = FetchStatus::Failed,
                 }
-                break;
             }
             404 if zst => {
                 info.has_zst = Some(false);
@@ -332,37 +403,27 @@ async fn fetch_one(
             404 => status = FetchStatus::NotFound,
             401 => status = FetchStatus::Unauthorized,
             403 => status = FetchStatus::Forbidden,
-            _ => status = FetchStatus::Failed,
+            _ => {}
         }
         break;
     }
     if let Ok(json) = serde_json::to_vec(&info) {
         let _ = files::write_atomic(&info_path, &json, Some(0o600));
     }
-    let rows: Vec<PackageRow> = body
-        .as_deref()
-        .and_then(parse)
-        .map(|rd| {
-            rd.packages
-                .into_values()
-                .chain(rd.packages_conda.into_values())
-                .map(|r| PackageRow {
-                    name: r.name,
-                    version: r.version,
-                    build: r.build,
-                    channel: source.name.clone(),
-                    subdir: subdir.to_string(),
-                })
-                .collect()
+    let rows: Vec<PackageRow> = rows
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, version, build)| PackageRow {
+            name,
+            version,
+            build,
+            channel: source.name.clone(),
+            subdir: subdir.to_string(),
         })
-        .unwrap_or_default();
+        .collect();
     report.packages = rows.len();
     report.status = status.label().into();
     (report, rows)
-}
-
-fn parse(bytes: &[u8]) -> Option<RepoData> {
-    serde_json::from_slice(bytes).ok()
 }
 
 #[cfg(test)]

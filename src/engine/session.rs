@@ -444,7 +444,8 @@ impl Engine {
             refresh_token: tokens.refresh_token.clone(),
             access_token: None,
         };
-        self.secrets.set(&domain, &secrets)?;
+        // The journal first: from here on, a crash is cleaned up by recovery (the JWT in the secret store, and
+        // a token that may get created under `token_name`).
         let pending = Journal {
             operation: "sign-in".into(),
             stage: Stage::ServerPending {
@@ -455,6 +456,8 @@ impl Engine {
             after: After::default(),
         };
         pending.save(&self.paths.journal_file())?;
+        self.step(&mut crash)?;
+        self.secrets.set(&domain, &secrets)?;
         self.step(&mut crash)?;
         let new_token = NewToken {
             name: token_name.clone(),

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The Update Index benchmark, from one command on a fresh machine: conda-connect (release build) vs py-rattler 0.28
+# vs conda 24.7.1 on 100,000 generated records served by the emulator. Installs its Python peers into venvs under
+# ~/.cache/conda-connect-ci/tools (reused when present). Results: stdout and bench/results.md.
+# BENCH_RUNS (default 5), BENCH_RECORDS (default 100000), BENCH_CONDA_RUNS (default BENCH_RUNS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${CONDA_CONNECT_CI_CACHE:-$HOME/.cache/conda-connect-ci}
+TOOLS=$CACHE/tools
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; } >/dev/null
+CONDA=$(bash scripts/install-real-conda.sh "$TOOLS" | tail -n 1)
+if [ ! -x "$TOOLS/rattlervenv/bin/python" ] || ! "$TOOLS/rattlervenv/bin/python" -c 'import rattler' 2>/dev/null; then
+  PY=$(command -v python3.11 || command -v python3)
+  "$PY" -m venv "$TOOLS/rattlervenv"
+  "$TOOLS/rattlervenv/bin/pip" install -q --disable-pip-version-check py-rattler==0.28.0
+fi
+cargo build --release --locked
+"$TOOLS/clvenv/bin/python" bench/run.py "$CARGO_TARGET_DIR/release/conda-connect" "$CONDA" "$TOOLS/rattlervenv/bin/python"
