@@ -51,9 +51,11 @@ def write(out_dir, channel, subdir, count, seed):
     rng = random.Random(seed)
     names = [name(rng) for _ in range(max(50, count // 8))]
     packages, conda = {}, {}
-    for _ in range(count):
+    while len(packages) + len(conda) < count:
         rec = record(rng, subdir, names)
         stem = f"{rec['name']}-{rec['version']}-{rec['build']}"
+        if stem + ".tar.bz2" in packages or stem + ".conda" in conda:
+            continue  # file names are unique in a channel directory
         if rng.random() < 0.3:
             packages[stem + ".tar.bz2"] = rec
         else:

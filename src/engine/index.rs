@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -132,8 +133,9 @@ pub struct PackageRow {
     pub name: String,
     pub version: String,
     pub build: String,
-    pub channel: String,
-    pub subdir: String,
+    /// Shared by every row of a channel directory (one allocation, not one per row).
+    pub channel: Arc<str>,
+    pub subdir: Arc<str>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -261,6 +263,7 @@ pub async fn update_index(
         .sort_by(|a, b| (&a.name, &a.subdir).cmp(&(&b.name, &b.subdir)));
     report
         .packages
+        // each directory's rows are sorted already (see parse_rows): a stable, run-adaptive sort merges them
         .sort_by(|a, b| (&a.name, &a.version, &a.channel).cmp(&(&b.name, &b.version, &b.channel)));
     report.packages_total = report.packages.len();
     report.elapsed_ms = start.elapsed().as_millis() as u64;
@@ -291,6 +294,7 @@ async fn parse_rows(raw: Vec<u8>) -> Option<Vec<(String, String, String)>> {
                 r.build.into_owned(),
             ));
         }
+        rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         Some(rows)
     })
     .await
@@ -308,9 +312,10 @@ async fn fetch_one(
 ) -> (ChannelReport, Vec<PackageRow>) {
     let base = format!("{}/{subdir}/repodata.json", source.url);
     let (rows_path, info_path) = cache_paths(cache_dir, &base);
-    let mut info: CacheInfo = std::fs::read(&info_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
+    let info_bytes = std::fs::read(&info_path).ok();
+    let mut info: CacheInfo = info_bytes
+        .as_deref()
+        .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or_default();
     // a missing, truncated or corrupt cache is simply not used: the data is fetched again in full
     let cached = std::fs::read(&rows_path)
@@ -407,9 +412,14 @@ async fn fetch_one(
         }
         break;
     }
-    if let Ok(json) = serde_json::to_vec(&info) {
+    // unchanged (a 304): no rewrite, no fsync
+    if let Ok(json) = serde_json::to_vec(&info)
+        && info_bytes.as_deref() != Some(json.as_slice())
+    {
         let _ = files::write_atomic(&info_path, &json, Some(0o600));
     }
+    let (channel, subdir): (Arc<str>, Arc<str>) =
+        (Arc::from(source.name.as_str()), Arc::from(subdir));
     let rows: Vec<PackageRow> = rows
         .unwrap_or_default()
         .into_iter()
@@ -417,8 +427,8 @@ async fn fetch_one(
             name,
             version,
             build,
-            channel: source.name.clone(),
-            subdir: subdir.to_string(),
+            channel: channel.clone(),
+            subdir: subdir.clone(),
         })
         .collect();
     report.packages = rows.len();

@@ -110,7 +110,7 @@ async fn a_changed_channel_is_refetched() {
     assert!(
         r.packages
             .iter()
-            .any(|p| p.name == "brand-new" && p.channel == "internal")
+            .any(|p| p.name == "brand-new" && &*p.channel == "internal")
     );
     assert_eq!(r.packages_total, 11);
 }
