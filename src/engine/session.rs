@@ -615,7 +615,8 @@ impl Engine {
 
     // ---------------------------------------------------------------- channels
 
-    fn signed_in(&self) -> Result<(SessionRecord, SessionSecrets)> {
+    /// The active sign-in and its secrets, or [`Error::NotLoggedIn`].
+    pub(crate) fn signed_in(&self) -> Result<(SessionRecord, SessionSecrets)> {
         let record = self.session()?.ok_or(Error::NotLoggedIn)?;
         let secrets = self
             .secrets

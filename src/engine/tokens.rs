@@ -104,23 +104,9 @@ pub fn validate_expiry(value: &str) -> Result<NaiveDate> {
 }
 
 impl Engine {
-    fn token_session(
-        &self,
-    ) -> Result<(
-        crate::engine::session::SessionRecord,
-        crate::engine::secrets::SessionSecrets,
-    )> {
-        let record = self.session()?.ok_or(Error::NotLoggedIn)?;
-        let secrets = self
-            .secrets
-            .get(&record.domain)?
-            .ok_or(Error::NotLoggedIn)?;
-        Ok((record, secrets))
-    }
-
     /// The user's tokens, newest first, the sign-in token marked.
     pub async fn tokens(&self) -> Result<Vec<TokenView>> {
-        let (record, secrets) = self.token_session()?;
+        let (record, secrets) = self.signed_in()?;
         let items = self
             .client(&record.domain)?
             .list_tokens(&secrets.jwt)
@@ -136,7 +122,7 @@ impl Engine {
 
     /// The scopes the server lets this user grant.
     pub async fn token_scopes(&self) -> Result<Vec<String>> {
-        let (record, secrets) = self.token_session()?;
+        let (record, secrets) = self.signed_in()?;
         self.client(&record.domain)?.scopes(&secrets.jwt).await
     }
 
@@ -163,7 +149,7 @@ impl Engine {
             Some(v) => validate_expiry(v)?,
             None => today() + Duration::days(MAX_DAYS),
         };
-        let (record, secrets) = self.token_session()?;
+        let (record, secrets) = self.signed_in()?;
         let client = self.client(&record.domain)?;
         let offered = client.scopes(&secrets.jwt).await?;
         if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
@@ -183,7 +169,7 @@ impl Engine {
         let mut crash = self.crash.clone();
         let _lock = self.lock()?;
         self.recover_locked().await?;
-        let (record, mut secrets) = self.token_session()?;
+        let (record, mut secrets) = self.signed_in()?;
         let token = self
             .client(&record.domain)?
             .reissue_token(&secrets.jwt, id)
@@ -215,7 +201,7 @@ impl Engine {
     /// Revoke token `id`. The sign-in token is refused: conda would lose access; sign out instead (which revokes
     /// it and restores the configuration).
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
-        let (record, secrets) = self.token_session()?;
+        let (record, secrets) = self.signed_in()?;
         if id == record.token_id {
             return Err(Error::Refused {
                 reason: "This is the token conda uses to reach the server; revoking it would cut conda off. Sign out \
@@ -237,7 +223,7 @@ impl Engine {
 
     /// The sign-in token's expiry (from `/api/account/token-info`).
     pub async fn sign_in_token_expiry(&self) -> Result<Expiry> {
-        let (record, secrets) = self.token_session()?;
+        let (record, secrets) = self.signed_in()?;
         let token = secrets.access_token.clone().ok_or(Error::NotLoggedIn)?;
         let client = self.client(&record.domain)?;
         match client.token_info(&token).await {
@@ -257,7 +243,7 @@ impl Engine {
 
     /// Extend the sign-in token to one year from today, keeping its value (nothing local changes).
     pub async fn renew_sign_in_token(&self) -> Result<String> {
-        let (record, secrets) = self.token_session()?;
+        let (record, secrets) = self.signed_in()?;
         let expires = (today() + Duration::days(MAX_DAYS))
             .format("%Y-%m-%d")
             .to_string();
