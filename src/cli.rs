@@ -1,11 +1,13 @@
-//! The command line: a thin front over the engine. Exit 0 on success, 1 on failure with one line on stderr,
-//! 2 on usage errors; never prompts. The detail of every failure goes to the log file
-//! (`<data dir>/conda-connect.log`; `CONDA_CONNECT_LOG=debug` also prints it to stderr).
+//! The command line: a thin front over the engine, one function per command. Exit 0 on success, 1 on failure with
+//! one line on stderr, 2 on usage errors (found before anything is touched); it never prompts. The detail of every
+//! failure goes to the log file (`<data dir>/conda-connect.log`, 0600; `CONDA_CONNECT_LOG=debug` prints it to
+//! stderr instead). Every value a server sent is printed through [`printable`], so no control character or escape
+//! sequence reaches the terminal.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// `println!` that ignores a closed pipe (`conda-connect channels | head`).
 macro_rules! out {
@@ -19,7 +21,8 @@ use crate::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig};
 use crate::engine::client::SIGN_IN_SCOPES;
 use crate::engine::error::{Error, Result};
 use crate::engine::secrets::{SecretStore, SecretsMode};
-use crate::engine::session::CondarcRestore;
+use crate::engine::server_values::printable;
+use crate::engine::session::{CondarcRestore, Selection};
 use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, paths::Paths};
 
@@ -27,7 +30,10 @@ use crate::engine::{Engine, paths::Paths};
 #[command(
     name = "conda-connect",
     version,
-    about = "Connect conda to an Anaconda Server (Package Security Manager on-prem)."
+    about = "Connect conda to an Anaconda Server (Package Security Manager on-prem).",
+    long_about = "Connect conda to an Anaconda Server (Package Security Manager on-prem): sign in, pick channels, \
+                  update the index, sign out — every change to your files exact and reversible.\n\nWithout a \
+                  command, the desktop app opens."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,98 +42,167 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Start the built-in emulator on 127.0.0.1 and open the app with its domain preset (in an isolated HOME).
+    /// Start the built-in emulator on 127.0.0.1 and open the app against it (in an isolated temporary HOME).
+    #[command(after_help = "Example:\n  conda-connect demo")]
     Demo,
-    /// Run only the emulator; print its URL and demo credentials; serve until killed.
-    Emulator {
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// Serve real package files from DIR/<channel>/<subdir>/<file>.
-        #[arg(long)]
-        packages_dir: Option<PathBuf>,
-        /// Serve HTTPS with a self-signed certificate (to try "Trust Server and Continue").
-        #[arg(long)]
-        tls: bool,
-    },
+    /// Run only the emulator; print its URL and demo credentials; serve until interrupted.
+    #[command(after_help = "Example:\n  conda-connect emulator --port 8765")]
+    Emulator(EmulatorArgs),
     /// Validate and store the Anaconda Server domain.
-    SetDomain {
-        url: String,
-        /// Trust this server even though its certificate cannot be verified.
-        #[arg(long)]
-        trust_server: bool,
-    },
+    #[command(after_help = "Example:\n  conda-connect set-domain https://repo.example.com")]
+    SetDomain(SetDomainArgs),
     /// Sign in (password on standard input) and configure conda.
-    Login {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        password_stdin: bool,
-        #[arg(long)]
-        domain: Option<String>,
-        #[arg(long)]
-        trust_server: bool,
-        #[arg(long = "default-channel")]
-        default_channels: Vec<String>,
-        #[arg(long = "channel")]
-        channels: Vec<String>,
-        #[arg(long)]
-        skip_channels: bool,
-    },
+    #[command(
+        after_help = "Example:\n  echo \"$PASSWORD\" | conda-connect login --username alice --password-stdin \\\n      \
+                            --default-channel main --channel internal"
+    )]
+    Login(LoginArgs),
     /// List the server's channels.
-    Channels {
-        #[arg(long)]
-        json: bool,
-        /// Every channel the server shows ("Show hidden Anaconda Server channels").
-        #[arg(long)]
-        all: bool,
-    },
+    #[command(after_help = "Example:\n  conda-connect channels --json")]
+    Channels(ChannelsArgs),
     /// Set default_channels and channels (Add Channels).
-    SelectChannels {
-        #[arg(long = "default-channel", required = true)]
-        default_channels: Vec<String>,
-        #[arg(long = "channel")]
-        channels: Vec<String>,
-    },
+    #[command(
+        after_help = "Example:\n  conda-connect select-channels --default-channel main --channel internal"
+    )]
+    SelectChannels(SelectChannelsArgs),
     /// Revoke the server token and restore conda's configuration.
+    #[command(after_help = "Example:\n  conda-connect logout")]
     Logout,
-    /// Show the sign-in and conda channel configuration.
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
+    /// Show the sign-in and conda's channel configuration.
+    #[command(after_help = "Example:\n  conda-connect status --json")]
+    Status(JsonArgs),
     /// Fetch repodata for every configured channel.
-    UpdateIndex {
-        #[arg(long)]
-        json: bool,
-    },
+    #[command(after_help = "Example:\n  conda-connect update-index")]
+    UpdateIndex(JsonArgs),
     /// Manage access tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
 }
 
+#[derive(Args, Debug)]
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Serve real package files from DIR/<channel>/<subdir>/<file>.
+    #[arg(long, value_name = "DIR")]
+    packages_dir: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate (to try "Trust Server and Continue").
+    #[arg(long)]
+    tls: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SetDomainArgs {
+    /// The server's address, e.g. https://repo.example.com (a trailing /api is fine).
+    url: String,
+    /// Trust this server even though its certificate cannot be verified (recorded for this host only).
+    #[arg(long)]
+    trust_server: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Your user name on the server.
+    #[arg(long)]
+    username: String,
+    /// Read the password from standard input (required: conda-connect never prompts).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+    /// Set the domain first (as set-domain does).
+    #[arg(long, value_name = "URL")]
+    domain: Option<String>,
+    /// With --domain: trust a server whose certificate cannot be verified.
+    #[arg(long, requires = "domain")]
+    trust_server: bool,
+    /// A channel for default_channels (repeatable); applied in the same transaction as the sign-in.
+    #[arg(long = "default-channel", value_name = "NAME")]
+    default_channels: Vec<String>,
+    /// A channel for channels, after `defaults` (repeatable; needs at least one --default-channel).
+    #[arg(long = "channel", value_name = "NAME", requires = "default_channels")]
+    channels: Vec<String>,
+    /// Do not suggest choosing channels afterwards.
+    #[arg(long, conflicts_with_all = ["default_channels", "channels"])]
+    skip_channels: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ChannelsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Every channel the server shows ("Show hidden Anaconda Server channels").
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SelectChannelsArgs {
+    /// A channel for default_channels (repeatable; at least one).
+    #[arg(long = "default-channel", value_name = "NAME", required = true)]
+    default_channels: Vec<String>,
+    /// A channel for channels, after `defaults` (repeatable).
+    #[arg(long = "channel", value_name = "NAME")]
+    channels: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A token id: a UUID (any spelling); anything else is a usage error before any request.
+fn token_id_arg(value: &str) -> std::result::Result<String, String> {
+    crate::engine::server_values::token_id(value).ok_or_else(|| {
+        "a token id is a UUID, e.g. 3f1c2a9e-1111-2222-3333-444455556666".to_string()
+    })
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TokensCommand {
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    /// List your tokens (conda's sign-in token is marked).
+    #[command(after_help = "Example:\n  conda-connect tokens list")]
+    List(JsonArgs),
+    /// Create a token; its value is printed once.
+    #[command(
+        after_help = "Example:\n  conda-connect tokens create --name ci --scope channel:view --expires 2027-06-30"
+    )]
     Create {
+        /// A name for the token.
         #[arg(long)]
         name: String,
-        #[arg(long = "scope")]
+        /// A scope (repeatable; see `tokens scopes`); default: the sign-in token's scopes.
+        #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
-        #[arg(long)]
+        /// Expiry date (YYYY-MM-DD, UTC): after today and at most a year ahead; default one year.
+        #[arg(long, value_name = "DATE")]
         expires: Option<String>,
     },
     /// List the scopes the server lets you grant.
+    #[command(after_help = "Example:\n  conda-connect tokens scopes")]
     Scopes,
+    /// Give a token a new value (the old one stops working); printed once.
+    #[command(
+        after_help = "Example:\n  conda-connect tokens regenerate 3f1c2a9e-1111-2222-3333-444455556666"
+    )]
     Regenerate {
+        /// The token's id (see `tokens list`).
+        #[arg(value_parser = token_id_arg)]
         id: String,
     },
+    /// Revoke a token (not conda's sign-in token: sign out instead).
+    #[command(
+        after_help = "Example:\n  conda-connect tokens revoke 3f1c2a9e-1111-2222-3333-444455556666"
+    )]
     Revoke {
+        /// The token's id (see `tokens list`).
+        #[arg(value_parser = token_id_arg)]
         id: String,
     },
     /// Extend conda's sign-in token to one year from today (same value).
+    #[command(after_help = "Example:\n  conda-connect tokens renew")]
     Renew,
 }
 
@@ -141,20 +216,24 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let paths = Paths::from_env();
-    init_logging(&paths);
-    // The window needs the main thread (and runs its own async runtime).
     match cli.command {
-        None => return exit_code(open_app(paths)),
-        Some(Command::Demo) => return exit_code(run_demo()),
-        _ => {}
+        // the emulator touches no user file: it needs no home directory
+        Some(Command::Emulator(args)) => exit_code(runtime().block_on(run_emulator(args))),
+        // the window needs the main thread (and runs its own async runtime)
+        Some(Command::Demo) => exit_code(needs_display().and_then(|()| run_demo())),
+        None => exit_code(needs_display().and_then(|()| open_app())),
+        Some(command) => exit_code(
+            user_paths().and_then(|paths| runtime().block_on(run_command(command, paths))),
+        ),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("tokio runtime");
-    exit_code(runtime.block_on(run(cli, paths)))
+        .expect("tokio runtime")
 }
 
 fn exit_code(result: Result<()>) -> i32 {
@@ -168,9 +247,30 @@ fn exit_code(result: Result<()>) -> i32 {
     }
 }
 
+/// The user's paths (refusing an unusable HOME before anything is written, the log included), with logging set up.
+fn user_paths() -> Result<Paths> {
+    let paths = Paths::from_env()?;
+    init_logging(&paths);
+    Ok(paths)
+}
+
+/// The window needs a graphical session; say so in one sentence instead of failing deep inside the toolkit.
+fn needs_display() -> Result<()> {
+    let unix_desktop = cfg!(all(unix, not(target_os = "macos")));
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if unix_desktop && !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+        return Err(Error::Refused {
+            reason: "The window needs a graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set); every action \
+                     is also available on the command line: conda-connect --help."
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// The desktop app on the user's own configuration.
-fn open_app(paths: Paths) -> Result<()> {
-    let engine = engine(paths);
+fn open_app() -> Result<()> {
+    let engine = engine(user_paths()?);
     crate::gui::run(crate::gui::Config {
         engine,
         preset_domain: None,
@@ -180,7 +280,8 @@ fn open_app(paths: Paths) -> Result<()> {
 }
 
 /// The desktop app against the built-in emulator, in an isolated HOME (a temporary directory, or
-/// `CONDA_CONNECT_DEMO_HOME`), so that the demo never points the user's real conda at a throwaway server.
+/// `CONDA_CONNECT_DEMO_HOME`), so that the demo never points the user's real conda at a throwaway server. The
+/// temporary HOME is removed when the window closes, and on Ctrl+C / SIGTERM too.
 fn run_demo() -> Result<()> {
     let temp;
     let home = match std::env::var_os("CONDA_CONNECT_DEMO_HOME") {
@@ -194,6 +295,9 @@ fn run_demo() -> Result<()> {
         }
     };
     crate::engine::files::create_private_dir(&home)?;
+    let remove_on_signal = std::env::var_os("CONDA_CONNECT_DEMO_HOME")
+        .is_none()
+        .then(|| home.clone());
     let port: u16 = std::env::var("CONDA_CONNECT_DEMO_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -214,7 +318,11 @@ fn run_demo() -> Result<()> {
             {
                 Ok(emu) => {
                     let _ = tx.send(Ok(emu.url.clone()));
-                    std::future::pending::<()>().await;
+                    wait_for_termination().await;
+                    if let Some(home) = remove_on_signal {
+                        let _ = std::fs::remove_dir_all(home);
+                    }
+                    std::process::exit(130);
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e.to_string()));
@@ -235,6 +343,7 @@ fn run_demo() -> Result<()> {
         home.display()
     );
     let paths = Paths::under_home(&home);
+    init_logging(&paths);
     let mut engine = Engine::new(paths.clone(), SecretStore::open(&paths, SecretsMode::File));
     engine.lock_wait = std::time::Duration::from_secs(10);
     crate::gui::run(crate::gui::Config {
@@ -250,6 +359,27 @@ fn run_demo() -> Result<()> {
     })
 }
 
+/// Ctrl+C, or SIGTERM on Unix.
+async fn wait_for_termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 fn init_logging(paths: &Paths) {
     use tracing_subscriber::EnvFilter;
     let to_stderr = std::env::var("CONDA_CONNECT_LOG").ok();
@@ -261,7 +391,9 @@ fn init_logging(paths: &Paths) {
     if to_stderr.is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(crate::engine::redact::ScrubbingWriter::new(
+                std::io::stderr(),
+            ))
             .try_init();
         return;
     }
@@ -269,15 +401,17 @@ fn init_logging(paths: &Paths) {
         return;
     }
     let log = paths.data_dir.join("conda-connect.log");
-    if let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-    {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Ok(file) = options.open(&log) {
+        // an older log may have been created 0644
+        let _ = crate::engine::files::set_mode(&log, 0o600);
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
+            .with_writer(crate::engine::redact::ScrubbingWriter::new(file))
             .try_init();
     }
 }
@@ -291,6 +425,12 @@ fn engine(paths: Paths) -> Engine {
     {
         engine.lock_wait = std::time::Duration::from_millis(ms);
     }
+    if let Some(secs) = std::env::var("CONDA_CONNECT_REVOKE_RETRY_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        engine.revoke_retry_after = std::time::Duration::from_secs(secs);
+    }
     let crash = crate::engine::journal::CrashPoint::from_env();
     if crash.at.is_some() {
         engine.crash = Some(crash);
@@ -298,194 +438,215 @@ fn engine(paths: Paths) -> Engine {
     engine
 }
 
-async fn run(cli: Cli, paths: Paths) -> Result<()> {
-    let Some(command) = cli.command else {
-        return Ok(());
-    };
-    if let Command::Emulator {
-        port,
-        packages_dir,
-        tls,
-    } = command
-    {
-        return run_emulator(port, packages_dir, tls).await;
-    }
+/// Every command that works on the user's configuration: recovery first, then the command.
+async fn run_command(command: Command, paths: Paths) -> Result<()> {
     let engine = engine(paths);
     if let Some(msg) = engine.recover().await? {
         eprintln!("conda-connect: {msg}");
     }
     match command {
-        Command::Demo | Command::Emulator { .. } => unreachable!(),
-        Command::SetDomain { url, trust_server } => {
-            let domain = engine.set_domain(&url, trust_server).await?;
-            out!("Anaconda Server domain set to {domain}");
-            if let Some(w) = crate::engine::domain::plain_http_warning(&domain) {
-                eprintln!("conda-connect: warning: {w}");
-            }
-        }
-        Command::Login {
-            username,
-            password_stdin,
-            domain,
-            trust_server,
-            default_channels,
-            channels,
-            skip_channels,
-        } => {
-            if !password_stdin {
-                return Err(Error::Refused {
-                    reason: "Pass the password on standard input with --password-stdin.".into(),
-                });
-            }
-            let password = read_password()?;
-            if let Some(d) = domain {
-                let domain = engine.set_domain(&d, trust_server).await?;
-                if let Some(w) = crate::engine::domain::plain_http_warning(&domain) {
-                    eprintln!("conda-connect: warning: {w}");
-                }
-            }
-            let outcome = engine.login(&username, &password).await?;
-            if let Some(w) = &engine.secrets.warning {
-                eprintln!("conda-connect: {w}");
-            }
-            out!(
-                "Connected to Anaconda Server {} as {}",
-                outcome.domain,
-                outcome.username
-            );
-            if !default_channels.is_empty() {
-                engine.select_channels(&default_channels, &channels).await?;
-                out!("default_channels: {}", default_channels.join(", "));
-                out!(
-                    "channels: defaults{}",
-                    channels
-                        .iter()
-                        .map(|c| format!(", {c}"))
-                        .collect::<String>()
-                );
-            } else if !channels.is_empty() {
-                return Err(Error::NoDefaultChannel);
-            } else if !skip_channels {
-                match &outcome.remembered {
-                    Some(sel) => out!(
-                        "Your channels from last time: default_channels {}; channels {}. Apply them with \
-                         `conda-connect select-channels`.",
-                        sel.default_channels.join(", "),
-                        sel.channels.join(", ")
-                    ),
-                    None => out!(
-                        "Next: pick channels with `conda-connect channels` and `conda-connect select-channels \
-                         --default-channel NAME`."
-                    ),
-                }
-            }
-        }
-        Command::Channels { json, all } => {
-            let list = engine.channels(all).await?;
-            if json {
-                let items: Vec<serde_json::Value> = list
-                    .channels
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({
-                            "name": c.full_name(), "mirror": c.mirror_count > 0, "privacy": c.privacy,
-                            "owners": c.owners,
-                            "default_channel": list.preselected.default_channels.contains(&c.full_name()),
-                            "channel": list.preselected.channels.contains(&c.full_name()),
-                        })
-                    })
-                    .collect();
-                out!("{}", serde_json::to_string_pretty(&items).expect("json"));
-            } else {
-                out!("{:<40} {:<6} {:<14} OWNERS", "NAME", "MIRROR", "PRIVACY");
-                for c in &list.channels {
-                    let mirror = if c.mirror_count > 0 { "yes" } else { "" };
-                    out!(
-                        "{:<40} {:<6} {:<14} {}",
-                        c.full_name(),
-                        mirror,
-                        c.privacy,
-                        c.owners.join(", ")
-                    );
-                }
-            }
-        }
-        Command::SelectChannels {
-            default_channels,
-            channels,
-        } => {
-            engine.select_channels(&default_channels, &channels).await?;
-            out!("default_channels: {}", default_channels.join(", "));
-            out!(
-                "channels: defaults{}",
-                channels
-                    .iter()
-                    .map(|c| format!(", {c}"))
-                    .collect::<String>()
-            );
-        }
-        Command::Logout => {
-            let out = engine.logout().await?;
-            let condarc = match out.condarc {
-                CondarcRestore::Exact => "~/.condarc restored exactly as it was before sign-in",
-                CondarcRestore::Removed => "~/.condarc removed (it did not exist before sign-in)",
-                CondarcRestore::KeysReverted => {
-                    "~/.condarc: channel_alias, channels and default_channels reverted; your other changes kept \
-                     (the signed-in version is saved in ~/.anaconda/navigator/condarc_storage)"
-                }
-                CondarcRestore::Untouched => "~/.condarc left as it is",
-            };
-            out!("Signed out of {}; {condarc}.", out.domain);
-            if !out.server_token_revoked {
-                eprintln!(
-                    "conda-connect: The server token could not be revoked now; conda-connect will retry the next time it runs."
-                );
-            }
-        }
-        Command::Status { json } => {
-            let s = engine.status()?;
-            if json {
-                out!("{}", serde_json::to_string_pretty(&s).expect("json"));
-            } else {
-                match (&s.logged_in, &s.domain, &s.username) {
-                    (true, Some(d), Some(u)) => out!("Connected to Anaconda Server {d} as {u}"),
-                    (true, Some(d), None) => {
-                        out!("Connected to Anaconda Server {d} (signed in outside conda-connect)")
-                    }
-                    (_, Some(d), _) => out!("Not signed in (domain {d})"),
-                    _ => out!("Not signed in (no domain set)"),
-                }
-                out!(
-                    "channel_alias: {}",
-                    s.channel_alias.as_deref().unwrap_or("(conda's default)")
-                );
-                out!("channels: {}", s.channels.join(", "));
-                out!("default_channels: {}", s.default_channels.join(", "));
-            }
-        }
-        Command::UpdateIndex { json } => {
-            let report = engine.update_index(|_| {}).await?;
-            if json {
-                out!("{}", serde_json::to_string_pretty(&report).expect("json"));
-            } else {
-                for c in &report.channels {
-                    out!(
-                        "{:<40} {:<14} {:>7} packages  {}",
-                        c.name,
-                        c.subdir,
-                        c.packages,
-                        c.status
-                    );
-                }
-                out!(
-                    "{} packages in {} ms",
-                    report.packages_total,
-                    report.elapsed_ms
-                );
-            }
-        }
-        Command::Tokens(cmd) => tokens(&engine, cmd).await?,
+        Command::SetDomain(args) => set_domain(&engine, args).await,
+        Command::Login(args) => login(&engine, args).await,
+        Command::Channels(args) => channels(&engine, args).await,
+        Command::SelectChannels(args) => select_channels(&engine, args).await,
+        Command::Logout => logout(&engine).await,
+        Command::Status(args) => status(&engine, args),
+        Command::UpdateIndex(args) => update_index(&engine, args).await,
+        Command::Tokens(cmd) => tokens(&engine, cmd).await,
+        Command::Demo | Command::Emulator(_) => Err(Error::Refused {
+            reason: "This command does not use your configuration.".into(),
+        }),
     }
+}
+
+fn print_plain_http_warning(domain: &str) {
+    if let Some(w) = crate::engine::domain::plain_http_warning(domain) {
+        eprintln!("conda-connect: warning: {w}");
+    }
+}
+
+fn print_selection(selection: &Selection) {
+    out!(
+        "default_channels: {}",
+        selection.default_channels.join(", ")
+    );
+    out!(
+        "channels: defaults{}",
+        selection
+            .channels
+            .iter()
+            .map(|c| format!(", {c}"))
+            .collect::<String>()
+    );
+}
+
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("conda-connect: {note}");
+    }
+}
+
+async fn set_domain(engine: &Engine, args: SetDomainArgs) -> Result<()> {
+    let domain = engine.set_domain(&args.url, args.trust_server).await?;
+    out!("Anaconda Server domain set to {domain}");
+    print_plain_http_warning(&domain);
+    Ok(())
+}
+
+async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
+    let selection = (!args.default_channels.is_empty()).then(|| Selection {
+        default_channels: args.default_channels.clone(),
+        channels: args.channels.clone(),
+    });
+    // every local check before the first request
+    if let Some(selection) = &selection {
+        selection.check()?;
+    }
+    let password = read_password()?;
+    if let Some(domain) = &args.domain {
+        let domain = engine.set_domain(domain, args.trust_server).await?;
+        print_plain_http_warning(&domain);
+    }
+    let outcome = engine
+        .login_with_channels(&args.username, &password, selection.as_ref())
+        .await?;
+    if let Some(w) = &engine.secrets.warning {
+        eprintln!("conda-connect: {w}");
+    }
+    out!(
+        "Connected to Anaconda Server {} as {}",
+        outcome.domain,
+        outcome.username
+    );
+    print_notes(&outcome.notes);
+    match (&outcome.applied, &outcome.remembered) {
+        (Some(applied), _) => print_selection(applied),
+        _ if args.skip_channels => {}
+        (None, Some(sel)) => out!(
+            "Your channels from last time: default_channels {}; channels {}. Apply them with \
+             `conda-connect select-channels`.",
+            sel.default_channels.join(", "),
+            sel.channels.join(", ")
+        ),
+        (None, None) => out!(
+            "Next: pick channels with `conda-connect channels` and `conda-connect select-channels \
+             --default-channel NAME`."
+        ),
+    }
+    Ok(())
+}
+
+async fn channels(engine: &Engine, args: ChannelsArgs) -> Result<()> {
+    let list = engine.channels(args.all).await?;
+    if args.json {
+        let items: Vec<serde_json::Value> = list
+            .channels
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.full_name(), "mirror": c.mirror_count > 0, "privacy": c.privacy,
+                    "owners": c.owners,
+                    "default_channel": list.preselected.default_channels.contains(&c.full_name()),
+                    "channel": list.preselected.channels.contains(&c.full_name()),
+                })
+            })
+            .collect();
+        out!("{}", serde_json::to_string_pretty(&items).expect("json"));
+    } else {
+        out!("{:<40} {:<6} {:<14} OWNERS", "NAME", "MIRROR", "PRIVACY");
+        for c in &list.channels {
+            let mirror = if c.mirror_count > 0 { "yes" } else { "" };
+            out!(
+                "{:<40} {:<6} {:<14} {}",
+                c.full_name(),
+                mirror,
+                printable(&c.privacy),
+                printable(&c.owners.join(", "))
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn select_channels(engine: &Engine, args: SelectChannelsArgs) -> Result<()> {
+    let selection = Selection {
+        default_channels: args.default_channels,
+        channels: args.channels,
+    };
+    engine
+        .select_channels(&selection.default_channels, &selection.channels)
+        .await?;
+    print_selection(&selection);
+    Ok(())
+}
+
+async fn logout(engine: &Engine) -> Result<()> {
+    let outcome = engine.logout().await?;
+    let condarc = match outcome.condarc {
+        CondarcRestore::Exact => "~/.condarc restored exactly as it was before sign-in",
+        CondarcRestore::Removed => "~/.condarc removed (it did not exist before sign-in)",
+        CondarcRestore::KeysReverted => {
+            "~/.condarc: channel_alias, channels and default_channels reverted; your other changes kept \
+             (the signed-in version is saved in ~/.anaconda/navigator/condarc_storage)"
+        }
+        CondarcRestore::Untouched => "~/.condarc left as it is",
+    };
+    out!("Signed out of {}; {condarc}.", outcome.domain);
+    print_notes(&outcome.notes);
+    if outcome.revocation_retried_later {
+        eprintln!(
+            "conda-connect: The server token could not be revoked now; conda-connect will retry the next time it runs."
+        );
+    }
+    Ok(())
+}
+
+fn status(engine: &Engine, args: JsonArgs) -> Result<()> {
+    let s = engine.status()?;
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&s).expect("json"));
+        return Ok(());
+    }
+    match (&s.logged_in, &s.domain, &s.username) {
+        (true, Some(d), Some(u)) => out!("Connected to Anaconda Server {d} as {u}"),
+        (true, Some(d), None) => {
+            out!("Connected to Anaconda Server {d} (signed in outside conda-connect)")
+        }
+        (_, Some(d), _) => out!("Not signed in (domain {d})"),
+        _ => out!("Not signed in (no domain set)"),
+    }
+    out!(
+        "channel_alias: {}",
+        printable(s.channel_alias.as_deref().unwrap_or("(conda's default)"))
+    );
+    out!("channels: {}", printable(&s.channels.join(", ")));
+    out!(
+        "default_channels: {}",
+        printable(&s.default_channels.join(", "))
+    );
+    Ok(())
+}
+
+async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
+    let report = engine.update_index(|_| {}).await?;
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        return Ok(());
+    }
+    for c in &report.channels {
+        out!(
+            "{:<40} {:<14} {:>7} packages  {}",
+            printable(&c.name),
+            c.subdir,
+            c.packages,
+            c.status
+        );
+    }
+    out!(
+        "{} packages in {} ms",
+        report.packages_total,
+        report.elapsed_ms
+    );
     Ok(())
 }
 
@@ -509,14 +670,15 @@ fn read_password() -> Result<String> {
             reason: "No password was given on standard input.".into(),
         });
     }
+    crate::engine::redact::register(&password);
     Ok(password)
 }
 
 async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
     match cmd {
-        TokensCommand::List { json } => {
+        TokensCommand::List(args) => {
             let list = engine.tokens().await?;
-            if json {
+            if args.json {
                 let items: Vec<serde_json::Value> = list
                     .iter()
                     .map(|t| {
@@ -540,15 +702,15 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
                     out!(
                         "{}  {:<44}  expires {}{state}{mark}",
                         t.id,
-                        t.name,
-                        t.expires.as_deref().unwrap_or("never")
+                        printable(&t.name),
+                        printable(t.expires.as_deref().unwrap_or("never"))
                     );
                 }
             }
         }
         TokensCommand::Scopes => {
             for s in engine.token_scopes().await? {
-                out!("{s}");
+                out!("{}", printable(&s));
             }
         }
         TokensCommand::Create {
@@ -571,7 +733,9 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
             out!("{}", created.token);
         }
         TokensCommand::Regenerate { id } => {
-            let sign_in = engine.session()?.is_some_and(|s| s.token_id == id);
+            let sign_in = engine.session()?.is_some_and(|s| {
+                crate::engine::server_values::token_id(&s.token_id).as_deref() == Some(id.as_str())
+            });
             let token = engine.regenerate_token(&id).await?;
             if sign_in {
                 eprintln!("conda's sign-in token was regenerated; its token files were updated.");
@@ -593,11 +757,12 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
     Ok(())
 }
 
-async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, tls: bool) -> Result<()> {
+async fn run_emulator(args: EmulatorArgs) -> Result<()> {
+    let port = args.port;
     let emu = Emulator::start(EmulatorConfig {
         port,
-        packages_dir,
-        tls,
+        packages_dir: args.packages_dir,
+        tls: args.tls,
         ..Default::default()
     })
     .await
@@ -608,6 +773,6 @@ async fn run_emulator(port: u16, packages_dir: Option<PathBuf>, tls: bool) -> Re
     out!("Demo credentials: {DEMO_USER} / {DEMO_PASSWORD}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let _ = tokio::signal::ctrl_c().await;
+    wait_for_termination().await;
     Ok(())
 }

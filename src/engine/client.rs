@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::error::{Error, Result};
+use crate::engine::{redact, server_values};
 
 pub const SYSTEM_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,6 +22,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
 /// Channels are listed 1000 a page, as Navigator does.
 pub const PAGE_SIZE: usize = 1000;
+/// A server that never ends its channel list is stopped after this many pages …
+pub const MAX_CHANNEL_PAGES: usize = 100;
+/// … or this long.
+pub const CHANNEL_LIST_TIME: Duration = Duration::from_secs(120);
 
 /// The scopes of the sign-in token (the issue's and Navigator's set).
 pub const SIGN_IN_SCOPES: [&str; 6] = [
@@ -234,6 +239,22 @@ impl ServerClient {
             })?;
             builder = builder.tls_certs_merge(certs);
         }
+        // `.condarc proxy_servers` honour NO_PROXY / no_proxy (and a `no_proxy` entry of proxy_servers), like the
+        // proxies from the environment: a proxy (and its credentials) never sees requests meant for those hosts.
+        let no_proxy_list = config
+            .proxies
+            .iter()
+            .find(|(scheme, _)| scheme == "no_proxy")
+            .map(|(_, list)| list.clone())
+            .into_iter()
+            .chain(
+                ["NO_PROXY", "no_proxy"]
+                    .iter()
+                    .filter_map(|v| std::env::var(v).ok()),
+            )
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
         for (scheme, proxy_url) in &config.proxies {
             let proxy = match scheme.as_str() {
                 "http" => reqwest::Proxy::http(proxy_url),
@@ -241,7 +262,10 @@ impl ServerClient {
                 _ => continue,
             };
             match proxy {
-                Ok(p) => builder = builder.proxy(p),
+                Ok(p) => {
+                    builder =
+                        builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(&no_proxy_list)))
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry")
                 }
@@ -291,12 +315,20 @@ impl ServerClient {
             return Ok(resp);
         }
         if status.is_redirection() {
+            // host:port, so that another port of the same address is named as such
             let target = resp
                 .headers()
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| url::Url::parse(l).ok())
-                .and_then(|u| u.host_str().map(str::to_string))
+                .and_then(|u| {
+                    let host = u.host_str()?.to_string();
+                    Some(match u.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    })
+                })
+                .map(|t| crate::engine::server_values::printable(&t).into_owned())
                 .unwrap_or_else(|| "another host".into());
             tracing::warn!(what, %target, "refused to follow a redirect to another host");
             return Err(Error::Redirected { host: target });
@@ -394,8 +426,13 @@ impl ServerClient {
             other => other,
         })?;
         let tokens: LoginTokens = self.json(resp, what).await?;
-        if tokens.token.is_empty() {
-            return Err(Error::Malformed { what: what.into() });
+        server_values::session_jwt(&tokens.token, what)?;
+        if let Some(refresh) = &tokens.refresh_token {
+            server_values::session_jwt(refresh, what)?;
+        }
+        redact::register(&tokens.token);
+        if let Some(refresh) = &tokens.refresh_token {
+            redact::register(refresh);
         }
         Ok(tokens)
     }
@@ -405,7 +442,10 @@ impl ServerClient {
         let resp = self
             .send(self.request(Method::GET, "/api/account", auth), what)
             .await?;
-        self.json(resp, what).await
+        let account: Account = self.json(resp, what).await?;
+        server_values::account_name(&account.username, what)?;
+        server_values::account_name(&account.user_id, what)?;
+        Ok(account)
     }
 
     pub async fn token_info(&self, access_token: &str) -> Result<TokenInfo> {
@@ -441,7 +481,22 @@ impl ServerClient {
             return Ok(Vec::new());
         }
         let page: Page<TokenItem> = self.json(resp, what).await?;
-        Ok(page.items)
+        let total = page.items.len();
+        let items: Vec<TokenItem> = page
+            .items
+            .into_iter()
+            .filter_map(|mut t| {
+                t.id = server_values::token_id(&t.id)?;
+                Some(t)
+            })
+            .collect();
+        if items.len() < total {
+            tracing::warn!(
+                skipped = total - items.len(),
+                "tokens with an id that is not a UUID were ignored"
+            );
+        }
+        Ok(items)
     }
 
     pub async fn create_token(&self, jwt: &str, new: &NewToken) -> Result<CreatedToken> {
@@ -450,17 +505,17 @@ impl ServerClient {
             .request(Method::POST, "/api/account/tokens", Auth::Jwt(jwt))
             .json(new);
         let resp = self.send(rb, what).await?;
-        let created: CreatedToken = self.json(resp, what).await?;
-        if created.token.is_empty() || created.id.is_empty() {
-            return Err(Error::Malformed { what: what.into() });
-        }
+        let mut created: CreatedToken = self.json(resp, what).await?;
+        server_values::access_token(&created.token, what)?;
+        redact::register(&created.token);
+        created.id = server_values::server_token_id(&created.id, what)?;
         Ok(created)
     }
 
     /// `PUT /api/account/tokens/<id>`: a new value for the same token.
     pub async fn reissue_token(&self, jwt: &str, id: &str) -> Result<String> {
         let what = "the token regeneration";
-        let path = format!("/api/account/tokens/{}", path_segment(id));
+        let path = token_path(id)?;
         let rb = self
             .request(Method::PUT, &path, Auth::Jwt(jwt))
             .json(&serde_json::json!({}));
@@ -470,18 +525,16 @@ impl ServerClient {
             token: Option<String>,
         }
         let r: Reissued = self.json(resp, what).await?;
-        r.token
-            .filter(|t| !t.is_empty())
-            .ok_or(Error::Malformed { what: what.into() })
+        let token = r.token.ok_or(Error::Malformed { what: what.into() })?;
+        server_values::access_token(&token, what)?;
+        redact::register(&token);
+        Ok(token)
     }
 
     /// `PUT /api/account/tokens/<id>?reissue_token=false` with a new expiry: same value, later expiry.
     pub async fn update_token_expiry(&self, jwt: &str, id: &str, expires_at: &str) -> Result<()> {
         let what = "the token renewal";
-        let path = format!(
-            "/api/account/tokens/{}?reissue_token=false",
-            path_segment(id)
-        );
+        let path = format!("{}?reissue_token=false", token_path(id)?);
         let rb = self
             .request(Method::PUT, &path, Auth::Jwt(jwt))
             .json(&serde_json::json!({ "expires_at": expires_at }));
@@ -491,7 +544,7 @@ impl ServerClient {
     /// `DELETE /api/account/tokens/<id>`; `Ok(false)` when the server does not know the token (already gone).
     pub async fn delete_token(&self, jwt: &str, id: &str) -> Result<bool> {
         let what = "the token revocation";
-        let path = format!("/api/account/tokens/{}", path_segment(id));
+        let path = token_path(id)?;
         match self
             .send(self.request(Method::DELETE, &path, Auth::Jwt(jwt)), what)
             .await
@@ -540,9 +593,19 @@ impl ServerClient {
         } else {
             "/api/account/channels"
         };
-        let mut out = Vec::new();
+        let mut out: Vec<ChannelInfo> = Vec::new();
         let mut offset = 0usize;
-        loop {
+        let deadline = std::time::Instant::now() + CHANNEL_LIST_TIME;
+        for _page in 0..MAX_CHANNEL_PAGES {
+            if std::time::Instant::now() > deadline {
+                tracing::warn!(pages = _page, "the channel list took too long");
+                return Err(Error::Refused {
+                    reason: format!(
+                        "The server's channel list did not finish within {} seconds.",
+                        CHANNEL_LIST_TIME.as_secs()
+                    ),
+                });
+            }
             let rb = self.request(Method::GET, path, auth).query(&[
                 ("offset", offset.to_string()),
                 ("limit", PAGE_SIZE.to_string()),
@@ -552,14 +615,28 @@ impl ServerClient {
             let resp = self.send(rb, what).await?;
             let page: Page<ChannelInfo> = self.json(resp, what).await?;
             let got = page.items.len();
-            out.extend(page.items);
+            if got > PAGE_SIZE {
+                tracing::warn!(got, "the server ignores the page size");
+                return Err(Error::Malformed { what: what.into() });
+            }
+            out.extend(
+                page.items
+                    .into_iter()
+                    .filter(|c| server_values::is_channel_name(&c.full_name())),
+            );
             offset += PAGE_SIZE;
-            let total = page.total_count.unwrap_or(out.len());
-            if got == 0 || offset >= total {
-                break;
+            let total = page.total_count.unwrap_or(0);
+            if got < PAGE_SIZE || offset >= total {
+                return Ok(out);
             }
         }
-        Ok(out)
+        tracing::warn!(pages = MAX_CHANNEL_PAGES, "the channel list does not end");
+        Err(Error::Refused {
+            reason: format!(
+                "The server's channel list does not end (more than {} channels); conda-connect stopped reading it.",
+                MAX_CHANNEL_PAGES * PAGE_SIZE
+            ),
+        })
     }
 }
 
@@ -595,29 +672,21 @@ pub fn classify_transport(err: &reqwest::Error, host: &str) -> Error {
     Error::Unreachable { host: host.into() }
 }
 
-/// Percent-encode one path segment.
-fn path_segment(s: &str) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+/// `/api/account/tokens/<id>` for a token id, which must be a UUID: an id can never change the endpoint (`..`,
+/// `.`, `/` and the like are refused before any request is made).
+fn token_path(id: &str) -> Result<String> {
+    let id = server_values::token_id(id).ok_or_else(|| Error::Refused {
+        reason: format!(
+            "\"{}\" is not a token id (token ids look like 3f1c2a9e-1111-2222-3333-444455556666).",
+            server_values::printable(id)
+        ),
+    })?;
+    Ok(format!("/api/account/tokens/{id}"))
 }
 
-/// Mask `/t/<token>/` in a URL or message before it is logged.
+/// Mask secrets in a URL or message before it is logged (see [`crate::engine::redact`]).
 pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("/t/") {
-        out.push_str(&rest[..i + 3]);
-        let after = &rest[i + 3..];
-        let end = after.find(['/', '"', ' ', '?', ')']).unwrap_or(after.len());
-        out.push_str("<token>");
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
+    redact::scrub(text)
 }
 
 #[cfg(test)]
@@ -631,6 +700,17 @@ mod tests {
             "GET http://h/api/repo/t/<token>/main/noarch/repodata.json"
         );
         assert_eq!(redact("no token here"), "no token here");
+    }
+
+    #[test]
+    fn token_ids_never_change_the_endpoint() {
+        for bad in ["..", ".", "", "a/b", "../../system", "%2e%2e"] {
+            assert!(token_path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            token_path("{3F1C2A9E-1111-2222-3333-444455556666}").unwrap(),
+            "/api/account/tokens/3f1c2a9e-1111-2222-3333-444455556666"
+        );
     }
 
     #[test]

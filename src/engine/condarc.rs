@@ -22,10 +22,18 @@ pub enum CondaValue {
 }
 
 /// One change to a top-level key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyEdit {
     Set(CondaValue),
     Remove,
+    /// Put the key back exactly as it was: `entry` is its whole original entry text (so `default_channels:`
+    /// stays null, `1.0` stays `1.0`, tags, nested values and the comment on its line survive); `None` = it was
+    /// absent. When the original text cannot be spliced into the current file, `value` is set instead.
+    Restore {
+        entry: Option<String>,
+        value: Option<CondaValue>,
+    },
 }
 
 /// What conda-connect reads from a `.condarc`.
@@ -127,15 +135,40 @@ pub fn key_value(map: &Mapping, key: &str) -> Option<CondaValue> {
     }
 }
 
+/// Words that some YAML reader turns into a boolean, null or number when written plainly (YAML 1.1 readers such
+/// as PyYAML take `yes`, `on`, `off`, `y`, `n` for booleans; 1.2 readers `true`, `null`, `.inf`, …).
+const AMBIGUOUS_WORDS: [&str; 13] = [
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity", "none",
+];
+
+/// True when `s` reads back as exactly this string in every YAML reader conda uses (YAML 1.1 and 1.2) if written
+/// without quotes: a letter or `_` first, then only URL-safe characters, and not an ambiguous word.
+pub fn safe_plain(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_./:@%+~-".contains(c))
+        && !s.contains("://:")
+        && !AMBIGUOUS_WORDS.contains(&s.to_ascii_lowercase().as_str())
+}
+
+/// A string scalar that every YAML reader reads back as exactly `s`: plain when that is safe, else double-quoted.
+fn string_scalar(s: &str) -> YamlValue {
+    if safe_plain(s) {
+        YamlValue::scalar(s)
+    } else {
+        YamlValue::scalar(yaml_edit::ScalarValue::double_quoted(s))
+    }
+}
+
 fn to_yaml_value(v: &CondaValue) -> YamlValue {
     match v {
-        CondaValue::Str(s) => YamlValue::scalar(s.as_str()),
-        CondaValue::List(items) => YamlValue::Sequence(
-            items
-                .iter()
-                .map(|s| YamlValue::scalar(s.as_str()))
-                .collect(),
-        ),
+        CondaValue::Str(s) => string_scalar(s),
+        CondaValue::List(items) => {
+            YamlValue::Sequence(items.iter().map(|s| string_scalar(s)).collect())
+        }
     }
 }
 
@@ -156,30 +189,137 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
     };
     let before = parse_strict(body)?;
     let mut expected = before.clone();
+    let mut tree_edits: Vec<(&str, KeyEdit)> = Vec::new();
+    let mut restores: Vec<(&str, String)> = Vec::new();
     for (key, edit) in edits {
         let k = Value::String((*key).to_string());
         match edit {
             KeyEdit::Set(v) => {
                 expected.insert(k, to_serde_value(v));
+                tree_edits.push((key, edit.clone()));
             }
-            KeyEdit::Remove => {
+            KeyEdit::Remove | KeyEdit::Restore { entry: None, .. } => {
                 expected.remove(&k);
+                tree_edits.push((key, KeyEdit::Remove));
+            }
+            KeyEdit::Restore {
+                entry: Some(entry), ..
+            } => {
+                let original = parse_strict(entry)
+                    .ok()
+                    .and_then(|m| m.get(&k).cloned())
+                    .ok_or("a recorded setting is not readable")?;
+                expected.insert(k, original);
+                restores.push((key, entry.replace("\r\n", "\n")));
             }
         }
     }
     if expected == before {
         return Ok(text.to_string());
     }
-    let out = edit_tree(body, edits)?;
-    let after = parse_strict(&out).map_err(|e| format!("the edited text would not parse: {e}"))?;
-    if after != expected {
-        tracing::error!(before = ?before, after = ?after, expected = ?expected, "condarc edit verification failed");
-        return Err("the edit could not be made without changing other settings".into());
+    let verified = edit_tree(body, &tree_edits, &restores).and_then(|out| {
+        let after =
+            parse_strict(&out).map_err(|e| format!("the edited text would not parse: {e}"))?;
+        if after == expected {
+            Ok(out)
+        } else {
+            // names only: values can hold credentials (proxy passwords, tokens in URLs)
+            let differing: Vec<String> = expected
+                .keys()
+                .chain(after.keys())
+                .filter(|k| expected.get(*k) != after.get(*k))
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect();
+            tracing::warn!(keys = ?differing, "condarc edit verification failed");
+            Err("the edit could not be made without changing other settings".to_string())
+        }
+    });
+    match verified {
+        Ok(out) => Ok(format!("{bom}{out}")),
+        // an original entry that cannot be put back verbatim (an anchor, an indented document): set its value
+        Err(_) if !restores.is_empty() => {
+            let fallback: Vec<(&str, KeyEdit)> = edits
+                .iter()
+                .map(|(key, edit)| match edit {
+                    KeyEdit::Restore { value, .. } => (
+                        *key,
+                        value.clone().map(KeyEdit::Set).unwrap_or(KeyEdit::Remove),
+                    ),
+                    other => (*key, other.clone()),
+                })
+                .collect();
+            apply_edits(text, &fallback)
+        }
+        Err(e) => Err(e),
     }
-    Ok(format!("{bom}{out}"))
 }
 
-fn edit_tree(body: &str, edits: &[(&str, KeyEdit)]) -> Result<String, String> {
+/// The whole entry text of top-level `key` in `text` (from the start of its line to the end of its last line,
+/// newline included), to put back later with [`KeyEdit::Restore`]. `None` when absent or unparseable.
+pub fn entry_text(text: &str, key: &str) -> Option<String> {
+    let text = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n");
+    let (start, end) = entry_range(&text, key)?;
+    let mut entry = text[start..end].to_string();
+    if !entry.ends_with('\n') {
+        entry.push('\n');
+    }
+    Some(entry)
+}
+
+/// Byte range of top-level `key`'s entry in `text` (LF newlines), widened to whole lines.
+fn entry_range(text: &str, key: &str) -> Option<(usize, usize)> {
+    let file = YamlFile::from_str(text).ok()?;
+    let doc = file.document()?;
+    let mapping = doc.as_mapping()?;
+    let entry = mapping.find_entry_by_key(key)?;
+    let range = entry.byte_range();
+    let (mut start, mut end) = (range.start as usize, range.end as usize);
+    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    if text[line_start..start].trim().is_empty() {
+        start = line_start;
+    }
+    if !text[..end].ends_with('\n') {
+        end = text[end..]
+            .find('\n')
+            .map(|i| end + i + 1)
+            .unwrap_or(text.len());
+    }
+    Some((start, end))
+}
+
+/// Replace top-level `key`'s entry in `text` (LF newlines) with `entry`, or append it when absent.
+fn splice_entry(text: &str, key: &str, entry: &str) -> String {
+    match entry_range(text, key) {
+        Some((start, end)) => {
+            let mut out = String::with_capacity(text.len() + entry.len());
+            out.push_str(&text[..start]);
+            out.push_str(entry);
+            let rest = &text[end..];
+            if !entry.ends_with('\n') && !rest.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(rest);
+            out
+        }
+        None => {
+            let mut out = text.to_string();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(entry);
+            out
+        }
+    }
+}
+
+fn edit_tree(
+    body: &str,
+    edits: &[(&str, KeyEdit)],
+    restores: &[(&str, String)],
+) -> Result<String, String> {
     let newline = if body.contains("\r\n") { "\r\n" } else { "\n" };
     let normalized;
     let source = if newline == "\r\n" {
@@ -193,11 +333,10 @@ fn edit_tree(body: &str, edits: &[(&str, KeyEdit)]) -> Result<String, String> {
         return Err("the file holds more than one YAML document".into());
     }
     let mut text = source.to_string();
-    let only_removals = edits.iter().all(|(_, e)| *e == KeyEdit::Remove);
-    if file.document().is_none() {
-        if only_removals {
-            return Ok(body.to_string());
-        }
+    let only_removals = edits.iter().all(|(_, e)| !matches!(e, KeyEdit::Set(_)));
+    if file.document().is_none() && only_removals {
+        // nothing to remove from an empty or comment-only file; only entries to put back
+    } else if file.document().is_none() {
         // Empty or comment-only file: keep what is there, append the keys.
         let appended = YamlFile::new();
         let doc = appended.ensure_document();
@@ -226,7 +365,7 @@ fn edit_tree(body: &str, edits: &[(&str, KeyEdit)]) -> Result<String, String> {
                         return Err("the top level is not a mapping of settings".into());
                     }
                 }
-                KeyEdit::Remove => {
+                KeyEdit::Remove | KeyEdit::Restore { .. } => {
                     doc.remove(*key);
                 }
             }
@@ -235,6 +374,9 @@ fn edit_tree(body: &str, edits: &[(&str, KeyEdit)]) -> Result<String, String> {
         if source.ends_with('\n') && !text.ends_with('\n') {
             text.push('\n');
         }
+    }
+    for (key, entry) in restores {
+        text = splice_entry(&text, key, entry);
     }
     Ok(if newline == "\r\n" {
         text.replace('\n', "\r\n")
@@ -394,5 +536,70 @@ mod tests {
             Some(vec!["defaults".to_string(), "null".into()]),
             "{out}"
         );
+    }
+
+    #[test]
+    fn restore_puts_back_each_entry_exactly() {
+        let original = "# top\nchannels:   # mine\n  - conda-forge\ndefault_channels:\nchannel_alias: 1.0\nssl_verify: true\n";
+        let signed_in = apply_edits(original, &login_edits("http://h/api/repo")).unwrap();
+        let user = format!("{signed_in}auto_update_conda: false\n");
+        let edits: Vec<(&str, KeyEdit)> = OWNED_KEYS
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    KeyEdit::Restore {
+                        entry: entry_text(original, k),
+                        value: None,
+                    },
+                )
+            })
+            .collect();
+        let out = apply_edits(&user, &edits).unwrap();
+        assert!(
+            out.contains("channels:   # mine\n  - conda-forge\n"),
+            "{out}"
+        );
+        assert!(out.contains("default_channels:\n"), "{out}");
+        assert!(out.contains("channel_alias: 1.0\n"), "{out}");
+        assert!(out.contains("auto_update_conda: false\n"), "{out}");
+        let map = parse_strict(&out).unwrap();
+        assert_eq!(map.get("default_channels"), Some(&Value::Null));
+        assert!(matches!(map.get("channel_alias"), Some(Value::Number(_))));
+        // a key absent before is removed again; CRLF files stay CRLF
+        let crlf = user.replace('\n', "\r\n");
+        let out = apply_edits(
+            &crlf,
+            &[(
+                "channel_alias",
+                KeyEdit::Restore {
+                    entry: None,
+                    value: None,
+                },
+            )],
+        )
+        .unwrap();
+        assert!(!out.contains("channel_alias") && !out.replace("\r\n", "").contains('\n'));
+    }
+
+    #[test]
+    fn ambiguous_names_are_quoted_for_every_yaml_reader() {
+        let names: Vec<String> = [
+            "yes", "on", "off", "y", "n", "null", "true", "nan", "ok-name", "a/b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = apply_edits("", &channel_edits(&names, &[])).unwrap();
+        for quoted in ["yes", "on", "off", "y", "n", "null", "true", "nan"] {
+            assert!(out.contains(&format!("\"{quoted}\"")), "{quoted}: {out}");
+        }
+        assert!(
+            out.contains("- ok-name\n") && out.contains("- a/b\n"),
+            "{out}"
+        );
+        assert_eq!(read_settings(&out).unwrap().default_channels, Some(names));
+        assert!(safe_plain("http://127.0.0.1:8765/api/repo"));
+        assert!(!safe_plain("1.0") && !safe_plain("2024-01-01") && !safe_plain("a b"));
     }
 }

@@ -69,7 +69,9 @@ pub fn is_loopback(domain: &str) -> bool {
         .and_then(|u| u.host().map(|h| h.to_owned()))
     {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
     }
@@ -162,5 +164,7 @@ mod warning_tests {
         assert_eq!(plain_http_warning("http://127.0.0.1:8080"), None);
         assert_eq!(plain_http_warning("http://localhost:8080"), None);
         assert_eq!(plain_http_warning("http://[::1]:8080"), None);
+        assert_eq!(plain_http_warning("http://[::ffff:127.0.0.1]:8080"), None);
+        assert!(plain_http_warning("http://[::ffff:10.0.0.5]:8080").is_some());
     }
 }

@@ -1,19 +1,131 @@
 //! Atomic file operations: every write is temp file + fsync + rename + fsync of the directory, so a crash leaves
 //! either the old or the new content, never a torn file.
+//!
+//! Symbolic links are kept: a user whose `~/.condarc` is a link into a dotfiles repository gets the link's target
+//! edited (the temporary file is created beside the target and renamed over it), and removing a linked file
+//! removes the target and leaves the link as it was. Temporary files carry a tag of this HOME, so that two users
+//! sharing a directory (a common `BINSTAR_CONFIG_DIR`) never sweep each other's in-flight writes.
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::engine::error::{Error, Result};
 
-/// Read a file; `Ok(None)` when it does not exist.
+/// How many links are followed before a chain is taken for a loop.
+const MAX_LINKS: usize = 40;
+
+static TEMP_TAG: OnceLock<String> = OnceLock::new();
+
+/// Tag this process's temporary files with `owner` (conda-connect's data directory): the sweep after a crash
+/// removes only files with this tag. Set once per process; later calls are ignored.
+pub fn set_temp_owner(owner: &Path) {
+    let _ = TEMP_TAG
+        .set(format!("{:x}", md5::compute(owner.to_string_lossy().as_bytes()))[..10].to_string());
+}
+
+fn temp_prefix() -> String {
+    let tag = TEMP_TAG.get().map(String::as_str).unwrap_or("0000000000");
+    format!(".conda-connect-{tag}-")
+}
+
+/// The file that `path` stands for: `path` itself, or the end of its chain of symbolic links (which need not
+/// exist: a dangling link resolves to where its target would be).
+pub fn resolve_links(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&current).map_err(|e| Error::io(&current, &e))?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::Io {
+        path: path.display().to_string(),
+        detail: "it is a loop of symbolic links".into(),
+    })
+}
+
+/// True when `path` is a symbolic link.
+pub fn is_link(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Read a file (through links); `Ok(None)` when it does not exist.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, &e)),
     }
+}
+
+/// The permission bits of the file `path` stands for (Unix), `None` when it does not exist.
+pub fn mode_of(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::metadata(path).ok().map(|m| {
+            if m.permissions().readonly() {
+                0o444
+            } else {
+                0o644
+            }
+        })
+    }
+}
+
+/// Refuse to change a file the user made read-only, or one in a read-only directory: conda-connect never
+/// overrides that decision (not even as root, where the OS would let it). `what` names it for the message.
+pub fn check_writable(path: &Path, what: &str) -> Result<()> {
+    let target = resolve_links(path)?;
+    let read_only = |p: &Path| -> bool {
+        match fs::metadata(p) {
+            #[cfg(unix)]
+            Ok(m) => {
+                use std::os::unix::fs::PermissionsExt;
+                m.permissions().mode() & 0o200 == 0
+            }
+            #[cfg(not(unix))]
+            Ok(m) => !m.is_dir() && m.permissions().readonly(),
+            Err(_) => false,
+        }
+    };
+    if read_only(&target) {
+        return Err(Error::Refused {
+            reason: format!(
+                "{what} is read-only, so conda-connect leaves it unchanged; make it writable (chmod u+w) and try again."
+            ),
+        });
+    }
+    if let Some(dir) = target.parent()
+        && read_only(dir)
+    {
+        return Err(Error::Refused {
+            reason: format!(
+                "The folder of {what} ({}) is read-only, so conda-connect leaves it unchanged; make it writable and try again.",
+                dir.display()
+            ),
+        });
+    }
+    if fs::metadata(&target).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::Refused {
+            reason: format!("{what} is not a regular file, so conda-connect leaves it unchanged."),
+        });
+    }
+    Ok(())
 }
 
 /// Create a directory (and parents) that conda-connect owns, mode 0700 on Unix.
@@ -31,54 +143,65 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     builder.create(dir).map_err(|e| Error::io(dir, &e))
 }
 
-/// Replace `path` with `content` atomically. `mode` sets the permission bits (Unix); `None` keeps the mode of the
-/// file being replaced (or the umask default for a new file). Missing parent directories are created 0700.
+/// Replace `path` with `content` atomically. `mode` sets the permission bits exactly (Unix); `None` keeps the mode
+/// of the file being replaced (or 0644 for a new file). Missing parent directories are created 0700. A symbolic
+/// link is kept and its target replaced.
 pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| Error::Io {
+    let target = resolve_links(path)?;
+    let dir = target.parent().ok_or_else(|| Error::Io {
         path: path.display().to_string(),
         detail: "it has no parent directory".into(),
     })?;
     create_private_dir(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".conda-connect-")
+        .prefix(&temp_prefix())
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, &e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let bits = match mode {
-            Some(bits) => Some(bits),
-            None => fs::metadata(path)
-                .ok()
-                .map(|m| m.permissions().mode() & 0o7777)
-                .or(Some(0o644)),
-        };
-        if let Some(bits) = bits {
-            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(bits))
-                .map_err(|e| Error::io(path, &e))?;
-        }
+        let bits = mode.or_else(|| mode_of(&target)).unwrap_or(0o644);
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(bits))
+            .map_err(|e| Error::io(path, &e))?;
     }
     #[cfg(not(unix))]
     let _ = mode;
     tmp.write_all(content).map_err(|e| Error::io(path, &e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, &e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, &e.error))?;
+    tmp.persist(&target)
+        .map_err(|e| Error::io(path, &e.error))?;
     sync_dir(dir);
     Ok(())
 }
 
-/// Remove a file if it exists (and fsync its directory).
+/// Remove a file if it exists (and fsync its directory). For a symbolic link the target is removed and the link
+/// kept, so that a dotfiles link is left exactly as it was before conda-connect created its target.
 pub fn remove_if_exists(path: &Path) -> Result<bool> {
-    match fs::remove_file(path) {
+    let target = resolve_links(path)?;
+    match fs::remove_file(&target) {
         Ok(()) => {
-            if let Some(dir) = path.parent() {
+            if let Some(dir) = target.parent() {
                 sync_dir(dir);
             }
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(path, &e)),
+    }
+}
+
+/// Set the permission bits of an existing file (through links).
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(path, &e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
     }
 }
 
@@ -91,9 +214,11 @@ fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Remove temp files a killed process left between writing and renaming (`.conda-connect-*.tmp`) in `dirs`.
-/// Call only while holding the configuration lock: then no other conda-connect is mid-write there.
+/// Remove temp files a killed conda-connect of this HOME left between writing and renaming, in `dirs`. Files
+/// with another tag belong to another user's conda-connect (a shared directory) and are left alone. Call only
+/// while holding the configuration lock: then no other conda-connect of this HOME is mid-write there.
 pub fn sweep_temp_files<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> usize {
+    let prefix = temp_prefix();
     let mut removed = 0;
     for dir in dirs {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -101,7 +226,7 @@ pub fn sweep_temp_files<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> usize {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".conda-connect-")
+            if name.starts_with(&prefix)
                 && name.ends_with(".tmp")
                 && fs::remove_file(e.path()).is_ok()
             {
@@ -127,24 +252,74 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-            assert_eq!(
-                fs::metadata(p.parent().unwrap())
-                    .unwrap()
-                    .permissions()
-                    .mode()
-                    & 0o777,
-                0o700
-            );
+            assert_eq!(mode_of(&p), Some(0o600));
+            assert_eq!(mode_of(p.parent().unwrap()).unwrap() & 0o777, 0o700);
         }
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
         assert!(remove_if_exists(&p).unwrap());
         assert!(!remove_if_exists(&p).unwrap());
         assert_eq!(read_optional(&p).unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_kept_and_their_targets_edited() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotfiles = dir.path().join("dotfiles");
+        fs::create_dir(&dotfiles).unwrap();
+        let target = dotfiles.join("condarc");
+        fs::write(&target, "a: 1\n").unwrap();
+        let link = dir.path().join(".condarc");
+        std::os::unix::fs::symlink("dotfiles/condarc", &link).unwrap();
+        write_atomic(&link, b"a: 2\n", None).unwrap();
+        assert!(is_link(&link), "the link is kept");
+        assert_eq!(fs::read(&target).unwrap(), b"a: 2\n");
+        assert_eq!(
+            fs::read_dir(&dotfiles).unwrap().count(),
+            1,
+            "no temp file left beside the target"
+        );
+        // removal removes the target, keeps the (now dangling) link; writing through a dangling link recreates it
+        assert!(remove_if_exists(&link).unwrap());
+        assert!(is_link(&link) && !target.exists());
+        write_atomic(&link, b"b: 1\n", None).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"b: 1\n");
+        // a loop is an error, not a hang
+        let a = dir.path().join("loop-a");
+        let b = dir.path().join("loop-b");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert!(write_atomic(&a, b"x", None).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_only_files_and_folders_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "x").unwrap();
+        check_writable(&file, "~/f").unwrap();
+        set_mode(&file, 0o444).unwrap();
+        let err = check_writable(&file, "~/f").unwrap_err().to_string();
+        assert!(err.contains("~/f is read-only"), "{err}");
+        let sub = dir.path().join("ro");
+        fs::create_dir(&sub).unwrap();
+        set_mode(&sub, 0o555).unwrap();
+        assert!(check_writable(&sub.join("new"), "~/ro/new").is_err());
+        check_writable(&dir.path().join("absent"), "~/absent").unwrap();
+        fs::create_dir(dir.path().join("adir")).unwrap();
+        assert!(check_writable(&dir.path().join("adir"), "~/adir").is_err());
+    }
+
+    #[test]
+    fn sweep_takes_only_this_homes_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = dir.path().join(format!("{}abc.tmp", temp_prefix()));
+        let other = dir.path().join(".conda-connect-ffffffffff-abc.tmp");
+        fs::write(&mine, "").unwrap();
+        fs::write(&other, "").unwrap();
+        assert_eq!(sweep_temp_files([dir.path()]), 1);
+        assert!(!mine.exists() && other.exists());
     }
 }

@@ -12,6 +12,14 @@ enum Line {
     Other,
 }
 
+/// One key-level change: set `key` in `section` to the raw `value`, or remove it (`None`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IniEdit {
+    pub section: String,
+    pub key: String,
+    pub value: Option<String>,
+}
+
 /// An INI document that can be edited line by line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IniDoc {
@@ -30,7 +38,16 @@ impl IniDoc {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        // classic Mac line endings (CR only) are read as lines too, and written back as they were
+        let cr_only;
+        let (newline, text) = if text.contains("\r\n") {
+            ("\r\n", text)
+        } else if text.contains('\r') && !text.contains('\n') {
+            cr_only = text.replace('\r', "\n");
+            ("\r", cr_only.as_str())
+        } else {
+            ("\n", text)
+        };
         let trailing_newline = text.is_empty() || text.ends_with('\n');
         let mut raw = Vec::new();
         let mut kinds = Vec::new();
@@ -131,6 +148,60 @@ impl IniDoc {
             Line::Property { value, .. } => Some(value.as_str()),
             _ => None,
         })
+    }
+
+    /// Every `(section, key, raw value)` of the document, in order (keys lower-cased).
+    pub fn values(&self) -> Vec<(String, String, String)> {
+        let mut section = String::new();
+        let mut out = Vec::new();
+        for kind in &self.kinds {
+            match kind {
+                Line::Section(name) => section = name.clone(),
+                Line::Property { key, value } => {
+                    out.push((section.clone(), key.clone(), value.clone()))
+                }
+                Line::Other => {}
+            }
+        }
+        out
+    }
+
+    /// The key-level changes that turn `self` into `other`: `(section, key, Some(raw))` to set, `None` to remove.
+    pub fn changes_to(&self, other: &IniDoc) -> Vec<IniEdit> {
+        let before = self.values();
+        let after = other.values();
+        let mut edits = Vec::new();
+        for (section, key, value) in &after {
+            if self.get(section, key) != Some(value.as_str()) {
+                edits.push(IniEdit {
+                    section: section.clone(),
+                    key: key.clone(),
+                    value: Some(value.clone()),
+                });
+            }
+        }
+        for (section, key, _) in &before {
+            if other.get(section, key).is_none() {
+                edits.push(IniEdit {
+                    section: section.clone(),
+                    key: key.clone(),
+                    value: None,
+                });
+            }
+        }
+        edits
+    }
+
+    /// Apply key-level changes (see [`IniDoc::changes_to`]).
+    pub fn apply(&mut self, edits: &[IniEdit]) {
+        for edit in edits {
+            match &edit.value {
+                Some(value) => self.set(&edit.section, &edit.key, value),
+                None => {
+                    self.remove(&edit.section, &edit.key);
+                }
+            }
+        }
     }
 
     pub fn has_section(&self, section: &str) -> bool {
@@ -237,6 +308,8 @@ mod tests {
             "[main]\nx=1",
             "[a]\r\nk = v\r\n\r\n",
             "\u{feff}[main]\nk = v\n",
+            "[main]\rk = v\r",
+            "[main]\rk = v",
         ] {
             assert_eq!(IniDoc::parse(text).unwrap().to_text(), text);
         }
@@ -265,6 +338,30 @@ mod tests {
         let mut doc = IniDoc::parse("[main]\r\na = 1\r\n").unwrap();
         doc.set("main", "b", "2");
         assert_eq!(doc.to_text(), "[main]\r\na = 1\r\nb = 2\r\n");
+    }
+
+    #[test]
+    fn cr_only_files_keep_their_line_endings() {
+        let mut doc = IniDoc::parse("[main]\ra = 1\r").unwrap();
+        assert_eq!(doc.get("main", "a"), Some("1"));
+        doc.set("main", "b", "2");
+        assert_eq!(doc.to_text(), "[main]\ra = 1\rb = 2\r");
+    }
+
+    #[test]
+    fn changes_replay_on_another_version() {
+        let before = IniDoc::parse(SAMPLE).unwrap();
+        let mut after = before.clone();
+        after.set("main", "anaconda_server_token", "'t'");
+        after.remove("main", "version");
+        let edits = before.changes_to(&after);
+        assert_eq!(edits.len(), 2);
+        // the user added a key meanwhile: the same changes keep it
+        let mut user = IniDoc::parse(&format!("{SAMPLE}[mine]\nk = 1\n")).unwrap();
+        user.apply(&edits);
+        let text = user.to_text();
+        assert!(text.contains("anaconda_server_token = 't'") && !text.contains("version"));
+        assert!(text.ends_with("[mine]\nk = 1\n"), "{text}");
     }
 
     #[test]

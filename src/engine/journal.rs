@@ -8,13 +8,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::condarc::{self, KeyEdit};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
+use crate::engine::ini_file::IniEdit;
+use crate::engine::navigator_ini::NavigatorIni;
 
 /// One local change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum FileOp {
+    /// Replace a file conda-connect owns. `mode` sets the permission bits exactly (`None`: keep the current ones).
     Write {
         path: PathBuf,
         content: String,
@@ -23,6 +27,43 @@ pub enum FileOp {
     Remove {
         path: PathBuf,
     },
+    /// Compare-and-swap on a file someone else may change at the same moment (`.condarc`, the ini, a token file).
+    /// `expect` is the md5 of the content the change was planned from (`None`: the file was absent); `content`
+    /// the planned result (`None`: remove it). At apply time: the result already there → nothing to do; the
+    /// planned-from content there → write the result; anything else means the file was changed meanwhile (by the
+    /// user, or after a crash, before recovery): then `merge` re-applies the same key-level change to what is
+    /// there now, and without a `merge` the file is left alone (it is no longer ours to change).
+    Swap {
+        path: PathBuf,
+        expect: Option<String>,
+        content: Option<String>,
+        mode: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        merge: Option<Merge>,
+    },
+}
+
+/// The key-level form of a change, re-applied to a file that changed since the change was planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format", content = "edits", rename_all = "snake_case")]
+pub enum Merge {
+    Condarc(Vec<(String, KeyEdit)>),
+    Ini(Vec<IniEdit>),
+}
+
+/// What applying a [`FileOp`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The planned content is in place (or was already).
+    Done,
+    /// The file had changed meanwhile; the change was re-applied to its current content.
+    Merged,
+    /// The file had changed meanwhile and is no longer conda-connect's to change: left as it is.
+    LeftAlone,
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    format!("{:x}", md5::compute(bytes))
 }
 
 impl FileOp {
@@ -38,25 +79,117 @@ impl FileOp {
             path: path.to_path_buf(),
         }
     }
+    /// A compare-and-swap of `path` from `before` (its content when planned) to `after`.
+    pub fn swap(
+        path: &Path,
+        before: Option<&[u8]>,
+        after: Option<&str>,
+        mode: Option<u32>,
+        merge: Option<Merge>,
+    ) -> Self {
+        FileOp::Swap {
+            path: path.to_path_buf(),
+            expect: before.map(md5_hex),
+            content: after.map(str::to_string),
+            mode,
+            merge,
+        }
+    }
     pub fn path(&self) -> &Path {
         match self {
-            FileOp::Write { path, .. } | FileOp::Remove { path } => path,
+            FileOp::Write { path, .. } | FileOp::Remove { path } | FileOp::Swap { path, .. } => {
+                path
+            }
         }
     }
     /// Apply (idempotent).
-    pub fn apply(&self) -> Result<()> {
+    pub fn apply(&self) -> Result<Applied> {
         match self {
             FileOp::Write {
                 path,
                 content,
                 mode,
             } => {
-                if files::read_optional(path)?.as_deref() == Some(content.as_bytes()) {
-                    return Ok(());
-                }
-                files::write_atomic(path, content.as_bytes(), *mode)
+                put(path, content.as_bytes(), *mode)?;
+                Ok(Applied::Done)
             }
-            FileOp::Remove { path } => files::remove_if_exists(path).map(|_| ()),
+            FileOp::Remove { path } => files::remove_if_exists(path).map(|_| Applied::Done),
+            FileOp::Swap {
+                path,
+                expect,
+                content,
+                mode,
+                merge,
+            } => {
+                let current = files::read_optional(path)?;
+                if current.as_deref() == content.as_deref().map(str::as_bytes) {
+                    if let (Some(bits), Some(_)) = (mode, content) {
+                        files::set_mode(path, *bits)?;
+                    }
+                    return Ok(Applied::Done);
+                }
+                if current.as_deref().map(md5_hex) == *expect {
+                    match content {
+                        Some(c) => put(path, c.as_bytes(), *mode)?,
+                        None => {
+                            files::remove_if_exists(path)?;
+                        }
+                    }
+                    return Ok(Applied::Done);
+                }
+                let Some(merge) = merge else {
+                    tracing::warn!(path = %path.display(), "changed by someone else meanwhile; left as it is");
+                    return Ok(Applied::LeftAlone);
+                };
+                let text = match &current {
+                    Some(bytes) => std::str::from_utf8(bytes).map_err(|_| Error::Refused {
+                        reason: format!(
+                            "{} is not UTF-8 text; it was left unchanged.",
+                            path.display()
+                        ),
+                    })?,
+                    None => "",
+                };
+                let merged = merge.apply_to(path, text)?;
+                if merged.as_bytes() != text.as_bytes() || current.is_none() {
+                    put(path, merged.as_bytes(), *mode)?;
+                }
+                tracing::info!(path = %path.display(), "changed meanwhile; the change was re-applied to its current content");
+                Ok(Applied::Merged)
+            }
+        }
+    }
+}
+
+/// Write `content` unless it is there already (then only the mode is made exact).
+fn put(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
+    if files::read_optional(path)?.as_deref() == Some(content) {
+        if let Some(bits) = mode
+            && files::mode_of(path) != Some(bits)
+        {
+            files::set_mode(path, bits)?;
+        }
+        return Ok(());
+    }
+    files::write_atomic(path, content, mode)
+}
+
+impl Merge {
+    fn apply_to(&self, path: &Path, text: &str) -> Result<String> {
+        match self {
+            Merge::Condarc(edits) => {
+                let edits: Vec<(&str, KeyEdit)> =
+                    edits.iter().map(|(k, e)| (k.as_str(), e.clone())).collect();
+                condarc::apply_edits(text, &edits).map_err(|detail| Error::InvalidCondarc {
+                    path: path.display().to_string(),
+                    detail,
+                })
+            }
+            Merge::Ini(edits) => {
+                let mut ini = NavigatorIni::from_text(path, Some(text.to_string()))?;
+                ini.apply(edits);
+                Ok(ini.changed_text().unwrap_or_else(|| text.to_string()))
+            }
         }
     }
 }
@@ -65,8 +198,17 @@ impl FileOp {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Stage {
-    /// A sign-in is talking to the server; a token named `token_name` may exist there.
-    ServerPending { domain: String, token_name: String },
+    /// A sign-in is talking to the server; a token named `token_name` may exist there (with id `token_id` once
+    /// the server answered). Its JWT is in the secret store under `domain`.
+    ServerPending {
+        domain: String,
+        token_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_id: Option<String>,
+        /// The account the token belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+    },
     /// Local changes are being applied.
     Apply,
 }
@@ -86,6 +228,9 @@ pub struct After {
 pub struct RevokeToken {
     pub domain: String,
     pub token_id: String,
+    /// The account the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// Secret-store account holding the JWT to revoke with.
     pub account: String,
 }
@@ -218,7 +363,7 @@ mod tests {
         j.save(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), Some(j.clone()));
         for op in j.ops.iter().chain(j.ops.iter()) {
-            op.apply().unwrap();
+            assert_eq!(op.apply().unwrap(), Applied::Done);
         }
         assert_eq!(std::fs::read_to_string(dir.path().join("a")).unwrap(), "x");
         Journal::clear(&path).unwrap();
@@ -226,5 +371,70 @@ mod tests {
         let mut c = CrashPoint::at(2);
         assert!(c.step().is_ok());
         assert_eq!(c.step(), Err(Error::SimulatedCrash { step: 2 }));
+    }
+
+    #[test]
+    fn swap_writes_merges_or_leaves_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let rc = dir.path().join(".condarc");
+        let before = "a: 1\n";
+        std::fs::write(&rc, before).unwrap();
+        let edits = condarc::login_edits("http://h/api/repo");
+        let planned = condarc::apply_edits(before, &edits).unwrap();
+        let merge = Merge::Condarc(
+            edits
+                .iter()
+                .map(|(k, e)| (k.to_string(), e.clone()))
+                .collect(),
+        );
+        let op = FileOp::swap(
+            &rc,
+            Some(before.as_bytes()),
+            Some(&planned),
+            None,
+            Some(merge),
+        );
+        // the user edits the file after the change was planned: the edit survives, the change is made
+        std::fs::write(&rc, "a: 1\nb: 2\n").unwrap();
+        assert_eq!(op.apply().unwrap(), Applied::Merged);
+        let text = std::fs::read_to_string(&rc).unwrap();
+        assert!(
+            text.starts_with("a: 1\nb: 2\n") && text.contains("channel_alias: http://h/api/repo"),
+            "{text}"
+        );
+        assert_eq!(
+            op.apply().unwrap(),
+            Applied::Merged,
+            "replaying is harmless"
+        );
+        assert_eq!(std::fs::read_to_string(&rc).unwrap(), text);
+        // without a merge a changed file is not ours any more
+        let token = dir.path().join("x.token");
+        std::fs::write(&token, "mine").unwrap();
+        let op = FileOp::swap(&token, Some(b"mine"), None, None, None);
+        std::fs::write(&token, "someone else's").unwrap();
+        assert_eq!(op.apply().unwrap(), Applied::LeftAlone);
+        assert_eq!(std::fs::read_to_string(&token).unwrap(), "someone else's");
+        std::fs::write(&token, "mine").unwrap();
+        assert_eq!(op.apply().unwrap(), Applied::Done);
+        assert!(!token.exists());
+        assert_eq!(op.apply().unwrap(), Applied::Done);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn modes_are_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, "x").unwrap();
+        files::set_mode(&p, 0o644).unwrap();
+        FileOp::write(&p, "x", Some(0o600)).apply().unwrap();
+        assert_eq!(
+            files::mode_of(&p),
+            Some(0o600),
+            "same content, mode still made exact"
+        );
+        FileOp::write(&p, "y", Some(0o640)).apply().unwrap();
+        assert_eq!(files::mode_of(&p), Some(0o640));
     }
 }

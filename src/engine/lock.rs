@@ -1,5 +1,8 @@
-//! One process at a time changes the configuration: an advisory lock on `<data dir>/lock`, held for the whole
-//! command (GUI actions take it per transaction). A second process waits briefly, then gets a clear error.
+//! One process at a time changes the configuration: an advisory lock on `<data dir>/lock`, taken by each
+//! transaction (sign-in, channel selection, sign-out, token regeneration, recovery) and around the ini writes of
+//! Set Domain and Preferences. Token directories can be shared between users (one `BINSTAR_CONFIG_DIR` for
+//! several HOMEs), so each existing one is locked too (an advisory lock on the directory itself). A second process
+//! waits briefly, then gets a clear error.
 
 use std::fs::File;
 use std::path::Path;
@@ -11,7 +14,21 @@ use crate::engine::files;
 /// Held while changing files; released on drop.
 #[derive(Debug)]
 pub struct ConfigLock {
-    _file: File,
+    _files: Vec<File>,
+}
+
+fn wait_for(file: &File, path: &Path, wait: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, &e)),
+        }
+    }
 }
 
 impl ConfigLock {
@@ -26,17 +43,26 @@ impl ConfigLock {
             .write(true)
             .open(path)
             .map_err(|e| Error::io(path, &e))?;
-        let start = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(ConfigLock { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked),
-                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, &e)),
+        wait_for(&file, path, wait)?;
+        Ok(ConfigLock { _files: vec![file] })
+    }
+
+    /// Also lock each existing directory of `dirs` (in a fixed order, so that two processes never deadlock).
+    pub fn with_dirs(mut self, dirs: &[std::path::PathBuf], wait: Duration) -> Result<ConfigLock> {
+        #[cfg(unix)]
+        {
+            let mut sorted: Vec<&std::path::PathBuf> = dirs.iter().filter(|d| d.is_dir()).collect();
+            sorted.sort();
+            sorted.dedup();
+            for dir in sorted {
+                let Ok(file) = File::open(dir) else { continue };
+                wait_for(&file, dir, wait)?;
+                self._files.push(file);
             }
         }
+        #[cfg(not(unix))]
+        let _ = (dirs, wait);
+        Ok(self)
     }
 }
 
@@ -55,5 +81,30 @@ mod tests {
         );
         drop(first);
         ConfigLock::acquire(&path, Duration::ZERO).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_shared_directory_is_locked_across_homes() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("binstar");
+        std::fs::create_dir(&shared).unwrap();
+        let dirs = vec![shared.clone(), dir.path().join("absent")];
+        let first = ConfigLock::acquire(&dir.path().join("a/lock"), Duration::ZERO)
+            .unwrap()
+            .with_dirs(&dirs, Duration::ZERO)
+            .unwrap();
+        let second = ConfigLock::acquire(&dir.path().join("b/lock"), Duration::ZERO).unwrap();
+        assert_eq!(
+            second
+                .with_dirs(&dirs, Duration::from_millis(50))
+                .unwrap_err(),
+            Error::Locked
+        );
+        drop(first);
+        ConfigLock::acquire(&dir.path().join("b/lock"), Duration::ZERO)
+            .unwrap()
+            .with_dirs(&dirs, Duration::ZERO)
+            .unwrap();
     }
 }

@@ -1,21 +1,23 @@
 //! The engine: everything conda-connect does, without any GUI type.
 
+pub mod client;
 pub mod condarc;
 pub mod domain;
 pub mod error;
 pub mod files;
+pub mod index;
 pub mod ini_file;
-pub mod navigator_ini;
-pub mod paths;
-
-pub use error::{Error, Result};
-pub mod client;
 pub mod journal;
 pub mod lock;
+pub mod navigator_ini;
+pub mod paths;
+pub mod redact;
 pub mod secrets;
+pub mod server_values;
 pub mod session;
 pub mod snapshots;
 pub mod token_files;
-pub use session::Engine;
-pub mod index;
 pub mod tokens;
+
+pub use error::{Error, Result};
+pub use session::Engine;

@@ -6,9 +6,16 @@ use std::path::Path;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::ini_file::IniDoc;
+use crate::engine::ini_file::{IniDoc, IniEdit};
 
 pub const BRAND: &str = "Anaconda Server";
+/// The `[main]` keys a sign-in sets and sign-out clears (the domain, `anaconda_server_api_url`, stays).
+pub const LOGIN_KEYS: [&str; 4] = [
+    "logged_api_url",
+    "logged_brand",
+    "anaconda_server_token",
+    "anaconda_server_token_id",
+];
 const MAIN: &str = "main";
 const SSL: &str = "ssl";
 
@@ -83,6 +90,12 @@ fn scan_py_str(raw: &str) -> Option<(String, usize)> {
                 out.push(match e {
                     'n' => '\n',
                     't' => '\t',
+                    'r' => '\r',
+                    'x' => {
+                        let hi = chars.next()?.1.to_digit(16)?;
+                        let lo = chars.next()?.1.to_digit(16)?;
+                        char::from_u32(hi * 16 + lo)?
+                    }
                     other => other,
                 });
             }
@@ -107,6 +120,11 @@ pub fn py_str(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // no control character ever reaches the file raw (a CR would end the line for configparser)
+            c if c.is_control() && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c == quote => {
                 out.push('\\');
                 out.push(c);
@@ -223,8 +241,23 @@ impl NavigatorIni {
             .unwrap_or(PyValue::None)
     }
 
+    /// The stored domain, as a domain: surrounding blanks and trailing slashes of a hand-written value dropped.
     pub fn api_url(&self) -> Option<String> {
         self.get_str("anaconda_server_api_url")
+            .map(|d| d.trim().trim_end_matches('/').to_string())
+            .filter(|d| !d.is_empty())
+    }
+
+    /// The key-level changes made since loading (to re-apply them onto a version the user edited meanwhile).
+    pub fn changes(&self) -> Vec<IniEdit> {
+        IniDoc::parse(self.original.as_deref().unwrap_or(""))
+            .map(|before| before.changes_to(&self.doc))
+            .unwrap_or_default()
+    }
+
+    /// Apply key-level changes.
+    pub fn apply(&mut self, edits: &[IniEdit]) {
+        self.doc.apply(edits);
     }
     pub fn set_api_url(&mut self, domain: Option<&str>) {
         self.set_raw("anaconda_server_api_url", py_opt_str(domain));
@@ -258,12 +291,7 @@ impl NavigatorIni {
 
     /// The keys sign-out clears (D2.3); the domain stays.
     pub fn set_logged_out(&mut self) {
-        for key in [
-            "logged_api_url",
-            "logged_brand",
-            "anaconda_server_token",
-            "anaconda_server_token_id",
-        ] {
+        for key in LOGIN_KEYS {
             self.set_raw(key, "None".into());
         }
     }
@@ -344,10 +372,19 @@ mod tests {
         );
         assert_eq!(parse_py("[]"), PyValue::List(vec![]));
         assert_eq!(parse_py("True"), PyValue::Bool(true));
-        for s in ["plain", "it's", "both ' and \"", "back\\slash"] {
+        for s in [
+            "plain",
+            "it's",
+            "both ' and \"",
+            "back\\slash",
+            "cr\rlf\n",
+            "esc\u{1b}[31m",
+            "nul\0",
+        ] {
             assert_eq!(parse_py(&py_str(s)), PyValue::Str(s.into()), "{s}");
         }
         assert_eq!(py_str("it's"), "\"it's\"");
+        assert!(!py_str("a\rb\u{1b}").chars().any(char::is_control));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::error::{Error, Result};
+
 /// Every location the engine reads or writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
@@ -25,25 +27,38 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// Paths for the current user, from the process environment.
-    pub fn from_env() -> Self {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
-            .unwrap_or_else(|| PathBuf::from("."));
+    /// Paths for the current user, from the process environment. The home directory must be an absolute path
+    /// to an existing folder: an empty or relative `HOME` would put `.condarc`, the ini holding the token and the
+    /// token files into whatever the current directory is.
+    pub fn from_env() -> Result<Self> {
+        let home = if cfg!(windows) {
+            directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf())
+        } else {
+            std::env::var_os("HOME").map(PathBuf::from)
+        };
+        let home = match home {
+            Some(h) if h.is_absolute() && h.is_dir() => h,
+            _ => {
+                return Err(Error::Refused {
+                    reason: "Your home directory (HOME) is not set to an absolute path of an existing folder, so \
+                             conda-connect does not know where conda's files are; nothing was changed."
+                        .into(),
+                });
+            }
+        };
         let var = |name: &str| {
             std::env::var_os(name)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
         };
-        Self::build(
+        Ok(Self::build(
             &home,
             var("XDG_CONFIG_HOME"),
             var("XDG_DATA_HOME"),
             var("XDG_CACHE_HOME"),
             var("BINSTAR_CONFIG_DIR"),
-        )
+        ))
     }
 
     /// Paths under an explicit home directory, ignoring the environment (tests).

@@ -24,6 +24,32 @@ pub struct SessionSecrets {
     pub refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
+    /// Token files that existed before sign-in (another tool's sign-in to the same server), by path: put back
+    /// byte for byte, with their modes, at sign-out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous_token_files: BTreeMap<String, PreviousFile>,
+}
+
+/// A file as it was before conda-connect replaced it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousFile {
+    pub content: String,
+    pub mode: Option<u32>,
+}
+
+impl SessionSecrets {
+    /// Scrub every value of these secrets from the log from now on.
+    pub fn register_for_redaction(&self) {
+        crate::engine::redact::register(&self.jwt);
+        for value in self
+            .refresh_token
+            .iter()
+            .chain(self.access_token.iter())
+            .chain(self.previous_token_files.values().map(|f| &f.content))
+        {
+            crate::engine::redact::register(value);
+        }
+    }
 }
 
 impl fmt::Debug for SessionSecrets {
@@ -123,6 +149,14 @@ impl SecretStore {
     }
 
     pub fn get(&self, account: &str) -> Result<Option<SessionSecrets>> {
+        let found = self.get_unregistered(account)?;
+        if let Some(secrets) = &found {
+            secrets.register_for_redaction();
+        }
+        Ok(found)
+    }
+
+    fn get_unregistered(&self, account: &str) -> Result<Option<SessionSecrets>> {
         match &self.backend {
             Backend::File(path) => Ok(read_file(path)?.remove(account)),
             Backend::Keyring(store) => {
@@ -149,6 +183,7 @@ impl SecretStore {
     }
 
     pub fn set(&self, account: &str, secrets: &SessionSecrets) -> Result<()> {
+        secrets.register_for_redaction();
         let json = serde_json::to_string(secrets).expect("secrets serialise");
         match &self.backend {
             Backend::File(path) => {
@@ -253,6 +288,7 @@ mod tests {
             jwt: "j".into(),
             refresh_token: Some("r".into()),
             access_token: Some("a".into()),
+            ..Default::default()
         }
     }
 

@@ -91,19 +91,39 @@ pub fn find_token_for(paths: &Paths, domain: &str) -> Option<String> {
     })
 }
 
-/// A conda-repo-cli sign-in: its config names a default site whose URL has a token file.
-/// Returns `(domain, token)`; the domain is `scheme://netloc` of the site URL, as Navigator derives it.
-pub fn find_repo_cli_login(paths: &Paths) -> Option<(String, String)> {
+/// The token files of conda-repo-cli's default site (those that exist), for signing out of it.
+pub fn repo_cli_token_paths(paths: &Paths) -> Vec<PathBuf> {
+    let Some(url) = repo_cli_site_url(paths) else {
+        return Vec::new();
+    };
+    let name = format!("{}.token", quote_plus(&url));
+    paths
+        .repo_cli_token_dirs
+        .iter()
+        .map(|dir| dir.join(&name))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+fn repo_cli_site_url(paths: &Paths) -> Option<String> {
     let text = std::fs::read_to_string(&paths.repo_cli_config).ok()?;
     let value: yaml_serde::Value = yaml_serde::from_str(&text).ok()?;
     let site = value.get("default_site")?.as_str()?;
-    let url = value
-        .get("sites")?
-        .get(site)?
-        .get("url")?
-        .as_str()?
-        .trim_end_matches('/')
-        .to_string();
+    Some(
+        value
+            .get("sites")?
+            .get(site)?
+            .get("url")?
+            .as_str()?
+            .trim_end_matches('/')
+            .to_string(),
+    )
+}
+
+/// A conda-repo-cli sign-in: its config names a default site whose URL has a token file.
+/// Returns `(domain, token)`; the domain is `scheme://netloc` of the site URL, as Navigator derives it.
+pub fn find_repo_cli_login(paths: &Paths) -> Option<(String, String)> {
+    let url = repo_cli_site_url(paths)?;
     let parsed = url::Url::parse(&url).ok()?;
     let domain = format!("{}://{}", parsed.scheme(), parsed.host_str()?)
         + &parsed.port().map(|p| format!(":{p}")).unwrap_or_default();

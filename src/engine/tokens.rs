@@ -1,16 +1,19 @@
-//! Token management (anaconda-server-api.md §1.6–1.7): list, create with scopes and expiry, regenerate, revoke,
-//! renew — and how to use a token. Regenerating the sign-in token rewrites conda's token files, the ini and the
-//! secrets in one journaled transaction, so conda keeps working with the new value.
+//! Token management (docs/server-api.md, "Access tokens"): list, create with scopes and expiry, regenerate,
+//! revoke, renew — and how to use a token. Regenerating the sign-in token rewrites conda's token files, the ini and
+//! the secrets in one journaled transaction that rolls forward once the server has issued the new value, so conda
+//! keeps working with it. Token ids are UUIDs, compared by value (`{…}`, upper case and hyphen-less spellings of
+//! the sign-in token's id are the sign-in token).
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
 use crate::engine::client::{CreatedToken, NewToken, TokenItem};
 use crate::engine::error::{Error, Result};
-use crate::engine::journal::{After, FileOp, Journal, Stage};
+use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
 use crate::engine::navigator_ini::NavigatorIni;
-use crate::engine::session::Engine;
-use crate::engine::token_files;
+use crate::engine::server_values;
+use crate::engine::session::{Engine, OnFailure};
+use crate::engine::{files, token_files};
 
 /// Tokens may live at most this long (the documented default is one year).
 pub const MAX_DAYS: i64 = 365;
@@ -84,8 +87,16 @@ pub fn usage(domain: &str, token: &str, channel: &str) -> Usage {
     }
 }
 
-pub fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
+pub use crate::engine::session::today;
+
+/// A token id as typed: a UUID in any spelling, or a sentence saying what an id looks like.
+pub fn parse_token_id(id: &str) -> Result<String> {
+    server_values::token_id(id).ok_or_else(|| Error::Refused {
+        reason: format!(
+            "\"{}\" is not a token id (token ids look like 3f1c2a9e-1111-2222-3333-444455556666).",
+            server_values::printable(id)
+        ),
+    })
 }
 
 /// Check an expiry date: after today and at most [`MAX_DAYS`] ahead.
@@ -166,27 +177,45 @@ impl Engine {
     /// A new value for token `id`. For the sign-in token, conda's token files, the ini and the stored secrets get
     /// the new value in one transaction.
     pub async fn regenerate_token(&self, id: &str) -> Result<String> {
+        let id = parse_token_id(id)?;
         let mut crash = self.crash.clone();
         let _lock = self.lock()?;
         self.recover_locked().await?;
         let (record, mut secrets) = self.signed_in()?;
+        let sign_in = server_values::token_id(&record.token_id).as_deref() == Some(id.as_str());
+        let token_paths = token_files::token_file_paths(&self.paths, &record.domain);
+        if sign_in {
+            // every local file is checked before the server is asked: afterwards the old value is dead
+            let mut targets = vec![self.paths.navigator_ini.as_path()];
+            targets.extend(token_paths.iter().map(|p| p.as_path()));
+            self.check_writable(&targets)?;
+            NavigatorIni::load(&self.paths.navigator_ini)?;
+        }
         let token = self
             .client(&record.domain)?
-            .reissue_token(&secrets.jwt, id)
+            .reissue_token(&secrets.jwt, &id)
             .await?;
-        if id != record.token_id {
+        if !sign_in {
             return Ok(token);
         }
+        // the server has issued the new value: from here the change rolls forward, everywhere
         secrets.access_token = Some(token.clone());
         self.secrets.set(&record.domain, &secrets)?;
-        let mut ops: Vec<FileOp> = token_files::token_file_paths(&self.paths, &record.domain)
+        let mut ops: Vec<FileOp> = token_paths
             .iter()
             .map(|p| FileOp::write(p, &token, Some(0o600)))
             .collect();
+        let ini_bytes = files::read_optional(&self.paths.navigator_ini)?;
         let mut ini = NavigatorIni::load(&self.paths.navigator_ini)?;
         ini.set_token(&token);
         if let Some(text) = ini.changed_text() {
-            ops.push(FileOp::write(&self.paths.navigator_ini, &text, None));
+            ops.push(FileOp::swap(
+                &self.paths.navigator_ini,
+                ini_bytes.as_deref(),
+                Some(&text),
+                Some(0o600),
+                Some(Merge::Ini(ini.changes())),
+            ));
         }
         let journal = Journal {
             operation: "token regeneration".into(),
@@ -194,15 +223,17 @@ impl Engine {
             ops,
             after: After::default(),
         };
-        self.commit(journal, &mut crash).await?;
+        self.commit(journal, &mut crash, OnFailure::RollForward)
+            .await?;
         Ok(token)
     }
 
     /// Revoke token `id`. The sign-in token is refused: conda would lose access; sign out instead (which revokes
     /// it and restores the configuration).
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        let id = parse_token_id(id)?;
         let (record, secrets) = self.signed_in()?;
-        if id == record.token_id {
+        if server_values::token_id(&record.token_id).as_deref() == Some(id.as_str()) {
             return Err(Error::Refused {
                 reason: "This is the token conda uses to reach the server; revoking it would cut conda off. Sign out \
                          instead (conda-connect logout): it revokes the token and restores your configuration."
@@ -211,7 +242,7 @@ impl Engine {
         }
         if !self
             .client(&record.domain)?
-            .delete_token(&secrets.jwt, id)
+            .delete_token(&secrets.jwt, &id)
             .await?
         {
             return Err(Error::Refused {
@@ -257,7 +288,7 @@ impl Engine {
 fn view(t: TokenItem, sign_in_id: &str, today: NaiveDate) -> TokenView {
     TokenView {
         expiry: Expiry::of(t.expires_at.as_deref(), today),
-        sign_in_token: t.id == sign_in_id,
+        sign_in_token: server_values::token_id(&t.id) == server_values::token_id(sign_in_id),
         id: t.id,
         name: t.name,
         created: t.created_at,

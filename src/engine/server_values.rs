@@ -1,0 +1,185 @@
+//! Values a server sends that end up in a file, a path, a terminal or the log are checked here, at the boundary,
+//! against what a real Anaconda Server sends (charset and length). A value outside that shape is refused as a
+//! malformed answer, so a hostile or broken server can never inject a line into the ini (a `\r` in a token), a
+//! path segment (`..` as a token id), a key into `.condarc`, or an escape sequence into the terminal.
+
+use std::borrow::Cow;
+
+use crate::engine::error::{Error, Result};
+
+/// Longest access token accepted (real ones are 40–64 characters).
+const MAX_TOKEN: usize = 2048;
+/// Longest session JWT accepted (an OIDC access token with many roles can be a few KB).
+const MAX_JWT: usize = 16 * 1024;
+const MAX_NAME: usize = 128;
+
+fn malformed(what: &str) -> Error {
+    Error::Malformed { what: what.into() }
+}
+
+/// An access token: URL-path-safe characters only (conda puts it into `/t/<token>/` URLs), no `/`.
+pub fn access_token(value: &str, what: &str) -> Result<()> {
+    let ok = (8..=MAX_TOKEN).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        tracing::warn!(
+            what,
+            len = value.len(),
+            "the server sent an access token of an unexpected shape"
+        );
+        Err(malformed(what))
+    }
+}
+
+/// A session JWT (or OIDC access token): base64url segments separated by dots.
+pub fn session_jwt(value: &str, what: &str) -> Result<()> {
+    let ok = (1..=MAX_JWT).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        tracing::warn!(
+            what,
+            len = value.len(),
+            "the server sent a session token of an unexpected shape"
+        );
+        Err(malformed(what))
+    }
+}
+
+/// A token id is a UUID; returns it in its canonical (hyphenated, lower-case) spelling, so that ids are
+/// compared by value and never change the shape of a request path.
+pub fn token_id(value: &str) -> Option<String> {
+    uuid::Uuid::try_parse(value.trim())
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+/// A token id from the server (see [`token_id`]).
+pub fn server_token_id(value: &str, what: &str) -> Result<String> {
+    token_id(value).ok_or_else(|| {
+        tracing::warn!(what, "the server sent a token id that is not a UUID");
+        malformed(what)
+    })
+}
+
+/// A user id or username: letters, digits and `._@+-`, at most 128 characters.
+pub fn account_name(value: &str, what: &str) -> Result<()> {
+    let ok = (1..=MAX_NAME).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        tracing::warn!(
+            what,
+            "the server sent an account name of an unexpected shape"
+        );
+        Err(malformed(what))
+    }
+}
+
+/// Anaconda Server's channel-name rule: `^[a-z][a-z0-9_-]*$`, and `parent/sub` for a subchannel.
+pub fn is_channel_name(name: &str) -> bool {
+    let part = |p: &str| {
+        let mut bytes = p.bytes();
+        p.len() <= MAX_NAME
+            && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+            && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    match name.split_once('/') {
+        Some((parent, sub)) => part(parent) && part(sub),
+        None => part(name),
+    }
+}
+
+/// Refuse a channel name conda-connect would not write.
+pub fn check_channel_name(name: &str) -> Result<()> {
+    if is_channel_name(name) {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            reason: format!(
+                "\"{}\" is not a valid channel name (lower-case letters, digits, - and _, starting with a letter; \
+                 parent/sub for a subchannel); it was not written.",
+                printable(name)
+            ),
+        })
+    }
+}
+
+/// `value` made safe for a terminal: control characters (newlines, escape sequences, …) shown as `\u{…}`
+/// escapes instead of being interpreted.
+pub fn printable(value: &str) -> Cow<'_, str> {
+    if !value.chars().any(char::is_control) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        access_token("0123456789abcdef0123456789abcdef", "t").unwrap();
+        for bad in [
+            "short",
+            "abc\rdefghij",
+            "abcdefgh/ij",
+            "abcdefgh ij",
+            "abcdefgh\u{1b}[31m",
+        ] {
+            assert!(access_token(bad, "t").is_err(), "{bad:?}");
+        }
+        assert!(access_token(&"a".repeat(MAX_TOKEN + 1), "t").is_err());
+        session_jwt("eyJh.eyJz.sig-_", "j").unwrap();
+        assert!(session_jwt("a\nb", "j").is_err());
+        assert_eq!(
+            token_id("{3F1C2A9E-1111-2222-3333-444455556666}").as_deref(),
+            Some("3f1c2a9e-1111-2222-3333-444455556666")
+        );
+        assert_eq!(
+            token_id("3f1c2a9e111122223333444455556666").as_deref(),
+            Some("3f1c2a9e-1111-2222-3333-444455556666")
+        );
+        for bad in ["..", ".", "", "a/b", "3f1c2a9e-1111-2222-3333-44445555666g"] {
+            assert_eq!(token_id(bad), None, "{bad:?}");
+        }
+        account_name("alice", "u").unwrap();
+        assert!(account_name("al\nice", "u").is_err());
+    }
+
+    #[test]
+    fn channel_names() {
+        for ok in ["main", "a", "team/sub", "pkgs-0001", "my_chan"] {
+            assert!(is_channel_name(ok), "{ok}");
+        }
+        for bad in [
+            "", "Main", "1abc", "a b", "a\tb", "a=b", "a/b/c", "/a", "a/", "yes\n", "x.y",
+        ] {
+            assert!(!is_channel_name(bad), "{bad:?}");
+        }
+        assert_eq!(printable("ok"), "ok");
+        assert_eq!(printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+    }
+}

@@ -1,0 +1,118 @@
+//! Add Channels: the server's channel list with what to pre-check, and the selection as a journaled change of
+//! `default_channels` and `channels: [defaults, …]`.
+
+use crate::engine::client::{Auth, ServerClient};
+use crate::engine::condarc;
+use crate::engine::error::{Error, Result};
+use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::snapshots::SnapshotStore;
+
+use super::login::owned_edits;
+use super::{ChannelList, Engine, OnFailure, Selection, md5_hex};
+
+impl Engine {
+    /// The server's channels (the user's, or all with `all`), and what to pre-check: the current `.condarc`
+    /// selection, else this user's remembered one.
+    pub async fn channels(&self, all: bool) -> Result<ChannelList> {
+        let (record, secrets) = self.signed_in()?;
+        let client = self.client(&record.domain)?;
+        let token = secrets.access_token.as_deref().unwrap_or_default();
+        let channels = client.channels(Auth::Token(token), all).await?;
+        let mut preselected = Selection::from_settings(self.condarc_settings());
+        if preselected.is_empty() {
+            let store = SnapshotStore::new(&self.paths.condarc_storage);
+            if let Some(settings) = store
+                .read(&record.user_key)
+                .and_then(|t| condarc::read_settings(&t).ok())
+            {
+                preselected = Selection::from_settings(settings);
+            }
+        }
+        Ok(ChannelList {
+            channels,
+            preselected,
+        })
+    }
+
+    /// Every name of `selection` must be one the server lists for this user (the list of every channel the
+    /// server shows is consulted too, for "Show hidden Anaconda Server channels").
+    pub(crate) async fn check_selection_on_server(
+        &self,
+        client: &ServerClient,
+        access_token: &str,
+        selection: &Selection,
+    ) -> Result<()> {
+        let wanted: Vec<&String> = selection
+            .default_channels
+            .iter()
+            .chain(&selection.channels)
+            .collect();
+        let mut known: Vec<String> = client
+            .channels(Auth::Token(access_token), false)
+            .await?
+            .iter()
+            .map(|c| c.full_name())
+            .collect();
+        if wanted.iter().any(|n| !known.contains(n)) {
+            known.extend(
+                client
+                    .channels(Auth::Token(access_token), true)
+                    .await?
+                    .iter()
+                    .map(|c| c.full_name()),
+            );
+        }
+        match wanted.into_iter().find(|n| !known.contains(n)) {
+            Some(unknown) => Err(Error::UnknownChannel {
+                name: unknown.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Add Channels: `default_channels` = the chosen defaults, `channels` = [defaults, chosen…]. Names are
+    /// checked against conda-connect's naming rule first, then against the server's list.
+    pub async fn select_channels(&self, defaults: &[String], channels: &[String]) -> Result<()> {
+        let selection = Selection {
+            default_channels: defaults.to_vec(),
+            channels: channels.to_vec(),
+        };
+        selection.check()?;
+        let mut crash = self.crash.clone();
+        let _lock = self.lock()?;
+        self.recover_locked().await?;
+        let (mut record, secrets) = self.signed_in()?;
+        self.check_writable(&[self.paths.condarc.as_path()])?;
+        let client = self.client(&record.domain)?;
+        let token = secrets.access_token.as_deref().unwrap_or_default();
+        self.check_selection_on_server(&client, token, &selection)
+            .await?;
+        // read after the server round trips, so that an edit made meanwhile is kept
+        let current = self.read_condarc()?;
+        let edits = condarc::channel_edits(defaults, channels);
+        let new = condarc::apply_edits(current.as_deref().unwrap_or_default(), &edits)
+            .map_err(|detail| self.invalid_condarc(detail))?;
+        let store = SnapshotStore::new(&self.paths.condarc_storage);
+        let mut index = store.index();
+        let mut ops = store.plan_save(&mut index, &record.user_key, &new);
+        ops.push(store.plan_index(&index));
+        record.condarc_written_md5 = md5_hex(new.as_bytes());
+        ops.push(self.record_op(&record));
+        ops.push(FileOp::swap(
+            &self.paths.condarc,
+            current.as_deref().map(str::as_bytes),
+            Some(&new),
+            None,
+            Some(Merge::Condarc(owned_edits(&edits))),
+        ));
+        let journal = Journal {
+            operation: "channel selection".into(),
+            stage: Stage::Apply,
+            ops,
+            after: After::default(),
+        };
+        self.commit(journal, &mut crash, OnFailure::RollBack)
+            .await
+            .map(|_| ())
+    }
+}

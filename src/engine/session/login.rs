@@ -1,0 +1,349 @@
+//! Sign-in: the server side first, then every local change as one journaled transaction (docs/design.md, "The
+//! sign-in transaction"). With a channel selection, the selection is part of the same transaction: when it
+//! cannot be applied, the whole sign-in is rolled back.
+
+use std::collections::BTreeMap;
+
+use crate::engine::client::{
+    Account, Auth, CreatedToken, LoginTokens, NewToken, SIGN_IN_SCOPES, ServerClient,
+};
+use crate::engine::condarc::{self, KeyEdit, OWNED_KEYS};
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::navigator_ini::BRAND;
+use crate::engine::secrets::{PreviousFile, SessionSecrets};
+use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
+use crate::engine::token_files;
+
+use super::{Engine, LoginOutcome, OnFailure, Selection, SessionRecord, md5_hex, today};
+
+/// The ini keys a sign-in sets and sign-out clears.
+pub(crate) const INI_LOGIN_KEYS: [&str; 4] = crate::engine::navigator_ini::LOGIN_KEYS;
+
+impl Engine {
+    /// Sign in with a password: server side first, then all local changes as one journaled transaction.
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginOutcome> {
+        self.login_with_channels(username, password, None).await
+    }
+
+    /// Sign in and, when `selection` is given, apply it in the same transaction: if the channels cannot be
+    /// applied (an unknown name, the channel list failing), nothing of the sign-in remains.
+    pub async fn login_with_channels(
+        &self,
+        username: &str,
+        password: &str,
+        selection: Option<&Selection>,
+    ) -> Result<LoginOutcome> {
+        crate::engine::redact::register(password);
+        if let Some(selection) = selection {
+            selection.check()?;
+        }
+        let _lock = self.lock()?;
+        let (domain, client) = self.prepare_login().await?;
+        let tokens = client.login(username, password).await?;
+        self.complete_login(&domain, &client, tokens, selection)
+            .await
+    }
+
+    /// Checks before any request: not signed in yet, a domain set, every local file readable and writable, the
+    /// server there. Returns the domain and its client. The caller holds the lock.
+    pub(crate) async fn prepare_login(&self) -> Result<(String, ServerClient)> {
+        self.recover_locked().await?;
+        if let Some(s) = self.session()? {
+            return Err(Error::AlreadyLoggedIn {
+                domain: s.domain,
+                username: s.username,
+            });
+        }
+        let ini = self.ini()?;
+        let domain = ini.api_url().ok_or(Error::NoDomain)?;
+        self.read_condarc()?;
+        let mut targets = vec![
+            self.paths.condarc.as_path(),
+            self.paths.navigator_ini.as_path(),
+        ];
+        let token_paths = token_files::token_file_paths(&self.paths, &domain);
+        targets.extend(token_paths.iter().map(|p| p.as_path()));
+        self.check_writable(&targets)?;
+        let client = self.client(&domain)?;
+        client.system().await?;
+        Ok((domain, client))
+    }
+
+    /// Everything after the session JWT exists (from a password or from single sign-on): the account, the access
+    /// token, the channel check, and the local transaction. The caller holds the lock.
+    pub(crate) async fn complete_login(
+        &self,
+        domain: &str,
+        client: &ServerClient,
+        tokens: LoginTokens,
+        selection: Option<&Selection>,
+    ) -> Result<LoginOutcome> {
+        let mut crash = self.crash.clone();
+        let account = client.account(Auth::Jwt(&tokens.token)).await?;
+        let token_name = format!(
+            "conda-connect-{}-{}",
+            today().format("%Y-%m-%d"),
+            uuid::Uuid::new_v4()
+        );
+        let mut secrets = SessionSecrets {
+            jwt: tokens.token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            ..Default::default()
+        };
+        // The journal first: from here on, a crash is cleaned up by recovery (the JWT in the secret store, and a
+        // token that may get created under `token_name`).
+        let mut pending = Journal {
+            operation: "sign-in".into(),
+            stage: Stage::ServerPending {
+                domain: domain.to_string(),
+                token_name: token_name.clone(),
+                token_id: None,
+                user_id: Some(account.user_id.clone()),
+            },
+            ops: Vec::new(),
+            after: After::default(),
+        };
+        pending.save(&self.paths.journal_file())?;
+        self.step(&mut crash)?;
+        if let Err(e) = self.secrets.set(domain, &secrets) {
+            crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
+            return Err(e);
+        }
+        self.step(&mut crash)?;
+        let new_token = NewToken {
+            name: token_name.clone(),
+            scopes: SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect(),
+            expires_at: Some(
+                (today() + chrono::Duration::days(365))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            ),
+        };
+        let created = match client.create_token(&tokens.token, &new_token).await {
+            Ok(c) => c,
+            Err(e) => {
+                // The request may have reached the server: remove any token of that name.
+                self.settle_server_pending(client, domain, &token_name, None, &account)
+                    .await?;
+                return Err(e);
+            }
+        };
+        // The revocation intent by id, before anything else can fail.
+        pending.stage = Stage::ServerPending {
+            domain: domain.to_string(),
+            token_name: token_name.clone(),
+            token_id: Some(created.id.clone()),
+            user_id: Some(account.user_id.clone()),
+        };
+        let journaled = pending.save(&self.paths.journal_file());
+        self.step(&mut crash)?;
+        let result = async {
+            journaled?;
+            let applied = match selection {
+                Some(selection) => {
+                    self.check_selection_on_server(client, &created.token, selection)
+                        .await?;
+                    Some(selection.clone())
+                }
+                None => None,
+            };
+            let previous = self.previous_token_files(domain)?;
+            secrets.access_token = Some(created.token.clone());
+            secrets.previous_token_files = previous;
+            self.secrets.set(domain, &secrets)?;
+            let journal =
+                self.plan_login(domain, &account, &created, &token_name, applied.as_ref())?;
+            self.commit(journal, &mut crash, OnFailure::RollBack)
+                .await?;
+            Ok(applied)
+        }
+        .await;
+        let applied = match result {
+            Ok(applied) => applied,
+            Err(e @ Error::SimulatedCrash { .. }) => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, "sign-in failed after the server token was created; undoing it");
+                self.settle_server_pending(
+                    client,
+                    domain,
+                    &token_name,
+                    Some(&created.id),
+                    &account,
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        let mut notes: Vec<String> = self.condarc_link_note().into_iter().collect();
+        notes.extend(
+            self.finish_revocations_with(domain, &account.user_id, &tokens.token)
+                .await,
+        );
+        Ok(LoginOutcome {
+            domain: domain.to_string(),
+            username: account.username.clone(),
+            token_id: created.id,
+            remembered: self.remembered_selection(domain, &account.user_id),
+            applied,
+            notes,
+        })
+    }
+
+    /// This user's selection from an earlier sign-in on this server (Navigator's per-user snapshot).
+    fn remembered_selection(&self, domain: &str, user_id: &str) -> Option<Selection> {
+        let store = SnapshotStore::new(&self.paths.condarc_storage);
+        let user_key = snapshots::user_key(BRAND, domain, user_id);
+        store
+            .read(&user_key)
+            .and_then(|t| condarc::read_settings(&t).ok())
+            .map(Selection::from_settings)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The token files a sign-in is about to replace, as they are now (another tool's sign-in).
+    fn previous_token_files(&self, domain: &str) -> Result<BTreeMap<String, PreviousFile>> {
+        let mut out = BTreeMap::new();
+        for path in token_files::token_file_paths(&self.paths, domain) {
+            if let Some(bytes) = files::read_optional(&path)? {
+                out.insert(
+                    path.display().to_string(),
+                    PreviousFile {
+                        content: String::from_utf8_lossy(&bytes).into_owned(),
+                        mode: files::mode_of(&path),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// After the server token exists and the sign-in failed: revoke it now, or record the revocation so that a
+    /// later command finishes it; then forget the sign-in. When not even the record can be made, the journal
+    /// stays and recovery tries again.
+    pub(crate) async fn settle_server_pending(
+        &self,
+        client: &ServerClient,
+        domain: &str,
+        token_name: &str,
+        token_id: Option<&str>,
+        account: &Account,
+    ) -> Result<()> {
+        let jwt = self.secrets.get(domain)?.map(|s| s.jwt).unwrap_or_default();
+        let revoked = self.revoke_now(client, &jwt, token_name, token_id).await;
+        if let Err(e) = revoked {
+            tracing::warn!(error = %e, "the token of a failed sign-in could not be revoked yet");
+            self.defer_revocation(domain, token_name, token_id, Some(&account.user_id), &jwt)?;
+        }
+        self.secrets.delete(domain)?;
+        Journal::clear(&self.paths.journal_file())
+    }
+
+    fn plan_login(
+        &self,
+        domain: &str,
+        account: &Account,
+        created: &CreatedToken,
+        token_name: &str,
+        selection: Option<&Selection>,
+    ) -> Result<Journal> {
+        // Read the user's files now, after the server round trips: an edit made meanwhile is in the snapshot
+        // and kept. An edit in the few milliseconds until they are written is merged (FileOp::Swap).
+        let condarc_before = self.read_condarc()?;
+        let before_text = condarc_before.clone().unwrap_or_default();
+        let before_map =
+            condarc::parse_strict(&before_text).map_err(|detail| self.invalid_condarc(detail))?;
+        let mut edits = condarc::login_edits(&format!("{domain}/api/repo"));
+        if let Some(selection) = selection {
+            edits.extend(condarc::channel_edits(
+                &selection.default_channels,
+                &selection.channels,
+            ));
+        }
+        let new_condarc = condarc::apply_edits(&before_text, &edits)
+            .map_err(|detail| self.invalid_condarc(detail))?;
+        let store = SnapshotStore::new(&self.paths.condarc_storage);
+        let user_key = snapshots::user_key(BRAND, domain, &account.user_id);
+        let mut ops = Vec::new();
+        let mut index = store.index();
+        match &condarc_before {
+            Some(text) => ops.extend(store.plan_save(&mut index, MAIN_KEY, text)),
+            None => ops.extend(store.plan_forget(&mut index, MAIN_KEY)),
+        }
+        if selection.is_some() {
+            ops.extend(store.plan_save(&mut index, &user_key, &new_condarc));
+        }
+        index.current = Some(user_key.clone());
+        ops.push(store.plan_index(&index));
+        // the ini: Navigator's keys, 0600 while it holds the token
+        let ini_bytes = files::read_optional(&self.paths.navigator_ini)?;
+        let mut ini = self.ini()?;
+        let ini_before = INI_LOGIN_KEYS
+            .iter()
+            .map(|k| (k.to_string(), ini.raw(k)))
+            .collect();
+        ini.migrate_old_names();
+        ini.set_logged_in(domain, &created.token, &created.id);
+        if let Some(text) = ini.changed_text() {
+            ops.push(FileOp::swap(
+                &self.paths.navigator_ini,
+                ini_bytes.as_deref(),
+                Some(&text),
+                Some(0o600),
+                Some(Merge::Ini(ini.changes())),
+            ));
+        }
+        for path in token_files::token_file_paths(&self.paths, domain) {
+            ops.push(FileOp::write(&path, &created.token, Some(0o600)));
+        }
+        let record = SessionRecord {
+            domain: domain.to_string(),
+            username: account.username.clone(),
+            user_id: account.user_id.clone(),
+            token_id: created.id.clone(),
+            token_name: token_name.to_string(),
+            logged_in_at: chrono::Utc::now().to_rfc3339(),
+            condarc_existed: condarc_before.is_some(),
+            pre_login: OWNED_KEYS
+                .iter()
+                .map(|k| (k.to_string(), condarc::key_value(&before_map, k)))
+                .collect(),
+            pre_login_entries: OWNED_KEYS
+                .iter()
+                .filter_map(|k| Some((k.to_string(), condarc::entry_text(&before_text, k)?)))
+                .collect(),
+            condarc_written_md5: md5_hex(new_condarc.as_bytes()),
+            ini_before,
+            ini_mode_before: files::mode_of(&self.paths.navigator_ini),
+            user_key,
+        };
+        ops.push(self.record_op(&record));
+        ops.push(FileOp::swap(
+            &self.paths.condarc,
+            condarc_before.as_deref().map(str::as_bytes),
+            Some(&new_condarc),
+            None,
+            Some(Merge::Condarc(owned_edits(&edits))),
+        ));
+        Ok(Journal {
+            operation: "sign-in".into(),
+            stage: Stage::Apply,
+            ops,
+            after: After::default(),
+        })
+    }
+
+    pub(crate) fn record_op(&self, record: &SessionRecord) -> FileOp {
+        let json = serde_json::to_string_pretty(record).expect("record serialises");
+        FileOp::write(&self.paths.session_file(), &json, Some(0o600))
+    }
+}
+
+/// Key edits in their journaled form.
+pub(crate) fn owned_edits(edits: &[(&str, KeyEdit)]) -> Vec<(String, KeyEdit)> {
+    edits
+        .iter()
+        .map(|(k, e)| (k.to_string(), e.clone()))
+        .collect()
+}

@@ -1,0 +1,264 @@
+//! Sign-out: revoke the server token and put everything back — `.condarc` byte for byte when the user did not
+//! touch it, else only conda-connect's keys, each restored to its exact original text; the ini's sign-in keys and
+//! its mode; the token files conda-connect wrote (another tool's earlier token files are put back, with their
+//! modes; a file someone else changed since is left alone, and the user is told).
+
+use crate::engine::condarc::{self, KeyEdit, OWNED_KEYS};
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+use crate::engine::journal::{After, FileOp, Journal, Merge, RevokeToken, Stage, md5_hex};
+use crate::engine::secrets::SessionSecrets;
+use crate::engine::snapshots::{MAIN_KEY, SnapshotStore};
+use crate::engine::token_files;
+
+use super::login::{INI_LOGIN_KEYS, owned_edits};
+use super::{CondarcRestore, Engine, LogoutOutcome, OnFailure, SessionRecord};
+
+impl Engine {
+    /// Sign out: restore `.condarc`, clear the ini keys, remove (or put back) the token files and secrets, then
+    /// revoke the server token — retried by later commands until the server confirms it.
+    pub async fn logout(&self) -> Result<LogoutOutcome> {
+        let mut crash = self.crash.clone();
+        let _lock = self.lock()?;
+        self.recover_locked().await?;
+        let Some(record) = self.session()? else {
+            return self.logout_detected();
+        };
+        let secrets = self.secrets.get(&record.domain)?.unwrap_or_default();
+        let mut targets = vec![
+            self.paths.condarc.as_path(),
+            self.paths.navigator_ini.as_path(),
+        ];
+        let token_paths = token_files::token_file_paths(&self.paths, &record.domain);
+        targets.extend(
+            token_paths
+                .iter()
+                .filter(|p| p.exists())
+                .map(|p| p.as_path()),
+        );
+        self.check_writable(&targets)?;
+        let current = self.read_condarc()?;
+        let store = SnapshotStore::new(&self.paths.condarc_storage);
+        let mut index = store.index();
+        let mut ops = Vec::new();
+        // keep a copy of the signed-in version (and the selection for next time)
+        if let Some(text) = &current {
+            ops.extend(store.plan_save(&mut index, &record.user_key, text));
+        }
+        index.current = None;
+        ops.push(store.plan_index(&index));
+        let restore = self.plan_condarc_restore(&record, current.as_deref(), &store, &mut ops)?;
+        self.plan_ini_restore(&record, &mut ops)?;
+        let notes = self.plan_token_file_restore(&record, &secrets, &mut ops)?;
+        ops.push(FileOp::remove(&self.paths.session_file()));
+        let mut notes = notes;
+        let session_lost = secrets.jwt.is_empty();
+        if session_lost {
+            // the secret store lost the session: only a new sign-in can revoke the token
+            self.defer_revocation(
+                &record.domain,
+                "",
+                Some(&record.token_id),
+                Some(&record.user_id),
+                "",
+            )?;
+            notes.push(format!(
+                "The session's secrets were missing, so the server token could not be revoked; signing in to {} \
+                 again will finish the cleanup.",
+                record.domain
+            ));
+        }
+        let after = After {
+            revoke: (!session_lost).then(|| RevokeToken {
+                domain: record.domain.clone(),
+                token_id: record.token_id.clone(),
+                user_id: Some(record.user_id.clone()),
+                account: record.domain.clone(),
+            }),
+            delete_secrets: vec![record.domain.clone()],
+        };
+        let journal = Journal {
+            operation: "sign-out".into(),
+            stage: Stage::Apply,
+            ops,
+            after,
+        };
+        let revoked = self
+            .commit(journal, &mut crash, OnFailure::RollBack)
+            .await?
+            && !session_lost;
+        notes.extend(self.condarc_link_note());
+        Ok(LogoutOutcome {
+            domain: record.domain,
+            server_token_revoked: revoked,
+            revocation_retried_later: !revoked && !session_lost,
+            condarc: restore,
+            notes,
+        })
+    }
+
+    /// `.condarc` back to its pre-sign-in state, as a compare-and-swap whose merge is the key-only revert.
+    fn plan_condarc_restore(
+        &self,
+        record: &SessionRecord,
+        current: Option<&str>,
+        store: &SnapshotStore,
+        ops: &mut Vec<FileOp>,
+    ) -> Result<CondarcRestore> {
+        let revert = revert_edits(record);
+        let edits: Vec<(&str, KeyEdit)> = revert
+            .iter()
+            .map(|(k, e)| (k.as_str(), e.clone()))
+            .collect();
+        let merge = Some(Merge::Condarc(revert.clone()));
+        let Some(current) = current else {
+            // the user deleted it while signed in: nothing of ours is left in it
+            return Ok(CondarcRestore::KeysReverted);
+        };
+        let untouched = md5_hex(current.as_bytes()) == record.condarc_written_md5;
+        let (target, restore) = match (untouched, record.condarc_existed, store.read(MAIN_KEY)) {
+            (true, true, Some(original)) => (Some(original), CondarcRestore::Exact),
+            (true, false, _) => (None, CondarcRestore::Removed),
+            _ => (
+                Some(
+                    condarc::apply_edits(current, &edits)
+                        .map_err(|detail| self.invalid_condarc(detail))?,
+                ),
+                CondarcRestore::KeysReverted,
+            ),
+        };
+        ops.push(FileOp::swap(
+            &self.paths.condarc,
+            Some(current.as_bytes()),
+            target.as_deref(),
+            None,
+            merge,
+        ));
+        Ok(restore)
+    }
+
+    /// The ini's sign-in keys cleared (or removed where they were absent), and its mode put back.
+    fn plan_ini_restore(&self, record: &SessionRecord, ops: &mut Vec<FileOp>) -> Result<()> {
+        let bytes = files::read_optional(&self.paths.navigator_ini)?;
+        let mut ini = self.ini()?;
+        for key in INI_LOGIN_KEYS {
+            match record.ini_before.get(key).cloned().flatten() {
+                None => ini.remove_key(key),
+                Some(_) => ini.set_none(key),
+            }
+        }
+        // 0600 while it held the token; afterwards what it had (a new file keeps 0600)
+        let mode = record.ini_mode_before.or(Some(0o600));
+        let text = ini.changed_text().or_else(|| {
+            bytes
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        });
+        if let Some(text) = text {
+            ops.push(FileOp::swap(
+                &self.paths.navigator_ini,
+                bytes.as_deref(),
+                Some(&text),
+                mode,
+                Some(Merge::Ini(ini.changes())),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Token files conda-connect wrote: removed, or put back as they were before sign-in. A file that no longer
+    /// holds conda-connect's token belongs to someone else now (another sign-in, another user sharing the
+    /// folder) and is left alone. Returns sentences about those.
+    fn plan_token_file_restore(
+        &self,
+        record: &SessionRecord,
+        secrets: &SessionSecrets,
+        ops: &mut Vec<FileOp>,
+    ) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        let ours = secrets.access_token.as_deref();
+        for path in token_files::token_file_paths(&self.paths, &record.domain) {
+            let Some(current) = files::read_optional(&path)? else {
+                continue;
+            };
+            if ours.is_none_or(|token| current != token.as_bytes()) {
+                notes.push(format!(
+                    "{} holds a token conda-connect did not write; it was left as it is.",
+                    self.paths.display(&path)
+                ));
+                continue;
+            }
+            let previous = secrets
+                .previous_token_files
+                .get(&path.display().to_string());
+            ops.push(FileOp::swap(
+                &path,
+                Some(&current),
+                previous.map(|p| p.content.as_str()),
+                previous.and_then(|p| p.mode),
+                None,
+            ));
+        }
+        Ok(notes)
+    }
+
+    /// Sign-out of a sign-in conda-connect did not make (token file / conda-repo-cli): remove the token files for
+    /// the domain (and conda-repo-cli's) and clear the ini keys. The server token cannot be revoked (conda-connect
+    /// does not know its id), which the outcome says.
+    fn logout_detected(&self) -> Result<LogoutOutcome> {
+        let status = self.status()?;
+        let (domain, source) = match (status.logged_in, status.domain, status.source) {
+            (true, Some(d), Some(source)) => (d, source),
+            _ => return Err(Error::NotLoggedIn),
+        };
+        let mut paths = token_files::removal_paths(&self.paths, &domain);
+        if source == super::LoginSource::CondaRepoCli {
+            paths.extend(token_files::repo_cli_token_paths(&self.paths));
+        }
+        let existing: Vec<_> = paths.into_iter().filter(|p| p.exists()).collect();
+        let mut targets: Vec<&std::path::Path> = existing.iter().map(|p| p.as_path()).collect();
+        targets.push(self.paths.navigator_ini.as_path());
+        self.check_writable(&targets)?;
+        for path in &existing {
+            files::remove_if_exists(path)?;
+        }
+        let mut ini = self.ini()?;
+        if ini.logged_api_url().is_some() || ini.token().is_some() {
+            ini.set_logged_out();
+            if let Some(text) = ini.changed_text() {
+                files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
+            }
+        }
+        Ok(LogoutOutcome {
+            domain,
+            server_token_revoked: false,
+            revocation_retried_later: false,
+            condarc: CondarcRestore::Untouched,
+            notes: vec![
+                "The token was created outside conda-connect, so it was removed from this computer but not revoked \
+                 on the server; revoke it in the server's web interface if it should stop working."
+                    .into(),
+            ],
+        })
+    }
+}
+
+/// The key-only revert: every key conda-connect owns back to its exact original entry (or removed).
+fn revert_edits(record: &SessionRecord) -> Vec<(String, KeyEdit)> {
+    let edits: Vec<(&str, KeyEdit)> = OWNED_KEYS
+        .iter()
+        .map(|k| {
+            let value = record.pre_login.get(*k).cloned().flatten();
+            let edit = match value {
+                // a record of an older version: the value is all there is
+                Some(value) if record.pre_login_entries.is_empty() => KeyEdit::Set(value),
+                value => KeyEdit::Restore {
+                    entry: record.pre_login_entries.get(*k).cloned(),
+                    value,
+                },
+            };
+            (*k, edit)
+        })
+        .collect();
+    owned_edits(&edits)
+}

@@ -1,0 +1,404 @@
+//! The sign-in session as one transaction: server side first (validate the domain → log in → account → create
+//! the access token), then every local change through the journal: the byte-exact `.condarc` snapshot, the
+//! minimal `.condarc` edits, Navigator's ini keys, conda's token files and conda-connect's session record.
+//! Add Channels, token regeneration and sign-out go through the same journal. Any failure after the server token
+//! exists revokes it (or records the revocation until the server confirms it); a crash is completed at the next
+//! start of any command ([`Engine::recover`]). See `docs/design.md` for the whole design.
+//!
+//! One file per operation: [`login`], [`channels`], [`logout`], [`recovery`], [`revocations`],
+//! [`preferences`], [`status`]; this file holds the shared types and the [`Engine`] itself.
+
+mod channels;
+mod login;
+mod logout;
+mod preferences;
+mod recovery;
+mod revocations;
+mod status;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::engine::client::ChannelInfo;
+use crate::engine::client::{ClientConfig, ServerClient};
+use crate::engine::condarc::{self, CondaSettings, CondaValue};
+use crate::engine::domain;
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+use crate::engine::journal::{Applied, CrashPoint, FileOp, Journal};
+use crate::engine::lock::ConfigLock;
+use crate::engine::navigator_ini::NavigatorIni;
+use crate::engine::paths::Paths;
+use crate::engine::secrets::{SecretStore, SessionSecrets};
+pub use preferences::Preferences;
+pub use revocations::PendingRevocation;
+
+/// conda-connect's record of the active sign-in (`<data dir>/session.json`, 0600). Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub domain: String,
+    pub username: String,
+    pub user_id: String,
+    pub token_id: String,
+    pub token_name: String,
+    pub logged_in_at: String,
+    /// Whether `~/.condarc` existed before sign-in.
+    pub condarc_existed: bool,
+    /// conda-connect's keys as they were before sign-in (`None` = absent), as values.
+    pub pre_login: BTreeMap<String, Option<CondaValue>>,
+    /// The same keys as the exact text of their entries (absent = the key was not there), so that sign-out puts
+    /// back `default_channels:` (null), `1.0`, tags and nested values exactly. Empty in records of older versions.
+    #[serde(default)]
+    pub pre_login_entries: BTreeMap<String, String>,
+    /// md5 of `~/.condarc` as conda-connect last wrote it: equal at sign-out = the user did not touch it.
+    pub condarc_written_md5: String,
+    /// The ini's sign-in keys before sign-in (raw values; `None` = absent).
+    pub ini_before: BTreeMap<String, Option<String>>,
+    /// The ini's permission bits before sign-in (it is 0600 while it holds the token); `None` = it did not exist.
+    #[serde(default)]
+    pub ini_mode_before: Option<u32>,
+    /// Navigator's per-user snapshot key.
+    pub user_key: String,
+}
+
+/// A channel selection (Add Channels).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    pub default_channels: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+impl Selection {
+    /// The selection a `.condarc` holds (`defaults` is implied in `channels`, so it is left out).
+    pub fn from_settings(settings: CondaSettings) -> Selection {
+        Selection {
+            default_channels: settings.default_channels.unwrap_or_default(),
+            channels: settings
+                .channels
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c != "defaults")
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.default_channels.is_empty() && self.channels.is_empty()
+    }
+
+    /// Refuse what can never be applied, before anything happens: no default channel, or a name conda-connect
+    /// would not write.
+    pub fn check(&self) -> Result<()> {
+        if self.default_channels.is_empty() {
+            return Err(Error::NoDefaultChannel);
+        }
+        for name in self.default_channels.iter().chain(&self.channels) {
+            crate::engine::server_values::check_channel_name(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// How the user is signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginSource {
+    /// By conda-connect (or a Navigator-compatible session it owns).
+    CondaConnect,
+    /// A token file for the domain exists (Navigator or anaconda-client).
+    TokenFile,
+    /// A conda-repo-cli login.
+    CondaRepoCli,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub logged_in: bool,
+    pub domain: Option<String>,
+    pub username: Option<String>,
+    pub token_id: Option<String>,
+    pub channel_alias: Option<String>,
+    pub channels: Vec<String>,
+    pub default_channels: Vec<String>,
+    pub source: Option<LoginSource>,
+    pub secrets_backend: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOutcome {
+    pub domain: String,
+    pub username: String,
+    pub token_id: String,
+    /// This user's selection from an earlier sign-in on this server, to pre-check.
+    pub remembered: Option<Selection>,
+    /// The selection applied in the same transaction (`login` with channel options).
+    pub applied: Option<Selection>,
+    /// Sentences about what else happened (a linked `.condarc` edited at its target, a pending revocation
+    /// finished, …).
+    pub notes: Vec<String>,
+}
+
+/// What sign-out did with `~/.condarc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CondarcRestore {
+    /// Restored byte for byte.
+    Exact,
+    /// It did not exist before sign-in and was removed again.
+    Removed,
+    /// The user changed it meanwhile: only conda-connect's keys were reverted; a copy of the signed-in version
+    /// was kept in the snapshot store.
+    KeysReverted,
+    /// Nothing to restore (a command-line sign-in conda-connect did not make).
+    Untouched,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutOutcome {
+    pub domain: String,
+    pub server_token_revoked: bool,
+    /// Whether a failed revocation was recorded to be retried (false for a sign-in made outside conda-connect,
+    /// whose token conda-connect cannot revoke).
+    pub revocation_retried_later: bool,
+    pub condarc: CondarcRestore,
+    /// Sentences about what else happened (token files left alone because someone else changed them, …).
+    pub notes: Vec<String>,
+}
+
+/// The channel list for Add Channels, with what to pre-check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelList {
+    pub channels: Vec<ChannelInfo>,
+    pub preselected: Selection,
+}
+
+/// What to do when a journaled change fails half-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnFailure {
+    /// Put back every file already changed and drop the journal (nothing happened).
+    RollBack,
+    /// Keep the journal: the change must happen (the server already made it), so recovery completes it.
+    RollForward,
+}
+
+/// The engine: one per process (GUI or CLI), cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub paths: Paths,
+    pub secrets: SecretStore,
+    /// Timeouts etc. for every server client (tests shorten them).
+    pub client_defaults: ClientConfig,
+    /// Test hook: stop at journal step N.
+    pub crash: Option<CrashPoint>,
+    pub lock_wait: Duration,
+    /// How long to wait before retrying a server-token revocation that failed (sign-out while offline).
+    pub revoke_retry_after: Duration,
+    /// The most time pending revocations may add to a command.
+    pub revoke_budget: Duration,
+}
+
+/// Today's date as the server counts it (UTC), for token names and expiry dates.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub(crate) fn md5_hex(bytes: &[u8]) -> String {
+    crate::engine::journal::md5_hex(bytes)
+}
+
+impl Engine {
+    pub fn new(paths: Paths, secrets: SecretStore) -> Self {
+        files::set_temp_owner(&paths.data_dir);
+        Engine {
+            paths,
+            secrets,
+            client_defaults: ClientConfig::default(),
+            crash: None,
+            lock_wait: Duration::from_secs(10),
+            revoke_retry_after: Duration::from_secs(60),
+            revoke_budget: Duration::from_millis(1200),
+        }
+    }
+
+    /// The configuration lock of this HOME, and of every shared token directory (two users may share one
+    /// `BINSTAR_CONFIG_DIR`).
+    pub(crate) fn lock(&self) -> Result<ConfigLock> {
+        ConfigLock::acquire(&self.paths.lock_file(), self.lock_wait)?
+            .with_dirs(&self.paths.token_dirs, self.lock_wait)
+    }
+
+    fn step(&self, crash: &mut Option<CrashPoint>) -> Result<()> {
+        match crash {
+            Some(c) => c.step(),
+            None => Ok(()),
+        }
+    }
+
+    fn condarc_display(&self) -> String {
+        self.paths.display(&self.paths.condarc)
+    }
+
+    pub(crate) fn invalid_condarc(&self, detail: String) -> Error {
+        Error::InvalidCondarc {
+            path: self.condarc_display(),
+            detail,
+        }
+    }
+
+    /// Read `~/.condarc` as text, refusing what cannot be parsed.
+    pub(crate) fn read_condarc(&self) -> Result<Option<String>> {
+        let Some(bytes) = files::read_optional(&self.paths.condarc)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| self.invalid_condarc("it is not UTF-8 text".into()))?;
+        condarc::parse_strict(&text).map_err(|detail| self.invalid_condarc(detail))?;
+        Ok(Some(text))
+    }
+
+    /// conda's settings from `~/.condarc`; an absent or unreadable file reads as conda's defaults.
+    pub(crate) fn condarc_settings(&self) -> CondaSettings {
+        match self.read_condarc() {
+            Ok(Some(text)) => condarc::read_settings(&text).unwrap_or_default(),
+            _ => CondaSettings::default(),
+        }
+    }
+
+    pub(crate) fn ini(&self) -> Result<NavigatorIni> {
+        NavigatorIni::load(&self.paths.navigator_ini)
+    }
+
+    /// A sentence when `~/.condarc` is a symbolic link (its target is edited and the link kept).
+    pub(crate) fn condarc_link_note(&self) -> Option<String> {
+        files::is_link(&self.paths.condarc).then(|| {
+            let target = files::resolve_links(&self.paths.condarc)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            format!(
+                "{} is a symbolic link: its target {target} was edited and the link kept.",
+                self.condarc_display()
+            )
+        })
+    }
+
+    /// Refuse before anything happens when a file conda-connect must change is read-only (or in a read-only
+    /// folder, or not a regular file).
+    pub(crate) fn check_writable(&self, paths: &[&Path]) -> Result<()> {
+        for path in paths {
+            files::check_writable(path, &self.paths.display(path))?;
+        }
+        Ok(())
+    }
+
+    pub fn session(&self) -> Result<Option<SessionRecord>> {
+        match files::read_optional(&self.paths.session_file())? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| Error::Refused {
+                    reason: format!(
+                        "{} is unreadable; move it away to continue.",
+                        self.paths.session_file().display()
+                    ),
+                }),
+        }
+    }
+
+    /// The active sign-in and its secrets, or [`Error::NotLoggedIn`].
+    pub(crate) fn signed_in(&self) -> Result<(SessionRecord, SessionSecrets)> {
+        let record = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let secrets = self
+            .secrets
+            .get(&record.domain)?
+            .ok_or(Error::NotLoggedIn)?;
+        Ok((record, secrets))
+    }
+
+    /// A client for `domain` with the user's trust, CA bundle and proxies.
+    pub fn client(&self, domain: &str) -> Result<ServerClient> {
+        let mut config = self.client_defaults.clone();
+        let ini = self.ini().ok();
+        config.trusted = ini
+            .as_ref()
+            .is_some_and(|i| i.trusted_servers().contains(&domain::netloc(domain)));
+        if let Some(ini) = &ini
+            && ini.ssl_verification()
+            && let Some(cert) = ini.ssl_certificate()
+            && Path::new(&cert).is_file()
+        {
+            config.ca_bundle = Some(cert.into());
+        }
+        let settings = self.condarc_settings();
+        if config.ca_bundle.is_none()
+            && let Some(condarc::CondaSsl::CaBundle(path)) = settings.ssl_verify
+            && Path::new(&path).is_file()
+        {
+            config.ca_bundle = Some(path.into());
+        }
+        config.proxies = settings.proxy_servers;
+        ServerClient::new(domain, &config)
+    }
+
+    /// Save the journal, apply its operations, run its post-work. On a failure half-way, [`OnFailure::RollBack`]
+    /// puts every file back as it was (content and mode) and drops the journal; [`OnFailure::RollForward`] keeps
+    /// the journal so that the next command completes it. Returns whether the server token (if any) was revoked.
+    pub(crate) async fn commit(
+        &self,
+        journal: Journal,
+        crash: &mut Option<CrashPoint>,
+        on_failure: OnFailure,
+    ) -> Result<bool> {
+        let path = self.paths.journal_file();
+        journal.save(&path)?;
+        self.step(crash)?;
+        let mut undo: Vec<FileOp> = Vec::new();
+        for op in &journal.ops {
+            let applied = files::read_optional(op.path()).and_then(|before| {
+                let mode = files::mode_of(op.path());
+                let outcome = op.apply()?;
+                Ok((
+                    outcome,
+                    match before {
+                        Some(bytes) => FileOp::Write {
+                            path: op.path().to_path_buf(),
+                            content: String::from_utf8_lossy(&bytes).into_owned(),
+                            mode,
+                        },
+                        None => FileOp::remove(op.path()),
+                    },
+                ))
+            });
+            match applied {
+                Ok((Applied::LeftAlone, _)) => {}
+                Ok((_, before)) => undo.push(before),
+                Err(e) if on_failure == OnFailure::RollForward => {
+                    tracing::error!(error = %e, operation = %journal.operation, "a local change failed; it stays journaled");
+                    return Err(Error::Refused {
+                        reason: format!(
+                            "{e} The {} is recorded and will be completed the next time conda-connect runs.",
+                            journal.operation
+                        ),
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, operation = %journal.operation, "a local change failed; rolling back");
+                    for u in undo.iter().rev() {
+                        if let Err(undo_error) = u.apply() {
+                            tracing::error!(error = %undo_error, path = %u.path().display(), "could not roll back");
+                        }
+                    }
+                    Journal::clear(&path)?;
+                    return Err(e);
+                }
+            }
+            self.step(crash)?;
+        }
+        let revoked = self.run_after(&journal.after).await;
+        self.step(crash)?;
+        Journal::clear(&path)?;
+        Ok(revoked)
+    }
+}

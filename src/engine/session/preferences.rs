@@ -1,0 +1,138 @@
+//! Set Domain and Preferences: the Anaconda Server domain and the connection settings, in Navigator's ini keys.
+//! The domain cannot change while signed in (the token belongs to the server it was made on).
+
+use crate::engine::client::ServerClient;
+use crate::engine::domain::{self, normalize_domain};
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+
+use super::Engine;
+
+/// The preferences the app shows (Navigator's names in the ini).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferences {
+    pub domain: Option<String>,
+    pub ssl_verification: bool,
+    pub ssl_certificate: Option<String>,
+    pub show_hidden_channels: bool,
+}
+
+impl Engine {
+    /// Validate a typed domain (`/api/system`) and store it as `anaconda_server_api_url`. A certificate failure
+    /// is returned as [`Error::Tls`] unless `trust` is given: then the host is recorded in `[ssl] trusted_servers`
+    /// and checked again without verification.
+    pub async fn set_domain(&self, input: &str, trust: bool) -> Result<String> {
+        let domain = normalize_domain(input)?;
+        self.refuse_domain_change_while_signed_in(&domain)?;
+        self.validate_domain(&domain, trust).await?;
+        let _lock = self.lock()?;
+        self.refuse_domain_change_while_signed_in(&domain)?;
+        self.check_writable(&[self.paths.navigator_ini.as_path()])?;
+        let mut ini = self.ini()?;
+        ini.migrate_old_names();
+        ini.set_api_url(Some(&domain));
+        if trust {
+            ini.add_trusted_server(&domain::netloc(&domain));
+        }
+        if let Some(text) = ini.changed_text() {
+            files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
+        }
+        Ok(domain)
+    }
+
+    /// The domain cannot change under an active sign-in: the ini would point at one server and the token at
+    /// another. The same refusal as in Preferences.
+    fn refuse_domain_change_while_signed_in(&self, domain: &str) -> Result<()> {
+        match self.session()? {
+            Some(s) if s.domain != domain => Err(Error::AlreadyLoggedIn {
+                domain: s.domain,
+                username: s.username,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn validate_domain(&self, domain: &str, trust: bool) -> Result<()> {
+        match self.client(domain)?.system().await {
+            Ok(_) => Ok(()),
+            Err(Error::Tls { .. }) if trust => {
+                let mut config = self.client_defaults.clone();
+                config.trusted = true;
+                ServerClient::new(domain, &config)?
+                    .system()
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn preferences(&self) -> Result<Preferences> {
+        let ini = self.ini()?;
+        Ok(Preferences {
+            domain: ini.api_url(),
+            ssl_verification: ini.ssl_verification(),
+            ssl_certificate: ini.ssl_certificate(),
+            show_hidden_channels: ini.show_hidden_channels(),
+        })
+    }
+
+    /// Save preferences. A new domain is validated like Set Domain (with `trust` for a certificate the user
+    /// accepted); a certificate path must exist. Changing the domain while signed in is refused.
+    pub async fn save_preferences(&self, prefs: &Preferences, trust: bool) -> Result<Preferences> {
+        let current = self.preferences()?;
+        let mut domain = current.domain.clone();
+        if let Some(typed) = prefs
+            .domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            // the stored domain, shown unchanged, is not normalised again (normalising is not idempotent for
+            // `api.api.…` hosts: one leading `api.` label is stripped each time)
+            .filter(|d| Some(*d) != current.domain.as_deref())
+        {
+            let normalized = normalize_domain(typed)?;
+            if Some(&normalized) != current.domain.as_ref() {
+                self.refuse_domain_change_while_signed_in(&normalized)?;
+                self.validate_domain(&normalized, trust).await?;
+            }
+            domain = Some(normalized);
+        }
+        let cert = prefs
+            .ssl_certificate
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        if let Some(c) = cert
+            && prefs.ssl_verification
+            && !std::path::Path::new(c).is_file()
+        {
+            return Err(Error::Refused {
+                reason: "File not found.".into(),
+            });
+        }
+        let _lock = self.lock()?;
+        self.check_writable(&[self.paths.navigator_ini.as_path()])?;
+        let mut ini = self.ini()?;
+        ini.migrate_old_names();
+        if trust && let Some(d) = &domain {
+            ini.add_trusted_server(&domain::netloc(d));
+        }
+        if domain != current.domain {
+            ini.set_api_url(domain.as_deref());
+        }
+        if prefs.ssl_verification != current.ssl_verification {
+            ini.set_ssl_verification(prefs.ssl_verification);
+        }
+        if cert.map(str::to_string) != current.ssl_certificate {
+            ini.set_ssl_certificate(cert);
+        }
+        if prefs.show_hidden_channels != current.show_hidden_channels {
+            ini.set_show_hidden_channels(prefs.show_hidden_channels);
+        }
+        if let Some(text) = ini.changed_text() {
+            files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
+        }
+        self.preferences()
+    }
+}

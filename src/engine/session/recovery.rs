@@ -1,0 +1,175 @@
+//! Recovery at the start of every command: finish or undo whatever a crashed process left in the journal, sweep
+//! this HOME's temp files, and retry pending token revocations (within a short time budget). Replaying a journal
+//! never overwrites an edit the user made since the crash: user files are compare-and-swap operations.
+
+use crate::engine::client::ServerClient;
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+use crate::engine::journal::{After, Journal, Stage};
+
+use super::Engine;
+
+impl Engine {
+    /// Finish or undo whatever a crashed process left in the journal. Call at the start of every command.
+    /// Returns a sentence for the user when something was recovered.
+    pub async fn recover(&self) -> Result<Option<String>> {
+        let _lock = self.lock()?;
+        self.recover_locked().await
+    }
+
+    pub(crate) async fn recover_locked(&self) -> Result<Option<String>> {
+        let p = &self.paths;
+        let ini_dir = p
+            .navigator_ini
+            .parent()
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| p.home.clone());
+        let condarc_dir = files::resolve_links(&p.condarc)
+            .ok()
+            .and_then(|t| t.parent().map(|d| d.to_path_buf()))
+            .unwrap_or_else(|| p.home.clone());
+        let dirs = [
+            p.home.clone(),
+            condarc_dir,
+            ini_dir,
+            p.condarc_storage.clone(),
+            p.data_dir.clone(),
+        ];
+        files::sweep_temp_files(dirs.iter().chain(p.token_dirs.iter()).map(|d| d.as_path()));
+        let mut messages: Vec<String> = self.retry_revocations().await.into_iter().collect();
+        let path = self.paths.journal_file();
+        if let Some(journal) = Journal::load(&path)? {
+            tracing::warn!(operation = %journal.operation, "recovering an interrupted transaction");
+            messages.push(self.replay(journal).await?);
+        }
+        Ok((!messages.is_empty()).then(|| messages.join(" ")))
+    }
+
+    async fn replay(&self, journal: Journal) -> Result<String> {
+        let path = self.paths.journal_file();
+        match &journal.stage {
+            Stage::ServerPending {
+                domain,
+                token_name,
+                token_id,
+                user_id,
+            } => {
+                let jwt = self.secrets.get(domain)?.map(|s| s.jwt);
+                let mut revoked = false;
+                if let Some(jwt) = &jwt {
+                    let client = self.client(domain)?;
+                    match self
+                        .revoke_now(&client, jwt, token_name, token_id.as_deref())
+                        .await
+                    {
+                        Ok(()) => revoked = true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not revoke the interrupted sign-in's token yet");
+                            // never dropped: recorded with its JWT, retried by later commands
+                            self.defer_revocation(
+                                domain,
+                                token_name,
+                                token_id.as_deref(),
+                                user_id.as_deref(),
+                                jwt,
+                            )?;
+                        }
+                    }
+                }
+                self.secrets.delete(domain)?;
+                Journal::clear(&path)?;
+                Ok(if revoked || jwt.is_none() {
+                    "An interrupted sign-in was rolled back.".into()
+                } else {
+                    format!(
+                        "An interrupted sign-in was rolled back; its token on {domain} could not be revoked yet and \
+                         will be retried."
+                    )
+                })
+            }
+            Stage::Apply => {
+                for op in &journal.ops {
+                    op.apply()?;
+                }
+                let revoked = self.run_after(&journal.after).await;
+                Journal::clear(&path)?;
+                let mut msg = format!("An interrupted {} was completed.", journal.operation);
+                if journal.after.revoke.is_some() && !revoked {
+                    msg.push_str(" The server token could not be revoked yet; it will be retried.");
+                }
+                Ok(msg)
+            }
+        }
+    }
+
+    /// Revoke the token of a sign-in that did not complete: by id when the server told it, else every token of
+    /// its unique name. `Ok` only when the server confirmed (or no longer knows the token).
+    pub(crate) async fn revoke_now(
+        &self,
+        client: &ServerClient,
+        jwt: &str,
+        token_name: &str,
+        token_id: Option<&str>,
+    ) -> Result<()> {
+        if jwt.is_empty() {
+            return Err(Error::NotLoggedIn);
+        }
+        match token_id {
+            Some(id) => client.delete_token(jwt, id).await.map(|_| ()),
+            None => {
+                for token in client
+                    .list_tokens(jwt)
+                    .await?
+                    .iter()
+                    .filter(|t| t.name == token_name)
+                {
+                    client.delete_token(jwt, &token.id).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Post-file work of a journal; returns whether the server token (if any) was revoked. A revocation that
+    /// fails is recorded (with its JWT) before the session's secrets are deleted, and retried later.
+    pub(crate) async fn run_after(&self, after: &After) -> bool {
+        let mut revoked = true;
+        let mut keep_secrets = false;
+        if let Some(r) = &after.revoke {
+            // The session's secrets are deleted only after the revocation was done or recorded: without them, a
+            // replayed journal has nothing left to do.
+            let Some(jwt) = self.secrets.get(&r.account).ok().flatten().map(|s| s.jwt) else {
+                return true;
+            };
+            let jwt = Some(jwt);
+            let outcome = match (&jwt, self.client(&r.domain)) {
+                (Some(jwt), Ok(client)) => client.delete_token(jwt, &r.token_id).await.map(|_| ()),
+                (None, _) => Err(Error::NotLoggedIn),
+                (_, Err(e)) => Err(e),
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "server token not revoked");
+                revoked = false;
+                let recorded = self.defer_revocation(
+                    &r.domain,
+                    "",
+                    Some(&r.token_id),
+                    r.user_id.as_deref(),
+                    jwt.as_deref().unwrap_or_default(),
+                );
+                if let Err(e) = recorded {
+                    tracing::error!(error = %e, "could not record the pending revocation; keeping the session secrets");
+                    keep_secrets = true;
+                }
+            }
+        }
+        if !keep_secrets {
+            for account in &after.delete_secrets {
+                if let Err(e) = self.secrets.delete(account) {
+                    tracing::warn!(error = %e, "could not delete session secrets");
+                }
+            }
+        }
+        revoked
+    }
+}

@@ -1,0 +1,104 @@
+//! What the user sees of the sign-in: status (including sign-ins made outside conda-connect), the access token
+//! for Update Index, and the health check.
+
+use crate::engine::client::ServerClient;
+use crate::engine::error::Result;
+use crate::engine::token_files;
+
+use super::{Engine, LoginSource, Status};
+
+impl Engine {
+    pub fn status(&self) -> Result<Status> {
+        let settings = self.condarc_settings();
+        let mut status = Status {
+            logged_in: false,
+            domain: None,
+            username: None,
+            token_id: None,
+            channel_alias: settings.channel_alias,
+            channels: settings.channels.unwrap_or_default(),
+            default_channels: settings.default_channels.unwrap_or_default(),
+            source: None,
+            secrets_backend: self.secrets.backend_name().into(),
+        };
+        if let Some(record) = self.session()? {
+            status.logged_in = true;
+            status.domain = Some(record.domain);
+            status.username = Some(record.username);
+            status.token_id = Some(record.token_id);
+            status.source = Some(LoginSource::CondaConnect);
+            return Ok(status);
+        }
+        let ini = self.ini().ok();
+        let api_url = ini.as_ref().and_then(|i| i.api_url());
+        if let Some(domain) = &api_url
+            && token_files::find_token_for(&self.paths, domain).is_some()
+        {
+            status.logged_in = true;
+            status.domain = Some(domain.clone());
+            status.source = Some(LoginSource::TokenFile);
+        } else if api_url.is_none()
+            && let Some((domain, _)) = token_files::find_repo_cli_login(&self.paths)
+        {
+            status.logged_in = true;
+            status.domain = Some(domain);
+            status.source = Some(LoginSource::CondaRepoCli);
+        } else {
+            status.domain = api_url;
+        }
+        Ok(status)
+    }
+
+    /// The access token of the active sign-in (for the index fetcher).
+    pub fn access_token(&self) -> Result<Option<(String, String)>> {
+        if let Some(record) = self.session()? {
+            let token = self
+                .secrets
+                .get(&record.domain)?
+                .and_then(|s| s.access_token);
+            return Ok(token.map(|t| (record.domain, t)));
+        }
+        let status = self.status()?;
+        if let (true, Some(domain)) = (status.logged_in, status.domain) {
+            return Ok(token_files::find_token_for(&self.paths, &domain)
+                .or_else(|| token_files::find_repo_cli_login(&self.paths).map(|(_, t)| t))
+                .map(|t| (domain, t)));
+        }
+        Ok(None)
+    }
+
+    /// Update Index over the configured channels, with the active sign-in's token.
+    pub async fn update_index(
+        &self,
+        progress: impl Fn(crate::engine::index::Progress) + Send + Sync,
+    ) -> Result<crate::engine::index::IndexReport> {
+        self.read_condarc()?;
+        let settings = self.condarc_settings();
+        let signed_in = self.access_token()?;
+        let domain = signed_in
+            .as_ref()
+            .map(|(d, _)| d.clone())
+            .or(self.status()?.domain);
+        let client = match &domain {
+            Some(d) => self.client(d)?,
+            None => ServerClient::new("http://127.0.0.1", &self.client_defaults)?,
+        };
+        let token = signed_in.as_ref().map(|(_, t)| t.as_str());
+        crate::engine::index::update_index(
+            &client,
+            &settings,
+            token,
+            &self.paths.repodata_cache(),
+            progress,
+        )
+        .await
+    }
+
+    /// `GET /api/system` answered with a 2xx within 5 s.
+    pub async fn healthy(&self, domain: &str) -> bool {
+        match self.client(domain) {
+            Ok(c) => c.healthy().await,
+            Err(_) => false,
+        }
+    }
+}
