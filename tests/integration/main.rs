@@ -1,6 +1,7 @@
 //! Integration tests: the engine and the real binary against the emulator over loopback HTTP, each in a
 //! temporary HOME, asserting exact files and server state. One test binary so that every suite shares one build.
 
+mod bounded;
 mod common;
 mod flows;
 mod fuzz;
@@ -9,3 +10,4 @@ mod index;
 mod real_conda;
 mod safety;
 mod tokens;
+mod trust;

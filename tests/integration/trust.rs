@@ -1,0 +1,842 @@
+//! Trust, round two: every way an outside tester lost data, orphaned a token or leaked a secret, one test per
+//! finding — a failed command leaves no trace, server values are validated at the boundary, the user's edits
+//! always win (compare-and-swap), no server token is ever orphaned, secrets stay secret.
+
+use std::time::Duration;
+
+use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
+use conda_connect::engine::Error;
+use conda_connect::engine::journal::CrashPoint;
+use conda_connect::engine::session::{CondarcRestore, Selection};
+
+use crate::common::*;
+
+const PASSWORD_LINE: &str = "alice-password\n";
+
+async fn world() -> World {
+    let w = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await;
+    w.set_domain().await;
+    w
+}
+
+fn requests_to(w: &World, prefix: &str) -> usize {
+    w.emu
+        .log()
+        .iter()
+        .filter(|e| e.path.starts_with(prefix))
+        .count()
+}
+
+// ------------------------------------------------------------------ 1. a failed command leaves no trace
+
+#[tokio::test]
+async fn usage_errors_are_found_before_any_change_or_request() {
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    let before = w.files();
+    let requests = w.emu.log().len();
+    for args in [
+        // --channel without --default-channel
+        vec![
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--channel",
+            "internal",
+        ],
+        // no --password-stdin
+        vec!["login", "--username", "alice"],
+        vec![
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--skip-channels",
+            "--default-channel",
+            "main",
+        ],
+        vec!["tokens", "revoke", ".."],
+        vec!["tokens", "regenerate", "."],
+    ] {
+        let out = cli(w.home.path(), &args, Some(PASSWORD_LINE), &[]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+    }
+    assert_same_files(&w.files(), &before, "usage errors");
+    assert_eq!(w.emu.log().len(), requests, "no request was made");
+}
+
+#[tokio::test]
+async fn login_with_channels_is_one_transaction() {
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    let before = w.user_files();
+    // a channel the server does not list
+    let out = cli(
+        w.home.path(),
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--default-channel",
+            "nope",
+        ],
+        Some(PASSWORD_LINE),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("no channel named \"nope\""),
+        "{}",
+        output_text(&out)
+    );
+    assert_same_files(&w.user_files(), &before, "unknown channel: files as before");
+    assert!(w.emu.tokens().is_empty(), "unknown channel: token revoked");
+    // the channel list fails after the token was created
+    w.fault(
+        "/api/account/channels",
+        Some("GET"),
+        FaultKind::Status { status: 500 },
+    );
+    let out = cli(
+        w.home.path(),
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--default-channel",
+            "main",
+        ],
+        Some(PASSWORD_LINE),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert_same_files(
+        &w.user_files(),
+        &before,
+        "channel list 500: files as before",
+    );
+    assert!(w.emu.tokens().is_empty(), "channel list 500: token revoked");
+    assert!(!w.engine().status().unwrap().logged_in);
+    // and with everything answering, both steps happen
+    w.emu.clear_faults();
+    let out = cli(
+        w.home.path(),
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--default-channel",
+            "main",
+            "--channel",
+            "internal",
+        ],
+        Some(PASSWORD_LINE),
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let status = w.engine().status().unwrap();
+    assert_eq!(status.default_channels, vec!["main".to_string()]);
+    assert_eq!(
+        status.channels,
+        vec!["defaults".to_string(), "internal".into()]
+    );
+}
+
+#[tokio::test]
+async fn the_domain_cannot_change_under_a_sign_in() {
+    let w = world().await;
+    w.login().await;
+    let other = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await;
+    let ini = w.ini();
+    for args in [
+        vec!["set-domain", other.emu.url.as_str()],
+        vec![
+            "login",
+            "--username",
+            "bob",
+            "--password-stdin",
+            "--domain",
+            other.emu.url.as_str(),
+        ],
+    ] {
+        let out = cli(w.home.path(), &args, Some("bob-password\n"), &[]).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            output_text(&out).contains("sign out first"),
+            "{}",
+            output_text(&out)
+        );
+    }
+    assert_eq!(
+        w.ini(),
+        ini,
+        "the ini still points at the server of the token"
+    );
+    // the same domain again is fine
+    let out = cli(w.home.path(), &["set-domain", &w.emu.url], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+}
+
+// ------------------------------------------------------------------ 2. server values are validated at the boundary
+
+#[tokio::test]
+async fn hostile_token_values_never_reach_a_file() {
+    for (body, what) in [
+        (
+            r#"{"id": "3f1c2a9e-0000-0000-0000-000000000001", "token": "abcdefgh\r\n[ssl]\nssl_verification = False"}"#,
+            "a token with CR/LF",
+        ),
+        (
+            r#"{"id": "..", "token": "abcdefgh12345678"}"#,
+            "an id that is a dot segment",
+        ),
+        (
+            r#"{"id": "3f1c2a9e-0000-0000-0000-000000000001", "token": "abc/def/ghi"}"#,
+            "a token with slashes",
+        ),
+        (
+            r#"{"id": "3f1c2a9e-0000-0000-0000-000000000001", "token": "\u001b[31mred\u001b[0m"}"#,
+            "an escape sequence",
+        ),
+    ] {
+        let w = world().await;
+        w.write_condarc(USER_CONDARC);
+        let before = w.user_files();
+        w.fault(
+            "/api/account/tokens",
+            Some("POST"),
+            FaultKind::Body {
+                status: 200,
+                content_type: "application/json".into(),
+                body: body.into(),
+            },
+        );
+        let err = w
+            .engine()
+            .login(DEMO_USER, DEMO_PASSWORD)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "{what}: {err:?}");
+        let text = err.to_string();
+        assert!(
+            !text.contains('\r') && !text.contains('\u{1b}'),
+            "{what}: {text:?}"
+        );
+        assert_same_files(&w.user_files(), &before, what);
+    }
+}
+
+#[tokio::test]
+async fn hostile_channel_names_are_never_written() {
+    let w = world().await;
+    w.login().await;
+    let page = serde_json::json!({
+        "items": [
+            {"name": "main", "privacy": "public"},
+            {"name": "Bad Name", "privacy": "public"},
+            {"name": "evil\tx", "privacy": "public"},
+            {"name": "a=b", "privacy": "public"},
+            {"name": "yes", "privacy": "public\u{1b}[2J"},
+        ],
+        "total_count": 5
+    });
+    w.fault(
+        "/api/account/channels",
+        Some("GET"),
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: page.to_string(),
+        },
+    );
+    let out = cli(w.home.path(), &["channels"], None, &[]).await;
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("main") && text.contains("yes"), "{text}");
+    assert!(
+        !text.contains("Bad Name") && !text.contains("evil") && !text.contains("a=b"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no escape sequence reaches the terminal: {text:?}"
+    );
+    for bad in ["Bad Name", "evil\tx", "a=b", "UPPER"] {
+        let err = w
+            .engine()
+            .select_channels(&[bad.to_string()], &[])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not a valid channel name"),
+            "{bad:?}: {err}"
+        );
+    }
+    // `yes` is a valid name: written so that every YAML reader reads the string back
+    w.engine()
+        .select_channels(&["main".into()], &["yes".into()])
+        .await
+        .unwrap();
+    let rc = w.condarc().unwrap();
+    assert!(rc.contains("\"yes\""), "{rc}");
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_paging_is_stopped() {
+    let w = world().await;
+    w.login().await;
+    let item = |i: usize| serde_json::json!({"name": format!("c{i}"), "privacy": "public"});
+    // more items than asked for
+    let oversized =
+        serde_json::json!({"items": (0..1500).map(item).collect::<Vec<_>>(), "total_count": 1500});
+    w.fault(
+        "/api/account/channels",
+        Some("GET"),
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: oversized.to_string(),
+        },
+    );
+    let err = w.engine().channels(false).await.unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+    // endless full pages with an absurd total
+    w.emu.clear_faults();
+    let endless = serde_json::json!({"items": (0..1000).map(item).collect::<Vec<_>>(), "total_count": 1u64 << 60});
+    w.fault(
+        "/api/account/channels",
+        Some("GET"),
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: endless.to_string(),
+        },
+    );
+    let start = std::time::Instant::now();
+    let err = w.engine().channels(false).await.unwrap_err().to_string();
+    assert!(err.contains("does not end"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(60));
+    assert!(requests_to(&w, "/api/account/channels") <= 101);
+}
+
+// ------------------------------------------------------------------ 3. the user's edits always win
+
+#[tokio::test]
+async fn an_edit_made_while_the_sign_in_waits_is_kept() {
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    // every request takes 400 ms: the sign-in's four requests take 1.6 s
+    w.emu.state.lock().unwrap().delay = Duration::from_millis(400);
+    let engine = w.engine();
+    let login = tokio::spawn(async move { engine.login(DEMO_USER, DEMO_PASSWORD).await });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let edited = format!("{USER_CONDARC}auto_update_conda: false  # added while signing in\n");
+    w.write_condarc(&edited);
+    login.await.unwrap().unwrap();
+    w.emu.state.lock().unwrap().delay = Duration::ZERO;
+    let signed_in = w.condarc().unwrap();
+    assert!(
+        signed_in.contains("auto_update_conda: false  # added while signing in"),
+        "{signed_in}"
+    );
+    assert!(signed_in.contains("channel_alias:"), "{signed_in}");
+    let out = w.engine().logout().await.unwrap();
+    assert_eq!(out.condarc, CondarcRestore::Exact);
+    assert_eq!(w.condarc().unwrap(), edited, "the snapshot holds the edit");
+}
+
+#[tokio::test]
+async fn recovery_never_replays_over_edits_made_after_a_crash() {
+    // the sign-in's journal is saved, the process dies before .condarc is written; the user then edits it
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    let mut crashing = w.engine();
+    // steps: journal (ServerPending), JWT stored, token created, Apply journal saved → stop there
+    crashing.crash = Some(CrashPoint::at(4));
+    let err = crashing.login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
+    assert!(matches!(err, Error::SimulatedCrash { .. }), "{err:?}");
+    let edited = format!("{USER_CONDARC}pip_interop_enabled: true\n");
+    w.write_condarc(&edited);
+    w.engine().recover().await.unwrap();
+    let text = w.condarc().unwrap();
+    assert!(
+        text.contains("pip_interop_enabled: true"),
+        "the user's edit survives recovery: {text}"
+    );
+    assert!(
+        text.contains("channel_alias:"),
+        "and the sign-in is completed: {text}"
+    );
+    // sign-out: the key-only revert keeps the edit
+    let out = w.engine().logout().await.unwrap();
+    assert_eq!(out.condarc, CondarcRestore::KeysReverted);
+    let after = w.condarc().unwrap();
+    assert!(after.contains("pip_interop_enabled: true"), "{after}");
+    assert!(!after.contains("channel_alias"), "{after}");
+}
+
+#[tokio::test]
+async fn the_key_only_revert_restores_each_original_entry_exactly() {
+    let w = world().await;
+    let original = "# mine\nchannels: !!seq   # tagged\n  - conda-forge\ndefault_channels:\nchannel_alias: 1.0\nssl_verify: true\n";
+    w.write_condarc(original);
+    w.login().await;
+    let signed_in = w.condarc().unwrap();
+    w.write_condarc(&format!("{signed_in}envs_dirs: [/data/envs]\n"));
+    let out = w.engine().logout().await.unwrap();
+    assert_eq!(out.condarc, CondarcRestore::KeysReverted);
+    let after = w.condarc().unwrap();
+    for entry in [
+        "channels: !!seq   # tagged\n  - conda-forge\n",
+        "default_channels:\n",
+        "channel_alias: 1.0\n",
+    ] {
+        assert!(after.contains(entry), "{entry:?} in\n{after}");
+    }
+    assert!(after.contains("envs_dirs: [/data/envs]"), "{after}");
+    let map = conda_connect::engine::condarc::parse_strict(&after).unwrap();
+    assert_eq!(
+        map.get("default_channels"),
+        Some(&yaml_serde::Value::Null),
+        "null stays null"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_linked_condarc_keeps_its_link() {
+    let w = world().await;
+    let dotfiles = w.home.path().join("dotfiles");
+    std::fs::create_dir(&dotfiles).unwrap();
+    std::fs::write(dotfiles.join("condarc"), USER_CONDARC).unwrap();
+    std::os::unix::fs::symlink("dotfiles/condarc", &w.paths.condarc).unwrap();
+    let outcome = w.login().await;
+    assert!(
+        outcome.notes.iter().any(|n| n.contains("symbolic link")),
+        "{:?}",
+        outcome.notes
+    );
+    let link = std::fs::symlink_metadata(&w.paths.condarc).unwrap();
+    assert!(
+        link.file_type().is_symlink(),
+        "still a link while signed in"
+    );
+    assert!(
+        std::fs::read_to_string(dotfiles.join("condarc"))
+            .unwrap()
+            .contains("channel_alias")
+    );
+    w.engine().logout().await.unwrap();
+    assert!(
+        std::fs::symlink_metadata(&w.paths.condarc)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dotfiles.join("condarc")).unwrap(),
+        USER_CONDARC
+    );
+    // a dangling link: signing in creates its target, signing out removes the target and keeps the link
+    std::fs::remove_file(dotfiles.join("condarc")).unwrap();
+    w.login().await;
+    assert!(dotfiles.join("condarc").exists());
+    let out = w.engine().logout().await.unwrap();
+    assert_eq!(out.condarc, CondarcRestore::Removed);
+    assert!(
+        std::fs::symlink_metadata(&w.paths.condarc)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!dotfiles.join("condarc").exists());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn read_only_files_are_refused_not_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    std::fs::set_permissions(&w.paths.condarc, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = w.files();
+    let requests = requests_to(&w, "/api/auth");
+    let err = w
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("~/.condarc is read-only"), "{err}");
+    assert_same_files(&w.files(), &before, "read-only .condarc");
+    assert_eq!(
+        requests_to(&w, "/api/auth"),
+        requests,
+        "refused before the password was sent"
+    );
+    assert_eq!(mode(&w.paths.condarc), 0o444);
+    // the same for the ini
+    std::fs::set_permissions(&w.paths.condarc, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        &w.paths.navigator_ini,
+        std::fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    let err = w
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("anaconda-navigator.ini is read-only"), "{err}");
+    assert!(w.emu.tokens().is_empty());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn another_tools_token_files_are_put_back_with_their_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world().await;
+    let files = conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url);
+    let theirs = &files[0];
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(theirs, "anaconda-client-token-0123456789").unwrap();
+    std::fs::set_permissions(theirs, std::fs::Permissions::from_mode(0o640)).unwrap();
+    w.login().await;
+    assert_eq!(
+        mode(theirs),
+        0o600,
+        "0600 while it holds conda-connect's token"
+    );
+    assert_ne!(
+        std::fs::read_to_string(theirs).unwrap(),
+        "anaconda-client-token-0123456789"
+    );
+    w.engine().logout().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(theirs).unwrap(),
+        "anaconda-client-token-0123456789"
+    );
+    assert_eq!(mode(theirs), 0o640, "the mode it had");
+    assert!(
+        files[1..].iter().all(|p| !p.exists()),
+        "the files conda-connect created are gone"
+    );
+}
+
+// ------------------------------------------------------------------ 4. no server token is ever orphaned
+
+#[tokio::test]
+async fn a_failed_sign_in_whose_revocation_fails_is_retried_until_the_server_confirms() {
+    let w = world().await;
+    // an anchor on `channels` makes the local step fail after the token exists
+    w.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
+    w.emu.inject(conda_connect::emulator::Fault {
+        path_prefix: "/api/account/tokens/".into(),
+        method: Some("DELETE".into()),
+        kind: FaultKind::Status { status: 503 },
+        times: Some(1),
+    });
+    let err = w
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidCondarc { .. }), "{err:?}");
+    assert_eq!(w.emu.tokens().len(), 1, "the revocation failed once");
+    assert_eq!(
+        w.engine().pending_revocations().unwrap().len(),
+        1,
+        "and was recorded"
+    );
+    let mut engine = w.engine();
+    engine.revoke_retry_after = Duration::ZERO;
+    let msg = engine.recover().await.unwrap().unwrap_or_default();
+    assert!(msg.contains("revoked"), "{msg}");
+    assert!(w.emu.tokens().is_empty(), "no orphan token");
+    assert!(engine.pending_revocations().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_new_sign_in_never_drops_a_pending_revocation() {
+    let w = world().await;
+    w.login().await;
+    let first = w.emu.tokens()[0].id.clone();
+    w.fault(
+        "/api/account/tokens/",
+        Some("DELETE"),
+        FaultKind::Status { status: 503 },
+    );
+    w.engine().logout().await.unwrap();
+    // sign in again while the first revocation is pending (and still failing)
+    w.login().await;
+    w.engine().logout().await.unwrap();
+    assert_eq!(
+        w.engine().pending_revocations().unwrap().len(),
+        2,
+        "both kept"
+    );
+    w.emu.clear_faults();
+    let mut engine = w.engine();
+    engine.revoke_retry_after = Duration::ZERO;
+    engine.recover().await.unwrap();
+    assert!(
+        w.emu.tokens().iter().all(|t| t.id != first),
+        "the first token was revoked"
+    );
+    assert!(w.emu.tokens().is_empty());
+}
+
+#[tokio::test]
+async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
+    let w = world().await;
+    w.login().await;
+    w.fault(
+        "/api/account/tokens/",
+        Some("DELETE"),
+        FaultKind::Status { status: 503 },
+    );
+    w.engine().logout().await.unwrap();
+    // the session expired meanwhile: the server answers 401 to the stored JWT
+    w.emu.clear_faults();
+    w.fault(
+        "/api/account/tokens/",
+        Some("DELETE"),
+        FaultKind::Status { status: 401 },
+    );
+    let mut engine = w.engine();
+    engine.revoke_retry_after = Duration::ZERO;
+    let msg = engine.recover().await.unwrap().unwrap_or_default();
+    assert!(
+        msg.contains("signing in to that server again will finish the cleanup"),
+        "{msg}"
+    );
+    assert_eq!(
+        engine.pending_revocations().unwrap().len(),
+        1,
+        "a 401 is not a revocation"
+    );
+    assert_eq!(w.emu.tokens().len(), 1);
+    // the next sign-in finishes it with its fresh session
+    w.emu.clear_faults();
+    let outcome = w.login().await;
+    assert!(
+        outcome.notes.iter().any(|n| n.contains("were revoked")),
+        "{:?}",
+        outcome.notes
+    );
+    assert!(engine.pending_revocations().unwrap().is_empty());
+    assert_eq!(
+        w.emu.tokens().len(),
+        1,
+        "only the new sign-in's token is left"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn regenerating_the_sign_in_token_checks_the_files_before_asking_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world().await;
+    let outcome = w.login().await;
+    let token_before = w.emu.tokens()[0].token.clone();
+    std::fs::set_permissions(
+        &w.paths.navigator_ini,
+        std::fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    let err = w
+        .engine()
+        .regenerate_token(&outcome.token_id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(
+        w.emu.tokens()[0].token,
+        token_before,
+        "the server was not asked"
+    );
+    std::fs::set_permissions(
+        &w.paths.navigator_ini,
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    // a hyphen-less spelling of the sign-in id is the sign-in token: conda's files get the new value
+    let spelled = outcome.token_id.replace('-', "").to_uppercase();
+    let new = w.engine().regenerate_token(&spelled).await.unwrap();
+    for path in conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url) {
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), new);
+    }
+    // and a braced spelling is refused for revocation like the plain one
+    let braced = format!("{{{}}}", outcome.token_id);
+    let err = w
+        .engine()
+        .revoke_token(&braced)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Sign out"), "{err}");
+    assert_eq!(w.emu.tokens().len(), 1);
+}
+
+// ------------------------------------------------------------------ 5. secrets stay secret
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_ini_is_private_while_it_holds_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world().await;
+    std::fs::set_permissions(
+        &w.paths.navigator_ini,
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    w.login().await;
+    assert_eq!(mode(&w.paths.navigator_ini), 0o600);
+    w.engine().logout().await.unwrap();
+    assert_eq!(
+        mode(&w.paths.navigator_ini),
+        0o644,
+        "its own mode once the token is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_condarc_edit_logs_no_configuration_value() {
+    let w = world().await;
+    let condarc = "proxy_servers:\n  https: http://user:pr0xy-pa55word@proxy:8080\nchannels: &c [a]\nmirror_of_channels: *c\n";
+    w.write_condarc(condarc);
+    let out = cli(
+        w.home.path(),
+        &["login", "--username", "alice", "--password-stdin"],
+        Some(PASSWORD_LINE),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let log_path = w.paths.data_dir.join("conda-connect.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.contains("pr0xy-pa55word"), "{log}");
+    assert!(!log.contains("alice-password"));
+    #[cfg(unix)]
+    assert_eq!(mode(&log_path), 0o600);
+    assert!(w.emu.tokens().is_empty());
+}
+
+// ------------------------------------------------------------------ 6. smaller ones
+
+#[tokio::test]
+async fn a_hand_written_domain_with_a_trailing_slash_is_normalised() {
+    let w = world().await;
+    std::fs::write(
+        &w.paths.navigator_ini,
+        format!("[main]\nanaconda_server_api_url = '{}/'\n", w.emu.url),
+    )
+    .unwrap();
+    w.login().await;
+    let rc = w.condarc().unwrap();
+    assert!(
+        rc.contains(&format!("channel_alias: {}/api/repo\n", w.emu.url)),
+        "{rc}"
+    );
+    assert!(
+        w.token_files()
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("%2F%2Fapi")),
+        "{:?}",
+        w.token_files()
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_port_names_host_and_port() {
+    let w = world().await;
+    w.fault(
+        "/api/auth/login",
+        None,
+        FaultKind::Redirect {
+            location: "http://127.0.0.1:9/steal".into(),
+        },
+    );
+    let err = w
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("(127.0.0.1:9)"), "{err}");
+}
+
+#[tokio::test]
+async fn signing_out_of_a_conda_repo_cli_sign_in_says_what_happened() {
+    let w = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await;
+    let config = w.paths.repo_cli_config.clone();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "default_site: corp\nsites:\n  corp:\n    url: {}/api\n",
+            w.emu.url
+        ),
+    )
+    .unwrap();
+    let dir = &w.paths.repo_cli_token_dirs[0];
+    std::fs::create_dir_all(dir).unwrap();
+    let name = format!(
+        "{}.token",
+        conda_connect::engine::token_files::quote_plus(&format!("{}/api", w.emu.url))
+    );
+    std::fs::write(dir.join(name), "repo-cli-token-0123456789").unwrap();
+    assert!(w.engine().status().unwrap().logged_in);
+    let out = cli(w.home.path(), &["logout"], None, &[]).await;
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("will retry"), "nothing is retried: {text}");
+    assert!(text.contains("not revoked on the server"), "{text}");
+    assert!(!w.engine().status().unwrap().logged_in, "status agrees");
+}
+
+#[tokio::test]
+async fn selection_rules_are_checked_before_anything_happens() {
+    let w = world().await;
+    let before = w.files();
+    let requests = w.emu.log().len();
+    let bad = Selection {
+        default_channels: vec![],
+        channels: vec!["internal".into()],
+    };
+    let err = w
+        .engine()
+        .login_with_channels(DEMO_USER, DEMO_PASSWORD, Some(&bad))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::NoDefaultChannel);
+    assert_same_files(&w.files(), &before, "nothing touched");
+    assert_eq!(w.emu.log().len(), requests);
+}
