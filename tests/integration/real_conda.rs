@@ -1,4 +1,4 @@
-//! Interop with a real conda 24.7.1 (../shared/reference/real-conda.md): after `conda-connect login`, plain
+//! Interop with a real conda 24.7.1 (installed from PyPI by scripts/install-real-conda.sh): after `conda-connect login`, plain
 //! `conda` resolves and installs a package from a private channel through the token conda-connect stored
 //! (`/api/repo/t/<token>/…` in the emulator's log); after `conda-connect logout` it can no longer, and
 //! `conda config --show` prints exactly what it printed before sign-in.
@@ -305,4 +305,99 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         String::from_utf8_lossy(&config_after.stdout),
         String::from_utf8_lossy(&config_before.stdout)
     );
+}
+
+/// Every `.condarc` shape conda-connect writes reads back in real conda (whose YAML reader is ruamel's) exactly as
+/// conda-connect's own verification parser reads it: names that some YAML reader would take for a boolean, null
+/// or number are quoted, CRLF and BOM files stay readable, restored entries mean what they meant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_reads_back_every_condarc_shape_the_app_writes() {
+    use conda_connect::engine::condarc::{self, KeyEdit};
+    let Some(conda) = real_conda() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        home: dir.path().join("home"),
+        root: dir.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&env.home).unwrap();
+    let alias = "http://127.0.0.1:8765/api/repo";
+    let tricky: Vec<String> = [
+        "yes", "no", "on", "off", "y", "n", "true", "false", "null", "nan", "inf", "none", "main",
+        "x-1", "team/yes", "e10",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let signed_in =
+        condarc::apply_edits(crate::common::USER_CONDARC, &condarc::login_edits(alias)).unwrap();
+    let mut shapes = vec![
+        signed_in.clone(),
+        condarc::apply_edits(&signed_in, &condarc::channel_edits(&tricky, &tricky)).unwrap(),
+        condarc::apply_edits(
+            "\u{feff}# windows\r\nchannels: [a, b]\r\nssl_verify: true\r\n",
+            &condarc::channel_edits(&["on".into(), "main".into()], &["off".into()]),
+        )
+        .unwrap(),
+    ];
+    // the key-only revert of an original with a null, a tagged list and an odd scalar
+    let original = "channels: !!seq\n  - conda-forge\ndefault_channels:\nchannel_alias: https://conda.example.com\n";
+    let edits: Vec<(&str, KeyEdit)> = condarc::OWNED_KEYS
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                KeyEdit::Restore {
+                    entry: condarc::entry_text(original, k),
+                    value: None,
+                },
+            )
+        })
+        .collect();
+    shapes.push(condarc::apply_edits(&format!("{signed_in}always_yes: true\n"), &edits).unwrap());
+    for (i, shape) in shapes.iter().enumerate() {
+        std::fs::write(env.home.join(".condarc"), shape).unwrap();
+        let out = run(
+            &env,
+            &conda,
+            &[
+                "config",
+                "--json",
+                "--show",
+                "channels",
+                "default_channels",
+                "channel_alias",
+            ],
+            None,
+        )
+        .await;
+        assert!(out.status.success(), "shape {i}: {}", text(&out));
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ours = condarc::read_settings(shape).unwrap();
+        if let Some(channels) = &ours.channels {
+            assert_eq!(
+                shown["channels"],
+                serde_json::json!(channels),
+                "shape {i}:\n{shape}"
+            );
+        }
+        // conda shows default_channels and channel_alias as Channel objects
+        if let Some(defaults) = ours.default_channels.as_ref().filter(|d| !d.is_empty()) {
+            let names: Vec<&str> = shown["default_channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(&names, defaults, "shape {i}:\n{shape}");
+        }
+        if let Some(alias) = &ours.channel_alias {
+            let c = &shown["channel_alias"];
+            let url = format!(
+                "{}://{}",
+                c["scheme"].as_str().unwrap_or_default(),
+                c["location"].as_str().unwrap_or_default()
+            );
+            assert_eq!(url, alias.trim_end_matches('/'), "shape {i}:\n{shape}");
+        }
+    }
 }
