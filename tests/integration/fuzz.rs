@@ -493,6 +493,111 @@ fn fuzz_condarc_editor() {
 }
 
 #[test]
+fn fuzz_sign_out_restores_each_original_entry() {
+    // sign in (login edits), the user adds a key, sign out with the key-only revert: every key conda-connect owns
+    // is back exactly as it was (null stays null, numbers stay numbers), the user's key stays, nothing else moves
+    let start = std::time::Instant::now();
+    let restored = std::sync::atomic::AtomicU64::new(0);
+    runner()
+        .run(&condarc_text(), |text| {
+            let Ok(original) = condarc::parse_strict(&text) else {
+                return Ok(());
+            };
+            let Ok(signed_in) =
+                condarc::apply_edits(&text, &condarc::login_edits("https://h/api/repo"))
+            else {
+                return Ok(());
+            };
+            let Ok(user) = condarc::apply_edits(
+                &signed_in,
+                &[(
+                    "user_added_key",
+                    KeyEdit::Set(CondaValue::Str("mine".into())),
+                )],
+            ) else {
+                return Ok(());
+            };
+            let edits: Vec<(&str, KeyEdit)> = condarc::OWNED_KEYS
+                .iter()
+                .map(|k| {
+                    (
+                        *k,
+                        KeyEdit::Restore {
+                            entry: condarc::entry_text(&text, k),
+                            value: condarc::key_value(&original, k),
+                        },
+                    )
+                })
+                .collect();
+            let Ok(reverted) = condarc::apply_edits(&user, &edits) else {
+                prop_assert!(
+                    text.contains('&'),
+                    "a revert without anchors was refused:\n{text}"
+                );
+                return Ok(());
+            };
+            let after = condarc::parse_strict(&reverted).expect("the result parses");
+            let mut expected = original.clone();
+            expected.insert(
+                yaml_serde::Value::String("user_added_key".into()),
+                yaml_serde::Value::String("mine".into()),
+            );
+            if after != expected {
+                prop_assert!(
+                    text.contains('&'),
+                    "lossy revert without anchors:\n{text}\n---\n{reverted}"
+                );
+            } else {
+                restored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        })
+        .unwrap();
+    report("sign-out key restore", cases(), start);
+    let restored = restored.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fuzz sign-out key restore: {restored} exact restores");
+    assert!(
+        restored as u32 * 2 > cases(),
+        "most generated files are restored exactly"
+    );
+}
+
+#[test]
+fn fuzz_channel_names_read_back_as_written() {
+    // any name the server rule allows, including words a YAML reader could take for something else
+    let start = std::time::Instant::now();
+    let word = prop_oneof![
+        "[a-z][a-z0-9_-]{0,8}",
+        prop::sample::select(vec![
+            "yes", "no", "on", "off", "y", "n", "true", "null", "nan", "inf", "e10", "x_"
+        ])
+        .prop_map(String::from),
+    ];
+    let name = (word.clone(), prop::option::of(word)).prop_map(|(a, b)| match b {
+        Some(b) => format!("{a}/{b}"),
+        None => a,
+    });
+    runner()
+        .run(&prop::collection::vec(name, 1..6), |names| {
+            let out = condarc::apply_edits("", &condarc::channel_edits(&names[..1], &names[1..]))
+                .expect("a valid selection is always written");
+            let settings = condarc::read_settings(&out).unwrap();
+            prop_assert_eq!(settings.default_channels.as_deref(), Some(&names[..1]));
+            for n in &names {
+                prop_assert!(
+                    condarc::safe_plain(n) || out.contains(&format!("\"{n}\"")),
+                    "{} is written plainly although a YAML reader may not read it as a string:\n{}",
+                    n,
+                    out
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    report("channel names", cases(), start);
+}
+
+#[test]
 fn huge_condarc_is_edited_or_refused_quickly() {
     let mut text = String::from("# a big generated file\nchannels:\n");
     for i in 0..50_000 {
