@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install a real conda 24.7.1 CLI (vendored in conda-lock 4.0.3, see ../shared/reference/real-conda.md) into
-# TOOLS (default: ~/.cache/conda-connect-ci/tools). Idempotent: a finished install is reused.
+# Install a real conda 24.7.1 CLI into TOOLS (default: ~/.cache/conda-connect-ci/tools). PyPI's own `conda` stops
+# at 4.3, but the conda-lock 4.0.3 wheel vendors an almost complete conda 24.7.1: a symlink makes that copy
+# importable as `conda` (it imports its subcommands by absolute name), and the wrapper sets CONDA_SOLVER=classic
+# because the libmamba solver is not on PyPI. Idempotent: a finished install is reused.
 # Prints the path of the `conda` wrapper on its last line.
 set -euo pipefail
 TOOLS=${1:-${CONDA_CONNECT_TOOLS:-$HOME/.cache/conda-connect-ci/tools}}

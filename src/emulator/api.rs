@@ -1,7 +1,8 @@
 //! The emulator's HTTP surface: one handler that logs the request, applies any injected fault, then dispatches
 //! to the Anaconda Server endpoints (`/api/...`), the conda file paths (`/api/repo/...`, with the token as
 //! `/api/repo/t/<token>/…`, `/t/<token>/api/repo/…`, `X-Auth`, or Basic `<token>:x-auth-token`), and the test
-//! control API (`/__emulator/...`). Shapes and status codes follow anaconda-server-api.md §6.
+//! control API (`/__emulator/...`). Shapes and status codes follow the public API as docs/server-api.md describes
+//! it; change that file with this one.
 
 use std::sync::{Arc, Mutex};
 

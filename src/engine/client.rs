@@ -1,5 +1,6 @@
-//! The Anaconda Server REST client (anaconda-server-api.md §1): discovery, login, account, tokens, scopes and the
-//! channel list. reqwest over rustls; TLS verification is on unless the user trusted this host (D3); a custom CA
+//! The Anaconda Server REST client (the calls are described in docs/server-api.md): discovery, login, account,
+//! tokens, scopes and the channel list. reqwest over rustls; TLS verification is on unless the user explicitly
+//! trusted this host (docs/design.md#9-tls-trust-per-host); a custom CA
 //! bundle is added to the platform roots; proxies come from the environment and `.condarc proxy_servers`.
 //! Credentials: the JWT as `Authorization: Bearer`, the access token as `X-Auth`. A redirect to another host is
 //! not followed, so no credential ever leaves the configured server. Every failure becomes an [`Error`] that
@@ -27,7 +28,8 @@ pub const MAX_CHANNEL_PAGES: usize = 100;
 /// … or this long.
 pub const CHANNEL_LIST_TIME: Duration = Duration::from_secs(120);
 
-/// The scopes of the sign-in token (the and Navigator's set).
+/// The scopes of the sign-in token: Navigator's set, enough for conda to list and download from every channel the
+/// user can read, and nothing more (docs/server-api.md#44-access-tokens-apiaccounttokens).
 pub const SIGN_IN_SCOPES: [&str; 6] = [
     "channel:view",
     "channel:view-artifacts",

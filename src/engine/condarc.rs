@@ -394,7 +394,8 @@ impl RootNode for yaml_edit::Document {
     }
 }
 
-/// The three login edits (decision D1.1).
+/// The three login edits — `channel_alias` = `<domain>/api/repo`, `channels` = `[]`, no `default_channels` — and
+/// nothing more (docs/design.md#41-the-login-edits).
 pub fn login_edits(channel_alias: &str) -> Vec<(&'static str, KeyEdit)> {
     vec![
         (
@@ -406,7 +407,8 @@ pub fn login_edits(channel_alias: &str) -> Vec<(&'static str, KeyEdit)> {
     ]
 }
 
-/// The Add Channels edits (decision D1.2).
+/// The Add Channels edits: `default_channels` = the chosen defaults, `channels` = `[defaults, chosen…]`
+/// (docs/design.md#42-the-add-channels-edits).
 pub fn channel_edits(
     default_channels: &[String],
     channels: &[String],

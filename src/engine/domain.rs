@@ -1,5 +1,5 @@
-//! Domain normalisation (binding decision D4): what the user types into Set Domain becomes the server root that
-//! every API path is joined onto.
+//! Domain normalisation (docs/design.md#10-domain-normalisation): what the user types into Set Domain becomes
+//! the server root that every API path is joined onto.
 
 use crate::engine::error::{Error, Result};
 use url::Url;

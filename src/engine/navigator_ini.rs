@@ -1,4 +1,5 @@
-//! `~/.anaconda/navigator/anaconda-navigator.ini`, the way Navigator reads and writes it (decision D2): values in
+//! `~/.anaconda/navigator/anaconda-navigator.ini`, the way Navigator reads and writes it
+//! (docs/design.md#6-navigators-ini): values in
 //! Navigator's encoding (Python repr: `'quoted'`, `None`, `True`, `['a']`; `logged_brand` unquoted), the
 //! `team_edition_*` spellings read and migrated to `anaconda_server_*`, every other line kept as it was.
 
@@ -289,7 +290,8 @@ impl NavigatorIni {
         self.set_raw("anaconda_server_token", py_str(token));
     }
 
-    /// The keys sign-out clears (D2.3); the domain stays.
+    /// The keys sign-out clears: `logged_api_url`, `logged_brand`, `anaconda_server_token[_id]` become `None`;
+    /// `anaconda_server_api_url` stays (docs/design.md#63-keys-a-sign-in-sets-and-sign-out-clears).
     pub fn set_logged_out(&mut self) {
         for key in LOGIN_KEYS {
             self.set_raw(key, "None".into());

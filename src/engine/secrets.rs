@@ -1,4 +1,4 @@
-//! Where the session secrets live (decision D5.2): the JWT, its refresh token and the access token go to the OS
+//! Where the session secrets live (docs/design.md#8-secrets): the JWT, its refresh token and the access token go to the OS
 //! keyring (Secret Service on Linux, through keyring-core's store crates). When no keyring answers — a headless
 //! machine, a locked or absent service — or `CONDA_CONNECT_SECRETS=file` is set, they go to a 0600 file in the
 //! app's data directory and the user is told so in one line.

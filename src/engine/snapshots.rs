@@ -1,6 +1,7 @@
-//! Navigator's `.condarc` snapshot store, `~/.anaconda/navigator/condarc_storage/` (navigator-integration.md
-//! §2.3): `condarc_index.json` = `{"current": key|null, "snapshots": {key: absolute path}}` and one file
-//! `.condarc_<md5(key)>` per key. conda-connect stores the **exact bytes** (D1.4), which Navigator reads too.
+//! Navigator's `.condarc` snapshot store, `~/.anaconda/navigator/condarc_storage/`: `condarc_index.json` =
+//! `{"current": key|null, "snapshots": {key: absolute path}}` and one file `.condarc_<md5(key)>` per key
+//! (docs/design.md#5-the-snapshot-store-and-sign-out). The pre-login snapshot holds the **exact bytes** of
+//! `~/.condarc`, so that sign-out can restore it byte for byte; Navigator reads it too.
 //! This module plans writes as journal operations; it writes nothing itself.
 
 use std::collections::BTreeMap;

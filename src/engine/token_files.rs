@@ -1,4 +1,4 @@
-//! The files conda reads its tokens from (anaconda-server-api.md §3): `quote_plus(<url>).token` holding the bare
+//! The files conda reads its tokens from (docs/design.md#7-condas-token-files): `quote_plus(<url>).token` holding the bare
 //! token (no newline), mode 0600, in every directory a conda version reads — so plain `conda install` reaches
 //! private channels. Also how an existing command-line login (conda-repo-cli or these files) is detected.
 
@@ -80,7 +80,9 @@ pub fn read_token_dir(dir: &Path) -> Vec<(String, String)> {
 }
 
 /// A token for `domain` already on disk in a directory conda reads (a Navigator or command-line sign-in).
-/// Matching is by URL prefix at a path boundary — not Navigator's substring match (quirk 19).
+/// Matching is by URL prefix at a path boundary — not a substring match as Navigator does, which would take a
+/// token for `https://repo.example.com.evil` for one of `https://repo.example.com`
+/// (docs/design.md#74-sign-ins-made-elsewhere).
 pub fn find_token_for(paths: &Paths, domain: &str) -> Option<String> {
     paths.token_dirs.iter().find_map(|dir| {
         read_token_dir(dir).into_iter().find_map(|(url, token)| {

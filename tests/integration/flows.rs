@@ -184,7 +184,7 @@ async fn user_edits_while_signed_in_are_kept() {
     assert_eq!(
         s.default_channels,
         Some(vec!["old-main".into()]),
-        "D1.6: the user's default_channels survive"
+        "the user's own default_channels survive sign-out (Navigator deletes them)"
     );
     assert_eq!(
         s.ssl_verify,

@@ -91,7 +91,8 @@ fn fuzz_domain_normalisation() {
                     !path_segments.iter().any(|s| s.eq_ignore_ascii_case("api")),
                     "no /api path segment: {d}"
                 );
-                // idempotent, except that each pass strips one more leading `api.` label (D4: a leading label only)
+                // idempotent, except that each pass strips one more leading `api.` label (only the leading label is stripped,
+                // docs/design.md#10-domain-normalisation)
                 if !d.split("://").nth(1).unwrap_or("").starts_with("api.") {
                     prop_assert_eq!(normalize_domain(&d), Ok(d.clone()), "idempotent");
                 }
