@@ -190,7 +190,8 @@ pub async fn cli(
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn conda-connect");
         if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+            // a command that fails early (a usage error) may exit before reading: a closed pipe is fine
+            let _ = child.stdin.take().unwrap().write_all(s.as_bytes());
         }
         drop(child.stdin.take());
         child.wait_with_output().expect("wait")
