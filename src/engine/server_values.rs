@@ -17,12 +17,13 @@ fn malformed(what: &str) -> Error {
     Error::Malformed { what: what.into() }
 }
 
-/// An access token: URL-path-safe characters only (conda puts it into `/t/<token>/` URLs), no `/`.
+/// An access token: letters, digits and `-` only — what conda's `/t/<token>/` URL pattern (`[a-zA-Z0-9-]*`)
+/// can carry, so a token conda could not use is refused at once.
 pub fn access_token(value: &str, what: &str) -> Result<()> {
     let ok = (8..=MAX_TOKEN).contains(&value.len())
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(())
     } else {

@@ -223,7 +223,7 @@ impl Engine {
             ops,
             after: After::default(),
         };
-        self.commit(journal, &mut crash, OnFailure::RollForward)
+        self.commit(journal, &mut crash, OnFailure::Complete)
             .await?;
         Ok(token)
     }

@@ -111,7 +111,7 @@ impl Engine {
             ops,
             after: After::default(),
         };
-        self.commit(journal, &mut crash, OnFailure::RollBack)
+        self.commit(journal, &mut crash, OnFailure::Undo)
             .await
             .map(|_| ())
     }

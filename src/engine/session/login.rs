@@ -155,8 +155,12 @@ impl Engine {
             self.secrets.set(domain, &secrets)?;
             let journal =
                 self.plan_login(domain, &account, &created, &token_name, applied.as_ref())?;
-            self.commit(journal, &mut crash, OnFailure::RollBack)
-                .await?;
+            self.commit(
+                journal,
+                &mut crash,
+                OnFailure::UndoTo(Box::new(pending.clone())),
+            )
+            .await?;
             Ok(applied)
         }
         .await;

@@ -83,10 +83,7 @@ impl Engine {
             ops,
             after,
         };
-        let revoked = self
-            .commit(journal, &mut crash, OnFailure::RollBack)
-            .await?
-            && !session_lost;
+        let revoked = self.commit(journal, &mut crash, OnFailure::Undo).await? && !session_lost;
         notes.extend(self.condarc_link_note());
         Ok(LogoutOutcome {
             domain: record.domain,

@@ -176,12 +176,15 @@ pub struct ChannelList {
 }
 
 /// What to do when a journaled change fails half-way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OnFailure {
     /// Put back every file already changed and drop the journal (nothing happened).
-    RollBack,
+    Undo,
+    /// Put back every file already changed and go back to this journal (a sign-in's `ServerPending` record, so
+    /// that the server token it names is never without a record, even if the process dies right after).
+    UndoTo(Box<Journal>),
     /// Keep the journal: the change must happen (the server already made it), so recovery completes it.
-    RollForward,
+    Complete,
 }
 
 /// The engine: one per process (GUI or CLI), cheap to clone.
@@ -342,8 +345,8 @@ impl Engine {
         ServerClient::new(domain, &config)
     }
 
-    /// Save the journal, apply its operations, run its post-work. On a failure half-way, [`OnFailure::RollBack`]
-    /// puts every file back as it was (content and mode) and drops the journal; [`OnFailure::RollForward`] keeps
+    /// Save the journal, apply its operations, run its post-work. On a failure half-way, [`OnFailure::Undo`]
+    /// puts every file back as it was (content and mode) and drops the journal; [`OnFailure::Complete`] keeps
     /// the journal so that the next command completes it. Returns whether the server token (if any) was revoked.
     pub(crate) async fn commit(
         &self,
@@ -374,7 +377,7 @@ impl Engine {
             match applied {
                 Ok((Applied::LeftAlone, _)) => {}
                 Ok((_, before)) => undo.push(before),
-                Err(e) if on_failure == OnFailure::RollForward => {
+                Err(e) if matches!(on_failure, OnFailure::Complete) => {
                     tracing::error!(error = %e, operation = %journal.operation, "a local change failed; it stays journaled");
                     return Err(Error::Refused {
                         reason: format!(
@@ -390,15 +393,20 @@ impl Engine {
                             tracing::error!(error = %undo_error, path = %u.path().display(), "could not roll back");
                         }
                     }
-                    Journal::clear(&path)?;
+                    match &on_failure {
+                        OnFailure::UndoTo(previous) => previous.save(&path)?,
+                        _ => Journal::clear(&path)?,
+                    }
                     return Err(e);
                 }
             }
             self.step(crash)?;
         }
-        let revoked = self.run_after(&journal.after).await;
+        let after = self.run_after(&journal.after).await;
         self.step(crash)?;
-        Journal::clear(&path)?;
-        Ok(revoked)
+        if after.complete {
+            Journal::clear(&path)?;
+        }
+        Ok(after.revoked)
     }
 }

@@ -91,10 +91,16 @@ impl Engine {
                 for op in &journal.ops {
                     op.apply()?;
                 }
-                let revoked = self.run_after(&journal.after).await;
+                let after = self.run_after(&journal.after).await;
+                if !after.complete {
+                    return Ok(format!(
+                        "An interrupted {} was completed, except the server token's revocation, which will be retried.",
+                        journal.operation
+                    ));
+                }
                 Journal::clear(&path)?;
                 let mut msg = format!("An interrupted {} was completed.", journal.operation);
-                if journal.after.revoke.is_some() && !revoked {
+                if journal.after.revoke.is_some() && !after.revoked {
                     msg.push_str(" The server token could not be revoked yet; it will be retried.");
                 }
                 Ok(msg)
@@ -130,16 +136,20 @@ impl Engine {
         }
     }
 
-    /// Post-file work of a journal; returns whether the server token (if any) was revoked. A revocation that
-    /// fails is recorded (with its JWT) before the session's secrets are deleted, and retried later.
-    pub(crate) async fn run_after(&self, after: &After) -> bool {
+    /// Post-file work of a journal. A revocation that fails is recorded (with its JWT) before the session's
+    /// secrets are deleted, and retried later; when not even the record can be made, the work is incomplete and
+    /// the journal must stay, so that the next command tries again.
+    pub(crate) async fn run_after(&self, after: &After) -> AfterOutcome {
         let mut revoked = true;
         let mut keep_secrets = false;
         if let Some(r) = &after.revoke {
             // The session's secrets are deleted only after the revocation was done or recorded: without them, a
             // replayed journal has nothing left to do.
             let Some(jwt) = self.secrets.get(&r.account).ok().flatten().map(|s| s.jwt) else {
-                return true;
+                return AfterOutcome {
+                    revoked: true,
+                    complete: true,
+                };
             };
             let jwt = Some(jwt);
             let outcome = match (&jwt, self.client(&r.domain)) {
@@ -170,6 +180,17 @@ impl Engine {
                 }
             }
         }
-        revoked
+        AfterOutcome {
+            revoked,
+            complete: !keep_secrets,
+        }
     }
+}
+
+/// What the post-file work of a journal achieved.
+pub(crate) struct AfterOutcome {
+    /// The server token (if any) was revoked.
+    pub revoked: bool,
+    /// Everything was done or recorded; the journal can go.
+    pub complete: bool,
 }
