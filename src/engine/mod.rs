@@ -18,4 +18,5 @@ pub mod snapshots;
 pub mod token_files;
 pub use session::Engine;
 pub mod index;
+pub mod sso;
 pub mod tokens;

@@ -8,4 +8,5 @@ mod gui;
 mod index;
 mod real_conda;
 mod safety;
+mod sso;
 mod tokens;
