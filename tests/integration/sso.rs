@@ -44,8 +44,12 @@ enum Act {
     /// Sign in, but hand the code to the token endpoint first with a wrong verifier (an attacker who saw the
     /// code), then deliver the callback.
     StealCode,
-    /// First a callback with a wrong state, then the real sign-in.
+    /// First a callback with a wrong state and one with the state twice, then the real sign-in.
     WrongStateFirst,
+    /// Hold an idle connection to the listener open (as browsers' spare connections are), then sign in.
+    IdleConnectionFirst,
+    /// Sign in, but replace the `iss` of the answer with another issuer.
+    ForgeIssuer,
 }
 
 /// What the browser saw.
@@ -102,6 +106,12 @@ async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
         .1
         .into_owned();
     seen.lock().unwrap().redirect_uri = redirect_uri.clone();
+    let state = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
     if act == Act::WrongStateFirst {
         let r = http
             .get(format!("{redirect_uri}?code=forged&state=not-the-state"))
@@ -110,7 +120,31 @@ async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
             .unwrap();
         seen.lock().unwrap().wrong_state_page =
             Some((r.status().as_u16(), r.text().await.unwrap()));
+        let twice = http
+            .get(format!(
+                "{redirect_uri}?code=forged&state={state}&state={state}"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(twice.status().as_u16(), 400);
+        assert!(
+            twice
+                .text()
+                .await
+                .unwrap()
+                .contains(messages::WRONG_STATE_PAGE)
+        );
     }
+    let _idle = if act == Act::IdleConnectionFirst {
+        let addr = url::Url::parse(&redirect_uri)
+            .unwrap()
+            .socket_addrs(|| None)
+            .unwrap()[0];
+        Some(tokio::net::TcpStream::connect(addr).await.unwrap())
+    } else {
+        None
+    };
     let page = http.get(&url).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let mut fields = hidden_fields(&page.text().await.unwrap());
@@ -159,6 +193,25 @@ async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
             .unwrap();
         seen.lock().unwrap().stolen_exchange = Some((r.status().as_u16(), r.text().await.unwrap()));
     }
+    let location = if act == Act::ForgeIssuer {
+        let mut u = url::Url::parse(&location).unwrap();
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .into_owned()
+            .map(|(k, v)| {
+                let v = if k == "iss" {
+                    "https://idp.example/auth/realms/conda".to_string()
+                } else {
+                    v
+                };
+                (k, v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        u.to_string()
+    } else {
+        location
+    };
     let back = http.get(&location).send().await.unwrap();
     seen.lock().unwrap().page = Some((back.status().as_u16(), back.text().await.unwrap()));
 }
@@ -582,5 +635,172 @@ async fn refresh_and_end_session() {
         &Seen::default(),
         &err,
         "The single sign-on session has ended; sign in again.",
+    );
+}
+
+#[tokio::test]
+async fn an_idle_connection_does_not_hold_up_the_callback() {
+    let w = sso_world().await;
+    let (open, _) = browser(Act::IdleConnectionFirst);
+    let started = std::time::Instant::now();
+    sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+        .await
+        .unwrap();
+    // the idle connection stays open for the whole sign-in; its read limit is 10 s
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_answer_from_another_issuer_is_refused_before_the_exchange() {
+    let w = sso_world().await;
+    let (open, seen) = browser(Act::ForgeIssuer);
+    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+        .await
+        .unwrap_err();
+    page_of(&seen).await;
+    assert_sentence(
+        &w,
+        &seen.lock().unwrap().clone(),
+        &err,
+        "The browser's answer came from another identity provider than the server's; it was refused.",
+    );
+    assert!(
+        !w.emu
+            .log()
+            .iter()
+            .any(|e| e.path.ends_with("/openid-connect/token"))
+    );
+}
+
+#[tokio::test]
+async fn an_id_token_for_another_sign_in_is_refused() {
+    let w = sso_world().await;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id_token = format!("e30.{}.sig", b64.encode(r#"{"nonce":"someone-elses"}"#));
+    w.fault(
+        "/auth/realms/conda/protocol/openid-connect/token",
+        Some("POST"),
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body:
+                serde_json::json!({"access_token": "replayed-access-token", "token_type": "Bearer",
+                                     "id_token": id_token})
+                .to_string(),
+        },
+    );
+    let (open, seen) = browser(Act::SignIn);
+    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+        .await
+        .unwrap_err();
+    assert_sentence(
+        &w,
+        &seen.lock().unwrap().clone(),
+        &err,
+        "The identity provider's answer does not belong to this sign-in; start the sign-in again.",
+    );
+    assert!(!err.to_string().contains("replayed-access-token"));
+}
+
+#[tokio::test]
+async fn an_oversized_token_answer_is_refused() {
+    let w = sso_world().await;
+    w.fault(
+        "/auth/realms/conda/protocol/openid-connect/token",
+        Some("POST"),
+        FaultKind::Huge {
+            bytes: 2 * 1024 * 1024,
+        },
+    );
+    let (open, seen) = browser(Act::SignIn);
+    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+        .await
+        .unwrap_err();
+    assert_sentence(
+        &w,
+        &seen.lock().unwrap().clone(),
+        &err,
+        "The server sent an answer to the single sign-on token request that is not what an Anaconda Server \
+         sends; see the log for details.",
+    );
+}
+
+#[tokio::test]
+async fn a_json_redirect_url_is_discovered_too() {
+    let w = sso_world().await;
+    w.fault(
+        "/api/auth/authorize",
+        None,
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: serde_json::json!({"redirect_url": format!(
+                "{}/auth/realms/conda/protocol/openid-connect/auth?client_id=web-ui&response_type=code",
+                w.emu.url
+            )})
+            .to_string(),
+        },
+    );
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    assert_eq!(realm.name, "conda");
+    assert_eq!(realm.server_client_id.as_deref(), Some("web-ui"));
+}
+
+#[tokio::test]
+async fn sso_never_leaves_https_for_plain_http() {
+    let w = sso_world().await;
+    // an HTTPS front whose realm redirect (the emulator's own) points to plain HTTP
+    let front = self_signed_https_front(w.emu.addr).await;
+    let trusted = ClientConfig {
+        trusted: true,
+        ..config()
+    };
+    let err = sso::discover(&front, &trusted).await.unwrap_err();
+    assert_sentence(
+        &w,
+        &Seen::default(),
+        &err,
+        &format!(
+            "The server's single sign-on leads from HTTPS to plain HTTP at {}; conda-connect does not sign in \
+             there.",
+            w.emu.addr
+        ),
+    );
+    // without trust the certificate is refused first, as for every other request
+    let err = sso::discover(&front, &config()).await.unwrap_err();
+    assert!(err.is_tls(), "{err}");
+}
+
+#[tokio::test]
+async fn cancelling_closes_the_listener() {
+    let w = sso_world().await;
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let pending = PendingSignIn::start(&realm, &options(None, 30))
+        .await
+        .unwrap();
+    let redirect_uri = pending.redirect_uri().to_string();
+    let waiting = tokio::spawn(pending.finish());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // the listener answers while waiting…
+    let r = no_redirects()
+        .get(format!("{redirect_uri}?state=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    waiting.abort();
+    let _ = waiting.await;
+    // …and is gone once the sign-in is dropped (Cancel)
+    assert!(
+        no_redirects()
+            .get(format!("{redirect_uri}?state=x"))
+            .send()
+            .await
+            .is_err()
     );
 }
