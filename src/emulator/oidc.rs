@@ -37,6 +37,8 @@ pub struct OidcClient {
     pub id: String,
     /// May sign in through a browser (authorization code).
     pub standard_flow: bool,
+    /// May sign in with a code on another device (RFC 8628).
+    pub device_flow: bool,
     /// Allowed redirect URIs; `*` stands for a port number (`http://127.0.0.1:*/callback`).
     pub redirect_uris: Vec<String>,
 }
@@ -66,6 +68,16 @@ pub struct OidcSession {
     pub access_token: String,
 }
 
+/// A device sign-in (RFC 8628) waiting for the person's confirmation.
+#[derive(Debug, Clone)]
+struct DeviceGrant {
+    user_code: String,
+    client_id: String,
+    expires: Instant,
+    /// `Some(Ok(username))` confirmed, `Some(Err(()))` denied.
+    decision: Option<Result<String, ()>>,
+}
+
 /// The realm.
 #[derive(Debug)]
 pub struct SsoRealm {
@@ -76,7 +88,18 @@ pub struct SsoRealm {
     pub clients: Vec<OidcClient>,
     /// Refresh token → session.
     pub sessions: BTreeMap<String, OidcSession>,
+    /// Advertise and serve the device flow.
+    pub device_flow: bool,
+    /// The polling interval handed out (seconds).
+    pub device_interval: u64,
+    /// How long a device code lives.
+    pub device_lifetime: Duration,
+    /// Answer this many of the next device polls with `slow_down` (tests).
+    pub slow_down_polls: u32,
+    /// When each device poll arrived (tests check the interval is honoured).
+    pub device_polls: Vec<Instant>,
     codes: BTreeMap<String, Grant>,
+    devices: BTreeMap<String, DeviceGrant>,
 }
 
 impl SsoRealm {
@@ -87,23 +110,32 @@ impl SsoRealm {
                 OidcClient {
                     id: CLI_CLIENT.into(),
                     standard_flow: true,
+                    device_flow: true,
                     redirect_uris: vec!["http://127.0.0.1:*/callback".into()],
                 },
                 OidcClient {
                     id: WEB_CLIENT.into(),
                     standard_flow: true,
+                    device_flow: false,
                     redirect_uris: vec![format!("{base_url}/api/auth/callback/kc")],
                 },
                 OidcClient {
                     id: SERVICE_CLIENT.into(),
                     standard_flow: false,
+                    device_flow: false,
                     redirect_uris: vec!["http://127.0.0.1:*/callback".into()],
                 },
             ],
             redirect_client_id: CLI_CLIENT.into(),
             base_url,
             sessions: BTreeMap::new(),
+            device_flow: true,
+            device_interval: 5,
+            device_lifetime: Duration::from_secs(600),
+            slow_down_polls: 0,
+            device_polls: Vec::new(),
             codes: BTreeMap::new(),
+            devices: BTreeMap::new(),
         }
     }
 
@@ -169,6 +201,13 @@ pub(super) fn dispatch(
             ("POST", ["protocol", "openid-connect", "token"]) => token(st, &fields(body)),
             ("POST", ["protocol", "openid-connect", "revoke"]) => revoke(st, &fields(body)),
             ("POST", ["protocol", "openid-connect", "logout"]) => logout(st, &fields(body)),
+            ("POST", ["protocol", "openid-connect", "auth", "device"]) if realm.device_flow => {
+                device_authorization(st, &fields(body))
+            }
+            ("GET", ["device"]) if realm.device_flow => {
+                device_page(field(&fields(query.as_bytes()), "user_code"), None)
+            }
+            ("POST", ["device"]) if realm.device_flow => device_confirm(st, &fields(body)),
             _ => page(StatusCode::NOT_FOUND, "Page not found"),
         },
         _ => return None,
@@ -187,21 +226,21 @@ fn field<'a>(f: &'a Fields, key: &str) -> &'a str {
 }
 
 fn configuration(realm: &SsoRealm) -> Response {
-    (
-        StatusCode::OK,
-        axum::Json(json!({
-            "issuer": realm.issuer(),
-            "authorization_endpoint": realm.endpoint("auth"),
-            "token_endpoint": realm.endpoint("token"),
-            "end_session_endpoint": realm.endpoint("logout"),
-            "revocation_endpoint": realm.endpoint("revoke"),
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "code_challenge_methods_supported": ["S256"],
-            "scopes_supported": ["openid"],
-        })),
-    )
-        .into_response()
+    let mut doc = json!({
+        "issuer": realm.issuer(),
+        "authorization_endpoint": realm.endpoint("auth"),
+        "token_endpoint": realm.endpoint("token"),
+        "end_session_endpoint": realm.endpoint("logout"),
+        "revocation_endpoint": realm.endpoint("revoke"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid"],
+    });
+    if realm.device_flow {
+        doc["device_authorization_endpoint"] = json!(realm.endpoint("auth/device"));
+    }
+    (StatusCode::OK, axum::Json(doc)).into_response()
 }
 
 /// Keycloak's checks of an authorization request, in Keycloak's order: `Some(refusal)` or `None` (go on).
@@ -369,11 +408,153 @@ fn token(st: &mut State, f: &Fields) -> Response {
                 ),
             }
         }
+        "urn:ietf:params:oauth:grant-type:device_code" if realm.device_flow => {
+            device_poll(st, field(f, "device_code"), client_id)
+        }
         _ => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "Unsupported grant_type",
         ),
+    }
+}
+
+fn device_authorization(st: &mut State, f: &Fields) -> Response {
+    let realm = st.sso.as_mut().expect("realm on");
+    let client_id = field(f, "client_id");
+    let Some(client) = realm.client(client_id) else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
+        );
+    };
+    if !client.device_flow {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "Client is not allowed to initiate OAuth 2.0 Device Authorization Grant. The flow is disabled for the client.",
+        );
+    }
+    let device_code = random_hex(48);
+    let letters = random_hex(8).to_uppercase();
+    let user_code = format!("{}-{}", &letters[..4], &letters[4..]);
+    realm.devices.insert(
+        device_code.clone(),
+        DeviceGrant {
+            user_code: user_code.clone(),
+            client_id: client_id.to_string(),
+            expires: Instant::now() + realm.device_lifetime,
+            decision: None,
+        },
+    );
+    let verification_uri = format!("{}/device", realm.issuer());
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "device_code": device_code, "user_code": user_code,
+            "verification_uri": verification_uri,
+            "verification_uri_complete": format!("{verification_uri}?user_code={user_code}"),
+            "expires_in": realm.device_lifetime.as_secs().max(1), "interval": realm.device_interval,
+        })),
+    )
+        .into_response()
+}
+
+fn device_poll(st: &mut State, device_code: &str, client_id: &str) -> Response {
+    let realm = st.sso.as_mut().expect("realm on");
+    realm.device_polls.push(Instant::now());
+    let Some(grant) = realm.devices.get(device_code).cloned() else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Device code not valid",
+        );
+    };
+    if grant.client_id != client_id {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Device code not valid",
+        );
+    }
+    if Instant::now() > grant.expires {
+        realm.devices.remove(device_code);
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            "Device code is expired",
+        );
+    }
+    if realm.slow_down_polls > 0 {
+        realm.slow_down_polls -= 1;
+        return oauth_error(StatusCode::BAD_REQUEST, "slow_down", "Slow down");
+    }
+    match grant.decision {
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "The authorization request is still pending",
+        ),
+        Some(Err(())) => {
+            realm.devices.remove(device_code);
+            oauth_error(StatusCode::BAD_REQUEST, "access_denied", "Consent denied")
+        }
+        Some(Ok(username)) => {
+            realm.devices.remove(device_code);
+            issue(st, &username, client_id, None)
+        }
+    }
+}
+
+fn device_page(user_code: &str, message: Option<&str>) -> Response {
+    let message = message
+        .map(|m| format!("<p class=\"error\">{}</p>", escape(m)))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Device Login</title></head><body>\
+         <h1>Device Login</h1>{message}<form method=\"post\">\
+         <label>Code <input name=\"user_code\" value=\"{}\"></label>\
+         <label>Username <input name=\"username\"></label>\
+         <label>Password <input name=\"password\" type=\"password\"></label>\
+         <button type=\"submit\" name=\"login\" value=\"1\">Sign In</button>\
+         <button type=\"submit\" name=\"cancel\" value=\"1\">No</button></form></body></html>",
+        escape(user_code)
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
+}
+
+fn device_confirm(st: &mut State, f: &Fields) -> Response {
+    let user_code = field(f, "user_code").trim().to_uppercase();
+    let username = field(f, "username").to_lowercase();
+    let user = st
+        .users
+        .iter()
+        .find(|u| u.username == username && u.password == field(f, "password"))
+        .map(|u| u.username.clone());
+    let realm = st.sso.as_mut().expect("realm on");
+    let Some(grant) = realm
+        .devices
+        .values_mut()
+        .find(|g| g.user_code == user_code && g.decision.is_none())
+    else {
+        return device_page(&user_code, Some("Invalid code."));
+    };
+    if f.contains_key("cancel") {
+        grant.decision = Some(Err(()));
+        return page(StatusCode::OK, "Consent denied.");
+    }
+    match user {
+        Some(name) => {
+            grant.decision = Some(Ok(name));
+            page(StatusCode::OK, "Device Login Successful")
+        }
+        None => device_page(&user_code, Some("Invalid username or password.")),
     }
 }
 
@@ -493,7 +674,7 @@ fn page(status: StatusCode, message: &str) -> Response {
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         format!(
-            "<!doctype html><html><head><title>Sign in to {REALM}</title></head><body><h1>We are sorry...</h1>\
+            "<!doctype html><html><head><title>Sign in to {REALM}</title></head><body><h1>{REALM}</h1>\
              <p>{}</p></body></html>",
             escape(message)
         ),

@@ -804,3 +804,226 @@ async fn cancelling_closes_the_listener() {
             .is_err()
     );
 }
+
+// ---------------------------------------------------------------- device flow (RFC 8628)
+
+use conda_connect::engine::sso::DeviceSignIn;
+
+/// A realm with a 1 s polling interval (the engine honours at least 1 s).
+async fn device_world() -> World {
+    let w = sso_world().await;
+    w.emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_mut()
+        .unwrap()
+        .device_interval = 1;
+    w
+}
+
+/// The person on the other device: open the complete address, sign in (or say no).
+async fn confirm_on_other_device(url: String, approve: bool) -> (u16, String) {
+    let http = no_redirects();
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let user_code = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "user_code")
+        .unwrap()
+        .1
+        .into_owned();
+    let mut fields = vec![
+        ("user_code".to_string(), user_code),
+        ("username".to_string(), DEMO_USER.to_string()),
+        ("password".to_string(), DEMO_PASSWORD.to_string()),
+    ];
+    if !approve {
+        fields.push(("cancel".into(), "1".into()));
+    }
+    let posted = http
+        .post(url.split('?').next().unwrap())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&fields))
+        .send()
+        .await
+        .unwrap();
+    (posted.status().as_u16(), posted.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn device_flow_signs_in_after_pending_polls() {
+    let w = device_world().await;
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    assert!(realm.endpoints.device_authorization.is_some());
+    let device = DeviceSignIn::start(&realm, &options(None, 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        device.verification_uri(),
+        format!("{}/auth/realms/conda/device", w.emu.url)
+    );
+    let complete = device.verification_uri_complete().unwrap().to_string();
+    assert!(complete.ends_with(&format!("?user_code={}", device.user_code())));
+    assert!(!format!("{device:?}").contains("device_code: \""));
+    let person = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        confirm_on_other_device(complete, true).await
+    });
+    let tokens = device.finish().await.unwrap();
+    assert_eq!(person.await.unwrap().0, 200);
+    let account = ServerClient::new(&w.emu.url, &config())
+        .unwrap()
+        .account(Auth::Jwt(&tokens.token))
+        .await
+        .unwrap();
+    assert_eq!(account.username, DEMO_USER);
+    let polls = w
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_ref()
+        .unwrap()
+        .device_polls
+        .clone();
+    assert!(polls.len() >= 2, "{} polls", polls.len());
+    for pair in polls.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(950));
+    }
+}
+
+#[tokio::test]
+async fn device_flow_honours_slow_down() {
+    let w = device_world().await;
+    w.emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_mut()
+        .unwrap()
+        .slow_down_polls = 1;
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let device = DeviceSignIn::start(&realm, &options(None, 30))
+        .await
+        .unwrap();
+    confirm_on_other_device(
+        device.verification_uri_complete().unwrap().to_string(),
+        true,
+    )
+    .await;
+    device.finish().await.unwrap();
+    let polls = w
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_ref()
+        .unwrap()
+        .device_polls
+        .clone();
+    assert_eq!(polls.len(), 2);
+    // 1 s interval + 5 s after slow_down
+    assert!(
+        polls[1] - polls[0] >= Duration::from_millis(5900),
+        "{:?}",
+        polls[1] - polls[0]
+    );
+}
+
+#[tokio::test]
+async fn device_flow_expired_denied_and_refused() {
+    let w = device_world().await;
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    // expired: the realm's code lives 0.5 s and nobody confirms it; the realm says `expired_token`
+    w.emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_mut()
+        .unwrap()
+        .device_lifetime = Duration::from_millis(500);
+    let device = DeviceSignIn::start(&realm, &options(None, 30))
+        .await
+        .unwrap();
+    let err = device.finish().await.unwrap_err();
+    let log = w.emu.log();
+    assert!(
+        log.iter()
+            .any(|e| e.path.ends_with("/openid-connect/token") && e.status == 400)
+    );
+    assert_sentence(
+        &w,
+        &Seen::default(),
+        &err,
+        "The sign-in code expired before it was confirmed; start the sign-in again.",
+    );
+    // denied on the other device
+    w.emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_mut()
+        .unwrap()
+        .device_lifetime = Duration::from_secs(60);
+    let device = DeviceSignIn::start(&realm, &options(None, 30))
+        .await
+        .unwrap();
+    let (_, page) = confirm_on_other_device(
+        device.verification_uri_complete().unwrap().to_string(),
+        false,
+    )
+    .await;
+    assert!(page.contains("Consent denied."), "{page}");
+    let err = device.finish().await.unwrap_err();
+    assert_sentence(
+        &w,
+        &Seen::default(),
+        &err,
+        "The sign-in was cancelled or denied on the other device; if you did not cancel it, an administrator \
+         must give your account access to the client \"repo-service-cli\" in Keycloak, or set another client id \
+         with --sso-client-id (the SSO client id in Preferences).",
+    );
+    // a client without the device grant
+    let err = DeviceSignIn::start(&realm, &options(Some(SERVICE_CLIENT), 30))
+        .await
+        .unwrap_err();
+    assert_sentence(
+        &w,
+        &Seen::default(),
+        &err,
+        "The identity provider does not let the client \"repo-service-sync\" sign in with a code on another \
+         device: an administrator must enable the OAuth 2.0 Device Authorization Grant for this client in \
+         Keycloak, or set the client meant for conda-connect with --sso-client-id (the SSO client id in \
+         Preferences).",
+    );
+    // a realm without the device flow
+    w.emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_mut()
+        .unwrap()
+        .device_flow = false;
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    assert!(realm.endpoints.device_authorization.is_none());
+    let err = DeviceSignIn::start(&realm, &options(None, 30))
+        .await
+        .unwrap_err();
+    assert_sentence(
+        &w,
+        &Seen::default(),
+        &err,
+        "The server's identity provider does not offer sign-in with a code on another device; sign in with a \
+         browser instead.",
+    );
+    assert!(w.emu.state.lock().unwrap().sessions.is_empty());
+}

@@ -75,6 +75,24 @@ pub fn idp_error(code: &str, client_id: &str) -> Error {
     })
 }
 
+pub const NO_DEVICE_FLOW: &str = "The server's identity provider does not offer sign-in with a code on another device; sign in with a browser instead.";
+pub const DEVICE_EXPIRED: &str =
+    "The sign-in code expired before it was confirmed; start the sign-in again.";
+
+/// An `error=` of the device flow as a sentence (the client's grant is another setting than the browser's).
+pub fn device_error(code: &str, client_id: &str) -> Error {
+    let id = shown_client_id(client_id);
+    match code {
+        "unauthorized_client" => refused(format!(
+            "The identity provider does not let the client \"{id}\" sign in with a code on another device: an administrator must enable the OAuth 2.0 Device Authorization Grant for this client in Keycloak, or set the client meant for conda-connect with {CLIENT_ID_SETTING}."
+        )),
+        "access_denied" => refused(format!(
+            "The sign-in was cancelled or denied on the other device; if you did not cancel it, an administrator must give your account access to the client \"{id}\" in Keycloak, or set another client id with {CLIENT_ID_SETTING}."
+        )),
+        other => idp_error(other, client_id),
+    }
+}
+
 /// No callback in time.
 pub fn timed_out(wait: Duration) -> Error {
     let secs = wait.as_secs().max(1);

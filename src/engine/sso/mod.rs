@@ -8,8 +8,10 @@
 //! after the wait); the caller shows or opens [`PendingSignIn::authorization_url`]; [`PendingSignIn::finish`]
 //! waits for the browser, exchanges the code and answers the browser with a small page. Dropping the future of
 //! `finish` cancels and closes the listener. [`sign_in`] does all of it with a caller-supplied browser function.
+//! [`DeviceSignIn`] is the flow for machines without a browser (a code entered on another device).
 //! [`refresh`] and [`end_session`] serve token management and sign-out.
 
+mod device;
 mod discovery;
 mod http;
 mod loopback;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use device::DeviceSignIn;
 pub use discovery::{Endpoints, Realm, discover};
 pub use token::{end_session, refresh};
 

@@ -18,7 +18,7 @@ const REFRESH: &str = "the single sign-on refresh";
 const SIGN_OUT: &str = "the single sign-on sign-out";
 
 #[derive(Deserialize)]
-struct TokenAnswer {
+pub(super) struct TokenAnswer {
     #[serde(default)]
     access_token: Option<String>,
     #[serde(default)]
@@ -27,10 +27,6 @@ struct TokenAnswer {
     refresh_token: Option<String>,
     #[serde(default)]
     id_token: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    error_description: Option<String>,
 }
 
 /// Trade the code for tokens.
@@ -116,11 +112,10 @@ pub async fn end_session(realm: &Realm, client_id: &str, refresh_token: &str) ->
         let body = read_body(resp, MAX_SSO_BODY, url, SIGN_OUT)
             .await
             .unwrap_or_default();
-        if let Ok(TokenAnswer {
-            error: Some(error), ..
-        }) = serde_json::from_slice::<TokenAnswer>(&body)
-            && error == "invalid_grant"
-        {
+        let error = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
+        if error.as_deref() == Some("invalid_grant") {
             return Ok(true);
         }
     }
@@ -138,29 +133,54 @@ async fn post(
     what: &str,
     refusal: impl Fn(&str, &str) -> Error,
 ) -> Result<TokenAnswer> {
-    let url = &realm.endpoints.token;
+    match call(realm, &realm.endpoints.token, fields, what).await? {
+        Reply::Answer(a) => Ok(a),
+        Reply::Refused(error) => Err(refusal(&error, client_id)),
+    }
+}
+
+/// What an OAuth endpoint answered: its JSON, or the `error` code of a 4xx.
+pub(super) enum Reply<T> {
+    Answer(T),
+    Refused(String),
+}
+
+/// POST a form to an endpoint of the realm and read its JSON answer (redirects refused, size capped).
+pub(super) async fn call<T: serde::de::DeserializeOwned>(
+    realm: &Realm,
+    url: &url::Url,
+    fields: &[(&str, &str)],
+    what: &str,
+) -> Result<Reply<T>> {
     let resp = realm.http.post_form(url, fields, what).await?;
     if let Some(target) = location(&resp, url) {
-        tracing::warn!(what, host = %Origin::netloc(&target), "the token endpoint redirected; not followed");
+        tracing::warn!(what, host = %Origin::netloc(&target), "the endpoint redirected; not followed");
         return Err(Error::Redirected {
             host: Origin::netloc(&target),
         });
     }
     let status = resp.status();
     let body = read_body(resp, MAX_SSO_BODY, url, what).await?;
-    let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
-    match answer {
-        Some(a) if status.is_success() && a.error.is_none() => Ok(a),
-        Some(TokenAnswer {
-            error: Some(error),
-            error_description,
-            ..
-        }) if status.is_client_error() => {
-            tracing::warn!(what, status = status.as_u16(), %error, description = ?error_description, "the identity provider refused");
-            Err(refusal(&error, client_id))
+    let value: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let error = value
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(|e| e.as_str())
+        .map(str::to_string);
+    match (value, error) {
+        (Some(v), None) if status.is_success() => {
+            serde_json::from_value(v).map(Reply::Answer).map_err(|e| {
+                tracing::warn!(what, error = %e, "unexpected answer");
+                Error::Malformed { what: what.into() }
+            })
+        }
+        (Some(v), Some(error)) if status.is_client_error() => {
+            let description = v.get("error_description").and_then(|d| d.as_str());
+            tracing::info!(what, status = status.as_u16(), %error, ?description, "the identity provider refused");
+            Ok(Reply::Refused(error))
         }
         _ if status.is_success() => {
-            tracing::warn!(what, len = body.len(), "token answer is not JSON");
+            tracing::warn!(what, len = body.len(), "answer is not JSON");
             Err(Error::Malformed { what: what.into() })
         }
         _ => Err(Error::Http {
@@ -170,7 +190,7 @@ async fn post(
     }
 }
 
-fn tokens(answer: TokenAnswer, what: &str) -> Result<LoginTokens> {
+pub(super) fn tokens(answer: TokenAnswer, what: &str) -> Result<LoginTokens> {
     let bearer = answer
         .token_type
         .as_deref()
