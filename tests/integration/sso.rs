@@ -325,6 +325,10 @@ async fn start_then_finish_reports_the_url_and_the_client() {
     assert!(pending.redirect_uri().ends_with("/callback"));
     assert_eq!(q["redirect_uri"], pending.redirect_uri());
     assert!(!format!("{pending:?}").contains(&q["state"]));
+    assert_eq!(
+        pending.prompt(),
+        format!("Open this URL to sign in: {}", pending.authorization_url())
+    );
     let seen = Arc::new(Mutex::new(Seen::default()));
     tokio::spawn(browse(
         pending.authorization_url().to_string(),
@@ -868,6 +872,14 @@ async fn device_flow_signs_in_after_pending_polls() {
     let complete = device.verification_uri_complete().unwrap().to_string();
     assert!(complete.ends_with(&format!("?user_code={}", device.user_code())));
     assert!(!format!("{device:?}").contains("device_code: \""));
+    assert_eq!(
+        device.prompt(),
+        format!(
+            "Go to {}/auth/realms/conda/device and enter the code {} (or open {complete})",
+            w.emu.url,
+            device.user_code()
+        )
+    );
     let person = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         confirm_on_other_device(complete, true).await

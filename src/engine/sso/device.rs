@@ -123,6 +123,18 @@ impl DeviceSignIn {
         &self.client_id
     }
 
+    /// The line the command line prints before polling; the complete address last when the realm gives one.
+    pub fn prompt(&self) -> String {
+        let mut line = format!(
+            "Go to {} and enter the code {}",
+            self.verification_uri, self.user_code
+        );
+        if let Some(complete) = &self.verification_uri_complete {
+            line.push_str(&format!(" (or open {complete})"));
+        }
+        line
+    }
+
     /// Poll until the person confirms (or denies, or the code expires). Dropping the future stops polling.
     pub async fn finish(self) -> Result<LoginTokens> {
         // the realm decides when the code expires (`expired_token`); this deadline only bounds the polling, one

@@ -131,6 +131,11 @@ impl PendingSignIn {
         &self.client_id
     }
 
+    /// The one line the command line prints before waiting (the URL last, for copying).
+    pub fn prompt(&self) -> String {
+        format!("Open this URL to sign in: {}", self.url)
+    }
+
     /// Wait for the browser, exchange the code, answer the browser. The listener is closed on return.
     pub async fn finish(self) -> Result<LoginTokens> {
         let redirect_uri = self.loopback.redirect_uri().to_string();
@@ -238,4 +243,37 @@ pub fn open_system_browser(url: &str) -> Result<()> {
         tracing::warn!(error = %e, "the system browser could not be started");
         fail()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn the_flows_can_run_on_any_runtime_thread() {
+        // the window runs them as tasks: their futures must be Send (checked when this compiles)
+        let config = ClientConfig::default();
+        let options = SsoOptions::default();
+        is_send(&sign_in("http://127.0.0.1:1", &config, &options, |_| {}));
+        is_send(&discover("http://127.0.0.1:1", &config));
+        let _waits = |p: PendingSignIn, d: DeviceSignIn| {
+            is_send(&p.finish());
+            is_send(&d.finish());
+        };
+    }
+
+    #[test]
+    fn only_web_addresses_are_handed_to_the_system() {
+        let refused = "The system browser could not be opened; open the address shown by hand.";
+        for url in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "not a url",
+            "/usr/bin/xterm",
+        ] {
+            assert_eq!(open_system_browser(url).unwrap_err().to_string(), refused);
+        }
+    }
 }
