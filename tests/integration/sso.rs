@@ -1039,3 +1039,104 @@ async fn device_flow_expired_denied_and_refused() {
     );
     assert!(w.emu.state.lock().unwrap().sessions.is_empty());
 }
+
+#[tokio::test]
+async fn sign_out_through_the_end_session_endpoint() {
+    let w = sso_world().await;
+    let (open, _) = browser(Act::SignIn);
+    let tokens = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+        .await
+        .unwrap();
+    // a realm that offers no revocation endpoint: Keycloak's end-session endpoint is used
+    let base = format!("{}/auth/realms/conda", w.emu.url);
+    let doc = serde_json::json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/protocol/openid-connect/auth"),
+        "token_endpoint": format!("{base}/protocol/openid-connect/token"),
+        "end_session_endpoint": format!("{base}/protocol/openid-connect/logout"),
+    });
+    w.fault(
+        "/auth/realms/conda/.well-known",
+        None,
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: doc.to_string(),
+        },
+    );
+    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    assert!(realm.endpoints.revocation.is_none());
+    let refresh = tokens.refresh_token.clone().unwrap();
+    assert!(
+        sso::end_session(&realm, CLI_CLIENT, &refresh)
+            .await
+            .unwrap()
+    );
+    assert!(
+        w.emu
+            .log()
+            .iter()
+            .any(|e| e.path.ends_with("/openid-connect/logout") && e.status == 204)
+    );
+    let client = ServerClient::new(&w.emu.url, &config()).unwrap();
+    assert!(matches!(
+        client.account(Auth::Jwt(&tokens.token)).await,
+        Err(Error::Unauthorized { .. })
+    ));
+    // ending it again is not an error: the session is gone either way
+    assert!(
+        sso::end_session(&realm, CLI_CLIENT, &refresh)
+            .await
+            .unwrap()
+    );
+}
+
+/// An HTTPS front on another loopback address (another host to the client), with a self-signed certificate.
+async fn https_front_on(ip: &str, backend: std::net::SocketAddr) -> Option<String> {
+    let acceptor = conda_connect::emulator::tls::self_signed_acceptor();
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.ok()?;
+    let addr = listener.local_addr().ok()?;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    Some(format!("https://{addr}"))
+}
+
+#[tokio::test]
+async fn trusting_the_server_does_not_trust_another_realm_host() {
+    let w = sso_world().await;
+    let front = self_signed_https_front(w.emu.addr).await;
+    let Some(other) = https_front_on("127.0.0.2", w.emu.addr).await else {
+        eprintln!("127.0.0.2 is not available here; skipping");
+        return;
+    };
+    w.fault(
+        "/api/auth/authorize",
+        None,
+        FaultKind::Redirect {
+            location: format!(
+                "{other}/auth/realms/conda/protocol/openid-connect/auth?client_id={CLI_CLIENT}"
+            ),
+        },
+    );
+    let trusted = ClientConfig {
+        trusted: true,
+        ..config()
+    };
+    // the server's own certificate is trusted (the redirect was read), the realm host's is checked
+    let err = sso::discover(&front, &trusted).await.unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    assert!(w.emu.log().iter().any(|e| e.path == "/api/auth/authorize"));
+    assert!(!w.emu.log().iter().any(|e| e.path.contains(".well-known")));
+}
