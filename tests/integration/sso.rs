@@ -473,6 +473,33 @@ async fn an_unknown_client_names_the_setting() {
 }
 
 #[tokio::test]
+async fn any_other_error_page_of_the_realm_names_the_setting() {
+    let w = sso_world().await;
+    w.fault(
+        "/auth/realms/conda/protocol/openid-connect/auth",
+        Some("GET"),
+        FaultKind::Body {
+            status: 400,
+            content_type: "text/html".into(),
+            body: "<html><body>Ung\u{fc}ltige Anfrage.</body></html>".into(),
+        },
+    );
+    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 5), |_| {
+        panic!("no browser for a refused request")
+    })
+    .await
+    .unwrap_err();
+    assert_sentence(
+        &w,
+        &Seen::default(),
+        &err,
+        "The identity provider refused the sign-in request for the client \"repo-service-cli\": an administrator \
+         must check this client in Keycloak, or set the client meant for conda-connect with --sso-client-id (the \
+         SSO client id in Preferences).",
+    );
+}
+
+#[tokio::test]
 async fn cancelling_in_the_browser_is_access_denied() {
     let w = sso_world().await;
     let (open, seen) = browser(Act::Cancel);

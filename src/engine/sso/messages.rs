@@ -79,6 +79,14 @@ pub const NO_DEVICE_FLOW: &str = "The server's identity provider does not offer 
 pub const DEVICE_EXPIRED: &str =
     "The sign-in code expired before it was confirmed; start the sign-in again.";
 
+/// Any other refusal of the authorization request (an error page the realm shows instead of its login form).
+pub fn request_refused(client_id: &str) -> Error {
+    refused(format!(
+        "The identity provider refused the sign-in request for the client \"{}\": an administrator must check this client in Keycloak, or set the client meant for conda-connect with {CLIENT_ID_SETTING}.",
+        shown_client_id(client_id)
+    ))
+}
+
 /// An `error=` of the device flow as a sentence (the client's grant is another setting than the browser's).
 pub fn device_error(code: &str, client_id: &str) -> Error {
     let id = shown_client_id(client_id);

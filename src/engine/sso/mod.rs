@@ -28,11 +28,12 @@ pub use discovery::{Endpoints, Realm, discover};
 pub use token::{end_session, refresh};
 
 use crate::engine::client::{ClientConfig, LoginTokens};
-use crate::engine::error::{Error, Result};
+use crate::engine::error::Result;
 use http::{Origin, location, read_body};
 use loopback::{Answer, Loopback};
 use messages::{
     BAD_CALLBACK, NO_CLIENT_ID, NO_CODE, OTHER_ISSUER, SUCCESS_PAGE, idp_error, refused,
+    request_refused,
 };
 
 /// How long to wait for the browser by default.
@@ -208,10 +209,7 @@ impl PendingSignIn {
             if text.contains("client not found") || text.contains("client_id") {
                 return Err(idp_error("invalid_client", &self.client_id));
             }
-            return Err(Error::Http {
-                status: 400,
-                what: what.into(),
-            });
+            return Err(request_refused(&self.client_id));
         }
         Ok(())
     }
