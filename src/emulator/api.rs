@@ -29,7 +29,7 @@ fn ok_json(v: Value) -> Response {
     (StatusCode::OK, axum::Json(v)).into_response()
 }
 
-fn random_hex(len: usize) -> String {
+pub(super) fn random_hex(len: usize) -> String {
     let mut s = String::new();
     while s.len() < len {
         s.push_str(&uuid::Uuid::new_v4().simple().to_string());
@@ -38,7 +38,7 @@ fn random_hex(len: usize) -> String {
     s
 }
 
-fn make_jwt(user_id: &str, username: &str, roles: &[String]) -> String {
+pub(super) fn make_jwt(user_id: &str, username: &str, roles: &[String]) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let exp = Utc::now().timestamp() + 3600;
@@ -269,6 +269,9 @@ fn dispatch(
 ) -> Response {
     let mut st = shared.lock().unwrap();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some(r) = super::oidc::dispatch(&mut st, method.as_str(), &segments, query, body) {
+        return r;
+    }
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["api", "system"]) => ok_json(json!({
             "status": "ok", "service_name": "repo", "version": "6.5.0", "product_version": "6.5.0 (conda-connect emulator)",

@@ -2,6 +2,7 @@
 //! and the tests drive conda-connect against it over loopback HTTP. It knows nothing of the engine or the GUI.
 
 mod api;
+pub mod oidc;
 pub mod state;
 pub mod tls;
 
@@ -22,6 +23,8 @@ pub struct EmulatorConfig {
     pub bulk_channels: usize,
     /// Serve HTTPS with a self-signed certificate.
     pub tls: bool,
+    /// Sign in through a Keycloak-like realm too (single sign-on), see [`oidc`].
+    pub sso: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -31,6 +34,7 @@ impl Default for EmulatorConfig {
             packages_dir: None,
             bulk_channels: 1200,
             tls: false,
+            sso: false,
         }
     }
 }
@@ -75,8 +79,12 @@ impl Emulator {
             });
             "http"
         };
+        let url = format!("{scheme}://{addr}");
+        if config.sso {
+            state.lock().unwrap().sso = Some(oidc::SsoRealm::new(&url));
+        }
         Ok(Emulator {
-            url: format!("{scheme}://{addr}"),
+            url,
             addr,
             state,
             shutdown: Some(tx),

@@ -154,6 +154,8 @@ pub struct State {
     pub refresh_tokens: Vec<String>,
     pub packages_dir: Option<PathBuf>,
     pub delay: Duration,
+    /// The Keycloak-like realm, when single sign-on is on.
+    pub sso: Option<super::oidc::SsoRealm>,
 }
 
 fn user(name: &str, password: &str, id: &str, roles: &[&str]) -> User {
@@ -316,6 +318,7 @@ impl State {
             refresh_tokens: Vec::new(),
             packages_dir: None,
             delay: Duration::ZERO,
+            sso: None,
         }
     }
 

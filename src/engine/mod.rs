@@ -17,6 +17,7 @@ pub mod server_values;
 pub mod session;
 pub mod snapshots;
 pub mod token_files;
+pub mod sso;
 pub mod tokens;
 
 pub use error::{Error, Result};

@@ -9,5 +9,6 @@ mod gui;
 mod index;
 mod real_conda;
 mod safety;
+mod sso;
 mod tokens;
 mod trust;
