@@ -22,7 +22,7 @@ use crate::engine::client::SIGN_IN_SCOPES;
 use crate::engine::error::{Error, Result};
 use crate::engine::secrets::{SecretStore, SecretsMode};
 use crate::engine::server_values::printable;
-use crate::engine::session::{CondarcRestore, Selection};
+use crate::engine::session::{CondarcRestore, Selection, SsoMethod};
 use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, paths::Paths};
 
@@ -90,6 +90,9 @@ pub struct EmulatorArgs {
     /// Serve HTTPS with a self-signed certificate (to try "Trust Server and Continue").
     #[arg(long)]
     tls: bool,
+    /// Also serve a single sign-on realm (Keycloak-like; sign in with the demo credentials in its page).
+    #[arg(long)]
+    sso: bool,
 }
 
 #[derive(Args, Debug)]
@@ -104,11 +107,23 @@ pub struct SetDomainArgs {
 #[derive(Args, Debug)]
 pub struct LoginArgs {
     /// Your user name on the server.
-    #[arg(long)]
-    username: String,
-    /// Read the password from standard input (required: conda-connect never prompts).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "sso", conflicts_with = "sso")]
+    username: Option<String>,
+    /// Read the password from standard input (required for a password sign-in: conda-connect never prompts).
+    #[arg(long, required_unless_present = "sso", conflicts_with = "sso")]
     password_stdin: bool,
+    /// Sign in through the organisation's identity provider (single sign-on) in the system browser.
+    #[arg(long)]
+    sso: bool,
+    /// With --sso: do not open the browser, only print the address to open.
+    #[arg(long, requires = "sso")]
+    no_browser: bool,
+    /// With --sso: sign in with a code entered on another device (for machines without a browser).
+    #[arg(long, requires = "sso", conflicts_with = "no_browser")]
+    device: bool,
+    /// With --sso: the client id registered for command-line clients at your site (remembered for next time).
+    #[arg(long, requires = "sso", value_name = "ID")]
+    sso_client_id: Option<String>,
     /// Set the domain first (as set-domain does).
     #[arg(long, value_name = "URL")]
     domain: Option<String>,
@@ -502,14 +517,46 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     if let Some(selection) = &selection {
         selection.check()?;
     }
-    let password = read_password()?;
+    let password = if args.sso {
+        None
+    } else {
+        Some(read_password()?)
+    };
     if let Some(domain) = &args.domain {
         let domain = engine.set_domain(domain, args.trust_server).await?;
         print_plain_http_warning(&domain);
     }
-    let outcome = engine
-        .login_with_channels(&args.username, &password, selection.as_ref())
-        .await?;
+    let outcome = match (&password, &args.username) {
+        (Some(password), Some(username)) => {
+            engine
+                .login_with_channels(username, password, selection.as_ref())
+                .await?
+        }
+        _ => {
+            let options = crate::engine::sso::SsoOptions {
+                client_id: args.sso_client_id.clone(),
+                wait: None,
+            };
+            let method = if args.device {
+                SsoMethod::Device
+            } else {
+                SsoMethod::Browser {
+                    open: !args.no_browser,
+                }
+            };
+            let outcome = engine
+                .login_sso(&options, method, selection.as_ref(), |line| {
+                    eprintln!("conda-connect: {line}")
+                })
+                .await?;
+            if let Some(id) = &args.sso_client_id
+                && let Err(e) = engine.save_sso_client_id(Some(id))
+            {
+                eprintln!("conda-connect: the client id could not be remembered: {e}");
+            }
+            outcome
+        }
+    };
     if let Some(w) = &engine.secrets.warning {
         eprintln!("conda-connect: {w}");
     }
@@ -763,6 +810,7 @@ async fn run_emulator(args: EmulatorArgs) -> Result<()> {
         port,
         packages_dir: args.packages_dir,
         tls: args.tls,
+        sso: args.sso,
         ..Default::default()
     })
     .await

@@ -16,8 +16,8 @@ pub mod secrets;
 pub mod server_values;
 pub mod session;
 pub mod snapshots;
-pub mod token_files;
 pub mod sso;
+pub mod token_files;
 pub mod tokens;
 
 pub use error::{Error, Result};

@@ -19,6 +19,8 @@ pub const LOGIN_KEYS: [&str; 4] = [
 ];
 const MAIN: &str = "main";
 const SSL: &str = "ssl";
+/// conda-connect's own section (Navigator ignores it).
+const OWN: &str = "conda_connect";
 
 /// Current key name and the older `team_edition_*` spelling.
 const RENAMES: [(&str, &str); 4] = [
@@ -311,6 +313,23 @@ impl NavigatorIni {
     /// Set a `[main]` key to `None`.
     pub fn set_none(&mut self, key: &str) {
         self.set_raw(key, "None".into());
+    }
+
+    /// The single sign-on client id set for this machine (conda-connect's own section), if any.
+    pub fn sso_client_id(&self) -> Option<String> {
+        match self.doc.get(OWN, "sso_client_id").map(parse_py) {
+            Some(PyValue::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn set_sso_client_id(&mut self, id: Option<&str>) {
+        match id.map(str::trim).filter(|i| !i.is_empty()) {
+            Some(id) => self.doc.set(OWN, "sso_client_id", &py_str(id)),
+            None => {
+                self.doc.remove(OWN, "sso_client_id");
+            }
+        }
     }
 
     pub fn trusted_servers(&self) -> Vec<String> {

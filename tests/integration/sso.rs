@@ -1167,3 +1167,102 @@ async fn trusting_the_server_does_not_trust_another_realm_host() {
     assert!(w.emu.log().iter().any(|e| e.path == "/api/auth/authorize"));
     assert!(!w.emu.log().iter().any(|e| e.path.contains(".well-known")));
 }
+
+/// The SSO sign-in feeds the same transaction as the password: `.condarc`, ini, token files, channels, rollback.
+#[tokio::test]
+async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
+    use conda_connect::engine::session::{CondarcRestore, Selection, SsoMethod};
+    let w = sso_world().await;
+    w.write_condarc(USER_CONDARC);
+    w.set_domain().await;
+    let before = w.user_files();
+    let drive = |seen: Arc<Mutex<Seen>>| {
+        move |line: String| {
+            let url = line.rsplit(' ').next().unwrap_or_default().to_string();
+            tokio::spawn(browse(url, Act::SignIn, seen));
+        }
+    };
+    // a local failure after the token exists (an anchor on `channels`): nothing remains, the token is revoked
+    w.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
+    let anchored = w.user_files();
+    let err = w
+        .engine()
+        .login_sso(
+            &options(None, 30),
+            SsoMethod::Browser { open: false },
+            None,
+            drive(Arc::new(Mutex::new(Seen::default()))),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidCondarc { .. }), "{err:?}");
+    assert_same_files(
+        &w.user_files(),
+        &anchored,
+        "a failed SSO sign-in leaves nothing",
+    );
+    assert!(w.emu.tokens().is_empty(), "its token was revoked");
+    // the real thing, with channels in the same transaction
+    w.write_condarc(USER_CONDARC);
+    let selection = Selection {
+        default_channels: vec!["main".into()],
+        channels: vec!["internal".into()],
+    };
+    let outcome = w
+        .engine()
+        .login_sso(
+            &options(None, 30),
+            SsoMethod::Browser { open: false },
+            Some(&selection),
+            drive(Arc::new(Mutex::new(Seen::default()))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.username, DEMO_USER);
+    assert_eq!(outcome.applied, Some(selection));
+    let status = w.engine().status().unwrap();
+    assert!(status.logged_in);
+    assert_eq!(status.auth.as_deref(), Some("sso"));
+    assert_eq!(status.default_channels, vec!["main".to_string()]);
+    assert_eq!(w.emu.tokens().len(), 1);
+    assert_eq!(w.token_files().len(), 6);
+    let out = w.engine().logout().await.unwrap();
+    assert_eq!(out.condarc, CondarcRestore::Exact);
+    assert_same_files(&w.user_files(), &before, "signed out: files as before");
+    assert!(w.emu.tokens().is_empty());
+    let realm_sessions = w
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_ref()
+        .unwrap()
+        .sessions
+        .len();
+    assert_eq!(
+        realm_sessions, 0,
+        "the identity provider's session was ended too"
+    );
+}
+
+#[tokio::test]
+async fn sso_command_line_options_are_checked_before_anything_happens() {
+    let w = sso_world().await;
+    w.set_domain().await;
+    for args in [
+        vec!["login", "--sso", "--username", "alice"],
+        vec!["login", "--sso", "--password-stdin"],
+        vec!["login", "--no-browser"],
+        vec!["login", "--sso", "--device", "--no-browser"],
+        vec!["login", "--sso-client-id", "x"],
+    ] {
+        let out = cli(w.home.path(), &args, Some("alice-password\n"), &[]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+    }
+}

@@ -42,7 +42,7 @@ impl Engine {
         let _lock = self.lock()?;
         let (domain, client) = self.prepare_login().await?;
         let tokens = client.login(username, password).await?;
-        self.complete_login(&domain, &client, tokens, selection)
+        self.complete_login(&domain, &client, tokens, selection, None)
             .await
     }
 
@@ -79,8 +79,14 @@ impl Engine {
         client: &ServerClient,
         tokens: LoginTokens,
         selection: Option<&Selection>,
+        sso_client_id: Option<&str>,
     ) -> Result<LoginOutcome> {
         let mut crash = self.crash.clone();
+        crate::engine::server_values::session_jwt(&tokens.token, "the sign-in")?;
+        crate::engine::redact::register(&tokens.token);
+        if let Some(refresh) = &tokens.refresh_token {
+            crate::engine::redact::register(refresh);
+        }
         let account = client.account(Auth::Jwt(&tokens.token)).await?;
         let token_name = format!(
             "conda-connect-{}-{}",
@@ -153,8 +159,11 @@ impl Engine {
             secrets.access_token = Some(created.token.clone());
             secrets.previous_token_files = previous;
             self.secrets.set(domain, &secrets)?;
-            let journal =
+            let mut journal =
                 self.plan_login(domain, &account, &created, &token_name, applied.as_ref())?;
+            if let Some(id) = sso_client_id {
+                self.mark_sso(&mut journal, id);
+            }
             self.commit(
                 journal,
                 &mut crash,
@@ -321,6 +330,7 @@ impl Engine {
             ini_before,
             ini_mode_before: files::mode_of(&self.paths.navigator_ini),
             user_key,
+            sso_client_id: None,
         };
         ops.push(self.record_op(&record));
         ops.push(FileOp::swap(
@@ -336,6 +346,20 @@ impl Engine {
             ops,
             after: After::default(),
         })
+    }
+
+    /// Record in the planned session record that this sign-in came through single sign-on with `client_id`.
+    fn mark_sso(&self, journal: &mut Journal, client_id: &str) {
+        let session_file = self.paths.session_file();
+        for op in journal.ops.iter_mut() {
+            if let FileOp::Write { path, content, .. } = op
+                && *path == session_file
+                && let Ok(mut record) = serde_json::from_str::<SessionRecord>(content)
+            {
+                record.sso_client_id = Some(client_id.to_string());
+                *op = self.record_op(&record);
+            }
+        }
     }
 
     pub(crate) fn record_op(&self, record: &SessionRecord) -> FileOp {

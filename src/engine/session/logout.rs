@@ -85,6 +85,10 @@ impl Engine {
         };
         let revoked = self.commit(journal, &mut crash, OnFailure::Undo).await? && !session_lost;
         notes.extend(self.condarc_link_note());
+        if let (Some(client_id), Some(refresh)) = (&record.sso_client_id, &secrets.refresh_token) {
+            self.end_sso_session(&record.domain, client_id, refresh)
+                .await;
+        }
         Ok(LogoutOutcome {
             domain: record.domain,
             server_token_revoked: revoked,

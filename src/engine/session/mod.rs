@@ -14,6 +14,7 @@ mod logout;
 mod preferences;
 mod recovery;
 mod revocations;
+mod sso_login;
 mod status;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ use crate::engine::paths::Paths;
 use crate::engine::secrets::{SecretStore, SessionSecrets};
 pub use preferences::Preferences;
 pub use revocations::PendingRevocation;
+pub use sso_login::SsoMethod;
 
 /// conda-connect's record of the active sign-in (`<data dir>/session.json`, 0600). Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +64,9 @@ pub struct SessionRecord {
     pub ini_mode_before: Option<u32>,
     /// Navigator's per-user snapshot key.
     pub user_key: String,
+    /// Set for a single sign-on: the identity provider's client id (sign-out ends that session too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_client_id: Option<String>,
 }
 
 /// A channel selection (Add Channels).
@@ -124,6 +129,8 @@ pub struct Status {
     pub channels: Vec<String>,
     pub default_channels: Vec<String>,
     pub source: Option<LoginSource>,
+    /// `password` or `sso` for a sign-in conda-connect made.
+    pub auth: Option<String>,
     pub secrets_backend: String,
 }
 
@@ -322,6 +329,11 @@ impl Engine {
 
     /// A client for `domain` with the user's trust, CA bundle and proxies.
     pub fn client(&self, domain: &str) -> Result<ServerClient> {
+        ServerClient::new(domain, &self.client_config(domain)?)
+    }
+
+    /// The connection settings for `domain`: the user's trust for that host, CA bundle and proxies.
+    pub fn client_config(&self, domain: &str) -> Result<ClientConfig> {
         let mut config = self.client_defaults.clone();
         let ini = self.ini().ok();
         config.trusted = ini
@@ -342,7 +354,7 @@ impl Engine {
             config.ca_bundle = Some(path.into());
         }
         config.proxies = settings.proxy_servers;
-        ServerClient::new(domain, &config)
+        Ok(config)
     }
 
     /// Save the journal, apply its operations, run its post-work. On a failure half-way, [`OnFailure::Undo`]

@@ -135,4 +135,16 @@ impl Engine {
         }
         self.preferences()
     }
+
+    /// Remember the single sign-on client id for this machine (`None` clears it), in conda-connect's own ini section.
+    pub fn save_sso_client_id(&self, id: Option<&str>) -> Result<()> {
+        let _lock = self.lock()?;
+        self.check_writable(&[self.paths.navigator_ini.as_path()])?;
+        let mut ini = self.ini()?;
+        ini.set_sso_client_id(id);
+        if let Some(text) = ini.changed_text() {
+            files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
+        }
+        Ok(())
+    }
 }

@@ -19,6 +19,7 @@ impl Engine {
             channels: settings.channels.unwrap_or_default(),
             default_channels: settings.default_channels.unwrap_or_default(),
             source: None,
+            auth: None,
             secrets_backend: self.secrets.backend_name().into(),
         };
         if let Some(record) = self.session()? {
@@ -27,6 +28,14 @@ impl Engine {
             status.username = Some(record.username);
             status.token_id = Some(record.token_id);
             status.source = Some(LoginSource::CondaConnect);
+            status.auth = Some(
+                if record.sso_client_id.is_some() {
+                    "sso"
+                } else {
+                    "password"
+                }
+                .into(),
+            );
             return Ok(status);
         }
         let ini = self.ini().ok();
