@@ -522,41 +522,21 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     } else {
         Some(read_password()?)
     };
+    // a failed login leaves the domain as it was: `--domain` is part of the command
+    let ini_before = engine.ini_snapshot()?;
     if let Some(domain) = &args.domain {
         let domain = engine.set_domain(domain, args.trust_server).await?;
         print_plain_http_warning(&domain);
     }
-    let outcome = match (&password, &args.username) {
-        (Some(password), Some(username)) => {
-            engine
-                .login_with_channels(username, password, selection.as_ref())
-                .await?
-        }
-        _ => {
-            let options = crate::engine::sso::SsoOptions {
-                client_id: args.sso_client_id.clone(),
-                wait: None,
-            };
-            let method = if args.device {
-                SsoMethod::Device
-            } else {
-                SsoMethod::Browser {
-                    open: !args.no_browser,
-                }
-            };
-            let outcome = engine
-                .login_sso(&options, method, selection.as_ref(), |line| {
-                    eprintln!("conda-connect: {line}")
-                })
-                .await?;
-            if let Some(id) = &args.sso_client_id
-                && let Err(e) = engine.save_sso_client_id(Some(id))
-            {
-                eprintln!("conda-connect: the client id could not be remembered: {e}");
-            }
-            outcome
-        }
-    };
+    let ini_with_domain = engine.ini_snapshot()?;
+    let result = sign_in(engine, &args, password.as_deref(), selection.as_ref()).await;
+    if result.is_err()
+        && args.domain.is_some()
+        && let Err(e) = engine.restore_ini(ini_with_domain.as_deref(), ini_before.as_deref())
+    {
+        tracing::warn!(error = %e, "the previous domain could not be put back");
+    }
+    let outcome = result?;
     if let Some(w) = &engine.secrets.warning {
         eprintln!("conda-connect: {w}");
     }
@@ -581,6 +561,42 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// The sign-in itself: with the password, or through single sign-on.
+async fn sign_in(
+    engine: &Engine,
+    args: &LoginArgs,
+    password: Option<&str>,
+    selection: Option<&Selection>,
+) -> Result<crate::engine::session::LoginOutcome> {
+    if let (Some(password), Some(username)) = (password, &args.username) {
+        return engine
+            .login_with_channels(username, password, selection)
+            .await;
+    }
+    let options = crate::engine::sso::SsoOptions {
+        client_id: args.sso_client_id.clone(),
+        wait: None,
+    };
+    let method = if args.device {
+        SsoMethod::Device
+    } else {
+        SsoMethod::Browser {
+            open: !args.no_browser,
+        }
+    };
+    let outcome = engine
+        .login_sso(&options, method, selection, |line| {
+            eprintln!("conda-connect: {line}")
+        })
+        .await?;
+    if let Some(id) = &args.sso_client_id
+        && let Err(e) = engine.save_sso_client_id(Some(id))
+    {
+        eprintln!("conda-connect: the client id could not be remembered: {e}");
+    }
+    Ok(outcome)
 }
 
 async fn channels(engine: &Engine, args: ChannelsArgs) -> Result<()> {

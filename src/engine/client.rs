@@ -533,14 +533,34 @@ impl ServerClient {
         Ok(token)
     }
 
-    /// `PUT /api/account/tokens/<id>?reissue_token=false` with a new expiry: same value, later expiry.
-    pub async fn update_token_expiry(&self, jwt: &str, id: &str, expires_at: &str) -> Result<()> {
+    /// `PUT /api/account/tokens/<id>?reissue_token=false` with a new expiry: same value, later expiry. The answer
+    /// must be the API's (204, or JSON); a server that ignored `reissue_token=false` and issued a new value returns
+    /// it here, so that the caller can roll forward to it.
+    pub async fn update_token_expiry(
+        &self,
+        jwt: &str,
+        id: &str,
+        expires_at: &str,
+    ) -> Result<Option<String>> {
         let what = "the token renewal";
         let path = format!("{}?reissue_token=false", token_path(id)?);
         let rb = self
             .request(Method::PUT, &path, Auth::Jwt(jwt))
             .json(&serde_json::json!({ "expires_at": expires_at }));
-        self.send(rb, what).await.map(|_| ())
+        let resp = self.send(rb, what).await?;
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let answer: serde_json::Value = self.json(resp, what).await?;
+        match answer.get("token") {
+            Some(serde_json::Value::String(token)) => {
+                server_values::access_token(token, what)?;
+                redact::register(token);
+                Ok(Some(token.clone()))
+            }
+            None | Some(serde_json::Value::Null) if answer.is_object() => Ok(None),
+            _ => Err(Error::Malformed { what: what.into() }),
+        }
     }
 
     /// `DELETE /api/account/tokens/<id>`; `Ok(false)` when the server does not know the token (already gone).

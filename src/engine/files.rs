@@ -57,12 +57,55 @@ pub fn is_link(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// Read a file (through links); `Ok(None)` when it does not exist.
+/// Read a file (through links); `Ok(None)` when it does not exist. Only regular files are read: a FIFO, a device
+/// or a folder where a file is expected is an error, never a hang or an endless read.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(Error::Io {
+                path: path.display().to_string(),
+                detail: "it is not a regular file".into(),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, &e)),
+    }
+}
+
+/// Read a file someone else may be rewriting at this moment (`conda config` truncates, then writes): the content
+/// is taken only when two reads a moment apart agree, so a half-written state is never mistaken for the file.
+pub fn read_settled(path: &Path) -> Result<Option<Vec<u8>>> {
+    let mut last = read_optional(path)?;
+    for _ in 0..10 {
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let again = read_optional(path)?;
+        if again == last {
+            return Ok(again);
+        }
+        last = again;
+    }
+    Err(Error::Io {
+        path: path.display().to_string(),
+        detail: "it keeps changing while being read; try again in a moment".into(),
+    })
+}
+
+/// True when `path` exists and its owner may not write it (mode bits, not the caller's privileges).
+pub fn is_read_only(path: &Path) -> bool {
+    match fs::metadata(path) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            m.permissions().mode() & 0o200 == 0
+        }
+        #[cfg(not(unix))]
+        Ok(m) => m.permissions().readonly(),
+        Err(_) => false,
     }
 }
 
@@ -91,18 +134,7 @@ pub fn mode_of(path: &Path) -> Option<u32> {
 /// overrides that decision (not even as root, where the OS would let it). `what` names it for the message.
 pub fn check_writable(path: &Path, what: &str) -> Result<()> {
     let target = resolve_links(path)?;
-    let read_only = |p: &Path| -> bool {
-        match fs::metadata(p) {
-            #[cfg(unix)]
-            Ok(m) => {
-                use std::os::unix::fs::PermissionsExt;
-                m.permissions().mode() & 0o200 == 0
-            }
-            #[cfg(not(unix))]
-            Ok(m) => !m.is_dir() && m.permissions().readonly(),
-            Err(_) => false,
-        }
-    };
+    let read_only = |p: &Path| -> bool { !(cfg!(windows) && p.is_dir()) && is_read_only(p) };
     if read_only(&target) {
         return Err(Error::Refused {
             reason: format!(
@@ -147,6 +179,18 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// of the file being replaced (or 0644 for a new file). Missing parent directories are created 0700. A symbolic
 /// link is kept and its target replaced.
 pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
+    write_atomic_if(path, content, mode, |_| true).map(|_| ())
+}
+
+/// [`write_atomic`], but the rename happens only if `still` accepts the file's content as it is right before it
+/// (after the new content is on disk): a compare-and-swap whose window is the rename alone. `Ok(false)` when the
+/// file changed and nothing was written.
+pub fn write_atomic_if(
+    path: &Path,
+    content: &[u8],
+    mode: Option<u32>,
+    still: impl Fn(Option<&[u8]>) -> bool,
+) -> Result<bool> {
     let target = resolve_links(path)?;
     let dir = target.parent().ok_or_else(|| Error::Io {
         path: path.display().to_string(),
@@ -167,12 +211,21 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()
     }
     #[cfg(not(unix))]
     let _ = mode;
+    // the file keeps its owner (conda-connect run with sudo must not hand the user's files to root)
+    #[cfg(unix)]
+    if let Ok(meta) = fs::metadata(&target) {
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
+    }
     tmp.write_all(content).map_err(|e| Error::io(path, &e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, &e))?;
+    if !still(read_optional(&target)?.as_deref()) {
+        return Ok(false);
+    }
     tmp.persist(&target)
         .map_err(|e| Error::io(path, &e.error))?;
     sync_dir(dir);
-    Ok(())
+    Ok(true)
 }
 
 /// Remove a file if it exists (and fsync its directory). For a symbolic link the target is removed and the link
@@ -310,6 +363,44 @@ mod tests {
         check_writable(&dir.path().join("absent"), "~/absent").unwrap();
         fs::create_dir(dir.path().join("adir")).unwrap();
         assert!(check_writable(&dir.path().join("adir"), "~/adir").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let err = read_optional(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(check_writable(&fifo, "~/fifo").is_err());
+    }
+
+    #[test]
+    fn compare_and_swap_write_refuses_a_changed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "theirs").unwrap();
+        assert!(!write_atomic_if(&p, b"mine", None, |now| now == Some(b"old".as_slice())).unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"theirs");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        assert!(
+            write_atomic_if(&p, b"mine", None, |now| now == Some(b"theirs".as_slice())).unwrap()
+        );
+        assert_eq!(
+            read_settled(&p).unwrap().as_deref(),
+            Some(b"mine".as_slice())
+        );
     }
 
     #[test]

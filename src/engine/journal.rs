@@ -121,44 +121,104 @@ impl FileOp {
                 mode,
                 merge,
             } => {
-                let current = files::read_optional(path)?;
-                if current.as_deref() == content.as_deref().map(str::as_bytes) {
-                    if let (Some(bits), Some(_)) = (mode, content) {
-                        files::set_mode(path, *bits)?;
+                // the user may be rewriting the file right now: a few rounds of read → decide → swap
+                for _ in 0..5 {
+                    if let Some(outcome) = swap_once(
+                        path,
+                        expect.as_deref(),
+                        content.as_deref(),
+                        *mode,
+                        merge.as_ref(),
+                    )? {
+                        return Ok(outcome);
                     }
-                    return Ok(Applied::Done);
                 }
-                if current.as_deref().map(md5_hex) == *expect {
-                    match content {
-                        Some(c) => put(path, c.as_bytes(), *mode)?,
-                        None => {
-                            files::remove_if_exists(path)?;
-                        }
-                    }
-                    return Ok(Applied::Done);
-                }
-                let Some(merge) = merge else {
-                    tracing::warn!(path = %path.display(), "changed by someone else meanwhile; left as it is");
-                    return Ok(Applied::LeftAlone);
-                };
-                let text = match &current {
-                    Some(bytes) => std::str::from_utf8(bytes).map_err(|_| Error::Refused {
-                        reason: format!(
-                            "{} is not UTF-8 text; it was left unchanged.",
-                            path.display()
-                        ),
-                    })?,
-                    None => "",
-                };
-                let merged = merge.apply_to(path, text)?;
-                if merged.as_bytes() != text.as_bytes() || current.is_none() {
-                    put(path, merged.as_bytes(), *mode)?;
-                }
-                tracing::info!(path = %path.display(), "changed meanwhile; the change was re-applied to its current content");
-                Ok(Applied::Merged)
+                Err(Error::Io {
+                    path: path.display().to_string(),
+                    detail: "it keeps changing while conda-connect edits it; try again in a moment"
+                        .into(),
+                })
             }
         }
     }
+}
+
+/// One round of a [`FileOp::Swap`]; `None` when the file changed between reading and renaming (try again).
+fn swap_once(
+    path: &Path,
+    expect: Option<&str>,
+    content: Option<&str>,
+    mode: Option<u32>,
+    merge: Option<&Merge>,
+) -> Result<Option<Applied>> {
+    // a user file may be half-written by `conda config` at this very moment; a token file is written atomically
+    let current = if merge.is_some() {
+        files::read_settled(path)?
+    } else {
+        files::read_optional(path)?
+    };
+    if current.as_deref() == content.map(str::as_bytes) {
+        if let (Some(bits), Some(_)) = (mode, content)
+            && files::mode_of(path) != Some(bits)
+        {
+            refuse_read_only(path)?;
+            files::set_mode(path, bits)?;
+        }
+        return Ok(Some(Applied::Done));
+    }
+    // a file the user made read-only is never rewritten, whenever that happened
+    refuse_read_only(path)?;
+    let unchanged = |now: Option<&[u8]>| now == current.as_deref();
+    let (target, outcome) = if current.as_deref().map(md5_hex).as_deref() == expect {
+        (content.map(str::to_string), Applied::Done)
+    } else {
+        let Some(merge) = merge else {
+            tracing::warn!(path = %path.display(), "changed by someone else meanwhile; left as it is");
+            return Ok(Some(Applied::LeftAlone));
+        };
+        let text = match &current {
+            Some(bytes) => std::str::from_utf8(bytes).map_err(|_| Error::Refused {
+                reason: format!(
+                    "{} is not UTF-8 text; it was left unchanged.",
+                    path.display()
+                ),
+            })?,
+            None => "",
+        };
+        let merged = merge.apply_to(path, text)?;
+        tracing::info!(path = %path.display(), "changed meanwhile; the change is re-applied to its current content");
+        if merged.as_bytes() == text.as_bytes() && current.is_some() {
+            return Ok(Some(Applied::Merged));
+        }
+        (Some(merged), Applied::Merged)
+    };
+    let swapped = match target {
+        Some(text) => {
+            let bits = mode.or_else(|| files::mode_of(path));
+            files::write_atomic_if(path, text.as_bytes(), bits, unchanged)?
+        }
+        None => {
+            if !unchanged(files::read_optional(path)?.as_deref()) {
+                false
+            } else {
+                files::remove_if_exists(path)?;
+                true
+            }
+        }
+    };
+    Ok(swapped.then_some(outcome))
+}
+
+fn refuse_read_only(path: &Path) -> Result<()> {
+    if files::is_read_only(path) {
+        return Err(Error::Refused {
+            reason: format!(
+                "{} is read-only, so conda-connect leaves it unchanged; make it writable (chmod u+w) and try again.",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Write `content` unless it is there already (then only the mode is made exact).
@@ -222,6 +282,27 @@ pub struct After {
     /// Delete these secret-store accounts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delete_secrets: Vec<String>,
+    /// Store this new access token in the session's secrets (a regenerated sign-in token: the server already
+    /// issued it, so it must reach the secret store too, even after a crash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_access_token: Option<StoreToken>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreToken {
+    /// Secret-store account of the session.
+    pub account: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for StoreToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StoreToken {{ account: {:?}, token: <redacted> }}",
+            self.account
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

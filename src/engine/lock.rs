@@ -51,12 +51,17 @@ impl ConfigLock {
     pub fn with_dirs(mut self, dirs: &[std::path::PathBuf], wait: Duration) -> Result<ConfigLock> {
         #[cfg(unix)]
         {
-            let mut sorted: Vec<&std::path::PathBuf> = dirs.iter().filter(|d| d.is_dir()).collect();
+            // one lock per real folder: two paths may name the same one (a link between the binstar folders)
+            let mut sorted: Vec<std::path::PathBuf> = dirs
+                .iter()
+                .filter(|d| d.is_dir())
+                .filter_map(|d| std::fs::canonicalize(d).ok())
+                .collect();
             sorted.sort();
             sorted.dedup();
             for dir in sorted {
-                let Ok(file) = File::open(dir) else { continue };
-                wait_for(&file, dir, wait)?;
+                let Ok(file) = File::open(&dir) else { continue };
+                wait_for(&file, &dir, wait)?;
                 self._files.push(file);
             }
         }
@@ -105,6 +110,13 @@ mod tests {
         ConfigLock::acquire(&dir.path().join("b/lock"), Duration::ZERO)
             .unwrap()
             .with_dirs(&dirs, Duration::ZERO)
+            .unwrap();
+        // a link to the same folder is the same folder: no lock against itself
+        let link = dir.path().join("binstar-link");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        ConfigLock::acquire(&dir.path().join("c/lock"), Duration::ZERO)
+            .unwrap()
+            .with_dirs(&[shared.clone(), link], Duration::ZERO)
             .unwrap();
     }
 }

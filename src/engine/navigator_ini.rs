@@ -248,7 +248,8 @@ impl NavigatorIni {
     pub fn api_url(&self) -> Option<String> {
         self.get_str("anaconda_server_api_url")
             .map(|d| d.trim().trim_end_matches('/').to_string())
-            .filter(|d| !d.is_empty())
+            // a value with control characters (escape sequences) is not a domain, and never reaches a terminal
+            .filter(|d| !d.is_empty() && !d.chars().any(char::is_control))
     }
 
     /// The key-level changes made since loading (to re-apply them onto a version the user edited meanwhile).

@@ -70,15 +70,19 @@ impl SnapshotStore {
 
     /// The index; a missing or corrupt one reads as empty (Navigator ignores a corrupt index too).
     pub fn index(&self) -> Index {
-        std::fs::read(self.index_path())
+        crate::engine::files::read_optional(&self.index_path())
             .ok()
+            .flatten()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
 
     /// Content of the snapshot for `key`, if any.
     pub fn read(&self, key: &str) -> Option<String> {
-        std::fs::read_to_string(self.file_for(key)).ok()
+        crate::engine::files::read_optional(&self.file_for(key))
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
     }
 
     /// Operations that store `content` under `key` and update the index (`current` as given).

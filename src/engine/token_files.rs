@@ -8,6 +8,14 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 
 use crate::engine::paths::Paths;
 
+/// A small text file's content, or `None` (absent, unreadable, not a regular file, not UTF-8).
+fn read_text(path: &Path) -> Option<String> {
+    crate::engine::files::read_optional(path)
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
 /// Python's `urllib.parse.quote_plus` (safe: letters, digits, `_.-~`; space → `+`).
 pub fn quote_plus(s: &str) -> String {
     const SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -70,7 +78,7 @@ pub fn read_token_dir(dir: &Path) -> Vec<(String, String)> {
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let stem = name.strip_suffix(".token")?;
-            let token = std::fs::read_to_string(e.path()).ok()?;
+            let token = read_text(&e.path())?;
             let token = token.trim().to_string();
             (!token.is_empty()).then(|| (unquote_plus(stem), token))
         })
@@ -108,7 +116,7 @@ pub fn repo_cli_token_paths(paths: &Paths) -> Vec<PathBuf> {
 }
 
 fn repo_cli_site_url(paths: &Paths) -> Option<String> {
-    let text = std::fs::read_to_string(&paths.repo_cli_config).ok()?;
+    let text = read_text(&paths.repo_cli_config)?;
     let value: yaml_serde::Value = yaml_serde::from_str(&text).ok()?;
     let site = value.get("default_site")?.as_str()?;
     Some(
@@ -135,7 +143,7 @@ pub fn find_repo_cli_login(paths: &Paths) -> Option<(String, String)> {
         .iter()
         .chain(paths.token_dirs.iter())
         .find_map(|dir| {
-            let token = std::fs::read_to_string(dir.join(&name)).ok()?;
+            let token = read_text(&dir.join(&name))?;
             let token = token.trim().to_string();
             (!token.is_empty()).then(|| (domain.clone(), token))
         })

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::engine::client::{CreatedToken, NewToken, TokenItem};
 use crate::engine::error::{Error, Result};
-use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::journal::{After, FileOp, Journal, Merge, Stage, StoreToken};
 use crate::engine::navigator_ini::NavigatorIni;
 use crate::engine::server_values;
 use crate::engine::session::{Engine, OnFailure};
@@ -178,36 +178,72 @@ impl Engine {
     /// the new value in one transaction.
     pub async fn regenerate_token(&self, id: &str) -> Result<String> {
         let id = parse_token_id(id)?;
-        let mut crash = self.crash.clone();
         let _lock = self.lock()?;
         self.recover_locked().await?;
-        let (record, mut secrets) = self.signed_in()?;
+        let (record, secrets) = self.signed_in()?;
         let sign_in = server_values::token_id(&record.token_id).as_deref() == Some(id.as_str());
-        let token_paths = token_files::token_file_paths(&self.paths, &record.domain);
         if sign_in {
             // every local file is checked before the server is asked: afterwards the old value is dead
-            let mut targets = vec![self.paths.navigator_ini.as_path()];
-            targets.extend(token_paths.iter().map(|p| p.as_path()));
-            self.check_writable(&targets)?;
-            NavigatorIni::load(&self.paths.navigator_ini)?;
+            self.preflight_sign_in_token_files(&record.domain)?;
         }
-        let token = self
-            .client(&record.domain)?
-            .reissue_token(&secrets.jwt, &id)
-            .await?;
-        if !sign_in {
-            return Ok(token);
+        let client = self.client(&record.domain)?;
+        let token = match client.reissue_token(&secrets.jwt, &id).await {
+            Ok(token) => token,
+            Err(e) if sign_in => {
+                return Err(self.after_lost_regeneration(&client, &secrets, e).await);
+            }
+            Err(e) => return Err(e),
+        };
+        if sign_in {
+            self.roll_forward_sign_in_token(&record.domain, &token)
+                .await?;
         }
-        // the server has issued the new value: from here the change rolls forward, everywhere
-        secrets.access_token = Some(token.clone());
-        self.secrets.set(&record.domain, &secrets)?;
-        let mut ops: Vec<FileOp> = token_paths
+        Ok(token)
+    }
+
+    fn preflight_sign_in_token_files(&self, domain: &str) -> Result<()> {
+        let token_paths = token_files::token_file_paths(&self.paths, domain);
+        let mut targets = vec![self.paths.navigator_ini.as_path()];
+        targets.extend(token_paths.iter().map(|p| p.as_path()));
+        self.check_writable(&targets)?;
+        NavigatorIni::load(&self.paths.navigator_ini).map(|_| ())
+    }
+
+    /// A regeneration of the sign-in token failed: when the server may have acted but its answer was lost, the old
+    /// value is dead and conda is cut off — say so instead of leaving "Connected" unexplained.
+    async fn after_lost_regeneration(
+        &self,
+        client: &crate::engine::client::ServerClient,
+        secrets: &crate::engine::secrets::SessionSecrets,
+        error: Error,
+    ) -> Error {
+        let Some(old) = secrets.access_token.as_deref() else {
+            return error;
+        };
+        match client.token_info(old).await {
+            Err(Error::Unauthorized { .. }) => {
+                tracing::error!(error = %error, "the regeneration's answer was lost and the old value is dead");
+                Error::Refused {
+                    reason: "The server regenerated conda's sign-in token but its answer was lost, so conda can no \
+                             longer reach the server; sign out and sign in again."
+                        .into(),
+                }
+            }
+            _ => error,
+        }
+    }
+
+    /// The server issued a new value for the sign-in token: conda's token files, the ini and the secret store get
+    /// it in one journaled change that rolls forward (it is completed by the next command if this one fails).
+    async fn roll_forward_sign_in_token(&self, domain: &str, token: &str) -> Result<()> {
+        let mut crash = self.crash.clone();
+        let mut ops: Vec<FileOp> = token_files::token_file_paths(&self.paths, domain)
             .iter()
-            .map(|p| FileOp::write(p, &token, Some(0o600)))
+            .map(|p| FileOp::write(p, token, Some(0o600)))
             .collect();
         let ini_bytes = files::read_optional(&self.paths.navigator_ini)?;
         let mut ini = NavigatorIni::load(&self.paths.navigator_ini)?;
-        ini.set_token(&token);
+        ini.set_token(token);
         if let Some(text) = ini.changed_text() {
             ops.push(FileOp::swap(
                 &self.paths.navigator_ini,
@@ -221,11 +257,17 @@ impl Engine {
             operation: "token regeneration".into(),
             stage: Stage::Apply,
             ops,
-            after: After::default(),
+            after: After {
+                store_access_token: Some(StoreToken {
+                    account: domain.to_string(),
+                    token: token.to_string(),
+                }),
+                ..After::default()
+            },
         };
         self.commit(journal, &mut crash, OnFailure::Complete)
-            .await?;
-        Ok(token)
+            .await
+            .map(|_| ())
     }
 
     /// Revoke token `id`. The sign-in token is refused: conda would lose access; sign out instead (which revokes
@@ -274,13 +316,24 @@ impl Engine {
 
     /// Extend the sign-in token to one year from today, keeping its value (nothing local changes).
     pub async fn renew_sign_in_token(&self) -> Result<String> {
+        let _lock = self.lock()?;
         let (record, secrets) = self.signed_in()?;
+        self.preflight_sign_in_token_files(&record.domain)?;
         let expires = (today() + Duration::days(MAX_DAYS))
             .format("%Y-%m-%d")
             .to_string();
-        self.client(&record.domain)?
+        let reissued = self
+            .client(&record.domain)?
             .update_token_expiry(&secrets.jwt, &record.token_id, &expires)
             .await?;
+        // a server that ignored `reissue_token=false` issued a new value: conda must get it
+        if let Some(token) = reissued
+            && secrets.access_token.as_deref() != Some(token.as_str())
+        {
+            tracing::warn!("the server issued a new value at renewal; conda's files get it");
+            self.roll_forward_sign_in_token(&record.domain, &token)
+                .await?;
+        }
         Ok(expires)
     }
 }

@@ -88,7 +88,7 @@ impl Engine {
         self.check_selection_on_server(&client, token, &selection)
             .await?;
         // read after the server round trips, so that an edit made meanwhile is kept
-        let current = self.read_condarc()?;
+        let current = self.read_condarc_settled()?;
         let edits = condarc::channel_edits(defaults, channels);
         let new = condarc::apply_edits(current.as_deref().unwrap_or_default(), &edits)
             .map_err(|detail| self.invalid_condarc(detail))?;

@@ -263,7 +263,7 @@ impl Engine {
     ) -> Result<Journal> {
         // Read the user's files now, after the server round trips: an edit made meanwhile is in the snapshot
         // and kept. An edit in the few milliseconds until they are written is merged (FileOp::Swap).
-        let condarc_before = self.read_condarc()?;
+        let condarc_before = self.read_condarc_settled()?;
         let before_text = condarc_before.clone().unwrap_or_default();
         let before_map =
             condarc::parse_strict(&before_text).map_err(|detail| self.invalid_condarc(detail))?;

@@ -37,7 +37,7 @@ impl Engine {
                 .map(|p| p.as_path()),
         );
         self.check_writable(&targets)?;
-        let current = self.read_condarc()?;
+        let current = self.read_condarc_settled()?;
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let mut index = store.index();
         let mut ops = Vec::new();
@@ -76,6 +76,7 @@ impl Engine {
                 account: record.domain.clone(),
             }),
             delete_secrets: vec![record.domain.clone()],
+            store_access_token: None,
         };
         let journal = Journal {
             operation: "sign-out".into(),
@@ -177,7 +178,16 @@ impl Engine {
         ops: &mut Vec<FileOp>,
     ) -> Result<Vec<String>> {
         let mut notes = Vec::new();
-        let ours = secrets.access_token.as_deref();
+        // the token conda-connect wrote: from the secret store, or — when the store lost the session — from the
+        // ini, which names it next to this sign-in's token id
+        let from_ini = self.ini().ok().and_then(|ini| {
+            (ini.token_id()
+                .and_then(|id| crate::engine::server_values::token_id(&id))
+                == crate::engine::server_values::token_id(&record.token_id))
+            .then(|| ini.token())
+            .flatten()
+        });
+        let ours = secrets.access_token.as_deref().or(from_ini.as_deref());
         for path in token_files::token_file_paths(&self.paths, &record.domain) {
             let Some(current) = files::read_optional(&path)? else {
                 continue;
@@ -216,13 +226,27 @@ impl Engine {
         if source == super::LoginSource::CondaRepoCli {
             paths.extend(token_files::repo_cli_token_paths(&self.paths));
         }
-        let existing: Vec<_> = paths.into_iter().filter(|p| p.exists()).collect();
+        // a token folder outside the home directory (a shared BINSTAR_CONFIG_DIR) may hold another user's
+        // sign-in: conda-connect did not make this one, so it does not remove files there
+        let (existing, shared): (Vec<_>, Vec<_>) = paths
+            .into_iter()
+            .filter(|p| p.exists())
+            .partition(|p| p.starts_with(&self.paths.home));
         let mut targets: Vec<&std::path::Path> = existing.iter().map(|p| p.as_path()).collect();
         targets.push(self.paths.navigator_ini.as_path());
         self.check_writable(&targets)?;
         for path in &existing {
             files::remove_if_exists(path)?;
         }
+        let mut notes: Vec<String> = shared
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} is in a folder outside your home directory that other users may share; it was left as it is.",
+                    p.display()
+                )
+            })
+            .collect();
         let mut ini = self.ini()?;
         if ini.logged_api_url().is_some() || ini.token().is_some() {
             ini.set_logged_out();
@@ -235,11 +259,14 @@ impl Engine {
             server_token_revoked: false,
             revocation_retried_later: false,
             condarc: CondarcRestore::Untouched,
-            notes: vec![
-                "The token was created outside conda-connect, so it was removed from this computer but not revoked \
-                 on the server; revoke it in the server's web interface if it should stop working."
-                    .into(),
-            ],
+            notes: {
+                notes.push(
+                    "The token was created outside conda-connect, so it was removed from this computer but not \
+                     revoked on the server; revoke it in the server's web interface if it should stop working."
+                        .into(),
+                );
+                notes
+            },
         })
     }
 }

@@ -260,7 +260,17 @@ impl Engine {
 
     /// Read `~/.condarc` as text, refusing what cannot be parsed.
     pub(crate) fn read_condarc(&self) -> Result<Option<String>> {
-        let Some(bytes) = files::read_optional(&self.paths.condarc)? else {
+        self.parse_condarc(files::read_optional(&self.paths.condarc)?)
+    }
+
+    /// [`Engine::read_condarc`] for planning a change: a read that a concurrent `conda config` (truncate, then
+    /// write) cannot catch half-written.
+    pub(crate) fn read_condarc_settled(&self) -> Result<Option<String>> {
+        self.parse_condarc(files::read_settled(&self.paths.condarc)?)
+    }
+
+    fn parse_condarc(&self, bytes: Option<Vec<u8>>) -> Result<Option<String>> {
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
         let text = String::from_utf8(bytes)
@@ -414,7 +424,7 @@ impl Engine {
             }
             self.step(crash)?;
         }
-        let after = self.run_after(&journal.after).await;
+        let after = self.run_after(&journal).await;
         self.step(crash)?;
         if after.complete {
             Journal::clear(&path)?;

@@ -147,4 +147,22 @@ impl Engine {
         }
         Ok(())
     }
+
+    /// The ini's bytes now (to undo a domain change that was part of a command that failed).
+    pub fn ini_snapshot(&self) -> Result<Option<Vec<u8>>> {
+        files::read_optional(&self.paths.navigator_ini)
+    }
+
+    /// Put the ini back to `previous` if it still is `expected_now` (nobody changed it since): a `login --domain`
+    /// that fails leaves the domain as it was.
+    pub fn restore_ini(&self, expected_now: Option<&[u8]>, previous: Option<&[u8]>) -> Result<()> {
+        let _lock = self.lock()?;
+        if files::read_optional(&self.paths.navigator_ini)?.as_deref() != expected_now {
+            return Ok(());
+        }
+        match previous {
+            Some(bytes) => files::write_atomic(&self.paths.navigator_ini, bytes, None),
+            None => files::remove_if_exists(&self.paths.navigator_ini).map(|_| ()),
+        }
+    }
 }

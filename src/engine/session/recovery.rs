@@ -5,7 +5,7 @@
 use crate::engine::client::ServerClient;
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{After, Journal, Stage};
+use crate::engine::journal::{Journal, Stage};
 
 use super::Engine;
 
@@ -91,7 +91,7 @@ impl Engine {
                 for op in &journal.ops {
                     op.apply()?;
                 }
-                let after = self.run_after(&journal.after).await;
+                let after = self.run_after(&journal).await;
                 if !after.complete {
                     return Ok(format!(
                         "An interrupted {} was completed, except the server token's revocation, which will be retried.",
@@ -137,52 +137,86 @@ impl Engine {
     }
 
     /// Post-file work of a journal. A revocation that fails is recorded (with its JWT) before the session's
-    /// secrets are deleted, and retried later; when not even the record can be made, the work is incomplete and
-    /// the journal must stay, so that the next command tries again.
-    pub(crate) async fn run_after(&self, after: &After) -> AfterOutcome {
+    /// secrets are deleted, and retried later; once the revocation is done or recorded, the journal says so (so a
+    /// replay does not mistake secrets deleted afterwards for a lost session). When the session's JWT cannot be
+    /// read, or not even the record can be made, the work is incomplete and the journal stays for the next
+    /// command.
+    pub(crate) async fn run_after(&self, journal: &Journal) -> AfterOutcome {
+        let after = &journal.after;
         let mut revoked = true;
-        let mut keep_secrets = false;
-        if let Some(r) = &after.revoke {
-            // The session's secrets are deleted only after the revocation was done or recorded: without them, a
-            // replayed journal has nothing left to do.
-            let Some(jwt) = self.secrets.get(&r.account).ok().flatten().map(|s| s.jwt) else {
+        if let Some(store) = &after.store_access_token {
+            let stored = self.secrets.get(&store.account).and_then(|found| {
+                let mut secrets = found.unwrap_or_default();
+                if secrets.access_token.as_deref() == Some(store.token.as_str()) {
+                    return Ok(());
+                }
+                secrets.access_token = Some(store.token.clone());
+                self.secrets.set(&store.account, &secrets)
+            });
+            if let Err(e) = stored {
+                tracing::error!(error = %e, "the new access token could not be stored yet");
                 return AfterOutcome {
-                    revoked: true,
-                    complete: true,
+                    revoked: false,
+                    complete: false,
                 };
+            }
+        }
+        if let Some(r) = &after.revoke {
+            let outcome = match self.secrets.get(&r.account) {
+                Err(e) => {
+                    tracing::warn!(error = %e, "the session's secrets cannot be read now; the revocation waits");
+                    return AfterOutcome {
+                        revoked: false,
+                        complete: false,
+                    };
+                }
+                // the store lost the session (secrets are only deleted below, after this step was recorded):
+                // only a new sign-in can revoke the token
+                Ok(None) => Err((Error::NotLoggedIn, String::new())),
+                Ok(Some(secrets)) => match self.client(&r.domain) {
+                    Ok(client) => client
+                        .delete_token(&secrets.jwt, &r.token_id)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (e, secrets.jwt)),
+                    Err(e) => Err((e, secrets.jwt)),
+                },
             };
-            let jwt = Some(jwt);
-            let outcome = match (&jwt, self.client(&r.domain)) {
-                (Some(jwt), Ok(client)) => client.delete_token(jwt, &r.token_id).await.map(|_| ()),
-                (None, _) => Err(Error::NotLoggedIn),
-                (_, Err(e)) => Err(e),
-            };
-            if let Err(e) = outcome {
+            if let Err((e, jwt)) = outcome {
                 tracing::warn!(error = %e, "server token not revoked");
                 revoked = false;
-                let recorded = self.defer_revocation(
+                if let Err(e) = self.defer_revocation(
                     &r.domain,
                     "",
                     Some(&r.token_id),
                     r.user_id.as_deref(),
-                    jwt.as_deref().unwrap_or_default(),
-                );
-                if let Err(e) = recorded {
+                    &jwt,
+                ) {
                     tracing::error!(error = %e, "could not record the pending revocation; keeping the session secrets");
-                    keep_secrets = true;
+                    return AfterOutcome {
+                        revoked: false,
+                        complete: false,
+                    };
                 }
             }
+            let mut progressed = journal.clone();
+            progressed.after.revoke = None;
+            if let Err(e) = progressed.save(&self.paths.journal_file()) {
+                tracing::error!(error = %e, "could not record the revocation's progress");
+                return AfterOutcome {
+                    revoked,
+                    complete: false,
+                };
+            }
         }
-        if !keep_secrets {
-            for account in &after.delete_secrets {
-                if let Err(e) = self.secrets.delete(account) {
-                    tracing::warn!(error = %e, "could not delete session secrets");
-                }
+        for account in &after.delete_secrets {
+            if let Err(e) = self.secrets.delete(account) {
+                tracing::warn!(error = %e, "could not delete session secrets");
             }
         }
         AfterOutcome {
             revoked,
-            complete: !keep_secrets,
+            complete: true,
         }
     }
 }
