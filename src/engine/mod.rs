@@ -17,5 +17,6 @@ pub mod session;
 pub mod snapshots;
 pub mod token_files;
 pub use session::Engine;
+pub mod health;
 pub mod index;
 pub mod tokens;
