@@ -128,16 +128,17 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
             let b = layout.bounds();
             renderer.fill_quad(
                 Quad {
+                    // a 2 px ring with a 2 px gap: visible on any button colour
                     bounds: Rectangle {
-                        x: b.x - 3.0,
-                        y: b.y - 3.0,
-                        width: b.width + 6.0,
-                        height: b.height + 6.0,
+                        x: b.x - 4.0,
+                        y: b.y - 4.0,
+                        width: b.width + 8.0,
+                        height: b.height + 8.0,
                     },
                     border: Border {
                         color: style::tokens(theme).focus,
                         width: 2.0,
-                        radius: 8.0.into(),
+                        radius: 9.0.into(),
                     },
                     ..Quad::default()
                 },

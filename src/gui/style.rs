@@ -4,7 +4,7 @@
 //! message line and the right-aligned button row. Screens use these instead of raw sizes and colours.
 
 use iced::widget::{button, center, checkbox, column, container, opaque, row, space, stack, text};
-use iced::{Background, Border, Color, Element, Font, Length, Shadow, Theme, color, font};
+use iced::{Background, Border, Color, Element, Font, Length, Theme, color, font};
 
 use crate::gui::focus;
 use crate::gui::settings::ThemeChoice;
@@ -46,6 +46,8 @@ pub struct Tokens {
     /// Secondary text (hints, counts): still 4.5:1 on both backgrounds.
     pub muted: Color,
     pub border: Color,
+    /// Borders of controls (inputs, checkboxes): 3:1 against the surface, as WCAG asks of UI components.
+    pub control_border: Color,
     /// Primary buttons and the focus ring.
     pub primary: Color,
     pub primary_hover: Color,
@@ -79,6 +81,7 @@ pub const LIGHT: Tokens = Tokens {
     text: color!(0x1a1f24),
     muted: color!(0x515b66),
     border: color!(0xb9c1ca),
+    control_border: color!(0x7a8591),
     primary: color!(0x1d6b40),
     primary_hover: color!(0x155232),
     on_primary: color!(0xffffff),
@@ -107,6 +110,7 @@ pub const DARK: Tokens = Tokens {
     text: color!(0xe8eaed),
     muted: color!(0xaab2bb),
     border: color!(0x4a525b),
+    control_border: color!(0x8a95a0),
     primary: color!(0x1d6b40),
     primary_hover: color!(0x175835),
     on_primary: color!(0xffffff),
@@ -144,17 +148,21 @@ pub fn theme(choice: ThemeChoice) -> Theme {
         ThemeChoice::Light => ("conda-connect light", &LIGHT),
         ThemeChoice::Dark => ("conda-connect dark", &DARK),
     };
-    Theme::custom(
-        name,
-        iced::theme::Palette {
-            background: t.surface,
-            text: t.text,
-            primary: t.primary,
-            success: t.success_text,
-            warning: t.warning_text,
-            danger: t.error_text,
-        },
-    )
+    let palette = iced::theme::Palette {
+        background: t.surface,
+        text: t.text,
+        primary: t.primary,
+        success: t.success_text,
+        warning: t.warning_text,
+        danger: t.error_text,
+    };
+    Theme::custom_with_fn(name, palette, move |p| {
+        let mut e = iced::theme::palette::Extended::generate(p);
+        // control borders and placeholders from the tokens: the generated ones are too faint
+        e.background.strong.color = t.control_border;
+        e.secondary.base.color = t.muted;
+        e
+    })
 }
 
 /// WCAG 2 relative luminance of an sRGB colour.
@@ -223,14 +231,8 @@ pub fn card<'a, M: 'a>(content: impl Into<Element<'a, M>>, width: f32) -> Elemen
     container(content)
         .padding(sp::XL)
         .width(Length::Fixed(width))
-        .style(|theme: &Theme| container::Style {
-            shadow: Shadow {
-                color: Color::from_rgba(0.0, 0.0, 0.0, 0.35),
-                offset: iced::Vector::new(0.0, 4.0),
-                blur_radius: 16.0,
-            },
-            ..panel(theme)
-        })
+        // no drop shadow: tiny-skia's partial redraws leave a blurred shadow's halo over the card
+        .style(panel)
         .into()
 }
 
@@ -585,8 +587,12 @@ mod tests {
                 let ratio = contrast(fg, bg);
                 assert!(ratio >= 4.5, "{theme}: {what} is {ratio:.2}:1");
             }
-            // the focus ring is a non-text element: 3:1 against what it surrounds
+            // non-text elements (the focus ring, control borders): 3:1 against what they sit on
             assert!(contrast(t.focus, t.surface) >= 3.0, "{theme}: focus ring");
+            assert!(
+                contrast(t.control_border, t.surface) >= 3.0,
+                "{theme}: control border"
+            );
         }
     }
 
@@ -605,5 +611,11 @@ mod tests {
         assert!(!theme(ThemeChoice::Light).extended_palette().is_dark);
         assert!(theme(ThemeChoice::Dark).extended_palette().is_dark);
         assert_eq!(tokens(&theme(ThemeChoice::Dark)), &DARK);
+        let light = theme(ThemeChoice::Light);
+        assert_eq!(
+            light.extended_palette().background.strong.color,
+            LIGHT.control_border
+        );
+        assert_eq!(light.extended_palette().secondary.base.color, LIGHT.muted);
     }
 }

@@ -388,7 +388,7 @@ impl State {
                         Message::ToggleDefault(name.clone(), on)
                     })
                 })
-                .width(Length::Fixed(176.0)),
+                .width(Length::Fixed(196.0)),
                 table::column(style::label("Add to channels"), |r: Row| {
                     let name = r.name.clone();
                     style::check(r.channel, None, move |on| {

@@ -106,7 +106,7 @@ impl State {
                 if let Some(host) = self.untrusted_host.take() {
                     self.error = Some(trust::cancelled(&host));
                 }
-                Action::None
+                Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
             Message::Finished(result) => {

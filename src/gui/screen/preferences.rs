@@ -4,7 +4,7 @@
 //! changes. Esc with unsaved changes asks first; Esc in the trust question goes back to the form.
 
 use iced::widget::{column, radio, row, text_input};
-use iced::{Element, Length, Task};
+use iced::{Element, Task};
 
 use crate::engine::session::Preferences;
 use crate::engine::{Engine, Error, domain};
@@ -226,9 +226,9 @@ impl State {
             .on_submit(Message::Apply)
             .padding(8);
         let domain: Element<'_, Message> = if self.signed_in {
-            // read-only while signed in: the server is changed by signing out first
+            // read-only while signed in (full-contrast text, not a greyed field): the server changes by signing out
             row![
-                domain_input.width(Length::Fill),
+                style::value_box(self.domain.as_str(), style::type_scale::BODY),
                 style::small("Sign Out…", Some(Message::SignOutFirst)),
             ]
             .spacing(style::space_scale::S)

@@ -118,7 +118,8 @@ impl State {
                 if let Some(host) = self.untrusted_host.take() {
                     self.error = Some(trust::cancelled(&host));
                 }
-                Action::None
+                // back in the form, ready to type another address
+                Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
             Message::Validated(result) => {

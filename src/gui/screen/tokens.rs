@@ -433,7 +433,7 @@ impl State {
                     .spacing(4)
                     .height(Length::Fixed(300.0)),
                 )
-                .style(container::bordered_box),
+                .style(style::boxed),
             );
         }
         col = col.push(style::button_row([style::primary(
