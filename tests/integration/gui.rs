@@ -145,10 +145,20 @@ impl Harness {
             .bounds()
     }
 
-    /// A text is entirely inside the window.
+    /// A text is drawn whole: not squeezed to nothing, not clipped, inside the window.
     fn fully_visible(&self, text: &str) -> bool {
-        let b = self.bounds_of(text);
-        b.x >= 0.0
+        use iced_test::selector::Bounded;
+        let target = self
+            .simulator()
+            .find(text.to_string())
+            .unwrap_or_else(|e| panic!("find {text:?}: {e:?}"));
+        let b = target.bounds();
+        b.width > 1.0
+            && b.height > 1.0
+            && target.visible_bounds().is_some_and(|v| {
+                (v.width - b.width).abs() < 0.5 && (v.height - b.height).abs() < 0.5
+            })
+            && b.x >= 0.0
             && b.y >= 0.0
             && b.x + b.width <= self.size.width
             && b.y + b.height <= self.size.height
