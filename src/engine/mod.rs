@@ -17,6 +17,7 @@ pub mod session;
 pub mod snapshots;
 pub mod token_files;
 pub use session::Engine;
+pub mod certificate;
 pub mod health;
 pub mod index;
 pub mod tokens;

@@ -147,7 +147,6 @@ impl Harness {
 
     /// A text is drawn whole: not squeezed to nothing, not clipped, inside the window.
     fn fully_visible(&self, text: &str) -> bool {
-        use iced_test::selector::Bounded;
         let target = self
             .simulator()
             .find(text.to_string())
@@ -1064,6 +1063,14 @@ async fn the_trust_question_defaults_to_cancel() {
     .await;
     h.click("Set Domain").await;
     assert!(h.shows(trust::TITLE));
+    // the certificate, to compare with what the administrator published (a handshake only: nothing stored)
+    assert!(h.shows("CN=rcgen self signed cert"), "subject and issuer");
+    let fingerprint = match &h.app.dialog {
+        Some(gui::Dialog::SetDomain(s)) => s.server_certificate.clone().unwrap().unwrap().sha256,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
+    assert!(h.shows(&fingerprint));
     // Enter outside a field: Cancel, not Trust
     h.keys(|ui| {
         ui.tap_key(key::Named::Enter);

@@ -21,6 +21,7 @@ pub enum Message {
     Submit,
     Trust,
     CancelTrust,
+    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     Finished(Result<LoginOutcome, Error>),
 }
@@ -40,6 +41,8 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     pub untrusted_host: Option<String>,
+    /// The certificate shown in the trust question.
+    pub server_certificate: trust::Certificate,
     /// Shown in demo mode: the emulator's credentials.
     pub hint: Option<String>,
 }
@@ -53,6 +56,7 @@ impl State {
             error: None,
             busy: false,
             untrusted_host: None,
+            server_certificate: None,
             hint,
         }
     }
@@ -109,6 +113,10 @@ impl State {
                 Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
+            Message::CertificateRead(result) => {
+                self.server_certificate = Some(result.map_err(|e| e.to_string()));
+                Action::None
+            }
             Message::Finished(result) => {
                 self.busy = false;
                 match result {
@@ -118,7 +126,12 @@ impl State {
                     }
                     Err(e) if e.is_tls() => {
                         self.untrusted_host = Some(domain::netloc(&self.domain));
-                        Action::None
+                        self.server_certificate = None;
+                        Action::Run(trust::fetch(
+                            engine,
+                            self.domain.clone(),
+                            Message::CertificateRead,
+                        ))
                     }
                     Err(e) => {
                         self.error = Some(crate::gui::screen::set_domain::domain_error(&e));
@@ -157,7 +170,12 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(host) = &self.untrusted_host {
-            return trust::view(host, Message::Trust, Message::CancelTrust);
+            return trust::view(
+                host,
+                &self.server_certificate,
+                Message::Trust,
+                Message::CancelTrust,
+            );
         }
         let hint: Element<'_, Message> = match &self.hint {
             Some(hint) => container(style::body(hint.as_str()))

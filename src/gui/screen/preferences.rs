@@ -22,6 +22,7 @@ pub enum Message {
     Apply,
     Trust,
     CancelTrust,
+    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     SignOutFirst,
     /// Esc: close, or with unsaved changes ask first (a second Esc discards).
@@ -47,6 +48,8 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     pub untrusted_host: Option<String>,
+    /// The certificate shown in the trust question.
+    pub server_certificate: trust::Certificate,
     /// The domain cannot change while signed in.
     pub needs_sign_out: bool,
     /// Signed in: the domain field is read-only.
@@ -75,6 +78,7 @@ impl State {
             error: None,
             busy: false,
             untrusted_host: None,
+            server_certificate: None,
             needs_sign_out: false,
             signed_in,
             initial: (prefs.clone(), theme),
@@ -157,15 +161,21 @@ impl State {
                 }
             }
             Message::Cancel => return Action::Cancel,
+            Message::CertificateRead(result) => {
+                self.server_certificate = Some(result.map_err(|e| e.to_string()));
+            }
             Message::SignOutFirst => return Action::SignOut,
             Message::Saved(result) => {
                 self.busy = false;
                 match result {
                     Ok(prefs) => return Action::Saved(prefs, self.theme),
                     Err(e) if e.is_tls() => {
-                        self.untrusted_host = domain::normalize_domain(&self.domain)
-                            .ok()
-                            .map(|d| domain::netloc(&d));
+                        let normalized = domain::normalize_domain(&self.domain).ok();
+                        self.untrusted_host = normalized.as_deref().map(domain::netloc);
+                        self.server_certificate = None;
+                        if let Some(d) = normalized {
+                            return Action::Run(trust::fetch(engine, d, Message::CertificateRead));
+                        }
                     }
                     Err(Error::AlreadyLoggedIn { domain, .. }) => {
                         self.needs_sign_out = true;
@@ -207,7 +217,12 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(host) = &self.untrusted_host {
-            return trust::view(host, Message::Trust, Message::CancelTrust);
+            return trust::view(
+                host,
+                &self.server_certificate,
+                Message::Trust,
+                Message::CancelTrust,
+            );
         }
         let choice = |label: &'static str, value: ThemeChoice| {
             crate::gui::focus::toggle_ring(

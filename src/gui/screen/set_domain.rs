@@ -21,6 +21,7 @@ pub enum Message {
     Submit,
     Trust,
     CancelTrust,
+    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     Validated(Result<String, Error>),
 }
@@ -39,6 +40,8 @@ pub struct State {
     pub busy: bool,
     /// The certificate of this host failed: ask before trusting it.
     pub untrusted_host: Option<String>,
+    /// The certificate shown in the trust question.
+    pub server_certificate: trust::Certificate,
 }
 
 /// A domain error in words that say what is wrong and what to do.
@@ -122,15 +125,24 @@ impl State {
                 Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
+            Message::CertificateRead(result) => {
+                self.server_certificate = Some(result.map_err(|e| e.to_string()));
+                Action::None
+            }
             Message::Validated(result) => {
                 self.busy = false;
                 match result {
                     Ok(domain) => Action::Done(domain),
                     Err(e) if e.is_tls() => {
-                        self.untrusted_host = domain::normalize_domain(&self.input)
-                            .ok()
-                            .map(|d| domain::netloc(&d));
-                        Action::None
+                        let normalized = domain::normalize_domain(&self.input).ok();
+                        self.untrusted_host = normalized.as_deref().map(domain::netloc);
+                        self.server_certificate = None;
+                        match normalized {
+                            Some(d) => {
+                                Action::Run(trust::fetch(engine, d, Message::CertificateRead))
+                            }
+                            None => Action::None,
+                        }
                     }
                     Err(e) => {
                         self.error = Some(domain_error(&e));
@@ -161,7 +173,12 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(host) = &self.untrusted_host {
-            return trust::view(host, Message::Trust, Message::CancelTrust);
+            return trust::view(
+                host,
+                &self.server_certificate,
+                Message::Trust,
+                Message::CancelTrust,
+            );
         }
         let submit = (!self.busy && !self.input.trim().is_empty()).then_some(Message::Submit);
         let form: Element<'_, Message> = column![

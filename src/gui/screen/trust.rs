@@ -2,9 +2,11 @@
 //! cannot be verified. Trust is given per host and only on this explicit click: the default (Enter, Esc, the
 //! highlighted button) is Cancel.
 
-use iced::Element;
-use iced::widget::column;
+use iced::widget::{column, container, row, text};
+use iced::{Element, Font, Length, Task};
 
+use crate::engine::certificate::CertificateInfo;
+use crate::engine::{Engine, Error};
 use crate::gui::style;
 
 pub const TITLE: &str = "SSL Verification Failed!";
@@ -16,18 +18,79 @@ pub fn cancelled(host: &str) -> String {
     format!("The certificate of {host} was not trusted, so nothing was changed.")
 }
 
-pub fn view<'a, M: Clone + 'a>(host: &'a str, on_trust: M, on_cancel: M) -> Element<'a, M> {
+/// Read the certificate `domain` presents (a handshake only), to show it in the question.
+pub fn fetch<M: Send + 'static>(
+    engine: &Engine,
+    domain: String,
+    to: impl Fn(Result<CertificateInfo, Error>) -> M + Send + 'static,
+) -> Task<M> {
+    let engine = engine.clone();
+    Task::perform(async move { engine.server_certificate(&domain).await }, to)
+}
+
+/// The certificate as read, or why it could not be (`None` while reading).
+pub type Certificate = Option<Result<CertificateInfo, String>>;
+
+fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
+    let line = |label: &'static str, value: String| {
+        row![
+            text(label)
+                .size(style::type_scale::SMALL)
+                .font(style::BOLD)
+                .width(Length::Fixed(84.0)),
+            text(value)
+                .size(style::type_scale::SMALL)
+                .width(Length::Fill)
+        ]
+        .spacing(style::space_scale::S)
+    };
+    match certificate {
+        None => style::muted("Reading the server's certificate…"),
+        Some(Err(e)) => style::muted(format!("The certificate could not be read: {e}")),
+        Some(Ok(c)) => container(
+            column![
+                line("Subject", c.subject.clone()),
+                line("Issuer", c.issuer.clone()),
+                line("Valid", format!("{} to {}", c.not_before, c.not_after)),
+                row![
+                    text("SHA-256")
+                        .size(style::type_scale::SMALL)
+                        .font(style::BOLD)
+                        .width(Length::Fixed(84.0)),
+                    text(c.sha256.clone())
+                        .size(12)
+                        .font(Font::MONOSPACE)
+                        .width(Length::Fill)
+                ]
+                .spacing(style::space_scale::S),
+            ]
+            .spacing(style::space_scale::XS),
+        )
+        .padding(style::space_scale::S)
+        .width(Length::Fill)
+        .style(style::boxed)
+        .into(),
+    }
+}
+
+pub fn view<'a, M: Clone + 'a>(
+    host: &'a str,
+    certificate: &'a Certificate,
+    on_trust: M,
+    on_cancel: M,
+) -> Element<'a, M> {
     style::card(
         column![
             style::title(TITLE),
             style::body(TEXT),
             style::muted(format!("Server: {host}")),
+            details(certificate),
             style::button_row([
                 style::secondary(TRUST, Some(on_trust)),
                 style::primary("Cancel", Some(on_cancel)),
             ]),
         ]
         .spacing(style::space_scale::L),
-        480.0,
+        560.0,
     )
 }
