@@ -340,12 +340,22 @@ impl App {
                     self.health = Health::Unknown;
                     self.sign_in_expiry = None;
                     self.index_problem = None;
-                } else if own_session {
-                    let engine = self.engine.clone();
-                    tasks.push(Task::perform(
-                        async move { engine.sign_in_token_expiry().await },
-                        Message::SignInExpiry,
-                    ));
+                } else {
+                    if self.health == Health::Unknown {
+                        // at start: check the token at once rather than after the first interval
+                        let engine = self.engine.clone();
+                        tasks.push(Task::perform(
+                            async move { engine.check_connection().await },
+                            Message::HealthChecked,
+                        ));
+                    }
+                    if own_session {
+                        let engine = self.engine.clone();
+                        tasks.push(Task::perform(
+                            async move { engine.sign_in_token_expiry().await },
+                            Message::SignInExpiry,
+                        ));
+                    }
                 }
                 Task::batch(tasks)
             }

@@ -1103,6 +1103,18 @@ async fn the_health_check_notices_a_revoked_token() {
         "no false Connected"
     );
     assert!(h.shows("Signed in as alice, but the token is refused"));
+
+    // the same at start: a new window checks the token at once
+    let config = Config {
+        engine: h.world.engine(),
+        preset_domain: None,
+        login_hint: None,
+        note: None,
+    };
+    let (app, boot) = App::new(config);
+    h.app = app;
+    h.settle(boot).await;
+    assert!(h.shows(gui::TOKEN_REJECTED));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! Login: Username, Password (masked), Sign In enabled only when both are filled; inline errors in Navigator's
 //! words; a busy line while the request runs; Enter submits, Esc cancels.
 
-use iced::widget::{column, container, space, text, text_input};
+use iced::widget::{column, space, text, text_input};
 use iced::{Element, Task};
 
 use crate::engine::session::LoginOutcome;
@@ -177,12 +177,9 @@ impl State {
                 Message::CancelTrust,
             );
         }
+        // information, not a control: a banner, never something that looks like a field or a button
         let hint: Element<'_, Message> = match &self.hint {
-            Some(hint) => container(style::body(hint.as_str()))
-                .padding(style::space_scale::S)
-                .width(iced::Length::Fill)
-                .style(style::boxed)
-                .into(),
+            Some(hint) => style::banner(style::Tone::Info, hint.as_str(), vec![]),
             None => space::vertical().height(0).into(),
         };
         let submit = self.can_submit().then_some(Message::Submit);
