@@ -34,7 +34,7 @@ impl Dialog {
     }
 
     /// What Esc does (one level back, or close), if anything.
-    pub fn escape(&self, _signed_in: bool) -> Option<Message> {
+    pub fn escape(&self) -> Option<Message> {
         match self {
             Dialog::Connect => Some(Message::Connect(connect::Message::Close)),
             Dialog::SetDomain(s) => s.escape().map(Message::SetDomain),

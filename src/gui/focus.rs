@@ -123,7 +123,7 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
             cursor,
             viewport,
         );
-        if tree.state.downcast_ref::<RingState>().focused {
+        if self.on_activate.is_some() && tree.state.downcast_ref::<RingState>().focused {
             use iced::advanced::Renderer as _;
             let b = layout.bounds();
             renderer.fill_quad(
@@ -157,7 +157,13 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
         let Tree {
             state, children, ..
         } = tree;
-        operation.focusable(None, layout.bounds(), state.downcast_mut::<RingState>());
+        let state = state.downcast_mut::<RingState>();
+        if self.on_activate.is_some() {
+            operation.focusable(None, layout.bounds(), state);
+        } else {
+            // a disabled control is skipped by Tab (as GTK and Qt skip insensitive widgets)
+            state.unfocus();
+        }
         operation.traverse(&mut |op| {
             self.content
                 .as_widget_mut()

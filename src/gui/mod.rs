@@ -521,11 +521,7 @@ impl App {
                 }
                 Task::none()
             }
-            Message::Escape => match self
-                .dialog
-                .as_ref()
-                .and_then(|d| d.escape(self.signed_in()))
-            {
+            Message::Escape => match self.dialog.as_ref().and_then(Dialog::escape) {
                 Some(m) => self.update(m),
                 None => Task::none(),
             },

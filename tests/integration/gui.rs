@@ -1153,3 +1153,20 @@ fn the_window_class_matches_the_desktop_file() {
         gui::APP_ID
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_skips_disabled_buttons() {
+    let mut h = Harness::new().await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    // Username, Password, Cancel — Sign In is disabled while the fields are empty — then around to Username
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        tab(&mut ui, 4);
+        ui.typewrite("x");
+        ui.into_messages().collect()
+    };
+    let got = format!("{messages:?}");
+    assert!(got.contains("Login(Username(\"x\"))"), "{got}");
+}
