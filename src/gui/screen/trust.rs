@@ -57,10 +57,14 @@ fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
                         .size(style::type_scale::SMALL)
                         .font(style::BOLD)
                         .width(Length::Fixed(84.0)),
-                    text(c.sha256.clone())
-                        .size(12)
-                        .font(Font::MONOSPACE)
-                        .width(Length::Fill)
+                    // 32 byte pairs in two lines of 16: a fingerprint has no place to wrap
+                    column(fingerprint_lines(&c.sha256).into_iter().map(|l| {
+                        text(l)
+                            .size(12)
+                            .font(Font::MONOSPACE)
+                            .width(Length::Fill)
+                            .into()
+                    }))
                 ]
                 .spacing(style::space_scale::S),
             ]
@@ -71,6 +75,12 @@ fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
         .style(style::boxed)
         .into(),
     }
+}
+
+/// A fingerprint split in lines of 16 byte pairs.
+pub fn fingerprint_lines(sha256: &str) -> Vec<String> {
+    let pairs: Vec<&str> = sha256.split(':').collect();
+    pairs.chunks(16).map(|c| c.join(":")).collect()
 }
 
 pub fn view<'a, M: Clone + 'a>(
