@@ -358,8 +358,16 @@ async fn add_channels_rules_sorting_and_skip() {
     let mut h = Harness::new().await;
     h.sign_in().await;
     assert!(h.shows(add_channels::TITLE));
+    let before = h.bounds_of("Add Channels");
     h.click("Add Channels").await;
     assert!(h.shows(conda_connect::engine::error::NO_DEFAULT_CHANNEL));
+    // neither the error nor filtering (one page, no pager) moves the buttons
+    h.type_into(add_channels::FILTER_ID, "main").await;
+    assert_eq!(h.bounds_of("Add Channels"), before, "Add Channels moved");
+    h.send(Message::AddChannels(add_channels::Message::Filter(
+        String::new(),
+    )))
+    .await;
     // sorted by Mirror first (mirrors on top), then by a click on Name
     let first = |h: &Harness| match &h.app.dialog {
         Some(gui::Dialog::AddChannels(s)) => s.visible()[0].name.clone(),

@@ -436,6 +436,8 @@ impl State {
             ]
             .spacing(8)
             .align_y(iced::Center);
+            // the same height with or without the pager, so the dialog never changes size while filtering
+            line = line.height(Length::Fixed(30.0));
             if pages > 1 {
                 line = line
                     .push(style::small(
