@@ -885,15 +885,24 @@ impl App {
         let mut buttons = row![].spacing(style::space_scale::S);
         if own {
             buttons = buttons
-                .push(style::secondary("Channels", Some(Message::OpenChannels)))
-                .push(style::secondary("Tokens", Some(Message::OpenTokens)));
+                .push(style::shortcut_hint(
+                    style::secondary("Channels", Some(Message::OpenChannels)),
+                    "Ctrl+L",
+                ))
+                .push(style::shortcut_hint(
+                    style::secondary("Tokens", Some(Message::OpenTokens)),
+                    "Ctrl+T",
+                ));
         }
         buttons = buttons
-            .push(style::secondary(
-                "Preferences",
-                Some(Message::OpenPreferences),
+            .push(style::shortcut_hint(
+                style::secondary("Preferences", Some(Message::OpenPreferences)),
+                "Ctrl+,",
             ))
-            .push(style::primary("Connect", Some(Message::OpenConnect)));
+            .push(style::shortcut_hint(
+                style::primary("Connect", Some(Message::OpenConnect)),
+                "Ctrl+K",
+            ));
         container(
             row![
                 column![

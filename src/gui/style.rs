@@ -521,6 +521,30 @@ pub fn button_row<'a, M: 'a>(buttons: impl IntoIterator<Item = Element<'a, M>>) 
     r.into()
 }
 
+/// A control with its keyboard shortcut shown on hover.
+pub fn shortcut_hint<'a, M: 'a>(control: Element<'a, M>, keys: &'a str) -> Element<'a, M> {
+    iced::widget::tooltip(
+        control,
+        container(text(keys).size(ty::SMALL))
+            .padding([sp::XS, sp::S])
+            .style(|theme: &Theme| {
+                let t = tokens(theme);
+                container::Style {
+                    background: Some(t.text.into()),
+                    text_color: Some(t.surface),
+                    border: Border {
+                        radius: 4.0.into(),
+                        ..Border::default()
+                    },
+                    ..container::Style::default()
+                }
+            }),
+        iced::widget::tooltip::Position::Bottom,
+    )
+    .gap(sp::XS)
+    .into()
+}
+
 /// A labelled field.
 pub fn field<'a, M: 'a>(label: &'a str, input: impl Into<Element<'a, M>>) -> Element<'a, M> {
     column![text(label).size(ty::SMALL), input.into()]
@@ -577,6 +601,7 @@ mod tests {
             ("warning banner", t.warning_text, t.warning_bg),
             ("danger banner", t.danger_text, t.danger_bg),
             ("text on a header hover", t.text, t.secondary_bg),
+            ("shortcut tooltip", t.surface, t.text),
         ]
     }
 
