@@ -1,10 +1,12 @@
 //! The engine: everything conda-connect does, without any GUI type.
 
+pub mod certificate;
 pub mod client;
 pub mod condarc;
 pub mod domain;
 pub mod error;
 pub mod files;
+pub mod health;
 pub mod index;
 pub mod ini_file;
 pub mod journal;

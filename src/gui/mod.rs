@@ -1,7 +1,10 @@
 //! The desktop app (iced). A thin top level: it owns the engine handle and the screens, routes messages, runs the
-//! sign-in flow (Connect → Set Domain → Login → Add Channels → Update Index) and the health check. Every network
-//! and file operation runs as a `Task`, so the window keeps repainting.
+//! sign-in flow (Connect → Set Domain → Login → Add Channels → Update Index), the Channels screen and the health
+//! check. Every network and file operation runs as a `Task`, so the window keeps repainting; each dialog says
+//! itself whether it is busy and what Enter and Esc mean.
 
+pub mod dialog;
+pub mod focus;
 pub mod screen;
 pub mod settings;
 pub mod style;
@@ -9,16 +12,21 @@ pub mod style;
 use std::time::Duration;
 
 use iced::keyboard::{self, key};
-use iced::widget::{button, column, container, row, space, text};
+use iced::widget::{column, container, row, space, text};
 use iced::{Element, Font, Length, Subscription, Task, Theme};
 
-use crate::engine::session::Status;
+use crate::engine::health::Connection;
+use crate::engine::session::{LoginSource, Preferences, Selection, Status};
 use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, Error};
+pub use dialog::Dialog;
 use screen::{add_channels, connect, home, login, preferences, set_domain, sign_out, tokens};
-use settings::{AppSettings, ThemeChoice};
+use settings::AppSettings;
+use style::Tone;
 
 pub const APP_NAME: &str = "conda-connect";
+/// The window's app id (Wayland) and WM_CLASS (X11): matches `StartupWMClass` in packaging/conda-connect.desktop.
+pub const APP_ID: &str = "conda-connect";
 pub const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub const FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 pub const FONT_ITALIC: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Oblique.ttf");
@@ -26,30 +34,16 @@ pub const DEFAULT_FONT: Font = Font::with_name("DejaVu Sans");
 /// The app icon as 64×64 RGBA (generated from assets/icons/conda-connect.svg).
 const ICON_RGBA: &[u8] = include_bytes!("../../assets/icons/conda-connect-64.rgba");
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+/// The smallest window the layout is made for (header, both panels, every dialog).
+pub const MIN_SIZE: iced::Size = iced::Size::new(900.0, 620.0);
+pub const DEFAULT_SIZE: iced::Size = iced::Size::new(1040.0, 700.0);
 
-/// How the app starts.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub engine: Engine,
-    /// Domain to pre-fill in Set Domain (demo: the emulator's URL).
-    pub preset_domain: Option<String>,
-    /// A line shown in the Login dialog (demo: the emulator's credentials).
-    pub login_hint: Option<String>,
-    /// A line shown under the header (demo: where its files live).
-    pub note: Option<String>,
-}
-
-/// The open dialog, if any.
-#[derive(Debug)]
-pub enum Dialog {
-    Connect,
-    SetDomain(set_domain::State),
-    Login(login::State),
-    AddChannels(add_channels::State),
-    Preferences(preferences::State),
-    SignOut(sign_out::State),
-    Tokens(tokens::State),
-}
+pub const NO_CHANNELS: &str =
+    "You are signed in, but no channel is chosen: conda cannot install from the server yet.";
+pub const CHOOSE_CHANNELS: &str = "Choose channels…";
+pub const TOKEN_REJECTED: &str = "The server no longer accepts conda's token (revoked or expired). Sign in again to get a new one.";
+pub const SIGN_IN_AGAIN: &str = "Sign in again…";
+pub const CONDA_DEFAULTS: &str = "No channels are configured in ~/.condarc: conda will use its built-in defaults (repo.anaconda.com) — no Update Index was run.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -58,6 +52,58 @@ pub enum Health {
     Unreachable,
     /// Reachable again after an outage (banner until dismissed).
     Restored,
+    /// The server answers but refuses the token.
+    TokenRejected,
+    /// The certificate is no longer trusted.
+    Untrusted,
+}
+
+/// When a notice leaves on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Only while signed in (gone after sign-out).
+    SignedIn,
+    /// Only while signed out (gone after the next sign-in).
+    SignedOut,
+}
+
+/// A message in the main window that belongs to a state and leaves with it (or when dismissed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub tone: Tone,
+    pub scope: Scope,
+}
+
+/// Why Update Index failed, found by checking the connection after a failed fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexProblem {
+    Offline(String),
+    Untrusted(String),
+    TokenRejected,
+    /// Channel directories the server does not have (404).
+    Missing(Vec<String>),
+}
+
+impl IndexProblem {
+    pub fn text(&self) -> String {
+        match self {
+            IndexProblem::Offline(host) => format!(
+                "Update Index failed: {host} cannot be reached — are you offline? Check your network or VPN, then Update Index again."
+            ),
+            IndexProblem::Untrusted(host) => format!(
+                "Update Index failed: the certificate of {host} cannot be verified. Check the SSL settings in Preferences."
+            ),
+            IndexProblem::TokenRejected => {
+                "Update Index failed: the server no longer accepts your token — sign in again."
+                    .into()
+            }
+            IndexProblem::Missing(names) => format!(
+                "Update Index: the server has no channel {} (removed or renamed?). Choose your channels again.",
+                names.join(", ")
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,21 +118,35 @@ pub enum Message {
     Tokens(tokens::Message),
     OpenConnect,
     OpenTokens,
+    OpenChannels,
+    /// The Channels screen, once "show hidden channels" is read.
+    ChannelsScreen(bool),
     /// The sign-in token's expiry, checked after each status load while signed in.
     SignInExpiry(Result<Expiry, Error>),
     RenewSignInToken,
     Renewed(Result<String, Error>),
     OpenPreferences,
+    PreferencesLoaded(Result<Preferences, Error>),
+    /// Connect → Sign In, once the stored domain is read.
+    SignInDomain(Option<String>),
+    /// After sign-in: the Add Channels dialog, once "show hidden channels" is read.
+    PickChannels(Option<Selection>, bool),
+    SettingsSaved(Result<(), Error>),
     CloseDialog,
     StatusLoaded(Result<Status, Error>),
     HealthTick,
-    HealthChecked(bool),
+    HealthChecked(Connection),
+    /// After a failed Update Index: what the connection check found.
+    IndexDiagnosed(Connection, Vec<String>),
+    /// Sign out, then start the sign-in again (the token was refused).
+    SignInAgain,
     DismissBanner,
     DismissNotice,
     Escape,
     /// Enter outside a text field: the open dialog's default button.
     Enter,
-    FocusNext(bool),
+    UpdateIndex,
+    FocusSearch,
 }
 
 pub struct App {
@@ -97,14 +157,32 @@ pub struct App {
     pub home: home::State,
     pub dialog: Option<Dialog>,
     pub health: Health,
-    pub notice: Option<String>,
+    pub notice: Option<Notice>,
+    pub index_problem: Option<IndexProblem>,
     pub settings: AppSettings,
     /// The sign-in token expires soon (or has): the main window offers renewal.
     pub sign_in_expiry: Option<Expiry>,
+    /// After the next status load: run Update Index if channels are configured (after sign-out).
+    index_after_status: bool,
+    /// After the next sign-out: start the sign-in again.
+    sign_in_after_sign_out: bool,
+}
+
+/// How the app starts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub engine: Engine,
+    /// Domain to pre-fill in Set Domain (demo: the emulator's URL).
+    pub preset_domain: Option<String>,
+    /// A line shown in the Login dialog (demo: the emulator's credentials).
+    pub login_hint: Option<String>,
+    /// A line shown under the header (demo: where its files live).
+    pub note: Option<String>,
 }
 
 impl App {
     pub fn new(config: Config) -> (Self, Task<Message>) {
+        // one small file, read once before the first frame so the window opens in the chosen theme
         let settings = AppSettings::load(&config.engine.paths);
         let app = App {
             engine: config.engine.clone(),
@@ -115,8 +193,11 @@ impl App {
             dialog: None,
             health: Health::Unknown,
             notice: None,
+            index_problem: None,
             settings,
             sign_in_expiry: None,
+            index_after_status: false,
+            sign_in_after_sign_out: false,
         };
         let engine = app.engine.clone();
         let boot = Task::perform(
@@ -142,14 +223,26 @@ impl App {
     }
 
     pub fn theme(&self) -> Theme {
-        match self.settings.theme {
-            ThemeChoice::Light => Theme::Light,
-            ThemeChoice::Dark => Theme::Dark,
-        }
+        style::theme(self.settings.theme)
     }
 
     fn signed_in(&self) -> bool {
         self.status.as_ref().is_some_and(|s| s.logged_in)
+    }
+
+    /// Signed in by conda-connect itself (channels and tokens are managed here).
+    fn own_session(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.logged_in && s.source == Some(LoginSource::CondaConnect))
+    }
+
+    /// Signed in, but `.condarc` names no channel to install from.
+    pub fn no_channel_chosen(&self) -> bool {
+        self.own_session()
+            && self.status.as_ref().is_some_and(|s| {
+                s.default_channels.is_empty() && s.channels.iter().all(|c| c == "defaults")
+            })
     }
 
     fn refresh_status(&self) -> Task<Message> {
@@ -158,30 +251,28 @@ impl App {
     }
 
     fn run_index(&mut self) -> Task<Message> {
+        self.index_problem = None;
         match self.home.update_index(&self.engine) {
             home::Action::Run(t) => t.map(Message::Home),
             home::Action::None => Task::none(),
         }
     }
 
-    /// Connect → Sign In: Set Domain first when no domain is stored, else Login.
+    fn set_notice(&mut self, text: impl Into<String>, tone: Tone, scope: Scope) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            tone,
+            scope,
+        });
+    }
+
+    /// Connect → Sign In: Set Domain first when no domain is stored, else Login (the ini is read in a task).
     fn start_sign_in(&mut self) -> Task<Message> {
-        let domain = self.engine.preferences().ok().and_then(|p| p.domain);
-        match domain {
-            Some(domain) => {
-                self.dialog = Some(Dialog::Login(login::State::new(
-                    domain,
-                    self.config.login_hint.clone(),
-                )));
-                login::State::focus().map(Message::Login)
-            }
-            None => {
-                self.dialog = Some(Dialog::SetDomain(set_domain::State::new(
-                    self.config.preset_domain.clone(),
-                )));
-                set_domain::State::focus().map(Message::SetDomain)
-            }
-        }
+        let engine = self.engine.clone();
+        Task::perform(
+            async move { engine.preferences().ok().and_then(|p| p.domain) },
+            Message::SignInDomain,
+        )
     }
 
     fn start_sign_out(&mut self) -> Task<Message> {
@@ -194,25 +285,82 @@ impl App {
         Task::none()
     }
 
+    /// The Channels screen: "show hidden channels" is read in a task, then the picker opens and loads.
+    fn open_channels(&mut self) -> Task<Message> {
+        if !self.own_session() || self.dialog.is_some() {
+            return Task::none();
+        }
+        let engine = self.engine.clone();
+        Task::perform(
+            async move {
+                engine
+                    .preferences()
+                    .map(|p| p.show_hidden_channels)
+                    .unwrap_or(false)
+            },
+            Message::ChannelsScreen,
+        )
+    }
+
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::StatusLoaded(Ok(status)) => {
-                let own_session =
-                    status.source == Some(crate::engine::session::LoginSource::CondaConnect);
+                let own_session = status.source == Some(LoginSource::CondaConnect);
                 self.status = Some(status);
                 self.status_error = None;
+                // notices belong to a state and leave with it
+                let scope = if self.signed_in() {
+                    Scope::SignedIn
+                } else {
+                    Scope::SignedOut
+                };
+                if self.notice.as_ref().is_some_and(|n| n.scope != scope) {
+                    self.notice = None;
+                }
+                let mut tasks = Vec::new();
+                if std::mem::take(&mut self.index_after_status) {
+                    let configured = self
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| !s.default_channels.is_empty() || !s.channels.is_empty());
+                    if configured || self.signed_in() {
+                        tasks.push(self.run_index());
+                    } else {
+                        // an air-gapped site must not see conda's public defaults fetched (and failing)
+                        self.home = home::State::default();
+                        self.index_problem = None;
+                        let text = match self.notice.take() {
+                            Some(n) => format!("{} {CONDA_DEFAULTS}", n.text),
+                            None => CONDA_DEFAULTS.to_string(),
+                        };
+                        self.set_notice(text, Tone::Success, Scope::SignedOut);
+                    }
+                }
                 if !self.signed_in() {
                     self.health = Health::Unknown;
                     self.sign_in_expiry = None;
-                    return Task::none();
+                    self.index_problem = None;
+                } else {
+                    if self.health == Health::Unknown {
+                        // at start: check the token at once rather than after the first interval
+                        let engine = self.engine.clone();
+                        tasks.push(Task::perform(
+                            async move { engine.check_connection().await },
+                            Message::HealthChecked,
+                        ));
+                    }
+                    if own_session {
+                        let engine = self.engine.clone();
+                        tasks.push(Task::perform(
+                            async move { engine.sign_in_token_expiry().await },
+                            Message::SignInExpiry,
+                        ));
+                    }
                 }
-                if own_session {
-                    let engine = self.engine.clone();
-                    return Task::perform(
-                        async move { engine.sign_in_token_expiry().await },
-                        Message::SignInExpiry,
-                    );
-                }
+                Task::batch(tasks)
+            }
+            Message::StatusLoaded(Err(e)) => {
+                self.status_error = Some(e.to_string());
                 Task::none()
             }
             Message::SignInExpiry(result) => {
@@ -237,15 +385,22 @@ impl App {
                 match result {
                     Ok(until) => {
                         self.sign_in_expiry = None;
-                        self.notice = Some(format!(
-                            "conda's sign-in token was renewed; it now expires on {until}."
-                        ));
+                        self.set_notice(
+                            format!(
+                                "conda's sign-in token was renewed; it now expires on {until}."
+                            ),
+                            Tone::Success,
+                            Scope::SignedIn,
+                        );
                     }
-                    Err(e) => self.notice = Some(e.to_string()),
+                    Err(e) => self.set_notice(e.to_string(), Tone::Danger, Scope::SignedIn),
                 }
                 Task::none()
             }
             Message::OpenTokens => {
+                if !self.own_session() {
+                    return Task::none();
+                }
                 let domain = self
                     .status
                     .as_ref()
@@ -254,6 +409,28 @@ impl App {
                 let (state, load) = tokens::State::new(&self.engine, domain);
                 self.dialog = Some(Dialog::Tokens(state));
                 load.map(Message::Tokens)
+            }
+            Message::OpenChannels => self.open_channels(),
+            Message::ChannelsScreen(all) => {
+                if self.dialog.is_some() {
+                    return Task::none();
+                }
+                let current = self
+                    .status
+                    .as_ref()
+                    .map(|s| Selection {
+                        default_channels: s.default_channels.clone(),
+                        channels: s.channels.clone(),
+                    })
+                    .unwrap_or_default();
+                let (state, load) = add_channels::State::with_mode(
+                    &self.engine,
+                    all,
+                    None,
+                    add_channels::Mode::Manage { current },
+                );
+                self.dialog = Some(Dialog::AddChannels(state));
+                load.map(Message::AddChannels)
             }
             Message::Tokens(m) => {
                 let Some(Dialog::Tokens(state)) = &mut self.dialog else {
@@ -269,76 +446,96 @@ impl App {
                     tokens::Action::SignOut => self.start_sign_out(),
                 }
             }
-            Message::StatusLoaded(Err(e)) => {
-                self.status_error = Some(e.to_string());
-                Task::none()
-            }
             Message::OpenConnect => {
-                self.dialog = Some(Dialog::Connect);
+                if self.dialog.is_none() {
+                    self.dialog = Some(Dialog::Connect);
+                }
                 Task::none()
             }
-            Message::OpenPreferences => match self.engine.preferences() {
-                Ok(p) => {
-                    self.dialog = Some(Dialog::Preferences(preferences::State::new(
-                        &p,
-                        self.settings.theme,
-                    )));
-                    Task::none()
+            Message::OpenPreferences => {
+                if self.dialog.is_some() {
+                    return Task::none();
                 }
-                Err(e) => {
-                    self.notice = Some(e.to_string());
-                    Task::none()
+                let engine = self.engine.clone();
+                Task::perform(
+                    async move { engine.preferences() },
+                    Message::PreferencesLoaded,
+                )
+            }
+            Message::PreferencesLoaded(result) => {
+                match result {
+                    Ok(p) => {
+                        self.dialog = Some(Dialog::Preferences(preferences::State::with_sign_in(
+                            &p,
+                            self.settings.theme,
+                            self.own_session(),
+                        )))
+                    }
+                    Err(e) => self.set_notice(
+                        e.to_string(),
+                        Tone::Danger,
+                        if self.signed_in() {
+                            Scope::SignedIn
+                        } else {
+                            Scope::SignedOut
+                        },
+                    ),
+                }
+                Task::none()
+            }
+            Message::SignInDomain(domain) => match domain {
+                Some(domain) => {
+                    self.dialog = Some(Dialog::Login(login::State::new(
+                        domain,
+                        self.config.login_hint.clone(),
+                    )));
+                    login::State::focus().map(Message::Login)
+                }
+                None => {
+                    self.dialog = Some(Dialog::SetDomain(set_domain::State::new(
+                        self.config.preset_domain.clone(),
+                    )));
+                    set_domain::State::focus().map(Message::SetDomain)
                 }
             },
-            Message::CloseDialog | Message::Escape => {
-                // Esc never interrupts work in flight.
-                let busy = match &self.dialog {
-                    Some(Dialog::Login(s)) => s.busy,
-                    Some(Dialog::SetDomain(s)) => s.busy,
-                    Some(Dialog::AddChannels(s)) => s.saving,
-                    Some(Dialog::SignOut(s)) => s.busy,
-                    Some(Dialog::Preferences(s)) => s.busy,
-                    Some(Dialog::Tokens(s)) => s.busy,
-                    _ => false,
-                };
-                if !busy {
+            Message::PickChannels(remembered, all) => {
+                let (state, load) = add_channels::State::new(&self.engine, all, remembered);
+                self.dialog = Some(Dialog::AddChannels(state));
+                load.map(Message::AddChannels)
+            }
+            Message::SettingsSaved(result) => {
+                if let Err(e) = result {
+                    let scope = if self.signed_in() {
+                        Scope::SignedIn
+                    } else {
+                        Scope::SignedOut
+                    };
+                    self.set_notice(e.to_string(), Tone::Danger, scope);
+                }
+                Task::none()
+            }
+            Message::CloseDialog => {
+                // never interrupts work in flight
+                if !self.dialog.as_ref().is_some_and(Dialog::is_busy) {
                     self.dialog = None;
                 }
                 Task::none()
             }
-            Message::Enter => match &self.dialog {
-                Some(Dialog::Connect) => {
-                    let m = if self.signed_in() {
-                        connect::Message::SignOut
-                    } else {
-                        connect::Message::SignIn
-                    };
-                    self.update(Message::Connect(m))
-                }
-                Some(Dialog::SignOut(_)) => {
-                    self.update(Message::SignOut(sign_out::Message::Confirm))
-                }
-                Some(Dialog::SetDomain(s)) if s.untrusted_host.is_some() => {
-                    self.update(Message::SetDomain(set_domain::Message::Trust))
-                }
-                Some(Dialog::Login(s)) if s.untrusted_host.is_some() => {
-                    self.update(Message::Login(login::Message::Trust))
-                }
-                Some(Dialog::Preferences(s)) if s.untrusted_host.is_some() => {
-                    self.update(Message::Preferences(preferences::Message::Trust))
-                }
-                Some(Dialog::AddChannels(_)) => {
-                    self.update(Message::AddChannels(add_channels::Message::Submit))
-                }
-                _ => Task::none(),
+            Message::Escape => match self.dialog.as_ref().and_then(Dialog::escape) {
+                Some(m) => self.update(m),
+                None => Task::none(),
             },
-            Message::FocusNext(forward) => {
-                if forward {
-                    iced::widget::operation::focus_next()
-                } else {
-                    iced::widget::operation::focus_previous()
+            Message::Enter => match self.dialog.as_ref().and_then(|d| d.enter(self.signed_in())) {
+                Some(m) => self.update(m),
+                None => Task::none(),
+            },
+            Message::UpdateIndex => {
+                if self.dialog.is_some() {
+                    return Task::none();
                 }
+                self.run_index()
             }
+            Message::FocusSearch => iced::widget::operation::focus(home::SEARCH_ID),
             Message::DismissBanner => {
                 if self.health == Health::Restored {
                     self.health = Health::Healthy;
@@ -349,29 +546,94 @@ impl App {
                 self.notice = None;
                 Task::none()
             }
-            Message::HealthTick => match self.status.as_ref().and_then(|s| s.domain.clone()) {
-                Some(domain) if self.signed_in() => {
-                    let engine = self.engine.clone();
-                    Task::perform(
-                        async move { engine.healthy(&domain).await },
-                        Message::HealthChecked,
-                    )
+            Message::HealthTick => {
+                if !self.signed_in() {
+                    return Task::none();
                 }
-                _ => Task::none(),
-            },
-            Message::HealthChecked(ok) => {
-                self.health = match (self.health, ok) {
-                    (Health::Unreachable, true) => Health::Restored,
-                    (Health::Restored, true) => Health::Restored,
-                    (_, true) => Health::Healthy,
-                    (_, false) => Health::Unreachable,
+                let engine = self.engine.clone();
+                Task::perform(
+                    async move { engine.check_connection().await },
+                    Message::HealthChecked,
+                )
+            }
+            Message::HealthChecked(found) => {
+                if !self.signed_in() {
+                    return Task::none();
+                }
+                self.health = match (self.health, found) {
+                    (Health::Unreachable | Health::Restored, Connection::Healthy) => {
+                        Health::Restored
+                    }
+                    (_, Connection::Healthy) => Health::Healthy,
+                    (_, Connection::Unreachable) => Health::Unreachable,
+                    (_, Connection::TokenRejected) => Health::TokenRejected,
+                    (_, Connection::Untrusted) => Health::Untrusted,
                 };
                 Task::none()
             }
-            Message::Home(m) => match self.home.update(m, &self.engine) {
-                home::Action::Run(t) => t.map(Message::Home),
-                home::Action::None => Task::none(),
-            },
+            Message::IndexDiagnosed(found, missing) => {
+                let host = self
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.domain.clone())
+                    .map(|d| crate::engine::domain::netloc(&d))
+                    .unwrap_or_else(|| "the server".into());
+                self.index_problem = match found {
+                    Connection::Unreachable => Some(IndexProblem::Offline(host)),
+                    Connection::Untrusted => Some(IndexProblem::Untrusted(host)),
+                    Connection::TokenRejected => Some(IndexProblem::TokenRejected),
+                    Connection::Healthy if !missing.is_empty() => {
+                        Some(IndexProblem::Missing(missing))
+                    }
+                    Connection::Healthy => None,
+                };
+                if found == Connection::TokenRejected {
+                    self.health = Health::TokenRejected;
+                }
+                Task::none()
+            }
+            Message::SignInAgain => {
+                self.sign_in_after_sign_out = true;
+                self.start_sign_out()
+            }
+            Message::Home(m) => {
+                // a finished Update Index with failures: find out why, to say so with the fix
+                let diagnose = match &m {
+                    home::Message::Finished(Ok(report)) => {
+                        let failed: Vec<_> = report
+                            .channels
+                            .iter()
+                            .filter(|c| !home::is_ok(&c.status))
+                            .collect();
+                        let missing: Vec<String> = failed
+                            .iter()
+                            .filter(|c| c.status == "404")
+                            .map(|c| c.name.clone())
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .into_iter()
+                            .collect();
+                        (!failed.is_empty() && self.signed_in()).then_some(missing)
+                    }
+                    _ => None,
+                };
+                let task = match self.home.update(m, &self.engine) {
+                    home::Action::Run(t) => t.map(Message::Home),
+                    home::Action::None => Task::none(),
+                };
+                match diagnose {
+                    Some(missing) => {
+                        let engine = self.engine.clone();
+                        Task::batch([
+                            task,
+                            Task::perform(
+                                async move { engine.check_connection().await },
+                                move |c| Message::IndexDiagnosed(c, missing.clone()),
+                            ),
+                        ])
+                    }
+                    None => task,
+                }
+            }
             Message::Connect(m) => match connect::update(m) {
                 connect::Action::SignIn => self.start_sign_in(),
                 connect::Action::SignOut => self.start_sign_out(),
@@ -415,16 +677,24 @@ impl App {
                         Task::none()
                     }
                     login::Action::Done(outcome) => {
-                        let all = self
-                            .engine
-                            .preferences()
-                            .map(|p| p.show_hidden_channels)
-                            .unwrap_or(false);
-                        let (state, load) =
-                            add_channels::State::new(&self.engine, all, outcome.remembered.clone());
-                        self.dialog = Some(Dialog::AddChannels(state));
                         self.health = Health::Healthy;
-                        Task::batch([load.map(Message::AddChannels), self.refresh_status()])
+                        // the signed-out notice leaves with the signed-out state
+                        self.notice = None;
+                        self.index_problem = None;
+                        let engine = self.engine.clone();
+                        let remembered = outcome.remembered.clone();
+                        Task::batch([
+                            Task::perform(
+                                async move {
+                                    engine
+                                        .preferences()
+                                        .map(|p| p.show_hidden_channels)
+                                        .unwrap_or(false)
+                                },
+                                move |all| Message::PickChannels(remembered.clone(), all),
+                            ),
+                            self.refresh_status(),
+                        ])
                     }
                 }
             }
@@ -432,14 +702,43 @@ impl App {
                 let Some(Dialog::AddChannels(state)) = &mut self.dialog else {
                     return Task::none();
                 };
+                let manage = matches!(state.mode, add_channels::Mode::Manage { .. });
                 match state.update(m, &self.engine) {
                     add_channels::Action::None => Task::none(),
                     add_channels::Action::Run(t) => t.map(Message::AddChannels),
-                    add_channels::Action::Done { .. } => {
+                    add_channels::Action::Done { saved } => {
                         self.dialog = None;
-                        // as Navigator: Update Index after sign-in
-                        let index = self.run_index();
-                        Task::batch([self.refresh_status(), index])
+                        match saved {
+                            Some(sel) => {
+                                let list = |v: &[String]| {
+                                    if v.is_empty() {
+                                        "(none)".to_string()
+                                    } else {
+                                        v.join(", ")
+                                    }
+                                };
+                                let mut channels = vec!["defaults".to_string()];
+                                channels.extend(sel.channels.iter().cloned());
+                                self.set_notice(
+                                    format!(
+                                        "Channels saved to ~/.condarc — default_channels: {}; channels: {}.",
+                                        list(&sel.default_channels),
+                                        list(&channels)
+                                    ),
+                                    Tone::Success,
+                                    Scope::SignedIn,
+                                );
+                                // as Navigator: Update Index after the channels change
+                                let index = self.run_index();
+                                Task::batch([self.refresh_status(), index])
+                            }
+                            None if manage => Task::none(),
+                            // skipped at sign-in: Update Index as Navigator does
+                            None => {
+                                let index = self.run_index();
+                                Task::batch([self.refresh_status(), index])
+                            }
+                        }
                     }
                 }
             }
@@ -457,18 +756,30 @@ impl App {
                     preferences::Action::SignOut => self.start_sign_out(),
                     preferences::Action::Saved(_, theme) => {
                         self.dialog = None;
+                        let mut tasks = vec![self.refresh_status()];
                         if theme != self.settings.theme {
                             self.settings.theme = theme;
-                            // under the config lock, like every write in the data directory
-                            let saved = self
-                                .engine
-                                .lock()
-                                .and_then(|_lock| self.settings.save(&self.engine.paths));
-                            if let Err(e) = saved {
-                                self.notice = Some(e.to_string());
-                            }
+                            let (engine, settings) = (self.engine.clone(), self.settings.clone());
+                            // under the config lock, like every write in the data directory; the lock may wait,
+                            // so never on the UI thread
+                            tasks.push(Task::perform(
+                                async move {
+                                    tokio::task::spawn_blocking(move || {
+                                        engine.lock().and_then(|_lock| settings.save(&engine.paths))
+                                    })
+                                    .await
+                                    .unwrap_or_else(|e| {
+                                        Err(Error::Refused {
+                                            reason: format!(
+                                                "The settings could not be saved ({e})."
+                                            ),
+                                        })
+                                    })
+                                },
+                                Message::SettingsSaved,
+                            ));
                         }
-                        self.refresh_status()
+                        Task::batch(tasks)
                     }
                 }
             }
@@ -481,15 +792,26 @@ impl App {
                     sign_out::Action::Run(t) => t.map(Message::SignOut),
                     sign_out::Action::Cancel => {
                         self.dialog = None;
+                        self.sign_in_after_sign_out = false;
                         Task::none()
                     }
                     sign_out::Action::Done(outcome) => {
                         self.dialog = None;
-                        self.notice = Some(sign_out::summary(&outcome));
+                        self.set_notice(
+                            sign_out::summary(&outcome),
+                            Tone::Success,
+                            Scope::SignedOut,
+                        );
                         self.health = Health::Unknown;
-                        // as Navigator: Update Index after sign-out
-                        let index = self.run_index();
-                        Task::batch([self.refresh_status(), index])
+                        self.sign_in_expiry = None;
+                        self.index_problem = None;
+                        // as Navigator: Update Index after sign-out — unless nothing is configured any more
+                        self.index_after_status = true;
+                        let mut tasks = vec![self.refresh_status()];
+                        if std::mem::take(&mut self.sign_in_after_sign_out) {
+                            tasks.push(self.start_sign_in());
+                        }
+                        Task::batch(tasks)
                     }
                 }
             }
@@ -497,29 +819,42 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        let keys = keyboard::listen().filter_map(|event| match event {
-            keyboard::Event::KeyPressed {
-                key: keyboard::Key::Named(key::Named::Escape),
-                ..
-            } => Some(Message::Escape),
-            keyboard::Event::KeyPressed {
-                key: keyboard::Key::Named(key::Named::Enter),
-                ..
-            } => Some(Message::Enter),
-            keyboard::Event::KeyPressed {
-                key: keyboard::Key::Named(key::Named::Tab),
-                modifiers,
-                ..
-            } => Some(Message::FocusNext(!modifiers.shift())),
-            _ => None,
-        });
         if self.signed_in() {
-            Subscription::batch([
-                keys,
-                iced::time::every(HEALTH_INTERVAL).map(|_| Message::HealthTick),
-            ])
+            iced::time::every(HEALTH_INTERVAL).map(|_| Message::HealthTick)
         } else {
-            keys
+            Subscription::none()
+        }
+    }
+
+    /// The header's keyboard shortcuts (when no dialog is open), and Enter for the open dialog.
+    pub fn shortcut(
+        dialog_open: bool,
+        signed_in: bool,
+        key: &keyboard::Key,
+        modifiers: keyboard::Modifiers,
+    ) -> Option<Message> {
+        if dialog_open {
+            return match key {
+                keyboard::Key::Named(key::Named::Enter) if modifiers.is_empty() => {
+                    Some(Message::Enter)
+                }
+                _ => None,
+            };
+        }
+        if key == &keyboard::Key::Named(key::Named::F5) {
+            return Some(Message::UpdateIndex);
+        }
+        if !modifiers.command() {
+            return None;
+        }
+        match key.as_ref() {
+            keyboard::Key::Character("k") => Some(Message::OpenConnect),
+            keyboard::Key::Character(",") => Some(Message::OpenPreferences),
+            keyboard::Key::Character("l") if signed_in => Some(Message::OpenChannels),
+            keyboard::Key::Character("t") if signed_in => Some(Message::OpenTokens),
+            keyboard::Key::Character("r") => Some(Message::UpdateIndex),
+            keyboard::Key::Character("f") => Some(Message::FocusSearch),
+            _ => None,
         }
     }
 
@@ -533,7 +868,10 @@ impl App {
                     .map(|u| format!(" as {u}"))
                     .unwrap_or_default();
                 match self.health {
-                    Health::Unreachable => format!("Partially connected to Anaconda Server{who}"),
+                    Health::Unreachable | Health::Untrusted => {
+                        format!("Partially connected to Anaconda Server{who}")
+                    }
+                    Health::TokenRejected => format!("Signed in{who}, but the token is refused"),
                     _ => format!("Connected to Anaconda Server{who}"),
                 }
             }
@@ -542,46 +880,102 @@ impl App {
         }
     }
 
-    pub fn view(&self) -> Element<'_, Message> {
-        let own_session = self.status.as_ref().is_some_and(|s| {
-            s.logged_in && s.source == Some(crate::engine::session::LoginSource::CondaConnect)
-        });
-        let mut buttons = row![].spacing(10);
-        if own_session {
-            buttons = buttons.push(style::secondary("Tokens", Some(Message::OpenTokens)));
+    fn header(&self) -> Element<'_, Message> {
+        let own = self.own_session();
+        let mut buttons = row![].spacing(style::space_scale::S);
+        if own {
+            buttons = buttons
+                .push(style::shortcut_hint(
+                    style::secondary("Channels", Some(Message::OpenChannels)),
+                    "Ctrl+L",
+                ))
+                .push(style::shortcut_hint(
+                    style::secondary("Tokens", Some(Message::OpenTokens)),
+                    "Ctrl+T",
+                ));
         }
         buttons = buttons
-            .push(style::secondary(
-                "Preferences",
-                Some(Message::OpenPreferences),
+            .push(style::shortcut_hint(
+                style::secondary("Preferences", Some(Message::OpenPreferences)),
+                "Ctrl+,",
             ))
-            .push(style::primary("Connect", Some(Message::OpenConnect)));
-        let header = container(
+            .push(style::shortcut_hint(
+                style::primary("Connect", Some(Message::OpenConnect)),
+                "Ctrl+K",
+            ));
+        container(
             row![
-                text(APP_NAME).size(20).font(style::BOLD),
-                text(self.status_line()).size(14),
+                column![
+                    text(APP_NAME)
+                        .size(style::type_scale::APP)
+                        .font(style::BOLD),
+                    style::muted(self.status_line()),
+                ]
+                .spacing(2),
                 space::horizontal().width(Length::Fill),
                 buttons,
             ]
-            .spacing(16)
+            .spacing(style::space_scale::L)
             .align_y(iced::Center),
         )
-        .padding([12, 16])
-        .style(container::rounded_box);
-        let mut page = column![header].spacing(12);
-        if let Some(note) = &self.config.note {
-            page = page.push(style::muted(note.as_str()));
-        }
+        .padding([style::space_scale::S + 2.0, style::space_scale::L])
+        .style(style::panel)
+        .into()
+    }
+
+    fn banners(&self) -> Vec<Element<'_, Message>> {
+        let mut out = Vec::new();
         match self.health {
-            Health::Unreachable => {
-                page = page.push(banner(
-                    "Anaconda Server cannot be reached. Some actions may not work as expected until connection is restored.",
-                    None,
-                    true,
-                ))
-            }
-            Health::Restored => page = page.push(banner("Connection to Anaconda Server restored.", Some(Message::DismissBanner), false)),
-            _ => {}
+            Health::Unreachable => out.push(style::banner(
+                Tone::Danger,
+                "Anaconda Server cannot be reached. Some actions may not work as expected until connection is restored.",
+                vec![],
+            )),
+            Health::Untrusted => out.push(style::banner(
+                Tone::Danger,
+                "The server's certificate can no longer be verified. Check the SSL settings in Preferences.",
+                vec![style::secondary("Preferences", Some(Message::OpenPreferences))],
+            )),
+            Health::TokenRejected => out.push(style::banner(
+                Tone::Danger,
+                TOKEN_REJECTED,
+                vec![style::primary(SIGN_IN_AGAIN, Some(Message::SignInAgain))],
+            )),
+            Health::Restored => out.push(style::banner(
+                Tone::Success,
+                "Connection to Anaconda Server restored.",
+                vec![style::secondary("Close", Some(Message::DismissBanner))],
+            )),
+            Health::Unknown | Health::Healthy => {}
+        }
+        if let Some(problem) = &self.index_problem
+            && self.health != Health::TokenRejected
+        {
+            let actions = match problem {
+                IndexProblem::TokenRejected => {
+                    vec![style::primary(SIGN_IN_AGAIN, Some(Message::SignInAgain))]
+                }
+                IndexProblem::Missing(_) => {
+                    vec![style::primary(CHOOSE_CHANNELS, Some(Message::OpenChannels))]
+                }
+                IndexProblem::Untrusted(_) => {
+                    vec![style::secondary(
+                        "Preferences",
+                        Some(Message::OpenPreferences),
+                    )]
+                }
+                IndexProblem::Offline(_) => {
+                    vec![style::secondary("Update Index", Some(Message::UpdateIndex))]
+                }
+            };
+            out.push(style::banner(Tone::Danger, problem.text(), actions));
+        }
+        if self.no_channel_chosen() {
+            out.push(style::banner(
+                Tone::Warning,
+                NO_CHANNELS,
+                vec![style::primary(CHOOSE_CHANNELS, Some(Message::OpenChannels))],
+            ));
         }
         if let Some(expiry) = self.sign_in_expiry {
             let message = match expiry {
@@ -593,70 +987,55 @@ impl App {
                 Expiry::Soon(days) => format!("conda's sign-in token expires in {days} days."),
                 _ => String::new(),
             };
-            page = page.push(
-                container(
-                    row![
-                        text(message).size(14).width(Length::Fill),
-                        style::primary("Renew for a year", Some(Message::RenewSignInToken))
-                    ]
-                    .spacing(12)
-                    .align_y(iced::Center),
-                )
-                .padding([8, 12])
-                .width(Length::Fill)
-                .style(container::warning),
-            );
+            out.push(style::banner(
+                Tone::Warning,
+                message,
+                vec![style::primary(
+                    "Renew for a year",
+                    Some(Message::RenewSignInToken),
+                )],
+            ));
         }
         if let Some(n) = &self.notice {
-            page = page.push(banner(n, Some(Message::DismissNotice), false));
+            out.push(style::banner(
+                n.tone,
+                n.text.as_str(),
+                vec![style::secondary("Close", Some(Message::DismissNotice))],
+            ));
         }
         if let Some(e) = &self.status_error {
-            page = page.push(banner(e, None, true));
+            out.push(style::banner(Tone::Danger, e.as_str(), vec![]));
+        }
+        out
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let mut page = column![self.header()].spacing(style::space_scale::M);
+        if let Some(note) = &self.config.note {
+            page = page.push(style::muted(note.as_str()));
+        }
+        for b in self.banners() {
+            page = page.push(b);
         }
         page = page.push(self.home.view(self.status.as_ref()).map(Message::Home));
         let base = container(page)
-            .padding(16)
+            .padding(style::space_scale::L)
             .width(Length::Fill)
-            .height(Length::Fill);
-        let dialog: Option<Element<'_, Message>> = match &self.dialog {
-            None => None,
-            Some(Dialog::Connect) => {
-                Some(connect::view(self.status.as_ref()).map(Message::Connect))
-            }
-            Some(Dialog::SetDomain(s)) => Some(s.view().map(Message::SetDomain)),
-            Some(Dialog::Login(s)) => Some(s.view().map(Message::Login)),
-            Some(Dialog::AddChannels(s)) => Some(s.view().map(Message::AddChannels)),
-            Some(Dialog::Preferences(s)) => Some(s.view().map(Message::Preferences)),
-            Some(Dialog::SignOut(s)) => Some(s.view().map(Message::SignOut)),
-            Some(Dialog::Tokens(s)) => Some(s.view().map(Message::Tokens)),
+            .height(Length::Fill)
+            .style(style::page);
+        let signed_in = self.signed_in();
+        let (content, escape): (Element<'_, Message>, Option<Message>) = match &self.dialog {
+            None => (base.into(), None),
+            Some(d) => (
+                style::modal(base, d.view(self.status.as_ref())),
+                Some(Message::Escape),
+            ),
         };
-        match dialog {
-            Some(d) => style::modal(base, d, Message::CloseDialog),
-            None => base.into(),
-        }
-    }
-}
-
-fn banner<'a>(message: &'a str, dismiss: Option<Message>, danger: bool) -> Element<'a, Message> {
-    let mut content = row![text(message).size(14).width(Length::Fill)]
-        .spacing(12)
-        .align_y(iced::Center);
-    if let Some(m) = dismiss {
-        content = content.push(
-            button(text("Close").size(13))
-                .style(button::text)
-                .on_press(m),
-        );
-    }
-    container(content)
-        .padding([8, 12])
-        .width(Length::Fill)
-        .style(if danger {
-            container::danger
-        } else {
-            container::success
+        let dialog_open = self.dialog.is_some();
+        focus::scope(content, escape, move |key, modifiers| {
+            App::shortcut(dialog_open, signed_in, key, modifiers)
         })
-        .into()
+    }
 }
 
 /// The iced application, shared by `main` and the tests.
@@ -671,12 +1050,22 @@ pub fn application(
         .font(FONT_BOLD)
         .font(FONT_ITALIC)
         .default_font(DEFAULT_FONT)
-        .window(iced::window::Settings {
-            size: iced::Size::new(1040.0, 700.0),
-            min_size: Some(iced::Size::new(860.0, 560.0)),
-            icon: iced::window::icon::from_rgba(ICON_RGBA.to_vec(), 64, 64).ok(),
-            ..iced::window::Settings::default()
-        })
+        .window(window_settings())
+}
+
+/// The main window: its size limits, icon and app id.
+pub fn window_settings() -> iced::window::Settings {
+    iced::window::Settings {
+        size: DEFAULT_SIZE,
+        min_size: Some(MIN_SIZE),
+        icon: iced::window::icon::from_rgba(ICON_RGBA.to_vec(), 64, 64).ok(),
+        #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+        platform_specific: iced::window::settings::PlatformSpecific {
+            application_id: APP_ID.into(),
+            ..Default::default()
+        },
+        ..iced::window::Settings::default()
+    }
 }
 
 /// Open the window (blocks until it is closed).

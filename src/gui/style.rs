@@ -1,105 +1,646 @@
-//! Shared view pieces: dialog cards, the modal backdrop, headings, messages.
+//! The app's small design system: a spacing scale, a type scale, colour tokens for both themes (every text/
+//! background pair meets WCAG AA, 4.5:1 — see the tests), and the shared view pieces built from them: dialog
+//! cards, the modal layer, buttons (each one reachable with Tab, see [`crate::gui::focus`]), banners, the reserved
+//! message line and the right-aligned button row. Screens use these instead of raw sizes and colours.
 
-use iced::widget::{button, center, column, container, mouse_area, opaque, stack, text};
-use iced::{Border, Color, Element, Font, Length, Theme, font};
+use iced::widget::{button, center, checkbox, column, container, opaque, row, space, stack, text};
+use iced::{Background, Border, Color, Element, Font, Length, Theme, color, font};
+
+use crate::gui::focus;
+use crate::gui::settings::ThemeChoice;
+
+/// Spacing scale (px): every padding and gap is one of these.
+pub mod space_scale {
+    pub const XS: f32 = 4.0;
+    pub const S: f32 = 8.0;
+    pub const M: f32 = 12.0;
+    pub const L: f32 = 16.0;
+    pub const XL: f32 = 24.0;
+}
+
+/// Type scale (px): lists, labels and body text share one size; headings step up.
+pub mod type_scale {
+    pub const SMALL: f32 = 13.0;
+    pub const BODY: f32 = 14.0;
+    pub const HEADING: f32 = 16.0;
+    pub const APP: f32 = 20.0;
+    pub const TITLE: f32 = 22.0;
+}
+
+use space_scale as sp;
+use type_scale as ty;
 
 pub const BOLD: Font = Font {
     weight: font::Weight::Bold,
     ..Font::with_name("DejaVu Sans")
 };
 
+/// One theme's colours. `*_text` colours are meant to be read on the matching `*_bg`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tokens {
+    /// The window background.
+    pub background: Color,
+    /// Panels and dialog cards.
+    pub surface: Color,
+    pub text: Color,
+    /// Secondary text (hints, counts): still 4.5:1 on both backgrounds.
+    pub muted: Color,
+    pub border: Color,
+    /// Borders of controls (inputs, checkboxes): 3:1 against the surface, as WCAG asks of UI components.
+    pub control_border: Color,
+    /// Primary buttons and the focus ring.
+    pub primary: Color,
+    pub primary_hover: Color,
+    pub on_primary: Color,
+    /// Secondary buttons.
+    pub secondary_bg: Color,
+    pub secondary_hover: Color,
+    pub on_secondary: Color,
+    /// Destructive buttons.
+    pub danger: Color,
+    pub danger_hover: Color,
+    pub on_danger: Color,
+    /// Text-like links (still drawn as buttons, with an underline colour on hover).
+    pub link: Color,
+    /// Errors written as text on `surface`.
+    pub error_text: Color,
+    pub focus: Color,
+    pub info_bg: Color,
+    pub info_text: Color,
+    pub success_bg: Color,
+    pub success_text: Color,
+    pub warning_bg: Color,
+    pub warning_text: Color,
+    pub danger_bg: Color,
+    pub danger_text: Color,
+}
+
+pub const LIGHT: Tokens = Tokens {
+    background: color!(0xeef1f4),
+    surface: color!(0xffffff),
+    text: color!(0x1a1f24),
+    muted: color!(0x515b66),
+    border: color!(0xb9c1ca),
+    control_border: color!(0x7a8591),
+    primary: color!(0x1d6b40),
+    primary_hover: color!(0x155232),
+    on_primary: color!(0xffffff),
+    secondary_bg: color!(0xe3e8ed),
+    secondary_hover: color!(0xd3dae1),
+    on_secondary: color!(0x1a1f24),
+    danger: color!(0xb3261e),
+    danger_hover: color!(0x8c1d18),
+    on_danger: color!(0xffffff),
+    link: color!(0x0b57d0),
+    error_text: color!(0xb3261e),
+    focus: color!(0x1a73e8),
+    info_bg: color!(0xe8f0fe),
+    info_text: color!(0x17346b),
+    success_bg: color!(0xe3f4e8),
+    success_text: color!(0x17402a),
+    warning_bg: color!(0xfff3d6),
+    warning_text: color!(0x553700),
+    danger_bg: color!(0xfde8e6),
+    danger_text: color!(0x7a1c16),
+};
+
+pub const DARK: Tokens = Tokens {
+    background: color!(0x121519),
+    surface: color!(0x1e2227),
+    text: color!(0xe8eaed),
+    muted: color!(0xaab2bb),
+    border: color!(0x4a525b),
+    control_border: color!(0x8a95a0),
+    primary: color!(0x1d6b40),
+    primary_hover: color!(0x175835),
+    on_primary: color!(0xffffff),
+    secondary_bg: color!(0x2f353c),
+    secondary_hover: color!(0x3a4149),
+    on_secondary: color!(0xe8eaed),
+    danger: color!(0xb3261e),
+    danger_hover: color!(0x951f19),
+    on_danger: color!(0xffffff),
+    link: color!(0x8ab4f8),
+    error_text: color!(0xf4a29b),
+    focus: color!(0x8ab4f8),
+    info_bg: color!(0x1b2b45),
+    info_text: color!(0xcfe0fc),
+    success_bg: color!(0x173424),
+    success_text: color!(0xcdeed9),
+    warning_bg: color!(0x3b2d08),
+    warning_text: color!(0xfbe3ad),
+    danger_bg: color!(0x3f1917),
+    danger_text: color!(0xf9cdc9),
+};
+
+pub fn tokens(theme: &Theme) -> &'static Tokens {
+    if theme.extended_palette().is_dark {
+        &DARK
+    } else {
+        &LIGHT
+    }
+}
+
+/// The iced theme of a choice, built from the tokens (iced's own widgets — inputs, checkboxes, scrollbars —
+/// derive their colours from this palette).
+pub fn theme(choice: ThemeChoice) -> Theme {
+    let (name, t) = match choice {
+        ThemeChoice::Light => ("conda-connect light", &LIGHT),
+        ThemeChoice::Dark => ("conda-connect dark", &DARK),
+    };
+    let palette = iced::theme::Palette {
+        background: t.surface,
+        text: t.text,
+        primary: t.primary,
+        success: t.success_text,
+        warning: t.warning_text,
+        danger: t.error_text,
+    };
+    Theme::custom_with_fn(name, palette, move |p| {
+        let mut e = iced::theme::palette::Extended::generate(p);
+        // control borders and placeholders from the tokens: the generated ones are too faint
+        e.background.strong.color = t.control_border;
+        e.secondary.base.color = t.muted;
+        e
+    })
+}
+
+/// WCAG 2 relative luminance of an sRGB colour.
+pub fn luminance(c: Color) -> f32 {
+    let lin = |v: f32| {
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b)
+}
+
+/// WCAG 2 contrast ratio (1..=21).
+pub fn contrast(a: Color, b: Color) -> f32 {
+    let (la, lb) = (luminance(a), luminance(b));
+    let (hi, lo) = if la > lb { (la, lb) } else { (lb, la) };
+    (hi + 0.05) / (lo + 0.05)
+}
+
+// ------------------------------------------------------------------------------------------------ containers
+
+/// The window background.
+pub fn page(theme: &Theme) -> container::Style {
+    let t = tokens(theme);
+    container::Style {
+        background: Some(t.background.into()),
+        text_color: Some(t.text),
+        ..container::Style::default()
+    }
+}
+
+/// A panel (the header, the channel and package panels).
+pub fn panel(theme: &Theme) -> container::Style {
+    let t = tokens(theme);
+    container::Style {
+        background: Some(t.surface.into()),
+        text_color: Some(t.text),
+        border: Border {
+            color: t.border,
+            width: 1.0,
+            radius: 8.0.into(),
+        },
+        ..container::Style::default()
+    }
+}
+
+/// A bordered box inside a panel (tables, lists).
+pub fn boxed(theme: &Theme) -> container::Style {
+    let t = tokens(theme);
+    container::Style {
+        background: Some(t.surface.into()),
+        text_color: Some(t.text),
+        border: Border {
+            color: t.border,
+            width: 1.0,
+            radius: 4.0.into(),
+        },
+        ..container::Style::default()
+    }
+}
+
 /// A dialog card of a fixed width.
 pub fn card<'a, M: 'a>(content: impl Into<Element<'a, M>>, width: f32) -> Element<'a, M> {
     container(content)
-        .padding(24)
+        .padding(sp::XL)
         .width(Length::Fixed(width))
-        .style(|theme: &Theme| {
-            let palette = theme.extended_palette();
+        // no drop shadow: tiny-skia's partial redraws leave a blurred shadow's halo over the card
+        .style(panel)
+        .into()
+}
+
+/// `content` centred over a dimmed `base`. A click outside the card does nothing: it never discards what was
+/// typed (Esc or the dialog's own buttons close it). The base takes no keyboard input and no Tab focus.
+pub fn modal<'a, M: Clone + 'a>(
+    base: impl Into<Element<'a, M>>,
+    content: impl Into<Element<'a, M>>,
+) -> Element<'a, M> {
+    stack![
+        focus::inert(base),
+        opaque(center(opaque(content)).style(|_theme| container::Style {
+            background: Some(Color::from_rgba(0.0, 0.0, 0.0, 0.55).into()),
+            ..container::Style::default()
+        }))
+    ]
+    .into()
+}
+
+/// What a banner is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Success,
+    Warning,
+    Danger,
+}
+
+fn tone_colors(t: &Tokens, tone: Tone) -> (Color, Color) {
+    match tone {
+        Tone::Info => (t.info_bg, t.info_text),
+        Tone::Success => (t.success_bg, t.success_text),
+        Tone::Warning => (t.warning_bg, t.warning_text),
+        Tone::Danger => (t.danger_bg, t.danger_text),
+    }
+}
+
+/// A full-width banner: a message and its buttons (right-aligned).
+pub fn banner<'a, M: Clone + 'a>(
+    tone: Tone,
+    message: impl text::IntoFragment<'a>,
+    actions: Vec<Element<'a, M>>,
+) -> Element<'a, M> {
+    let mut content = row![text(message).size(ty::BODY).width(Length::Fill)]
+        .spacing(sp::M)
+        .align_y(iced::Center);
+    for a in actions {
+        content = content.push(a);
+    }
+    container(content)
+        .padding([sp::S, sp::M])
+        .width(Length::Fill)
+        .style(move |theme: &Theme| {
+            let (bg, fg) = tone_colors(tokens(theme), tone);
             container::Style {
-                background: Some(palette.background.base.color.into()),
+                background: Some(bg.into()),
+                text_color: Some(fg),
                 border: Border {
-                    color: palette.background.strong.color,
+                    color: fg.scale_alpha(0.35),
                     width: 1.0,
-                    radius: 8.0.into(),
+                    radius: 6.0.into(),
                 },
-                text_color: Some(palette.background.base.text),
                 ..container::Style::default()
             }
         })
         .into()
 }
 
-/// `content` centred over a dimmed `base`; clicks outside it send `on_blur`.
-pub fn modal<'a, M: Clone + 'a>(
-    base: impl Into<Element<'a, M>>,
-    content: impl Into<Element<'a, M>>,
-    on_blur: M,
-) -> Element<'a, M> {
-    stack![
-        base.into(),
-        opaque(
-            mouse_area(center(opaque(content)).style(|_theme| {
-                container::Style {
-                    background: Some(
-                        Color {
-                            a: 0.55,
-                            ..Color::BLACK
-                        }
-                        .into(),
-                    ),
-                    ..container::Style::default()
-                }
-            }))
-            .on_press(on_blur)
-        )
-    ]
-    .into()
-}
+// ------------------------------------------------------------------------------------------------ text
 
 pub fn title<'a, M: 'a>(s: impl text::IntoFragment<'a>) -> Element<'a, M> {
-    text(s).size(22).font(BOLD).into()
+    text(s).size(ty::TITLE).font(BOLD).into()
 }
 
 pub fn heading<'a, M: 'a>(s: impl text::IntoFragment<'a>) -> Element<'a, M> {
-    text(s).size(15).font(BOLD).into()
+    text(s).size(ty::HEADING).font(BOLD).into()
+}
+
+/// A table's column heading or a field's label.
+pub fn label<'a, M: 'a>(s: impl text::IntoFragment<'a>) -> Element<'a, M> {
+    text(s).size(ty::SMALL).font(BOLD).into()
+}
+
+pub fn body<'a, M: 'a>(s: impl text::IntoFragment<'a>) -> Element<'a, M> {
+    text(s).size(ty::BODY).into()
+}
+
+/// Body text in a table cell or list.
+pub fn cell<'a>(s: impl text::IntoFragment<'a>) -> iced::widget::Text<'a> {
+    text(s).size(ty::SMALL)
+}
+
+pub fn muted_text(theme: &Theme) -> text::Style {
+    text::Style {
+        color: Some(tokens(theme).muted),
+    }
+}
+
+pub fn error_text(theme: &Theme) -> text::Style {
+    text::Style {
+        color: Some(tokens(theme).error_text),
+    }
 }
 
 pub fn muted<'a, M: 'a>(s: impl text::IntoFragment<'a>) -> Element<'a, M> {
-    text(s).size(13).style(text::secondary).into()
+    text(s).size(ty::SMALL).style(muted_text).into()
 }
 
+/// The one error style: danger colour, a warning sign, body size.
 pub fn error<'a, M: 'a>(s: impl text::IntoFragment<'a>) -> Element<'a, M> {
-    text(s).size(13).style(text::danger).into()
+    row![
+        text("⚠").size(ty::BODY).style(error_text),
+        text(s).size(ty::BODY).style(error_text).width(Length::Fill)
+    ]
+    .spacing(sp::XS + 2.0)
+    .into()
+}
+
+/// The message line of a dialog: an error, a progress line, or nothing — always the same height, so the
+/// buttons below never move under the pointer.
+pub fn message_slot<'a, M: 'a>(
+    error_message: Option<&'a str>,
+    busy: Option<&'a str>,
+) -> Element<'a, M> {
+    let content: Element<'a, M> = match (error_message, busy) {
+        (Some(e), _) => error(e),
+        (None, Some(b)) => muted(b),
+        (None, None) => space::vertical().height(0).into(),
+    };
+    container(content)
+        .height(Length::Fixed(MESSAGE_SLOT_HEIGHT))
+        .width(Length::Fill)
+        .align_y(iced::Top)
+        .into()
+}
+
+/// Room for two lines of body text.
+pub const MESSAGE_SLOT_HEIGHT: f32 = 40.0;
+
+// ------------------------------------------------------------------------------------------------ buttons
+
+fn filled(bg: Color, hover: Color, fg: Color, status: button::Status) -> button::Style {
+    let background = match status {
+        button::Status::Hovered | button::Status::Pressed => hover,
+        _ => bg,
+    };
+    let disabled = status == button::Status::Disabled;
+    button::Style {
+        background: Some(Background::Color(if disabled {
+            bg.scale_alpha(0.45)
+        } else {
+            background
+        })),
+        text_color: if disabled { fg.scale_alpha(0.7) } else { fg },
+        border: Border {
+            radius: 6.0.into(),
+            ..Border::default()
+        },
+        ..button::Style::default()
+    }
+}
+
+pub fn primary_button(theme: &Theme, status: button::Status) -> button::Style {
+    let t = tokens(theme);
+    filled(t.primary, t.primary_hover, t.on_primary, status)
+}
+
+pub fn secondary_button(theme: &Theme, status: button::Status) -> button::Style {
+    let t = tokens(theme);
+    let mut s = filled(t.secondary_bg, t.secondary_hover, t.on_secondary, status);
+    s.border = Border {
+        color: t.border,
+        width: 1.0,
+        radius: 6.0.into(),
+    };
+    s
+}
+
+pub fn danger_button(theme: &Theme, status: button::Status) -> button::Style {
+    let t = tokens(theme);
+    filled(t.danger, t.danger_hover, t.on_danger, status)
+}
+
+/// A sortable column heading: text, with a background on hover so it reads as clickable.
+pub fn header_button(theme: &Theme, status: button::Status) -> button::Style {
+    let t = tokens(theme);
+    button::Style {
+        background: matches!(status, button::Status::Hovered | button::Status::Pressed)
+            .then(|| Background::Color(t.secondary_bg)),
+        text_color: t.text,
+        border: Border {
+            radius: 4.0.into(),
+            ..Border::default()
+        },
+        ..button::Style::default()
+    }
+}
+
+fn make<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+    style: fn(&Theme, button::Status) -> button::Style,
+    size: f32,
+    padding: [f32; 2],
+) -> Element<'a, M> {
+    focus::ring(
+        button(text(label).size(size))
+            .padding(padding)
+            .style(style)
+            .on_press_maybe(on_press.clone()),
+        on_press,
+    )
 }
 
 /// The default (primary) button of a dialog; disabled when `on_press` is `None`.
-pub fn primary<'a, M: Clone + 'a>(label: &'a str, on_press: Option<M>) -> Element<'a, M> {
-    button(text(label).size(14))
-        .padding([8, 18])
-        .style(button::primary)
-        .on_press_maybe(on_press)
-        .into()
+pub fn primary<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make(label, on_press, primary_button, ty::BODY, [sp::S, 18.0])
 }
 
-pub fn secondary<'a, M: Clone + 'a>(label: &'a str, on_press: Option<M>) -> Element<'a, M> {
-    button(text(label).size(14))
-        .padding([8, 18])
-        .style(button::secondary)
-        .on_press_maybe(on_press)
-        .into()
+pub fn secondary<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make(label, on_press, secondary_button, ty::BODY, [sp::S, 18.0])
 }
 
-pub fn link<'a, M: Clone + 'a>(label: &'a str, on_press: M) -> Element<'a, M> {
-    button(text(label).size(14))
-        .padding([4, 6])
-        .style(button::text)
-        .on_press(on_press)
-        .into()
+pub fn danger<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make(label, on_press, danger_button, ty::BODY, [sp::S, 18.0])
+}
+
+/// A small secondary button (table rows, presets, Copy).
+pub fn small<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make(label, on_press, secondary_button, ty::SMALL, [sp::XS, 10.0])
+}
+
+/// A small destructive button (table rows).
+pub fn small_danger<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make(label, on_press, danger_button, ty::SMALL, [sp::XS, 10.0])
+}
+
+/// A column heading that sorts the table.
+pub fn sort_header<'a, M: Clone + 'a>(label: String, on_press: M) -> Element<'a, M> {
+    focus::ring(
+        button(text(label).size(ty::SMALL).font(BOLD))
+            .padding([2.0, sp::XS])
+            .style(header_button)
+            .on_press(on_press.clone()),
+        Some(on_press),
+    )
+}
+
+/// A checkbox reachable with Tab; Space toggles it.
+pub fn check<'a, M: Clone + 'a>(
+    checked: bool,
+    label: Option<&'a str>,
+    on_toggle: impl Fn(bool) -> M + 'a,
+) -> Element<'a, M> {
+    let activate = on_toggle(!checked);
+    let mut c = checkbox(checked).size(16).text_size(ty::BODY);
+    if let Some(l) = label {
+        c = c.label(l);
+    }
+    focus::toggle_ring(c.on_toggle(on_toggle), Some(activate))
+}
+
+/// Buttons aligned to the right edge, the default one last (as GNOME and Navigator place it).
+pub fn button_row<'a, M: 'a>(buttons: impl IntoIterator<Item = Element<'a, M>>) -> Element<'a, M> {
+    let mut r = row![space::horizontal().width(Length::Fill)]
+        .spacing(sp::S + 2.0)
+        .align_y(iced::Center);
+    for b in buttons {
+        r = r.push(b);
+    }
+    r.into()
+}
+
+/// A control with its keyboard shortcut shown on hover.
+pub fn shortcut_hint<'a, M: 'a>(control: Element<'a, M>, keys: &'a str) -> Element<'a, M> {
+    iced::widget::tooltip(
+        control,
+        container(text(keys).size(ty::SMALL))
+            .padding([sp::XS, sp::S])
+            .style(|theme: &Theme| {
+                let t = tokens(theme);
+                container::Style {
+                    background: Some(t.text.into()),
+                    text_color: Some(t.surface),
+                    border: Border {
+                        radius: 4.0.into(),
+                        ..Border::default()
+                    },
+                    ..container::Style::default()
+                }
+            }),
+        iced::widget::tooltip::Position::Bottom,
+    )
+    .gap(sp::XS)
+    .into()
 }
 
 /// A labelled field.
 pub fn field<'a, M: 'a>(label: &'a str, input: impl Into<Element<'a, M>>) -> Element<'a, M> {
-    column![text(label).size(13), input.into()]
-        .spacing(4)
+    column![text(label).size(ty::SMALL), input.into()]
+        .spacing(sp::XS)
         .into()
+}
+
+/// A read-only value (a token, a snippet): full-contrast text in a box, never the greyed disabled look.
+pub fn value_box<'a, M: 'a>(value: impl text::IntoFragment<'a>, size: f32) -> Element<'a, M> {
+    container(text(value).size(size).font(Font::MONOSPACE))
+        .padding([6.0, sp::S])
+        .width(Length::Fill)
+        .style(|theme: &Theme| {
+            let t = tokens(theme);
+            container::Style {
+                background: Some(t.background.into()),
+                text_color: Some(t.text),
+                border: Border {
+                    color: t.border,
+                    width: 1.0,
+                    radius: 4.0.into(),
+                },
+                ..container::Style::default()
+            }
+        })
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(t: &Tokens) -> Vec<(&'static str, Color, Color)> {
+        vec![
+            ("text on surface", t.text, t.surface),
+            ("text on background", t.text, t.background),
+            ("muted on surface", t.muted, t.surface),
+            ("muted on background", t.muted, t.background),
+            ("primary button", t.on_primary, t.primary),
+            ("primary button hovered", t.on_primary, t.primary_hover),
+            ("secondary button", t.on_secondary, t.secondary_bg),
+            (
+                "secondary button hovered",
+                t.on_secondary,
+                t.secondary_hover,
+            ),
+            ("danger button", t.on_danger, t.danger),
+            ("danger button hovered", t.on_danger, t.danger_hover),
+            ("link on surface", t.link, t.surface),
+            ("error on surface", t.error_text, t.surface),
+            ("error on background", t.error_text, t.background),
+            ("info banner", t.info_text, t.info_bg),
+            ("success banner", t.success_text, t.success_bg),
+            ("warning banner", t.warning_text, t.warning_bg),
+            ("danger banner", t.danger_text, t.danger_bg),
+            ("text on a header hover", t.text, t.secondary_bg),
+            ("shortcut tooltip", t.surface, t.text),
+        ]
+    }
+
+    #[test]
+    fn every_text_colour_meets_wcag_aa_in_both_themes() {
+        for (theme, t) in [("light", &LIGHT), ("dark", &DARK)] {
+            for (what, fg, bg) in pairs(t) {
+                let ratio = contrast(fg, bg);
+                assert!(ratio >= 4.5, "{theme}: {what} is {ratio:.2}:1");
+            }
+            // non-text elements (the focus ring, control borders): 3:1 against what they sit on
+            assert!(contrast(t.focus, t.surface) >= 3.0, "{theme}: focus ring");
+            assert!(
+                contrast(t.control_border, t.surface) >= 3.0,
+                "{theme}: control border"
+            );
+        }
+    }
+
+    #[test]
+    fn contrast_matches_known_values() {
+        assert!((contrast(Color::BLACK, Color::WHITE) - 21.0).abs() < 0.01);
+        assert!((contrast(Color::WHITE, Color::WHITE) - 1.0).abs() < 0.001);
+        // #777 on white is the classic 4.48:1 just-fail
+        let grey = color!(0x777777);
+        let r = contrast(grey, Color::WHITE);
+        assert!(r > 4.4 && r < 4.5, "{r}");
+    }
+
+    #[test]
+    fn themes_are_built_from_the_tokens() {
+        assert!(!theme(ThemeChoice::Light).extended_palette().is_dark);
+        assert!(theme(ThemeChoice::Dark).extended_palette().is_dark);
+        assert_eq!(tokens(&theme(ThemeChoice::Dark)), &DARK);
+        let light = theme(ThemeChoice::Light);
+        assert_eq!(
+            light.extended_palette().background.strong.color,
+            LIGHT.control_border
+        );
+        assert_eq!(light.extended_palette().secondary.base.color, LIGHT.muted);
+    }
 }

@@ -3,13 +3,13 @@
 //! the files and server state after.
 
 use futures_util::StreamExt;
-use iced::Settings;
-use iced::Task;
+use iced::keyboard::{self, key};
+use iced::{Event, Point, Rectangle, Settings, Size, Task};
 use iced_test::runtime::Action;
 use iced_test::selector::id;
-use iced_test::simulator::Simulator;
+use iced_test::simulator::{self, Simulator};
 
-use conda_connect::gui::screen::{add_channels, login, set_domain};
+use conda_connect::gui::screen::{add_channels, login, preferences, set_domain, trust};
 use conda_connect::gui::{self, App, Config, Message};
 
 use crate::common::*;
@@ -17,6 +17,35 @@ use crate::common::*;
 struct Harness {
     world: World,
     app: App,
+    size: Size,
+}
+
+/// A key press with modifiers (iced_test's helpers press keys without any).
+fn key_press(k: keyboard::Key, modifiers: keyboard::Modifiers) -> Event {
+    Event::Keyboard(keyboard::Event::KeyPressed {
+        key: k.clone(),
+        modified_key: k,
+        physical_key: keyboard::key::Physical::Unidentified(
+            keyboard::key::NativeCode::Unidentified,
+        ),
+        location: keyboard::Location::Standard,
+        modifiers,
+        repeat: false,
+        text: None,
+    })
+}
+
+fn tab(ui: &mut Simulator<'_, Message>, times: usize) {
+    for _ in 0..times {
+        ui.tap_key(key::Named::Tab);
+    }
+}
+
+fn shift_tab(ui: &mut Simulator<'_, Message>) {
+    ui.simulate([key_press(
+        keyboard::Key::Named(key::Named::Tab),
+        keyboard::Modifiers::SHIFT,
+    )]);
 }
 
 impl Harness {
@@ -32,7 +61,11 @@ impl Harness {
             note: None,
         };
         let (app, boot) = App::new(config);
-        let mut h = Harness { world, app };
+        let mut h = Harness {
+            world,
+            app,
+            size: gui::DEFAULT_SIZE,
+        };
         h.settle(boot).await;
         h
     }
@@ -67,7 +100,7 @@ impl Harness {
             default_font: gui::DEFAULT_FONT,
             ..Settings::default()
         };
-        Simulator::with_size(settings, (1040.0, 700.0), self.app.view())
+        Simulator::with_size(settings, self.size, self.app.view())
     }
 
     /// Interact with the window, then feed the produced messages to the app.
@@ -102,6 +135,37 @@ impl Harness {
 
     fn shows(&self, text: &str) -> bool {
         self.simulator().find(text.to_string()).is_ok()
+    }
+
+    /// Where a text is drawn (its layout bounds).
+    fn bounds_of(&self, text: &str) -> Rectangle {
+        self.simulator()
+            .find(text.to_string())
+            .unwrap_or_else(|e| panic!("find {text:?}: {e:?}"))
+            .bounds()
+    }
+
+    /// A text is drawn whole: not squeezed to nothing, not clipped, inside the window.
+    fn fully_visible(&self, text: &str) -> bool {
+        let target = self
+            .simulator()
+            .find(text.to_string())
+            .unwrap_or_else(|e| panic!("find {text:?}: {e:?}"));
+        let b = target.bounds();
+        b.width > 1.0
+            && b.height > 1.0
+            && target.visible_bounds().is_some_and(|v| {
+                (v.width - b.width).abs() < 0.5 && (v.height - b.height).abs() < 0.5
+            })
+            && b.x >= 0.0
+            && b.y >= 0.0
+            && b.x + b.width <= self.size.width
+            && b.y + b.height <= self.size.height
+    }
+
+    /// Messages a list of keyboard/mouse steps produces in one window (focus kept between the steps).
+    async fn keys(&mut self, f: impl FnOnce(&mut Simulator<'_, Message>)) {
+        self.interact(f).await;
     }
 
     async fn sign_in(&mut self) {
@@ -247,9 +311,24 @@ async fn set_domain_errors_and_the_trust_dialog() {
     )))
     .await;
     h.click("Set Domain").await;
-    assert!(
-        h.shows("Invalid API url. Check the url is valid and corresponds to the api endpoint.")
-    );
+    assert!(h.shows(
+        "Add http:// or https:// in front of the address, for example https://repo.example.com."
+    ));
+    // nothing answers: say so, not "invalid url"
+    h.send(Message::SetDomain(set_domain::Message::Input(
+        "http://127.0.0.1:1".into(),
+    )))
+    .await;
+    h.click("Set Domain").await;
+    assert!(h.shows("Nothing answers at 127.0.0.1:1. Check the address, and that you are online."));
+    // a server that is not Anaconda Server keeps Navigator's words
+    h.send(Message::SetDomain(set_domain::Message::Input(format!(
+        "{}/not-here",
+        h.world.emu.url
+    ))))
+    .await;
+    h.click("Set Domain").await;
+    assert!(h.shows(conda_connect::engine::error::INVALID_API_URL));
     // a self-signed server: the trust dialog, then the Login dialog
     h.send(Message::SetDomain(set_domain::Message::Input(
         https.clone(),
@@ -279,8 +358,16 @@ async fn add_channels_rules_sorting_and_skip() {
     let mut h = Harness::new().await;
     h.sign_in().await;
     assert!(h.shows(add_channels::TITLE));
+    let before = h.bounds_of("Add Channels");
     h.click("Add Channels").await;
     assert!(h.shows(conda_connect::engine::error::NO_DEFAULT_CHANNEL));
+    // neither the error nor filtering (one page, no pager) moves the buttons
+    h.type_into(add_channels::FILTER_ID, "main").await;
+    assert_eq!(h.bounds_of("Add Channels"), before, "Add Channels moved");
+    h.send(Message::AddChannels(add_channels::Message::Filter(
+        String::new(),
+    )))
+    .await;
     // sorted by Mirror first (mirrors on top), then by a click on Name
     let first = |h: &Harness| match &h.app.dialog {
         Some(gui::Dialog::AddChannels(s)) => s.visible()[0].name.clone(),
@@ -307,7 +394,9 @@ async fn preferences_validate_and_ask_to_sign_out_before_a_domain_change() {
     ))
     .await;
     h.click("Apply").await;
-    assert!(h.shows("File not found."));
+    assert!(h.shows(
+        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), or clear the field."
+    ));
     h.send(Message::Preferences(
         gui::screen::preferences::Message::Certificate(String::new()),
     ))
@@ -326,7 +415,10 @@ async fn preferences_validate_and_ask_to_sign_out_before_a_domain_change() {
     .await;
     h.click("Apply").await;
     assert!(h.app.dialog.is_none());
-    assert_eq!(h.app.theme(), iced::Theme::Dark);
+    assert_eq!(
+        h.app.theme(),
+        gui::style::theme(gui::settings::ThemeChoice::Dark)
+    );
     let ini = h.world.ini().unwrap();
     assert!(
         ini.contains(&format!("anaconda_server_api_url = '{}'", h.world.emu.url)),
@@ -340,15 +432,27 @@ async fn preferences_validate_and_ask_to_sign_out_before_a_domain_change() {
     h.sign_in().await;
     h.click("Skip").await;
     h.click("Preferences").await;
+    // signed in: the domain is read-only, and the other changes still apply
+    assert!(h.shows(preferences::SIGN_OUT_TO_CHANGE));
     h.send(Message::Preferences(
         gui::screen::preferences::Message::Domain("https://other.example.com".into()),
     ))
     .await;
+    assert!(
+        h.shows(&h.world.emu.url.clone()),
+        "typing does not change it"
+    );
+    h.send(Message::Preferences(
+        gui::screen::preferences::Message::Theme(gui::settings::ThemeChoice::Light),
+    ))
+    .await;
     h.click("Apply").await;
-    assert!(h.shows(&format!(
-        "You are signed in to {}. Sign out before changing the Anaconda Server domain.",
-        h.world.emu.url
-    )));
+    assert!(h.app.dialog.is_none(), "Apply is not refused");
+    assert_eq!(
+        h.app.theme(),
+        gui::style::theme(gui::settings::ThemeChoice::Light)
+    );
+    h.click("Preferences").await;
     h.click("Sign Out…").await;
     assert!(h.shows("Sign out of Anaconda Server?"));
 }
@@ -359,7 +463,7 @@ async fn health_banner_and_partial_connection() {
     h.sign_in().await;
     h.click("Skip").await;
     h.world.fault(
-        "/api/system",
+        "/api/",
         None,
         conda_connect::emulator::FaultKind::Status { status: 503 },
     );
@@ -398,8 +502,33 @@ async fn update_index_reports_failed_channels_in_the_window() {
         conda_connect::emulator::FaultKind::Status { status: 401 },
     );
     h.click("Update Index").await;
-    assert!(h.shows("team/sub / noarch — 401 (0 packages)"));
+    assert!(
+        h.shows("team/sub / noarch — 401, the server no longer accepts your token (0 packages)")
+    );
     assert!(h.shows("main / noarch — cached (4 packages)"));
+    // the token itself still works (only this channel refuses): no sign-in banner
+    assert!(!h.shows(gui::SIGN_IN_AGAIN));
+
+    // the server cannot be reached: the cause and the fix, once, not a wall of red lines alone
+    h.world.emu.clear_faults();
+    h.world
+        .fault("/api/", None, conda_connect::emulator::FaultKind::Drop);
+    h.click("Update Index").await;
+    let host = h.world.emu.url.trim_start_matches("http://").to_string();
+    assert!(h.shows(&format!(
+        "Update Index failed: {host} cannot be reached — are you offline? Check your network or VPN, then Update Index again."
+    )));
+
+    // the token was revoked on the server: say so, with the button to sign in again
+    h.world.emu.clear_faults();
+    h.world.emu.state.lock().unwrap().tokens.clear();
+    h.click("Update Index").await;
+    assert!(h.shows(gui::TOKEN_REJECTED));
+    assert!(h.shows(gui::SIGN_IN_AGAIN));
+    h.click(gui::SIGN_IN_AGAIN).await;
+    assert!(h.shows("Sign out of Anaconda Server?"));
+    h.click("Sign Out").await;
+    assert!(h.shows(login::TITLE), "sign-in follows the sign-out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,6 +574,8 @@ async fn tokens_screen_create_reveal_regenerate_revoke() {
         created.token,
         h.world.emu.url.trim_start_matches("http://")
     )));
+    h.click("Copy").await;
+    assert!(h.shows(tokens::COPIED), "Copy says it copied");
     h.click("Done").await;
     assert!(!h.shows(&created.token), "not shown again");
     assert!(
@@ -453,7 +584,8 @@ async fn tokens_screen_create_reveal_regenerate_revoke() {
     );
 
     // regenerate the new token (confirmation first)
-    h.send(Message::Tokens(tokens::Message::AskRegenerate(
+    h.send(Message::Tokens(tokens::Message::Ask(
+        tokens::Change::Regenerate,
         created.id.clone(),
     )))
     .await;
@@ -472,19 +604,35 @@ async fn tokens_screen_create_reveal_regenerate_revoke() {
     h.click("Done").await;
 
     // revoke it
-    h.send(Message::Tokens(tokens::Message::AskRevoke(
+    h.send(Message::Tokens(tokens::Message::Ask(
+        tokens::Change::Revoke,
         created.id.clone(),
     )))
     .await;
     assert!(h.shows("Revoke \u{201c}ci-pipeline\u{201d}?"));
+    // Esc goes back one level (to the list), not out of the dialog
+    h.send(Message::Escape).await;
+    assert!(h.shows(tokens::TITLE));
+    h.send(Message::Tokens(tokens::Message::Ask(
+        tokens::Change::Revoke,
+        created.id.clone(),
+    )))
+    .await;
     h.click("Revoke").await;
     assert!(h.world.emu.tokens().iter().all(|t| t.id != created.id));
-    assert!(!h.shows("ci-pipeline"));
+    assert!(
+        h.shows("Token \u{201c}ci-pipeline\u{201d} revoked."),
+        "a confirmation"
+    );
+    assert!(!h.shows("ci-pipeline"), "gone from the list");
 
     // the sign-in token is not revoked from here: sign out instead
     let sign_in_id = h.world.emu.tokens()[0].id.clone();
-    h.send(Message::Tokens(tokens::Message::AskRevoke(sign_in_id)))
-        .await;
+    h.send(Message::Tokens(tokens::Message::Ask(
+        tokens::Change::Revoke,
+        sign_in_id,
+    )))
+    .await;
     assert!(h.shows("This is the token conda uses"));
     h.click("Sign Out…").await;
     assert!(h.shows("Sign out of Anaconda Server?"));
@@ -519,4 +667,516 @@ async fn sign_in_token_expiring_soon_is_renewed_in_one_click() {
         value,
         "same value: conda's files stay valid"
     );
+}
+
+// ------------------------------------------------------------------------------------------------ traps
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_screen_is_reachable_any_time_and_applies_through_the_engine() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    // the picker after sign-in is skipped: the window says no channel is chosen, with a button
+    h.click("Skip").await;
+    assert!(h.shows(gui::NO_CHANNELS));
+    h.click(gui::CHOOSE_CHANNELS).await;
+    assert!(h.shows(add_channels::MANAGE_TITLE));
+    assert!(h.shows("In your ~/.condarc now — default_channels: (none) · channels: (none)"));
+    h.send(Message::AddChannels(add_channels::Message::ToggleDefault(
+        "main".into(),
+        true,
+    )))
+    .await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleChannel(
+        "internal".into(),
+        true,
+    )))
+    .await;
+    h.click("Apply").await;
+    assert!(h.app.dialog.is_none());
+    let s = conda_connect::engine::condarc::read_settings(&h.world.condarc().unwrap()).unwrap();
+    assert_eq!(s.default_channels, Some(vec!["main".to_string()]));
+    assert_eq!(
+        s.channels,
+        Some(vec!["defaults".to_string(), "internal".into()])
+    );
+    assert!(h.shows(
+        "Channels saved to ~/.condarc — default_channels: main; channels: defaults, internal."
+    ));
+    assert!(
+        !h.shows(gui::NO_CHANNELS),
+        "the warning leaves once channels are chosen"
+    );
+    assert!(
+        h.shows("corp-utils"),
+        "Update Index ran with the new channels"
+    );
+
+    // reachable again from the header: the current selection is ticked; untick to remove
+    h.click("Channels").await;
+    assert!(
+        h.shows("In your ~/.condarc now — default_channels: main · channels: defaults, internal")
+    );
+    match &h.app.dialog {
+        Some(gui::Dialog::AddChannels(s)) => {
+            assert_eq!(s.selection().default_channels, vec!["main".to_string()]);
+            assert_eq!(s.selection().channels, vec!["internal".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    h.send(Message::AddChannels(add_channels::Message::ToggleChannel(
+        "internal".into(),
+        false,
+    )))
+    .await;
+    h.click("Apply").await;
+    let s = conda_connect::engine::condarc::read_settings(&h.world.condarc().unwrap()).unwrap();
+    assert_eq!(s.channels, Some(vec!["defaults".to_string()]));
+
+    // Cancel changes nothing
+    h.click("Channels").await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleChannel(
+        "internal".into(),
+        true,
+    )))
+    .await;
+    let before = h.world.condarc();
+    h.click("Cancel").await;
+    assert!(h.app.dialog.is_none());
+    assert_eq!(h.world.condarc(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_pages_through_every_channel_without_a_filter() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    assert!(h.shows(&format!(
+        "1–{} of 1206 channels shown · 0 default channel(s), 0 channel(s) ticked",
+        add_channels::MAX_ROWS
+    )));
+    for _ in 0..(1206 / add_channels::MAX_ROWS) {
+        h.click("Next").await;
+    }
+    let last_first = (1206 / add_channels::MAX_ROWS) * add_channels::MAX_ROWS + 1;
+    assert!(h.shows(&format!(
+        "{last_first}–1206 of 1206 channels shown · 0 default channel(s), 0 channel(s) ticked"
+    )));
+    h.click("Previous").await;
+    assert!(h.shows(&format!(
+        "{}–{} of 1206 channels shown · 0 default channel(s), 0 channel(s) ticked",
+        last_first - add_channels::MAX_ROWS,
+        last_first - 1
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_outside_a_dialog_never_discards_what_was_typed() {
+    let mut h = Harness::new().await;
+    h.click("Preferences").await;
+    h.send(Message::Preferences(preferences::Message::Theme(
+        gui::settings::ThemeChoice::Dark,
+    )))
+    .await;
+    h.interact(|ui| {
+        ui.point_at(Point::new(8.0, 690.0));
+        ui.simulate(simulator::click());
+    })
+    .await;
+    match &h.app.dialog {
+        Some(gui::Dialog::Preferences(s)) => {
+            assert_eq!(
+                s.theme,
+                gui::settings::ThemeChoice::Dark,
+                "the choice is kept"
+            )
+        }
+        other => panic!("the dialog closed: {other:?}"),
+    }
+    // Esc with unsaved changes asks first; a second Esc discards
+    h.send(Message::Escape).await;
+    assert!(h.shows(preferences::DISCARD_HINT));
+    assert!(h.app.dialog.is_some());
+    h.send(Message::Escape).await;
+    assert!(h.app.dialog.is_none());
+    // unchanged: one Esc closes
+    h.click("Preferences").await;
+    h.send(Message::Escape).await;
+    assert!(h.app.dialog.is_none());
+
+    // the channel picker after sign-in: a click outside keeps the ticks
+    h.sign_in().await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleDefault(
+        "main".into(),
+        true,
+    )))
+    .await;
+    h.interact(|ui| {
+        ui.point_at(Point::new(8.0, 690.0));
+        ui.simulate(simulator::click());
+    })
+    .await;
+    h.send(Message::Escape).await;
+    assert!(h.shows(add_channels::DISCARD_HINT));
+    h.click("Add Channels").await;
+    let s = conda_connect::engine::condarc::read_settings(&h.world.condarc().unwrap()).unwrap();
+    assert_eq!(s.default_channels, Some(vec!["main".to_string()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialog_buttons_stay_put_when_an_error_appears_or_clears() {
+    let mut h = Harness::new().await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    let before = h.bounds_of("Set Domain");
+    h.send(Message::SetDomain(set_domain::Message::Input(
+        "http://127.0.0.1:1".into(),
+    )))
+    .await;
+    h.click("Set Domain").await;
+    assert!(h.shows("Nothing answers at 127.0.0.1:1. Check the address, and that you are online."));
+    assert_eq!(h.bounds_of("Set Domain"), before, "Set Domain moved");
+    h.send(Message::SetDomain(set_domain::Message::Input(
+        h.world.emu.url.clone(),
+    )))
+    .await;
+    assert_eq!(h.bounds_of("Set Domain"), before, "Set Domain moved back");
+    h.click("Set Domain").await;
+
+    h.type_into(login::USERNAME_ID, "alice").await;
+    h.type_into(login::PASSWORD_ID, "wrong").await;
+    let before = h.bounds_of("Sign In");
+    h.click("Sign In").await;
+    assert!(h.shows("Invalid Credentials!"));
+    assert_eq!(h.bounds_of("Sign In"), before, "Sign In moved");
+
+    h.send(Message::Escape).await;
+    h.click("Preferences").await;
+    let before = h.bounds_of("Apply");
+    h.send(Message::Preferences(preferences::Message::Certificate(
+        "/nope/ca.pem".into(),
+    )))
+    .await;
+    h.click("Apply").await;
+    assert!(h.shows(
+        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), or clear the field."
+    ));
+    assert_eq!(h.bounds_of("Apply"), before, "Apply moved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_leave_with_their_state() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    h.click("Skip").await;
+    h.click("Connect").await;
+    h.click("Sign Out").await;
+    h.click("Sign Out").await;
+    let signed_out = format!(
+        "Signed out of {}. ~/.condarc was removed again (it did not exist before you signed in). {}",
+        h.world.emu.url,
+        gui::CONDA_DEFAULTS
+    );
+    assert!(
+        h.shows(&signed_out),
+        "one notice: what happened and what conda uses"
+    );
+    assert!(
+        h.app.home.report.is_none(),
+        "no Update Index against conda's public defaults"
+    );
+    h.sign_in().await;
+    assert!(
+        !h.shows(&signed_out),
+        "the signed-out notice left with the signed-out state"
+    );
+}
+
+// ------------------------------------------------------------------------------------------------ keyboard
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_sign_in_and_channel_choice() {
+    let mut h = Harness::new().await;
+    // main window: Tab reaches the header buttons (Preferences, Connect); Enter presses the focused one
+    h.keys(|ui| {
+        tab(ui, 2);
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    assert!(h.shows("Connect to Anaconda"));
+    // Connect: Enter is the card's Sign In
+    h.keys(|ui| {
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    assert!(h.shows(set_domain::TITLE));
+    // Set Domain: the preset domain, Enter
+    h.keys(|ui| {
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    assert!(h.shows(login::TITLE));
+    // Login: Tab into Username, type, Tab to Password, type, Enter
+    h.keys(|ui| {
+        tab(ui, 1);
+        ui.typewrite("alice");
+        tab(ui, 1);
+        ui.typewrite("alice-password");
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    assert!(h.shows(add_channels::TITLE));
+    // the picker: filter, then Tab to the first row's default_channels box, Space ticks, Enter = Add Channels
+    h.keys(|ui| {
+        tab(ui, 1);
+        ui.typewrite("main");
+    })
+    .await;
+    let first = match &h.app.dialog {
+        Some(gui::Dialog::AddChannels(s)) => s.visible()[0].name.clone(),
+        other => panic!("{other:?}"),
+    };
+    h.keys(|ui| {
+        // filter, four sortable headings, then the row's first box
+        tab(ui, 6);
+        ui.tap_key(key::Named::Space);
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    assert!(h.app.dialog.is_none(), "Enter saved the choice");
+    let s = conda_connect::engine::condarc::read_settings(&h.world.condarc().unwrap()).unwrap();
+    assert_eq!(s.default_channels, Some(vec![first]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_cycles_through_every_control_with_a_visible_ring() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    h.click("Skip").await;
+    // header: Channels, Tokens, Preferences, Connect (then the banner's button and Update Index)
+    for (n, expected) in [
+        (1, "Channels"),
+        (2, "Tokens"),
+        (3, "Preferences"),
+        (4, "Connect"),
+    ] {
+        let messages: Vec<Message> = {
+            let mut ui = h.simulator();
+            tab(&mut ui, n);
+            ui.tap_key(key::Named::Space);
+            ui.into_messages().collect()
+        };
+        let got = format!("{messages:?}");
+        assert!(
+            got.contains(&format!("Open{expected}")),
+            "Tab ×{n} then Space: {got}"
+        );
+    }
+    // Shift-Tab from nothing wraps to the last control; Tab from the last wraps to the first
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        shift_tab(&mut ui);
+        tab(&mut ui, 2);
+        ui.tap_key(key::Named::Enter);
+        ui.into_messages().collect()
+    };
+    assert!(
+        format!("{messages:?}").contains("OpenTokens"),
+        "{messages:?}"
+    );
+
+    // the ring is visible: the window looks different once a control has the focus
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("before.png");
+    let theme = h.app.theme();
+    let mut ui = h.simulator();
+    assert!(ui.snapshot(&theme).unwrap().matches_image(&png).unwrap());
+    tab(&mut ui, 1);
+    assert!(
+        !ui.snapshot(&theme).unwrap().matches_image(&png).unwrap(),
+        "no visible focus ring"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_escape_closes_a_dialog_even_from_a_focused_field() {
+    let mut h = Harness::new().await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    h.keys(|ui| {
+        ui.click(id(login::USERNAME_ID)).unwrap();
+        ui.typewrite("al");
+        ui.tap_key(key::Named::Escape);
+    })
+    .await;
+    assert!(h.app.dialog.is_none());
+    // under a dialog the window takes no keys: Tab stays inside the dialog
+    h.click("Connect").await;
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        tab(&mut ui, 2);
+        ui.tap_key(key::Named::Enter);
+        ui.into_messages().collect()
+    };
+    let got = format!("{messages:?}");
+    assert!(got.contains("Connect(SignIn)"), "{got}");
+    assert!(!got.contains("OpenPreferences"), "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_shortcuts() {
+    let mut h = Harness::new().await;
+    let ctrl = |c: &str| {
+        key_press(
+            keyboard::Key::Character(c.into()),
+            keyboard::Modifiers::CTRL,
+        )
+    };
+    h.keys(|ui| {
+        ui.simulate([ctrl("k")]);
+    })
+    .await;
+    assert!(h.shows("Connect to Anaconda"));
+    h.send(Message::Escape).await;
+    h.keys(|ui| {
+        ui.simulate([ctrl(",")]);
+    })
+    .await;
+    assert!(h.shows("Enable SSL verification"));
+    h.send(Message::Escape).await;
+    h.sign_in().await;
+    h.click("Skip").await;
+    h.keys(|ui| {
+        ui.simulate([ctrl("l")]);
+    })
+    .await;
+    assert!(h.shows(add_channels::MANAGE_TITLE));
+    h.send(Message::Escape).await;
+    h.keys(|ui| {
+        ui.simulate([ctrl("t")]);
+    })
+    .await;
+    assert!(h.shows(gui::screen::tokens::TITLE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_question_defaults_to_cancel() {
+    let world = World::new().await;
+    let https = self_signed_https_front(world.emu.addr).await;
+    let mut h = Harness::with_world(world).await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.send(Message::SetDomain(set_domain::Message::Input(
+        https.clone(),
+    )))
+    .await;
+    h.click("Set Domain").await;
+    assert!(h.shows(trust::TITLE));
+    // the certificate, to compare with what the administrator published (a handshake only: nothing stored)
+    assert!(h.shows("CN=rcgen self signed cert"), "subject and issuer");
+    let fingerprint = match &h.app.dialog {
+        Some(gui::Dialog::SetDomain(s)) => s.server_certificate.clone().unwrap().unwrap().sha256,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
+    let lines = trust::fingerprint_lines(&fingerprint);
+    assert_eq!(lines.join(":"), fingerprint);
+    assert!(lines.iter().all(|l| h.shows(l)), "{lines:?}");
+    // Enter outside a field: Cancel, not Trust
+    h.keys(|ui| {
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    let netloc = https.trim_start_matches("https://").to_string();
+    assert!(h.shows(&trust::cancelled(&netloc)));
+    assert!(!h.shows(conda_connect::engine::error::INVALID_API_URL));
+    assert_eq!(h.world.ini(), None, "nothing trusted, nothing stored");
+    // Esc in the question goes back to the form, not out of the dialog
+    h.click("Set Domain").await;
+    h.send(Message::Escape).await;
+    assert!(h.shows(set_domain::TITLE));
+}
+
+// ------------------------------------------------------------------------------------------------ health, window
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_notices_a_revoked_token() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    h.click("Skip").await;
+    h.send(Message::HealthTick).await;
+    assert!(h.shows("Connected to Anaconda Server as alice"));
+    h.world.emu.state.lock().unwrap().tokens.clear();
+    h.send(Message::HealthTick).await;
+    assert!(h.shows(gui::TOKEN_REJECTED));
+    assert!(
+        !h.shows("Connected to Anaconda Server as alice"),
+        "no false Connected"
+    );
+    assert!(h.shows("Signed in as alice, but the token is refused"));
+
+    // the same at start: a new window checks the token at once
+    let config = Config {
+        engine: h.world.engine(),
+        preset_domain: None,
+        login_hint: None,
+        note: None,
+    };
+    let (app, boot) = App::new(config);
+    h.app = app;
+    h.settle(boot).await;
+    assert!(h.shows(gui::TOKEN_REJECTED));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layout_fits_the_minimum_window() {
+    let mut h = Harness::new().await;
+    h.size = gui::MIN_SIZE;
+    assert_eq!(gui::window_settings().min_size, Some(gui::MIN_SIZE));
+    h.sign_in().await;
+    for label in ["Add Channels", "Skip", "Next"] {
+        assert!(h.fully_visible(label), "{label} is cut off");
+    }
+    h.click("Skip").await;
+    for label in [
+        "Channels",
+        "Tokens",
+        "Preferences",
+        "Connect",
+        "Update Index",
+        gui::CHOOSE_CHANNELS,
+    ] {
+        assert!(h.fully_visible(label), "{label} is cut off");
+    }
+    h.click("Tokens").await;
+    assert!(h.fully_visible("New token"));
+    h.click("New token").await;
+    assert!(h.fully_visible("Create token"));
+}
+
+#[test]
+fn the_window_class_matches_the_desktop_file() {
+    let desktop = include_str!("../../packaging/conda-connect.desktop");
+    assert!(desktop.contains(&format!("StartupWMClass={}\n", gui::APP_ID)));
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        gui::window_settings().platform_specific.application_id,
+        gui::APP_ID
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_skips_disabled_buttons() {
+    let mut h = Harness::new().await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    // Username, Password, Cancel — Sign In is disabled while the fields are empty — then around to Username
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        tab(&mut ui, 4);
+        ui.typewrite("x");
+        ui.into_messages().collect()
+    };
+    let got = format!("{messages:?}");
+    assert!(got.contains("Login(Username(\"x\"))"), "{got}");
 }

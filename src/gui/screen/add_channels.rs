@@ -1,11 +1,11 @@
-//! Add Channels: the server's channels in a table — Name (parent/name for subchannels), Mirror (read-only),
+//! The channel picker: the server's channels in a table — Name (parent/name for subchannels), Mirror (read-only),
 //! Privacy, Owners, Add to default_channels, Add to channels — pre-checked from `.condarc` and the remembered
-//! selection, sortable, filterable (servers have thousands of channels), with Skip and Add Channels and
-//! Navigator's "at least one default channel" rule.
+//! selection, sortable, filterable and paged (servers have thousands of channels), with Navigator's "at least one
+//! default channel" rule. Two modes: "Select channels to be used" right after sign-in (Skip / Add Channels), and
+//! the Channels screen, reachable any time while signed in (Cancel / Apply), which shows what `.condarc` holds now.
+//! Both save through the engine's channel transaction.
 
-use iced::widget::{
-    button, checkbox, column, container, row, scrollable, space, table, text, text_input,
-};
+use iced::widget::{column, container, row, scrollable, table, text, text_input};
 use iced::{Element, Length, Task};
 
 use crate::engine::session::{ChannelList, Selection};
@@ -13,9 +13,20 @@ use crate::engine::{Engine, Error};
 use crate::gui::style;
 
 pub const TITLE: &str = "Select channels to be used";
+pub const MANAGE_TITLE: &str = "Channels";
 pub const FILTER_ID: &str = "add-channels-filter";
-/// Rows drawn at once; the filter narrows the rest.
-pub const MAX_ROWS: usize = 250;
+/// Rows drawn per page; Previous / Next reach the rest without typing a filter.
+pub const MAX_ROWS: usize = 200;
+pub const DISCARD_HINT: &str = "You have unsaved changes: press Esc again to discard them, or save them with the button below.";
+
+/// Why the picker is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Right after sign-in (Navigator's dialog): Skip / Add Channels.
+    SignIn,
+    /// The Channels screen: what `.condarc` holds now, Cancel / Apply.
+    Manage { current: Selection },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -42,7 +53,10 @@ pub enum Message {
     Sort(SortColumn),
     ToggleDefault(String, bool),
     ToggleChannel(String, bool),
+    Page(usize),
     Skip,
+    /// Esc: close, or, with unsaved ticks, ask first (a second Esc discards).
+    Escape,
     Submit,
     Saved(Result<(), Error>),
 }
@@ -50,9 +64,9 @@ pub enum Message {
 pub enum Action {
     None,
     Run(Task<Message>),
-    /// Channels saved (or skipped): the flow continues.
+    /// Channels saved (or skipped / cancelled): the flow continues.
     Done {
-        changed: bool,
+        saved: Option<Selection>,
     },
 }
 
@@ -66,11 +80,26 @@ pub struct State {
     pub sort: (SortColumn, bool),
     /// Checked names that are not in the server's list (kept, shown as a note).
     pub remembered: Option<Selection>,
+    pub mode: Mode,
+    /// The ticks as loaded, to tell whether anything changed.
+    pub loaded: Selection,
+    pub page: usize,
+    /// The first Esc with unsaved changes arms this; the second discards.
+    pub discard_armed: bool,
 }
 
 impl State {
     /// Start loading the list; `remembered` pre-checks this user's earlier choice.
     pub fn new(engine: &Engine, all: bool, remembered: Option<Selection>) -> (Self, Task<Message>) {
+        Self::with_mode(engine, all, remembered, Mode::SignIn)
+    }
+
+    pub fn with_mode(
+        engine: &Engine,
+        all: bool,
+        remembered: Option<Selection>,
+        mode: Mode,
+    ) -> (Self, Task<Message>) {
         let engine = engine.clone();
         let state = State {
             loading: true,
@@ -80,6 +109,10 @@ impl State {
             filter: String::new(),
             sort: (SortColumn::Mirror, true),
             remembered,
+            mode,
+            loaded: Selection::default(),
+            page: 0,
+            discard_armed: false,
         };
         (
             state,
@@ -128,7 +161,36 @@ impl State {
         }
     }
 
+    pub fn is_busy(&self) -> bool {
+        self.saving
+    }
+
+    /// Unsaved ticks.
+    pub fn is_dirty(&self) -> bool {
+        !self.loading && self.selection() != self.loaded
+    }
+
+    /// What Esc means here.
+    pub fn escape(&self) -> Option<Message> {
+        (!self.saving).then_some(Message::Escape)
+    }
+
+    /// What Enter means here (the default button).
+    pub fn enter(&self) -> Option<Message> {
+        Some(Message::Submit)
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self.mode {
+            Mode::SignIn => TITLE,
+            Mode::Manage { .. } => MANAGE_TITLE,
+        }
+    }
+
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        if !matches!(message, Message::Escape) {
+            self.discard_armed = false;
+        }
         match message {
             Message::Loaded(Ok(list)) => {
                 self.loading = false;
@@ -160,6 +222,7 @@ impl State {
                         }
                     })
                     .collect();
+                self.loaded = self.selection();
                 Action::Run(iced::widget::operation::focus(FILTER_ID))
             }
             Message::Loaded(Err(e)) => {
@@ -169,6 +232,11 @@ impl State {
             }
             Message::Filter(s) => {
                 self.filter = s;
+                self.page = 0;
+                Action::None
+            }
+            Message::Page(page) => {
+                self.page = page.min(self.pages().saturating_sub(1));
                 Action::None
             }
             Message::Sort(col) => {
@@ -192,7 +260,17 @@ impl State {
                 }
                 Action::None
             }
-            Message::Skip => Action::Done { changed: false },
+            Message::Skip => Action::Done { saved: None },
+            Message::Escape => {
+                if self.saving {
+                    Action::None
+                } else if self.is_dirty() && !self.discard_armed {
+                    self.discard_armed = true;
+                    Action::None
+                } else {
+                    Action::Done { saved: None }
+                }
+            }
             Message::Submit => {
                 if self.saving || self.loading {
                     return Action::None;
@@ -204,6 +282,7 @@ impl State {
                 }
                 self.saving = true;
                 self.error = None;
+                self.loaded = sel.clone();
                 let engine = engine.clone();
                 Action::Run(Task::perform(
                     async move {
@@ -216,14 +295,22 @@ impl State {
             }
             Message::Saved(Ok(())) => {
                 self.saving = false;
-                Action::Done { changed: true }
+                Action::Done {
+                    saved: Some(self.loaded.clone()),
+                }
             }
             Message::Saved(Err(e)) => {
                 self.saving = false;
                 self.error = Some(e.to_string());
+                // not saved: the ticks are still unsaved changes
+                self.loaded = Selection::default();
                 Action::None
             }
         }
+    }
+
+    fn pages(&self) -> usize {
+        self.visible().len().div_ceil(MAX_ROWS).max(1)
     }
 
     fn header(&self, label: &'static str, col: SortColumn) -> Element<'static, Message> {
@@ -232,64 +319,83 @@ impl State {
             (c, false) if c == col => " ▲",
             _ => "",
         };
-        button(text(format!("{label}{arrow}")).size(13).font(style::BOLD))
-            .padding(0)
-            .style(button::text)
-            .on_press(Message::Sort(col))
-            .into()
+        style::sort_header(format!("{label}{arrow}"), Message::Sort(col))
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let mut body = column![
-            style::title(TITLE),
+        let mut body = column![style::title(self.title())].spacing(style::space_scale::M);
+        if let Mode::Manage { current } = &self.mode {
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            body = body.push(style::body(format!(
+                "In your ~/.condarc now — default_channels: {} · channels: {}",
+                list(&current.default_channels),
+                list(&current.channels)
+            )));
+            body = body.push(style::muted(
+                "Tick the channels conda should use, untick those to remove, then Apply.",
+            ));
+        }
+        body = body.push(
             text_input("Filter channels by name or owner", &self.filter)
                 .id(FILTER_ID)
                 .on_input(Message::Filter)
                 .padding(8),
-        ]
-        .spacing(12);
+        );
         if self.loading {
-            body = body.push(style::muted("Loading the server's channels…"));
+            body = body.push(
+                container(style::muted("Loading the server's channels…")).height(TABLE_HEIGHT),
+            );
         } else {
             let visible = self.visible();
+            let pages = self.pages();
+            let page = self.page.min(pages - 1);
+            let first = page * MAX_ROWS;
             let shown: Vec<Row> = visible
                 .iter()
+                .skip(first)
                 .take(MAX_ROWS)
                 .map(|r| (*r).clone())
                 .collect();
+            let count = shown.len();
+            // fixed widths: columns stay put while filtering
             let columns = [
                 table::column(self.header("Name", SortColumn::Name), |r: Row| {
-                    text(r.name).size(13)
+                    style::cell(r.name)
                 })
                 .width(Length::FillPortion(3)),
                 table::column(self.header("Mirror", SortColumn::Mirror), |r: Row| {
-                    checkbox(r.mirror).size(14)
-                }),
+                    // read-only: words, not a checkbox that looks ticked and clickable
+                    style::cell(if r.mirror { "mirror" } else { "—" })
+                })
+                .width(Length::Fixed(76.0)),
                 table::column(self.header("Privacy", SortColumn::Privacy), |r: Row| {
-                    text(r.privacy).size(13)
-                }),
+                    style::cell(r.privacy)
+                })
+                .width(Length::Fixed(96.0)),
                 table::column(self.header("Owners", SortColumn::Owners), |r: Row| {
-                    text(r.owners).size(13)
+                    style::cell(r.owners)
                 })
                 .width(Length::FillPortion(2)),
-                table::column(
-                    text("Add to default_channels").size(13).font(style::BOLD),
-                    |r: Row| {
-                        let name = r.name.clone();
-                        checkbox(r.default_channel)
-                            .size(14)
-                            .on_toggle(move |on| Message::ToggleDefault(name.clone(), on))
-                    },
-                ),
-                table::column(
-                    text("Add to channels").size(13).font(style::BOLD),
-                    |r: Row| {
-                        let name = r.name.clone();
-                        checkbox(r.channel)
-                            .size(14)
-                            .on_toggle(move |on| Message::ToggleChannel(name.clone(), on))
-                    },
-                ),
+                table::column(style::label("Add to default_channels"), |r: Row| {
+                    let name = r.name.clone();
+                    style::check(r.default_channel, None, move |on| {
+                        Message::ToggleDefault(name.clone(), on)
+                    })
+                })
+                .width(Length::Fixed(196.0)),
+                table::column(style::label("Add to channels"), |r: Row| {
+                    let name = r.name.clone();
+                    style::check(r.channel, None, move |on| {
+                        Message::ToggleChannel(name.clone(), on)
+                    })
+                })
+                .width(Length::Fixed(120.0)),
             ];
             body = body.push(
                 container(
@@ -300,38 +406,69 @@ impl State {
                             .width(Length::Fill),
                     )
                     .spacing(4)
-                    .height(Length::Fixed(300.0)),
+                    .height(TABLE_HEIGHT),
                 )
-                .style(container::bordered_box),
+                .style(style::boxed),
             );
             let sel = self.selection();
-            let mut note = format!(
-                "{} of {} channels shown · {} default channel(s), {} channel(s) ticked",
-                visible.len().min(MAX_ROWS),
-                self.rows.len(),
+            let range = if count == 0 {
+                format!("0 of {} channels shown", self.rows.len())
+            } else if pages == 1 {
+                format!("{count} of {} channels shown", self.rows.len())
+            } else {
+                format!(
+                    "{}–{} of {} channels shown",
+                    first + 1,
+                    first + count,
+                    visible.len()
+                )
+            };
+            let note = format!(
+                "{range} · {} default channel(s), {} channel(s) ticked",
                 sel.default_channels.len(),
                 sel.channels.len()
             );
-            if visible.len() > MAX_ROWS {
-                note.push_str(" · type to narrow the list");
-            }
-            body = body.push(style::muted(note));
-        }
-        // one line always reserved for the message, so the table never moves under the pointer
-        body = body.push(match (&self.error, self.saving) {
-            (Some(e), _) => style::error(e.as_str()),
-            (None, true) => style::muted("Saving your channels…"),
-            (None, false) => style::muted(" "),
-        });
-        let submit = (!self.loading && !self.saving).then_some(Message::Submit);
-        body = body.push(
-            row![
-                space::horizontal().width(Length::Fill),
-                style::secondary("Skip", Some(Message::Skip)),
-                style::primary("Add Channels", submit)
+            let mut line = row![
+                text(note)
+                    .size(style::type_scale::SMALL)
+                    .style(style::muted_text)
+                    .width(Length::Fill)
             ]
-            .spacing(10),
-        );
-        style::card(body, 820.0)
+            .spacing(8)
+            .align_y(iced::Center);
+            // the same height with or without the pager, so the dialog never changes size while filtering
+            line = line.height(Length::Fixed(30.0));
+            if pages > 1 {
+                line = line
+                    .push(style::small(
+                        "Previous",
+                        (page > 0).then(|| Message::Page(page - 1)),
+                    ))
+                    .push(style::small(
+                        "Next",
+                        (page + 1 < pages).then(|| Message::Page(page + 1)),
+                    ));
+            }
+            body = body.push(line);
+        }
+        // the message line is always reserved, so the table and buttons never move under the pointer
+        let busy = self.saving.then_some("Saving your channels…");
+        let hint = self.discard_armed.then_some(DISCARD_HINT);
+        body = body.push(style::message_slot(self.error.as_deref().or(hint), busy));
+        let submit = (!self.loading && !self.saving).then_some(Message::Submit);
+        body = body.push(match self.mode {
+            Mode::SignIn => style::button_row([
+                style::secondary("Skip", Some(Message::Skip)),
+                style::primary("Add Channels", submit),
+            ]),
+            Mode::Manage { .. } => style::button_row([
+                style::secondary("Cancel", (!self.saving).then_some(Message::Skip)),
+                style::primary("Apply", submit),
+            ]),
+        });
+        style::card(body, 860.0)
     }
 }
+
+/// The table's height: room for ~9 rows, and the dialog still fits the smallest window.
+const TABLE_HEIGHT: f32 = 270.0;

@@ -2,7 +2,7 @@
 //! One repository login at a time, as in Navigator.
 
 use iced::widget::{column, container, row, space, text};
-use iced::{Element, Length, Theme};
+use iced::{Element, Length};
 
 use crate::engine::session::Status;
 use crate::gui::style;
@@ -28,6 +28,15 @@ pub fn update(message: Message) -> Action {
     }
 }
 
+/// Enter: the card's button.
+pub fn enter(signed_in: bool) -> Message {
+    if signed_in {
+        Message::SignOut
+    } else {
+        Message::SignIn
+    }
+}
+
 pub fn view(status: Option<&Status>) -> Element<'_, Message> {
     let signed_in = status.is_some_and(|s| s.logged_in);
     let who = match status {
@@ -46,30 +55,33 @@ pub fn view(status: Option<&Status>) -> Element<'_, Message> {
     let server_card = container(
         row![
             column![
-                text("Anaconda Server").size(16).font(style::BOLD),
+                text("Anaconda Server")
+                    .size(style::type_scale::HEADING)
+                    .font(style::BOLD),
                 style::muted("Package Security Manager (on-prem), previously Team Edition"),
-                text(who).size(13),
+                style::body(who),
             ]
-            .spacing(4)
+            .spacing(style::space_scale::XS)
             .width(Length::Fill),
             action,
         ]
-        .spacing(12)
+        .spacing(style::space_scale::M)
         .align_y(iced::Center),
     )
-    .padding(16)
-    .style(|theme: &Theme| container::bordered_box(theme));
+    .padding(style::space_scale::L)
+    .style(style::boxed);
     style::card(
         column![
             row![
                 style::title("Connect to Anaconda"),
                 space::horizontal().width(Length::Fill),
-                style::link("Close", Message::Close)
-            ],
+                style::secondary("Close", Some(Message::Close))
+            ]
+            .align_y(iced::Center),
             style::heading("REPOSITORIES"),
             server_card,
         ]
-        .spacing(16),
+        .spacing(style::space_scale::L),
         520.0,
     )
 }

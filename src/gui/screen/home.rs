@@ -2,7 +2,6 @@
 //! the package index — Update Index with a progress bar and per-channel status, then package counts and a
 //! searchable package list (name, version, channel).
 
-use iced::futures::SinkExt;
 use iced::widget::{
     column, container, progress_bar, row, scrollable, space, table, text, text_input,
 };
@@ -51,19 +50,26 @@ impl State {
         self.done.clear();
         self.error = None;
         let engine = engine.clone();
-        let stream = iced::stream::channel(
-            256,
-            async move |mut output: iced::futures::channel::mpsc::Sender<Message>| {
-                let progress_tx = output.clone();
-                let result = engine
+        // progress through iced's sipper: the engine's callback feeds an unbounded channel (never drops a
+        // report), drained into the sipper while the fetch runs
+        let sipper = iced::task::sipper(move |mut sender| async move {
+            use iced::futures::StreamExt;
+            let (tx, mut rx) = iced::futures::channel::mpsc::unbounded();
+            let run = async move {
+                engine
                     .update_index(move |p| {
-                        let _ = progress_tx.clone().try_send(Message::Progress(p));
+                        let _ = tx.unbounded_send(p);
                     })
-                    .await;
-                let _ = output.send(Message::Finished(result)).await;
-            },
-        );
-        Action::Run(Task::stream(stream))
+                    .await
+            };
+            let forward = async move {
+                while let Some(p) = rx.next().await {
+                    sender.send(p).await;
+                }
+            };
+            iced::futures::future::join(run, forward).await.0
+        });
+        Action::Run(Task::sip(sipper, Message::Progress, Message::Finished))
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
@@ -142,15 +148,16 @@ impl State {
                 } else {
                     format!("{} packages", r.packages)
                 };
-                let status = text(format!(
+                let status = style::cell(format!(
                     "{} / {} — {} ({count})",
-                    r.name, r.subdir, r.status
-                ))
-                .size(12);
-                lines = lines.push(if r.status == "ok" || r.status == "cached" {
+                    r.name,
+                    r.subdir,
+                    status_words(&r.status)
+                ));
+                lines = lines.push(if is_ok(&r.status) {
                     status
                 } else {
-                    status.style(text::danger)
+                    status.style(style::error_text)
                 });
             }
             col = col.push(
@@ -158,7 +165,7 @@ impl State {
                     .padding(6)
                     .width(Length::Fill)
                     .max_height(150.0)
-                    .style(container::bordered_box),
+                    .style(style::boxed),
             );
         }
         match &self.report {
@@ -207,8 +214,14 @@ impl State {
                         )
                         .height(Length::Fill),
                     )
-                    .style(container::bordered_box),
+                    .style(style::boxed),
                 );
+                if matches.is_empty() && !self.search.trim().is_empty() {
+                    col = col.push(style::muted(format!(
+                        "No package matches \u{201c}{}\u{201d}.",
+                        self.search.trim()
+                    )));
+                }
                 if matches.len() > MAX_PACKAGES {
                     col = col.push(style::muted(format!(
                         "{} of {} shown; refine the search",
@@ -228,8 +241,24 @@ impl State {
             .padding(16)
             .width(Length::FillPortion(3))
             .height(Length::Fill)
-            .style(container::rounded_box)
+            .style(style::panel)
             .into()
+    }
+}
+
+/// A fetch that worked (fresh or from the cache).
+pub fn is_ok(status: &str) -> bool {
+    status == "ok" || status == "cached"
+}
+
+/// A channel directory's fetch status in words.
+pub fn status_words(status: &str) -> String {
+    match status {
+        "401" => "401, the server no longer accepts your token".into(),
+        "403" => "403, your account may not read this channel".into(),
+        "404" => "404, not on the server (removed or renamed?)".into(),
+        "failed" => "failed, the server could not be reached".into(),
+        other => other.into(),
     }
 }
 
@@ -241,7 +270,7 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
     .spacing(8);
     match status {
         Some(s) => {
-            col = col.push(text("channel_alias").size(13).font(style::BOLD));
+            col = col.push(style::label("channel_alias"));
             col = col.push(
                 text(
                     s.channel_alias
@@ -250,9 +279,9 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
                 )
                 .size(13),
             );
-            col = col.push(text("default_channels").size(13).font(style::BOLD));
+            col = col.push(style::label("default_channels"));
             col = col.push(list(&s.default_channels, "(conda's built-in defaults)"));
-            col = col.push(text("channels").size(13).font(style::BOLD));
+            col = col.push(style::label("channels"));
             col = col.push(list(&s.channels, "(defaults)"));
         }
         None => col = col.push(style::muted("Reading your configuration…")),
@@ -261,7 +290,7 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
         .padding(16)
         .width(Length::FillPortion(1))
         .height(Length::Fill)
-        .style(container::rounded_box)
+        .style(style::panel)
         .into()
 }
 

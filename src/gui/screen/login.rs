@@ -1,8 +1,8 @@
 //! Login: Username, Password (masked), Sign In enabled only when both are filled; inline errors in Navigator's
 //! words; a busy line while the request runs; Enter submits, Esc cancels.
 
-use iced::widget::{column, container, row, space, text, text_input};
-use iced::{Element, Length, Task};
+use iced::widget::{column, space, text, text_input};
+use iced::{Element, Task};
 
 use crate::engine::session::LoginOutcome;
 use crate::engine::{Engine, Error, domain};
@@ -21,6 +21,7 @@ pub enum Message {
     Submit,
     Trust,
     CancelTrust,
+    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     Finished(Result<LoginOutcome, Error>),
 }
@@ -40,6 +41,8 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     pub untrusted_host: Option<String>,
+    /// The certificate shown in the trust question.
+    pub server_certificate: trust::Certificate,
     /// Shown in demo mode: the emulator's credentials.
     pub hint: Option<String>,
 }
@@ -53,12 +56,35 @@ impl State {
             error: None,
             busy: false,
             untrusted_host: None,
+            server_certificate: None,
             hint,
         }
     }
 
     pub fn focus() -> Task<Message> {
         iced::widget::operation::focus(USERNAME_ID)
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Esc: out of the trust question first, else close (never while signing in).
+    pub fn escape(&self) -> Option<Message> {
+        if self.untrusted_host.is_some() {
+            Some(Message::CancelTrust)
+        } else {
+            (!self.busy).then_some(Message::Cancel)
+        }
+    }
+
+    /// Enter: Sign In; in the trust question, Cancel.
+    pub fn enter(&self) -> Option<Message> {
+        if self.untrusted_host.is_some() {
+            Some(Message::CancelTrust)
+        } else {
+            Some(Message::Submit)
+        }
     }
 
     fn can_submit(&self) -> bool {
@@ -81,11 +107,16 @@ impl State {
                 self.sign_in(engine, true)
             }
             Message::CancelTrust => {
-                self.untrusted_host = None;
-                self.error = Some(crate::engine::error::SSL_FAILED.into());
-                Action::None
+                if let Some(host) = self.untrusted_host.take() {
+                    self.error = Some(trust::cancelled(&host));
+                }
+                Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
+            Message::CertificateRead(result) => {
+                self.server_certificate = Some(result.map_err(|e| e.to_string()));
+                Action::None
+            }
             Message::Finished(result) => {
                 self.busy = false;
                 match result {
@@ -95,10 +126,15 @@ impl State {
                     }
                     Err(e) if e.is_tls() => {
                         self.untrusted_host = Some(domain::netloc(&self.domain));
-                        Action::None
+                        self.server_certificate = None;
+                        Action::Run(trust::fetch(
+                            engine,
+                            self.domain.clone(),
+                            Message::CertificateRead,
+                        ))
                     }
                     Err(e) => {
-                        self.error = Some(e.to_string());
+                        self.error = Some(crate::gui::screen::set_domain::domain_error(&e));
                         // as Navigator selects it: the next keystrokes replace the password
                         self.password.clear();
                         Action::Run(iced::widget::operation::focus(PASSWORD_ID))
@@ -134,14 +170,30 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(host) = &self.untrusted_host {
-            return trust::view(host, Message::Trust, Message::CancelTrust);
+            return trust::view(
+                host,
+                &self.server_certificate,
+                Message::Trust,
+                Message::CancelTrust,
+            );
         }
-        let mut form = column![
+        // information, not a control: a banner, never something that looks like a field or a button
+        let hint: Element<'_, Message> = match &self.hint {
+            Some(hint) => style::banner(style::Tone::Info, hint.as_str(), vec![]),
+            None => space::vertical().height(0).into(),
+        };
+        let submit = self.can_submit().then_some(Message::Submit);
+        let form = column![
             style::title(TITLE),
             style::muted(SIDE_TEXT),
             style::muted(format!("Anaconda Server: {}", self.domain)),
             match crate::engine::domain::plain_http_warning(&self.domain) {
-                Some(w) => text(w).size(13).style(text::warning).into(),
+                Some(w) => text(w)
+                    .size(style::type_scale::SMALL)
+                    .style(|t: &iced::Theme| text::Style {
+                        color: Some(style::tokens(t).warning_text)
+                    })
+                    .into(),
                 None => Element::from(space::vertical().height(0)),
             },
             style::field(
@@ -161,38 +213,14 @@ impl State {
                     .on_submit(Message::Submit)
                     .padding(8),
             ),
-        ]
-        .spacing(14);
-        if let Some(hint) = &self.hint {
-            form = form.push(
-                container(text(hint.as_str()).size(13))
-                    .padding(8)
-                    .style(container::rounded_box),
-            );
-        }
-        if let Some(e) = &self.error {
-            form = form.push(
-                text(e.as_str())
-                    .size(13)
-                    .style(text::danger)
-                    .font(iced::Font {
-                        style: iced::font::Style::Italic,
-                        ..iced::Font::with_name("DejaVu Sans")
-                    }),
-            );
-        }
-        if self.busy {
-            form = form.push(style::muted("Signing in…"));
-        }
-        let submit = self.can_submit().then_some(Message::Submit);
-        form = form.push(
-            row![
-                space::horizontal().width(Length::Fill),
-                style::secondary("Cancel", Some(Message::Cancel)),
+            hint,
+            style::message_slot(self.error.as_deref(), self.busy.then_some("Signing in…")),
+            style::button_row([
+                style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
                 style::primary("Sign In", submit)
-            ]
-            .spacing(10),
-        );
+            ]),
+        ]
+        .spacing(style::space_scale::M);
         style::card(form, 480.0)
     }
 }

@@ -1,9 +1,10 @@
 //! Preferences: Anaconda Server API domain (validated like Set Domain, with the trust dialog), Enable SSL
 //! verification, SSL certificate path (must exist), Show hidden Anaconda Server channels, light/dark theme.
-//! Changing the domain while signed in asks to sign out first.
+//! While signed in the domain is read-only ("Sign out to change the server"), so Apply never drops the other
+//! changes. Esc with unsaved changes asks first; Esc in the trust question goes back to the form.
 
-use iced::widget::{checkbox, column, radio, row, space, text_input};
-use iced::{Element, Length, Task};
+use iced::widget::{column, radio, row, text_input};
+use iced::{Element, Task};
 
 use crate::engine::session::Preferences;
 use crate::engine::{Engine, Error, domain};
@@ -21,8 +22,11 @@ pub enum Message {
     Apply,
     Trust,
     CancelTrust,
+    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     SignOutFirst,
+    /// Esc: close, or with unsaved changes ask first (a second Esc discards).
+    Escape,
     Saved(Result<Preferences, Error>),
 }
 
@@ -44,13 +48,28 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     pub untrusted_host: Option<String>,
+    /// The certificate shown in the trust question.
+    pub server_certificate: trust::Certificate,
     /// The domain cannot change while signed in.
     pub needs_sign_out: bool,
+    /// Signed in: the domain field is read-only.
+    pub signed_in: bool,
+    /// The values as opened, to tell whether anything changed.
+    initial: (Preferences, ThemeChoice),
+    pub discard_armed: bool,
 }
+
+pub const SIGN_OUT_TO_CHANGE: &str = "Sign out to change the server";
+pub const DISCARD_HINT: &str =
+    "You have unsaved changes: press Esc again to discard them, or Apply to keep them.";
 
 impl State {
     pub fn new(prefs: &Preferences, theme: ThemeChoice) -> Self {
-        State {
+        Self::with_sign_in(prefs, theme, false)
+    }
+
+    pub fn with_sign_in(prefs: &Preferences, theme: ThemeChoice, signed_in: bool) -> Self {
+        let mut state = State {
             domain: prefs.domain.clone().unwrap_or_default(),
             ssl_verification: prefs.ssl_verification,
             certificate: prefs.ssl_certificate.clone().unwrap_or_default(),
@@ -59,7 +78,38 @@ impl State {
             error: None,
             busy: false,
             untrusted_host: None,
+            server_certificate: None,
             needs_sign_out: false,
+            signed_in,
+            initial: (prefs.clone(), theme),
+            discard_armed: false,
+        };
+        state.initial = (state.prefs(), theme);
+        state
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        (self.prefs(), self.theme) != self.initial
+    }
+
+    pub fn escape(&self) -> Option<Message> {
+        if self.untrusted_host.is_some() {
+            Some(Message::CancelTrust)
+        } else {
+            (!self.busy).then_some(Message::Escape)
+        }
+    }
+
+    /// Enter: Apply; in the trust question, Cancel.
+    pub fn enter(&self) -> Option<Message> {
+        if self.untrusted_host.is_some() {
+            Some(Message::CancelTrust)
+        } else {
+            Some(Message::Apply)
         }
     }
 
@@ -73,7 +123,21 @@ impl State {
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        if !matches!(message, Message::Escape) {
+            self.discard_armed = false;
+        }
         match message {
+            Message::Escape => {
+                if self.busy {
+                    return Action::None;
+                }
+                if self.is_dirty() && !self.discard_armed {
+                    self.discard_armed = true;
+                    return Action::None;
+                }
+                return Action::Cancel;
+            }
+            Message::Domain(_) if self.signed_in => {}
             Message::Domain(s) => {
                 self.domain = s;
                 self.error = None;
@@ -92,19 +156,26 @@ impl State {
                 return self.save(engine, true);
             }
             Message::CancelTrust => {
-                self.untrusted_host = None;
-                self.error = Some(crate::engine::error::INVALID_API_URL.into());
+                if let Some(host) = self.untrusted_host.take() {
+                    self.error = Some(trust::cancelled(&host));
+                }
             }
             Message::Cancel => return Action::Cancel,
+            Message::CertificateRead(result) => {
+                self.server_certificate = Some(result.map_err(|e| e.to_string()));
+            }
             Message::SignOutFirst => return Action::SignOut,
             Message::Saved(result) => {
                 self.busy = false;
                 match result {
                     Ok(prefs) => return Action::Saved(prefs, self.theme),
                     Err(e) if e.is_tls() => {
-                        self.untrusted_host = domain::normalize_domain(&self.domain)
-                            .ok()
-                            .map(|d| domain::netloc(&d));
+                        let normalized = domain::normalize_domain(&self.domain).ok();
+                        self.untrusted_host = normalized.as_deref().map(domain::netloc);
+                        self.server_certificate = None;
+                        if let Some(d) = normalized {
+                            return Action::Run(trust::fetch(engine, d, Message::CertificateRead));
+                        }
                     }
                     Err(Error::AlreadyLoggedIn { domain, .. }) => {
                         self.needs_sign_out = true;
@@ -112,7 +183,12 @@ impl State {
                             "You are signed in to {domain}. Sign out before changing the Anaconda Server domain."
                         ));
                     }
-                    Err(e) => self.error = Some(e.to_string()),
+                    Err(Error::Refused { reason }) if reason == "File not found." => {
+                        self.error = Some(format!(
+                            "SSL certificate path: {reason} Enter the path of an existing CA bundle (.pem), or clear the field."
+                        ));
+                    }
+                    Err(e) => self.error = Some(crate::gui::screen::set_domain::domain_error(&e)),
                 }
             }
         }
@@ -121,6 +197,12 @@ impl State {
 
     fn save(&mut self, engine: &Engine, trust: bool) -> Action {
         if self.busy {
+            return Action::None;
+        }
+        if !self.signed_in
+            && let Some(hint) = crate::gui::screen::set_domain::scheme_hint(&self.domain)
+        {
+            self.error = Some(format!("Anaconda Server API domain: {hint}"));
             return Action::None;
         }
         self.busy = true;
@@ -135,32 +217,54 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(host) = &self.untrusted_host {
-            return trust::view(host, Message::Trust, Message::CancelTrust);
+            return trust::view(
+                host,
+                &self.server_certificate,
+                Message::Trust,
+                Message::CancelTrust,
+            );
         }
-        let themes = row![
-            radio(
-                "Light",
-                ThemeChoice::Light,
-                Some(self.theme),
-                Message::Theme
+        let choice = |label: &'static str, value: ThemeChoice| {
+            crate::gui::focus::toggle_ring(
+                radio(label, value, Some(self.theme), Message::Theme)
+                    .size(16)
+                    .text_size(style::type_scale::BODY),
+                Some(Message::Theme(value)),
             )
-            .size(16),
-            radio("Dark", ThemeChoice::Dark, Some(self.theme), Message::Theme).size(16),
+        };
+        let themes = row![
+            choice("Light", ThemeChoice::Light),
+            choice("Dark", ThemeChoice::Dark)
         ]
         .spacing(20);
+        let domain_input = text_input(crate::gui::screen::set_domain::PLACEHOLDER, &self.domain)
+            .on_submit(Message::Apply)
+            .padding(8);
+        let domain: Element<'_, Message> = if self.signed_in {
+            // read-only while signed in (full-contrast text, not a greyed field): the server changes by signing out
+            row![
+                style::value_box(self.domain.as_str(), style::type_scale::BODY),
+                style::small("Sign Out…", Some(Message::SignOutFirst)),
+            ]
+            .spacing(style::space_scale::S)
+            .align_y(iced::Center)
+            .into()
+        } else {
+            domain_input.on_input(Message::Domain).into()
+        };
+        let mut domain_field = column![style::field("Anaconda Server API domain", domain)]
+            .spacing(style::space_scale::XS);
+        if self.signed_in {
+            domain_field = domain_field.push(style::muted(SIGN_OUT_TO_CHANGE));
+        }
         let mut body = column![
             style::title("Preferences"),
-            style::field(
-                "Anaconda Server API domain",
-                text_input(crate::gui::screen::set_domain::PLACEHOLDER, &self.domain)
-                    .on_input(Message::Domain)
-                    .on_submit(Message::Apply)
-                    .padding(8),
+            domain_field,
+            style::check(
+                self.ssl_verification,
+                Some("Enable SSL verification"),
+                Message::SslVerification
             ),
-            checkbox(self.ssl_verification)
-                .label("Enable SSL verification")
-                .on_toggle(Message::SslVerification)
-                .size(16),
             style::field(
                 "SSL certificate path (Optional)",
                 text_input("/path/to/ca-bundle.pem", &self.certificate)
@@ -168,30 +272,32 @@ impl State {
                     .on_submit(Message::Apply)
                     .padding(8),
             ),
-            checkbox(self.show_hidden)
-                .label("Show hidden Anaconda Server channels")
-                .on_toggle(Message::ShowHidden)
-                .size(16),
+            style::check(
+                self.show_hidden,
+                Some("Show hidden Anaconda Server channels"),
+                Message::ShowHidden
+            ),
             style::field("Theme", themes),
         ]
-        .spacing(14);
-        if let Some(e) = &self.error {
-            body = body.push(style::error(e.as_str()));
+        .spacing(style::space_scale::M);
+        let hint = self.discard_armed.then_some(DISCARD_HINT);
+        body = body.push(style::message_slot(
+            self.error.as_deref().or(hint),
+            self.busy.then_some("Checking…"),
+        ));
+        let mut buttons = Vec::new();
+        if self.needs_sign_out && !self.signed_in {
+            buttons.push(style::secondary("Sign Out…", Some(Message::SignOutFirst)));
         }
-        if self.needs_sign_out {
-            body = body.push(style::secondary("Sign Out…", Some(Message::SignOutFirst)));
-        }
-        if self.busy {
-            body = body.push(style::muted("Checking…"));
-        }
-        body = body.push(
-            row![
-                space::horizontal().width(Length::Fill),
-                style::secondary("Cancel", Some(Message::Cancel)),
-                style::primary("Apply", (!self.busy).then_some(Message::Apply))
-            ]
-            .spacing(10),
-        );
+        buttons.push(style::secondary(
+            "Cancel",
+            (!self.busy).then_some(Message::Cancel),
+        ));
+        buttons.push(style::primary(
+            "Apply",
+            (!self.busy).then_some(Message::Apply),
+        ));
+        body = body.push(style::button_row(buttons));
         style::card(body, 520.0)
     }
 }

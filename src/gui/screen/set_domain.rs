@@ -1,8 +1,8 @@
 //! Set Domain: the first step of the first sign-in (Navigator's texts). Validates the typed address against
 //! `/api/system`; a certificate failure offers "Trust Server and Continue".
 
-use iced::widget::{column, row, space, text, text_input};
-use iced::{Element, Length, Task};
+use iced::widget::{column, text_input};
+use iced::{Element, Task};
 
 use crate::engine::{Engine, Error, domain};
 use crate::gui::screen::trust;
@@ -21,6 +21,7 @@ pub enum Message {
     Submit,
     Trust,
     CancelTrust,
+    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     Validated(Result<String, Error>),
 }
@@ -39,9 +40,60 @@ pub struct State {
     pub busy: bool,
     /// The certificate of this host failed: ask before trusting it.
     pub untrusted_host: Option<String>,
+    /// The certificate shown in the trust question.
+    pub server_certificate: trust::Certificate,
+}
+
+/// A domain error in words that say what is wrong and what to do.
+pub fn domain_error(e: &Error) -> String {
+    match e {
+        Error::Unreachable { host } => {
+            format!("Nothing answers at {host}. Check the address, and that you are online.")
+        }
+        Error::Timeout { host } => {
+            format!("{host} did not answer in time. Check the address, and that you are online.")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// An address without `http://` or `https://`: say so before asking the server.
+pub fn scheme_hint(input: &str) -> Option<String> {
+    let input = input.trim();
+    let lower = input.to_ascii_lowercase();
+    (!input.is_empty() && !lower.starts_with("http://") && !lower.starts_with("https://")).then(
+        || {
+            format!(
+                "Add http:// or https:// in front of the address, for example https://{}.",
+                input.split("://").last().unwrap_or(input)
+            )
+        },
+    )
 }
 
 impl State {
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Esc: out of the trust question first, else close (never while checking).
+    pub fn escape(&self) -> Option<Message> {
+        if self.untrusted_host.is_some() {
+            Some(Message::CancelTrust)
+        } else {
+            (!self.busy).then_some(Message::Cancel)
+        }
+    }
+
+    /// Enter: Set Domain; in the trust question, Cancel.
+    pub fn enter(&self) -> Option<Message> {
+        if self.untrusted_host.is_some() {
+            Some(Message::CancelTrust)
+        } else {
+            Some(Message::Submit)
+        }
+    }
+
     pub fn new(preset: Option<String>) -> Self {
         State {
             input: preset.unwrap_or_default(),
@@ -66,23 +118,34 @@ impl State {
                 self.validate(engine, true)
             }
             Message::CancelTrust => {
-                self.untrusted_host = None;
-                self.error = Some(crate::engine::error::INVALID_API_URL.into());
-                Action::None
+                if let Some(host) = self.untrusted_host.take() {
+                    self.error = Some(trust::cancelled(&host));
+                }
+                // back in the form, ready to type another address
+                Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
+            Message::CertificateRead(result) => {
+                self.server_certificate = Some(result.map_err(|e| e.to_string()));
+                Action::None
+            }
             Message::Validated(result) => {
                 self.busy = false;
                 match result {
                     Ok(domain) => Action::Done(domain),
                     Err(e) if e.is_tls() => {
-                        self.untrusted_host = domain::normalize_domain(&self.input)
-                            .ok()
-                            .map(|d| domain::netloc(&d));
-                        Action::None
+                        let normalized = domain::normalize_domain(&self.input).ok();
+                        self.untrusted_host = normalized.as_deref().map(domain::netloc);
+                        self.server_certificate = None;
+                        match normalized {
+                            Some(d) => {
+                                Action::Run(trust::fetch(engine, d, Message::CertificateRead))
+                            }
+                            None => Action::None,
+                        }
                     }
                     Err(e) => {
-                        self.error = Some(e.to_string());
+                        self.error = Some(domain_error(&e));
                         Action::None
                     }
                 }
@@ -92,6 +155,10 @@ impl State {
 
     fn validate(&mut self, engine: &Engine, trust: bool) -> Action {
         if self.busy || self.input.trim().is_empty() {
+            return Action::None;
+        }
+        if let Some(hint) = scheme_hint(&self.input) {
+            self.error = Some(hint);
             return Action::None;
         }
         self.busy = true;
@@ -106,12 +173,17 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(host) = &self.untrusted_host {
-            return trust::view(host, Message::Trust, Message::CancelTrust);
+            return trust::view(
+                host,
+                &self.server_certificate,
+                Message::Trust,
+                Message::CancelTrust,
+            );
         }
         let submit = (!self.busy && !self.input.trim().is_empty()).then_some(Message::Submit);
-        let mut form = column![
+        let form: Element<'_, Message> = column![
             style::title(TITLE),
-            text(PRIMARY_TEXT).size(14),
+            style::body(PRIMARY_TEXT),
             style::muted(SECONDARY_TEXT),
             style::field(
                 "Anaconda Server Domain",
@@ -121,22 +193,17 @@ impl State {
                     .on_submit(Message::Submit)
                     .padding(8),
             ),
-        ]
-        .spacing(14);
-        if let Some(e) = &self.error {
-            form = form.push(style::error(e.as_str()));
-        }
-        if self.busy {
-            form = form.push(style::muted("Checking the server…"));
-        }
-        form = form.push(
-            row![
-                space::horizontal().width(Length::Fill),
-                style::secondary("Cancel", Some(Message::Cancel)),
+            style::message_slot(
+                self.error.as_deref(),
+                self.busy.then_some("Checking the server…")
+            ),
+            style::button_row([
+                style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
                 style::primary("Set Domain", submit)
-            ]
-            .spacing(10),
-        );
+            ]),
+        ]
+        .spacing(style::space_scale::M)
+        .into();
         style::card(form, 520.0)
     }
 }

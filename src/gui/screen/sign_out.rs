@@ -1,7 +1,7 @@
 //! Sign Out: a confirmation that names what will be restored, then the engine's result.
 
-use iced::widget::{column, row, space, text};
-use iced::{Element, Length, Task};
+use iced::widget::column;
+use iced::{Element, Task};
 
 use crate::engine::session::LogoutOutcome;
 use crate::engine::{Engine, Error};
@@ -37,6 +37,18 @@ impl State {
         }
     }
 
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    pub fn escape(&self) -> Option<Message> {
+        (!self.busy).then_some(Message::Cancel)
+    }
+
+    pub fn enter(&self) -> Option<Message> {
+        Some(Message::Confirm)
+    }
+
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
         match message {
             Message::Confirm => {
@@ -65,28 +77,19 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let mut body = column![
+        let body = column![
             style::title("Sign out of Anaconda Server?"),
-            text(format!("Signing out of {} will:", self.domain)).size(14),
-            text("• revoke conda's access token on the server,").size(14),
-            text("• restore your ~/.condarc as it was before you signed in (changes you made since are kept),").size(14),
-            text("• clear the sign-in from anaconda-navigator.ini, and remove conda's token files and the stored credentials.").size(14),
-        ]
-        .spacing(10);
-        if let Some(e) = &self.error {
-            body = body.push(style::error(e.as_str()));
-        }
-        if self.busy {
-            body = body.push(style::muted("Signing out…"));
-        }
-        body = body.push(
-            row![
-                space::horizontal().width(Length::Fill),
-                style::secondary("Cancel", Some(Message::Cancel)),
+            style::body(format!("Signing out of {} will:", self.domain)),
+            style::body("• revoke conda's access token on the server,"),
+            style::body("• restore your ~/.condarc as it was before you signed in (changes you made since are kept),"),
+            style::body("• clear the sign-in from anaconda-navigator.ini, and remove conda's token files and the stored credentials."),
+            style::message_slot(self.error.as_deref(), self.busy.then_some("Signing out…")),
+            style::button_row([
+                style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
                 style::primary("Sign Out", (!self.busy).then_some(Message::Confirm))
-            ]
-            .spacing(10),
-        );
+            ]),
+        ]
+        .spacing(style::space_scale::S + 2.0);
         style::card(body, 560.0)
     }
 }

@@ -6,10 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
-use iced::widget::{
-    button, checkbox, column, container, row, scrollable, space, table, text, text_input,
-};
-use iced::{Element, Length, Task, Theme};
+use iced::widget::{column, container, row, scrollable, space, table, text, text_input};
+use iced::{Element, Length, Task};
 
 use crate::engine::client::CreatedToken;
 use crate::engine::tokens::{self, Expiry, TokenView};
@@ -30,12 +28,12 @@ pub enum Message {
     ExpiresIn(i64),
     Create,
     Created(Result<CreatedToken, Error>),
-    AskRegenerate(String),
-    Regenerate,
-    Regenerated(Result<String, Error>),
-    AskRevoke(String),
-    Revoke,
-    Revoked(Result<(), Error>),
+    /// Ask before regenerating or revoking a token (by id).
+    Ask(Change, String),
+    /// The confirmation's button.
+    Confirm,
+    /// Regenerate answers with the new value, Revoke with none.
+    Changed(Change, Result<Option<String>, Error>),
     SnippetChannel(String),
     Copy(String),
     Back,
@@ -48,6 +46,13 @@ pub enum Action {
     Run(Task<Message>),
     Close,
     SignOut,
+}
+
+/// The two changes to an existing token, which share one confirm → run → result flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Regenerate,
+    Revoke,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +71,7 @@ pub enum View {
         heading: String,
         token: String,
     },
-    ConfirmRegenerate(TokenView),
-    ConfirmRevoke(TokenView),
+    Confirm(Change, TokenView),
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +84,10 @@ pub struct State {
     pub view: View,
     pub error: Option<String>,
     pub snippet_channel: String,
+    /// The value last copied (its button says "Copied").
+    pub copied: Option<String>,
+    /// A confirmation in the list ("Token … revoked.").
+    pub notice: Option<String>,
 }
 
 fn load(engine: &Engine) -> Task<Message> {
@@ -111,8 +119,34 @@ impl State {
             view: View::List,
             error: None,
             snippet_channel: "main".into(),
+            copied: None,
+            notice: None,
         };
         (state, load(engine))
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Esc goes back one level: from a form or confirmation to the list, from the list out.
+    pub fn escape(&self) -> Option<Message> {
+        if self.busy {
+            None
+        } else if self.view == View::List {
+            Some(Message::Close)
+        } else {
+            Some(Message::Back)
+        }
+    }
+
+    /// Enter: Create in the form, Done after a reveal; a destructive confirmation needs its own button.
+    pub fn enter(&self) -> Option<Message> {
+        match self.view {
+            View::New(_) => Some(Message::Create),
+            View::Reveal { .. } => Some(Message::Back),
+            _ => None,
+        }
     }
 
     fn token(&self, id: &str) -> Option<TokenView> {
@@ -133,6 +167,7 @@ impl State {
             }
             Message::New => {
                 self.error = None;
+                self.notice = None;
                 self.view = View::New(NewForm {
                     name: String::new(),
                     scopes: crate::engine::client::SIGN_IN_SCOPES
@@ -209,82 +244,65 @@ impl State {
                     Err(e) => self.error = Some(e.to_string()),
                 }
             }
-            Message::AskRegenerate(id) => {
+            Message::Ask(change, id) => {
                 if let Some(t) = self.token(&id) {
                     self.error = None;
-                    self.view = View::ConfirmRegenerate(t);
+                    self.notice = None;
+                    self.view = View::Confirm(change, t);
                 }
             }
-            Message::Regenerate => {
-                let View::ConfirmRegenerate(t) = &self.view else {
+            Message::Confirm => {
+                let View::Confirm(change, t) = &self.view else {
                     return Action::None;
                 };
-                if self.busy {
+                if self.busy || (*change == Change::Revoke && t.sign_in_token) {
                     return Action::None;
                 }
                 self.busy = true;
-                let engine = engine.clone();
-                let id = t.id.clone();
+                let (engine, id, change) = (engine.clone(), t.id.clone(), *change);
                 return Action::Run(Task::perform(
-                    async move { engine.regenerate_token(&id).await },
-                    Message::Regenerated,
+                    async move {
+                        match change {
+                            Change::Regenerate => engine.regenerate_token(&id).await.map(Some),
+                            Change::Revoke => engine.revoke_token(&id).await.map(|()| None),
+                        }
+                    },
+                    move |r| Message::Changed(change, r),
                 ));
             }
-            Message::Regenerated(result) => {
+            Message::Changed(change, result) => {
                 self.busy = false;
-                match result {
-                    Ok(token) => {
-                        let name = match &self.view {
-                            View::ConfirmRegenerate(t) => t.name.clone(),
-                            _ => String::new(),
-                        };
+                let name = match &self.view {
+                    View::Confirm(_, t) => t.name.clone(),
+                    _ => String::new(),
+                };
+                match (change, result) {
+                    (Change::Regenerate, Ok(Some(token))) => {
                         self.view = View::Reveal {
                             heading: format!("Token \u{201c}{name}\u{201d} regenerated"),
                             token,
                         };
                         return Action::Run(load(engine));
                     }
-                    Err(e) => self.error = Some(e.to_string()),
-                }
-            }
-            Message::AskRevoke(id) => {
-                if let Some(t) = self.token(&id) {
-                    self.error = None;
-                    self.view = View::ConfirmRevoke(t);
-                }
-            }
-            Message::Revoke => {
-                let View::ConfirmRevoke(t) = &self.view else {
-                    return Action::None;
-                };
-                if self.busy {
-                    return Action::None;
-                }
-                self.busy = true;
-                let engine = engine.clone();
-                let id = t.id.clone();
-                return Action::Run(Task::perform(
-                    async move { engine.revoke_token(&id).await },
-                    Message::Revoked,
-                ));
-            }
-            Message::Revoked(result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
+                    (_, Ok(_)) => {
                         self.view = View::List;
                         self.loading = true;
+                        self.notice = Some(format!("Token \u{201c}{name}\u{201d} revoked."));
                         return Action::Run(load(engine));
                     }
-                    Err(e) => self.error = Some(e.to_string()),
+                    (_, Err(e)) => self.error = Some(e.to_string()),
                 }
             }
             Message::SnippetChannel(s) => self.snippet_channel = s,
-            Message::Copy(value) => return Action::Run(iced::clipboard::write(value)),
+            Message::Copy(value) => {
+                self.copied = Some(value.clone());
+                return Action::Run(iced::clipboard::write(value));
+            }
             Message::Back => {
                 if !self.busy {
                     self.view = View::List;
                     self.error = None;
+                    self.copied = None;
                 }
             }
             Message::Close => return Action::Close,
@@ -298,35 +316,47 @@ impl State {
             View::List => self.list_view(),
             View::New(form) => self.new_view(form),
             View::Reveal { heading, token } => self.reveal_view(heading, token),
-            View::ConfirmRegenerate(t) => confirm(
+            View::Confirm(change, t) => self.confirm_view(*change, t),
+        };
+        let col = column![body, style::message_slot(self.error.as_deref(), None)]
+            .spacing(style::space_scale::S);
+        style::card(col, 880.0)
+    }
+
+    fn confirm_view<'a>(&'a self, change: Change, t: &'a TokenView) -> Element<'a, Message> {
+        let go = (!self.busy).then_some(Message::Confirm);
+        let (heading, body, action) = match change {
+            Change::Regenerate => (
                 format!("Regenerate \u{201c}{}\u{201d}?", t.name),
                 if t.sign_in_token {
                     "This is conda's sign-in token: it gets a new value, and conda-connect updates conda's token files so \
                      conda keeps working. The old value stops working at once."
-                        .to_string()
                 } else {
-                    "The token gets a new value; the old value stops working at once, everywhere it is used.".to_string()
-                },
-                style::primary("Regenerate", (!self.busy).then_some(Message::Regenerate)),
+                    "The token gets a new value; the old value stops working at once, everywhere it is used."
+                }
+                .to_string(),
+                style::primary("Regenerate", go),
             ),
-            View::ConfirmRevoke(t) if t.sign_in_token => confirm(
+            Change::Revoke if t.sign_in_token => (
                 "This is the token conda uses".to_string(),
                 "Revoking it would cut conda off from the server. Sign out instead: it revokes the token and restores \
                  your conda configuration."
                     .to_string(),
                 style::primary("Sign Out…", Some(Message::SignOutInstead)),
             ),
-            View::ConfirmRevoke(t) => confirm(
+            Change::Revoke => (
                 format!("Revoke \u{201c}{}\u{201d}?", t.name),
                 "Anything that uses this token loses access to the server at once. This cannot be undone.".to_string(),
-                button(text("Revoke").size(14)).padding([8, 18]).style(button::danger).on_press_maybe((!self.busy).then_some(Message::Revoke)).into(),
+                style::danger("Revoke", go),
             ),
         };
-        let mut col = column![body].spacing(12);
-        if let Some(e) = &self.error {
-            col = col.push(style::error(e.as_str()));
-        }
-        style::card(col, 880.0)
+        column![
+            style::title(heading),
+            style::body(body),
+            style::button_row([style::secondary("Cancel", Some(Message::Back)), action]),
+        ]
+        .spacing(style::space_scale::M + 2.0)
+        .into()
     }
 
     fn list_view(&self) -> Element<'_, Message> {
@@ -334,14 +364,18 @@ impl State {
             row![
                 style::title(TITLE),
                 space::horizontal().width(Length::Fill),
-                style::link("Close", Message::Close)
-            ],
+                style::secondary("Close", Some(Message::Close))
+            ]
+            .align_y(iced::Center),
             style::muted(format!(
                 "Tokens on {}. Each token is shown only once, when it is created or regenerated.",
                 self.domain
             )),
         ]
         .spacing(12);
+        if let Some(n) = &self.notice {
+            col = col.push(style::banner(style::Tone::Success, n.as_str(), vec![]));
+        }
         if self.loading {
             col = col.push(style::muted("Loading your tokens…"));
         } else {
@@ -376,12 +410,14 @@ impl State {
                 }),
                 table::column(text("").size(13), |t: TokenView| {
                     row![
-                        button(text("Regenerate").size(12))
-                            .style(button::secondary)
-                            .on_press(Message::AskRegenerate(t.id.clone())),
-                        button(text("Revoke").size(12))
-                            .style(button::danger)
-                            .on_press(Message::AskRevoke(t.id.clone())),
+                        style::small(
+                            "Regenerate",
+                            Some(Message::Ask(Change::Regenerate, t.id.clone()))
+                        ),
+                        style::small_danger(
+                            "Revoke",
+                            Some(Message::Ask(Change::Revoke, t.id.clone()))
+                        ),
                     ]
                     .spacing(6)
                 }),
@@ -397,13 +433,13 @@ impl State {
                     .spacing(4)
                     .height(Length::Fixed(300.0)),
                 )
-                .style(container::bordered_box),
+                .style(style::boxed),
             );
         }
-        col = col.push(row![
-            space::horizontal().width(Length::Fill),
-            style::primary("New token", (!self.loading).then_some(Message::New))
-        ]);
+        col = col.push(style::button_row([style::primary(
+            "New token",
+            (!self.loading).then_some(Message::New),
+        )]));
         col.into()
     }
 
@@ -421,13 +457,11 @@ impl State {
             let mut c = column![text(group).size(13).font(style::BOLD)].spacing(4);
             for s in scopes {
                 let name = s.clone();
-                c = c.push(
-                    checkbox(form.scopes.contains(s))
-                        .label(s.as_str())
-                        .size(14)
-                        .text_size(13)
-                        .on_toggle(move |on| Message::ToggleScope(name.clone(), on)),
-                );
+                c = c.push(style::check(
+                    form.scopes.contains(s),
+                    Some(s.as_str()),
+                    move |on| Message::ToggleScope(name.clone(), on),
+                ));
             }
             grid = grid.push(c);
         }
@@ -456,24 +490,18 @@ impl State {
                         .on_submit(Message::Create)
                         .padding(8)
                         .width(160),
-                    style::link("30 days", Message::ExpiresIn(30)),
-                    style::link("90 days", Message::ExpiresIn(90)),
-                    style::link("1 year", Message::ExpiresIn(tokens::MAX_DAYS)),
+                    style::small("30 days", Some(Message::ExpiresIn(30))),
+                    style::small("90 days", Some(Message::ExpiresIn(90))),
+                    style::small("1 year", Some(Message::ExpiresIn(tokens::MAX_DAYS))),
                 ]
                 .spacing(8)
                 .align_y(iced::Center)
             ),
-            if self.busy {
-                style::muted("Creating…")
-            } else {
-                style::muted(" ")
-            },
-            row![
-                space::horizontal().width(Length::Fill),
+            style::message_slot(None, self.busy.then_some("Creating…")),
+            style::button_row([
                 style::secondary("Cancel", Some(Message::Back)),
                 style::primary("Create token", can_create.then_some(Message::Create))
-            ]
-            .spacing(10),
+            ]),
         ]
         .spacing(14)
         .into()
@@ -490,13 +518,11 @@ impl State {
             column![
                 text(label).size(13).font(style::BOLD),
                 row![
-                    text_input("", &value)
-                        .size(13)
-                        .padding(6)
-                        .width(Length::Fill),
-                    button(text("Copy").size(12))
-                        .style(button::secondary)
-                        .on_press(Message::Copy(value.clone())),
+                    style::value_box(value.clone(), style::type_scale::SMALL),
+                    style::small(
+                        copy_label(self.copied.as_deref(), &value),
+                        Some(Message::Copy(value.clone()))
+                    ),
                 ]
                 .spacing(8)
                 .align_y(iced::Center),
@@ -506,16 +532,13 @@ impl State {
         };
         column![
             style::title(heading),
-            container(text(NOT_SHOWN_AGAIN).size(14))
-                .padding(10)
-                .width(Length::Fill)
-                .style(|t: &Theme| container::warning(t)),
+            style::banner(style::Tone::Warning, NOT_SHOWN_AGAIN, vec![]),
             row![
-                text_input("", token)
-                    .size(15)
-                    .padding(8)
-                    .width(Length::Fill),
-                style::primary("Copy", Some(Message::Copy(token.to_string()))),
+                style::value_box(token, style::type_scale::BODY + 1.0),
+                style::primary(
+                    copy_label(self.copied.as_deref(), token),
+                    Some(Message::Copy(token.to_string()))
+                ),
             ]
             .spacing(8)
             .align_y(iced::Center),
@@ -530,10 +553,7 @@ impl State {
             snippet("conda channel URL", usage.channel_url),
             snippet("Add it to conda", usage.conda_config),
             snippet("pip (basic auth: <token>:x-auth-token)", usage.pip),
-            row![
-                space::horizontal().width(Length::Fill),
-                style::primary("Done", Some(Message::Back))
-            ],
+            style::button_row([style::primary("Done", Some(Message::Back))]),
         ]
         .spacing(12)
         .into()
@@ -549,31 +569,23 @@ fn expiry_cell(t: &TokenView) -> Element<'static, Message> {
     match t.expiry {
         Expiry::Expired => text(format!("{date} (expired)"))
             .size(13)
-            .style(text::danger)
+            .style(style::error_text)
             .into(),
         Expiry::Soon(days) => text(format!("{date} (in {days} days)"))
             .size(13)
-            .style(text::warning)
+            .font(style::BOLD)
             .into(),
         _ => text(date).size(13).into(),
     }
 }
 
-fn confirm<'a>(
-    heading: String,
-    body: String,
-    action: Element<'a, Message>,
-) -> Element<'a, Message> {
-    column![
-        style::title(heading),
-        text(body).size(14),
-        row![
-            space::horizontal().width(Length::Fill),
-            style::secondary("Cancel", Some(Message::Back)),
-            action
-        ]
-        .spacing(10),
-    ]
-    .spacing(14)
-    .into()
+/// "Copied" on the button whose value was copied last.
+fn copy_label(copied: Option<&str>, value: &str) -> &'static str {
+    if copied == Some(value) {
+        COPIED
+    } else {
+        "Copy"
+    }
 }
+
+pub const COPIED: &str = "Copied ✓";

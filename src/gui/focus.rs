@@ -1,0 +1,655 @@
+//! Keyboard focus for the whole app, built once. iced's buttons and checkboxes have no focus of their own, so:
+//!
+//! - [`ring`] wraps any control: it joins the Tab order (iced's focus operations, the same ones text inputs answer
+//!   to), draws a visible ring while focused, and Space or Enter activates it.
+//! - [`scope`] wraps the window: Tab / Shift-Tab cycle through every focusable element (text inputs and rings
+//!   alike, wrapping around), Esc is handled before any child sees it (so one Esc closes a dialog even from a
+//!   focused text field), and the other keys (Enter, shortcuts) go to the app when no child used them.
+//! - [`inert`] wraps the layer under a dialog: it keeps its text visible to the tests but takes no keys and leaves
+//!   the Tab order.
+
+use iced::advanced::layout::{self, Layout};
+use iced::advanced::renderer::{self, Quad};
+use iced::advanced::widget::operation::{Focusable, Operation, Scrollable, TextInput};
+use iced::advanced::widget::{Id, Tree, Widget, tree};
+use iced::advanced::{Clipboard, Shell, mouse, overlay};
+use iced::keyboard::{self, key};
+use iced::{Border, Color, Element, Event, Length, Rectangle, Renderer, Size, Theme, Vector};
+
+use crate::gui::style;
+
+// ------------------------------------------------------------------------------------------------ ring
+
+/// A button in the Tab order: Space or Enter sends `on_activate` while it has the focus.
+pub fn ring<'a, M: Clone + 'a>(
+    content: impl Into<Element<'a, M>>,
+    on_activate: Option<M>,
+) -> Element<'a, M> {
+    Element::new(Ring {
+        content: content.into(),
+        on_activate,
+        enter: true,
+    })
+}
+
+/// A checkbox or radio button in the Tab order: Space toggles it; Enter stays the dialog's default button.
+pub fn toggle_ring<'a, M: Clone + 'a>(
+    content: impl Into<Element<'a, M>>,
+    on_activate: Option<M>,
+) -> Element<'a, M> {
+    Element::new(Ring {
+        content: content.into(),
+        on_activate,
+        enter: false,
+    })
+}
+
+struct Ring<'a, M> {
+    content: Element<'a, M>,
+    on_activate: Option<M>,
+    /// Enter activates too (buttons), not only Space (toggles).
+    enter: bool,
+}
+
+#[derive(Debug, Default)]
+struct RingState {
+    focused: bool,
+}
+
+impl Focusable for RingState {
+    fn is_focused(&self) -> bool {
+        self.focused
+    }
+    fn focus(&mut self) {
+        self.focused = true;
+    }
+    fn unfocus(&mut self) {
+        self.focused = false;
+    }
+}
+
+impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
+    fn size(&self) -> Size<Length> {
+        self.content.as_widget().size()
+    }
+
+    fn size_hint(&self) -> Size<Length> {
+        self.content.as_widget().size_hint()
+    }
+
+    fn tag(&self) -> tree::Tag {
+        tree::Tag::of::<RingState>()
+    }
+
+    fn state(&self) -> tree::State {
+        tree::State::new(RingState::default())
+    }
+
+    fn children(&self) -> Vec<Tree> {
+        vec![Tree::new(&self.content)]
+    }
+
+    fn diff(&self, tree: &mut Tree) {
+        tree.diff_children(std::slice::from_ref(&self.content));
+    }
+
+    fn layout(
+        &mut self,
+        tree: &mut Tree,
+        renderer: &Renderer,
+        limits: &layout::Limits,
+    ) -> layout::Node {
+        self.content
+            .as_widget_mut()
+            .layout(&mut tree.children[0], renderer, limits)
+    }
+
+    fn draw(
+        &self,
+        tree: &Tree,
+        renderer: &mut Renderer,
+        theme: &Theme,
+        style: &renderer::Style,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+    ) {
+        self.content.as_widget().draw(
+            &tree.children[0],
+            renderer,
+            theme,
+            style,
+            layout,
+            cursor,
+            viewport,
+        );
+        if self.on_activate.is_some() && tree.state.downcast_ref::<RingState>().focused {
+            use iced::advanced::Renderer as _;
+            let b = layout.bounds();
+            renderer.fill_quad(
+                Quad {
+                    // a 2 px ring with a 2 px gap: visible on any button colour
+                    bounds: Rectangle {
+                        x: b.x - 4.0,
+                        y: b.y - 4.0,
+                        width: b.width + 8.0,
+                        height: b.height + 8.0,
+                    },
+                    border: Border {
+                        color: style::tokens(theme).focus,
+                        width: 2.0,
+                        radius: 9.0.into(),
+                    },
+                    ..Quad::default()
+                },
+                Color::TRANSPARENT,
+            );
+        }
+    }
+
+    fn operate(
+        &mut self,
+        tree: &mut Tree,
+        layout: Layout<'_>,
+        renderer: &Renderer,
+        operation: &mut dyn Operation,
+    ) {
+        let Tree {
+            state, children, ..
+        } = tree;
+        let state = state.downcast_mut::<RingState>();
+        if self.on_activate.is_some() {
+            operation.focusable(None, layout.bounds(), state);
+        } else {
+            // a disabled control is skipped by Tab (as GTK and Qt skip insensitive widgets)
+            state.unfocus();
+        }
+        operation.traverse(&mut |op| {
+            self.content
+                .as_widget_mut()
+                .operate(&mut children[0], layout, renderer, op)
+        });
+    }
+
+    fn update(
+        &mut self,
+        tree: &mut Tree,
+        event: &Event,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        renderer: &Renderer,
+        clipboard: &mut dyn Clipboard,
+        shell: &mut Shell<'_, M>,
+        viewport: &Rectangle,
+    ) {
+        let state = tree.state.downcast_mut::<RingState>();
+        match event {
+            // a click elsewhere moves the focus away (as a click into a text field does)
+            Event::Mouse(mouse::Event::ButtonPressed(_))
+                if state.focused && !cursor.is_over(layout.bounds()) =>
+            {
+                state.focused = false;
+                shell.request_redraw();
+            }
+            Event::Keyboard(keyboard::Event::KeyPressed {
+                key: keyboard::Key::Named(named @ (key::Named::Space | key::Named::Enter)),
+                modifiers,
+                ..
+            }) if state.focused
+                && modifiers.is_empty()
+                && (self.enter || *named == key::Named::Space) =>
+            {
+                if let Some(m) = &self.on_activate {
+                    shell.publish(m.clone());
+                }
+                // a focused, disabled control swallows the key rather than letting Enter fall to the default button
+                shell.capture_event();
+                return;
+            }
+            _ => {}
+        }
+        self.content.as_widget_mut().update(
+            &mut tree.children[0],
+            event,
+            layout,
+            cursor,
+            renderer,
+            clipboard,
+            shell,
+            viewport,
+        );
+    }
+
+    fn mouse_interaction(
+        &self,
+        tree: &Tree,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+        renderer: &Renderer,
+    ) -> mouse::Interaction {
+        self.content.as_widget().mouse_interaction(
+            &tree.children[0],
+            layout,
+            cursor,
+            viewport,
+            renderer,
+        )
+    }
+
+    fn overlay<'b>(
+        &'b mut self,
+        tree: &'b mut Tree,
+        layout: Layout<'b>,
+        renderer: &Renderer,
+        viewport: &Rectangle,
+        translation: Vector,
+    ) -> Option<overlay::Element<'b, M, Theme, Renderer>> {
+        self.content.as_widget_mut().overlay(
+            &mut tree.children[0],
+            layout,
+            renderer,
+            viewport,
+            translation,
+        )
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ scope
+
+/// The window's keyboard: Tab cycling, Esc first, then `on_key` for keys no child used.
+pub fn scope<'a, M: Clone + 'a>(
+    content: impl Into<Element<'a, M>>,
+    on_escape: Option<M>,
+    on_key: impl Fn(&keyboard::Key, keyboard::Modifiers) -> Option<M> + 'a,
+) -> Element<'a, M> {
+    Element::new(Scope {
+        content: content.into(),
+        on_escape,
+        on_key: Box::new(on_key),
+    })
+}
+
+type OnKey<'a, M> = Box<dyn Fn(&keyboard::Key, keyboard::Modifiers) -> Option<M> + 'a>;
+
+struct Scope<'a, M> {
+    content: Element<'a, M>,
+    on_escape: Option<M>,
+    on_key: OnKey<'a, M>,
+}
+
+/// Move the focus to the next (or previous) focusable element of `content`, wrapping around.
+fn cycle<M>(
+    content: &mut Element<'_, M>,
+    tree: &mut Tree,
+    layout: Layout<'_>,
+    renderer: &Renderer,
+    forward: bool,
+) {
+    struct Count {
+        total: usize,
+        focused: Option<usize>,
+    }
+    impl Operation for Count {
+        fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+            operate(self)
+        }
+        fn focusable(&mut self, _id: Option<&Id>, _b: Rectangle, state: &mut dyn Focusable) {
+            if state.is_focused() && self.focused.is_none() {
+                self.focused = Some(self.total);
+            }
+            self.total += 1;
+        }
+    }
+    struct Set {
+        target: usize,
+        current: usize,
+    }
+    impl Operation for Set {
+        fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+            operate(self)
+        }
+        fn focusable(&mut self, _id: Option<&Id>, _b: Rectangle, state: &mut dyn Focusable) {
+            if self.current == self.target {
+                state.focus();
+            } else {
+                state.unfocus();
+            }
+            self.current += 1;
+        }
+    }
+    let mut count = Count {
+        total: 0,
+        focused: None,
+    };
+    content
+        .as_widget_mut()
+        .operate(tree, layout, renderer, &mut count);
+    if count.total == 0 {
+        return;
+    }
+    let n = count.total;
+    let target = match (count.focused, forward) {
+        (None, true) => 0,
+        (None, false) => n - 1,
+        (Some(i), true) => (i + 1) % n,
+        (Some(i), false) => (i + n - 1) % n,
+    };
+    content
+        .as_widget_mut()
+        .operate(tree, layout, renderer, &mut Set { target, current: 0 });
+}
+
+impl<M: Clone> Widget<M, Theme, Renderer> for Scope<'_, M> {
+    fn size(&self) -> Size<Length> {
+        self.content.as_widget().size()
+    }
+
+    fn size_hint(&self) -> Size<Length> {
+        self.content.as_widget().size_hint()
+    }
+
+    fn children(&self) -> Vec<Tree> {
+        vec![Tree::new(&self.content)]
+    }
+
+    fn diff(&self, tree: &mut Tree) {
+        tree.diff_children(std::slice::from_ref(&self.content));
+    }
+
+    fn layout(
+        &mut self,
+        tree: &mut Tree,
+        renderer: &Renderer,
+        limits: &layout::Limits,
+    ) -> layout::Node {
+        self.content
+            .as_widget_mut()
+            .layout(&mut tree.children[0], renderer, limits)
+    }
+
+    fn draw(
+        &self,
+        tree: &Tree,
+        renderer: &mut Renderer,
+        theme: &Theme,
+        style: &renderer::Style,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+    ) {
+        self.content.as_widget().draw(
+            &tree.children[0],
+            renderer,
+            theme,
+            style,
+            layout,
+            cursor,
+            viewport,
+        );
+    }
+
+    fn operate(
+        &mut self,
+        tree: &mut Tree,
+        layout: Layout<'_>,
+        renderer: &Renderer,
+        operation: &mut dyn Operation,
+    ) {
+        self.content
+            .as_widget_mut()
+            .operate(&mut tree.children[0], layout, renderer, operation);
+    }
+
+    fn update(
+        &mut self,
+        tree: &mut Tree,
+        event: &Event,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        renderer: &Renderer,
+        clipboard: &mut dyn Clipboard,
+        shell: &mut Shell<'_, M>,
+        viewport: &Rectangle,
+    ) {
+        if let Event::Keyboard(keyboard::Event::KeyPressed {
+            key: keyboard::Key::Named(key::Named::Escape),
+            ..
+        }) = event
+            && let Some(m) = &self.on_escape
+        {
+            shell.publish(m.clone());
+            shell.capture_event();
+            return;
+        }
+        self.content.as_widget_mut().update(
+            &mut tree.children[0],
+            event,
+            layout,
+            cursor,
+            renderer,
+            clipboard,
+            shell,
+            viewport,
+        );
+        if shell.is_event_captured() {
+            return;
+        }
+        if let Event::Keyboard(keyboard::Event::KeyPressed { key, modifiers, .. }) = event {
+            if *key == keyboard::Key::Named(key::Named::Tab)
+                && !modifiers.control()
+                && !modifiers.alt()
+            {
+                cycle(
+                    &mut self.content,
+                    &mut tree.children[0],
+                    layout,
+                    renderer,
+                    !modifiers.shift(),
+                );
+                shell.capture_event();
+                shell.request_redraw();
+                return;
+            }
+            if let Some(m) = (self.on_key)(key, *modifiers) {
+                shell.publish(m);
+                shell.capture_event();
+            }
+        }
+    }
+
+    fn mouse_interaction(
+        &self,
+        tree: &Tree,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+        renderer: &Renderer,
+    ) -> mouse::Interaction {
+        self.content.as_widget().mouse_interaction(
+            &tree.children[0],
+            layout,
+            cursor,
+            viewport,
+            renderer,
+        )
+    }
+
+    fn overlay<'b>(
+        &'b mut self,
+        tree: &'b mut Tree,
+        layout: Layout<'b>,
+        renderer: &Renderer,
+        viewport: &Rectangle,
+        translation: Vector,
+    ) -> Option<overlay::Element<'b, M, Theme, Renderer>> {
+        self.content.as_widget_mut().overlay(
+            &mut tree.children[0],
+            layout,
+            renderer,
+            viewport,
+            translation,
+        )
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ inert
+
+/// `content` shown but out of reach of the keyboard (the window under a dialog).
+pub fn inert<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    Element::new(Inert {
+        content: content.into(),
+    })
+}
+
+struct Inert<'a, M> {
+    content: Element<'a, M>,
+}
+
+/// Forwards every operation except focus: the inert layer is still searchable (tests find its text), but Tab
+/// never lands in it.
+struct NoFocus<'o> {
+    inner: &'o mut dyn Operation,
+}
+
+impl Operation for NoFocus<'_> {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+        self.inner
+            .traverse(&mut |inner| operate(&mut NoFocus { inner }));
+    }
+    fn container(&mut self, id: Option<&Id>, bounds: Rectangle) {
+        self.inner.container(id, bounds);
+    }
+    fn scrollable(
+        &mut self,
+        id: Option<&Id>,
+        bounds: Rectangle,
+        content_bounds: Rectangle,
+        translation: Vector,
+        state: &mut dyn Scrollable,
+    ) {
+        self.inner
+            .scrollable(id, bounds, content_bounds, translation, state);
+    }
+    fn focusable(&mut self, _id: Option<&Id>, _bounds: Rectangle, state: &mut dyn Focusable) {
+        // under a dialog nothing keeps the focus
+        state.unfocus();
+    }
+    fn text_input(&mut self, id: Option<&Id>, bounds: Rectangle, state: &mut dyn TextInput) {
+        self.inner.text_input(id, bounds, state);
+    }
+    fn text(&mut self, id: Option<&Id>, bounds: Rectangle, text: &str) {
+        self.inner.text(id, bounds, text);
+    }
+    fn custom(&mut self, id: Option<&Id>, bounds: Rectangle, state: &mut dyn std::any::Any) {
+        self.inner.custom(id, bounds, state);
+    }
+}
+
+impl<M> Widget<M, Theme, Renderer> for Inert<'_, M> {
+    fn size(&self) -> Size<Length> {
+        self.content.as_widget().size()
+    }
+
+    fn size_hint(&self) -> Size<Length> {
+        self.content.as_widget().size_hint()
+    }
+
+    fn children(&self) -> Vec<Tree> {
+        vec![Tree::new(&self.content)]
+    }
+
+    fn diff(&self, tree: &mut Tree) {
+        tree.diff_children(std::slice::from_ref(&self.content));
+    }
+
+    fn layout(
+        &mut self,
+        tree: &mut Tree,
+        renderer: &Renderer,
+        limits: &layout::Limits,
+    ) -> layout::Node {
+        self.content
+            .as_widget_mut()
+            .layout(&mut tree.children[0], renderer, limits)
+    }
+
+    fn draw(
+        &self,
+        tree: &Tree,
+        renderer: &mut Renderer,
+        theme: &Theme,
+        style: &renderer::Style,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+    ) {
+        self.content.as_widget().draw(
+            &tree.children[0],
+            renderer,
+            theme,
+            style,
+            layout,
+            cursor,
+            viewport,
+        );
+    }
+
+    fn operate(
+        &mut self,
+        tree: &mut Tree,
+        layout: Layout<'_>,
+        renderer: &Renderer,
+        operation: &mut dyn Operation,
+    ) {
+        self.content.as_widget_mut().operate(
+            &mut tree.children[0],
+            layout,
+            renderer,
+            &mut NoFocus { inner: operation },
+        );
+    }
+
+    fn update(
+        &mut self,
+        tree: &mut Tree,
+        event: &Event,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        renderer: &Renderer,
+        clipboard: &mut dyn Clipboard,
+        shell: &mut Shell<'_, M>,
+        viewport: &Rectangle,
+    ) {
+        if matches!(event, Event::Keyboard(_) | Event::InputMethod(_)) {
+            return;
+        }
+        self.content.as_widget_mut().update(
+            &mut tree.children[0],
+            event,
+            layout,
+            cursor,
+            renderer,
+            clipboard,
+            shell,
+            viewport,
+        );
+    }
+
+    fn mouse_interaction(
+        &self,
+        tree: &Tree,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+        renderer: &Renderer,
+    ) -> mouse::Interaction {
+        self.content.as_widget().mouse_interaction(
+            &tree.children[0],
+            layout,
+            cursor,
+            viewport,
+            renderer,
+        )
+    }
+}
