@@ -107,11 +107,11 @@ async fn a_changed_channel_is_refetched() {
     assert_eq!(status_of(&r, "internal", "noarch"), "ok");
     assert_eq!(status_of(&r, "internal", "linux-64"), "cached");
     assert_eq!(status_of(&r, "main", "noarch"), "cached");
-    assert!(
-        r.packages
-            .iter()
-            .any(|p| p.name == "brand-new" && &*p.channel == "internal")
-    );
+    let loaded = r.packages.load().unwrap();
+    let found = loaded.search("brand-new");
+    let rows = found.rows(&loaded, 0..10);
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].name, rows[0].channel), ("brand-new", "internal"));
     assert_eq!(r.packages_total, 11);
 }
 
@@ -119,11 +119,8 @@ async fn a_changed_channel_is_refetched() {
 async fn corrupt_or_truncated_cache_is_refetched() {
     let w = signed_in_with_channels().await;
     update(&w).await;
-    let cache = w.paths.repodata_cache();
-    let mut files: Vec<_> = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files = Vec::new();
+    walk(&w.paths.repodata_cache(), &mut files);
     files.sort();
     let rows: Vec<_> = files
         .iter()
