@@ -18,7 +18,7 @@ pub mod scan;
 pub mod store;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -79,10 +79,31 @@ pub struct ChannelReport {
     pub note: Option<String>,
     #[serde(skip)]
     pub bytes: u64,
+    #[serde(skip)]
+    pub phases: PhaseTimes,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// Where the work of a run went, summed over channel directories (they run concurrently, so the sum can pass the
+/// wall time): waiting for bytes from the network, decompressing, scanning the JSON, sorting and writing rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PhaseTimes {
+    pub network_wait_ms: u64,
+    pub decompress_ms: u64,
+    pub parse_ms: u64,
+    pub write_ms: u64,
+}
+
+impl PhaseTimes {
+    fn add(&mut self, o: &PhaseTimes) {
+        self.network_wait_ms += o.network_wait_ms;
+        self.decompress_ms += o.decompress_ms;
+        self.parse_ms += o.parse_ms;
+        self.write_ms += o.write_ms;
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -90,6 +111,7 @@ pub struct IndexReport {
     pub channels: Vec<ChannelReport>,
     pub packages_total: usize,
     pub elapsed_ms: u64,
+    pub phases_ms: PhaseTimes,
     /// The rows, loaded on demand ([`PackageIndex::load`]).
     #[serde(skip)]
     pub packages: PackageIndex,
@@ -228,6 +250,7 @@ pub async fn update_index_with(
         .await;
     let mut report = IndexReport::default();
     for (r, store) in results {
+        report.phases_ms.add(&r.phases);
         if let Some(store) = store {
             report.packages.push(&r.name, &r.subdir, store);
         }
@@ -287,6 +310,7 @@ impl Job<'_> {
             skipped: 0,
             note: None,
             bytes: 0,
+            phases: PhaseTimes::default(),
         };
         let now = chrono::Utc::now().timestamp();
         let zst_recently_broken = info
@@ -330,7 +354,8 @@ impl Job<'_> {
                     let etag = header(&resp, "etag");
                     let last_modified = header(&resp, "last-modified");
                     match stream_rows(resp, zst, self.limits, &self.budget, &rows_path).await {
-                        Ok((written, summary, bytes)) => {
+                        Ok((written, summary, bytes, phases)) => {
+                            report.phases = phases;
                             info.etag = etag;
                             info.last_modified = last_modified;
                             info.rows = Some(written.rows);
@@ -415,7 +440,7 @@ async fn stream_rows(
     limits: &Limits,
     budget: &limits::MemoryBudget,
     dest: &Path,
-) -> Result<(StoreFile, Summary, u64), ScanError> {
+) -> Result<(StoreFile, Summary, u64, PhaseTimes), ScanError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, String>>(8);
     let limits = *limits;
     let budget = budget.clone();
@@ -426,22 +451,38 @@ async fn stream_rows(
             current: Bytes::new(),
             received: 0,
             max: limits.max_download,
+            waited: Duration::ZERO,
         };
         let mut arena = store::RowArena::new(budget);
-        let summary = if zst {
+        let started = Instant::now();
+        let (summary, in_reader) = if zst {
             let mut decoder = zstd::stream::read::Decoder::new(&mut body)
                 .map_err(|e| ScanError::Corrupt(format!("zstd: {e}")))?;
             decoder
                 .window_log_max(limits::ZSTD_WINDOW_LOG_MAX)
                 .map_err(|e| ScanError::Corrupt(format!("zstd: {e}")))?;
-            scan::scan(decoder, &limits, |n, v, b| arena.push(n, v, b))?
+            let mut timed = Timed {
+                inner: decoder,
+                spent: Duration::ZERO,
+            };
+            let s = scan::scan(&mut timed, &limits, |n, v, b| arena.push(n, v, b))?;
+            (s, timed.spent)
         } else {
-            scan::scan(&mut body, &limits, |n, v, b| arena.push(n, v, b))?
+            let s = scan::scan(&mut body, &limits, |n, v, b| arena.push(n, v, b))?;
+            (s, body.waited)
         };
+        let scanned = started.elapsed();
         let written = arena
             .write(&dest)
             .map_err(|e| ScanError::Write(e.to_string()))?;
-        Ok((written, summary, body.received))
+        let ms = |d: Duration| d.as_millis() as u64;
+        let phases = PhaseTimes {
+            network_wait_ms: ms(body.waited),
+            decompress_ms: ms(in_reader.saturating_sub(body.waited)),
+            parse_ms: ms(scanned.saturating_sub(in_reader)),
+            write_ms: ms(started.elapsed() - scanned),
+        };
+        Ok((written, summary, body.received, phases))
     });
     let mut stream = resp.bytes_stream();
     while let Some(item) = stream.next().await {
@@ -466,12 +507,32 @@ struct BodyReader {
     current: Bytes,
     received: u64,
     max: u64,
+    /// Time spent waiting for the network.
+    waited: Duration,
+}
+
+/// A reader that adds up the time spent inside it.
+struct Timed<R> {
+    inner: R,
+    spent: Duration,
+}
+
+impl<R: std::io::Read> std::io::Read for Timed<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let t = Instant::now();
+        let r = self.inner.read(out);
+        self.spent += t.elapsed();
+        r
+    }
 }
 
 impl std::io::Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.blocking_recv() {
+            let t = Instant::now();
+            let next = self.rx.blocking_recv();
+            self.waited += t.elapsed();
+            match next {
                 None => return Ok(0),
                 Some(Ok(chunk)) => {
                     self.received += chunk.len() as u64;
