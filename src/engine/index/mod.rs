@@ -186,6 +186,26 @@ fn remove_flat_layout(cache_dir: &Path) -> bool {
     removed
 }
 
+/// Temporary row stores left by a run that was killed (an hour old: a concurrent run's are younger).
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if name.starts_with(".rows-") && name.ends_with(".tmp") && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Fetch every channel × subdir, with the bounds from the environment ([`Limits::from_env`]).
 pub async fn update_index(
     client: &ServerClient,
@@ -227,6 +247,7 @@ pub async fn update_index_with(
     cache_file::ensure_dir(cache_dir).map_err(|e| Error::io(cache_dir, &e))?;
     cache_file::ensure_dir(&dir).map_err(|e| Error::io(&dir, &e))?;
     remove_flat_layout(cache_dir);
+    remove_stale_temp_files(&dir);
     let budget = limits::MemoryBudget::new(limits.max_memory);
     let results: Vec<(ChannelReport, Option<StoreFile>)> = futures_util::stream::iter(jobs)
         .map(|(source, subdir)| {

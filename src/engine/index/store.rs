@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::cache_file;
@@ -143,6 +143,7 @@ impl RowArena {
         Ok(StoreFile {
             file: Arc::new(file),
             rows: rows.len() as u64,
+            path: dest.to_path_buf(),
         })
     }
 }
@@ -158,6 +159,9 @@ impl Drop for RowArena {
 pub struct StoreFile {
     pub file: Arc<File>,
     pub rows: u64,
+    /// Where it was opened or written (a damaged store found at load is removed there, so that the next Update
+    /// Index fetches the data again).
+    pub path: PathBuf,
 }
 
 /// Open the store at `path` if its header, end marker and size agree (O(1): nothing else is read).
@@ -167,6 +171,7 @@ pub fn open(path: &Path) -> Option<StoreFile> {
     Some(StoreFile {
         file: Arc::new(file),
         rows,
+        path: path.to_path_buf(),
     })
 }
 
@@ -200,6 +205,7 @@ pub struct IndexPart {
     pub subdir: Arc<str>,
     pub rows: usize,
     file: Arc<File>,
+    path: PathBuf,
 }
 
 /// The package index of an Update Index run: a handle on each directory's row store, loaded only on demand
@@ -216,6 +222,7 @@ impl PackageIndex {
             subdir: Arc::from(subdir),
             rows: store.rows as usize,
             file: store.file,
+            path: store.path,
         });
     }
 
@@ -239,37 +246,63 @@ impl PackageIndex {
         parts.sort_by(|a, b| (&a.channel, &a.subdir).cmp(&(&b.channel, &b.subdir)));
         let mut loaded = Vec::with_capacity(parts.len());
         for p in parts {
-            let len = p.file.metadata()?.len();
-            let (rows, text) = check_frame(&p.file, len)?;
-            // SAFETY: the store files are written to a temporary file and renamed into place, never changed in
-            // place, so the mapped inode does not change under us (a later run replaces the path, not the file).
-            // Every offset read from the map is bounds-checked below and in `field`, so a damaged file can only
-            // give wrong text, never an out-of-range read.
-            let map = unsafe { memmap2::Mmap::map(&*p.file)? };
-            if map.len() as u64 != len {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
-            }
-            let part = LoadedPart {
-                map,
-                channel: p.channel.clone(),
-                subdir: p.subdir.clone(),
-                rows: rows as usize,
-                text_start: (HEADER + rows * ROW) as usize,
-                text_len: text as usize,
-            };
-            for i in 0..part.rows {
-                let (off, n, v, b) = part.raw(i);
-                if off + n + v + b > part.text_len {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "the package index cache is damaged",
-                    ));
+            match load_part(p) {
+                Ok(part) => loaded.push(part),
+                Err(e) => {
+                    forget_damaged(p);
+                    return Err(e);
                 }
             }
-            loaded.push(part);
         }
         LoadedIndex::build(loaded)
     }
+}
+
+/// Remove a damaged store from the cache if the path still holds that very file.
+fn forget_damaged(p: &IndexPart) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let same = match (p.file.metadata(), std::fs::symlink_metadata(&p.path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
+            tracing::warn!(path = %p.path.display(), "damaged package index cache removed");
+            let _ = std::fs::remove_file(&p.path);
+        }
+    }
+}
+
+fn load_part(p: &IndexPart) -> io::Result<LoadedPart> {
+    let len = p.file.metadata()?.len();
+    let (rows, text) = check_frame(&p.file, len)?;
+    // SAFETY: the store files are written to a temporary file and renamed into place, never changed in
+    // place, so the mapped inode does not change under us (a later run replaces the path, not the file).
+    // Every offset read from the map is bounds-checked below and in `text`, so a damaged file can only
+    // give wrong text, never an out-of-range read.
+    let map = unsafe { memmap2::Mmap::map(&*p.file)? };
+    if map.len() as u64 != len {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
+    }
+    let part = LoadedPart {
+        map,
+        channel: p.channel.clone(),
+        subdir: p.subdir.clone(),
+        rows: rows as usize,
+        text_start: (HEADER + rows * ROW) as usize,
+        text_len: text as usize,
+    };
+    for i in 0..part.rows {
+        let (off, n, v, b) = part.raw(i);
+        if off + n + v + b > part.text_len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the package index cache is damaged",
+            ));
+        }
+    }
+    Ok(part)
 }
 
 struct LoadedPart {
@@ -596,6 +629,10 @@ mod tests {
         let mut idx = PackageIndex::default();
         idx.push("c", "noarch", s);
         assert!(idx.load().is_err());
+        assert!(
+            !path.exists(),
+            "removed: the next Update Index fetches it again"
+        );
     }
 
     #[test]
