@@ -243,10 +243,24 @@ async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
     let word = "torch-net";
     let mut typed: Vec<String> = (1..=word.len()).map(|n| word[..n].to_string()).collect();
     typed.extend((0..word.len()).rev().map(|n| word[..n].to_string()));
-    let mut worst = std::time::Duration::ZERO;
+    // CPU time of this thread: the keystroke's work (search, view, layout) all runs here, and unlike wall time it
+    // does not count the time other tests running in parallel on the same cores take from it
+    let cpu = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec, which we own
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
+            0
+        );
+        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    };
     let mut times = Vec::new();
+    let mut walls = Vec::new();
     for text in &typed {
-        let t = std::time::Instant::now();
+        let (t, wall) = (cpu(), std::time::Instant::now());
         let _ = state.update(Message::Search(text.clone()));
         let ui = iced_test::simulator::Simulator::with_size(
             settings.clone(),
@@ -254,25 +268,25 @@ async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
             state.view(),
         );
         drop(ui);
-        let took = t.elapsed();
-        times.push(took);
-        worst = worst.max(took);
+        times.push(cpu() - t);
+        walls.push(wall.elapsed());
     }
-    eprintln!("keystrokes: {times:?}");
+    eprintln!("keystrokes (CPU): {times:?}\nkeystrokes (wall): {walls:?}");
     times.sort();
     let median = times[times.len() / 2];
     let p90 = times[times.len() * 9 / 10];
+    let worst = *times.last().unwrap();
     eprintln!(
-        "package list, 1M rows: load {load:?}; keystroke (search + view + layout) median {median:?}, \
+        "package list, 1M rows: load {load:?}; keystroke (search + view + layout, CPU) median {median:?}, \
          90th percentile {p90:?}, worst {worst:?}"
     );
-    // one frame is 16 ms; the worst single keystroke gets slack for a shared, loaded machine
+    // one frame is 16 ms
     assert!(
         p90 <= std::time::Duration::from_millis(16),
         "90th percentile keystroke {p90:?}"
     );
     assert!(
-        worst <= std::time::Duration::from_millis(50),
+        worst <= std::time::Duration::from_millis(32),
         "worst keystroke {worst:?}"
     );
     let _ = state.update(Message::Search("torch-net".into()));
