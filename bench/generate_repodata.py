@@ -1,6 +1,8 @@
 """Deterministic, conda-forge-shaped repodata for the Update Index benchmark.
 
 usage: generate_repodata.py OUT_DIR TOTAL_RECORDS [CHANNEL ...]   (default channels: main internal r)
+TOTAL_RECORDS up to millions (1,000,000 ≈ 520 MB of JSON, about a minute); names are reused the way conda-forge's
+are (about one distinct name per eight records per directory).
 Writes OUT_DIR/<channel>/<subdir>/repodata.json and repodata.json.zst for subdirs linux-64 and noarch, with
 TOTAL_RECORDS records spread evenly; ~30 % under "packages" (.tar.bz2), ~70 % under "packages.conda".
 """
@@ -66,9 +68,10 @@ def write(out_dir, channel, subdir, count, seed):
     raw = json.dumps(doc, separators=(",", ":")).encode()
     with open(os.path.join(d, "repodata.json"), "wb") as f:
         f.write(raw)
+    zst = zstandard.ZstdCompressor(level=3).compress(raw)
     with open(os.path.join(d, "repodata.json.zst"), "wb") as f:
-        f.write(zstandard.ZstdCompressor(level=3).compress(raw))
-    return len(packages) + len(conda), len(raw)
+        f.write(zst)
+    return len(packages) + len(conda), len(raw), len(zst)
 
 
 def main():
@@ -76,12 +79,13 @@ def main():
     channels = sys.argv[3:] or ["main", "internal", "r"]
     subdirs = ["linux-64", "noarch"]
     each = total // (len(channels) * len(subdirs))
-    size = 0
+    size = zst_size = 0
     for ci, ch in enumerate(channels):
         for si, sd in enumerate(subdirs):
-            _, n = write(out_dir, ch, sd, each, 42 + ci * 10 + si)
+            _, n, z = write(out_dir, ch, sd, each, 42 + ci * 10 + si)
             size += n
-    print(json.dumps({"records": each * len(channels) * len(subdirs), "bytes": size}))
+            zst_size += z
+    print(json.dumps({"records": each * len(channels) * len(subdirs), "bytes": size, "zst_bytes": zst_size}))
 
 
 if __name__ == "__main__":

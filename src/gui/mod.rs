@@ -340,6 +340,11 @@ impl App {
                     self.health = Health::Unknown;
                     self.sign_in_expiry = None;
                     self.index_problem = None;
+                    // a private server's package names are not shown once signed out
+                    if self.home.report.is_some() && !self.home.running {
+                        self.home.packages.clear();
+                        self.home.report = None;
+                    }
                 } else {
                     if self.health == Health::Unknown {
                         // at start: check the token at once rather than after the first interval

@@ -107,11 +107,11 @@ async fn a_changed_channel_is_refetched() {
     assert_eq!(status_of(&r, "internal", "noarch"), "ok");
     assert_eq!(status_of(&r, "internal", "linux-64"), "cached");
     assert_eq!(status_of(&r, "main", "noarch"), "cached");
-    assert!(
-        r.packages
-            .iter()
-            .any(|p| p.name == "brand-new" && &*p.channel == "internal")
-    );
+    let loaded = r.packages.load().unwrap();
+    let found = loaded.search("brand-new");
+    let rows = found.rows(&loaded, 0..10);
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].name, rows[0].channel), ("brand-new", "internal"));
     assert_eq!(r.packages_total, 11);
 }
 
@@ -119,11 +119,8 @@ async fn a_changed_channel_is_refetched() {
 async fn corrupt_or_truncated_cache_is_refetched() {
     let w = signed_in_with_channels().await;
     update(&w).await;
-    let cache = w.paths.repodata_cache();
-    let mut files: Vec<_> = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files = Vec::new();
+    walk(&w.paths.repodata_cache(), &mut files);
     files.sort();
     let rows: Vec<_> = files
         .iter()
@@ -159,4 +156,139 @@ async fn corrupt_or_truncated_cache_is_refetched() {
         "the cache is whole again: {:?}",
         r.channels
     );
+}
+
+/// A million rows in six channel directories, with conda-forge-like name reuse (~40,000 distinct names).
+fn million_row_index(dir: &std::path::Path) -> conda_connect::engine::index::PackageIndex {
+    use conda_connect::engine::index::limits::MemoryBudget;
+    use conda_connect::engine::index::store::RowArena;
+    const SYL: [&str; 26] = [
+        "py", "lib", "num", "sci", "data", "arrow", "zlib", "ssl", "xml", "json", "geo", "torch",
+        "net", "io", "core", "base", "utils", "fast", "sql", "plot", "stat", "graph", "learn",
+        "compute", "cuda", "boost",
+    ];
+    let mut index = conda_connect::engine::index::PackageIndex::default();
+    let budget = MemoryBudget::new(u64::MAX);
+    for (d, (channel, subdir)) in ["main", "internal", "r"]
+        .iter()
+        .flat_map(|c| ["linux-64", "noarch"].map(|s| (*c, s)))
+        .enumerate()
+    {
+        let mut arena = RowArena::new(budget.clone());
+        for i in 0..1_000_000 / 6 {
+            let k = (i * 7919 + d * 104_729) % 40_000;
+            let name = format!("{}-{}{}", SYL[k % 26], SYL[(k / 26) % 26], k / 676);
+            let version = format!("{}.{}.{}", i % 30, i % 17, i % 5);
+            let build = format!(
+                "py31{}h{:07x}_{}",
+                i % 4,
+                i * 2_654_435_761 % 0xfff_ffff,
+                i % 3
+            );
+            arena.push(&name, &version, &build).unwrap();
+        }
+        let store = arena.write(&dir.join(format!("{d}.rows"))).unwrap();
+        index.push(channel, subdir, store);
+    }
+    index
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
+    use conda_connect::gui::screen::package_list::{Action, Message, State};
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let index = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || million_row_index(&dir)
+    })
+    .await
+    .unwrap();
+    assert_eq!(index.len(), 999_996);
+
+    // the list loads the index in the background when it gets it
+    let mut state = State::default();
+    let Action::Run(task) = state.set_index(index) else {
+        panic!("loading is a task")
+    };
+    let t = std::time::Instant::now();
+    let mut stream = iced_test::runtime::task::into_stream(task).unwrap();
+    while let Some(action) = stream.next().await {
+        if let iced_test::runtime::Action::Output(m) = action {
+            let _ = state.update(m);
+        }
+    }
+    let load = t.elapsed();
+    assert_eq!(state.matches(), 999_996, "all rows listed before a search");
+    assert!(
+        state.window().len() <= 50,
+        "only the rows in view are laid out"
+    );
+
+    // type a search one key at a time, then delete it again: each keystroke is the search plus building the view
+    let settings = iced::Settings {
+        fonts: vec![
+            conda_connect::gui::FONT_REGULAR.into(),
+            conda_connect::gui::FONT_BOLD.into(),
+        ],
+        default_font: conda_connect::gui::DEFAULT_FONT,
+        ..iced::Settings::default()
+    };
+    // one frame first: the simulator's font system warms up once per process, not per keystroke
+    drop(iced_test::simulator::Simulator::with_size(
+        settings.clone(),
+        (700.0, 600.0),
+        state.view(),
+    ));
+    let word = "torch-net";
+    let mut typed: Vec<String> = (1..=word.len()).map(|n| word[..n].to_string()).collect();
+    typed.extend((0..word.len()).rev().map(|n| word[..n].to_string()));
+    // CPU time of this thread: the keystroke's work (search, view, layout) all runs here, and unlike wall time it
+    // does not count the time other tests running in parallel on the same cores take from it
+    let cpu = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec, which we own
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
+            0
+        );
+        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    };
+    let mut times = Vec::new();
+    let mut walls = Vec::new();
+    for text in &typed {
+        let (t, wall) = (cpu(), std::time::Instant::now());
+        let _ = state.update(Message::Search(text.clone()));
+        let ui = iced_test::simulator::Simulator::with_size(
+            settings.clone(),
+            (700.0, 600.0),
+            state.view(),
+        );
+        drop(ui);
+        times.push(cpu() - t);
+        walls.push(wall.elapsed());
+    }
+    eprintln!("keystrokes (CPU): {times:?}\nkeystrokes (wall): {walls:?}");
+    times.sort();
+    let median = times[times.len() / 2];
+    let p90 = times[times.len() * 9 / 10];
+    let worst = *times.last().unwrap();
+    eprintln!(
+        "package list, 1M rows: load {load:?}; keystroke (search + view + layout, CPU) median {median:?}, \
+         90th percentile {p90:?}, worst {worst:?}"
+    );
+    // one frame is 16 ms
+    assert!(
+        p90 <= std::time::Duration::from_millis(16),
+        "90th percentile keystroke {p90:?}"
+    );
+    assert!(
+        worst <= std::time::Duration::from_millis(32),
+        "worst keystroke {worst:?}"
+    );
+    let _ = state.update(Message::Search("torch-net".into()));
+    assert!(state.matches() > 0 && state.matches() < 999_996);
 }

@@ -6,6 +6,7 @@ mod common;
 mod flows;
 mod fuzz;
 mod gui;
+mod hostile_repo;
 mod index;
 mod real_conda;
 mod safety;

@@ -840,3 +840,25 @@ async fn selection_rules_are_checked_before_anything_happens() {
     assert_same_files(&w.files(), &before, "nothing touched");
     assert_eq!(w.emu.log().len(), requests);
 }
+
+#[tokio::test]
+async fn sign_out_removes_the_servers_package_cache() {
+    let w = world().await;
+    w.login().await;
+    w.engine()
+        .select_channels(&["main".into()], &["internal".into()])
+        .await
+        .unwrap();
+    w.engine().update_index(|_| {}).await.unwrap();
+    let cache = w.paths.repodata_cache();
+    let mut before = Vec::new();
+    walk(&cache, &mut before);
+    assert!(!before.is_empty(), "Update Index cached something");
+    w.engine().logout().await.unwrap();
+    let mut after = Vec::new();
+    walk(&cache, &mut after);
+    assert!(
+        after.is_empty(),
+        "private package names left behind: {after:?}"
+    );
+}

@@ -86,6 +86,12 @@ impl Engine {
         };
         let revoked = self.commit(journal, &mut crash, OnFailure::Undo).await? && !session_lost;
         notes.extend(self.condarc_link_note());
+        // the cache holds private channels' package names
+        if let Err(e) =
+            crate::engine::index::remove_server_cache(&self.paths.repodata_cache(), &record.domain)
+        {
+            tracing::warn!(error = %e, "the server's repodata cache could not be removed");
+        }
         if let (Some(client_id), Some(refresh)) = (&record.sso_client_id, &secrets.refresh_token) {
             self.end_sso_session(&record.domain, client_id, refresh)
                 .await;

@@ -1,27 +1,23 @@
 //! The main window body: the channels configured in `.condarc` (channel_alias, default_channels, channels) and
-//! the package index — Update Index with a progress bar and per-channel status, then package counts and a
-//! searchable package list (name, version, channel).
+//! the package index — Update Index with a progress bar and per-channel status, then package counts and the
+//! searchable package list ([`package_list`]).
 
-use iced::widget::{
-    column, container, progress_bar, row, scrollable, space, table, text, text_input,
-};
+use iced::widget::{column, container, progress_bar, row, scrollable, space, text};
 use iced::{Element, Length, Task};
 
-use crate::engine::index::{ChannelReport, IndexReport, PackageRow, Progress};
+use super::package_list;
+pub use super::package_list::SEARCH_ID;
+use crate::engine::index::{ChannelReport, IndexReport, Progress};
 use crate::engine::session::Status;
 use crate::engine::{Engine, Error};
 use crate::gui::style;
-
-/// Package rows drawn at once; the search narrows the rest.
-pub const MAX_PACKAGES: usize = 300;
-pub const SEARCH_ID: &str = "package-search";
 
 #[derive(Debug, Clone)]
 pub enum Message {
     UpdateIndex,
     Progress(Progress),
     Finished(Result<IndexReport, Error>),
-    Search(String),
+    Packages(package_list::Message),
 }
 
 pub enum Action {
@@ -36,7 +32,7 @@ pub struct State {
     pub done: Vec<ChannelReport>,
     pub report: Option<IndexReport>,
     pub error: Option<String>,
-    pub search: String,
+    pub packages: package_list::State,
 }
 
 impl State {
@@ -84,27 +80,17 @@ impl State {
             Message::Finished(Ok(report)) => {
                 self.running = false;
                 self.done = report.channels.clone();
+                let action = self.packages.set_index(report.packages.clone());
                 self.report = Some(report);
+                return packages_action(action);
             }
             Message::Finished(Err(e)) => {
                 self.running = false;
                 self.error = Some(e.to_string());
             }
-            Message::Search(s) => self.search = s,
+            Message::Packages(m) => return packages_action(self.packages.update(m)),
         }
         Action::None
-    }
-
-    pub fn matches(&self) -> Vec<&PackageRow> {
-        let needle = self.search.trim().to_lowercase();
-        match &self.report {
-            Some(r) => r
-                .packages
-                .iter()
-                .filter(|p| needle.is_empty() || p.name.contains(&needle))
-                .collect(),
-            None => Vec::new(),
-        }
     }
 
     pub fn view<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
@@ -176,59 +162,7 @@ impl State {
                     report.channels.len(),
                     report.elapsed_ms
                 )));
-                col = col.push(
-                    text_input("Search packages", &self.search)
-                        .id(SEARCH_ID)
-                        .on_input(Message::Search)
-                        .padding(8),
-                );
-                let matches = self.matches();
-                let shown: Vec<PackageRow> = matches
-                    .iter()
-                    .take(MAX_PACKAGES)
-                    .map(|p| (*p).clone())
-                    .collect();
-                let columns = [
-                    table::column(text("Name").size(13).font(style::BOLD), |p: PackageRow| {
-                        text(p.name).size(13)
-                    })
-                    .width(Length::FillPortion(3)),
-                    table::column(
-                        text("Version").size(13).font(style::BOLD),
-                        |p: PackageRow| text(p.version).size(13),
-                    )
-                    .width(Length::FillPortion(2)),
-                    table::column(
-                        text("Channel").size(13).font(style::BOLD),
-                        |p: PackageRow| text(format!("{} ({})", p.channel, p.subdir)).size(13),
-                    )
-                    .width(Length::FillPortion(3)),
-                ];
-                col = col.push(
-                    container(
-                        scrollable(
-                            table(columns, shown)
-                                .padding_x(8)
-                                .padding_y(3)
-                                .width(Length::Fill),
-                        )
-                        .height(Length::Fill),
-                    )
-                    .style(style::boxed),
-                );
-                if matches.is_empty() && !self.search.trim().is_empty() {
-                    col = col.push(style::muted(format!(
-                        "No package matches \u{201c}{}\u{201d}.",
-                        self.search.trim()
-                    )));
-                }
-                if matches.len() > MAX_PACKAGES {
-                    col = col.push(style::muted(format!(
-                        "{} of {} shown; refine the search",
-                        MAX_PACKAGES,
-                        matches.len()
-                    )));
-                }
+                col = col.push(self.packages.view().map(Message::Packages));
             }
             None if !self.running => {
                 col = col.push(style::muted(
@@ -259,6 +193,13 @@ pub fn status_words(status: &str) -> String {
         "404" => "404, not on the server (removed or renamed?)".into(),
         "failed" => "failed, the server could not be reached".into(),
         other => other.into(),
+    }
+}
+
+fn packages_action(action: package_list::Action) -> Action {
+    match action {
+        package_list::Action::Run(task) => Action::Run(task.map(Message::Packages)),
+        package_list::Action::None => Action::None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod add_channels;
 pub mod connect;
 pub mod home;
 pub mod login;
+pub mod package_list;
 pub mod preferences;
 pub mod set_domain;
 pub mod sign_out;

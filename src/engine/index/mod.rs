@@ -1,0 +1,602 @@
+//! Update Index: fetch `repodata.json` for every configured channel and subdir (current platform + noarch),
+//! concurrently, through the access token (`…/api/repo/t/<token>/…`), with HTTP caching (ETag → If-None-Match →
+//! 304 reuses the cached rows) and `repodata.json.zst` when the server has it. A channel directory that fails is
+//! reported and does not stop the others.
+//!
+//! Each body is streamed — received, decompressed, scanned ([`scan`]) and written as compact rows ([`store`]) —
+//! within bounds ([`limits`]): what a server sends can cost at most those bounds in time and memory, and a
+//! directory that passes one reads "too large (limit …)". The result is a [`PackageIndex`]: handles on the row
+//! stores, loaded (memory-mapped) only when someone searches; a run that finds everything unchanged reads no rows.
+//!
+//! The cache (`~/.cache/conda-connect/repodata/<server>/`) holds private channels' package names:
+//! [`remove_server_cache`] removes a server's part at sign-out.
+
+mod cache_file;
+mod channels;
+pub mod limits;
+pub mod scan;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+pub use channels::{ChannelSource, configured_channels, platform_subdir, tokenized};
+pub use limits::{Limit, Limits};
+pub use store::{LoadedIndex, Matches, PackageIndex, PackageRef};
+
+use crate::engine::client::{ServerClient, redact};
+use crate::engine::condarc::CondaSettings;
+use crate::engine::error::{Error, Result};
+use scan::{ScanError, Summary};
+use store::StoreFile;
+
+const CONCURRENCY: usize = 8;
+/// Cache info files are a few hundred bytes; anything bigger is not ours.
+const MAX_INFO: u64 = 64 * 1024;
+/// A `.zst` found unreadable is not asked for again for this long (the plain file is used meanwhile).
+const ZST_RETRY_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchStatus {
+    Ok,
+    Cached,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Failed,
+}
+
+impl FetchStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            FetchStatus::Ok => "ok",
+            FetchStatus::Cached => "cached",
+            FetchStatus::Unauthorized => "401",
+            FetchStatus::Forbidden => "403",
+            FetchStatus::NotFound => "404",
+            FetchStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The outcome for one channel directory. `status` is "ok", "cached", "401", "403", "404", "failed" or
+/// "too large (limit …)"; `skipped` counts records that were not valid package records; `note` says in words
+/// what else happened (a fallback, the reason of a failure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelReport {
+    pub name: String,
+    pub subdir: String,
+    pub packages: usize,
+    pub status: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip)]
+    pub bytes: u64,
+    #[serde(skip)]
+    pub phases: PhaseTimes,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Where the work of a run went, summed over channel directories (they run concurrently, so the sum can pass the
+/// wall time): waiting for bytes from the network, decompressing, scanning the JSON, sorting and writing rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PhaseTimes {
+    pub network_wait_ms: u64,
+    pub decompress_ms: u64,
+    pub parse_ms: u64,
+    pub write_ms: u64,
+}
+
+impl PhaseTimes {
+    fn add(&mut self, o: &PhaseTimes) {
+        self.network_wait_ms += o.network_wait_ms;
+        self.decompress_ms += o.decompress_ms;
+        self.parse_ms += o.parse_ms;
+        self.write_ms += o.write_ms;
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexReport {
+    pub channels: Vec<ChannelReport>,
+    pub packages_total: usize,
+    pub elapsed_ms: u64,
+    pub phases_ms: PhaseTimes,
+    /// The rows, loaded on demand ([`PackageIndex::load`]).
+    #[serde(skip)]
+    pub packages: PackageIndex,
+}
+
+/// Progress events for a progress bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Started { total: usize },
+    Done { report: ChannelReport },
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct CacheInfo {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// Whether `repodata.json.zst` exists (None = not yet checked).
+    has_zst: Option<bool>,
+    /// Why the `.zst` was last found unreadable, and when (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zst_problem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zst_problem_at: Option<i64>,
+    /// Rows in the store and records skipped when it was written.
+    #[serde(default)]
+    rows: Option<u64>,
+    #[serde(default)]
+    skipped: u64,
+}
+
+/// The directory holding one server's cached rows.
+fn server_dir(cache_dir: &Path, domain: &str) -> PathBuf {
+    let key = domain.trim_end_matches('/').to_ascii_lowercase();
+    cache_dir.join(format!("server-{:x}", md5::compute(key.as_bytes())))
+}
+
+/// Remove everything Update Index cached while signed in to `domain` (the package names of its private
+/// channels), and any cache file of the earlier flat layout. `cache_dir` is [`crate::engine::paths::Paths::repodata_cache`].
+/// Returns whether anything was removed; a missing cache is not an error. Links are removed, never followed.
+pub fn remove_server_cache(cache_dir: &Path, domain: &str) -> Result<bool> {
+    let dir = server_dir(cache_dir, domain);
+    let mut removed = match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.file_type().is_dir() => {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, &e))?;
+            true
+        }
+        Ok(_) => {
+            std::fs::remove_file(&dir).map_err(|e| Error::io(&dir, &e))?;
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(&dir, &e)),
+    };
+    removed |= remove_flat_layout(cache_dir);
+    Ok(removed)
+}
+
+/// Earlier versions kept `<hash>.rows` / `<hash>.info.json` directly in the cache directory, for any server.
+fn remove_flat_layout(cache_dir: &Path) -> bool {
+    let mut removed = false;
+    if let Ok(entries) = std::fs::read_dir(cache_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if (name.ends_with(".rows") || name.ends_with(".info.json"))
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed = true;
+            }
+        }
+    }
+    removed
+}
+
+/// Temporary row stores left by a run that was killed (an hour old: a concurrent run's are younger).
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if name.starts_with(".rows-") && name.ends_with(".tmp") && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Fetch every channel × subdir, with the bounds from the environment ([`Limits::from_env`]).
+pub async fn update_index(
+    client: &ServerClient,
+    settings: &CondaSettings,
+    token: Option<&str>,
+    cache_dir: &Path,
+    progress: impl Fn(Progress) + Send + Sync,
+) -> Result<IndexReport> {
+    update_index_with(
+        client,
+        settings,
+        token,
+        cache_dir,
+        &Limits::from_env(),
+        progress,
+    )
+    .await
+}
+
+/// [`update_index`] with explicit bounds.
+pub async fn update_index_with(
+    client: &ServerClient,
+    settings: &CondaSettings,
+    token: Option<&str>,
+    cache_dir: &Path,
+    limits: &Limits,
+    progress: impl Fn(Progress) + Send + Sync,
+) -> Result<IndexReport> {
+    let start = Instant::now();
+    let sources = configured_channels(settings);
+    let subdirs = [platform_subdir(), "noarch"];
+    let jobs: Vec<(ChannelSource, String)> = sources
+        .iter()
+        .flat_map(|s| subdirs.iter().map(move |d| (s.clone(), d.to_string())))
+        .collect();
+    progress(Progress::Started { total: jobs.len() });
+    let domain = client.domain().to_string();
+    let dir = server_dir(cache_dir, &domain);
+    cache_file::ensure_dir(cache_dir).map_err(|e| Error::io(cache_dir, &e))?;
+    cache_file::ensure_dir(&dir).map_err(|e| Error::io(&dir, &e))?;
+    remove_flat_layout(cache_dir);
+    remove_stale_temp_files(&dir);
+    let budget = limits::MemoryBudget::new(limits.max_memory);
+    let results: Vec<(ChannelReport, Option<StoreFile>)> = futures_util::stream::iter(jobs)
+        .map(|(source, subdir)| {
+            let job = Job {
+                client,
+                domain: &domain,
+                token,
+                dir: &dir,
+                limits,
+                budget: budget.clone(),
+            };
+            async move { job.fetch(&source, &subdir).await }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .inspect(|(report, _)| {
+            progress(Progress::Done {
+                report: report.clone(),
+            })
+        })
+        .collect()
+        .await;
+    let mut report = IndexReport::default();
+    for (r, store) in results {
+        report.phases_ms.add(&r.phases);
+        if let Some(store) = store {
+            report.packages.push(&r.name, &r.subdir, store);
+        }
+        report.channels.push(r);
+    }
+    report
+        .channels
+        .sort_by(|a, b| (&a.name, &a.subdir).cmp(&(&b.name, &b.subdir)));
+    report.packages_total = report.packages.len();
+    report.elapsed_ms = start.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// What one channel directory's fetch shares with the run.
+struct Job<'a> {
+    client: &'a ServerClient,
+    domain: &'a str,
+    token: Option<&'a str>,
+    dir: &'a Path,
+    limits: &'a Limits,
+    budget: limits::MemoryBudget,
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+impl Job<'_> {
+    async fn fetch(
+        &self,
+        source: &ChannelSource,
+        subdir: &str,
+    ) -> (ChannelReport, Option<StoreFile>) {
+        let base = format!("{}/{subdir}/repodata.json", source.url);
+        let key = format!("{:x}", md5::compute(base.as_bytes()));
+        let rows_path = self.dir.join(format!("{key}.rows"));
+        let info_path = self.dir.join(format!("{key}.info.json"));
+        let info_bytes = cache_file::read_small(&info_path, MAX_INFO);
+        let mut info: CacheInfo = info_bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        // a missing, truncated or foreign store is simply not used: the data is fetched again in full
+        let cached = store::open(&rows_path).filter(|s| info.rows.is_none_or(|r| r == s.rows));
+        if cached.is_none() {
+            info.etag = None;
+            info.last_modified = None;
+        }
+        let mut report = ChannelReport {
+            name: source.name.clone(),
+            subdir: subdir.into(),
+            packages: 0,
+            status: FetchStatus::Failed.label().into(),
+            skipped: 0,
+            note: None,
+            bytes: 0,
+            phases: PhaseTimes::default(),
+        };
+        let now = chrono::Utc::now().timestamp();
+        let zst_recently_broken = info
+            .zst_problem_at
+            .is_some_and(|at| (0..ZST_RETRY_SECS).contains(&(now - at)));
+        let try_zst = info.has_zst != Some(false) && !zst_recently_broken;
+        let variants: &[bool] = if try_zst { &[true, false] } else { &[false] };
+        let mut store: Option<StoreFile> = None;
+        for &zst in variants {
+            let url = tokenized(
+                &format!("{base}{}", if zst { ".zst" } else { "" }),
+                self.domain,
+                self.token,
+            );
+            let mut rb = self.client.http().get(&url);
+            if let Some(etag) = &info.etag {
+                rb = rb.header("If-None-Match", etag);
+            }
+            if let Some(lm) = &info.last_modified {
+                rb = rb.header("If-Modified-Since", lm);
+            }
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(url = %redact(&url), error = %redact(&e.to_string()), "repodata fetch failed");
+                    report.note = Some(if e.is_timeout() {
+                        "the server did not answer in time".into()
+                    } else {
+                        "the server could not be reached".into()
+                    });
+                    break;
+                }
+            };
+            match resp.status().as_u16() {
+                304 if cached.is_some() => {
+                    report.status = FetchStatus::Cached.label().into();
+                    report.skipped = info.skipped;
+                    store = cached.clone();
+                }
+                200 => {
+                    let etag = header(&resp, "etag");
+                    let last_modified = header(&resp, "last-modified");
+                    match stream_rows(resp, zst, self.limits, &self.budget, &rows_path).await {
+                        Ok((written, summary, bytes, phases)) => {
+                            report.phases = phases;
+                            info.etag = etag;
+                            info.last_modified = last_modified;
+                            info.rows = Some(written.rows);
+                            info.skipped = summary.skipped;
+                            if zst {
+                                info.has_zst = Some(true);
+                                info.zst_problem = None;
+                                info.zst_problem_at = None;
+                            }
+                            report.status = FetchStatus::Ok.label().into();
+                            report.skipped = summary.skipped;
+                            report.bytes = bytes;
+                            if summary.skipped > 0 {
+                                report.note.get_or_insert_with(|| {
+                                    format!(
+                                        "{} record{} skipped: not valid package records",
+                                        summary.skipped,
+                                        if summary.skipped == 1 { "" } else { "s" }
+                                    )
+                                });
+                            }
+                            store = Some(written);
+                        }
+                        Err(ScanError::Corrupt(why)) if zst => {
+                            tracing::warn!(url = %redact(&url), %why, "repodata.json.zst unreadable; using repodata.json");
+                            report.note = Some(format!(
+                                "repodata.json.zst is unreadable ({why}); repodata.json was used"
+                            ));
+                            info.zst_problem = Some(why);
+                            info.zst_problem_at = Some(now);
+                            continue;
+                        }
+                        Err(ScanError::TooLarge(limit)) => {
+                            tracing::warn!(url = %redact(&url), %limit, "repodata too large");
+                            report.status = format!("too large (limit {limit})");
+                        }
+                        Err(ScanError::Corrupt(why)) => {
+                            tracing::warn!(url = %redact(&url), %why, "repodata unreadable");
+                            report.note = Some(why);
+                        }
+                        Err(ScanError::Transfer(why)) => {
+                            tracing::warn!(url = %redact(&url), why = %redact(&why), "repodata transfer failed");
+                            report.note = Some("the transfer was interrupted".into());
+                        }
+                        Err(ScanError::Write(why)) => {
+                            tracing::warn!(path = %rows_path.display(), %why, "index cache not written");
+                            report.note =
+                                Some(format!("the index cache could not be written ({why})"));
+                        }
+                    }
+                }
+                404 if zst => {
+                    info.has_zst = Some(false);
+                    continue;
+                }
+                404 => report.status = FetchStatus::NotFound.label().into(),
+                401 => report.status = FetchStatus::Unauthorized.label().into(),
+                403 => report.status = FetchStatus::Forbidden.label().into(),
+                code => report.note = Some(format!("the server answered HTTP {code}")),
+            }
+            break;
+        }
+        // unchanged (a 304): no rewrite
+        if let Ok(json) = serde_json::to_vec(&info)
+            && info_bytes.as_deref() != Some(json.as_slice())
+        {
+            let _ = cache_file::clear_if_not_regular(&info_path);
+            let _ = crate::engine::files::write_atomic(&info_path, &json, Some(0o600));
+        }
+        report.packages = store.as_ref().map_or(0, |s| s.rows as usize);
+        (report, store)
+    }
+}
+
+/// Receive a body, decompress it if `zst`, scan it and write the row store — all bounded. The network side stays
+/// on the async runtime; decompressing, scanning and writing run on a blocking thread fed through a small channel
+/// (back-pressure: a slow parser slows the download instead of buffering it). Returns the store, what the scan
+/// found and the bytes received.
+async fn stream_rows(
+    resp: reqwest::Response,
+    zst: bool,
+    limits: &Limits,
+    budget: &limits::MemoryBudget,
+    dest: &Path,
+) -> Result<(StoreFile, Summary, u64, PhaseTimes), ScanError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, String>>(8);
+    let limits = *limits;
+    let budget = budget.clone();
+    let dest = dest.to_path_buf();
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut body = BodyReader {
+            rx,
+            current: Bytes::new(),
+            received: 0,
+            max: limits.max_download,
+            waited: Duration::ZERO,
+        };
+        let mut arena = store::RowArena::new(budget);
+        let started = Instant::now();
+        let (summary, in_reader) = if zst {
+            let mut decoder = zstd::stream::read::Decoder::new(&mut body)
+                .map_err(|e| ScanError::Corrupt(format!("zstd: {e}")))?;
+            decoder
+                .window_log_max(limits::ZSTD_WINDOW_LOG_MAX)
+                .map_err(|e| ScanError::Corrupt(format!("zstd: {e}")))?;
+            let mut timed = Timed {
+                inner: decoder,
+                spent: Duration::ZERO,
+            };
+            let s = scan::scan(&mut timed, &limits, |n, v, b| arena.push(n, v, b))?;
+            (s, timed.spent)
+        } else {
+            let s = scan::scan(&mut body, &limits, |n, v, b| arena.push(n, v, b))?;
+            (s, body.waited)
+        };
+        let scanned = started.elapsed();
+        let written = arena
+            .write(&dest)
+            .map_err(|e| ScanError::Write(e.to_string()))?;
+        let ms = |d: Duration| d.as_millis() as u64;
+        let phases = PhaseTimes {
+            network_wait_ms: ms(body.waited),
+            decompress_ms: ms(in_reader.saturating_sub(body.waited)),
+            parse_ms: ms(scanned.saturating_sub(in_reader)),
+            write_ms: ms(started.elapsed() - scanned),
+        };
+        Ok((written, summary, body.received, phases))
+    });
+    let mut stream = resp.bytes_stream();
+    while let Some(item) = stream.next().await {
+        let item = item.map_err(|e| e.to_string());
+        let failed = item.is_err();
+        // a closed channel: the worker stopped (a bound or an error); dropping the stream ends the transfer
+        if tx.send(item).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(tx);
+    drop(stream);
+    match worker.await {
+        Ok(result) => result,
+        Err(e) => Err(ScanError::Corrupt(format!("the parser stopped ({e})"))),
+    }
+}
+
+/// The response body as a blocking `Read`, counting bytes against the download bound.
+struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<std::result::Result<Bytes, String>>,
+    current: Bytes,
+    received: u64,
+    max: u64,
+    /// Time spent waiting for the network.
+    waited: Duration,
+}
+
+/// A reader that adds up the time spent inside it.
+struct Timed<R> {
+    inner: R,
+    spent: Duration,
+}
+
+impl<R: std::io::Read> std::io::Read for Timed<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let t = Instant::now();
+        let r = self.inner.read(out);
+        self.spent += t.elapsed();
+        r
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            let t = Instant::now();
+            let next = self.rx.blocking_recv();
+            self.waited += t.elapsed();
+            match next {
+                None => return Ok(0),
+                Some(Ok(chunk)) => {
+                    self.received += chunk.len() as u64;
+                    if self.received > self.max {
+                        return Err(std::io::Error::other(scan::LimitExceeded(Limit::Download(
+                            self.max,
+                        ))));
+                    }
+                    self.current = chunk;
+                }
+                Some(Err(e)) => return Err(std::io::Error::other(scan::TransferFailed(e))),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        bytes::Buf::advance(&mut self.current, n);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_cache_is_removed_and_only_it() {
+        let cache = tempfile::tempdir().unwrap();
+        let a = server_dir(cache.path(), "http://a.example/");
+        let b = server_dir(cache.path(), "http://b.example");
+        assert_eq!(a, server_dir(cache.path(), "HTTP://A.example"));
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("x.rows"), b"names").unwrap();
+        }
+        std::fs::write(cache.path().join("old.rows"), b"names").unwrap();
+        assert!(remove_server_cache(cache.path(), "http://a.example").unwrap());
+        assert!(!a.exists());
+        assert!(b.join("x.rows").exists());
+        assert!(
+            !cache.path().join("old.rows").exists(),
+            "the flat layout goes too"
+        );
+        assert!(!remove_server_cache(cache.path(), "http://a.example").unwrap());
+        assert!(!remove_server_cache(&cache.path().join("missing"), "http://a.example").unwrap());
+    }
+}

@@ -1,0 +1,676 @@
+//! The row store: one file per channel directory holding its packages (name, version, build) sorted by name and
+//! version, in a layout that is used where it lies — memory-mapped when someone searches, never rebuilt in memory.
+//!
+//! Layout (little-endian): `CCROWS2\n`, row count (u64), text length (u64), then per row its text offset (u32) and
+//! the lengths of name, version and build (u16 each), then the text, then `\n#end-2\n`. A run that finds the
+//! server's data unchanged (304) checks only the header, the end marker and the file size (a truncated file is
+//! detected and refetched); loading checks every row's bounds (a damaged file is refused, never read out of range).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::cache_file;
+use super::limits::{Limit, MemoryBudget};
+
+const MAGIC: &[u8; 8] = b"CCROWS2\n";
+const END: &[u8; 8] = b"\n#end-2\n";
+const HEADER: u64 = 24;
+const ROW: u64 = 10;
+
+#[derive(Clone, Copy)]
+struct Row {
+    off: u32,
+    name: u16,
+    version: u16,
+    build: u16,
+}
+
+/// Rows of one directory while it is being read: one text buffer and fixed-size rows, both counted against the
+/// run's memory ceiling before they grow.
+pub struct RowArena {
+    text: Vec<u8>,
+    rows: Vec<Row>,
+    budget: MemoryBudget,
+    reserved: u64,
+}
+
+impl RowArena {
+    pub fn new(budget: MemoryBudget) -> Self {
+        RowArena {
+            text: Vec::new(),
+            rows: Vec::new(),
+            budget,
+            reserved: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Add a row (fields are at most 64 KiB each: the scanner's field bound).
+    pub fn push(&mut self, name: &str, version: &str, build: &str) -> Result<(), Limit> {
+        let add = name.len() + version.len() + build.len();
+        let off = self.text.len();
+        if off + add > u32::MAX as usize {
+            return Err(Limit::Memory(self.budget.max()));
+        }
+        if self.text.len() + add > self.text.capacity() {
+            let new_cap = (self.text.capacity() * 2).max(off + add).max(1 << 16);
+            self.grow(new_cap - self.text.capacity())?;
+            self.text.reserve_exact(new_cap - self.text.len());
+        }
+        if self.rows.len() == self.rows.capacity() {
+            let new_cap = (self.rows.capacity() * 2).max(4096);
+            self.grow((new_cap - self.rows.capacity()) * std::mem::size_of::<Row>())?;
+            self.rows.reserve_exact(new_cap - self.rows.len());
+        }
+        self.text.extend_from_slice(name.as_bytes());
+        self.text.extend_from_slice(version.as_bytes());
+        self.text.extend_from_slice(build.as_bytes());
+        self.rows.push(Row {
+            off: off as u32,
+            name: name.len() as u16,
+            version: version.len() as u16,
+            build: build.len() as u16,
+        });
+        Ok(())
+    }
+
+    fn grow(&mut self, bytes: usize) -> Result<(), Limit> {
+        self.budget.reserve(bytes as u64)?;
+        self.reserved += bytes as u64;
+        Ok(())
+    }
+
+    fn field(&self, r: &Row, which: u8) -> &[u8] {
+        let start = r.off as usize;
+        let (a, b) = match which {
+            0 => (start, start + r.name as usize),
+            1 => {
+                let s = start + r.name as usize;
+                (s, s + r.version as usize)
+            }
+            _ => {
+                let s = start + r.name as usize + r.version as usize;
+                (s, s + r.build as usize)
+            }
+        };
+        &self.text[a..b]
+    }
+
+    /// Sort by (name, version, build) and write the store to `dest` (temp file + rename, 0600). Returns the open
+    /// file, which stays valid for readers even when a later run replaces the path.
+    pub fn write(mut self, dest: &Path) -> io::Result<StoreFile> {
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_unstable_by(|a, b| {
+            self.field(a, 0)
+                .cmp(self.field(b, 0))
+                .then_with(|| self.field(a, 1).cmp(self.field(b, 1)))
+                .then_with(|| self.field(a, 2).cmp(self.field(b, 2)))
+        });
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        // tempfile creates 0600 with O_EXCL
+        let tmp = tempfile::Builder::new()
+            .prefix(".rows-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        {
+            let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
+            w.write_all(MAGIC)?;
+            w.write_all(&(rows.len() as u64).to_le_bytes())?;
+            w.write_all(&(self.text.len() as u64).to_le_bytes())?;
+            for r in &rows {
+                let mut rec = [0u8; ROW as usize];
+                rec[0..4].copy_from_slice(&r.off.to_le_bytes());
+                rec[4..6].copy_from_slice(&r.name.to_le_bytes());
+                rec[6..8].copy_from_slice(&r.version.to_le_bytes());
+                rec[8..10].copy_from_slice(&r.build.to_le_bytes());
+                w.write_all(&rec)?;
+            }
+            w.write_all(&self.text)?;
+            w.write_all(END)?;
+            w.flush()?;
+        }
+        cache_file::clear_if_not_regular(dest)?;
+        let file = tmp.persist(dest).map_err(|e| e.error)?;
+        Ok(StoreFile {
+            file: Arc::new(file),
+            rows: rows.len() as u64,
+            path: dest.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for RowArena {
+    fn drop(&mut self) {
+        self.budget.release(self.reserved);
+    }
+}
+
+/// An open, checked row store file.
+#[derive(Debug, Clone)]
+pub struct StoreFile {
+    pub file: Arc<File>,
+    pub rows: u64,
+    /// Where it was opened or written (a damaged store found at load is removed there, so that the next Update
+    /// Index fetches the data again).
+    pub path: PathBuf,
+}
+
+/// Open the store at `path` if its header, end marker and size agree (O(1): nothing else is read).
+pub fn open(path: &Path) -> Option<StoreFile> {
+    let (file, len) = cache_file::open_regular(path, u64::MAX)?;
+    let (rows, _) = check_frame(&file, len).ok()?;
+    Some(StoreFile {
+        file: Arc::new(file),
+        rows,
+        path: path.to_path_buf(),
+    })
+}
+
+fn check_frame(mut file: &File, len: u64) -> io::Result<(u64, u64)> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a row store");
+    if len < HEADER + END.len() as u64 {
+        return Err(bad());
+    }
+    let mut head = [0u8; HEADER as usize];
+    file.seek(SeekFrom::Start(0))?;
+    file.read_exact(&mut head)?;
+    let mut end = [0u8; 8];
+    file.seek(SeekFrom::Start(len - 8))?;
+    file.read_exact(&mut end)?;
+    let rows = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes"));
+    let text = u64::from_le_bytes(head[16..24].try_into().expect("8 bytes"));
+    let expected = rows
+        .checked_mul(ROW)
+        .and_then(|r| r.checked_add(HEADER + 8))
+        .and_then(|r| r.checked_add(text));
+    if &head[..8] != MAGIC || &end != END || expected != Some(len) {
+        return Err(bad());
+    }
+    Ok((rows, text))
+}
+
+/// One channel directory's part of the index: the open store file and where it came from.
+#[derive(Debug, Clone)]
+pub struct IndexPart {
+    pub channel: Arc<str>,
+    pub subdir: Arc<str>,
+    pub rows: usize,
+    file: Arc<File>,
+    path: PathBuf,
+}
+
+/// The package index of an Update Index run: a handle on each directory's row store, loaded only on demand
+/// ([`PackageIndex::load`]). Holding it keeps the exact files of that run readable.
+#[derive(Debug, Clone, Default)]
+pub struct PackageIndex {
+    parts: Vec<IndexPart>,
+}
+
+impl PackageIndex {
+    pub fn push(&mut self, channel: &str, subdir: &str, store: StoreFile) {
+        self.parts.push(IndexPart {
+            channel: Arc::from(channel),
+            subdir: Arc::from(subdir),
+            rows: store.rows as usize,
+            file: store.file,
+            path: store.path,
+        });
+    }
+
+    /// Rows across all directories.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.rows).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn parts(&self) -> &[IndexPart] {
+        &self.parts
+    }
+
+    /// Map every directory's store and build the name table for searching. Blocking work (for a million rows,
+    /// tens of milliseconds): call it off the UI thread.
+    pub fn load(&self) -> io::Result<LoadedIndex> {
+        let mut parts: Vec<&IndexPart> = self.parts.iter().collect();
+        parts.sort_by(|a, b| (&a.channel, &a.subdir).cmp(&(&b.channel, &b.subdir)));
+        let mut loaded = Vec::with_capacity(parts.len());
+        for p in parts {
+            match load_part(p) {
+                Ok(part) => loaded.push(part),
+                Err(e) => {
+                    forget_damaged(p);
+                    return Err(e);
+                }
+            }
+        }
+        LoadedIndex::build(loaded)
+    }
+}
+
+/// Remove a damaged store from the cache if the path still holds that very file.
+fn forget_damaged(p: &IndexPart) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let same = match (p.file.metadata(), std::fs::symlink_metadata(&p.path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
+            tracing::warn!(path = %p.path.display(), "damaged package index cache removed");
+            let _ = std::fs::remove_file(&p.path);
+        }
+    }
+}
+
+fn load_part(p: &IndexPart) -> io::Result<LoadedPart> {
+    let len = p.file.metadata()?.len();
+    let (rows, text) = check_frame(&p.file, len)?;
+    // SAFETY: the store files are written to a temporary file and renamed into place, never changed in
+    // place, so the mapped inode does not change under us (a later run replaces the path, not the file).
+    // Every offset read from the map is bounds-checked below and in `text`, so a damaged file can only
+    // give wrong text, never an out-of-range read.
+    let map = unsafe { memmap2::Mmap::map(&*p.file)? };
+    if map.len() as u64 != len {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
+    }
+    let part = LoadedPart {
+        map,
+        channel: p.channel.clone(),
+        subdir: p.subdir.clone(),
+        rows: rows as usize,
+        text_start: (HEADER + rows * ROW) as usize,
+        text_len: text as usize,
+    };
+    for i in 0..part.rows {
+        let (off, n, v, b) = part.raw(i);
+        if off + n + v + b > part.text_len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the package index cache is damaged",
+            ));
+        }
+    }
+    Ok(part)
+}
+
+struct LoadedPart {
+    map: memmap2::Mmap,
+    channel: Arc<str>,
+    subdir: Arc<str>,
+    rows: usize,
+    text_start: usize,
+    text_len: usize,
+}
+
+impl LoadedPart {
+    fn raw(&self, i: usize) -> (usize, usize, usize, usize) {
+        let at = HEADER as usize + i * ROW as usize;
+        let r = &self.map[at..at + ROW as usize];
+        (
+            u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize,
+            u16::from_le_bytes([r[4], r[5]]) as usize,
+            u16::from_le_bytes([r[6], r[7]]) as usize,
+            u16::from_le_bytes([r[8], r[9]]) as usize,
+        )
+    }
+
+    fn text(&self, off: usize, len: usize) -> &str {
+        let start = self.text_start + off;
+        self.map
+            .get(start..start + len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("\u{fffd}")
+    }
+
+    fn name(&self, i: usize) -> &str {
+        let (off, n, _, _) = self.raw(i);
+        self.text(off, n)
+    }
+}
+
+/// One package as the list shows it (borrowed from the mapped stores).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageRef<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub build: &'a str,
+    pub channel: &'a str,
+    pub subdir: &'a str,
+}
+
+/// A run of rows with the same name in one part.
+#[derive(Clone, Copy)]
+struct Run {
+    part: u16,
+    start: u32,
+    len: u32,
+}
+
+/// A distinct package name: its runs (in part order) and how many rows it has.
+#[derive(Clone, Copy)]
+struct Name {
+    runs_start: u32,
+    runs_len: u32,
+    rows: u32,
+}
+
+/// The loaded index: mapped stores and a table of distinct names, each with its rows in every directory. A search
+/// scans the distinct names only (tens of thousands for a conda-forge mirror, not its million rows).
+pub struct LoadedIndex {
+    parts: Vec<LoadedPart>,
+    names: Vec<Name>,
+    runs: Vec<Run>,
+    rows: usize,
+}
+
+impl std::fmt::Debug for LoadedIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedIndex")
+            .field("parts", &self.parts.len())
+            .field("names", &self.names.len())
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl LoadedIndex {
+    fn build(parts: Vec<LoadedPart>) -> io::Result<LoadedIndex> {
+        let mut runs: Vec<Run> = Vec::new();
+        for (pi, p) in parts.iter().enumerate() {
+            let mut i = 0;
+            while i < p.rows {
+                let name = p.name(i);
+                let mut j = i + 1;
+                while j < p.rows && p.name(j) == name {
+                    j += 1;
+                }
+                runs.push(Run {
+                    part: pi as u16,
+                    start: i as u32,
+                    len: (j - i) as u32,
+                });
+                i = j;
+            }
+        }
+        let name_of = |r: &Run| parts[r.part as usize].name(r.start as usize);
+        // stable: runs of one name keep part order (channel, subdir)
+        runs.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+        let mut names: Vec<Name> = Vec::new();
+        let mut i = 0;
+        while i < runs.len() {
+            let name = name_of(&runs[i]);
+            let mut j = i + 1;
+            let mut rows = runs[i].len;
+            while j < runs.len() && name_of(&runs[j]) == name {
+                rows += runs[j].len;
+                j += 1;
+            }
+            names.push(Name {
+                runs_start: i as u32,
+                runs_len: (j - i) as u32,
+                rows,
+            });
+            i = j;
+        }
+        let rows = parts.iter().map(|p| p.rows).sum();
+        Ok(LoadedIndex {
+            parts,
+            names,
+            runs,
+            rows,
+        })
+    }
+
+    /// All rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Distinct package names.
+    pub fn name_count(&self) -> usize {
+        self.names.len()
+    }
+
+    fn name(&self, n: &Name) -> &str {
+        let r = &self.runs[n.runs_start as usize];
+        self.parts[r.part as usize].name(r.start as usize)
+    }
+
+    /// The rows whose name contains `needle` (ASCII case-insensitive), in order of name, then channel and
+    /// subdir, then version.
+    pub fn search(&self, needle: &str) -> Matches {
+        let needle = needle.trim().to_ascii_lowercase();
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut names = Vec::new();
+        let mut ends = Vec::new();
+        let mut total = 0u64;
+        for (i, n) in self.names.iter().enumerate() {
+            let name = self.name(n).as_bytes();
+            let hit = needle.is_empty()
+                || finder.find(name).is_some()
+                || (name.iter().any(u8::is_ascii_uppercase)
+                    && finder.find(&name.to_ascii_lowercase()).is_some());
+            if hit {
+                total += n.rows as u64;
+                names.push(i as u32);
+                ends.push(total);
+            }
+        }
+        Matches { names, ends }
+    }
+
+    fn package(&self, part: usize, row: usize) -> PackageRef<'_> {
+        let p = &self.parts[part];
+        let (off, n, v, b) = p.raw(row);
+        PackageRef {
+            name: p.text(off, n),
+            version: p.text(off + n, v),
+            build: p.text(off + n + v, b),
+            channel: &p.channel,
+            subdir: &p.subdir,
+        }
+    }
+}
+
+/// The result of a search: matching names with the running total of their rows, so that any position of the
+/// list is found by a binary search (the list view asks only for the rows it shows).
+#[derive(Debug, Clone, Default)]
+pub struct Matches {
+    names: Vec<u32>,
+    ends: Vec<u64>,
+}
+
+impl Matches {
+    /// Matching rows.
+    pub fn len(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Matching distinct names.
+    pub fn names(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Rows `range` of the result (clamped to its end).
+    pub fn rows<'a>(
+        &self,
+        index: &'a LoadedIndex,
+        range: std::ops::Range<usize>,
+    ) -> Vec<PackageRef<'a>> {
+        let end = range.end.min(self.len());
+        let mut out = Vec::with_capacity(end.saturating_sub(range.start));
+        let mut pos = range.start;
+        if pos >= end {
+            return out;
+        }
+        // the first name whose rows reach past `pos`
+        let mut k = self.ends.partition_point(|&e| e <= pos as u64);
+        while pos < end && k < self.names.len() {
+            let first_of_name = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+            let name = &index.names[self.names[k] as usize];
+            let mut skip = pos - first_of_name;
+            let runs =
+                &index.runs[name.runs_start as usize..(name.runs_start + name.runs_len) as usize];
+            for run in runs {
+                if skip >= run.len as usize {
+                    skip -= run.len as usize;
+                    continue;
+                }
+                for r in (run.start as usize + skip)..(run.start + run.len) as usize {
+                    if pos >= end {
+                        return out;
+                    }
+                    out.push(index.package(run.part as usize, r));
+                    pos += 1;
+                }
+                skip = 0;
+            }
+            k += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path, name: &str, rows: &[(&str, &str, &str)]) -> StoreFile {
+        let mut a = RowArena::new(MemoryBudget::new(u64::MAX));
+        for (n, v, b) in rows {
+            a.push(n, v, b).unwrap();
+        }
+        a.write(&dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn stores_round_trip_and_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = store(
+            dir.path(),
+            "a.rows",
+            &[
+                ("numpy", "2.0", "0"),
+                ("zlib", "1.3", "h1"),
+                ("numpy", "1.26", "1"),
+            ],
+        );
+        let b = store(
+            dir.path(),
+            "b.rows",
+            &[("numpy-docs", "1", ""), ("NumX", "3", "x")],
+        );
+        assert_eq!(open(&dir.path().join("a.rows")).unwrap().rows, 3);
+        let mut idx = PackageIndex::default();
+        idx.push("main", "noarch", b);
+        idx.push("internal", "linux-64", a);
+        assert_eq!(idx.len(), 5);
+        let loaded = idx.load().unwrap();
+        assert_eq!(loaded.name_count(), 4);
+        let all = loaded.search("");
+        let rows: Vec<String> = all
+            .rows(&loaded, 0..100)
+            .iter()
+            .map(|p| format!("{} {} {} {}", p.name, p.version, p.build, p.channel))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "NumX 3 x main",
+                "numpy 1.26 1 internal",
+                "numpy 2.0 0 internal",
+                "numpy-docs 1  main",
+                "zlib 1.3 h1 internal"
+            ]
+        );
+        let m = loaded.search(" NUM ");
+        assert_eq!((m.len(), m.names()), (4, 3), "case-insensitive");
+        assert_eq!(m.rows(&loaded, 2..3)[0].name, "numpy");
+        assert_eq!(m.rows(&loaded, 3..10)[0].name, "numpy-docs");
+        assert!(m.rows(&loaded, 9..10).is_empty());
+        assert!(loaded.search("nothing").is_empty());
+    }
+
+    #[test]
+    fn damaged_stores_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.rows");
+        store(dir.path(), "a.rows", &[("a", "1", "0"), ("b", "2", "0")]);
+        let good = std::fs::read(&path).unwrap();
+        for cut in [0, 10, good.len() / 2, good.len() - 1] {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            assert!(open(&path).is_none(), "truncated at {cut}");
+        }
+        // a row pointing past the text: the frame is fine, loading refuses it
+        let mut bad = good.clone();
+        bad[HEADER as usize + 4] = 0xff;
+        std::fs::write(&path, &bad).unwrap();
+        let s = open(&path).unwrap();
+        let mut idx = PackageIndex::default();
+        idx.push("c", "noarch", s);
+        assert!(idx.load().is_err());
+        assert!(
+            !path.exists(),
+            "removed: the next Update Index fetches it again"
+        );
+    }
+
+    #[test]
+    fn a_loaded_index_survives_a_rewrite_of_its_files() {
+        // concurrent readers: a reader keeps the file it opened while a later run replaces the path
+        let dir = tempfile::tempdir().unwrap();
+        let first = store(dir.path(), "a.rows", &[("old", "1", "0")]);
+        let mut idx = PackageIndex::default();
+        idx.push("c", "noarch", first);
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let idx = idx.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        let l = idx.load().unwrap();
+                        assert_eq!(l.search("").rows(&l, 0..1)[0].name, "old");
+                    }
+                })
+            })
+            .collect();
+        for i in 0..50 {
+            store(
+                dir.path(),
+                "a.rows",
+                &[("new", &i.to_string(), "0"), ("x", "1", "")],
+            );
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(open(&dir.path().join("a.rows")).unwrap().rows, 2);
+    }
+
+    #[test]
+    fn the_memory_ceiling_stops_an_arena() {
+        let mut a = RowArena::new(MemoryBudget::new(200_000));
+        let long = "x".repeat(1000);
+        let err = (0..10_000).find_map(|_| a.push(&long, "1", "0").err());
+        assert!(matches!(err, Some(Limit::Memory(_))), "{err:?}");
+    }
+}
