@@ -862,3 +862,220 @@ async fn sign_out_removes_the_servers_package_cache() {
         "private package names left behind: {after:?}"
     );
 }
+
+// ------------------------------------------------------------------ found by an outside attack
+
+#[tokio::test]
+async fn a_session_lost_from_the_secret_store_still_signs_out_cleanly() {
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    let before = w.user_files();
+    w.login().await;
+    let first = w.emu.tokens()[0].id.clone();
+    std::fs::remove_file(w.paths.secrets_file()).unwrap();
+    let out = w.engine().logout().await.unwrap();
+    assert!(!out.server_token_revoked);
+    assert!(
+        w.token_files().is_empty(),
+        "conda-connect's token files are removed: {:?}",
+        w.token_files()
+    );
+    let without_record =
+        |files: Vec<(std::path::PathBuf, Vec<u8>)>| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+            files
+                .into_iter()
+                .filter(|(p, _)| !p.ends_with("pending_revocations.json"))
+                .collect()
+        };
+    assert_same_files(
+        &without_record(w.user_files()),
+        &without_record(before),
+        "files as before sign-in (and the pending revocation recorded)",
+    );
+    assert!(!w.engine().status().unwrap().logged_in);
+    assert_eq!(w.engine().pending_revocations().unwrap().len(), 1);
+    // the next sign-in of the same account finishes the revocation
+    w.login().await;
+    assert!(
+        w.emu.tokens().iter().all(|t| t.id != first),
+        "the first token was revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_sign_out_never_takes_a_lost_session_for_a_revoked_token() {
+    let w = world().await;
+    w.login().await;
+    let mut crashing = w.engine();
+    crashing.crash = Some(CrashPoint::at(1));
+    assert!(matches!(
+        crashing.logout().await,
+        Err(Error::SimulatedCrash { .. })
+    ));
+    std::fs::remove_file(w.paths.secrets_file()).unwrap();
+    w.engine().recover().await.unwrap();
+    assert!(!w.paths.journal_file().exists());
+    assert_eq!(w.emu.tokens().len(), 1, "still live on the server");
+    assert_eq!(
+        w.engine().pending_revocations().unwrap().len(),
+        1,
+        "and recorded, not forgotten"
+    );
+    w.login().await;
+    assert_eq!(
+        w.emu.tokens().len(),
+        1,
+        "only the new sign-in's token is left"
+    );
+}
+
+#[tokio::test]
+async fn renewal_checks_the_servers_answer() {
+    let w = world().await;
+    w.login().await;
+    w.fault(
+        "/api/account/tokens/",
+        Some("PUT"),
+        FaultKind::Body {
+            status: 200,
+            content_type: "text/html".into(),
+            body: "<html>proxy says hello</html>".into(),
+        },
+    );
+    let err = w.engine().renew_sign_in_token().await.unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+    // a server that ignored reissue_token=false and issued a new value: conda's files get it
+    w.emu.clear_faults();
+    let new_value = "0123456789abcdef0123456789abcdef0123456789abcdef";
+    w.fault(
+        "/api/account/tokens/",
+        Some("PUT"),
+        FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: format!(r#"{{"token": "{new_value}"}}"#),
+        },
+    );
+    w.engine().renew_sign_in_token().await.unwrap();
+    for path in conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url) {
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), new_value);
+    }
+    assert!(w.ini().unwrap().contains(new_value));
+}
+
+#[tokio::test]
+async fn a_failed_login_with_domain_leaves_the_domain_as_it_was() {
+    let w = world().await;
+    let other = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await;
+    let ini = w.ini();
+    let out = cli(
+        w.home.path(),
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--domain",
+            &other.emu.url,
+        ],
+        Some("wrong-password\n"),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert_eq!(
+        w.ini(),
+        ini,
+        "the domain is still the one before the command"
+    );
+}
+
+#[tokio::test]
+async fn a_domain_with_escape_sequences_never_reaches_the_terminal() {
+    let w = world().await;
+    std::fs::write(
+        &w.paths.navigator_ini,
+        "[main]\nanaconda_server_api_url = 'http://h\\x1b]0;pwned\\x07'\n",
+    )
+    .unwrap();
+    let out = cli(w.home.path(), &["status"], None, &[]).await;
+    assert!(
+        !output_text(&out).contains('\u{1b}'),
+        "{:?}",
+        output_text(&out)
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_condarc_made_read_only_while_the_sign_in_waits_is_not_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    w.emu.state.lock().unwrap().delay = Duration::from_millis(300);
+    let engine = w.engine();
+    let login = tokio::spawn(async move { engine.login(DEMO_USER, DEMO_PASSWORD).await });
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    std::fs::set_permissions(&w.paths.condarc, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let err = login.await.unwrap().unwrap_err().to_string();
+    w.emu.state.lock().unwrap().delay = Duration::ZERO;
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(w.condarc().unwrap(), USER_CONDARC);
+    assert!(w.emu.tokens().is_empty(), "the token was revoked");
+    assert!(!w.engine().status().unwrap().logged_in);
+}
+
+#[tokio::test]
+async fn signing_out_of_an_outside_sign_in_leaves_a_shared_folder_alone() {
+    let w = world().await;
+    let shared = tempfile::tempdir().unwrap();
+    let data = shared.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join(format!(
+        "{}.token",
+        conda_connect::engine::token_files::quote_plus(&format!("{}/api", w.emu.url))
+    ));
+    std::fs::write(&file, "someone-elses-token-0123456789").unwrap();
+    let env = [("BINSTAR_CONFIG_DIR", shared.path().to_str().unwrap())];
+    let out = cli(w.home.path(), &["logout"], None, &env).await;
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("left as it is"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "someone-elses-token-0123456789"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn files_keep_their_owner_when_run_as_root() {
+    use std::os::unix::fs::MetadataExt;
+    if unsafe_euid() != 0 {
+        eprintln!("not root: nothing to check");
+        return;
+    }
+    let w = world().await;
+    w.write_condarc(USER_CONDARC);
+    for path in [&w.paths.condarc, &w.paths.navigator_ini] {
+        std::os::unix::fs::chown(path, Some(1000), Some(1000)).unwrap();
+    }
+    w.login().await;
+    w.engine().logout().await.unwrap();
+    for path in [&w.paths.condarc, &w.paths.navigator_ini] {
+        let meta = std::fs::metadata(path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1000, 1000), "{}", path.display());
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn unsafe_euid() -> u32 {
+    // the owner of a file this process creates is its effective uid
+    use std::os::unix::fs::MetadataExt;
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    std::fs::metadata(probe.path()).unwrap().uid()
+}
