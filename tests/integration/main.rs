@@ -7,6 +7,7 @@ mod flows;
 mod fuzz;
 mod gui;
 mod index;
+mod platforms;
 mod real_conda;
 mod safety;
 mod tokens;
