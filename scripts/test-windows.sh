@@ -2,7 +2,8 @@
 # The Windows run: cross-build the tests for x86_64-pc-windows-gnu and run, under Wine, the unit tests of the
 # platform-dependent modules and the integration tests that exercise Windows (sign in and out with the emulator in
 # the same process, secrets in Wine's Credential Manager), then check that both macOS targets compile.
-# Needs: rustup targets x86_64-pc-windows-gnu, aarch64-apple-darwin, x86_64-apple-darwin; gcc-mingw-w64-x86-64; wine.
+# Needs: rustup targets x86_64-pc-windows-gnu and aarch64-apple-darwin; gcc-mingw-w64-x86-64; wine. Set
+# CONDA_CONNECT_MAC_TARGETS="aarch64-apple-darwin x86_64-apple-darwin" to check the Intel Mac target too.
 # Its own target dirs under the CI cache (override with CONDA_CONNECT_CI_CACHE) keep the Linux one untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,10 +33,17 @@ cargo test --locked --target $WIN --lib -- engine::paths:: engine::secrets:: eng
 cargo test --locked --target $WIN --test integration -- platforms::
 echo "windows: built and tested in $(( $(date +%s) - start ))s"
 
-# macOS: compile only (no Mac to link or run on).
+# macOS: type-check only (no Mac to link or run on). The C parts of ring and zstd-sys need Apple's SDK, so their
+# build scripts get a check-only compiler that writes empty objects (scripts/macos/check-only-cc.sh).
 mac_start=$(date +%s)
 export CARGO_TARGET_DIR="$CACHE/target-macos"
-for target in aarch64-apple-darwin x86_64-apple-darwin; do
-  cargo check --locked --target $target --all-targets
+for target in ${CONDA_CONNECT_MAC_TARGETS:-aarch64-apple-darwin}; do
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+    echo "macos: $target skipped (rustup target add $target)"
+    continue
+  fi
+  triple=${target//-/_}
+  env "CC_$triple=$PWD/scripts/macos/check-only-cc.sh" "AR_$triple=ar" \
+    cargo check --locked --target "$target" --all-targets
 done
 echo "macos: checked in $(( $(date +%s) - mac_start ))s"
