@@ -82,6 +82,12 @@ async fn sign_in_and_out_in_a_home_with_spaces_and_accents() {
     }
     // .condarc still parses and points conda at the server
     let signed_in = std::fs::read_to_string(&paths.condarc).unwrap();
+    assert_eq!(
+        signed_in.matches('\n').count(),
+        signed_in.matches("\r\n").count(),
+        "CRLF stays CRLF: {signed_in:?}"
+    );
+    assert!(signed_in.starts_with("# written on Windows\r\n"));
     let settings = conda_connect::engine::condarc::read_settings(&signed_in).unwrap();
     assert_eq!(
         settings.channel_alias.as_deref(),
