@@ -8,6 +8,10 @@ set -euo pipefail
 out=
 while [ $# -gt 0 ]; do
   case $1 in
+    # cc-rs asks which family of compiler this is: answer as clang does (and refuse MSVC's `-?`).
+    -E) printf '#pragma message "clang"\n#pragma message "gcc"\n'; exit 0 ;;
+    '-?') exit 1 ;;
+    --version) echo "check-only-cc (empty objects, for cargo check)"; exit 0 ;;
     -o) out=$2; shift 2 ;;
     -o*) out=${1#-o}; shift ;;
     *) shift ;;

@@ -70,10 +70,12 @@ impl Paths {
         let home = match home {
             Some(h) if h.is_absolute() && h.is_dir() => h,
             _ => {
+                let variable = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
                 return Err(Error::Refused {
-                    reason: "Your home directory (HOME) is not set to an absolute path of an existing folder, so \
-                             conda-connect does not know where conda's files are; nothing was changed."
-                        .into(),
+                    reason: format!(
+                        "Your home directory ({variable}) is not set to an absolute path of an existing folder, so \
+                         conda-connect does not know where conda's files are; nothing was changed."
+                    ),
                 });
             }
         };
