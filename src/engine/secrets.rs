@@ -22,7 +22,8 @@ use crate::engine::files;
 use crate::engine::paths::Paths;
 
 const SERVICE: &str = "conda-connect";
-/// The longest value stored in one keyring entry (ASCII JSON, so also its length in UTF-16 units).
+/// The longest value stored in one keyring entry, in UTF-8 bytes (never fewer than its UTF-16 units, so a part
+/// takes at most 2,000 of the 2,560 bytes Windows allows).
 const PART_LEN: usize = 1000;
 /// At most this many parts: a bound on what a corrupt index entry can make us read.
 const MAX_PARTS: usize = 64;
@@ -229,8 +230,9 @@ impl SecretStore {
                         write_entry(&store, &account, &json)?;
                         0
                     } else {
-                        // The parts first, the index last: a crash in between leaves the old value readable.
-                        let chunks = split_ascii(&json, PART_LEN);
+                        // The parts first, the index last: a crash in between leaves an old value that was
+                        // stored whole readable, and an old value in parts unreadable (refused, never mixed up).
+                        let chunks = split_at_chars(&json, PART_LEN);
                         if chunks.len() > MAX_PARTS {
                             return Err(Error::Secrets {
                                 detail: "the session secrets are too large for the OS keyring"
@@ -335,7 +337,7 @@ fn stored_parts(store: &Arc<keyring_core::CredentialStore>, account: &str) -> Re
 }
 
 /// `text` in pieces of at most `len` bytes, cut only at character boundaries.
-fn split_ascii(text: &str, len: usize) -> Vec<&str> {
+fn split_at_chars(text: &str, len: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -503,10 +505,10 @@ mod tests {
     #[test]
     fn split_keeps_characters_whole() {
         let text = "aé".repeat(700);
-        let pieces = split_ascii(&text, 1000);
+        let pieces = split_at_chars(&text, 1000);
         assert!(pieces.iter().all(|p| p.len() <= 1000));
         assert_eq!(pieces.concat(), text);
-        assert!(split_ascii("", 1000).is_empty());
+        assert!(split_at_chars("", 1000).is_empty());
     }
 
     /// The real platform store: on Windows (and under Wine) the Credential Manager always answers, so `open`
