@@ -28,14 +28,16 @@ const PART_LEN: usize = 1000;
 /// At most this many parts: a bound on what a corrupt index entry can make us read.
 const MAX_PARTS: usize = 64;
 
-/// The index entry of a value stored in parts.
-#[derive(Serialize, Deserialize)]
+/// The index entry of a value stored in parts. Each write uses the other generation's part names, so the old
+/// parts stay whole until the index switches to the new ones.
+#[derive(Clone, Copy, Serialize, Deserialize)]
 struct Parts {
     parts: usize,
+    generation: u8,
 }
 
-fn part_account(account: &str, part: usize) -> String {
-    format!("{account} #{part}")
+fn part_account(account: &str, generation: u8, part: usize) -> String {
+    format!("{account} #{generation}.{part}")
 }
 
 /// The secrets of one sign-in.
@@ -191,11 +193,11 @@ impl SecretStore {
                         return Ok(None);
                     };
                     let json = match serde_json::from_str::<Parts>(&json) {
-                        Ok(Parts { parts }) if (1..=MAX_PARTS).contains(&parts) => {
+                        Ok(Parts { parts, generation }) if (1..=MAX_PARTS).contains(&parts) => {
                             let mut joined = String::new();
                             for part in 1..=parts {
                                 joined.push_str(
-                                    &read_entry(&store, &part_account(&account, part))?
+                                    &read_entry(&store, &part_account(&account, generation, part))?
                                         .ok_or_else(unreadable)?,
                                 );
                             }
@@ -225,13 +227,16 @@ impl SecretStore {
                 let store = store.clone();
                 let account = account.to_string();
                 off_runtime(move || {
-                    let old_parts = stored_parts(&store, &account)?;
-                    let new_parts = if json.len() <= PART_LEN {
+                    let old = stored_parts(&store, &account)?;
+                    if json.len() <= PART_LEN {
                         write_entry(&store, &account, &json)?;
-                        0
                     } else {
-                        // The parts first, the index last: a crash in between leaves an old value that was
-                        // stored whole readable, and an old value in parts unreadable (refused, never mixed up).
+                        // The new parts under the other generation's names first, the index last: until the
+                        // index is written, the old value (whole or in parts) is what a reader gets.
+                        let generation = match old {
+                            Some(Parts { generation: 1, .. }) => 2,
+                            _ => 1,
+                        };
                         let chunks = split_at_chars(&json, PART_LEN);
                         if chunks.len() > MAX_PARTS {
                             return Err(Error::Secrets {
@@ -240,17 +245,18 @@ impl SecretStore {
                             });
                         }
                         for (i, chunk) in chunks.iter().enumerate() {
-                            write_entry(&store, &part_account(&account, i + 1), chunk)?;
+                            write_entry(&store, &part_account(&account, generation, i + 1), chunk)?;
                         }
                         let index = serde_json::to_string(&Parts {
                             parts: chunks.len(),
+                            generation,
                         })
                         .expect("index serialises");
                         write_entry(&store, &account, &index)?;
-                        chunks.len()
-                    };
-                    for part in new_parts + 1..=old_parts {
-                        delete_entry(&store, &part_account(&account, part))?;
+                    }
+                    // the old value's parts are no longer referenced
+                    if let Some(old) = old {
+                        delete_parts(&store, &account, old)?;
                     }
                     Ok(())
                 })
@@ -275,11 +281,11 @@ impl SecretStore {
                 let store = store.clone();
                 let account = account.to_string();
                 off_runtime(move || {
-                    let parts = stored_parts(&store, &account)?;
+                    let old = stored_parts(&store, &account)?;
                     // The index first: once it is gone, no reader sees a partial value.
                     delete_entry(&store, &account)?;
-                    for part in 1..=parts {
-                        delete_entry(&store, &part_account(&account, part))?;
+                    if let Some(old) = old {
+                        delete_parts(&store, &account, old)?;
                     }
                     Ok(())
                 })
@@ -329,11 +335,28 @@ fn delete_entry(store: &Arc<keyring_core::CredentialStore>, account: &str) -> Re
     }
 }
 
-/// How many parts the value stored for `account` has (0 when it is stored whole, or absent).
-fn stored_parts(store: &Arc<keyring_core::CredentialStore>, account: &str) -> Result<usize> {
+/// The index of the value stored for `account`, when it is stored in parts.
+fn stored_parts(
+    store: &Arc<keyring_core::CredentialStore>,
+    account: &str,
+) -> Result<Option<Parts>> {
     Ok(read_entry(store, account)?
         .and_then(|json| serde_json::from_str::<Parts>(&json).ok())
-        .map_or(0, |p| p.parts.min(MAX_PARTS)))
+        .map(|p| Parts {
+            parts: p.parts.min(MAX_PARTS),
+            ..p
+        }))
+}
+
+fn delete_parts(
+    store: &Arc<keyring_core::CredentialStore>,
+    account: &str,
+    old: Parts,
+) -> Result<()> {
+    for part in 1..=old.parts {
+        delete_entry(store, &part_account(account, old.generation, part))?;
+    }
+    Ok(())
 }
 
 /// `text` in pieces of at most `len` bytes, cut only at character boundaries.
@@ -445,6 +468,32 @@ mod tests {
         read_entry(store, account).unwrap()
     }
 
+    fn large(tag: char) -> SessionSecrets {
+        let mut large = sample();
+        large.previous_token_files.insert(
+            "C:\\Users\\José Núñez\\AppData\\Local\\ContinuumIO\\binstar\\x.jwt".into(),
+            PreviousFile {
+                content: "é".repeat(1500) + &tag.to_string().repeat(3000),
+                mode: None,
+            },
+        );
+        large
+    }
+
+    fn index_of(store: &Arc<keyring_core::CredentialStore>) -> Parts {
+        serde_json::from_str::<Parts>(&entry_value(store, "https://h").unwrap()).unwrap()
+    }
+
+    fn no_parts_left(store: &Arc<keyring_core::CredentialStore>, generation: u8, parts: usize) {
+        for part in 1..=parts {
+            assert_eq!(
+                entry_value(store, &part_account("https://h", generation, part)),
+                None,
+                "generation {generation} part {part}"
+            );
+        }
+    }
+
     /// Windows Credential Manager refuses a value over 1,280 UTF-16 characters; a sign-in that keeps another
     /// tool's JWT file is larger. It goes in parts no longer than PART_LEN, and shrinking or deleting it leaves
     /// no part behind.
@@ -452,54 +501,65 @@ mod tests {
     fn a_large_value_is_stored_in_parts_and_cleaned_up() {
         let mock: Arc<keyring_core::CredentialStore> = keyring_core::mock::Store::new().unwrap();
         let store = SecretStore::with_keyring(mock.clone());
-        let mut large = sample();
-        large.previous_token_files.insert(
-            "C:\\Users\\José Núñez\\AppData\\Local\\ContinuumIO\\binstar\\x.jwt".into(),
-            PreviousFile {
-                content: "é".repeat(1500) + &"t".repeat(3000),
-                mode: None,
-            },
-        );
-        store.set("https://h", &large).unwrap();
-        assert_eq!(store.get("https://h").unwrap(), Some(large.clone()));
-        let index = entry_value(&mock, "https://h").unwrap();
-        let parts = serde_json::from_str::<Parts>(&index).unwrap().parts;
-        assert!(parts >= 5, "{parts} parts");
-        for part in 1..=parts {
-            let value = entry_value(&mock, &part_account("https://h", part)).unwrap();
-            assert!(value.encode_utf16().count() <= PART_LEN, "part {part}");
+        store.set("https://h", &large('a')).unwrap();
+        assert_eq!(store.get("https://h").unwrap(), Some(large('a')));
+        let first = index_of(&mock);
+        assert!(first.parts >= 5, "{} parts", first.parts);
+        for part in 1..=first.parts {
+            let value =
+                entry_value(&mock, &part_account("https://h", first.generation, part)).unwrap();
+            assert!(value.encode_utf16().count() * 2 <= 2560, "part {part}");
         }
-        assert_eq!(
-            entry_value(&mock, &part_account("https://h", parts + 1)),
-            None
-        );
 
-        // smaller again: stored whole, the old parts are gone
+        // a new large value goes under the other generation; the old parts are removed
+        store.set("https://h", &large('b')).unwrap();
+        assert_eq!(store.get("https://h").unwrap(), Some(large('b')));
+        let second = index_of(&mock);
+        assert_ne!(second.generation, first.generation);
+        no_parts_left(&mock, first.generation, first.parts);
+
+        // smaller again: stored whole, no part of either generation left
         store.set("https://h", &sample()).unwrap();
         assert_eq!(store.get("https://h").unwrap(), Some(sample()));
-        for part in 1..=parts {
-            assert_eq!(entry_value(&mock, &part_account("https://h", part)), None);
-        }
+        no_parts_left(&mock, second.generation, second.parts);
 
-        store.set("https://h", &large).unwrap();
+        store.set("https://h", &large('c')).unwrap();
+        let third = index_of(&mock);
         store.delete("https://h").unwrap();
         assert_eq!(store.get("https://h").unwrap(), None);
-        for part in 1..=parts {
-            assert_eq!(entry_value(&mock, &part_account("https://h", part)), None);
+        no_parts_left(&mock, third.generation, third.parts);
+    }
+
+    /// A write stopped before its index entry (a crash, a keyring refusing the last call) leaves the old value
+    /// whole: the new parts sit under the other generation's names, which nothing reads yet.
+    #[test]
+    fn a_write_stopped_before_its_index_leaves_the_old_value() {
+        let mock: Arc<keyring_core::CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        let store = SecretStore::with_keyring(mock.clone());
+        store.set("https://h", &large('a')).unwrap();
+        let old = index_of(&mock);
+        let other = if old.generation == 1 { 2 } else { 1 };
+        let json = serde_json::to_string(&large('b')).unwrap();
+        for (i, chunk) in split_at_chars(&json, PART_LEN).iter().enumerate() {
+            write_entry(&mock, &part_account("https://h", other, i + 1), chunk).unwrap();
         }
+        assert_eq!(store.get("https://h").unwrap(), Some(large('a')));
+        // the next write completes and its parts replace the stray ones
+        store.set("https://h", &large('c')).unwrap();
+        assert_eq!(store.get("https://h").unwrap(), Some(large('c')));
     }
 
     #[test]
     fn a_broken_index_or_missing_part_is_refused_not_guessed() {
         let mock: Arc<keyring_core::CredentialStore> = keyring_core::mock::Store::new().unwrap();
         let store = SecretStore::with_keyring(mock.clone());
-        write_entry(&mock, "https://h", r#"{"parts":100000}"#).unwrap();
+        write_entry(&mock, "https://h", r#"{"parts":100000,"generation":1}"#).unwrap();
         assert!(store.get("https://h").is_err());
-        write_entry(&mock, "https://h", r#"{"parts":2}"#).unwrap();
-        write_entry(&mock, &part_account("https://h", 1), "{\"jwt\":").unwrap();
+        write_entry(&mock, "https://h", r#"{"parts":2,"generation":1}"#).unwrap();
+        write_entry(&mock, &part_account("https://h", 1, 1), "{\"jwt\":").unwrap();
         assert!(store.get("https://h").is_err());
         store.delete("https://h").unwrap();
-        assert_eq!(entry_value(&mock, &part_account("https://h", 1)), None);
+        assert_eq!(entry_value(&mock, &part_account("https://h", 1, 1)), None);
     }
 
     #[test]
