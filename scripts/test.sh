@@ -11,6 +11,13 @@ export CONDA_CONNECT_REAL_CONDA CONDA_CONNECT_REQUIRE_REAL_CONDA=1
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+# Windows under Wine and the macOS type check, when the cross toolchain and Wine are there (.ci/run installs them).
+if command -v wine >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null \
+  && rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+  CONDA_CONNECT_CI_CACHE=$CACHE bash scripts/test-windows.sh
+else
+  echo "windows: skipped (apt-get install gcc-mingw-w64-x86-64 wine; rustup target add x86_64-pc-windows-gnu)"
+fi
 # The real window: walk every screen of `conda-connect demo` under Xvfb (when installed) and check the PNGs.
 if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && [ -x /usr/bin/import ]; then
   BIN="$CARGO_TARGET_DIR/debug/conda-connect" bash scripts/screenshots.sh "${SCREENSHOTS_DIR:-$CACHE/screenshots}"

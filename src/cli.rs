@@ -43,8 +43,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start the built-in emulator on 127.0.0.1 and open the app against it (in an isolated temporary HOME).
-    #[command(after_help = "Example:\n  conda-connect demo")]
-    Demo,
+    #[command(after_help = "Examples:\n  conda-connect demo\n  conda-connect demo --sso")]
+    Demo(DemoArgs),
     /// Run only the emulator; print its URL and demo credentials; serve until interrupted.
     #[command(after_help = "Example:\n  conda-connect emulator --port 8765")]
     Emulator(EmulatorArgs),
@@ -77,6 +77,13 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Also serve a single sign-on realm (Keycloak-like), to try "Sign in with SSO".
+    #[arg(long)]
+    sso: bool,
 }
 
 #[derive(Args, Debug)]
@@ -235,7 +242,7 @@ pub fn main() -> i32 {
         // the emulator touches no user file: it needs no home directory
         Some(Command::Emulator(args)) => exit_code(runtime().block_on(run_emulator(args))),
         // the window needs the main thread (and runs its own async runtime)
-        Some(Command::Demo) => exit_code(needs_display().and_then(|()| run_demo())),
+        Some(Command::Demo(args)) => exit_code(needs_display().and_then(|()| run_demo(args.sso))),
         None => exit_code(needs_display().and_then(|()| open_app())),
         Some(command) => exit_code(
             user_paths().and_then(|paths| runtime().block_on(run_command(command, paths))),
@@ -297,7 +304,7 @@ fn open_app() -> Result<()> {
 /// The desktop app against the built-in emulator, in an isolated HOME (a temporary directory, or
 /// `CONDA_CONNECT_DEMO_HOME`), so that the demo never points the user's real conda at a throwaway server. The
 /// temporary HOME is removed when the window closes, and on Ctrl+C / SIGTERM too.
-fn run_demo() -> Result<()> {
+fn run_demo(sso: bool) -> Result<()> {
     let temp;
     let home = match std::env::var_os("CONDA_CONNECT_DEMO_HOME") {
         Some(dir) => PathBuf::from(dir),
@@ -327,6 +334,7 @@ fn run_demo() -> Result<()> {
         runtime.block_on(async move {
             match Emulator::start(EmulatorConfig {
                 port,
+                sso,
                 ..Default::default()
             })
             .await
@@ -468,7 +476,7 @@ async fn run_command(command: Command, paths: Paths) -> Result<()> {
         Command::Status(args) => status(&engine, args),
         Command::UpdateIndex(args) => update_index(&engine, args).await,
         Command::Tokens(cmd) => tokens(&engine, cmd).await,
-        Command::Demo | Command::Emulator(_) => Err(Error::Refused {
+        Command::Demo(_) | Command::Emulator(_) => Err(Error::Refused {
             reason: "This command does not use your configuration.".into(),
         }),
     }
@@ -587,9 +595,8 @@ async fn sign_in(
         }
     };
     let outcome = engine
-        .login_sso(&options, method, selection, |line| {
-            eprintln!("conda-connect: {line}")
-        })
+        // exactly one line, the address last, so that scripts and people on another machine can follow it
+        .login_sso(&options, method, selection, |line| eprintln!("{line}"))
         .await?;
     if let Some(id) = &args.sso_client_id
         && let Err(e) = engine.save_sso_client_id(Some(id))

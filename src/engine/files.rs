@@ -5,6 +5,12 @@
 //! edited (the temporary file is created beside the target and renamed over it), and removing a linked file
 //! removes the target and leaves the link as it was. Temporary files carry a tag of this HOME, so that two users
 //! sharing a directory (a common `BINSTAR_CONFIG_DIR`) never sweep each other's in-flight writes.
+//!
+//! On Windows the rename is `MoveFileExW` with `MOVEFILE_REPLACE_EXISTING` (tempfile's `persist`), which replaces
+//! an existing file in one step. It fails while another program (conda, an editor, a virus scanner) holds the
+//! target open without delete sharing: the rename is retried for about a second, then refused in one sentence,
+//! the old file untouched and the temporary file removed. The read-only attribute stands for a file without
+//! the owner's write bit; folders' read-only attribute means nothing to Windows and is ignored.
 
 use std::fs;
 use std::io::Write;
@@ -15,6 +21,12 @@ use crate::engine::error::{Error, Result};
 
 /// How many links are followed before a chain is taken for a loop.
 const MAX_LINKS: usize = 40;
+
+/// How to make a file writable again, for the refusal message.
+#[cfg(unix)]
+const MAKE_WRITABLE: &str = "chmod u+w";
+#[cfg(not(unix))]
+const MAKE_WRITABLE: &str = "clear its Read-only attribute";
 
 static TEMP_TAG: OnceLock<String> = OnceLock::new();
 
@@ -138,7 +150,7 @@ pub fn check_writable(path: &Path, what: &str) -> Result<()> {
     if read_only(&target) {
         return Err(Error::Refused {
             reason: format!(
-                "{what} is read-only, so conda-connect leaves it unchanged; make it writable (chmod u+w) and try again."
+                "{what} is read-only, so conda-connect leaves it unchanged; make it writable ({MAKE_WRITABLE}) and try again."
             ),
         });
     }
@@ -222,10 +234,40 @@ pub fn write_atomic_if(
     if !still(read_optional(&target)?.as_deref()) {
         return Ok(false);
     }
-    tmp.persist(&target)
-        .map_err(|e| Error::io(path, &e.error))?;
+    persist(tmp, &target, path)?;
     sync_dir(dir);
     Ok(true)
+}
+
+/// Rename the temporary file over `target`. On Windows a target held open by another program refuses the rename
+/// for a moment: retry for about a second before giving up (the temporary file is removed either way).
+fn persist(mut tmp: tempfile::NamedTempFile, target: &Path, shown: &Path) -> Result<()> {
+    const TRIES: u32 = 20;
+    for attempt in 1..=TRIES {
+        match tmp.persist(target) {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < TRIES && held_by_another_program(&e.error) => {
+                tmp = e.file;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) if held_by_another_program(&e.error) => {
+                tracing::warn!(path = %shown.display(), error = %e.error, "replace refused: file in use");
+                return Err(Error::Io {
+                    path: shown.display().to_string(),
+                    detail: "another program (conda, an editor or a virus scanner) has it open; close it and try \
+                             again"
+                        .into(),
+                });
+            }
+            Err(e) => return Err(Error::io(shown, &e.error)),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Windows' answers while another process holds a file open: access denied, sharing or lock violation.
+fn held_by_another_program(e: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
 }
 
 /// Remove a file if it exists (and fsync its directory). For a symbolic link the target is removed and the link
@@ -253,8 +295,12 @@ pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
     }
     #[cfg(not(unix))]
     {
-        let _ = (path, mode);
-        Ok(())
+        // Windows has one bit: the read-only attribute, set when the owner may not write.
+        let mut permissions = fs::metadata(path)
+            .map_err(|e| Error::io(path, &e))?
+            .permissions();
+        permissions.set_readonly(mode & 0o200 == 0);
+        fs::set_permissions(path, permissions).map_err(|e| Error::io(path, &e))
     }
 }
 
@@ -400,6 +446,69 @@ mod tests {
         assert_eq!(
             read_settled(&p).unwrap().as_deref(),
             Some(b"mine".as_slice())
+        );
+    }
+
+    /// Windows: the read-only attribute is refused like a 0444 file; a folder's attribute is ignored (Explorer
+    /// sets it on folders it customises); set_mode maps the owner's write bit to the attribute.
+    #[cfg(windows)]
+    #[test]
+    fn windows_read_only_attribute_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "x").unwrap();
+        check_writable(&file, "~\\f").unwrap();
+        set_mode(&file, 0o444).unwrap();
+        assert!(fs::metadata(&file).unwrap().permissions().readonly());
+        assert_eq!(mode_of(&file), Some(0o444));
+        let err = check_writable(&file, "~\\f").unwrap_err().to_string();
+        assert!(err.contains("Read-only attribute"), "{err}");
+        set_mode(&file, 0o600).unwrap();
+        check_writable(&file, "~\\f").unwrap();
+        let sub = dir.path().join("folder");
+        fs::create_dir(&sub).unwrap();
+        let mut p = fs::metadata(&sub).unwrap().permissions();
+        p.set_readonly(true);
+        fs::set_permissions(&sub, p).unwrap();
+        check_writable(&sub.join("new"), "~\\folder\\new").unwrap();
+    }
+
+    /// Windows: a file another program holds open (no delete sharing) is replaced once it lets go within the
+    /// retry window; held for longer, the write is refused in one sentence, the old content intact and no
+    /// temporary file left. A non-ASCII folder name with a space on the way.
+    #[cfg(windows)]
+    #[test]
+    fn windows_replace_waits_for_a_file_held_open_then_refuses() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("José Núñez");
+        let file = folder.join(".condarc");
+        write_atomic(&file, b"old\r\n", None).unwrap();
+        let open_exclusive = || {
+            fs::OpenOptions::new()
+                .read(true)
+                .share_mode(0)
+                .open(&file)
+                .unwrap()
+        };
+        let held = open_exclusive();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        write_atomic(&file, b"new\r\n", None).unwrap();
+        release.join().unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"new\r\n");
+
+        let held = open_exclusive();
+        let err = write_atomic(&file, b"newer", None).unwrap_err().to_string();
+        assert!(err.contains("another program"), "{err}");
+        drop(held);
+        assert_eq!(fs::read(&file).unwrap(), b"new\r\n");
+        assert_eq!(
+            fs::read_dir(&folder).unwrap().count(),
+            1,
+            "no temp file left"
         );
     }
 

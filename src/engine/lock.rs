@@ -3,6 +3,12 @@
 //! Set Domain and Preferences. Token directories can be shared between users (one `BINSTAR_CONFIG_DIR` for
 //! several HOMEs), so each existing one is locked too (an advisory lock on the directory itself). A second process
 //! waits briefly, then gets a clear error.
+//!
+//! On Windows the lock file is locked with `LockFileEx` (std's `File::try_lock`), which, unlike the advisory Unix
+//! lock, is mandatory for the locked range; the file holds no data, so nothing else is affected. Directories are
+//! not locked there (a directory opens as a file only with backup semantics, and byte-range locks are for files),
+//! so a token directory shared between Windows accounts through `BINSTAR_CONFIG_DIR` is not guarded against two
+//! users' conda-connect at once; Windows profiles keep these folders per user, so that takes a deliberate setup.
 
 use std::fs::File;
 use std::path::Path;
@@ -66,7 +72,7 @@ impl ConfigLock {
             }
         }
         #[cfg(not(unix))]
-        let _ = (dirs, wait);
+        let _ = (dirs, wait, &mut self);
         Ok(self)
     }
 }

@@ -8,6 +8,7 @@ mod fuzz;
 mod gui;
 mod hostile_repo;
 mod index;
+mod platforms;
 mod real_conda;
 mod safety;
 mod sso;

@@ -401,3 +401,106 @@ async fn real_conda_reads_back_every_condarc_shape_the_app_writes() {
         }
     }
 }
+
+/// After a single sign-on from the command line (`login --sso --no-browser`, its one printed address followed by a
+/// browser), plain conda installs a package from a private channel; after sign-out it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_installs_after_a_single_sign_on() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    let Some(conda) = real_conda() else { return };
+    let python = conda
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("clvenv/bin/python");
+    let root = tempfile::tempdir().unwrap();
+    let env = Env {
+        home: root.path().join("home"),
+        root: root.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&env.home).unwrap();
+    let pkgs = root.path().join("channels");
+    let made = Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/make_channel.py"
+        ))
+        .arg(&pkgs)
+        .arg("internal")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let emu = Emulator::start(EmulatorConfig {
+        packages_dir: Some(pkgs),
+        bulk_channels: 0,
+        sso: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_conda-connect"));
+    let o = run(&env, bin, &["set-domain", &emu.url], None).await;
+    assert!(o.status.success(), "{}", text(&o));
+    // the sign-in: the command prints the address, a browser (reqwest) signs in on the realm's page
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "login",
+        "--sso",
+        "--no-browser",
+        "--default-channel",
+        "main",
+        "--channel",
+        "internal",
+    ]);
+    env.apply(&mut cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.starts_with("Open this URL to sign in: "), "{line}");
+        line.rsplit(' ').next().unwrap().to_string()
+    })
+    .await
+    .unwrap();
+    let seen = Arc::new(Mutex::new(crate::sso::Seen::default()));
+    crate::sso::browse(url, crate::sso::Act::SignIn, seen).await;
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(status.status.success(), "{}", text(&status));
+    let st = run(&env, bin, &["status", "--json"], None).await;
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(st["auth"], "sso");
+    // plain conda installs from the private channel
+    let prefix = root.path().join("env");
+    let create = run(
+        &env,
+        &conda,
+        &[
+            "create",
+            "-y",
+            "-p",
+            prefix.to_str().unwrap(),
+            "hello-private",
+        ],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    assert!(prefix.join("share/hello-private/hello.txt").exists());
+    let o = run(&env, bin, &["logout"], None).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(emu.tokens().is_empty(), "the server token was revoked");
+    let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
+    assert!(
+        !search.status.success(),
+        "conda no longer reaches the private channel"
+    );
+}

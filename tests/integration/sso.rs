@@ -38,7 +38,7 @@ fn options(client_id: Option<&str>, wait_secs: u64) -> SsoOptions {
 
 /// What the test browser does on the realm's login form.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Act {
+pub(crate) enum Act {
     SignIn,
     Cancel,
     /// Sign in, but hand the code to the token endpoint first with a wrong verifier (an attacker who saw the
@@ -54,7 +54,7 @@ enum Act {
 
 /// What the browser saw.
 #[derive(Debug, Default, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     /// Status and text of the loopback callback's page.
     page: Option<(u16, String)>,
     wrong_state_page: Option<(u16, String)>,
@@ -96,7 +96,7 @@ fn form(fields: &[(String, String)]) -> String {
         .finish()
 }
 
-async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
+pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
     let http = no_redirects();
     let parsed = url::Url::parse(&url).unwrap();
     let redirect_uri = parsed
