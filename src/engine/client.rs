@@ -220,65 +220,7 @@ impl ServerClient {
                 attempt.stop()
             }
         });
-        let mut builder = reqwest::Client::builder()
-            .redirect(policy)
-            .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("conda-connect/", env!("CARGO_PKG_VERSION")));
-        if config.trusted {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        if let Some(path) = &config.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                tracing::warn!(error = %e, "CA bundle unreadable");
-                Error::Refused {
-                    reason: format!(
-                        "The SSL certificate file {} is not a PEM bundle.",
-                        path.display()
-                    ),
-                }
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        // `.condarc proxy_servers` honour NO_PROXY / no_proxy (and a `no_proxy` entry of proxy_servers), like the
-        // proxies from the environment: a proxy (and its credentials) never sees requests meant for those hosts.
-        let no_proxy_list = config
-            .proxies
-            .iter()
-            .find(|(scheme, _)| scheme == "no_proxy")
-            .map(|(_, list)| list.clone())
-            .into_iter()
-            .chain(
-                ["NO_PROXY", "no_proxy"]
-                    .iter()
-                    .filter_map(|v| std::env::var(v).ok()),
-            )
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(",");
-        for (scheme, proxy_url) in &config.proxies {
-            let proxy = match scheme.as_str() {
-                "http" => reqwest::Proxy::http(proxy_url),
-                "https" => reqwest::Proxy::https(proxy_url),
-                _ => continue,
-            };
-            match proxy {
-                Ok(p) => {
-                    builder =
-                        builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(&no_proxy_list)))
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry")
-                }
-            }
-        }
-        let http = builder.build().map_err(|e| {
-            tracing::error!(error = %e, "HTTP client could not be built");
-            Error::Refused {
-                reason: "The HTTP client could not be set up; see the log.".into(),
-            }
-        })?;
+        let http = http_client(config, config.trusted, policy)?;
         Ok(ServerClient {
             domain: domain.trim_end_matches('/').to_string(),
             host,
@@ -660,6 +602,74 @@ impl ServerClient {
             ),
         })
     }
+}
+
+/// The HTTP client every request to a server (and its sign-on realm) goes through: timeouts, the user's trust for
+/// this host (`trusting`), CA bundle and proxies (honouring NO_PROXY), and the given redirect policy.
+pub(crate) fn http_client(
+    config: &ClientConfig,
+    trusting: bool,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client> {
+    ensure_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .redirect(redirect)
+        .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("conda-connect/", env!("CARGO_PKG_VERSION")));
+    if trusting {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(path) = &config.ca_bundle {
+        let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            tracing::warn!(error = %e, "CA bundle unreadable");
+            Error::Refused {
+                reason: format!(
+                    "The SSL certificate file {} is not a PEM bundle.",
+                    path.display()
+                ),
+            }
+        })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    // `.condarc proxy_servers` honour NO_PROXY / no_proxy (and a `no_proxy` entry of proxy_servers), like the
+    // proxies from the environment: a proxy (and its credentials) never sees requests meant for those hosts.
+    let no_proxy_list = config
+        .proxies
+        .iter()
+        .find(|(scheme, _)| scheme == "no_proxy")
+        .map(|(_, list)| list.clone())
+        .into_iter()
+        .chain(
+            ["NO_PROXY", "no_proxy"]
+                .iter()
+                .filter_map(|v| std::env::var(v).ok()),
+        )
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(",");
+    for (scheme, proxy_url) in &config.proxies {
+        let proxy = match scheme.as_str() {
+            "http" => reqwest::Proxy::http(proxy_url),
+            "https" => reqwest::Proxy::https(proxy_url),
+            _ => continue,
+        };
+        match proxy {
+            Ok(p) => {
+                builder = builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(&no_proxy_list)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry")
+            }
+        }
+    }
+    builder.build().map_err(|e| {
+        tracing::error!(error = %e, "HTTP client could not be built");
+        Error::Refused {
+            reason: "The HTTP client could not be set up; see the log.".into(),
+        }
+    })
 }
 
 /// Map a transport error to a user-facing [`Error`].

@@ -2,14 +2,10 @@
 //! redirect is ever followed (discovery reads the redirect itself, and a token endpoint that redirects elsewhere
 //! must not receive the code or the verifier). Answers are read up to a size cap; failures become one sentence.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use url::Url;
 
-use crate::engine::client::{
-    ClientConfig, DEFAULT_TIMEOUT, classify_transport, ensure_crypto_provider, redact,
-};
+use crate::engine::client::{ClientConfig, classify_transport, redact};
 use crate::engine::error::{Error, Result};
 
 /// The largest identity-provider answer read (configuration documents and token answers are a few KiB; tokens
@@ -174,45 +170,6 @@ fn causes(err: &reqwest::Error) -> String {
 }
 
 fn build(config: &ClientConfig, trusting: bool) -> Result<reqwest::Client> {
-    ensure_crypto_provider();
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("conda-connect/", env!("CARGO_PKG_VERSION")));
-    if trusting {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    if let Some(path) = &config.ca_bundle {
-        let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            tracing::warn!(error = %e, "CA bundle unreadable");
-            Error::Refused {
-                reason: format!(
-                    "The SSL certificate file {} is not a PEM bundle.",
-                    path.display()
-                ),
-            }
-        })?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    for (scheme, proxy_url) in &config.proxies {
-        let proxy = match scheme.as_str() {
-            "http" => reqwest::Proxy::http(proxy_url),
-            "https" => reqwest::Proxy::https(proxy_url),
-            _ => continue,
-        };
-        match proxy {
-            Ok(p) => builder = builder.proxy(p),
-            Err(e) => {
-                tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry")
-            }
-        }
-    }
-    builder.build().map_err(|e| {
-        tracing::error!(error = %e, "HTTP client could not be built");
-        Error::Refused {
-            reason: "The HTTP client could not be set up; see the log.".into(),
-        }
-    })
+    // the same client setup as the API's, but a sign-on request never follows a redirect
+    crate::engine::client::http_client(config, trusting, reqwest::redirect::Policy::none())
 }
