@@ -208,11 +208,11 @@ impl ServerClient {
             parsed.port_or_known_default(),
         );
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            let u = attempt.url();
+            let url = attempt.url();
             let same = (
-                u.scheme().to_string(),
-                u.host_str().map(str::to_string),
-                u.port_or_known_default(),
+                url.scheme().to_string(),
+                url.host_str().map(str::to_string),
+                url.port_or_known_default(),
             ) == origin;
             if same && attempt.previous().len() < 5 {
                 attempt.follow()
@@ -265,9 +265,9 @@ impl ServerClient {
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| url::Url::parse(l).ok())
-                .and_then(|u| {
-                    let host = u.host_str()?.to_string();
-                    Some(match u.port() {
+                .and_then(|url| {
+                    let host = url.host_str()?.to_string();
+                    Some(match url.port() {
                         Some(port) => format!("{host}:{port}"),
                         None => host,
                     })
@@ -309,8 +309,8 @@ impl ServerClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            tracing::warn!(what, error = %e, len = bytes.len(), "malformed response body");
+        serde_json::from_slice(&bytes).map_err(|error| {
+            tracing::warn!(what, error = %error, len = bytes.len(), "malformed response body");
             Error::Malformed { what: what.into() }
         })
     }
@@ -328,14 +328,14 @@ impl ServerClient {
             .request(Method::GET, "/api/system", Auth::None)
             .timeout(self.system_timeout);
         let resp = match self.send(rb, what).await {
-            Ok(r) => r,
+            Ok(response) => response,
             Err(
-                e @ (Error::Tls { .. }
+                error @ (Error::Tls { .. }
                 | Error::Unreachable { .. }
                 | Error::Timeout { .. }
                 | Error::Redirected { .. }),
             ) => {
-                return Err(e);
+                return Err(error);
             }
             Err(_) => return Err(Error::InvalidDomain),
         };
@@ -355,7 +355,7 @@ impl ServerClient {
         let rb = self
             .request(Method::GET, "/api/system", Auth::None)
             .timeout(self.system_timeout);
-        matches!(rb.send().await, Ok(r) if r.status().is_success())
+        matches!(rb.send().await, Ok(response) if response.status().is_success())
     }
 
     /// `POST /api/auth/login` (username lower-cased, as Navigator does).
@@ -429,9 +429,9 @@ impl ServerClient {
         let items: Vec<TokenItem> = page
             .items
             .into_iter()
-            .filter_map(|mut t| {
-                t.id = server_values::token_id(&t.id)?;
-                Some(t)
+            .filter_map(|mut token| {
+                token.id = server_values::token_id(&token.id)?;
+                Some(token)
             })
             .collect();
         if items.len() < total {
@@ -468,8 +468,10 @@ impl ServerClient {
         struct Reissued {
             token: Option<String>,
         }
-        let r: Reissued = self.json(resp, what).await?;
-        let token = r.token.ok_or(Error::Malformed { what: what.into() })?;
+        let reissued: Reissued = self.json(resp, what).await?;
+        let token = reissued
+            .token
+            .ok_or(Error::Malformed { what: what.into() })?;
         server_values::access_token(&token, what)?;
         redact::register(&token);
         Ok(token)
@@ -520,7 +522,7 @@ impl ServerClient {
                 .await
                 .map(|_| true),
             Err(Error::Http { status: 404, .. }) => Ok(false),
-            Err(e) => Err(e),
+            Err(error) => Err(error),
         }
     }
 
@@ -622,8 +624,8 @@ pub(crate) fn http_client(
     }
     if let Some(path) = &config.ca_bundle {
         let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            tracing::warn!(error = %e, "CA bundle unreadable");
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
+            tracing::warn!(error = %error, "CA bundle unreadable");
             Error::Refused {
                 reason: format!(
                     "The SSL certificate file {} is not a PEM bundle.",
@@ -659,13 +661,13 @@ pub(crate) fn http_client(
             Ok(p) => {
                 builder = builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(&no_proxy_list)))
             }
-            Err(e) => {
-                tracing::warn!(error = %e, %scheme, "ignoring an unusable proxy_servers entry")
+            Err(error) => {
+                tracing::warn!(error = %error, %scheme, "ignoring an unusable proxy_servers entry")
             }
         }
     }
-    builder.build().map_err(|e| {
-        tracing::error!(error = %e, "HTTP client could not be built");
+    builder.build().map_err(|error| {
+        tracing::error!(error = %error, "HTTP client could not be built");
         Error::Refused {
             reason: "The HTTP client could not be set up; see the log.".into(),
         }
@@ -678,23 +680,23 @@ pub fn classify_transport(err: &reqwest::Error, host: &str) -> Error {
         return Error::Timeout { host: host.into() };
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if e.downcast_ref::<rustls::Error>().is_some() {
+    while let Some(error) = source {
+        if error.downcast_ref::<rustls::Error>().is_some() {
             return Error::Tls { host: host.into() };
         }
-        let text = e.to_string().to_lowercase();
+        let text = error.to_string().to_lowercase();
         if text.contains("certificate")
             || text.contains("invalidcertificate")
             || text.contains("unknownissuer")
         {
             return Error::Tls { host: host.into() };
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::TimedOut
         {
             return Error::Timeout { host: host.into() };
         }
-        source = e.source();
+        source = error.source();
     }
     if err.is_decode() {
         return Error::Malformed {

@@ -63,7 +63,7 @@ pub fn parse_strict(text: &str) -> Result<Mapping, String> {
     let value: Value = yaml_serde::from_str(text).map_err(|e| short_yaml_error(&e.to_string()))?;
     match value {
         Value::Null => Ok(Mapping::new()),
-        Value::Mapping(m) => Ok(m),
+        Value::Mapping(mapping) => Ok(mapping),
         _ => Err("the top level is not a mapping of settings".into()),
     }
 }
@@ -72,21 +72,21 @@ fn short_yaml_error(detail: &str) -> String {
     detail.lines().next().unwrap_or(detail).trim().to_string()
 }
 
-fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+fn scalar_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
         _ => None,
     }
 }
 
-fn string_list(v: &Value) -> Option<Vec<String>> {
-    match v {
+fn string_list(value: &Value) -> Option<Vec<String>> {
+    match value {
         Value::Sequence(items) => Some(items.iter().filter_map(scalar_string).collect()),
         Value::Null => Some(Vec::new()),
-        Value::String(s) => Some(
-            s.split(',')
+        Value::String(text) => Some(
+            text.split(',')
                 .map(|p| p.trim().to_string())
                 .filter(|p| !p.is_empty())
                 .collect(),
@@ -103,16 +103,16 @@ pub fn settings(map: &Mapping) -> CondaSettings {
         channels: get("channels").and_then(string_list),
         default_channels: get("default_channels").and_then(string_list),
         ssl_verify: get("ssl_verify").and_then(|v| match v {
-            Value::Bool(b) => Some(CondaSsl::Bool(*b)),
-            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            Value::Bool(flag) => Some(CondaSsl::Bool(*flag)),
+            Value::String(text) => match text.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "on" => Some(CondaSsl::Bool(true)),
                 "false" | "no" | "off" => Some(CondaSsl::Bool(false)),
-                _ => Some(CondaSsl::CaBundle(s.clone())),
+                _ => Some(CondaSsl::CaBundle(text.clone())),
             },
             _ => None,
         }),
         proxy_servers: match get("proxy_servers") {
-            Some(Value::Mapping(m)) => m
+            Some(Value::Mapping(mapping)) => mapping
                 .iter()
                 .filter_map(|(k, v)| Some((scalar_string(k)?, scalar_string(v)?)))
                 .collect(),
@@ -128,9 +128,9 @@ pub fn read_settings(text: &str) -> Result<CondaSettings, String> {
 
 /// The current value of one of conda-connect's keys, for the journal/3-way revert.
 pub fn key_value(map: &Mapping, key: &str) -> Option<CondaValue> {
-    let v = map.get(Value::String(key.into()))?;
-    match v {
-        Value::Sequence(_) | Value::Null => string_list(v).map(CondaValue::List),
+    let value = map.get(Value::String(key.into()))?;
+    match value {
+        Value::Sequence(_) | Value::Null => string_list(value).map(CondaValue::List),
         other => scalar_string(other).map(CondaValue::Str),
     }
 }
@@ -163,8 +163,8 @@ fn string_scalar(s: &str) -> YamlValue {
     }
 }
 
-fn to_yaml_value(v: &CondaValue) -> YamlValue {
-    match v {
+fn to_yaml_value(value: &CondaValue) -> YamlValue {
+    match value {
         CondaValue::Str(s) => string_scalar(s),
         CondaValue::List(items) => {
             YamlValue::Sequence(items.iter().map(|s| string_scalar(s)).collect())
@@ -172,8 +172,8 @@ fn to_yaml_value(v: &CondaValue) -> YamlValue {
     }
 }
 
-fn to_serde_value(v: &CondaValue) -> Value {
-    match v {
+fn to_serde_value(value: &CondaValue) -> Value {
+    match value {
         CondaValue::Str(s) => Value::String(s.clone()),
         CondaValue::List(items) => {
             Value::Sequence(items.iter().cloned().map(Value::String).collect())
@@ -192,14 +192,14 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
     let mut tree_edits: Vec<(&str, KeyEdit)> = Vec::new();
     let mut restores: Vec<(&str, String)> = Vec::new();
     for (key, edit) in edits {
-        let k = Value::String((*key).to_string());
+        let yaml_key = Value::String((*key).to_string());
         match edit {
-            KeyEdit::Set(v) => {
-                expected.insert(k, to_serde_value(v));
+            KeyEdit::Set(value) => {
+                expected.insert(yaml_key, to_serde_value(value));
                 tree_edits.push((key, edit.clone()));
             }
             KeyEdit::Remove | KeyEdit::Restore { entry: None, .. } => {
-                expected.remove(&k);
+                expected.remove(&yaml_key);
                 tree_edits.push((key, KeyEdit::Remove));
             }
             KeyEdit::Restore {
@@ -207,9 +207,9 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
             } => {
                 let original = parse_strict(entry)
                     .ok()
-                    .and_then(|m| m.get(&k).cloned())
+                    .and_then(|m| m.get(&yaml_key).cloned())
                     .ok_or("a recorded setting is not readable")?;
-                expected.insert(k, original);
+                expected.insert(yaml_key, original);
                 restores.push((key, entry.replace("\r\n", "\n")));
             }
         }
@@ -250,7 +250,7 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
                 .collect();
             apply_edits(text, &fallback)
         }
-        Err(e) => Err(e),
+        Err(error) => Err(error),
     }
 }
 
@@ -442,13 +442,13 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("default_channels"), "{out}");
-        let s = read_settings(&out).unwrap();
+        let settings = read_settings(&out).unwrap();
         assert_eq!(
-            s.channel_alias.as_deref(),
+            settings.channel_alias.as_deref(),
             Some("https://repo.example.com/api/repo")
         );
-        assert_eq!(s.channels, Some(vec![]));
-        assert_eq!(s.ssl_verify, Some(CondaSsl::Bool(true)));
+        assert_eq!(settings.channels, Some(vec![]));
+        assert_eq!(settings.ssl_verify, Some(CondaSsl::Bool(true)));
     }
 
     #[test]
@@ -456,13 +456,13 @@ mod tests {
         for text in ["", "\n", "# only a comment\n", "# no newline"] {
             let out = apply_edits(text, &login_edits("http://h/api/repo")).unwrap();
             assert!(out.starts_with(text.trim_end_matches('\n')), "{out:?}");
-            let s = read_settings(&out).unwrap();
+            let settings = read_settings(&out).unwrap();
             assert_eq!(
-                s.channel_alias.as_deref(),
+                settings.channel_alias.as_deref(),
                 Some("http://h/api/repo"),
                 "{out:?}"
             );
-            assert_eq!(s.channels, Some(vec![]), "{out:?}");
+            assert_eq!(settings.channels, Some(vec![]), "{out:?}");
         }
     }
 
@@ -483,10 +483,10 @@ mod tests {
             &channel_edits(&["main".into()], &["internal".into(), "team/sub".into()]),
         )
         .unwrap();
-        let s = read_settings(&out).unwrap();
-        assert_eq!(s.default_channels, Some(vec!["main".to_string()]));
+        let settings = read_settings(&out).unwrap();
+        assert_eq!(settings.default_channels, Some(vec!["main".to_string()]));
         assert_eq!(
-            s.channels,
+            settings.channels,
             Some(vec![
                 "defaults".into(),
                 "internal".into(),
@@ -527,14 +527,14 @@ mod tests {
             &channel_edits(&["yes".into(), "123".into()], &["null".into()]),
         )
         .unwrap();
-        let s = read_settings(&out).unwrap();
+        let settings = read_settings(&out).unwrap();
         assert_eq!(
-            s.default_channels,
+            settings.default_channels,
             Some(vec!["yes".to_string(), "123".into()]),
             "{out}"
         );
         assert_eq!(
-            s.channels,
+            settings.channels,
             Some(vec!["defaults".to_string(), "null".into()]),
             "{out}"
         );

@@ -54,8 +54,8 @@ pub fn normalize_domain(input: &str) -> Result<String> {
 pub fn netloc(domain: &str) -> String {
     match Url::parse(domain) {
         Ok(url) => match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
             _ => domain.to_string(),
         },
         Err(_) => domain.to_string(),

@@ -151,11 +151,11 @@ fn io_reason(err: &std::io::Error) -> String {
         NotFound => "it does not exist".into(),
         PermissionDenied => "permission denied".into(),
         _ => {
-            let s = err.to_string();
+            let text = err.to_string();
             // std's Display appends " (os error N)"; keep the words only.
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_lowercase(),
-                None => s.to_lowercase(),
+            match text.find(" (os error") {
+                Some(index) => text[..index].to_lowercase(),
+                None => text.to_lowercase(),
             }
         }
     }

@@ -79,13 +79,13 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
                 detail: "it is not a regular file".into(),
             });
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         _ => {}
     }
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, &e)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Error::io(path, &error)),
     }
 }
 
@@ -111,12 +111,12 @@ pub fn read_settled(path: &Path) -> Result<Option<Vec<u8>>> {
 pub fn is_read_only(path: &Path) -> bool {
     match fs::metadata(path) {
         #[cfg(unix)]
-        Ok(m) => {
+        Ok(metadata) => {
             use std::os::unix::fs::PermissionsExt;
-            m.permissions().mode() & 0o200 == 0
+            metadata.permissions().mode() & 0o200 == 0
         }
         #[cfg(not(unix))]
-        Ok(m) => m.permissions().readonly(),
+        Ok(metadata) => metadata.permissions().readonly(),
         Err(_) => false,
     }
 }
@@ -133,7 +133,7 @@ pub fn mode_of(path: &Path) -> Option<u32> {
     #[cfg(not(unix))]
     {
         fs::metadata(path).ok().map(|m| {
-            if m.permissions().readonly() {
+            if metadata.permissions().readonly() {
                 0o444
             } else {
                 0o644
@@ -246,12 +246,12 @@ fn persist(mut tmp: tempfile::NamedTempFile, target: &Path, shown: &Path) -> Res
     for attempt in 1..=TRIES {
         match tmp.persist(target) {
             Ok(_) => return Ok(()),
-            Err(e) if attempt < TRIES && held_by_another_program(&e.error) => {
-                tmp = e.file;
+            Err(failed) if attempt < TRIES && held_by_another_program(&failed.error) => {
+                tmp = failed.file;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            Err(e) if held_by_another_program(&e.error) => {
-                tracing::warn!(path = %shown.display(), error = %e.error, "replace refused: file in use");
+            Err(failed) if held_by_another_program(&failed.error) => {
+                tracing::warn!(path = %shown.display(), error = %failed.error, "replace refused: file in use");
                 return Err(Error::Io {
                     path: shown.display().to_string(),
                     detail: "another program (conda, an editor or a virus scanner) has it open; close it and try \
@@ -259,15 +259,15 @@ fn persist(mut tmp: tempfile::NamedTempFile, target: &Path, shown: &Path) -> Res
                         .into(),
                 });
             }
-            Err(e) => return Err(Error::io(shown, &e.error)),
+            Err(failed) => return Err(Error::io(shown, &failed.error)),
         }
     }
     unreachable!("the last attempt returns")
 }
 
 /// Windows' answers while another process holds a file open: access denied, sharing or lock violation.
-fn held_by_another_program(e: &std::io::Error) -> bool {
-    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
+fn held_by_another_program(error: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(error.raw_os_error(), Some(5 | 32 | 33))
 }
 
 /// Remove a file if it exists (and fsync its directory). For a symbolic link the target is removed and the link
@@ -281,8 +281,8 @@ pub fn remove_if_exists(path: &Path) -> Result<bool> {
             }
             Ok(true)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io(path, &e)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(Error::io(path, &error)),
     }
 }
 
@@ -306,8 +306,8 @@ pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
 
 fn sync_dir(dir: &Path) {
     #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+    if let Ok(directory) = fs::File::open(dir) {
+        let _ = directory.sync_all();
     }
     #[cfg(not(unix))]
     let _ = dir;
@@ -323,13 +323,13 @@ pub fn sweep_temp_files<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> usize {
         let Ok(entries) = fs::read_dir(dir) else {
             continue;
         };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(&prefix)
                 && name.ends_with(".tmp")
-                && fs::remove_file(e.path()).is_ok()
+                && fs::remove_file(entry.path()).is_ok()
             {
-                tracing::info!(path = %e.path().display(), "removed a temp file left by an interrupted write");
+                tracing::info!(path = %entry.path().display(), "removed a temp file left by an interrupted write");
                 removed += 1;
             }
         }
@@ -344,21 +344,21 @@ mod tests {
     #[test]
     fn atomic_write_replaces_and_keeps_mode() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a/b/file");
-        write_atomic(&p, b"one", Some(0o600)).unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"one");
-        write_atomic(&p, b"two", None).unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let path = dir.path().join("a/b/file");
+        write_atomic(&path, b"one", Some(0o600)).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        write_atomic(&path, b"two", None).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
         #[cfg(unix)]
         {
-            assert_eq!(mode_of(&p), Some(0o600));
-            assert_eq!(mode_of(p.parent().unwrap()).unwrap() & 0o777, 0o700);
+            assert_eq!(mode_of(&path), Some(0o600));
+            assert_eq!(mode_of(path.parent().unwrap()).unwrap() & 0o777, 0o700);
         }
-        let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
-        assert!(remove_if_exists(&p).unwrap());
-        assert!(!remove_if_exists(&p).unwrap());
-        assert_eq!(read_optional(&p).unwrap(), None);
+        assert!(remove_if_exists(&path).unwrap());
+        assert!(!remove_if_exists(&path).unwrap());
+        assert_eq!(read_optional(&path).unwrap(), None);
     }
 
     #[cfg(unix)]
@@ -385,11 +385,11 @@ mod tests {
         write_atomic(&link, b"b: 1\n", None).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"b: 1\n");
         // a loop is an error, not a hang
-        let a = dir.path().join("loop-a");
-        let b = dir.path().join("loop-b");
-        std::os::unix::fs::symlink(&b, &a).unwrap();
-        std::os::unix::fs::symlink(&a, &b).unwrap();
-        assert!(write_atomic(&a, b"x", None).is_err());
+        let loop_a = dir.path().join("loop-a");
+        let loop_b = dir.path().join("loop-b");
+        std::os::unix::fs::symlink(&loop_b, &loop_a).unwrap();
+        std::os::unix::fs::symlink(&loop_a, &loop_b).unwrap();
+        assert!(write_atomic(&loop_a, b"x", None).is_err());
     }
 
     #[cfg(unix)]
@@ -431,20 +431,24 @@ mod tests {
     #[test]
     fn compare_and_swap_write_refuses_a_changed_file() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        fs::write(&p, "theirs").unwrap();
-        assert!(!write_atomic_if(&p, b"mine", None, |now| now == Some(b"old".as_slice())).unwrap());
-        assert_eq!(fs::read(&p).unwrap(), b"theirs");
+        let path = dir.path().join("f");
+        fs::write(&path, "theirs").unwrap();
+        assert!(
+            !write_atomic_if(&path, b"mine", None, |now| now == Some(b"old".as_slice())).unwrap()
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"theirs");
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temp file left"
         );
         assert!(
-            write_atomic_if(&p, b"mine", None, |now| now == Some(b"theirs".as_slice())).unwrap()
+            write_atomic_if(&path, b"mine", None, |now| now
+                == Some(b"theirs".as_slice()))
+            .unwrap()
         );
         assert_eq!(
-            read_settled(&p).unwrap().as_deref(),
+            read_settled(&path).unwrap().as_deref(),
             Some(b"mine".as_slice())
         );
     }
@@ -467,9 +471,9 @@ mod tests {
         check_writable(&file, "~\\f").unwrap();
         let sub = dir.path().join("folder");
         fs::create_dir(&sub).unwrap();
-        let mut p = fs::metadata(&sub).unwrap().permissions();
-        p.set_readonly(true);
-        fs::set_permissions(&sub, p).unwrap();
+        let mut permissions = fs::metadata(&sub).unwrap().permissions();
+        permissions.set_readonly(true);
+        fs::set_permissions(&sub, permissions).unwrap();
         check_writable(&sub.join("new"), "~\\folder\\new").unwrap();
     }
 

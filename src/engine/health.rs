@@ -23,15 +23,15 @@ impl Engine {
             Ok(Some(found)) => found,
             // signed in, but no token to send: the sign-in cannot work
             Ok(None) => return Connection::TokenRejected,
-            Err(e) => {
-                tracing::warn!(error = %e, "health check: the sign-in could not be read");
+            Err(error) => {
+                tracing::warn!(error = %error, "health check: the sign-in could not be read");
                 return Connection::Unreachable;
             }
         };
         let client = match self.client(&domain) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "health check: no client for the domain");
+            Ok(client) => client,
+            Err(error) => {
+                tracing::warn!(error = %error, "health check: no client for the domain");
                 return Connection::Unreachable;
             }
         };
@@ -43,8 +43,8 @@ impl Engine {
                 Connection::Unreachable
             }
             // another answer (a server without this endpoint, a 5xx): the system check decides
-            Err(e) => {
-                tracing::debug!(error = %e, "health check: token-info did not answer; trying /api/system");
+            Err(error) => {
+                tracing::debug!(error = %error, "health check: token-info did not answer; trying /api/system");
                 if client.healthy().await {
                     Connection::Healthy
                 } else {

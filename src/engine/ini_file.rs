@@ -118,9 +118,9 @@ impl IniDoc {
         if self.bom {
             out.push('\u{feff}');
         }
-        for (i, line) in self.raw.iter().enumerate() {
+        for (index, line) in self.raw.iter().enumerate() {
             out.push_str(line);
-            if i + 1 < self.raw.len() || self.trailing_newline {
+            if index + 1 < self.raw.len() || self.trailing_newline {
                 out.push_str(self.newline);
             }
         }
@@ -130,11 +130,11 @@ impl IniDoc {
     fn find(&self, section: &str, key: &str) -> Option<usize> {
         let key = key.to_lowercase();
         let mut current: Option<&str> = None;
-        for (i, kind) in self.kinds.iter().enumerate() {
+        for (index, kind) in self.kinds.iter().enumerate() {
             match kind {
                 Line::Section(name) => current = Some(name),
                 Line::Property { key: k, .. } if current == Some(section) && *k == key => {
-                    return Some(i);
+                    return Some(index);
                 }
                 _ => {}
             }
@@ -213,8 +213,8 @@ impl IniDoc {
     /// Set `key = value` in `section`: the existing line is replaced in place (keeping the key's spelling and the
     /// file's ` = ` style); a new key goes after the section's last key; a new section goes at the end.
     pub fn set(&mut self, section: &str, key: &str, value: &str) {
-        if let Some(i) = self.find(section, key) {
-            let old = &self.raw[i];
+        if let Some(index) = self.find(section, key) {
+            let old = &self.raw[index];
             let eq = old.find('=').unwrap_or(old.len());
             let spelled = old[..eq].trim_end();
             let sep = if old[..eq].ends_with(' ') || old[eq..].starts_with("= ") {
@@ -225,8 +225,8 @@ impl IniDoc {
             if self.get(section, key) == Some(value) {
                 return;
             }
-            self.raw[i] = format!("{spelled}{sep}{value}");
-            self.kinds[i] = Line::Property {
+            self.raw[index] = format!("{spelled}{sep}{value}");
+            self.kinds[index] = Line::Property {
                 key: key.to_lowercase(),
                 value: value.to_string(),
             };
@@ -241,9 +241,9 @@ impl IniDoc {
             Some((start, end)) => {
                 // after the last non-blank line of the section (comments stay with what follows them)
                 let mut at = start + 1;
-                for i in start + 1..end {
-                    if matches!(self.kinds[i], Line::Property { .. }) {
-                        at = i + 1;
+                for index in start + 1..end {
+                    if matches!(self.kinds[index], Line::Property { .. }) {
+                        at = index + 1;
                     }
                 }
                 self.raw.insert(at, line);
@@ -271,9 +271,9 @@ impl IniDoc {
     /// Remove `key` from `section`; true when it was there.
     pub fn remove(&mut self, section: &str, key: &str) -> bool {
         match self.find(section, key) {
-            Some(i) => {
-                self.raw.remove(i);
-                self.kinds.remove(i);
+            Some(index) => {
+                self.raw.remove(index);
+                self.kinds.remove(index);
                 true
             }
             None => false,

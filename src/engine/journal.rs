@@ -333,10 +333,10 @@ impl Journal {
         match files::read_optional(path)? {
             None => Ok(None),
             Some(bytes) => match serde_json::from_slice(&bytes) {
-                Ok(j) => Ok(Some(j)),
-                Err(e) => {
+                Ok(journal) => Ok(Some(journal)),
+                Err(error) => {
                     // An atomic write cannot leave a torn journal; an unreadable one came from elsewhere.
-                    tracing::error!(error = %e, "the journal is unreadable");
+                    tracing::error!(error = %error, "the journal is unreadable");
                     Err(Error::Refused {
                         reason: format!(
                             "The conda-connect journal {} is unreadable; move it away to continue.",
@@ -431,7 +431,7 @@ mod tests {
     #[test]
     fn journal_round_trip_and_idempotent_ops() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal {
+        let journal = Journal {
             operation: "login".into(),
             stage: Stage::Apply,
             ops: vec![
@@ -441,17 +441,17 @@ mod tests {
             after: After::default(),
         };
         let path = dir.path().join("journal.json");
-        j.save(&path).unwrap();
-        assert_eq!(Journal::load(&path).unwrap(), Some(j.clone()));
-        for op in j.ops.iter().chain(j.ops.iter()) {
+        journal.save(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap(), Some(journal.clone()));
+        for op in journal.ops.iter().chain(journal.ops.iter()) {
             assert_eq!(op.apply().unwrap(), Applied::Done);
         }
         assert_eq!(std::fs::read_to_string(dir.path().join("a")).unwrap(), "x");
         Journal::clear(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), None);
-        let mut c = CrashPoint::at(2);
-        assert!(c.step().is_ok());
-        assert_eq!(c.step(), Err(Error::SimulatedCrash { step: 2 }));
+        let mut crash = CrashPoint::at(2);
+        assert!(crash.step().is_ok());
+        assert_eq!(crash.step(), Err(Error::SimulatedCrash { step: 2 }));
     }
 
     #[test]
@@ -506,16 +506,16 @@ mod tests {
     #[test]
     fn modes_are_exact() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, "x").unwrap();
-        files::set_mode(&p, 0o644).unwrap();
-        FileOp::write(&p, "x", Some(0o600)).apply().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "x").unwrap();
+        files::set_mode(&path, 0o644).unwrap();
+        FileOp::write(&path, "x", Some(0o600)).apply().unwrap();
         assert_eq!(
-            files::mode_of(&p),
+            files::mode_of(&path),
             Some(0o600),
             "same content, mode still made exact"
         );
-        FileOp::write(&p, "y", Some(0o640)).apply().unwrap();
-        assert_eq!(files::mode_of(&p), Some(0o640));
+        FileOp::write(&path, "y", Some(0o640)).apply().unwrap();
+        assert_eq!(files::mode_of(&path), Some(0o640));
     }
 }

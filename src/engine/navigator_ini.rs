@@ -48,8 +48,8 @@ pub fn parse_py(raw: &str) -> PyValue {
         "False" => return PyValue::Bool(false),
         _ => {}
     }
-    if let Some(s) = parse_py_str(raw) {
-        return PyValue::Str(s);
+    if let Some(text) = parse_py_str(raw) {
+        return PyValue::Str(text);
     }
     if let Some(inner) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         let mut items = Vec::new();
@@ -110,37 +110,37 @@ fn scan_py_str(raw: &str) -> Option<(String, usize)> {
 }
 
 /// Python's `repr()` of a string.
-pub fn py_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
+pub fn py_str(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
-    for c in s.chars() {
-        match c {
+    for character in text.chars() {
+        match character {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             // no control character ever reaches the file raw (a CR would end the line for configparser)
-            c if c.is_control() && (c as u32) < 0x100 => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+            character if character.is_control() && (character as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", character as u32))
             }
-            c if c == quote => {
+            character if character == quote => {
                 out.push('\\');
-                out.push(c);
+                out.push(character);
             }
-            c => out.push(c),
+            character => out.push(character),
         }
     }
     out.push(quote);
     out
 }
 
-pub fn py_opt_str(s: Option<&str>) -> String {
-    s.map(py_str).unwrap_or_else(|| "None".into())
+pub fn py_opt_str(text: Option<&str>) -> String {
+    text.map(py_str).unwrap_or_else(|| "None".into())
 }
 
 pub fn py_list(items: &[String]) -> String {
@@ -211,7 +211,7 @@ impl NavigatorIni {
 
     fn get_str(&self, key: &str) -> Option<String> {
         match self.get(key) {
-            PyValue::Str(s) if !s.is_empty() => Some(s),
+            PyValue::Str(text) if !text.is_empty() => Some(text),
             _ => None,
         }
     }
@@ -394,7 +394,7 @@ mod tests {
         );
         assert_eq!(parse_py("[]"), PyValue::List(vec![]));
         assert_eq!(parse_py("True"), PyValue::Bool(true));
-        for s in [
+        for sample in [
             "plain",
             "it's",
             "both ' and \"",
@@ -403,7 +403,11 @@ mod tests {
             "esc\u{1b}[31m",
             "nul\0",
         ] {
-            assert_eq!(parse_py(&py_str(s)), PyValue::Str(s.into()), "{s}");
+            assert_eq!(
+                parse_py(&py_str(sample)),
+                PyValue::Str(sample.into()),
+                "{sample}"
+            );
         }
         assert_eq!(py_str("it's"), "\"it's\"");
         assert!(!py_str("a\rb\u{1b}").chars().any(char::is_control));

@@ -68,7 +68,7 @@ impl Paths {
             _ => std::env::var_os("HOME").map(PathBuf::from),
         };
         let home = match home {
-            Some(h) if h.is_absolute() && h.is_dir() => h,
+            Some(home) if home.is_absolute() && home.is_dir() => home,
             _ => {
                 let variable = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
                 return Err(Error::Refused {
@@ -291,20 +291,20 @@ mod tests {
     #[test]
     fn linux_xdg_variables_move_the_platformdirs_folders() {
         let fake = Fake::new();
-        let x = fake.root.path().join("x");
+        let xdg = fake.root.path().join("x");
         let fake = fake
-            .set("XDG_CONFIG_HOME", x.join("config"))
-            .set("XDG_DATA_HOME", x.join("data"))
-            .set("XDG_CACHE_HOME", x.join("cache"));
+            .set("XDG_CONFIG_HOME", xdg.join("config"))
+            .set("XDG_DATA_HOME", xdg.join("data"))
+            .set("XDG_CACHE_HOME", xdg.join("cache"));
         let paths = fake.paths(Platform::Linux);
-        assert_eq!(paths.token_dirs[0], at(&x, &["config", "binstar"]));
-        assert_eq!(paths.token_dirs[1], at(&x, &["data", "binstar"]));
+        assert_eq!(paths.token_dirs[0], at(&xdg, &["config", "binstar"]));
+        assert_eq!(paths.token_dirs[1], at(&xdg, &["data", "binstar"]));
         assert_eq!(
             paths.repo_cli_token_dirs[0],
-            at(&x, &["data", "conda-repo-cli"])
+            at(&xdg, &["data", "conda-repo-cli"])
         );
-        assert_eq!(paths.data_dir, at(&x, &["data", "conda-connect"]));
-        assert_eq!(paths.cache_dir, at(&x, &["cache", "conda-connect"]));
+        assert_eq!(paths.data_dir, at(&xdg, &["data", "conda-connect"]));
+        assert_eq!(paths.cache_dir, at(&xdg, &["cache", "conda-connect"]));
         // a relative value is ignored, as an unset one
         let relative = Fake::new().set("XDG_DATA_HOME", PathBuf::from("rel"));
         assert_eq!(

@@ -43,9 +43,9 @@ pub fn scrub(text: &str) -> String {
 fn mask_url_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("/t/") {
-        out.push_str(&rest[..i + 3]);
-        let after = &rest[i + 3..];
+    while let Some(index) = rest.find("/t/") {
+        out.push_str(&rest[..index + 3]);
+        let after = &rest[index + 3..];
         let end = after
             .find(|c: char| {
                 c == '/' || c == '"' || c == '\'' || c.is_whitespace() || c == '?' || c == ')'

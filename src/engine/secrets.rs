@@ -123,8 +123,8 @@ impl fmt::Debug for SecretStore {
 
 /// Run keyring calls on a plain thread: the Secret Service store drives its own async runtime, which must not
 /// nest inside the caller's.
-fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(f)
+fn off_runtime<T: Send + 'static>(task: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(task)
         .join()
         .expect("keyring thread panicked")
 }
@@ -314,7 +314,7 @@ fn read_entry(store: &Arc<keyring_core::CredentialStore>, account: &str) -> Resu
     match entry.get_password() {
         Ok(value) => Ok(Some(value)),
         Err(keyring_core::Error::NoEntry) => Ok(None),
-        Err(e) => Err(keyring_error(e)),
+        Err(error) => Err(keyring_error(error)),
     }
 }
 
@@ -331,7 +331,7 @@ fn delete_entry(store: &Arc<keyring_core::CredentialStore>, account: &str) -> Re
     let entry = store.build(SERVICE, account, None).map_err(keyring_error)?;
     match entry.delete_credential() {
         Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-        Err(e) => Err(keyring_error(e)),
+        Err(error) => Err(keyring_error(error)),
     }
 }
 
@@ -375,8 +375,8 @@ fn split_at_chars(text: &str, len: usize) -> Vec<&str> {
     pieces
 }
 
-fn keyring_error(e: keyring_core::Error) -> Error {
-    tracing::warn!(error = %e, "keyring operation failed");
+fn keyring_error(error: keyring_core::Error) -> Error {
+    tracing::warn!(error = %error, "keyring operation failed");
     Error::Secrets {
         detail: "the OS keyring refused the operation".into(),
     }
@@ -414,7 +414,7 @@ fn probe_keyring() -> std::result::Result<Arc<keyring_core::CredentialStore>, St
         .map_err(|e| e.to_string())?;
     match entry.get_password() {
         Ok(_) | Err(keyring_core::Error::NoEntry) => Ok(store),
-        Err(e) => Err(e.to_string()),
+        Err(error) => Err(error.to_string()),
     }
 }
 

@@ -31,12 +31,12 @@ pub fn user_key(brand: &str, api_url: &str, user_id: &str) -> String {
         .join("_")
 }
 
-fn squash(s: &str) -> String {
+fn squash(name: &str) -> String {
     let mut out = String::new();
     let mut in_run = false;
-    for c in s.chars() {
-        if c.is_alphanumeric() || c == '_' {
-            out.push(c);
+    for character in name.chars() {
+        if character.is_alphanumeric() || character == '_' {
+            out.push(character);
             in_run = false;
         } else if !in_run {
             out.push('_');

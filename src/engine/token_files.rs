@@ -17,19 +17,19 @@ fn read_text(path: &Path) -> Option<String> {
 }
 
 /// Python's `urllib.parse.quote_plus` (safe: letters, digits, `_.-~`; space → `+`).
-pub fn quote_plus(s: &str) -> String {
+pub fn quote_plus(text: &str) -> String {
     const SET: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'_')
         .remove(b'.')
         .remove(b'-')
         .remove(b'~')
         .remove(b' ');
-    utf8_percent_encode(s, SET).to_string().replace(' ', "+")
+    utf8_percent_encode(text, SET).to_string().replace(' ', "+")
 }
 
 /// Inverse of [`quote_plus`].
-pub fn unquote_plus(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
+pub fn unquote_plus(text: &str) -> String {
+    percent_decode_str(&text.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
 }

@@ -47,8 +47,8 @@ impl Expiry {
     }
 }
 
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.get(..10).unwrap_or(text), "%Y-%m-%d").ok()
 }
 
 /// One token, as the app shows it.
@@ -157,7 +157,7 @@ impl Engine {
             });
         }
         let expires_at = match expires.map(str::trim).filter(|e| !e.is_empty()) {
-            Some(v) => validate_expiry(v)?,
+            Some(expiry) => validate_expiry(expiry)?,
             None => today() + Duration::days(MAX_DAYS),
         };
         let (record, secrets) = self.signed_in()?;
@@ -189,10 +189,10 @@ impl Engine {
         let client = self.client(&record.domain)?;
         let token = match client.reissue_token(&secrets.jwt, &id).await {
             Ok(token) => token,
-            Err(e) if sign_in => {
-                return Err(self.after_lost_regeneration(&client, &secrets, e).await);
+            Err(error) if sign_in => {
+                return Err(self.after_lost_regeneration(&client, &secrets, error).await);
             }
-            Err(e) => return Err(e),
+            Err(error) => return Err(error),
         };
         if sign_in {
             self.roll_forward_sign_in_token(&record.domain, &token)
@@ -310,7 +310,7 @@ impl Engine {
                     .map(|t| Expiry::of(t.expires_at.as_deref(), today()))
                     .unwrap_or(Expiry::Expired))
             }
-            Err(e) => Err(e),
+            Err(error) => Err(error),
         }
     }
 
@@ -338,16 +338,16 @@ impl Engine {
     }
 }
 
-fn view(t: TokenItem, sign_in_id: &str, today: NaiveDate) -> TokenView {
+fn view(item: TokenItem, sign_in_id: &str, today: NaiveDate) -> TokenView {
     TokenView {
-        expiry: Expiry::of(t.expires_at.as_deref(), today),
-        sign_in_token: server_values::token_id(&t.id) == server_values::token_id(sign_in_id),
-        id: t.id,
-        name: t.name,
-        created: t.created_at,
-        expires: t.expires_at,
-        kind: t.kind,
-        scopes: t.scopes,
+        expiry: Expiry::of(item.expires_at.as_deref(), today),
+        sign_in_token: server_values::token_id(&item.id) == server_values::token_id(sign_in_id),
+        id: item.id,
+        name: item.name,
+        created: item.created_at,
+        expires: item.expires_at,
+        kind: item.kind,
+        scopes: item.scopes,
     }
 }
 
@@ -369,26 +369,28 @@ mod tests {
 
     #[test]
     fn usage_snippets() {
-        let u = usage("https://repo.example.com", "abc123", "internal");
+        let snippets = usage("https://repo.example.com", "abc123", "internal");
         assert_eq!(
-            u.channel_url,
+            snippets.channel_url,
             "https://repo.example.com/api/repo/t/abc123/internal"
         );
         assert_eq!(
-            u.conda_config,
+            snippets.conda_config,
             "conda config --add channels https://repo.example.com/api/repo/t/abc123/internal"
         );
         assert_eq!(
-            u.pip,
+            snippets.pip,
             "pip install --index-url https://abc123:x-auth-token@repo.example.com/api/repo/internal/simple <package>"
         );
     }
 
     #[test]
     fn expiry_limits() {
-        let t = today();
-        assert!(validate_expiry(&(t + Duration::days(365)).format("%Y-%m-%d").to_string()).is_ok());
-        for bad in [t + Duration::days(366), t, t - Duration::days(1)] {
+        let date = today();
+        assert!(
+            validate_expiry(&(date + Duration::days(365)).format("%Y-%m-%d").to_string()).is_ok()
+        );
+        for bad in [date + Duration::days(366), date, date - Duration::days(1)] {
             assert!(validate_expiry(&bad.format("%Y-%m-%d").to_string()).is_err());
         }
         assert!(validate_expiry("next year").is_err());

@@ -47,24 +47,24 @@ pub fn read_small(path: &Path, max_len: u64) -> Option<Vec<u8>> {
 /// Remove whatever is at `path` unless it is a regular file (a link is removed itself, never its target).
 pub fn clear_if_not_regular(path: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_file() => Ok(()),
-        Ok(m) if m.file_type().is_dir() => std::fs::remove_dir_all(path),
+        Ok(metadata) if metadata.file_type().is_file() => Ok(()),
+        Ok(metadata) if metadata.file_type().is_dir() => std::fs::remove_dir_all(path),
         Ok(_) => std::fs::remove_file(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
 /// Make `dir` a real directory of ours (mode 0700): a link or a file in its place is removed first.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_dir() => return Ok(()),
-        Ok(m) if m.file_type().is_symlink() || m.file_type().is_file() => {
+        Ok(metadata) if metadata.file_type().is_dir() => return Ok(()),
+        Ok(metadata) if metadata.file_type().is_symlink() || metadata.file_type().is_file() => {
             std::fs::remove_file(dir)?
         }
         Ok(_) => std::fs::remove_file(dir)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -100,9 +100,9 @@ mod tests {
         );
         assert!(open_regular(&fifo, u64::MAX).is_none(), "no hang, no open");
         assert!(open_regular(dir.path(), u64::MAX).is_none());
-        for p in [&link, &fifo] {
-            clear_if_not_regular(p).unwrap();
-            assert!(std::fs::symlink_metadata(p).is_err());
+        for path in [&link, &fifo] {
+            clear_if_not_regular(path).unwrap();
+            assert!(std::fs::symlink_metadata(path).is_err());
         }
         assert!(
             std::path::Path::new("/dev/zero").exists(),

@@ -50,14 +50,16 @@ pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
         }
     };
     let channels = match &settings.channels {
-        Some(c) if !c.is_empty() => c.clone(),
+        Some(listed) if !listed.is_empty() => listed.clone(),
         _ => vec!["defaults".into()],
     };
     let mut out: Vec<ChannelSource> = Vec::new();
     for name in channels {
         if name == "defaults" {
             match &settings.default_channels {
-                Some(d) if !d.is_empty() => out.extend(d.iter().map(|n| resolve(n))),
+                Some(defaults) if !defaults.is_empty() => {
+                    out.extend(defaults.iter().map(|n| resolve(n)))
+                }
                 _ => out.extend(BUILTIN_DEFAULTS.iter().map(|u| resolve(u))),
             }
         } else {
@@ -73,7 +75,7 @@ pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
 pub fn tokenized(url: &str, domain: &str, token: Option<&str>) -> String {
     let prefix = format!("{domain}/api/repo/");
     match (token, url.strip_prefix(&prefix)) {
-        (Some(t), Some(rest)) if !rest.starts_with("t/") => format!("{prefix}t/{t}/{rest}"),
+        (Some(token), Some(rest)) if !rest.starts_with("t/") => format!("{prefix}t/{token}/{rest}"),
         _ => url.to_string(),
     }
 }
@@ -84,7 +86,7 @@ mod tests {
 
     #[test]
     fn channels_resolve_like_conda() {
-        let s = CondaSettings {
+        let settings = CondaSettings {
             channel_alias: Some("http://h/api/repo".into()),
             channels: Some(vec![
                 "defaults".into(),
@@ -94,7 +96,10 @@ mod tests {
             default_channels: Some(vec!["main".into()]),
             ..Default::default()
         };
-        let urls: Vec<String> = configured_channels(&s).into_iter().map(|c| c.url).collect();
+        let urls: Vec<String> = configured_channels(&settings)
+            .into_iter()
+            .map(|c| c.url)
+            .collect();
         assert_eq!(
             urls,
             vec![

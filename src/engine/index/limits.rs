@@ -38,18 +38,18 @@ impl fmt::Display for Limit {
 }
 
 /// Bytes in words: "1 GiB", "512 MiB", "64 KiB", "100 B".
-pub fn human(n: u64) -> String {
+pub fn human(bytes: u64) -> String {
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if n >= size && n.is_multiple_of(size) {
-            return format!("{} {unit}", n / size);
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
         }
     }
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if n >= size {
-            return format!("{:.1} {unit}", n as f64 / size as f64);
+        if bytes >= size {
+            return format!("{:.1} {unit}", bytes as f64 / size as f64);
         }
     }
-    format!("{n} B")
+    format!("{bytes} B")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,35 +84,37 @@ impl Default for Limits {
 impl Limits {
     /// The defaults, with any `CONDA_CONNECT_INDEX_MAX_*` variable applied (an unreadable value is ignored).
     pub fn from_env() -> Self {
-        let mut l = Limits::default();
+        let mut limits = Limits::default();
         let vars: [(&str, &mut u64); 6] = [
-            ("CONDA_CONNECT_INDEX_MAX_DOWNLOAD", &mut l.max_download),
-            ("CONDA_CONNECT_INDEX_MAX_JSON", &mut l.max_json),
-            ("CONDA_CONNECT_INDEX_MAX_RECORD", &mut l.max_record),
-            ("CONDA_CONNECT_INDEX_MAX_FIELD", &mut l.max_field),
-            ("CONDA_CONNECT_INDEX_MAX_RECORDS", &mut l.max_records),
-            ("CONDA_CONNECT_INDEX_MAX_MEMORY", &mut l.max_memory),
+            ("CONDA_CONNECT_INDEX_MAX_DOWNLOAD", &mut limits.max_download),
+            ("CONDA_CONNECT_INDEX_MAX_JSON", &mut limits.max_json),
+            ("CONDA_CONNECT_INDEX_MAX_RECORD", &mut limits.max_record),
+            ("CONDA_CONNECT_INDEX_MAX_FIELD", &mut limits.max_field),
+            ("CONDA_CONNECT_INDEX_MAX_RECORDS", &mut limits.max_records),
+            ("CONDA_CONNECT_INDEX_MAX_MEMORY", &mut limits.max_memory),
         ];
         for (name, slot) in vars {
             if let Ok(value) = std::env::var(name) {
                 match parse_size(&value) {
-                    Some(n) if n > 0 => *slot = n,
+                    Some(size) if size > 0 => *slot = size,
                     _ => tracing::warn!(%name, %value, "ignoring an unreadable index limit"),
                 }
             }
         }
         // a field is stored with a 16-bit length
-        l.max_field = l.max_field.min(u16::MAX as u64);
-        l
+        limits.max_field = limits.max_field.min(u16::MAX as u64);
+        limits
     }
 }
 
 /// "1048576", "64K", "512 MiB", "2G" → bytes.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let n: u64 = s[..digits].parse().ok()?;
-    let unit = s[digits..].trim().to_ascii_lowercase();
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().ok()?;
+    let unit = text[digits..].trim().to_ascii_lowercase();
     let mult = match unit.as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => KIB,
@@ -120,7 +122,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         "g" | "gb" | "gib" => GIB,
         _ => return None,
     };
-    n.checked_mul(mult)
+    number.checked_mul(mult)
 }
 
 /// The whole-run memory ceiling: every directory's parser reserves what its rows hold before growing.
@@ -196,11 +198,11 @@ mod tests {
 
     #[test]
     fn budget_is_a_ceiling() {
-        let b = MemoryBudget::new(100);
-        assert!(b.reserve(60).is_ok());
-        assert_eq!(b.reserve(50), Err(Limit::Memory(100)));
-        assert_eq!(b.used(), 60, "a refused reservation takes nothing");
-        b.release(60);
-        assert!(b.reserve(100).is_ok());
+        let budget = MemoryBudget::new(100);
+        assert!(budget.reserve(60).is_ok());
+        assert_eq!(budget.reserve(50), Err(Limit::Memory(100)));
+        assert_eq!(budget.used(), 60, "a refused reservation takes nothing");
+        budget.release(60);
+        assert!(budget.reserve(100).is_ok());
     }
 }

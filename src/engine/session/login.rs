@@ -50,10 +50,10 @@ impl Engine {
     /// server there. Returns the domain and its client. The caller holds the lock.
     pub(crate) async fn prepare_login(&self) -> Result<(String, ServerClient)> {
         self.recover_locked().await?;
-        if let Some(s) = self.session()? {
+        if let Some(session) = self.session()? {
             return Err(Error::AlreadyLoggedIn {
-                domain: s.domain,
-                username: s.username,
+                domain: session.domain,
+                username: session.username,
             });
         }
         let ini = self.ini()?;
@@ -113,9 +113,9 @@ impl Engine {
         };
         pending.save(&self.paths.journal_file())?;
         self.step(&mut crash)?;
-        if let Err(e) = self.secrets.set(domain, &secrets) {
+        if let Err(error) = self.secrets.set(domain, &secrets) {
             crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
-            return Err(e);
+            return Err(error);
         }
         self.step(&mut crash)?;
         let new_token = NewToken {
@@ -128,12 +128,12 @@ impl Engine {
             ),
         };
         let created = match client.create_token(&tokens.token, &new_token).await {
-            Ok(c) => c,
-            Err(e) => {
+            Ok(created) => created,
+            Err(error) => {
                 // The request may have reached the server: remove any token of that name.
                 self.settle_server_pending(client, domain, &token_name, None, &account)
                     .await?;
-                return Err(e);
+                return Err(error);
             }
         };
         // The revocation intent by id, before anything else can fail.
@@ -175,9 +175,9 @@ impl Engine {
         .await;
         let applied = match result {
             Ok(applied) => applied,
-            Err(e @ Error::SimulatedCrash { .. }) => return Err(e),
-            Err(e) => {
-                tracing::error!(error = %e, "sign-in failed after the server token was created; undoing it");
+            Err(error @ Error::SimulatedCrash { .. }) => return Err(error),
+            Err(error) => {
+                tracing::error!(error = %error, "sign-in failed after the server token was created; undoing it");
                 self.settle_server_pending(
                     client,
                     domain,
@@ -186,7 +186,7 @@ impl Engine {
                     &account,
                 )
                 .await?;
-                return Err(e);
+                return Err(error);
             }
         };
         let mut notes: Vec<String> = self.condarc_link_note().into_iter().collect();
@@ -245,8 +245,8 @@ impl Engine {
     ) -> Result<()> {
         let jwt = self.secrets.get(domain)?.map(|s| s.jwt).unwrap_or_default();
         let revoked = self.revoke_now(client, &jwt, token_name, token_id).await;
-        if let Err(e) = revoked {
-            tracing::warn!(error = %e, "the token of a failed sign-in could not be revoked yet");
+        if let Err(error) = revoked {
+            tracing::warn!(error = %error, "the token of a failed sign-in could not be revoked yet");
             self.defer_revocation(domain, token_name, token_id, Some(&account.user_id), &jwt)?;
         }
         self.secrets.delete(domain)?;

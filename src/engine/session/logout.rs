@@ -87,10 +87,10 @@ impl Engine {
         let revoked = self.commit(journal, &mut crash, OnFailure::Undo).await? && !session_lost;
         notes.extend(self.condarc_link_note());
         // the cache holds private channels' package names
-        if let Err(e) =
+        if let Err(error) =
             crate::engine::index::remove_server_cache(&self.paths.repodata_cache(), &record.domain)
         {
-            tracing::warn!(error = %e, "the server's repodata cache could not be removed");
+            tracing::warn!(error = %error, "the server's repodata cache could not be removed");
         }
         if let (Some(client_id), Some(refresh)) = (&record.sso_client_id, &secrets.refresh_token) {
             self.end_sso_session(&record.domain, client_id, refresh)
@@ -225,7 +225,7 @@ impl Engine {
     fn logout_detected(&self) -> Result<LogoutOutcome> {
         let status = self.status()?;
         let (domain, source) = match (status.logged_in, status.domain, status.source) {
-            (true, Some(d), Some(source)) => (d, source),
+            (true, Some(domain), Some(source)) => (domain, source),
             _ => return Err(Error::NotLoggedIn),
         };
         let mut paths = token_files::removal_paths(&self.paths, &domain);

@@ -242,7 +242,7 @@ impl Engine {
 
     fn step(&self, crash: &mut Option<CrashPoint>) -> Result<()> {
         match crash {
-            Some(c) => c.step(),
+            Some(point) => point.step(),
             None => Ok(()),
         }
     }
@@ -399,27 +399,27 @@ impl Engine {
             match applied {
                 Ok((Applied::LeftAlone, _)) => {}
                 Ok((_, before)) => undo.push(before),
-                Err(e) if matches!(on_failure, OnFailure::Complete) => {
-                    tracing::error!(error = %e, operation = %journal.operation, "a local change failed; it stays journaled");
+                Err(error) if matches!(on_failure, OnFailure::Complete) => {
+                    tracing::error!(error = %error, operation = %journal.operation, "a local change failed; it stays journaled");
                     return Err(Error::Refused {
                         reason: format!(
-                            "{e} The {} is recorded and will be completed the next time conda-connect runs.",
+                            "{error} The {} is recorded and will be completed the next time conda-connect runs.",
                             journal.operation
                         ),
                     });
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, operation = %journal.operation, "a local change failed; rolling back");
-                    for u in undo.iter().rev() {
-                        if let Err(undo_error) = u.apply() {
-                            tracing::error!(error = %undo_error, path = %u.path().display(), "could not roll back");
+                Err(error) => {
+                    tracing::error!(error = %error, operation = %journal.operation, "a local change failed; rolling back");
+                    for before in undo.iter().rev() {
+                        if let Err(undo_error) = before.apply() {
+                            tracing::error!(error = %undo_error, path = %before.path().display(), "could not roll back");
                         }
                     }
                     match &on_failure {
                         OnFailure::UndoTo(previous) => previous.save(&path)?,
                         _ => Journal::clear(&path)?,
                     }
-                    return Err(e);
+                    return Err(error);
                 }
             }
             self.step(crash)?;

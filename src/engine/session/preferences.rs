@@ -44,9 +44,9 @@ impl Engine {
     /// another. The same refusal as in Preferences.
     fn refuse_domain_change_while_signed_in(&self, domain: &str) -> Result<()> {
         match self.session()? {
-            Some(s) if s.domain != domain => Err(Error::AlreadyLoggedIn {
-                domain: s.domain,
-                username: s.username,
+            Some(session) if session.domain != domain => Err(Error::AlreadyLoggedIn {
+                domain: session.domain,
+                username: session.username,
             }),
             _ => Ok(()),
         }
@@ -63,7 +63,7 @@ impl Engine {
                     .await
                     .map(|_| ())
             }
-            Err(e) => Err(e),
+            Err(error) => Err(error),
         }
     }
 
@@ -103,9 +103,9 @@ impl Engine {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty());
-        if let Some(c) = cert
+        if let Some(cert_path) = cert
             && prefs.ssl_verification
-            && !std::path::Path::new(c).is_file()
+            && !std::path::Path::new(cert_path).is_file()
         {
             return Err(Error::Refused {
                 reason: "File not found.".into(),
@@ -115,8 +115,8 @@ impl Engine {
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
         let mut ini = self.ini()?;
         ini.migrate_old_names();
-        if trust && let Some(d) = &domain {
-            ini.add_trusted_server(&domain::netloc(d));
+        if trust && let Some(server) = &domain {
+            ini.add_trusted_server(&domain::netloc(server));
         }
         if domain != current.domain {
             ini.set_api_url(domain.as_deref());

@@ -18,24 +18,28 @@ impl Engine {
     }
 
     pub(crate) async fn recover_locked(&self) -> Result<Option<String>> {
-        let p = &self.paths;
-        let ini_dir = p
+        let paths = &self.paths;
+        let ini_dir = paths
             .navigator_ini
             .parent()
             .map(|d| d.to_path_buf())
-            .unwrap_or_else(|| p.home.clone());
-        let condarc_dir = files::resolve_links(&p.condarc)
+            .unwrap_or_else(|| paths.home.clone());
+        let condarc_dir = files::resolve_links(&paths.condarc)
             .ok()
             .and_then(|t| t.parent().map(|d| d.to_path_buf()))
-            .unwrap_or_else(|| p.home.clone());
+            .unwrap_or_else(|| paths.home.clone());
         let dirs = [
-            p.home.clone(),
+            paths.home.clone(),
             condarc_dir,
             ini_dir,
-            p.condarc_storage.clone(),
-            p.data_dir.clone(),
+            paths.condarc_storage.clone(),
+            paths.data_dir.clone(),
         ];
-        files::sweep_temp_files(dirs.iter().chain(p.token_dirs.iter()).map(|d| d.as_path()));
+        files::sweep_temp_files(
+            dirs.iter()
+                .chain(paths.token_dirs.iter())
+                .map(|d| d.as_path()),
+        );
         let mut messages: Vec<String> = self.retry_revocations().await.into_iter().collect();
         let path = self.paths.journal_file();
         if let Some(journal) = Journal::load(&path)? {
@@ -63,8 +67,8 @@ impl Engine {
                         .await
                     {
                         Ok(()) => revoked = true,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not revoke the interrupted sign-in's token yet");
+                        Err(error) => {
+                            tracing::warn!(error = %error, "could not revoke the interrupted sign-in's token yet");
                             // never dropped: recorded with its JWT, retried by later commands
                             self.defer_revocation(
                                 domain,
@@ -153,18 +157,18 @@ impl Engine {
                 secrets.access_token = Some(store.token.clone());
                 self.secrets.set(&store.account, &secrets)
             });
-            if let Err(e) = stored {
-                tracing::error!(error = %e, "the new access token could not be stored yet");
+            if let Err(error) = stored {
+                tracing::error!(error = %error, "the new access token could not be stored yet");
                 return AfterOutcome {
                     revoked: false,
                     complete: false,
                 };
             }
         }
-        if let Some(r) = &after.revoke {
-            let outcome = match self.secrets.get(&r.account) {
-                Err(e) => {
-                    tracing::warn!(error = %e, "the session's secrets cannot be read now; the revocation waits");
+        if let Some(revoke) = &after.revoke {
+            let outcome = match self.secrets.get(&revoke.account) {
+                Err(error) => {
+                    tracing::warn!(error = %error, "the session's secrets cannot be read now; the revocation waits");
                     return AfterOutcome {
                         revoked: false,
                         complete: false,
@@ -173,26 +177,26 @@ impl Engine {
                 // the store lost the session (secrets are only deleted below, after this step was recorded):
                 // only a new sign-in can revoke the token
                 Ok(None) => Err((Error::NotLoggedIn, String::new())),
-                Ok(Some(secrets)) => match self.client(&r.domain) {
+                Ok(Some(secrets)) => match self.client(&revoke.domain) {
                     Ok(client) => client
-                        .delete_token(&secrets.jwt, &r.token_id)
+                        .delete_token(&secrets.jwt, &revoke.token_id)
                         .await
                         .map(|_| ())
                         .map_err(|e| (e, secrets.jwt)),
-                    Err(e) => Err((e, secrets.jwt)),
+                    Err(error) => Err((error, secrets.jwt)),
                 },
             };
-            if let Err((e, jwt)) = outcome {
-                tracing::warn!(error = %e, "server token not revoked");
+            if let Err((error, jwt)) = outcome {
+                tracing::warn!(error = %error, "server token not revoked");
                 revoked = false;
-                if let Err(e) = self.defer_revocation(
-                    &r.domain,
+                if let Err(error) = self.defer_revocation(
+                    &revoke.domain,
                     "",
-                    Some(&r.token_id),
-                    r.user_id.as_deref(),
+                    Some(&revoke.token_id),
+                    revoke.user_id.as_deref(),
                     &jwt,
                 ) {
-                    tracing::error!(error = %e, "could not record the pending revocation; keeping the session secrets");
+                    tracing::error!(error = %error, "could not record the pending revocation; keeping the session secrets");
                     return AfterOutcome {
                         revoked: false,
                         complete: false,
@@ -201,8 +205,8 @@ impl Engine {
             }
             let mut progressed = journal.clone();
             progressed.after.revoke = None;
-            if let Err(e) = progressed.save(&self.paths.journal_file()) {
-                tracing::error!(error = %e, "could not record the revocation's progress");
+            if let Err(error) = progressed.save(&self.paths.journal_file()) {
+                tracing::error!(error = %error, "could not record the revocation's progress");
                 return AfterOutcome {
                     revoked,
                     complete: false,
@@ -210,8 +214,8 @@ impl Engine {
             }
         }
         for account in &after.delete_secrets {
-            if let Err(e) = self.secrets.delete(account) {
-                tracing::warn!(error = %e, "could not delete session secrets");
+            if let Err(error) = self.secrets.delete(account) {
+                tracing::warn!(error = %error, "could not delete session secrets");
             }
         }
         AfterOutcome {

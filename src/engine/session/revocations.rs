@@ -61,8 +61,8 @@ impl Engine {
     pub fn pending_revocations(&self) -> Result<Vec<PendingRevocation>> {
         match files::read_optional(&self.pending_file())? {
             None => Ok(Vec::new()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                tracing::error!(error = %e, "the pending revocations file is unreadable");
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
+                tracing::error!(error = %error, "the pending revocations file is unreadable");
                 Error::Refused {
                     reason: format!(
                         "{} is unreadable; move it away to continue.",
@@ -118,7 +118,7 @@ impl Engine {
 
     async fn attempt(&self, pending: &PendingRevocation, jwt: &str) -> Attempt {
         let client = match self.client(&pending.domain) {
-            Ok(c) => c,
+            Ok(client) => client,
             Err(_) => return Attempt::Failed,
         };
         match self
@@ -133,8 +133,8 @@ impl Engine {
             Ok(()) => Attempt::Revoked,
             // a 401/403 is not a revocation: the session expired (or belongs to someone else)
             Err(Error::Unauthorized { .. } | Error::NotLoggedIn) => Attempt::NeedsSignIn,
-            Err(e) => {
-                tracing::info!(error = %e, "token revocation still pending");
+            Err(error) => {
+                tracing::info!(error = %error, "token revocation still pending");
                 Attempt::Failed
             }
         }
@@ -146,7 +146,7 @@ impl Engine {
         let list = match self.pending_revocations() {
             Ok(list) if list.is_empty() => return None,
             Ok(list) => list,
-            Err(e) => return Some(e.to_string()),
+            Err(error) => return Some(error.to_string()),
         };
         let now = chrono::Utc::now().timestamp();
         let retry_after = self.revoke_retry_after.as_secs() as i64;
@@ -195,8 +195,8 @@ impl Engine {
                 }
             }
         }
-        if let Err(e) = self.save_pending(&keep) {
-            tracing::error!(error = %e, "could not update the pending revocations");
+        if let Err(error) = self.save_pending(&keep) {
+            tracing::error!(error = %error, "could not update the pending revocations");
         }
         let mut sentences = Vec::new();
         if !revoked.is_empty() {
@@ -259,8 +259,8 @@ impl Engine {
                 _ => keep.push(p),
             }
         }
-        if let Err(e) = self.save_pending(&keep) {
-            tracing::error!(error = %e, "could not update the pending revocations");
+        if let Err(error) = self.save_pending(&keep) {
+            tracing::error!(error = %error, "could not update the pending revocations");
         }
         if done == 0 {
             Vec::new()

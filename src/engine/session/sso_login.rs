@@ -46,8 +46,8 @@ impl Engine {
             SsoMethod::Browser { open } => {
                 let pending = PendingSignIn::start(&realm, &options).await?;
                 show(pending.prompt());
-                if open && let Err(e) = sso::open_system_browser(pending.authorization_url()) {
-                    tracing::warn!(error = %e, "the system browser could not be opened");
+                if open && let Err(error) = sso::open_system_browser(pending.authorization_url()) {
+                    tracing::warn!(error = %error, "the system browser could not be opened");
                 }
                 pending.finish().await?
             }
@@ -88,7 +88,9 @@ impl Engine {
         };
         match tokio::time::timeout(std::time::Duration::from_secs(5), ended).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::info!(error = %e, "the single sign-on session was not ended"),
+            Ok(Err(error)) => {
+                tracing::info!(error = %error, "the single sign-on session was not ended")
+            }
             Err(_) => tracing::info!("ending the single sign-on session took too long"),
         }
     }

@@ -89,7 +89,7 @@ impl Engine {
             .map(|(d, _)| d.clone())
             .or(self.status()?.domain);
         let client = match &domain {
-            Some(d) => self.client(d)?,
+            Some(domain) => self.client(domain)?,
             None => ServerClient::new("http://127.0.0.1", &self.client_defaults)?,
         };
         let token = signed_in.as_ref().map(|(_, t)| t.as_str());
@@ -106,7 +106,7 @@ impl Engine {
     /// `GET /api/system` answered with a 2xx within 5 s.
     pub async fn healthy(&self, domain: &str) -> bool {
         match self.client(domain) {
-            Ok(c) => c.healthy().await,
+            Ok(client) => client.healthy().await,
             Err(_) => false,
         }
     }

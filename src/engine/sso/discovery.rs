@@ -78,7 +78,7 @@ pub async fn discover(domain: &str, config: &ClientConfig) -> Result<Realm> {
             .ok()
             .and_then(|r| authorize.join(&r.redirect_url).ok())
         {
-            Some(t) => t,
+            Some(target) => target,
             None => return Err(no_sso(status.as_u16())),
         }
     } else if status.is_server_error() {
@@ -223,8 +223,8 @@ async fn configuration(http: &SsoHttp, domain: &Url, base: &Url) -> Result<Endpo
 mod tests {
     use super::*;
 
-    fn realm(s: &str) -> Option<(String, String)> {
-        realm_of(&Url::parse(s).unwrap()).map(|(n, b)| (n, b.to_string()))
+    fn realm(address: &str) -> Option<(String, String)> {
+        realm_of(&Url::parse(address).unwrap()).map(|(n, b)| (n, b.to_string()))
     }
 
     #[test]

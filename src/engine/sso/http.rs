@@ -32,8 +32,8 @@ impl Origin {
     /// `host[:port]` for messages (the port only when it is not the scheme's default).
     pub fn netloc(url: &Url) -> String {
         match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
             _ => "another host".into(),
         }
     }
@@ -70,7 +70,7 @@ impl SsoHttp {
 
     fn client_for(&self, url: &Url) -> &reqwest::Client {
         match (&self.trusting, Origin::of(url)) {
-            (Some(t), Some(o)) if o.same_host(&self.trusted_host) => t,
+            (Some(trusting), Some(origin)) if origin.same_host(&self.trusted_host) => trusting,
             _ => &self.verified,
         }
     }
@@ -162,9 +162,9 @@ fn transport(err: &reqwest::Error, url: &Url, what: &str) -> Error {
 fn causes(err: &reqwest::Error) -> String {
     let mut text = Vec::new();
     let mut source = std::error::Error::source(err);
-    while let Some(e) = source {
-        text.push(redact(&e.to_string()));
-        source = e.source();
+    while let Some(cause) = source {
+        text.push(redact(&cause.to_string()));
+        source = cause.source();
     }
     text.join("; ")
 }

@@ -100,7 +100,7 @@ impl Loopback {
                         reading.spawn(read_callback(stream, state));
                     }
                     Ok(_) => tracing::warn!("too many connections to the callback listener"),
-                    Err(e) => tracing::warn!(error = %e, "callback listener accept failed"),
+                    Err(error) => tracing::warn!(error = %error, "callback listener accept failed"),
                 },
                 Some(done) = reading.join_next(), if !reading.is_empty() => {
                     if let Ok(Some(callback)) = done {
@@ -133,12 +133,12 @@ async fn read_callback(mut stream: TcpStream, state: String) -> Option<Callback>
         let mut values = fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
         match (values.next(), values.next()) {
             (None, _) => Ok(None),
-            (Some(v), None) => Ok(Some(v.clone())),
+            (Some(value), None) => Ok(Some(value.clone())),
             _ => Err(()),
         }
     };
     let got_state = one("state");
-    if !matches!(&got_state, Ok(Some(s)) if same_secret(s, &state)) {
+    if !matches!(&got_state, Ok(Some(received)) if same_secret(received, &state)) {
         tracing::warn!("a callback with a missing or wrong state was ignored");
         write_page(&mut stream, "400 Bad Request", WRONG_STATE_PAGE).await;
         return None;
@@ -163,11 +163,11 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
     loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
+        let count = stream.read(&mut chunk).await.ok()?;
+        if count == 0 {
             return None;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(&chunk[..count]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             buf.truncate(end);
             return String::from_utf8(buf).ok();

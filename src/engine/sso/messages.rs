@@ -105,8 +105,8 @@ pub fn device_error(code: &str, client_id: &str) -> Error {
 pub fn timed_out(wait: Duration) -> Error {
     let secs = wait.as_secs().max(1);
     let span = if secs.is_multiple_of(60) {
-        let m = secs / 60;
-        format!("{m} minute{}", if m == 1 { "" } else { "s" })
+        let minutes = secs / 60;
+        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
     } else {
         format!("{secs} second{}", if secs == 1 { "" } else { "s" })
     };

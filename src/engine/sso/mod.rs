@@ -173,7 +173,7 @@ impl PendingSignIn {
         };
         match &result {
             Ok(_) => callback.reply(true, SUCCESS_PAGE).await,
-            Err(e) => callback.reply(false, &e.to_string()).await,
+            Err(error) => callback.reply(false, &error.to_string()).await,
         }
         result
     }

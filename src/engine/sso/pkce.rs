@@ -45,16 +45,17 @@ mod tests {
 
     #[test]
     fn values_are_fresh_and_in_the_pkce_alphabet() {
-        let a = random_value().unwrap();
-        let b = random_value().unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43);
+        let first = random_value().unwrap();
+        let second = random_value().unwrap();
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 43);
         assert!(
-            a.chars()
+            first
+                .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
-        assert!(same_secret(&a, &a.clone()));
-        assert!(!same_secret(&a, &b));
-        assert!(!same_secret(&a, &a[1..]));
+        assert!(same_secret(&first, &first.clone()));
+        assert!(!same_secret(&first, &second));
+        assert!(!same_secret(&first, &first[1..]));
     }
 }

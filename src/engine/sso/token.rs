@@ -68,12 +68,12 @@ pub async fn refresh(realm: &Realm, client_id: &str, refresh_token: &str) -> Res
         other => idp_error(other, client_id),
     };
     let answer = post(realm, &fields, client_id, REFRESH, ended).await?;
-    let mut t = tokens(answer, REFRESH)?;
+    let mut refreshed = tokens(answer, REFRESH)?;
     // Keycloak may omit a new refresh token; the old one stays valid then
-    if t.refresh_token.is_none() {
-        t.refresh_token = Some(refresh_token.to_string());
+    if refreshed.refresh_token.is_none() {
+        refreshed.refresh_token = Some(refresh_token.to_string());
     }
-    Ok(t)
+    Ok(refreshed)
 }
 
 /// End the identity-provider session of this refresh token: RFC 7009 revocation when the realm offers it, else
@@ -134,7 +134,7 @@ async fn post(
     refusal: impl Fn(&str, &str) -> Error,
 ) -> Result<TokenAnswer> {
     match call(realm, &realm.endpoints.token, fields, what).await? {
-        Reply::Answer(a) => Ok(a),
+        Reply::Answer(answer) => Ok(answer),
         Reply::Refused(error) => Err(refusal(&error, client_id)),
     }
 }
@@ -168,14 +168,14 @@ pub(super) async fn call<T: serde::de::DeserializeOwned>(
         .and_then(|e| e.as_str())
         .map(str::to_string);
     match (value, error) {
-        (Some(v), None) if status.is_success() => {
-            serde_json::from_value(v).map(Reply::Answer).map_err(|e| {
+        (Some(value), None) if status.is_success() => serde_json::from_value(value)
+            .map(Reply::Answer)
+            .map_err(|e| {
                 tracing::warn!(what, error = %e, "unexpected answer");
                 Error::Malformed { what: what.into() }
-            })
-        }
-        (Some(v), Some(error)) if status.is_client_error() => {
-            let description = v.get("error_description").and_then(|d| d.as_str());
+            }),
+        (Some(value), Some(error)) if status.is_client_error() => {
+            let description = value.get("error_description").and_then(|d| d.as_str());
             tracing::info!(what, status = status.as_u16(), %error, ?description, "the identity provider refused");
             Ok(Reply::Refused(error))
         }
