@@ -83,8 +83,8 @@ pub struct ChannelReport {
     pub phases: PhaseTimes,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// Where the work of a run went, summed over channel directories (they run concurrently, so the sum can pass the
@@ -98,11 +98,11 @@ pub struct PhaseTimes {
 }
 
 impl PhaseTimes {
-    fn add(&mut self, o: &PhaseTimes) {
-        self.network_wait_ms += o.network_wait_ms;
-        self.decompress_ms += o.decompress_ms;
-        self.parse_ms += o.parse_ms;
-        self.write_ms += o.write_ms;
+    fn add(&mut self, other: &PhaseTimes) {
+        self.network_wait_ms += other.network_wait_ms;
+        self.decompress_ms += other.decompress_ms;
+        self.parse_ms += other.parse_ms;
+        self.write_ms += other.write_ms;
     }
 }
 
@@ -154,7 +154,7 @@ fn server_dir(cache_dir: &Path, domain: &str) -> PathBuf {
 pub fn remove_server_cache(cache_dir: &Path, domain: &str) -> Result<bool> {
     let dir = server_dir(cache_dir, domain);
     let mut removed = match std::fs::symlink_metadata(&dir) {
-        Ok(m) if m.file_type().is_dir() => {
+        Ok(metadata) if metadata.file_type().is_dir() => {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, &e))?;
             true
         }
@@ -162,8 +162,8 @@ pub fn remove_server_cache(cache_dir: &Path, domain: &str) -> Result<bool> {
             std::fs::remove_file(&dir).map_err(|e| Error::io(&dir, &e))?;
             true
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(Error::io(&dir, &e)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+        Err(error) => return Err(Error::io(&dir, &error)),
     };
     removed |= remove_flat_layout(cache_dir);
     Ok(removed)
@@ -173,11 +173,11 @@ pub fn remove_server_cache(cache_dir: &Path, domain: &str) -> Result<bool> {
 fn remove_flat_layout(cache_dir: &Path) -> bool {
     let mut removed = false;
     if let Ok(entries) = std::fs::read_dir(cache_dir) {
-        for e in entries.flatten() {
-            let name = e.file_name();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
             let name = name.to_string_lossy();
             if (name.ends_with(".rows") || name.ends_with(".info.json"))
-                && std::fs::remove_file(e.path()).is_ok()
+                && std::fs::remove_file(entry.path()).is_ok()
             {
                 removed = true;
             }
@@ -191,17 +191,17 @@ fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
         let name = name.to_string_lossy();
-        let old = e
+        let old = entry
             .metadata()
             .ok()
             .and_then(|m| m.modified().ok())
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > Duration::from_secs(3600));
         if name.starts_with(".rows-") && name.ends_with(".tmp") && old {
-            let _ = std::fs::remove_file(e.path());
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
@@ -354,10 +354,10 @@ impl Job<'_> {
                 rb = rb.header("If-Modified-Since", lm);
             }
             let resp = match rb.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(url = %redact(&url), error = %redact(&e.to_string()), "repodata fetch failed");
-                    report.note = Some(if e.is_timeout() {
+                Ok(response) => response,
+                Err(error) => {
+                    tracing::warn!(url = %redact(&url), error = %redact(&error.to_string()), "repodata fetch failed");
+                    report.note = Some(if error.is_timeout() {
                         "the server did not answer in time".into()
                     } else {
                         "the server could not be reached".into()
@@ -486,11 +486,11 @@ async fn stream_rows(
                 inner: decoder,
                 spent: Duration::ZERO,
             };
-            let s = scan::scan(&mut timed, &limits, |n, v, b| arena.push(n, v, b))?;
-            (s, timed.spent)
+            let summary = scan::scan(&mut timed, &limits, |n, v, b| arena.push(n, v, b))?;
+            (summary, timed.spent)
         } else {
-            let s = scan::scan(&mut body, &limits, |n, v, b| arena.push(n, v, b))?;
-            (s, body.waited)
+            let summary = scan::scan(&mut body, &limits, |n, v, b| arena.push(n, v, b))?;
+            (summary, body.waited)
         };
         let scanned = started.elapsed();
         let written = arena
@@ -518,7 +518,7 @@ async fn stream_rows(
     drop(stream);
     match worker.await {
         Ok(result) => result,
-        Err(e) => Err(ScanError::Corrupt(format!("the parser stopped ({e})"))),
+        Err(error) => Err(ScanError::Corrupt(format!("the parser stopped ({error})"))),
     }
 }
 
@@ -540,19 +540,19 @@ struct Timed<R> {
 
 impl<R: std::io::Read> std::io::Read for Timed<R> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let t = Instant::now();
-        let r = self.inner.read(out);
-        self.spent += t.elapsed();
-        r
+        let started = Instant::now();
+        let result = self.inner.read(out);
+        self.spent += started.elapsed();
+        result
     }
 }
 
 impl std::io::Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            let t = Instant::now();
+            let started = Instant::now();
             let next = self.rx.blocking_recv();
-            self.waited += t.elapsed();
+            self.waited += started.elapsed();
             match next {
                 None => return Ok(0),
                 Some(Ok(chunk)) => {
@@ -564,13 +564,13 @@ impl std::io::Read for BodyReader {
                     }
                     self.current = chunk;
                 }
-                Some(Err(e)) => return Err(std::io::Error::other(scan::TransferFailed(e))),
+                Some(Err(error)) => return Err(std::io::Error::other(scan::TransferFailed(error))),
             }
         }
-        let n = out.len().min(self.current.len());
-        out[..n].copy_from_slice(&self.current[..n]);
-        bytes::Buf::advance(&mut self.current, n);
-        Ok(n)
+        let count = out.len().min(self.current.len());
+        out[..count].copy_from_slice(&self.current[..count]);
+        bytes::Buf::advance(&mut self.current, count);
+        Ok(count)
     }
 }
 
@@ -581,17 +581,17 @@ mod tests {
     #[test]
     fn a_server_cache_is_removed_and_only_it() {
         let cache = tempfile::tempdir().unwrap();
-        let a = server_dir(cache.path(), "http://a.example/");
-        let b = server_dir(cache.path(), "http://b.example");
-        assert_eq!(a, server_dir(cache.path(), "HTTP://A.example"));
-        for d in [&a, &b] {
-            std::fs::create_dir_all(d).unwrap();
-            std::fs::write(d.join("x.rows"), b"names").unwrap();
+        let server_a = server_dir(cache.path(), "http://a.example/");
+        let server_b = server_dir(cache.path(), "http://b.example");
+        assert_eq!(server_a, server_dir(cache.path(), "HTTP://A.example"));
+        for dir in [&server_a, &server_b] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("x.rows"), b"names").unwrap();
         }
         std::fs::write(cache.path().join("old.rows"), b"names").unwrap();
         assert!(remove_server_cache(cache.path(), "http://a.example").unwrap());
-        assert!(!a.exists());
-        assert!(b.join("x.rows").exists());
+        assert!(!server_a.exists());
+        assert!(server_b.join("x.rows").exists());
         assert!(
             !cache.path().join("old.rows").exists(),
             "the flat layout goes too"

@@ -54,16 +54,16 @@ impl std::fmt::Display for TransferFailed {
 }
 impl std::error::Error for TransferFailed {}
 
-fn from_io(e: io::Error) -> ScanError {
-    if let Some(inner) = e.get_ref() {
-        if let Some(l) = inner.downcast_ref::<LimitExceeded>() {
-            return ScanError::TooLarge(l.0);
+fn from_io(error: io::Error) -> ScanError {
+    if let Some(inner) = error.get_ref() {
+        if let Some(limit) = inner.downcast_ref::<LimitExceeded>() {
+            return ScanError::TooLarge(limit.0);
         }
-        if let Some(t) = inner.downcast_ref::<TransferFailed>() {
-            return ScanError::Transfer(t.0.clone());
+        if let Some(transfer) = inner.downcast_ref::<TransferFailed>() {
+            return ScanError::Transfer(transfer.0.clone());
         }
     }
-    ScanError::Corrupt(format!("the data could not be read ({e})"))
+    ScanError::Corrupt(format!("the data could not be read ({error})"))
 }
 
 /// What one scan found.
@@ -104,16 +104,16 @@ pub fn scan<R: Read>(
                 pos = 0;
                 let len = buf.len();
                 buf.resize(len + CHUNK, 0);
-                let n = loop {
+                let count = loop {
                     match reader.read(&mut buf[len..]) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(from_io(e)),
+                        Ok(count) => break count,
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(error) => return Err(from_io(error)),
                     }
                 };
-                buf.truncate(len + n);
-                eof = n == 0;
-                total += n as u64;
+                buf.truncate(len + count);
+                eof = count == 0;
+                total += count as u64;
                 if total > limits.max_json {
                     return Err(ScanError::TooLarge(Limit::Json(limits.max_json)));
                 }
@@ -505,12 +505,12 @@ mod tests {
 
     fn rows_of(doc: &[u8], limits: &Limits) -> Result<(Rows, Summary), ScanError> {
         let mut rows = Vec::new();
-        let s = scan(doc, limits, |n, v, b| {
+        let summary = scan(doc, limits, |n, v, b| {
             rows.push((n.to_string(), v.to_string(), b.to_string()));
             Ok(())
         })?;
         rows.sort();
-        Ok((rows, s))
+        Ok((rows, summary))
     }
 
     /// A reader that hands out one byte at a time: every parse step must resume across chunk boundaries.
@@ -556,13 +556,13 @@ mod tests {
             }
         );
         // the same, one byte at a time
-        let mut n = 0;
-        let s = scan(Trickle(DOC.as_bytes()), &Limits::default(), |_, _, _| {
-            n += 1;
+        let mut count = 0;
+        let summary = scan(Trickle(DOC.as_bytes()), &Limits::default(), |_, _, _| {
+            count += 1;
             Ok(())
         })
         .unwrap();
-        assert_eq!((n, s.records), (4, 4));
+        assert_eq!((count, summary.records), (4, 4));
     }
 
     #[test]
@@ -761,8 +761,8 @@ mod measure {
 
     impl<'de> DeserializeSeed<'de> for Top<'_> {
         type Value = ();
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_map(self)
+        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_map(self)
         }
     }
     impl<'de> Visitor<'de> for Top<'_> {
@@ -783,8 +783,8 @@ mod measure {
     }
     impl<'de> DeserializeSeed<'de> for Packages<'_> {
         type Value = ();
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_map(self)
+        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_map(self)
         }
     }
     impl<'de> Visitor<'de> for Packages<'_> {
@@ -794,8 +794,9 @@ mod measure {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while map.next_key::<IgnoredAny>()?.is_some() {
-                let r: OwnedRec = map.next_value()?;
-                *self.0 += (r.name.len() + r.version.len() + r.build.len()).min(1) as u64;
+                let record: OwnedRec = map.next_value()?;
+                *self.0 +=
+                    (record.name.len() + record.version.len() + record.build.len()).min(1) as u64;
             }
             Ok(())
         }
@@ -811,14 +812,14 @@ mod measure {
         let mb = bytes.len() as f64 / 1e6;
         let time = |label: &str, f: &dyn Fn() -> u64| {
             let mut best = f64::MAX;
-            let mut n = 0;
+            let mut records = 0;
             for _ in 0..3 {
-                let t = std::time::Instant::now();
-                n = f();
-                best = best.min(t.elapsed().as_secs_f64());
+                let started = std::time::Instant::now();
+                records = f();
+                best = best.min(started.elapsed().as_secs_f64());
             }
             eprintln!(
-                "{label}: {n} records, {:.0} ms, {:.0} MB/s",
+                "{label}: {records} records, {:.0} ms, {:.0} MB/s",
                 best * 1e3,
                 mb / best
             );
@@ -829,16 +830,17 @@ mod measure {
                 .records
         });
         time("serde from_slice, whole document, borrowed", &|| {
-            let w: Whole = serde_json::from_slice(&bytes).unwrap();
-            let n = w.packages.values().chain(w.packages_conda.values());
-            n.filter(|r| !r.name.is_empty() && !r.version.is_empty() && r.build.len() < 1 << 20)
+            let whole: Whole = serde_json::from_slice(&bytes).unwrap();
+            let records = whole.packages.values().chain(whole.packages_conda.values());
+            records
+                .filter(|r| !r.name.is_empty() && !r.version.is_empty() && r.build.len() < 1 << 20)
                 .count() as u64
         });
         time("serde from_reader, streaming visitor", &|| {
-            let mut n = 0u64;
+            let mut records = 0u64;
             let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(&bytes[..]));
-            Top(&mut n).deserialize(&mut de).unwrap();
-            n
+            Top(&mut records).deserialize(&mut de).unwrap();
+            records
         });
     }
 }

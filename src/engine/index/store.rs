@@ -89,17 +89,17 @@ impl RowArena {
         Ok(())
     }
 
-    fn field(&self, r: &Row, which: u8) -> &[u8] {
-        let start = r.off as usize;
+    fn field(&self, row: &Row, which: u8) -> &[u8] {
+        let start = row.off as usize;
         let (a, b) = match which {
-            0 => (start, start + r.name as usize),
+            0 => (start, start + row.name as usize),
             1 => {
-                let s = start + r.name as usize;
-                (s, s + r.version as usize)
+                let field_start = start + row.name as usize;
+                (field_start, field_start + row.version as usize)
             }
             _ => {
-                let s = start + r.name as usize + r.version as usize;
-                (s, s + r.build as usize)
+                let field_start = start + row.name as usize + row.version as usize;
+                (field_start, field_start + row.build as usize)
             }
         };
         &self.text[a..b]
@@ -122,21 +122,21 @@ impl RowArena {
             .suffix(".tmp")
             .tempfile_in(dir)?;
         {
-            let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
-            w.write_all(MAGIC)?;
-            w.write_all(&(rows.len() as u64).to_le_bytes())?;
-            w.write_all(&(self.text.len() as u64).to_le_bytes())?;
-            for r in &rows {
+            let mut writer = BufWriter::with_capacity(1 << 16, tmp.as_file());
+            writer.write_all(MAGIC)?;
+            writer.write_all(&(rows.len() as u64).to_le_bytes())?;
+            writer.write_all(&(self.text.len() as u64).to_le_bytes())?;
+            for row in &rows {
                 let mut rec = [0u8; ROW as usize];
-                rec[0..4].copy_from_slice(&r.off.to_le_bytes());
-                rec[4..6].copy_from_slice(&r.name.to_le_bytes());
-                rec[6..8].copy_from_slice(&r.version.to_le_bytes());
-                rec[8..10].copy_from_slice(&r.build.to_le_bytes());
-                w.write_all(&rec)?;
+                rec[0..4].copy_from_slice(&row.off.to_le_bytes());
+                rec[4..6].copy_from_slice(&row.name.to_le_bytes());
+                rec[6..8].copy_from_slice(&row.version.to_le_bytes());
+                rec[8..10].copy_from_slice(&row.build.to_le_bytes());
+                writer.write_all(&rec)?;
             }
-            w.write_all(&self.text)?;
-            w.write_all(END)?;
-            w.flush()?;
+            writer.write_all(&self.text)?;
+            writer.write_all(END)?;
+            writer.flush()?;
         }
         cache_file::clear_if_not_regular(dest)?;
         let file = tmp.persist(dest).map_err(|e| e.error)?;
@@ -245,12 +245,12 @@ impl PackageIndex {
         let mut parts: Vec<&IndexPart> = self.parts.iter().collect();
         parts.sort_by(|a, b| (&a.channel, &a.subdir).cmp(&(&b.channel, &b.subdir)));
         let mut loaded = Vec::with_capacity(parts.len());
-        for p in parts {
-            match load_part(p) {
+        for index_part in parts {
+            match load_part(index_part) {
                 Ok(part) => loaded.push(part),
-                Err(e) => {
-                    forget_damaged(p);
-                    return Err(e);
+                Err(error) => {
+                    forget_damaged(index_part);
+                    return Err(error);
                 }
             }
         }
@@ -259,42 +259,45 @@ impl PackageIndex {
 }
 
 /// Remove a damaged store from the cache if the path still holds that very file.
-fn forget_damaged(p: &IndexPart) {
+fn forget_damaged(index_part: &IndexPart) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let same = match (p.file.metadata(), std::fs::symlink_metadata(&p.path)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        let same = match (
+            index_part.file.metadata(),
+            std::fs::symlink_metadata(&index_part.path),
+        ) {
+            (Ok(open), Ok(on_disk)) => open.dev() == on_disk.dev() && open.ino() == on_disk.ino(),
             _ => false,
         };
         if same {
-            tracing::warn!(path = %p.path.display(), "damaged package index cache removed");
-            let _ = std::fs::remove_file(&p.path);
+            tracing::warn!(path = %index_part.path.display(), "damaged package index cache removed");
+            let _ = std::fs::remove_file(&index_part.path);
         }
     }
 }
 
-fn load_part(p: &IndexPart) -> io::Result<LoadedPart> {
-    let len = p.file.metadata()?.len();
-    let (rows, text) = check_frame(&p.file, len)?;
+fn load_part(index_part: &IndexPart) -> io::Result<LoadedPart> {
+    let len = index_part.file.metadata()?.len();
+    let (rows, text) = check_frame(&index_part.file, len)?;
     // SAFETY: the store files are written to a temporary file and renamed into place, never changed in
     // place, so the mapped inode does not change under us (a later run replaces the path, not the file).
     // Every offset read from the map is bounds-checked below and in `text`, so a damaged file can only
     // give wrong text, never an out-of-range read.
-    let map = unsafe { memmap2::Mmap::map(&*p.file)? };
+    let map = unsafe { memmap2::Mmap::map(&*index_part.file)? };
     if map.len() as u64 != len {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
     }
     let part = LoadedPart {
         map,
-        channel: p.channel.clone(),
-        subdir: p.subdir.clone(),
+        channel: index_part.channel.clone(),
+        subdir: index_part.subdir.clone(),
         rows: rows as usize,
         text_start: (HEADER + rows * ROW) as usize,
         text_len: text as usize,
     };
-    for i in 0..part.rows {
-        let (off, n, v, b) = part.raw(i);
+    for row in 0..part.rows {
+        let (off, n, v, b) = part.raw(row);
         if off + n + v + b > part.text_len {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -315,14 +318,14 @@ struct LoadedPart {
 }
 
 impl LoadedPart {
-    fn raw(&self, i: usize) -> (usize, usize, usize, usize) {
-        let at = HEADER as usize + i * ROW as usize;
-        let r = &self.map[at..at + ROW as usize];
+    fn raw(&self, row: usize) -> (usize, usize, usize, usize) {
+        let at = HEADER as usize + row * ROW as usize;
+        let record = &self.map[at..at + ROW as usize];
         (
-            u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize,
-            u16::from_le_bytes([r[4], r[5]]) as usize,
-            u16::from_le_bytes([r[6], r[7]]) as usize,
-            u16::from_le_bytes([r[8], r[9]]) as usize,
+            u32::from_le_bytes([record[0], record[1], record[2], record[3]]) as usize,
+            u16::from_le_bytes([record[4], record[5]]) as usize,
+            u16::from_le_bytes([record[6], record[7]]) as usize,
+            u16::from_le_bytes([record[8], record[9]]) as usize,
         )
     }
 
@@ -334,8 +337,8 @@ impl LoadedPart {
             .unwrap_or("\u{fffd}")
     }
 
-    fn name(&self, i: usize) -> &str {
-        let (off, n, _, _) = self.raw(i);
+    fn name(&self, row: usize) -> &str {
+        let (off, n, _, _) = self.raw(row);
         self.text(off, n)
     }
 }
@@ -447,9 +450,9 @@ impl LoadedIndex {
         self.names.len()
     }
 
-    fn name(&self, n: &Name) -> &str {
-        let r = &self.runs[n.runs_start as usize];
-        self.parts[r.part as usize].name(r.start as usize)
+    fn name(&self, name: &Name) -> &str {
+        let run = &self.runs[name.runs_start as usize];
+        self.parts[run.part as usize].name(run.start as usize)
     }
 
     /// The rows whose name contains `needle` (ASCII case-insensitive), in order of name, then channel and
@@ -476,14 +479,14 @@ impl LoadedIndex {
     }
 
     fn package(&self, part: usize, row: usize) -> PackageRef<'_> {
-        let p = &self.parts[part];
-        let (off, n, v, b) = p.raw(row);
+        let loaded_part = &self.parts[part];
+        let (off, n, v, b) = loaded_part.raw(row);
         PackageRef {
-            name: p.text(off, n),
-            version: p.text(off + n, v),
-            build: p.text(off + n + v, b),
-            channel: &p.channel,
-            subdir: &p.subdir,
+            name: loaded_part.text(off, n),
+            version: loaded_part.text(off + n, v),
+            build: loaded_part.text(off + n + v, b),
+            channel: &loaded_part.channel,
+            subdir: &loaded_part.subdir,
         }
     }
 }
@@ -536,11 +539,11 @@ impl Matches {
                     skip -= run.len as usize;
                     continue;
                 }
-                for r in (run.start as usize + skip)..(run.start + run.len) as usize {
+                for row in (run.start as usize + skip)..(run.start + run.len) as usize {
                     if pos >= end {
                         return out;
                     }
-                    out.push(index.package(run.part as usize, r));
+                    out.push(index.package(run.part as usize, row));
                     pos += 1;
                 }
                 skip = 0;
@@ -556,17 +559,17 @@ mod tests {
     use super::*;
 
     fn store(dir: &Path, name: &str, rows: &[(&str, &str, &str)]) -> StoreFile {
-        let mut a = RowArena::new(MemoryBudget::new(u64::MAX));
+        let mut arena = RowArena::new(MemoryBudget::new(u64::MAX));
         for (n, v, b) in rows {
-            a.push(n, v, b).unwrap();
+            arena.push(n, v, b).unwrap();
         }
-        a.write(&dir.join(name)).unwrap()
+        arena.write(&dir.join(name)).unwrap()
     }
 
     #[test]
     fn stores_round_trip_and_search() {
         let dir = tempfile::tempdir().unwrap();
-        let a = store(
+        let internal_store = store(
             dir.path(),
             "a.rows",
             &[
@@ -575,15 +578,15 @@ mod tests {
                 ("numpy", "1.26", "1"),
             ],
         );
-        let b = store(
+        let main_store = store(
             dir.path(),
             "b.rows",
             &[("numpy-docs", "1", ""), ("NumX", "3", "x")],
         );
         assert_eq!(open(&dir.path().join("a.rows")).unwrap().rows, 3);
         let mut idx = PackageIndex::default();
-        idx.push("main", "noarch", b);
-        idx.push("internal", "linux-64", a);
+        idx.push("main", "noarch", main_store);
+        idx.push("internal", "linux-64", internal_store);
         assert_eq!(idx.len(), 5);
         let loaded = idx.load().unwrap();
         assert_eq!(loaded.name_count(), 4);
@@ -603,11 +606,11 @@ mod tests {
                 "zlib 1.3 h1 internal"
             ]
         );
-        let m = loaded.search(" NUM ");
-        assert_eq!((m.len(), m.names()), (4, 3), "case-insensitive");
-        assert_eq!(m.rows(&loaded, 2..3)[0].name, "numpy");
-        assert_eq!(m.rows(&loaded, 3..10)[0].name, "numpy-docs");
-        assert!(m.rows(&loaded, 9..10).is_empty());
+        let found = loaded.search(" NUM ");
+        assert_eq!((found.len(), found.names()), (4, 3), "case-insensitive");
+        assert_eq!(found.rows(&loaded, 2..3)[0].name, "numpy");
+        assert_eq!(found.rows(&loaded, 3..10)[0].name, "numpy-docs");
+        assert!(found.rows(&loaded, 9..10).is_empty());
         assert!(loaded.search("nothing").is_empty());
     }
 
@@ -625,9 +628,9 @@ mod tests {
         let mut bad = good.clone();
         bad[HEADER as usize + 4] = 0xff;
         std::fs::write(&path, &bad).unwrap();
-        let s = open(&path).unwrap();
+        let reopened = open(&path).unwrap();
         let mut idx = PackageIndex::default();
-        idx.push("c", "noarch", s);
+        idx.push("c", "noarch", reopened);
         assert!(idx.load().is_err());
         assert!(
             !path.exists(),
@@ -647,30 +650,30 @@ mod tests {
                 let idx = idx.clone();
                 std::thread::spawn(move || {
                     for _ in 0..50 {
-                        let l = idx.load().unwrap();
-                        assert_eq!(l.search("").rows(&l, 0..1)[0].name, "old");
+                        let snapshot = idx.load().unwrap();
+                        assert_eq!(snapshot.search("").rows(&snapshot, 0..1)[0].name, "old");
                     }
                 })
             })
             .collect();
-        for i in 0..50 {
+        for round in 0..50 {
             store(
                 dir.path(),
                 "a.rows",
-                &[("new", &i.to_string(), "0"), ("x", "1", "")],
+                &[("new", &round.to_string(), "0"), ("x", "1", "")],
             );
         }
-        for r in readers {
-            r.join().unwrap();
+        for reader in readers {
+            reader.join().unwrap();
         }
         assert_eq!(open(&dir.path().join("a.rows")).unwrap().rows, 2);
     }
 
     #[test]
     fn the_memory_ceiling_stops_an_arena() {
-        let mut a = RowArena::new(MemoryBudget::new(200_000));
+        let mut arena = RowArena::new(MemoryBudget::new(200_000));
         let long = "x".repeat(1000);
-        let err = (0..10_000).find_map(|_| a.push(&long, "1", "0").err());
+        let err = (0..10_000).find_map(|_| arena.push(&long, "1", "0").err());
         assert!(matches!(err, Some(Limit::Memory(_))), "{err:?}");
     }
 }
