@@ -231,10 +231,10 @@ pub enum TokensCommand {
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
             return code;
         }
     };
@@ -261,9 +261,9 @@ fn runtime() -> tokio::runtime::Runtime {
 fn exit_code(result: Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
-        Err(e) => {
-            tracing::error!(error = ?e, "command failed");
-            eprintln!("conda-connect: {e}");
+        Err(error) => {
+            tracing::error!(error = ?error, "command failed");
+            eprintln!("conda-connect: {error}");
             1
         }
     }
@@ -347,8 +347,8 @@ fn run_demo(sso: bool) -> Result<()> {
                     }
                     std::process::exit(130);
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
+                Err(error) => {
+                    let _ = tx.send(Err(error.to_string()));
                 }
             }
         });
@@ -388,7 +388,7 @@ async fn wait_for_termination() {
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
+            Ok(stream) => stream,
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
                 return;
@@ -483,8 +483,8 @@ async fn run_command(command: Command, paths: Paths) -> Result<()> {
 }
 
 fn print_plain_http_warning(domain: &str) {
-    if let Some(w) = crate::engine::domain::plain_http_warning(domain) {
-        eprintln!("conda-connect: warning: {w}");
+    if let Some(warning) = crate::engine::domain::plain_http_warning(domain) {
+        eprintln!("conda-connect: warning: {warning}");
     }
 }
 
@@ -540,13 +540,13 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     let result = sign_in(engine, &args, password.as_deref(), selection.as_ref()).await;
     if result.is_err()
         && args.domain.is_some()
-        && let Err(e) = engine.restore_ini(ini_with_domain.as_deref(), ini_before.as_deref())
+        && let Err(error) = engine.restore_ini(ini_with_domain.as_deref(), ini_before.as_deref())
     {
-        tracing::warn!(error = %e, "the previous domain could not be put back");
+        tracing::warn!(error = %error, "the previous domain could not be put back");
     }
     let outcome = result?;
-    if let Some(w) = &engine.secrets.warning {
-        eprintln!("conda-connect: {w}");
+    if let Some(warning) = &engine.secrets.warning {
+        eprintln!("conda-connect: {warning}");
     }
     out!(
         "Connected to Anaconda Server {} as {}",
@@ -599,9 +599,9 @@ async fn sign_in(
         .login_sso(&options, method, selection, |line| eprintln!("{line}"))
         .await?;
     if let Some(id) = &args.sso_client_id
-        && let Err(e) = engine.save_sso_client_id(Some(id))
+        && let Err(error) = engine.save_sso_client_id(Some(id))
     {
-        eprintln!("conda-connect: the client id could not be remembered: {e}");
+        eprintln!("conda-connect: the client id could not be remembered: {error}");
     }
     Ok(outcome)
 }
@@ -624,14 +624,14 @@ async fn channels(engine: &Engine, args: ChannelsArgs) -> Result<()> {
         out!("{}", serde_json::to_string_pretty(&items).expect("json"));
     } else {
         out!("{:<40} {:<6} {:<14} OWNERS", "NAME", "MIRROR", "PRIVACY");
-        for c in &list.channels {
-            let mirror = if c.mirror_count > 0 { "yes" } else { "" };
+        for channel in &list.channels {
+            let mirror = if channel.mirror_count > 0 { "yes" } else { "" };
             out!(
                 "{:<40} {:<6} {:<14} {}",
-                c.full_name(),
+                channel.full_name(),
                 mirror,
-                printable(&c.privacy),
-                printable(&c.owners.join(", "))
+                printable(&channel.privacy),
+                printable(&channel.owners.join(", "))
             );
         }
     }
@@ -672,27 +672,34 @@ async fn logout(engine: &Engine) -> Result<()> {
 }
 
 fn status(engine: &Engine, args: JsonArgs) -> Result<()> {
-    let s = engine.status()?;
+    let status = engine.status()?;
     if args.json {
-        out!("{}", serde_json::to_string_pretty(&s).expect("json"));
+        out!("{}", serde_json::to_string_pretty(&status).expect("json"));
         return Ok(());
     }
-    match (&s.logged_in, &s.domain, &s.username) {
-        (true, Some(d), Some(u)) => out!("Connected to Anaconda Server {d} as {u}"),
-        (true, Some(d), None) => {
-            out!("Connected to Anaconda Server {d} (signed in outside conda-connect)")
+    match (&status.logged_in, &status.domain, &status.username) {
+        (true, Some(domain), Some(username)) => {
+            out!("Connected to Anaconda Server {domain} as {username}")
         }
-        (_, Some(d), _) => out!("Not signed in (domain {d})"),
+        (true, Some(domain), None) => {
+            out!("Connected to Anaconda Server {domain} (signed in outside conda-connect)")
+        }
+        (_, Some(domain), _) => out!("Not signed in (domain {domain})"),
         _ => out!("Not signed in (no domain set)"),
     }
     out!(
         "channel_alias: {}",
-        printable(s.channel_alias.as_deref().unwrap_or("(conda's default)"))
+        printable(
+            status
+                .channel_alias
+                .as_deref()
+                .unwrap_or("(conda's default)")
+        )
     );
-    out!("channels: {}", printable(&s.channels.join(", ")));
+    out!("channels: {}", printable(&status.channels.join(", ")));
     out!(
         "default_channels: {}",
-        printable(&s.default_channels.join(", "))
+        printable(&status.default_channels.join(", "))
     );
     Ok(())
 }
@@ -703,13 +710,13 @@ async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
         out!("{}", serde_json::to_string_pretty(&report).expect("json"));
         return Ok(());
     }
-    for c in &report.channels {
+    for channel in &report.channels {
         out!(
             "{:<40} {:<14} {:>7} packages  {}",
-            printable(&c.name),
-            c.subdir,
-            c.packages,
-            c.status
+            printable(&channel.name),
+            channel.subdir,
+            channel.packages,
+            channel.status
         );
     }
     out!(
@@ -758,29 +765,29 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
                     .collect();
                 out!("{}", serde_json::to_string_pretty(&items).expect("json"));
             } else {
-                for t in &list {
-                    let mark = if t.sign_in_token {
+                for token in &list {
+                    let mark = if token.sign_in_token {
                         "  (conda's sign-in token)"
                     } else {
                         ""
                     };
-                    let state = match t.expiry {
+                    let state = match token.expiry {
                         Expiry::Expired => "  EXPIRED",
                         Expiry::Soon(_) => "  expires soon",
                         _ => "",
                     };
                     out!(
                         "{}  {:<44}  expires {}{state}{mark}",
-                        t.id,
-                        printable(&t.name),
-                        printable(t.expires.as_deref().unwrap_or("never"))
+                        token.id,
+                        printable(&token.name),
+                        printable(token.expires.as_deref().unwrap_or("never"))
                     );
                 }
             }
         }
         TokensCommand::Scopes => {
-            for s in engine.token_scopes().await? {
-                out!("{}", printable(&s));
+            for scope in engine.token_scopes().await? {
+                out!("{}", printable(&scope));
             }
         }
         TokensCommand::Create {
