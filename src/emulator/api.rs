@@ -25,17 +25,17 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn ok_json(v: Value) -> Response {
-    (StatusCode::OK, axum::Json(v)).into_response()
+fn ok_json(value: Value) -> Response {
+    (StatusCode::OK, axum::Json(value)).into_response()
 }
 
 pub(super) fn random_hex(len: usize) -> String {
-    let mut s = String::new();
-    while s.len() < len {
-        s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    let mut hex = String::new();
+    while hex.len() < len {
+        hex.push_str(&uuid::Uuid::new_v4().simple().to_string());
     }
-    s.truncate(len);
-    s
+    hex.truncate(len);
+    hex
 }
 
 pub(super) fn make_jwt(user_id: &str, username: &str, roles: &[String]) -> String {
@@ -64,10 +64,10 @@ fn credentials(headers: &HeaderMap, url_token: Option<String>) -> Credentials {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if let Some(t) = url_token {
+    if let Some(token) = url_token {
         return Credentials {
             jwt: None,
-            token: Some(t),
+            token: Some(token),
             form: "url-token",
         };
     }
@@ -93,10 +93,10 @@ fn credentials(headers: &HeaderMap, url_token: Option<String>) -> Credentials {
             };
         }
     }
-    if let Some(t) = headers.get("x-auth").and_then(|v| v.to_str().ok()) {
+    if let Some(token) = headers.get("x-auth").and_then(|v| v.to_str().ok()) {
         return Credentials {
             jwt: None,
-            token: Some(t.to_string()),
+            token: Some(token.to_string()),
             form: "x-auth",
         };
     }
@@ -105,9 +105,9 @@ fn credentials(headers: &HeaderMap, url_token: Option<String>) -> Credentials {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     for part in cookie.split(';') {
-        if let Some(v) = part.trim().strip_prefix("token=") {
+        if let Some(jwt) = part.trim().strip_prefix("token=") {
             return Credentials {
-                jwt: Some(v.to_string()),
+                jwt: Some(jwt.to_string()),
                 token: None,
                 form: "cookie",
             };
@@ -158,14 +158,14 @@ pub async fn handle(
                     .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
         });
         let fault = idx.map(|i| {
-            let f = st.faults[i].clone();
-            if let Some(n) = st.faults[i].times.as_mut() {
-                *n -= 1;
-                if *n == 0 {
+            let matched = st.faults[i].clone();
+            if let Some(remaining) = st.faults[i].times.as_mut() {
+                *remaining -= 1;
+                if *remaining == 0 {
                     st.faults.remove(i);
                 }
             }
-            f
+            matched
         });
         (fault, st.delay)
     };
@@ -173,7 +173,7 @@ pub async fn handle(
         tokio::time::sleep(delay).await;
     }
     let response = match fault {
-        Some(f) => apply_fault(f).await,
+        Some(fault) => apply_fault(fault).await,
         None => dispatch(
             &shared,
             &method,
@@ -196,11 +196,11 @@ pub async fn handle(
     response
 }
 
-async fn apply_fault(f: Fault) -> Response {
-    match f.kind {
+async fn apply_fault(fault: Fault) -> Response {
+    match fault.kind {
         FaultKind::Status { status } => {
-            let s = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            error(s, "injected", "injected fault")
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error(code, "injected", "injected fault")
         }
         FaultKind::Delay { ms } => {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -237,8 +237,8 @@ async fn apply_fault(f: Fault) -> Response {
             content_type,
             body,
         } => {
-            let s = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            (s, [(header::CONTENT_TYPE, content_type)], body).into_response()
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            (code, [(header::CONTENT_TYPE, content_type)], body).into_response()
         }
         FaultKind::Huge { bytes } => {
             let body = vec![b' '; bytes];
@@ -269,8 +269,8 @@ fn dispatch(
 ) -> Response {
     let mut st = shared.lock().unwrap();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if let Some(r) = super::oidc::dispatch(&mut st, method.as_str(), &segments, query, body) {
-        return r;
+    if let Some(handled) = super::oidc::dispatch(&mut st, method.as_str(), &segments, query, body) {
+        return handled;
     }
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["api", "system"]) => ok_json(json!({
@@ -285,7 +285,9 @@ fn dispatch(
                     "invalid JSON body",
                 );
             };
-            let (Some(u), Some(p)) = (req["username"].as_str(), req["password"].as_str()) else {
+            let (Some(username), Some(password)) =
+                (req["username"].as_str(), req["password"].as_str())
+            else {
                 return error(
                     StatusCode::BAD_REQUEST,
                     "bad-parameter",
@@ -295,7 +297,7 @@ fn dispatch(
             let Some(user) = st
                 .users
                 .iter()
-                .find(|x| x.username == u.to_lowercase() && x.password == p)
+                .find(|x| x.username == username.to_lowercase() && x.password == password)
                 .cloned()
             else {
                 return error(
@@ -311,15 +313,15 @@ fn dispatch(
             ok_json(json!({"token": jwt, "refresh_token": refresh}))
         }
         ("GET", ["api", "account"]) => match current_user(&st, creds) {
-            Some(u) => ok_json(json!({
-                "user_id": u.user_id, "username": u.username, "default_channel_name": u.username, "roles": u.roles
+            Some(user) => ok_json(json!({
+                "user_id": user.user_id, "username": user.username, "default_channel_name": user.username, "roles": user.roles
             })),
             None => unauthorized(),
         },
         ("GET", ["api", "account", "token-info"]) => {
             match creds.token.as_deref().and_then(|t| st.token(t)) {
-                Some(t) => ok_json(
-                    json!({"expires_at": t.expires_at, "default_channel_name": t.username, "type": "scope"}),
+                Some(token) => ok_json(
+                    json!({"expires_at": token.expires_at, "default_channel_name": token.username, "type": "scope"}),
                 ),
                 None => unauthorized(),
             }
@@ -376,7 +378,9 @@ fn dispatch(
                 );
             }
             let expires_at = match req.get("expires_at").and_then(|v| v.as_str()) {
-                Some(d) if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() => d.to_string(),
+                Some(date) if NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() => {
+                    date.to_string()
+                }
                 Some(_) => {
                     return error(
                         StatusCode::BAD_REQUEST,
@@ -404,7 +408,7 @@ fn dispatch(
                 return unauthorized();
             };
             let reissue = query_param(query, "reissue_token").as_deref() != Some("false");
-            let Some(t) = st
+            let Some(token) = st
                 .tokens
                 .iter_mut()
                 .find(|t| t.id == *id && t.username == user)
@@ -412,16 +416,16 @@ fn dispatch(
                 return error(StatusCode::NOT_FOUND, "not-found", "token not found");
             };
             if let Ok(req) = serde_json::from_slice::<Value>(body) {
-                if let Some(n) = req.get("name").and_then(|v| v.as_str()) {
-                    t.name = n.to_string();
+                if let Some(name) = req.get("name").and_then(|v| v.as_str()) {
+                    token.name = name.to_string();
                 }
-                if let Some(e) = req.get("expires_at").and_then(|v| v.as_str()) {
-                    t.expires_at = Some(e.to_string());
+                if let Some(expires) = req.get("expires_at").and_then(|v| v.as_str()) {
+                    token.expires_at = Some(expires.to_string());
                 }
             }
             if reissue {
-                t.token = random_hex(48);
-                ok_json(json!({"token": t.token}))
+                token.token = random_hex(48);
+                ok_json(json!({"token": token.token}))
             } else {
                 ok_json(json!({"token": null}))
             }
@@ -466,25 +470,29 @@ fn dispatch(
                 .skip(offset)
                 .take(limit)
                 .map(|c| {
-                    let mut v = serde_json::to_value(c).unwrap();
+                    let mut value = serde_json::to_value(c).unwrap();
                     if c.parent.is_none() {
-                        v.as_object_mut().unwrap().remove("parent");
+                        value.as_object_mut().unwrap().remove("parent");
                     }
-                    v
+                    value
                 })
                 .collect();
             ok_json(json!({"items": items, "total_count": total}))
         }
-        (m, ["api", "repo", rest @ ..]) if m == "GET" || m == "HEAD" => {
+        (verb, ["api", "repo", rest @ ..]) if verb == "GET" || verb == "HEAD" => {
             repo_file(&st, rest, headers, creds)
         }
         // ---- test control API ----
         ("POST", ["__emulator", "faults"]) => match serde_json::from_slice::<Fault>(body) {
-            Ok(f) => {
-                st.faults.push(f);
+            Ok(fault) => {
+                st.faults.push(fault);
                 StatusCode::NO_CONTENT.into_response()
             }
-            Err(e) => error(StatusCode::BAD_REQUEST, "bad-parameter", &e.to_string()),
+            Err(failure) => error(
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                &failure.to_string(),
+            ),
         },
         ("DELETE", ["__emulator", "faults"]) => {
             st.faults.clear();
@@ -516,8 +524,8 @@ fn current_user<'a>(st: &'a State, creds: &Credentials) -> Option<&'a super::sta
     if let Some(jwt) = &creds.jwt {
         return st.user_by_jwt(jwt);
     }
-    let t = st.token(creds.token.as_deref()?)?;
-    st.users.iter().find(|u| u.username == t.username)
+    let token = st.token(creds.token.as_deref()?)?;
+    st.users.iter().find(|u| u.username == token.username)
 }
 
 /// `/api/repo/<channel>[/<sub>]/<subdir>/<file>`.
@@ -532,7 +540,7 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
         return error(StatusCode::NOT_FOUND, "not-found", "channel not found");
     };
     let user = match creds.token.as_deref() {
-        Some(t) => match st.token(t) {
+        Some(token) => match st.token(token) {
             Some(tok)
                 if tok
                     .scopes
@@ -561,8 +569,8 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
     }
     // real files from the packages directory win
     if let Some(dir) = &st.packages_dir {
-        let p = dir.join(&channel_name).join(subdir).join(file);
-        if let Ok(meta) = std::fs::metadata(&p) {
+        let path = dir.join(&channel_name).join(subdir).join(file);
+        if let Ok(meta) = std::fs::metadata(&path) {
             // ETag from size and mtime: a revalidation costs no read of a large file
             let mtime = meta
                 .modified()
@@ -577,7 +585,7 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
             {
                 return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
             }
-            if let Ok(bytes) = std::fs::read(&p) {
+            if let Ok(bytes) = std::fs::read(&path) {
                 return (
                     StatusCode::OK,
                     [

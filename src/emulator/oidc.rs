@@ -221,8 +221,8 @@ fn fields(bytes: &[u8]) -> Fields {
     url::form_urlencoded::parse(bytes).into_owned().collect()
 }
 
-fn field<'a>(f: &'a Fields, key: &str) -> &'a str {
-    f.get(key).map(String::as_str).unwrap_or("")
+fn field<'a>(form: &'a Fields, key: &str) -> &'a str {
+    form.get(key).map(String::as_str).unwrap_or("")
 }
 
 fn configuration(realm: &SsoRealm) -> Response {
@@ -244,25 +244,25 @@ fn configuration(realm: &SsoRealm) -> Response {
 }
 
 /// Keycloak's checks of an authorization request, in Keycloak's order: `Some(refusal)` or `None` (go on).
-fn check_request(realm: &SsoRealm, f: &Fields) -> Option<Response> {
-    let Some(client) = realm.client(field(f, "client_id")) else {
+fn check_request(realm: &SsoRealm, form: &Fields) -> Option<Response> {
+    let Some(client) = realm.client(field(form, "client_id")) else {
         return Some(page(StatusCode::BAD_REQUEST, "Client not found."));
     };
-    let redirect_uri = field(f, "redirect_uri");
+    let redirect_uri = field(form, "redirect_uri");
     if !client.allows(redirect_uri) {
         return Some(page(
             StatusCode::BAD_REQUEST,
             "Invalid parameter: redirect_uri",
         ));
     }
-    let state = field(f, "state");
-    if field(f, "response_type") != "code" {
+    let state = field(form, "state");
+    if field(form, "response_type") != "code" {
         return Some(back(redirect_uri, state, "unsupported_response_type"));
     }
     if !client.standard_flow {
         return Some(back(redirect_uri, state, "unauthorized_client"));
     }
-    if field(f, "code_challenge_method") != "S256" || field(f, "code_challenge").is_empty() {
+    if field(form, "code_challenge_method") != "S256" || field(form, "code_challenge").is_empty() {
         return Some(back(redirect_uri, state, "invalid_request"));
     }
     None
@@ -279,13 +279,13 @@ const CARRIED: [&str; 8] = [
     "code_challenge_method",
 ];
 
-fn login_page(f: &Fields, error: Option<&str>) -> Response {
+fn login_page(form: &Fields, error: Option<&str>) -> Response {
     let hidden: String = CARRIED
         .iter()
         .map(|k| {
             format!(
                 "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
-                escape(field(f, k))
+                escape(field(form, k))
             )
         })
         .collect();
@@ -308,30 +308,30 @@ fn login_page(f: &Fields, error: Option<&str>) -> Response {
         .into_response()
 }
 
-fn login(st: &mut State, f: &Fields) -> Response {
+fn login(st: &mut State, form: &Fields) -> Response {
     let realm = st.sso.as_ref().expect("realm on");
-    if let Some(r) = check_request(realm, f) {
-        return r;
+    if let Some(refusal) = check_request(realm, form) {
+        return refusal;
     }
-    let (redirect_uri, state) = (field(f, "redirect_uri"), field(f, "state"));
-    if f.contains_key("cancel") {
+    let (redirect_uri, state) = (field(form, "redirect_uri"), field(form, "state"));
+    if form.contains_key("cancel") {
         return back(redirect_uri, state, "access_denied");
     }
-    let username = field(f, "username").to_lowercase();
+    let username = field(form, "username").to_lowercase();
     let Some(user) = st
         .users
         .iter()
-        .find(|u| u.username == username && u.password == field(f, "password"))
+        .find(|u| u.username == username && u.password == field(form, "password"))
     else {
-        return login_page(f, Some("Invalid username or password."));
+        return login_page(form, Some("Invalid username or password."));
     };
     let code = random_hex(40);
     let grant = Grant {
         username: user.username.clone(),
-        client_id: field(f, "client_id").to_string(),
+        client_id: field(form, "client_id").to_string(),
         redirect_uri: redirect_uri.to_string(),
-        challenge: field(f, "code_challenge").to_string(),
-        nonce: f.get("nonce").cloned(),
+        challenge: field(form, "code_challenge").to_string(),
+        nonce: form.get("nonce").cloned(),
         issued: Instant::now(),
     };
     let realm = st.sso.as_mut().expect("realm on");
@@ -348,9 +348,9 @@ fn login(st: &mut State, f: &Fields) -> Response {
     )
 }
 
-fn token(st: &mut State, f: &Fields) -> Response {
+fn token(st: &mut State, form: &Fields) -> Response {
     let realm = st.sso.as_mut().expect("realm on");
-    let client_id = field(f, "client_id");
+    let client_id = field(form, "client_id");
     if realm.client(client_id).is_none() {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -358,23 +358,23 @@ fn token(st: &mut State, f: &Fields) -> Response {
             "Invalid client or Invalid client credentials",
         );
     }
-    match field(f, "grant_type") {
+    match field(form, "grant_type") {
         "authorization_code" => {
             // a code is used once, whatever the outcome
-            let Some(grant) = realm.codes.remove(field(f, "code")) else {
+            let Some(grant) = realm.codes.remove(field(form, "code")) else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Code not valid");
             };
             if grant.issued.elapsed() > CODE_LIFETIME || grant.client_id != client_id {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Code not valid");
             }
-            if grant.redirect_uri != field(f, "redirect_uri") {
+            if grant.redirect_uri != field(form, "redirect_uri") {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "Incorrect redirect_uri",
                 );
             }
-            let verifier = field(f, "code_verifier");
+            let verifier = field(form, "code_verifier");
             if verifier.is_empty() {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
@@ -394,9 +394,9 @@ fn token(st: &mut State, f: &Fields) -> Response {
             issue(st, &grant.username, client_id, grant.nonce.as_deref())
         }
         "refresh_token" => {
-            let refresh = field(f, "refresh_token");
+            let refresh = field(form, "refresh_token");
             match realm.sessions.get(refresh) {
-                Some(s) if s.client_id == client_id => {
+                Some(session) if session.client_id == client_id => {
                     let old = realm.sessions.remove(refresh).expect("present");
                     st.sessions.remove(&old.access_token);
                     issue(st, &old.username, client_id, None)
@@ -409,7 +409,7 @@ fn token(st: &mut State, f: &Fields) -> Response {
             }
         }
         "urn:ietf:params:oauth:grant-type:device_code" if realm.device_flow => {
-            device_poll(st, field(f, "device_code"), client_id)
+            device_poll(st, field(form, "device_code"), client_id)
         }
         _ => oauth_error(
             StatusCode::BAD_REQUEST,
@@ -419,9 +419,9 @@ fn token(st: &mut State, f: &Fields) -> Response {
     }
 }
 
-fn device_authorization(st: &mut State, f: &Fields) -> Response {
+fn device_authorization(st: &mut State, form: &Fields) -> Response {
     let realm = st.sso.as_mut().expect("realm on");
-    let client_id = field(f, "client_id");
+    let client_id = field(form, "client_id");
     let Some(client) = realm.client(client_id) else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -529,13 +529,13 @@ fn device_page(user_code: &str, message: Option<&str>) -> Response {
         .into_response()
 }
 
-fn device_confirm(st: &mut State, f: &Fields) -> Response {
-    let user_code = field(f, "user_code").trim().to_uppercase();
-    let username = field(f, "username").to_lowercase();
+fn device_confirm(st: &mut State, form: &Fields) -> Response {
+    let user_code = field(form, "user_code").trim().to_uppercase();
+    let username = field(form, "username").to_lowercase();
     let user = st
         .users
         .iter()
-        .find(|u| u.username == username && u.password == field(f, "password"))
+        .find(|u| u.username == username && u.password == field(form, "password"))
         .map(|u| u.username.clone());
     let realm = st.sso.as_mut().expect("realm on");
     let Some(grant) = realm
@@ -545,7 +545,7 @@ fn device_confirm(st: &mut State, f: &Fields) -> Response {
     else {
         return device_page(&user_code, Some("Invalid code."));
     };
-    if f.contains_key("cancel") {
+    if form.contains_key("cancel") {
         grant.decision = Some(Err(()));
         return page(StatusCode::OK, "Consent denied.");
     }
@@ -581,8 +581,8 @@ fn issue(st: &mut State, username: &str, client_id: &str, nonce: Option<&str>) -
         "iss": realm.issuer(), "aud": client_id, "sub": user.user_id,
         "preferred_username": user.username, "exp": Utc::now().timestamp() + 300,
     });
-    if let Some(n) = nonce {
-        claims["nonce"] = json!(n);
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
     }
     let id_token = format!(
         "{}.{}.{}",
@@ -603,31 +603,31 @@ fn issue(st: &mut State, username: &str, client_id: &str, nonce: Option<&str>) -
 }
 
 /// RFC 7009: the token's session ends; an unknown token is not an error.
-fn revoke(st: &mut State, f: &Fields) -> Response {
+fn revoke(st: &mut State, form: &Fields) -> Response {
     let realm = st.sso.as_mut().expect("realm on");
-    if realm.client(field(f, "client_id")).is_none() {
+    if realm.client(field(form, "client_id")).is_none() {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Invalid client or Invalid client credentials",
         );
     }
-    if let Some(s) = realm.sessions.remove(field(f, "token")) {
-        st.sessions.remove(&s.access_token);
+    if let Some(session) = realm.sessions.remove(field(form, "token")) {
+        st.sessions.remove(&session.access_token);
     }
     StatusCode::OK.into_response()
 }
 
 /// Keycloak's end-session with a refresh token (back-channel logout).
-fn logout(st: &mut State, f: &Fields) -> Response {
+fn logout(st: &mut State, form: &Fields) -> Response {
     let realm = st.sso.as_mut().expect("realm on");
-    match realm.sessions.get(field(f, "refresh_token")) {
-        Some(s) if s.client_id == field(f, "client_id") => {
-            let s = realm
+    match realm.sessions.get(field(form, "refresh_token")) {
+        Some(session) if session.client_id == field(form, "client_id") => {
+            let session = realm
                 .sessions
-                .remove(field(f, "refresh_token"))
+                .remove(field(form, "refresh_token"))
                 .expect("present");
-            st.sessions.remove(&s.access_token);
+            st.sessions.remove(&session.access_token);
             StatusCode::NO_CONTENT.into_response()
         }
         _ => oauth_error(
@@ -695,15 +695,18 @@ mod tests {
 
     #[test]
     fn redirect_patterns() {
-        let p = "http://127.0.0.1:*/callback";
-        assert!(matches_pattern(p, "http://127.0.0.1:49152/callback"));
-        assert!(!matches_pattern(p, "http://127.0.0.1:/callback"));
+        let pattern = "http://127.0.0.1:*/callback";
+        assert!(matches_pattern(pattern, "http://127.0.0.1:49152/callback"));
+        assert!(!matches_pattern(pattern, "http://127.0.0.1:/callback"));
         assert!(!matches_pattern(
-            p,
+            pattern,
             "http://127.0.0.1:80.evil.example/callback"
         ));
-        assert!(!matches_pattern(p, "http://127.0.0.1:8080/callback/x"));
-        assert!(!matches_pattern(p, "http://localhost:8080/callback"));
+        assert!(!matches_pattern(
+            pattern,
+            "http://127.0.0.1:8080/callback/x"
+        ));
+        assert!(!matches_pattern(pattern, "http://localhost:8080/callback"));
         assert!(matches_pattern("http://a/b", "http://a/b"));
     }
 }

@@ -73,7 +73,7 @@ pub struct Channel {
 impl Channel {
     pub fn full_name(&self) -> String {
         match &self.parent {
-            Some(p) => format!("{p}/{}", self.name),
+            Some(parent) => format!("{parent}/{}", self.name),
             None => self.name.clone(),
         }
     }
@@ -240,9 +240,9 @@ impl State {
             channel("bob-private", None, "private", &["bob"], 0),
             channel("alice", None, "private", &["alice"], 0),
         ];
-        for i in 0..bulk_channels {
+        for index in 0..bulk_channels {
             channels.push(channel(
-                &format!("pkgs-{i:04}"),
+                &format!("pkgs-{index:04}"),
                 None,
                 "authenticated",
                 &["admin"],

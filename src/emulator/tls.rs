@@ -37,8 +37,8 @@ impl axum::serve::Listener for TlsListener {
         loop {
             let (tcp, addr) = match self.tcp.accept().await {
                 Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "emulator accept failed");
+                Err(error) => {
+                    tracing::warn!(error = %error, "emulator accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
