@@ -13,13 +13,13 @@ use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig};
 use crate::common::*;
 
 async fn world() -> World {
-    let w = World::with_config(EmulatorConfig {
+    let world = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
-    w.set_domain().await;
-    w
+    world.set_domain().await;
+    world
 }
 
 /// A TCP server on loopback that accepts connections, counts them, reads what comes and never answers (or, with
@@ -54,16 +54,16 @@ fn silent_server(close: bool) -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn ids_are_uuids_compared_by_value() {
-    let w = world().await;
-    let outcome = w.login().await;
-    let requests = w.emu.log().len();
+    let world = world().await;
+    let outcome = world.login().await;
+    let requests = world.emu.log().len();
     for args in [
         vec!["tokens", "revoke", ".."],
         vec!["tokens", "revoke", "."],
         vec!["tokens", "regenerate", ".."],
         vec!["tokens", "revoke", "../../system"],
     ] {
-        let out = cli(w.home.path(), &args, None, &[]).await;
+        let out = cli(world.home.path(), &args, None, &[]).await;
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -71,25 +71,29 @@ async fn ids_are_uuids_compared_by_value() {
             output_text(&out)
         );
     }
-    assert_eq!(w.emu.log().len(), requests, "no request reached the server");
+    assert_eq!(
+        world.emu.log().len(),
+        requests,
+        "no request reached the server"
+    );
     // the sign-in token in another spelling is still the sign-in token
     let braced = format!("{{{}}}", outcome.token_id.to_uppercase());
-    let out = cli(w.home.path(), &["tokens", "revoke", &braced], None, &[]).await;
+    let out = cli(world.home.path(), &["tokens", "revoke", &braced], None, &[]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         output_text(&out).contains("Sign out"),
         "{}",
         output_text(&out)
     );
-    assert_eq!(w.emu.tokens().len(), 1, "conda's token is alive");
+    assert_eq!(world.emu.tokens().len(), 1, "conda's token is alive");
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_failed_sign_out_restores_token_files_with_their_private_mode() {
-    let w = world().await;
-    w.login().await;
-    let files = conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url);
+    let world = world().await;
+    world.login().await;
+    let files = conda_connect::engine::token_files::token_file_paths(&world.paths, &world.emu.url);
     let last_dir = files.last().unwrap().parent().unwrap().to_path_buf();
     // the last token folder refuses changes (immutable, which not even root can override): the sign-out fails
     // after it removed the files of the other folders, and must put them back 0600
@@ -104,7 +108,7 @@ async fn a_failed_sign_out_restores_token_files_with_their_private_mode() {
         );
         return;
     }
-    let result = w.engine().logout().await;
+    let result = world.engine().logout().await;
     let _ = std::process::Command::new("chattr")
         .arg("-i")
         .arg(&last_dir)
@@ -115,16 +119,16 @@ async fn a_failed_sign_out_restores_token_files_with_their_private_mode() {
         assert_eq!(mode(path), 0o600, "{} stays private", path.display());
     }
     assert_eq!(
-        mode(&w.paths.navigator_ini),
+        mode(&world.paths.navigator_ini),
         0o600,
         "the ini still holds the token"
     );
     assert!(
-        w.engine().status().unwrap().logged_in,
+        world.engine().status().unwrap().logged_in,
         "still signed in, as the message says"
     );
-    w.engine().logout().await.unwrap();
-    assert!(w.emu.tokens().is_empty());
+    world.engine().logout().await.unwrap();
+    assert!(world.emu.tokens().is_empty());
 }
 
 #[tokio::test]
@@ -221,7 +225,7 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
 
 #[tokio::test]
 async fn pending_revocations_to_a_silent_server_delay_a_command_by_about_a_second() {
-    let w = world().await;
+    let world = world().await;
     let (silent, connections) = silent_server(false);
     let now = chrono::Utc::now().timestamp();
     let mut pending = Vec::new();
@@ -236,19 +240,19 @@ async fn pending_revocations_to_a_silent_server_delay_a_command_by_about_a_secon
             serde_json::json!({"jwt": format!("jwt-for-{i}-0123456789")}),
         );
     }
-    std::fs::create_dir_all(&w.paths.data_dir).unwrap();
+    std::fs::create_dir_all(&world.paths.data_dir).unwrap();
     std::fs::write(
-        w.paths.data_dir.join("pending_revocations.json"),
+        world.paths.data_dir.join("pending_revocations.json"),
         serde_json::to_vec(&pending).unwrap(),
     )
     .unwrap();
     std::fs::write(
-        w.paths.secrets_file(),
+        world.paths.secrets_file(),
         serde_json::to_vec(&secrets).unwrap(),
     )
     .unwrap();
     let start = Instant::now();
-    let out = cli(w.home.path(), &["status"], None, &[]).await;
+    let out = cli(world.home.path(), &["status"], None, &[]).await;
     let took = start.elapsed();
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(took < Duration::from_secs(4), "status took {took:?}");
@@ -258,7 +262,7 @@ async fn pending_revocations_to_a_silent_server_delay_a_command_by_about_a_secon
         "all six were attempted, the future one too"
     );
     let left: Vec<serde_json::Value> = serde_json::from_slice(
-        &std::fs::read(w.paths.data_dir.join("pending_revocations.json")).unwrap(),
+        &std::fs::read(world.paths.data_dir.join("pending_revocations.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(left.len(), 6, "none dropped");
@@ -266,19 +270,19 @@ async fn pending_revocations_to_a_silent_server_delay_a_command_by_about_a_secon
 
 #[tokio::test]
 async fn condarc_proxies_honour_no_proxy() {
-    let w = World::with_config(EmulatorConfig {
+    let world = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
     let (proxy, connections) = silent_server(true);
-    w.write_condarc(&format!(
+    world.write_condarc(&format!(
         "proxy_servers:\n  http: {}\n",
         proxy.replace("http://", "http://user:proxy-pass@")
     ));
     let out = cli(
-        w.home.path(),
-        &["set-domain", &w.emu.url],
+        world.home.path(),
+        &["set-domain", &world.emu.url],
         None,
         &[("NO_PROXY", "127.0.0.1,localhost")],
     )
@@ -291,8 +295,8 @@ async fn condarc_proxies_honour_no_proxy() {
     );
     // without NO_PROXY the proxy is used (and, being silent, fails the request)
     let out = cli(
-        w.home.path(),
-        &["set-domain", &w.emu.url],
+        world.home.path(),
+        &["set-domain", &world.emu.url],
         None,
         &[("NO_PROXY", "")],
     )
@@ -336,15 +340,19 @@ async fn without_a_display_the_window_commands_say_so_and_leave_nothing() {
 
 #[tokio::test]
 async fn expiry_dates_are_utc_and_token_names_are_printed_safely() {
-    let w = world().await;
-    w.engine().login(DEMO_USER, DEMO_PASSWORD).await.unwrap();
+    let world = world().await;
+    world
+        .engine()
+        .login(DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap();
     let today = chrono::Utc::now()
         .date_naive()
         .format("%Y-%m-%d")
         .to_string();
     for tz in ["Pacific/Honolulu", "Pacific/Kiritimati", "UTC"] {
         let out = cli(
-            w.home.path(),
+            world.home.path(),
             &["tokens", "create", "--name", "t", "--expires", &today],
             None,
             &[("TZ", tz)],
@@ -352,11 +360,12 @@ async fn expiry_dates_are_utc_and_token_names_are_printed_safely() {
         .await;
         assert_eq!(out.status.code(), Some(1), "TZ={tz}: {}", output_text(&out));
     }
-    w.engine()
+    world
+        .engine()
         .create_token("evil\u{1b}[2J\nname", &["channel:view".into()], None)
         .await
         .unwrap();
-    let out = cli(w.home.path(), &["tokens", "list"], None, &[]).await;
+    let out = cli(world.home.path(), &["tokens", "list"], None, &[]).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");

@@ -12,19 +12,19 @@ use crate::common::*;
 
 #[tokio::test]
 async fn happy_path_exact_files_and_server_state() {
-    let w = World::new().await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
-    let ini_after_domain = w.ini().unwrap();
+    let world = World::new().await;
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
+    let ini_after_domain = world.ini().unwrap();
     assert_eq!(
         ini_after_domain,
-        format!("[main]\nanaconda_server_api_url = '{}'\n", w.emu.url)
+        format!("[main]\nanaconda_server_api_url = '{}'\n", world.emu.url)
     );
 
-    let out = w.login().await;
+    let out = world.login().await;
     assert_eq!(out.username, "alice");
     assert_eq!(out.remembered, None);
-    let tokens = w.emu.tokens();
+    let tokens = world.emu.tokens();
     assert_eq!(tokens.len(), 1, "exactly one server token");
     let t = &tokens[0];
     assert_eq!(t.id, out.token_id);
@@ -46,34 +46,34 @@ async fn happy_path_exact_files_and_server_state() {
     assert_eq!(t.token.len(), 48);
 
     // .condarc: minimal edits, everything else kept
-    let alias = format!("{}/api/repo", w.emu.url);
+    let alias = format!("{}/api/repo", world.emu.url);
     assert_eq!(
-        w.condarc().unwrap(),
+        world.condarc().unwrap(),
         format!(
             "# my conda settings\nchannels: []   # where packages come from\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\nchannel_alias: {alias}\n"
         )
     );
     // byte-exact snapshot in Navigator's store
-    let store = SnapshotStore::new(&w.paths.condarc_storage);
+    let store = SnapshotStore::new(&world.paths.condarc_storage);
     assert_eq!(store.read("main").as_deref(), Some(USER_CONDARC));
     let key = user_key(
         "Anaconda Server",
-        &w.emu.url,
+        &world.emu.url,
         "3f1c2a9e-1111-2222-3333-444455556666",
     );
     assert_eq!(store.index().current.as_deref(), Some(key.as_str()));
     // ini keys in Navigator's encoding
     assert_eq!(
-        w.ini().unwrap(),
+        world.ini().unwrap(),
         format!(
             "[main]\nanaconda_server_api_url = '{u}'\nlogged_api_url = '{u}'\nlogged_brand = Anaconda Server\nanaconda_server_token = '{tok}'\nanaconda_server_token_id = '{id}'\n",
-            u = w.emu.url,
+            u = world.emu.url,
             tok = t.token,
             id = t.id
         )
     );
     // token files: every directory, bare token, 0600
-    let files = w.token_files();
+    let files = world.token_files();
     assert_eq!(files.len(), 6, "{files:?}");
     for f in &files {
         assert_eq!(std::fs::read_to_string(f).unwrap(), t.token);
@@ -81,27 +81,29 @@ async fn happy_path_exact_files_and_server_state() {
         assert_eq!(mode(f), 0o600);
     }
     assert!(
-        w.paths.token_dirs[0]
+        world.paths.token_dirs[0]
             .join(format!(
                 "{}.token",
-                quote_plus(&format!("{}/api", w.emu.url))
+                quote_plus(&format!("{}/api", world.emu.url))
             ))
             .exists()
     );
     // secrets: not in any user file but the fallback store, which is 0600
     #[cfg(unix)]
-    assert_eq!(mode(&w.paths.secrets_file()), 0o600);
-    let status = w.engine().status().unwrap();
+    assert_eq!(mode(&world.paths.secrets_file()), 0o600);
+    let status = world.engine().status().unwrap();
     assert!(status.logged_in);
     assert_eq!(status.source, Some(LoginSource::CondaConnect));
     assert_eq!(status.channel_alias.as_deref(), Some(alias.as_str()));
 
     // Add Channels
-    w.engine()
+    world
+        .engine()
         .select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
         .await
         .unwrap();
-    let settings = conda_connect::engine::condarc::read_settings(&w.condarc().unwrap()).unwrap();
+    let settings =
+        conda_connect::engine::condarc::read_settings(&world.condarc().unwrap()).unwrap();
     assert_eq!(settings.default_channels, Some(vec!["main".to_string()]));
     assert_eq!(
         settings.channels,
@@ -111,65 +113,71 @@ async fn happy_path_exact_files_and_server_state() {
             "team/sub".into()
         ])
     );
-    assert!(w.condarc().unwrap().starts_with("# my conda settings\n"));
+    assert!(
+        world
+            .condarc()
+            .unwrap()
+            .starts_with("# my conda settings\n")
+    );
 
     // sign out: byte-identical, nothing left anywhere
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert!(out.server_token_revoked);
     assert_eq!(out.condarc, CondarcRestore::Exact);
-    assert_eq!(w.condarc().unwrap(), USER_CONDARC);
-    assert_eq!(w.ini().unwrap(), ini_after_domain);
-    assert!(w.token_files().is_empty());
-    assert!(w.emu.tokens().is_empty());
-    assert!(!w.paths.secrets_file().exists());
-    assert!(!w.paths.session_file().exists());
-    assert!(!w.paths.journal_file().exists());
+    assert_eq!(world.condarc().unwrap(), USER_CONDARC);
+    assert_eq!(world.ini().unwrap(), ini_after_domain);
+    assert!(world.token_files().is_empty());
+    assert!(world.emu.tokens().is_empty());
+    assert!(!world.paths.secrets_file().exists());
+    assert!(!world.paths.session_file().exists());
+    assert!(!world.paths.journal_file().exists());
     assert_eq!(store.index().current, None);
 
     // next sign-in offers the remembered selection
-    let again = w.login().await;
+    let again = world.login().await;
     let sel = again.remembered.expect("remembered selection");
     assert_eq!(sel.default_channels, vec!["main".to_string()]);
     assert_eq!(
         sel.channels,
         vec!["internal".to_string(), "team/sub".into()]
     );
-    let list = w.engine().channels(false).await.unwrap();
+    let list = world.engine().channels(false).await.unwrap();
     assert_eq!(list.preselected.default_channels, vec!["main".to_string()]);
-    w.engine().logout().await.unwrap();
-    assert_eq!(w.condarc().unwrap(), USER_CONDARC);
+    world.engine().logout().await.unwrap();
+    assert_eq!(world.condarc().unwrap(), USER_CONDARC);
 }
 
 #[tokio::test]
 async fn no_condarc_before_means_none_after() {
-    let w = World::new().await;
-    w.set_domain().await;
-    w.login().await;
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
     assert_eq!(
-        w.condarc().unwrap(),
-        format!("channel_alias: {}/api/repo\nchannels: []\n", w.emu.url)
+        world.condarc().unwrap(),
+        format!("channel_alias: {}/api/repo\nchannels: []\n", world.emu.url)
     );
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::Removed);
-    assert_eq!(w.condarc(), None);
+    assert_eq!(world.condarc(), None);
 }
 
 #[tokio::test]
 async fn user_edits_while_signed_in_are_kept() {
-    let w = World::new().await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
-    w.login().await;
-    w.engine()
+    let world = World::new().await;
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
+    world.login().await;
+    world
+        .engine()
         .select_channels(&["main".into()], &["internal".into()])
         .await
         .unwrap();
-    let signed_in = w.condarc().unwrap();
+    let signed_in = world.condarc().unwrap();
     let edited = format!("{signed_in}auto_activate_base: false   # added while signed in\n");
-    w.write_condarc(&edited);
-    let out = w.engine().logout().await.unwrap();
+    world.write_condarc(&edited);
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::KeysReverted);
-    let after = w.condarc().unwrap();
+    let after = world.condarc().unwrap();
     assert!(
         after.contains("auto_activate_base: false   # added while signed in\n"),
         "{after}"
@@ -191,10 +199,10 @@ async fn user_edits_while_signed_in_are_kept() {
         Some(conda_connect::engine::condarc::CondaSsl::Bool(true))
     );
     // a copy of the signed-in version is kept
-    let store = SnapshotStore::new(&w.paths.condarc_storage);
+    let store = SnapshotStore::new(&world.paths.condarc_storage);
     let key = user_key(
         "Anaconda Server",
-        &w.emu.url,
+        &world.emu.url,
         "3f1c2a9e-1111-2222-3333-444455556666",
     );
     assert_eq!(store.read(&key).as_deref(), Some(edited.as_str()));
@@ -202,48 +210,52 @@ async fn user_edits_while_signed_in_are_kept() {
 
 #[tokio::test]
 async fn wrong_password_changes_nothing() {
-    let w = World::new().await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
-    let before = w.files();
-    let err = w.engine().login(DEMO_USER, "nope").await.unwrap_err();
+    let world = World::new().await;
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
+    let before = world.files();
+    let err = world.engine().login(DEMO_USER, "nope").await.unwrap_err();
     assert_eq!(err, Error::InvalidCredentials);
     assert_eq!(err.to_string(), "Invalid Credentials!");
-    assert_eq!(w.files(), before);
-    assert!(w.emu.tokens().is_empty());
+    assert_eq!(world.files(), before);
+    assert!(world.emu.tokens().is_empty());
 }
 
 #[tokio::test]
 async fn invalid_condarc_is_refused_before_the_server_is_touched() {
-    let w = World::new().await;
+    let world = World::new().await;
     let broken = "channels: [conda-forge\nssl_verify: true\n";
-    w.write_condarc(broken);
-    w.set_domain().await;
-    let before = w.files();
-    let err = w
+    world.write_condarc(broken);
+    world.set_domain().await;
+    let before = world.files();
+    let err = world
         .engine()
         .login(DEMO_USER, DEMO_PASSWORD)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidCondarc { .. }), "{err:?}");
     assert!(err.to_string().contains("it was left unchanged"), "{err}");
-    assert_eq!(w.condarc().unwrap(), broken);
-    assert_eq!(w.files(), before);
-    assert!(w.emu.tokens().is_empty());
+    assert_eq!(world.condarc().unwrap(), broken);
+    assert_eq!(world.files(), before);
+    assert!(world.emu.tokens().is_empty());
     assert!(
-        w.emu.log().iter().all(|e| e.path != "/api/auth/login"),
+        world.emu.log().iter().all(|e| e.path != "/api/auth/login"),
         "no sign-in request was made"
     );
 }
 
 #[tokio::test]
 async fn invalid_ini_is_refused() {
-    let w = World::new().await;
-    std::fs::create_dir_all(w.paths.navigator_ini.parent().unwrap()).unwrap();
-    std::fs::write(&w.paths.navigator_ini, "[main\nbroken\n").unwrap();
-    let err = w.engine().set_domain(&w.emu.url, false).await.unwrap_err();
+    let world = World::new().await;
+    std::fs::create_dir_all(world.paths.navigator_ini.parent().unwrap()).unwrap();
+    std::fs::write(&world.paths.navigator_ini, "[main\nbroken\n").unwrap();
+    let err = world
+        .engine()
+        .set_domain(&world.emu.url, false)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidIni { .. }), "{err:?}");
-    assert_eq!(w.ini().unwrap(), "[main\nbroken\n");
+    assert_eq!(world.ini().unwrap(), "[main\nbroken\n");
 }
 
 #[tokio::test]
@@ -265,16 +277,16 @@ async fn server_errors_at_each_request_leave_nothing_behind() {
     ];
     for (prefix, method) in requests {
         for kind in kinds.clone() {
-            let w = World::with_config(EmulatorConfig {
+            let world = World::with_config(EmulatorConfig {
                 bulk_channels: 0,
                 ..Default::default()
             })
             .await;
-            w.write_condarc(USER_CONDARC);
-            w.set_domain().await;
-            let before = w.files();
-            w.fault(prefix, method, kind.clone());
-            let err = w
+            world.write_condarc(USER_CONDARC);
+            world.set_domain().await;
+            let before = world.files();
+            world.fault(prefix, method, kind.clone());
+            let err = world
                 .engine()
                 .login(DEMO_USER, DEMO_PASSWORD)
                 .await
@@ -282,35 +294,38 @@ async fn server_errors_at_each_request_leave_nothing_behind() {
             let msg = err.to_string();
             assert!(!msg.contains('\n'), "one line: {msg}");
             assert_eq!(
-                w.files(),
+                world.files(),
                 before,
                 "{prefix} {kind:?}: local state unchanged"
             );
             assert!(
-                w.emu.tokens().is_empty(),
+                world.emu.tokens().is_empty(),
                 "{prefix} {kind:?}: no orphan token"
             );
-            assert!(!w.paths.journal_file().exists());
+            assert!(!world.paths.journal_file().exists());
         }
     }
 }
 
 #[tokio::test]
 async fn failure_after_token_creation_revokes_it_and_rolls_back() {
-    let w = World::new().await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
+    let world = World::new().await;
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
     // make a token directory impossible to create: a file where the directory should be
-    std::fs::write(w.home.path().join(".continuum"), "in the way").unwrap();
-    let before = w.files();
-    let err = w
+    std::fs::write(world.home.path().join(".continuum"), "in the way").unwrap();
+    let before = world.files();
+    let err = world
         .engine()
         .login(DEMO_USER, DEMO_PASSWORD)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
-    assert_eq!(w.files(), before, "every applied change rolled back");
-    assert!(w.emu.tokens().is_empty(), "the created token was revoked");
+    assert_eq!(world.files(), before, "every applied change rolled back");
+    assert!(
+        world.emu.tokens().is_empty(),
+        "the created token was revoked"
+    );
 }
 
 #[tokio::test]
@@ -320,32 +335,32 @@ async fn crash_at_every_journal_step_recovers() {
     let mut tried = 0;
     for phase in ["login", "select", "logout"] {
         for step in 1..=20 {
-            let w = World::with_config(EmulatorConfig {
+            let world = World::with_config(EmulatorConfig {
                 bulk_channels: 0,
                 ..Default::default()
             })
             .await;
-            w.write_condarc(USER_CONDARC);
-            w.set_domain().await;
-            let before = w.user_files();
-            let mut crashing = w.engine();
+            world.write_condarc(USER_CONDARC);
+            world.set_domain().await;
+            let before = world.user_files();
+            let mut crashing = world.engine();
             crashing.crash = Some(CrashPoint::at(step));
             let result = match phase {
                 "login" => crashing.login(DEMO_USER, DEMO_PASSWORD).await.map(|_| ()),
                 "select" => {
-                    w.login().await;
+                    world.login().await;
                     crashing
                         .select_channels(&["main".into()], &["internal".into()])
                         .await
                 }
                 _ => {
-                    w.login().await;
+                    world.login().await;
                     crashing.logout().await.map(|_| ())
                 }
             };
             if result.is_ok() {
                 // fewer steps than `step`: this phase is exhausted
-                let _ = w.engine().logout().await;
+                let _ = world.engine().logout().await;
                 break;
             }
             assert!(
@@ -353,22 +368,22 @@ async fn crash_at_every_journal_step_recovers() {
                 "{phase} {step}: {result:?}"
             );
             tried += 1;
-            let engine = w.engine();
+            let engine = world.engine();
             engine.recover().await.unwrap();
             assert!(
-                !w.paths.journal_file().exists(),
+                !world.paths.journal_file().exists(),
                 "{phase} {step}: journal cleared"
             );
             if engine.status().unwrap().logged_in {
                 engine.logout().await.unwrap();
             }
             assert_eq!(
-                w.user_files(),
+                world.user_files(),
                 before,
                 "{phase} {step}: files as before sign-in"
             );
             assert!(
-                w.emu.tokens().is_empty(),
+                world.emu.tokens().is_empty(),
                 "{phase} {step}: no live server token"
             );
         }
@@ -379,48 +394,48 @@ async fn crash_at_every_journal_step_recovers() {
 
 #[tokio::test]
 async fn offline_logout_completes_locally() {
-    let w = World::new().await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
-    w.login().await;
-    w.fault(
+    let world = World::new().await;
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
+    world.login().await;
+    world.fault(
         "/api/account/tokens",
         Some("DELETE"),
         FaultKind::Status { status: 503 },
     );
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert!(!out.server_token_revoked);
-    assert_eq!(w.condarc().unwrap(), USER_CONDARC);
-    assert!(w.token_files().is_empty());
+    assert_eq!(world.condarc().unwrap(), USER_CONDARC);
+    assert!(world.token_files().is_empty());
     assert_eq!(
-        w.emu.tokens().len(),
+        world.emu.tokens().len(),
         1,
         "the server still has it: the user was told"
     );
-    assert_eq!(w.engine().pending_revocations().unwrap().len(), 1);
+    assert_eq!(world.engine().pending_revocations().unwrap().len(), 1);
     // the next command retries once the server answers again
-    w.emu.clear_faults();
-    let mut e = w.engine();
+    world.emu.clear_faults();
+    let mut e = world.engine();
     e.revoke_retry_after = std::time::Duration::ZERO;
     let msg = e.recover().await.unwrap().unwrap();
     assert!(msg.contains("was revoked"), "{msg}");
     assert!(
-        w.emu.tokens().is_empty(),
+        world.emu.tokens().is_empty(),
         "no orphan token left on the server"
     );
     assert!(e.pending_revocations().unwrap().is_empty());
     assert!(
-        !w.paths.secrets_file().exists(),
+        !world.paths.secrets_file().exists(),
         "the kept session is gone too"
     );
 }
 
 #[tokio::test]
 async fn add_channels_rules() {
-    let w = World::new().await;
-    w.set_domain().await;
-    w.login().await;
-    let e = w.engine();
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    let e = world.engine();
     assert_eq!(
         e.select_channels(&[], &["internal".into()])
             .await
@@ -447,17 +462,17 @@ async fn add_channels_rules() {
 
 #[tokio::test]
 async fn channel_listing_pages_past_1000() {
-    let w = World::new().await;
-    w.set_domain().await;
-    w.login().await;
-    let list = w.engine().channels(false).await.unwrap();
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    let list = world.engine().channels(false).await.unwrap();
     let names: Vec<String> = list.channels.iter().map(|c| c.full_name()).collect();
     assert!(names.len() > 1000, "{}", names.len());
     assert!(names.contains(&"pkgs-1199".to_string()));
     assert!(names.contains(&"team/sub".to_string()));
     assert!(names.contains(&"internal".to_string()));
     assert!(!names.contains(&"bob-private".to_string()));
-    let pages = w
+    let pages = world
         .emu
         .log()
         .iter()
@@ -470,65 +485,65 @@ async fn channel_listing_pages_past_1000() {
 
 #[tokio::test]
 async fn command_line_logins_are_detected() {
-    let w = World::new().await;
-    w.set_domain().await;
-    let dir = &w.paths.token_dirs[0];
+    let world = World::new().await;
+    world.set_domain().await;
+    let dir = &world.paths.token_dirs[0];
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join(format!(
             "{}.token",
-            quote_plus(&format!("{}/api", w.emu.url))
+            quote_plus(&format!("{}/api", world.emu.url))
         )),
         "abc",
     )
     .unwrap();
-    let s = w.engine().status().unwrap();
+    let s = world.engine().status().unwrap();
     assert!(s.logged_in);
     assert_eq!(s.source, Some(LoginSource::TokenFile));
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::Untouched);
-    assert!(w.token_files().is_empty());
+    assert!(world.token_files().is_empty());
 
     // conda-repo-cli: config + token, no domain set yet
-    let w = World::new().await;
-    std::fs::create_dir_all(w.paths.repo_cli_config.parent().unwrap()).unwrap();
+    let world = World::new().await;
+    std::fs::create_dir_all(world.paths.repo_cli_config.parent().unwrap()).unwrap();
     std::fs::write(
-        &w.paths.repo_cli_config,
+        &world.paths.repo_cli_config,
         format!(
             "default_site: corp\nsites:\n  corp:\n    url: {}/api\n",
-            w.emu.url
+            world.emu.url
         ),
     )
     .unwrap();
-    let tdir = &w.paths.repo_cli_token_dirs[1];
+    let tdir = &world.paths.repo_cli_token_dirs[1];
     std::fs::create_dir_all(tdir).unwrap();
     std::fs::write(
         tdir.join(format!(
             "{}.token",
-            quote_plus(&format!("{}/api", w.emu.url))
+            quote_plus(&format!("{}/api", world.emu.url))
         )),
         "abc",
     )
     .unwrap();
-    let s = w.engine().status().unwrap();
+    let s = world.engine().status().unwrap();
     assert!(s.logged_in);
     assert_eq!(s.source, Some(LoginSource::CondaRepoCli));
-    assert_eq!(s.domain.as_deref(), Some(w.emu.url.as_str()));
+    assert_eq!(s.domain.as_deref(), Some(world.emu.url.as_str()));
 }
 
 #[tokio::test]
 async fn set_domain_validation() {
-    let w = World::new().await;
-    let e = w.engine();
+    let world = World::new().await;
+    let e = world.engine();
     assert_eq!(
         e.set_domain("not a url", false).await.unwrap_err(),
         Error::InvalidDomain
     );
-    let typed = format!("{}/api/system", w.emu.url.replace("http://", "HTTP://"));
-    assert_eq!(e.set_domain(&typed, false).await.unwrap(), w.emu.url);
-    w.fault("/api/system", None, FaultKind::Status { status: 404 });
+    let typed = format!("{}/api/system", world.emu.url.replace("http://", "HTTP://"));
+    assert_eq!(e.set_domain(&typed, false).await.unwrap(), world.emu.url);
+    world.fault("/api/system", None, FaultKind::Status { status: 404 });
     assert_eq!(
-        e.set_domain(&w.emu.url, false).await.unwrap_err(),
+        e.set_domain(&world.emu.url, false).await.unwrap_err(),
         Error::InvalidDomain
     );
     // nothing listens on port 9 of loopback
@@ -536,24 +551,25 @@ async fn set_domain_validation() {
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     // failed validations leave the stored domain as it was
     assert_eq!(
-        w.ini().unwrap(),
-        format!("[main]\nanaconda_server_api_url = '{}'\n", w.emu.url)
+        world.ini().unwrap(),
+        format!("[main]\nanaconda_server_api_url = '{}'\n", world.emu.url)
     );
 }
 
 #[tokio::test]
 async fn update_index_reports_each_channel() {
-    let w = World::new().await;
-    w.set_domain().await;
-    w.login().await;
-    let e = w.engine();
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    let e = world.engine();
     e.select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
         .await
         .unwrap();
-    let settings = conda_connect::engine::condarc::read_settings(&w.condarc().unwrap()).unwrap();
+    let settings =
+        conda_connect::engine::condarc::read_settings(&world.condarc().unwrap()).unwrap();
     let (domain, token) = e.access_token().unwrap().unwrap();
     let client = e.client(&domain).unwrap();
-    let cache = w.paths.repodata_cache();
+    let cache = world.paths.repodata_cache();
     let events = std::sync::Mutex::new(0usize);
     let r = conda_connect::engine::index::update_index(
         &client,
@@ -575,7 +591,8 @@ async fn update_index_reports_each_channel() {
     assert_eq!(r.packages_total, 4 + 4 + 1 + 1 + 1);
     assert_eq!(*events.lock().unwrap(), 7);
     assert!(
-        w.emu
+        world
+            .emu
             .log()
             .iter()
             .any(|l| l.path == "/api/repo/internal/noarch/repodata.json"
@@ -616,9 +633,9 @@ async fn update_index_reports_each_channel() {
 
 #[tokio::test]
 async fn tls_failure_then_explicit_trust_for_that_host_only() {
-    let w = World::new().await;
-    let https = self_signed_https_front(w.emu.addr).await;
-    let e = w.engine();
+    let world = World::new().await;
+    let https = self_signed_https_front(world.emu.addr).await;
+    let e = world.engine();
     // verification is on by default: a self-signed certificate is a TLS error, and nothing is stored
     let err = e.set_domain(&https, false).await.unwrap_err();
     assert!(err.is_tls(), "{err:?}");
@@ -627,24 +644,25 @@ async fn tls_failure_then_explicit_trust_for_that_host_only() {
             .starts_with("Your SSL certificate is self-signed or broken"),
         "{err}"
     );
-    assert_eq!(w.ini(), None);
+    assert_eq!(world.ini(), None);
     // explicit trust: recorded per host (netloc), Navigator-compatibly
     assert_eq!(e.set_domain(&https, true).await.unwrap(), https);
     let netloc = https.trim_start_matches("https://");
     assert!(
-        w.ini()
+        world
+            .ini()
             .unwrap()
             .contains(&format!("[ssl]\ntrusted_servers = ['{netloc}']\n")),
         "{:?}",
-        w.ini()
+        world.ini()
     );
-    w.login().await;
-    assert_eq!(w.emu.tokens().len(), 1);
+    world.login().await;
+    assert_eq!(world.emu.tokens().len(), 1);
     // a second self-signed host is not trusted by the first one's trust
-    let other = self_signed_https_front(w.emu.addr).await;
+    let other = self_signed_https_front(world.emu.addr).await;
     let client = e.client(&other).unwrap();
     assert!(client.system().await.unwrap_err().is_tls());
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert!(out.server_token_revoked);
-    assert!(w.emu.tokens().is_empty());
+    assert!(world.emu.tokens().is_empty());
 }

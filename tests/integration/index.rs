@@ -7,18 +7,19 @@ use conda_connect::engine::index::IndexReport;
 use crate::common::*;
 
 async fn signed_in_with_channels() -> World {
-    let w = World::new().await;
-    w.set_domain().await;
-    w.login().await;
-    w.engine()
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    world
+        .engine()
         .select_channels(&["main".into()], &["internal".into()])
         .await
         .unwrap();
-    w
+    world
 }
 
-async fn update(w: &World) -> IndexReport {
-    w.engine().update_index(|_| {}).await.unwrap()
+async fn update(world: &World) -> IndexReport {
+    world.engine().update_index(|_| {}).await.unwrap()
 }
 
 fn status_of<'a>(r: &'a IndexReport, name: &str, subdir: &str) -> &'a str {
@@ -29,8 +30,9 @@ fn status_of<'a>(r: &'a IndexReport, name: &str, subdir: &str) -> &'a str {
         .status
 }
 
-fn requests(w: &World, path_suffix: &str) -> Vec<(String, u16)> {
-    w.emu
+fn requests(world: &World, path_suffix: &str) -> Vec<(String, u16)> {
+    world
+        .emu
         .log()
         .into_iter()
         .filter(|l| l.path.ends_with(path_suffix))
@@ -40,8 +42,9 @@ fn requests(w: &World, path_suffix: &str) -> Vec<(String, u16)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zst_preferred_plain_fallback_remembered() {
-    let w = signed_in_with_channels().await;
-    w.emu
+    let world = signed_in_with_channels().await;
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -50,7 +53,7 @@ async fn zst_preferred_plain_fallback_remembered() {
         .find(|c| c.name == "main")
         .unwrap()
         .zst = true;
-    let r = update(&w).await;
+    let r = update(&world).await;
     assert!(
         r.channels.iter().all(|c| c.status == "ok"),
         "{:?}",
@@ -59,20 +62,20 @@ async fn zst_preferred_plain_fallback_remembered() {
     assert_eq!(r.packages_total, 10);
     // main: the .zst variant, and no plain request; internal: .zst 404, then repodata.json
     assert_eq!(
-        requests(&w, "/main/noarch/repodata.json.zst"),
+        requests(&world, "/main/noarch/repodata.json.zst"),
         vec![("/api/repo/main/noarch/repodata.json.zst".into(), 200)]
     );
-    assert!(requests(&w, "/main/noarch/repodata.json").is_empty());
+    assert!(requests(&world, "/main/noarch/repodata.json").is_empty());
     assert_eq!(
-        requests(&w, "/internal/noarch/repodata.json.zst"),
+        requests(&world, "/internal/noarch/repodata.json.zst"),
         vec![("/api/repo/internal/noarch/repodata.json.zst".into(), 404)]
     );
     assert_eq!(
-        requests(&w, "/internal/noarch/repodata.json"),
+        requests(&world, "/internal/noarch/repodata.json"),
         vec![("/api/repo/internal/noarch/repodata.json".into(), 200)]
     );
     // second run: all 304, and the missing .zst is not asked for again
-    let r = update(&w).await;
+    let r = update(&world).await;
     assert!(
         r.channels.iter().all(|c| c.status == "cached"),
         "{:?}",
@@ -80,12 +83,12 @@ async fn zst_preferred_plain_fallback_remembered() {
     );
     assert_eq!(r.packages_total, 10, "the cached rows are the same");
     assert_eq!(
-        requests(&w, "/internal/noarch/repodata.json.zst").len(),
+        requests(&world, "/internal/noarch/repodata.json.zst").len(),
         1,
         "absence remembered"
     );
     assert_eq!(
-        requests(&w, "/main/noarch/repodata.json.zst")
+        requests(&world, "/main/noarch/repodata.json.zst")
             .last()
             .unwrap()
             .1,
@@ -95,15 +98,16 @@ async fn zst_preferred_plain_fallback_remembered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_channel_is_refetched() {
-    let w = signed_in_with_channels().await;
-    update(&w).await;
+    let world = signed_in_with_channels().await;
+    update(&world).await;
     let rec = serde_json::json!({"name": "brand-new", "version": "1.0", "build": "0", "build_number": 0, "depends": [], "subdir": "noarch"});
-    w.emu
+    world
+        .emu
         .state
         .lock()
         .unwrap()
         .put_record("internal", "noarch", "brand-new-1.0-0.conda", rec);
-    let r = update(&w).await;
+    let r = update(&world).await;
     assert_eq!(status_of(&r, "internal", "noarch"), "ok");
     assert_eq!(status_of(&r, "internal", "linux-64"), "cached");
     assert_eq!(status_of(&r, "main", "noarch"), "cached");
@@ -117,10 +121,10 @@ async fn a_changed_channel_is_refetched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_or_truncated_cache_is_refetched() {
-    let w = signed_in_with_channels().await;
-    update(&w).await;
+    let world = signed_in_with_channels().await;
+    update(&world).await;
     let mut files = Vec::new();
-    walk(&w.paths.repodata_cache(), &mut files);
+    walk(&world.paths.repodata_cache(), &mut files);
     files.sort();
     let rows: Vec<_> = files
         .iter()
@@ -139,7 +143,7 @@ async fn corrupt_or_truncated_cache_is_refetched() {
     std::fs::write(&rows[1], b"\x00\xffnot an index").unwrap();
     std::fs::write(&infos[2], b"{ broken").unwrap();
     std::fs::write(&rows[3], b"").unwrap();
-    let r = update(&w).await;
+    let r = update(&world).await;
     let refetched = r.channels.iter().filter(|c| c.status == "ok").count();
     assert!(refetched >= 3, "{:?}", r.channels);
     assert!(
@@ -150,7 +154,7 @@ async fn corrupt_or_truncated_cache_is_refetched() {
         r.channels
     );
     assert_eq!(r.packages_total, 10, "nothing lost");
-    let r = update(&w).await;
+    let r = update(&world).await;
     assert!(
         r.channels.iter().all(|c| c.status == "cached"),
         "the cache is whole again: {:?}",

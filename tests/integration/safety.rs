@@ -14,22 +14,22 @@ use crate::common::*;
 
 /// A world signed out, with a domain set and the user's `.condarc` in place; returns the files to come back to.
 async fn prepared() -> (World, Vec<(std::path::PathBuf, Vec<u8>)>) {
-    let w = World::with_config(EmulatorConfig {
+    let world = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
-    let before = w.user_files();
-    (w, before)
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
+    let before = world.user_files();
+    (world, before)
 }
 
 /// Start the binary paused at journal step `step`; SIGKILL it there. `Ok(false)` when the command finished
 /// before reaching that step (no more steps in this phase).
-async fn kill_at_step(w: &World, args: &[&str], stdin: Option<&str>, step: usize) -> bool {
+async fn kill_at_step(world: &World, args: &[&str], stdin: Option<&str>, step: usize) -> bool {
     let mut cmd = cli_command(
-        w.home.path(),
+        world.home.path(),
         args,
         &[("CONDA_CONNECT_PAUSE_AT", &step.to_string())],
     );
@@ -62,22 +62,28 @@ async fn kill_at_step(w: &World, args: &[&str], stdin: Option<&str>, step: usize
 
 /// After a kill: the next command recovers; signing out then leaves exactly the files from before sign-in, no
 /// token file and no live server token.
-async fn assert_recovers(w: &World, before: &[(std::path::PathBuf, Vec<u8>)], what: &str) {
-    let status = cli(w.home.path(), &["status", "--json"], None, &[]).await;
+async fn assert_recovers(world: &World, before: &[(std::path::PathBuf, Vec<u8>)], what: &str) {
+    let status = cli(world.home.path(), &["status", "--json"], None, &[]).await;
     assert!(status.status.success(), "{what}: {}", output_text(&status));
-    assert!(!w.paths.journal_file().exists(), "{what}: journal finished");
+    assert!(
+        !world.paths.journal_file().exists(),
+        "{what}: journal finished"
+    );
     let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     if s["logged_in"] == true {
-        let o = cli(w.home.path(), &["logout"], None, &[]).await;
+        let o = cli(world.home.path(), &["logout"], None, &[]).await;
         assert!(o.status.success(), "{what}: {}", output_text(&o));
     }
     assert_same_files(
-        &w.user_files(),
+        &world.user_files(),
         before,
         &format!("{what}: files as before sign-in"),
     );
-    assert!(w.token_files().is_empty(), "{what}: no token file");
-    assert!(w.emu.tokens().is_empty(), "{what}: no live server token");
+    assert!(world.token_files().is_empty(), "{what}: no token file");
+    assert!(
+        world.emu.tokens().is_empty(),
+        "{what}: no live server token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,15 +99,15 @@ async fn sigkill_at_every_journal_step_of_the_real_binary() {
     let mut killed = 0;
     for phase in ["login", "select-channels", "logout"] {
         for step in 1..=20 {
-            let (w, before) = prepared().await;
+            let (world, before) = prepared().await;
             if phase != "login" {
-                w.login().await;
+                world.login().await;
             }
             let reached = match phase {
-                "login" => kill_at_step(&w, &login, Some(&password), step).await,
+                "login" => kill_at_step(&world, &login, Some(&password), step).await,
                 "select-channels" => {
                     kill_at_step(
-                        &w,
+                        &world,
                         &[
                             "select-channels",
                             "--default-channel",
@@ -114,14 +120,14 @@ async fn sigkill_at_every_journal_step_of_the_real_binary() {
                     )
                     .await
                 }
-                _ => kill_at_step(&w, &["logout"], None, step).await,
+                _ => kill_at_step(&world, &["logout"], None, step).await,
             };
             if !reached {
-                assert_recovers(&w, &before, &format!("{phase} (completed)")).await;
+                assert_recovers(&world, &before, &format!("{phase} (completed)")).await;
                 break;
             }
             killed += 1;
-            assert_recovers(&w, &before, &format!("{phase}, SIGKILL at step {step}")).await;
+            assert_recovers(&world, &before, &format!("{phase}, SIGKILL at step {step}")).await;
         }
     }
     eprintln!("SIGKILL at journal steps: {killed} kill points, {killed} recovered");
@@ -132,8 +138,8 @@ async fn sigkill_at_every_journal_step_of_the_real_binary() {
 async fn sigkill_at_random_moments_of_a_slowed_sign_in() {
     let mut killed = 0;
     for i in 0..30u64 {
-        let (w, before) = prepared().await;
-        w.emu.state.lock().unwrap().delay = Duration::from_millis(15);
+        let (world, before) = prepared().await;
+        world.emu.state.lock().unwrap().delay = Duration::from_millis(15);
         let args = [
             "login",
             "--username",
@@ -142,7 +148,7 @@ async fn sigkill_at_random_moments_of_a_slowed_sign_in() {
             "--default-channel",
             "main",
         ];
-        let mut cmd = cli_command(w.home.path(), &args, &[]);
+        let mut cmd = cli_command(world.home.path(), &args, &[]);
         // deterministic "random" moments spread over the whole command
         let after = Duration::from_millis((i * 7919) % 200 + 3);
         let finished = tokio::task::spawn_blocking(move || {
@@ -170,11 +176,11 @@ async fn sigkill_at_random_moments_of_a_slowed_sign_in() {
         })
         .await
         .unwrap();
-        w.emu.state.lock().unwrap().delay = Duration::ZERO;
+        world.emu.state.lock().unwrap().delay = Duration::ZERO;
         if !finished {
             killed += 1;
         }
-        assert_recovers(&w, &before, &format!("killed after {after:?}")).await;
+        assert_recovers(&world, &before, &format!("killed after {after:?}")).await;
     }
     eprintln!("SIGKILL at random moments: {killed} kills, {killed} recovered");
     assert!(killed >= 15, "{killed}");
@@ -218,8 +224,8 @@ fn faults(other_host: &str) -> Vec<(&'static str, FaultKind)> {
 }
 
 /// Every secret the server handed out, and the password.
-fn secrets_of(w: &World) -> Vec<String> {
-    let st = w.emu.state.lock().unwrap();
+fn secrets_of(world: &World) -> Vec<String> {
+    let st = world.emu.state.lock().unwrap();
     let mut out: Vec<String> = st.tokens.iter().map(|t| t.token.clone()).collect();
     out.extend(st.sessions.keys().cloned());
     out.extend(st.refresh_tokens.iter().cloned());
@@ -227,12 +233,12 @@ fn secrets_of(w: &World) -> Vec<String> {
     out
 }
 
-fn assert_clean_message(w: &World, msg: &str, cell: &str) {
+fn assert_clean_message(world: &World, msg: &str, cell: &str) {
     assert!(
         !msg.is_empty() && !msg.contains('\n'),
         "{cell}: one line: {msg:?}"
     );
-    for s in secrets_of(w) {
+    for s in secrets_of(world) {
         assert!(!msg.contains(&s), "{cell}: the message leaks a secret");
     }
 }
@@ -258,8 +264,8 @@ async fn fault_matrix_every_request_of_every_step() {
     for (step, prefix, method) in requests {
         for (name, kind) in faults(&other.url) {
             let cell = format!("{step} {method:?} {prefix} × {name}");
-            let (w, before) = prepared().await;
-            let mut e = w.engine();
+            let (world, before) = prepared().await;
+            let mut e = world.engine();
             e.client_defaults.timeout = Some(Duration::from_millis(800));
             e.client_defaults.system_timeout = Some(Duration::from_millis(800));
             if step != "login" {
@@ -268,28 +274,32 @@ async fn fault_matrix_every_request_of_every_step() {
                     .await
                     .unwrap();
             }
-            let signed_in_files = w.user_files();
-            w.fault(prefix, method, kind);
+            let signed_in_files = world.user_files();
+            world.fault(prefix, method, kind);
             match step {
                 "login" => {
                     let err = e.login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
-                    assert_clean_message(&w, &err.to_string(), &cell);
+                    assert_clean_message(&world, &err.to_string(), &cell);
                     assert_same_files(
-                        &w.user_files(),
+                        &world.user_files(),
                         &before,
                         &format!("{cell}: no partial local state"),
                     );
-                    assert!(w.emu.tokens().is_empty(), "{cell}: no orphan token");
+                    assert!(world.emu.tokens().is_empty(), "{cell}: no orphan token");
                 }
                 "select-channels" => {
                     let err = e.select_channels(&["r".into()], &[]).await.unwrap_err();
-                    assert_clean_message(&w, &err.to_string(), &cell);
+                    assert_clean_message(&world, &err.to_string(), &cell);
                     assert_same_files(
-                        &w.user_files(),
+                        &world.user_files(),
                         &signed_in_files,
                         &format!("{cell}: nothing changed"),
                     );
-                    assert_eq!(w.emu.tokens().len(), 1, "{cell}: only the sign-in token");
+                    assert_eq!(
+                        world.emu.tokens().len(),
+                        1,
+                        "{cell}: only the sign-in token"
+                    );
                 }
                 "update-index" => {
                     let report = e.update_index(|_| {}).await.unwrap();
@@ -300,7 +310,7 @@ async fn fault_matrix_every_request_of_every_step() {
                     );
                     assert_eq!(report.channels.len(), 4, "{cell}: every channel reported");
                     assert_same_files(
-                        &w.user_files(),
+                        &world.user_files(),
                         &signed_in_files,
                         &format!("{cell}: nothing changed"),
                     );
@@ -311,7 +321,7 @@ async fn fault_matrix_every_request_of_every_step() {
                     assert!(out.server_token_revoked, "{cell}");
                     assert!(e.pending_revocations().unwrap().is_empty(), "{cell}");
                     assert_same_files(
-                        &w.user_files(),
+                        &world.user_files(),
                         &before,
                         &format!("{cell}: local sign-out complete"),
                     );
@@ -320,31 +330,34 @@ async fn fault_matrix_every_request_of_every_step() {
                     let out = e.logout().await.unwrap();
                     assert!(!out.server_token_revoked, "{cell}: the user is told");
                     assert_eq!(
-                        w.condarc().as_deref(),
+                        world.condarc().as_deref(),
                         Some(USER_CONDARC),
                         "{cell}: .condarc restored"
                     );
-                    assert!(w.token_files().is_empty(), "{cell}: token files gone");
+                    assert!(world.token_files().is_empty(), "{cell}: token files gone");
                     assert_eq!(
                         e.pending_revocations().unwrap().len(),
                         1,
                         "{cell}: revocation kept for later"
                     );
-                    w.emu.clear_faults();
+                    world.emu.clear_faults();
                     e.revoke_retry_after = Duration::ZERO;
                     e.recover().await.unwrap();
                     assert!(
-                        w.emu.tokens().is_empty(),
+                        world.emu.tokens().is_empty(),
                         "{cell}: revoked on retry: no orphan token"
                     );
                     assert_same_files(
-                        &w.user_files(),
+                        &world.user_files(),
                         &before,
                         &format!("{cell}: local sign-out complete"),
                     );
                 }
             }
-            assert!(!w.paths.journal_file().exists(), "{cell}: no journal left");
+            assert!(
+                !world.paths.journal_file().exists(),
+                "{cell}: no journal left"
+            );
             cells += 1;
         }
     }
@@ -363,8 +376,8 @@ async fn fault_matrix_every_request_of_every_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_any_output_log_or_status() {
-    let w = World::new().await;
-    let home = w.home.path();
+    let world = World::new().await;
+    let home = world.home.path();
     let debug = [("CONDA_CONNECT_LOG", "conda_connect=debug")];
     let mut outputs: Vec<String> = Vec::new();
     macro_rules! run {
@@ -374,7 +387,7 @@ async fn no_secret_in_any_output_log_or_status() {
             o
         }};
     }
-    run!(cli(home, &["set-domain", &w.emu.url], None, &[]).await);
+    run!(cli(home, &["set-domain", &world.emu.url], None, &[]).await);
     run!(
         cli(
             home,
@@ -420,23 +433,23 @@ async fn no_secret_in_any_output_log_or_status() {
     assert!(created.status.success());
     outputs.push(String::from_utf8_lossy(&created.stderr).into_owned());
     // faults produce error messages too
-    w.fault("/api/account/channels", None, FaultKind::Malformed);
+    world.fault("/api/account/channels", None, FaultKind::Malformed);
     run!(cli(home, &["channels"], None, &debug).await);
-    w.fault("/api/repo", None, FaultKind::Status { status: 401 });
+    world.fault("/api/repo", None, FaultKind::Status { status: 401 });
     run!(cli(home, &["update-index"], None, &debug).await);
-    w.emu.clear_faults();
-    w.fault("/api/account/tokens", Some("DELETE"), FaultKind::Drop);
+    world.emu.clear_faults();
+    world.fault("/api/account/tokens", Some("DELETE"), FaultKind::Drop);
     run!(cli(home, &["logout"], None, &debug).await);
-    w.emu.clear_faults();
+    world.emu.clear_faults();
     let log =
-        std::fs::read_to_string(w.paths.data_dir.join("conda-connect.log")).unwrap_or_default();
+        std::fs::read_to_string(world.paths.data_dir.join("conda-connect.log")).unwrap_or_default();
     outputs.push(log);
     let all = outputs.join("\n");
     assert!(
         all.contains("Invalid Credentials!"),
         "the outputs were collected"
     );
-    let secrets = secrets_of(&w);
+    let secrets = secrets_of(&world);
     assert!(secrets.len() >= 5, "{}", secrets.len());
     for s in &secrets {
         assert!(
@@ -454,31 +467,31 @@ async fn no_secret_in_any_output_log_or_status() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_files_and_directories() {
-    let w = World::new().await;
-    w.set_domain().await;
-    w.login().await;
-    w.engine().logout().await.unwrap(); // leaves a pending nothing; sign in again for the modes
-    w.login().await;
-    for f in w.token_files() {
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    world.engine().logout().await.unwrap(); // leaves a pending nothing; sign in again for the modes
+    world.login().await;
+    for f in world.token_files() {
         assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
-    for f in [w.paths.secrets_file(), w.paths.session_file()] {
+    for f in [world.paths.secrets_file(), world.paths.session_file()] {
         assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
-    for d in w.paths.token_dirs.iter().chain([&w.paths.data_dir]) {
+    for d in world.paths.token_dirs.iter().chain([&world.paths.data_dir]) {
         assert_eq!(mode(d), 0o700, "{}", d.display());
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_never_interleave() {
-    let (w, _) = prepared().await;
-    w.login().await;
-    let signed_in = w.user_files();
+    let (world, _) = prepared().await;
+    world.login().await;
+    let signed_in = world.user_files();
     // another process (here: this test) holds the lock: the CLI waits, then refuses without touching anything
-    let held = ConfigLock::acquire(&w.paths.lock_file(), Duration::ZERO).unwrap();
+    let held = ConfigLock::acquire(&world.paths.lock_file(), Duration::ZERO).unwrap();
     let o = cli(
-        w.home.path(),
+        world.home.path(),
         &["select-channels", "--default-channel", "main"],
         None,
         &[("CONDA_CONNECT_LOCK_WAIT_MS", "300")],
@@ -490,10 +503,14 @@ async fn two_processes_never_interleave() {
         "{}",
         output_text(&o)
     );
-    assert_same_files(&w.user_files(), &signed_in, "lock refusal changes nothing");
+    assert_same_files(
+        &world.user_files(),
+        &signed_in,
+        "lock refusal changes nothing",
+    );
     drop(held);
     // two at once: both succeed, one after the other; the file is one of the two complete results
-    let home = w.home.path().to_path_buf();
+    let home = world.home.path().to_path_buf();
     let a = cli(
         &home,
         &[
@@ -525,7 +542,7 @@ async fn two_processes_never_interleave() {
         output_text(&a),
         output_text(&b)
     );
-    let s = conda_connect::engine::condarc::read_settings(&w.condarc().unwrap()).unwrap();
+    let s = conda_connect::engine::condarc::read_settings(&world.condarc().unwrap()).unwrap();
     let pair = (s.default_channels.unwrap(), s.channels.unwrap());
     assert!(
         pair == (
@@ -538,5 +555,5 @@ async fn two_processes_never_interleave() {
             ),
         "{pair:?}"
     );
-    assert!(!w.paths.journal_file().exists());
+    assert!(!world.paths.journal_file().exists());
 }

@@ -229,8 +229,8 @@ fn browser(act: Act) -> (impl FnOnce(&str), Arc<Mutex<Seen>>) {
 }
 
 /// Every secret the emulator ever issued, and the codes the browser saw.
-fn secrets(w: &World, seen: &Seen) -> Vec<String> {
-    let st = w.emu.state.lock().unwrap();
+fn secrets(world: &World, seen: &Seen) -> Vec<String> {
+    let st = world.emu.state.lock().unwrap();
     let mut out: Vec<String> = st.sessions.keys().cloned().collect();
     out.extend(st.refresh_tokens.iter().cloned());
     out.extend(st.tokens.iter().map(|t| t.token.clone()));
@@ -239,10 +239,10 @@ fn secrets(w: &World, seen: &Seen) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_sentence(w: &World, seen: &Seen, err: &Error, sentence: &str) {
+fn assert_sentence(world: &World, seen: &Seen, err: &Error, sentence: &str) {
     let text = err.to_string();
     assert_eq!(text, sentence);
-    for s in secrets(w, seen) {
+    for s in secrets(world, seen) {
         assert!(!text.contains(&s), "a secret leaked into: {text}");
     }
 }
@@ -260,13 +260,13 @@ async fn page_of(seen: &Arc<Mutex<Seen>>) -> (u16, String) {
 
 #[tokio::test]
 async fn full_flow_gives_a_session_jwt_the_api_accepts() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, seen) = browser(Act::SignIn);
-    let tokens = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap();
     assert!(tokens.refresh_token.is_some());
-    let client = ServerClient::new(&w.emu.url, &config()).unwrap();
+    let client = ServerClient::new(&world.emu.url, &config()).unwrap();
     let account = client.account(Auth::Jwt(&tokens.token)).await.unwrap();
     assert_eq!(account.username, DEMO_USER);
     let created = client
@@ -292,7 +292,7 @@ async fn full_flow_gives_a_session_jwt_the_api_accepts() {
         .await;
     assert!(again.is_err(), "a second callback reached a listener");
     // the code and the verifier went to the realm's token endpoint, over the emulator's origin only
-    let log = w.emu.log();
+    let log = world.emu.log();
     assert!(
         log.iter().any(
             |e| e.path == "/auth/realms/conda/protocol/openid-connect/token" && e.status == 200
@@ -302,13 +302,13 @@ async fn full_flow_gives_a_session_jwt_the_api_accepts() {
 
 #[tokio::test]
 async fn start_then_finish_reports_the_url_and_the_client() {
-    let w = sso_world().await;
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let world = sso_world().await;
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert_eq!(realm.name, "conda");
     assert_eq!(realm.server_client_id.as_deref(), Some(CLI_CLIENT));
     assert_eq!(
         realm.base.as_str(),
-        format!("{}/auth/realms/conda", w.emu.url)
+        format!("{}/auth/realms/conda", world.emu.url)
     );
     assert!(realm.endpoints.revocation.is_some());
     let pending = PendingSignIn::start(&realm, &options(None, 30))
@@ -341,9 +341,9 @@ async fn start_then_finish_reports_the_url_and_the_client() {
 
 #[tokio::test]
 async fn a_wrong_state_is_answered_and_ignored_the_right_one_signs_in() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, seen) = browser(Act::WrongStateFirst);
-    let tokens = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap();
     let s = seen.lock().unwrap().clone();
@@ -359,13 +359,13 @@ async fn a_wrong_state_is_answered_and_ignored_the_right_one_signs_in() {
 
 #[tokio::test]
 async fn no_callback_times_out() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let started = std::time::Instant::now();
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 1), |_| {})
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 1), |_| {})
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "No sign-in arrived from the browser within 1 second; start the sign-in again.",
@@ -375,43 +375,46 @@ async fn no_callback_times_out() {
 
 #[tokio::test]
 async fn a_server_without_sso_says_so() {
-    let w = World::with_config(EmulatorConfig {
+    let world = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
     let opened = Arc::new(Mutex::new(false));
     let o = opened.clone();
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 5), move |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), move |_| {
         *o.lock().unwrap() = true
     })
     .await
     .unwrap_err();
     let no_sso = "This server has no single sign-on (SSO); sign in with a username and password.";
-    assert_sentence(&w, &Seen::default(), &err, no_sso);
+    assert_sentence(&world, &Seen::default(), &err, no_sso);
     assert!(!*opened.lock().unwrap());
     // a redirect somewhere else than a realm is no SSO either
-    w.fault(
+    world.fault(
         "/api/auth/authorize",
         None,
         FaultKind::Redirect {
             location: "/login?next=/".into(),
         },
     );
-    let err = sso::discover(&w.emu.url, &config()).await.unwrap_err();
-    assert_sentence(&w, &Seen::default(), &err, no_sso);
+    let err = sso::discover(&world.emu.url, &config()).await.unwrap_err();
+    assert_sentence(&world, &Seen::default(), &err, no_sso);
 }
 
 #[tokio::test]
 async fn a_redirect_uri_the_realm_refuses_names_the_setting() {
-    let w = sso_world().await;
-    let err = sso::sign_in(&w.emu.url, &config(), &options(Some(WEB_CLIENT), 5), |_| {
-        panic!("the browser must not be opened for a refused client")
-    })
+    let world = sso_world().await;
+    let err = sso::sign_in(
+        &world.emu.url,
+        &config(),
+        &options(Some(WEB_CLIENT), 5),
+        |_| panic!("the browser must not be opened for a refused client"),
+    )
     .await
     .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The identity provider refused conda-connect's loopback address for the client \"repo-service\": an \
@@ -422,9 +425,10 @@ async fn a_redirect_uri_the_realm_refuses_names_the_setting() {
 
 #[tokio::test]
 async fn a_client_without_the_browser_flow_names_the_setting() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     // the server's own redirect names the client: the default is refused, the setting names another
-    w.emu
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -432,13 +436,13 @@ async fn a_client_without_the_browser_flow_names_the_setting() {
         .as_mut()
         .unwrap()
         .redirect_client_id = SERVICE_CLIENT.into();
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 5), |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), |_| {
         panic!("the browser must not be opened for a refused client")
     })
     .await
     .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The identity provider does not let the client \"repo-service-sync\" sign in through a browser: an \
@@ -446,16 +450,21 @@ async fn a_client_without_the_browser_flow_names_the_setting() {
          meant for conda-connect with --sso-client-id (the SSO client id in Preferences).",
     );
     let (open, _) = browser(Act::SignIn);
-    sso::sign_in(&w.emu.url, &config(), &options(Some(CLI_CLIENT), 30), open)
-        .await
-        .unwrap();
+    sso::sign_in(
+        &world.emu.url,
+        &config(),
+        &options(Some(CLI_CLIENT), 30),
+        open,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn an_unknown_client_names_the_setting() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let err = sso::sign_in(
-        &w.emu.url,
+        &world.emu.url,
         &config(),
         &options(Some("no-such-client"), 5),
         |_| {},
@@ -463,7 +472,7 @@ async fn an_unknown_client_names_the_setting() {
     .await
     .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The identity provider does not know \"no-such-client\" as a public client: an administrator must \
@@ -474,8 +483,8 @@ async fn an_unknown_client_names_the_setting() {
 
 #[tokio::test]
 async fn any_other_error_page_of_the_realm_names_the_setting() {
-    let w = sso_world().await;
-    w.fault(
+    let world = sso_world().await;
+    world.fault(
         "/auth/realms/conda/protocol/openid-connect/auth",
         Some("GET"),
         FaultKind::Body {
@@ -484,13 +493,13 @@ async fn any_other_error_page_of_the_realm_names_the_setting() {
             body: "<html><body>Ung\u{fc}ltige Anfrage.</body></html>".into(),
         },
     );
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 5), |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), |_| {
         panic!("no browser for a refused request")
     })
     .await
     .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The identity provider refused the sign-in request for the client \"repo-service-cli\": an administrator \
@@ -501,26 +510,26 @@ async fn any_other_error_page_of_the_realm_names_the_setting() {
 
 #[tokio::test]
 async fn cancelling_in_the_browser_is_access_denied() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, seen) = browser(Act::Cancel);
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
     let sentence = "The sign-in was cancelled or denied in the browser; if you did not cancel it, an \
                     administrator must give your account access to the client \"repo-service-cli\" in Keycloak, \
                     or set another client id with --sso-client-id (the SSO client id in Preferences).";
     let (status, page) = page_of(&seen).await;
-    assert_sentence(&w, &seen.lock().unwrap().clone(), &err, sentence);
+    assert_sentence(&world, &seen.lock().unwrap().clone(), &err, sentence);
     assert_eq!(status, 400);
     assert!(page.contains(&sentence.replace('"', "&quot;")), "{page}");
-    assert!(w.emu.state.lock().unwrap().sessions.is_empty());
+    assert!(world.emu.state.lock().unwrap().sessions.is_empty());
 }
 
 #[tokio::test]
 async fn a_stolen_code_without_the_verifier_is_useless() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, seen) = browser(Act::StealCode);
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
     page_of(&seen).await;
@@ -531,13 +540,13 @@ async fn a_stolen_code_without_the_verifier_is_useless() {
     assert!(!body.contains("access_token"));
     // the code was spent by the attempt: conda-connect's own exchange is refused in words
     assert_sentence(
-        &w,
+        &world,
         &s,
         &err,
         "The identity provider did not accept the sign-in code (expired, already used or not issued to this \
          sign-in); start the sign-in again.",
     );
-    assert!(w.emu.state.lock().unwrap().sessions.is_empty());
+    assert!(world.emu.state.lock().unwrap().sessions.is_empty());
 }
 
 /// A second server standing for a foreign host: it must never see a request.
@@ -552,15 +561,18 @@ async fn foreign() -> Emulator {
 
 #[tokio::test]
 async fn a_token_endpoint_on_a_foreign_host_is_never_used() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let evil = foreign().await;
-    let base = format!("{}/auth/realms/conda/protocol/openid-connect", w.emu.url);
+    let base = format!(
+        "{}/auth/realms/conda/protocol/openid-connect",
+        world.emu.url
+    );
     let doc = serde_json::json!({
-        "issuer": format!("{}/auth/realms/conda", w.emu.url),
+        "issuer": format!("{}/auth/realms/conda", world.emu.url),
         "authorization_endpoint": format!("{base}/auth"),
         "token_endpoint": format!("{}/steal", evil.url),
     });
-    w.fault(
+    world.fault(
         "/auth/realms/conda/.well-known",
         None,
         FaultKind::Body {
@@ -569,13 +581,13 @@ async fn a_token_endpoint_on_a_foreign_host_is_never_used() {
             body: doc.to_string(),
         },
     );
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 5), |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), |_| {
         panic!("no browser for a foreign configuration")
     })
     .await
     .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         &format!(
@@ -589,9 +601,9 @@ async fn a_token_endpoint_on_a_foreign_host_is_never_used() {
 
 #[tokio::test]
 async fn a_token_endpoint_redirect_is_not_followed() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let evil = foreign().await;
-    w.fault(
+    world.fault(
         "/auth/realms/conda/protocol/openid-connect/token",
         Some("POST"),
         FaultKind::Redirect {
@@ -599,7 +611,7 @@ async fn a_token_endpoint_redirect_is_not_followed() {
         },
     );
     let (open, seen) = browser(Act::SignIn);
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
     let (status, page) = page_of(&seen).await;
@@ -607,7 +619,7 @@ async fn a_token_endpoint_redirect_is_not_followed() {
         "The server redirected to another host ({}); conda-connect does not send credentials there.",
         evil.addr
     );
-    assert_sentence(&w, &seen.lock().unwrap().clone(), &err, &sentence);
+    assert_sentence(&world, &seen.lock().unwrap().clone(), &err, &sentence);
     assert_eq!(status, 400);
     assert!(page.contains(&sentence), "{page}");
     assert!(
@@ -619,13 +631,13 @@ async fn a_token_endpoint_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn refresh_and_end_session() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, _) = browser(Act::SignIn);
-    let first = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let first = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap();
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
-    let client = ServerClient::new(&w.emu.url, &config()).unwrap();
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
+    let client = ServerClient::new(&world.emu.url, &config()).unwrap();
     let second = sso::refresh(&realm, CLI_CLIENT, first.refresh_token.as_deref().unwrap())
         .await
         .unwrap();
@@ -643,7 +655,7 @@ async fn refresh_and_end_session() {
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The single sign-on session has ended; sign in again.",
@@ -662,7 +674,7 @@ async fn refresh_and_end_session() {
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The single sign-on session has ended; sign in again.",
@@ -671,10 +683,10 @@ async fn refresh_and_end_session() {
 
 #[tokio::test]
 async fn an_idle_connection_does_not_hold_up_the_callback() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, _) = browser(Act::IdleConnectionFirst);
     let started = std::time::Instant::now();
-    sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap();
     // the idle connection stays open for the whole sign-in; its read limit is 10 s
@@ -687,20 +699,21 @@ async fn an_idle_connection_does_not_hold_up_the_callback() {
 
 #[tokio::test]
 async fn an_answer_from_another_issuer_is_refused_before_the_exchange() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, seen) = browser(Act::ForgeIssuer);
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
     page_of(&seen).await;
     assert_sentence(
-        &w,
+        &world,
         &seen.lock().unwrap().clone(),
         &err,
         "The browser's answer came from another identity provider than the server's; it was refused.",
     );
     assert!(
-        !w.emu
+        !world
+            .emu
             .log()
             .iter()
             .any(|e| e.path.ends_with("/openid-connect/token"))
@@ -709,11 +722,11 @@ async fn an_answer_from_another_issuer_is_refused_before_the_exchange() {
 
 #[tokio::test]
 async fn an_id_token_for_another_sign_in_is_refused() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let id_token = format!("e30.{}.sig", b64.encode(r#"{"nonce":"someone-elses"}"#));
-    w.fault(
+    world.fault(
         "/auth/realms/conda/protocol/openid-connect/token",
         Some("POST"),
         FaultKind::Body {
@@ -726,11 +739,11 @@ async fn an_id_token_for_another_sign_in_is_refused() {
         },
     );
     let (open, seen) = browser(Act::SignIn);
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &seen.lock().unwrap().clone(),
         &err,
         "The identity provider's answer does not belong to this sign-in; start the sign-in again.",
@@ -740,8 +753,8 @@ async fn an_id_token_for_another_sign_in_is_refused() {
 
 #[tokio::test]
 async fn an_oversized_token_answer_is_refused() {
-    let w = sso_world().await;
-    w.fault(
+    let world = sso_world().await;
+    world.fault(
         "/auth/realms/conda/protocol/openid-connect/token",
         Some("POST"),
         FaultKind::Huge {
@@ -749,11 +762,11 @@ async fn an_oversized_token_answer_is_refused() {
         },
     );
     let (open, seen) = browser(Act::SignIn);
-    let err = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &seen.lock().unwrap().clone(),
         &err,
         "The server sent an answer to the single sign-on token request that is not what an Anaconda Server \
@@ -763,8 +776,8 @@ async fn an_oversized_token_answer_is_refused() {
 
 #[tokio::test]
 async fn a_json_redirect_url_is_discovered_too() {
-    let w = sso_world().await;
-    w.fault(
+    let world = sso_world().await;
+    world.fault(
         "/api/auth/authorize",
         None,
         FaultKind::Body {
@@ -772,34 +785,34 @@ async fn a_json_redirect_url_is_discovered_too() {
             content_type: "application/json".into(),
             body: serde_json::json!({"redirect_url": format!(
                 "{}/auth/realms/conda/protocol/openid-connect/auth?client_id=web-ui&response_type=code",
-                w.emu.url
+                world.emu.url
             )})
             .to_string(),
         },
     );
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert_eq!(realm.name, "conda");
     assert_eq!(realm.server_client_id.as_deref(), Some("web-ui"));
 }
 
 #[tokio::test]
 async fn sso_never_leaves_https_for_plain_http() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     // an HTTPS front whose realm redirect (the emulator's own) points to plain HTTP
-    let front = self_signed_https_front(w.emu.addr).await;
+    let front = self_signed_https_front(world.emu.addr).await;
     let trusted = ClientConfig {
         trusted: true,
         ..config()
     };
     let err = sso::discover(&front, &trusted).await.unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         &format!(
             "The server's single sign-on leads from HTTPS to plain HTTP at {}; conda-connect does not sign in \
              there.",
-            w.emu.addr
+            world.emu.addr
         ),
     );
     // without trust the certificate is refused first, as for every other request
@@ -809,8 +822,8 @@ async fn sso_never_leaves_https_for_plain_http() {
 
 #[tokio::test]
 async fn cancelling_closes_the_listener() {
-    let w = sso_world().await;
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let world = sso_world().await;
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     let pending = PendingSignIn::start(&realm, &options(None, 30))
         .await
         .unwrap();
@@ -842,8 +855,9 @@ use conda_connect::engine::sso::DeviceSignIn;
 
 /// A realm with a 1 s polling interval (the engine honours at least 1 s).
 async fn device_world() -> World {
-    let w = sso_world().await;
-    w.emu
+    let world = sso_world().await;
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -851,7 +865,7 @@ async fn device_world() -> World {
         .as_mut()
         .unwrap()
         .device_interval = 1;
-    w
+    world
 }
 
 /// The person on the other device: open the complete address, sign in (or say no).
@@ -886,15 +900,15 @@ async fn confirm_on_other_device(url: String, approve: bool) -> (u16, String) {
 
 #[tokio::test]
 async fn device_flow_signs_in_after_pending_polls() {
-    let w = device_world().await;
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let world = device_world().await;
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert!(realm.endpoints.device_authorization.is_some());
     let device = DeviceSignIn::start(&realm, &options(None, 30))
         .await
         .unwrap();
     assert_eq!(
         device.verification_uri(),
-        format!("{}/auth/realms/conda/device", w.emu.url)
+        format!("{}/auth/realms/conda/device", world.emu.url)
     );
     let complete = device.verification_uri_complete().unwrap().to_string();
     assert!(complete.ends_with(&format!("?user_code={}", device.user_code())));
@@ -903,7 +917,7 @@ async fn device_flow_signs_in_after_pending_polls() {
         device.prompt(),
         format!(
             "Go to {}/auth/realms/conda/device and enter the code {} (or open {complete})",
-            w.emu.url,
+            world.emu.url,
             device.user_code()
         )
     );
@@ -913,13 +927,13 @@ async fn device_flow_signs_in_after_pending_polls() {
     });
     let tokens = device.finish().await.unwrap();
     assert_eq!(person.await.unwrap().0, 200);
-    let account = ServerClient::new(&w.emu.url, &config())
+    let account = ServerClient::new(&world.emu.url, &config())
         .unwrap()
         .account(Auth::Jwt(&tokens.token))
         .await
         .unwrap();
     assert_eq!(account.username, DEMO_USER);
-    let polls = w
+    let polls = world
         .emu
         .state
         .lock()
@@ -937,8 +951,9 @@ async fn device_flow_signs_in_after_pending_polls() {
 
 #[tokio::test]
 async fn device_flow_honours_slow_down() {
-    let w = device_world().await;
-    w.emu
+    let world = device_world().await;
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -946,7 +961,7 @@ async fn device_flow_honours_slow_down() {
         .as_mut()
         .unwrap()
         .slow_down_polls = 1;
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     let device = DeviceSignIn::start(&realm, &options(None, 30))
         .await
         .unwrap();
@@ -956,7 +971,7 @@ async fn device_flow_honours_slow_down() {
     )
     .await;
     device.finish().await.unwrap();
-    let polls = w
+    let polls = world
         .emu
         .state
         .lock()
@@ -977,10 +992,11 @@ async fn device_flow_honours_slow_down() {
 
 #[tokio::test]
 async fn device_flow_expired_denied_and_refused() {
-    let w = device_world().await;
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let world = device_world().await;
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     // expired: the realm's code lives 0.5 s and nobody confirms it; the realm says `expired_token`
-    w.emu
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -992,19 +1008,20 @@ async fn device_flow_expired_denied_and_refused() {
         .await
         .unwrap();
     let err = device.finish().await.unwrap_err();
-    let log = w.emu.log();
+    let log = world.emu.log();
     assert!(
         log.iter()
             .any(|e| e.path.ends_with("/openid-connect/token") && e.status == 400)
     );
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The sign-in code expired before it was confirmed; start the sign-in again.",
     );
     // denied on the other device
-    w.emu
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -1023,7 +1040,7 @@ async fn device_flow_expired_denied_and_refused() {
     assert!(page.contains("Consent denied."), "{page}");
     let err = device.finish().await.unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The sign-in was cancelled or denied on the other device; if you did not cancel it, an administrator \
@@ -1035,7 +1052,7 @@ async fn device_flow_expired_denied_and_refused() {
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The identity provider does not let the client \"repo-service-sync\" sign in with a code on another \
@@ -1044,7 +1061,8 @@ async fn device_flow_expired_denied_and_refused() {
          Preferences).",
     );
     // a realm without the device flow
-    w.emu
+    world
+        .emu
         .state
         .lock()
         .unwrap()
@@ -1052,37 +1070,37 @@ async fn device_flow_expired_denied_and_refused() {
         .as_mut()
         .unwrap()
         .device_flow = false;
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert!(realm.endpoints.device_authorization.is_none());
     let err = DeviceSignIn::start(&realm, &options(None, 30))
         .await
         .unwrap_err();
     assert_sentence(
-        &w,
+        &world,
         &Seen::default(),
         &err,
         "The server's identity provider does not offer sign-in with a code on another device; sign in with a \
          browser instead.",
     );
-    assert!(w.emu.state.lock().unwrap().sessions.is_empty());
+    assert!(world.emu.state.lock().unwrap().sessions.is_empty());
 }
 
 #[tokio::test]
 async fn sign_out_through_the_end_session_endpoint() {
-    let w = sso_world().await;
+    let world = sso_world().await;
     let (open, _) = browser(Act::SignIn);
-    let tokens = sso::sign_in(&w.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap();
     // a realm that offers no revocation endpoint: Keycloak's end-session endpoint is used
-    let base = format!("{}/auth/realms/conda", w.emu.url);
+    let base = format!("{}/auth/realms/conda", world.emu.url);
     let doc = serde_json::json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/protocol/openid-connect/auth"),
         "token_endpoint": format!("{base}/protocol/openid-connect/token"),
         "end_session_endpoint": format!("{base}/protocol/openid-connect/logout"),
     });
-    w.fault(
+    world.fault(
         "/auth/realms/conda/.well-known",
         None,
         FaultKind::Body {
@@ -1091,7 +1109,7 @@ async fn sign_out_through_the_end_session_endpoint() {
             body: doc.to_string(),
         },
     );
-    let realm = sso::discover(&w.emu.url, &config()).await.unwrap();
+    let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert!(realm.endpoints.revocation.is_none());
     let refresh = tokens.refresh_token.clone().unwrap();
     assert!(
@@ -1100,12 +1118,13 @@ async fn sign_out_through_the_end_session_endpoint() {
             .unwrap()
     );
     assert!(
-        w.emu
+        world
+            .emu
             .log()
             .iter()
             .any(|e| e.path.ends_with("/openid-connect/logout") && e.status == 204)
     );
-    let client = ServerClient::new(&w.emu.url, &config()).unwrap();
+    let client = ServerClient::new(&world.emu.url, &config()).unwrap();
     assert!(matches!(
         client.account(Auth::Jwt(&tokens.token)).await,
         Err(Error::Unauthorized { .. })
@@ -1142,13 +1161,13 @@ async fn https_front_on(ip: &str, backend: std::net::SocketAddr) -> Option<Strin
 
 #[tokio::test]
 async fn trusting_the_server_does_not_trust_another_realm_host() {
-    let w = sso_world().await;
-    let front = self_signed_https_front(w.emu.addr).await;
-    let Some(other) = https_front_on("127.0.0.2", w.emu.addr).await else {
+    let world = sso_world().await;
+    let front = self_signed_https_front(world.emu.addr).await;
+    let Some(other) = https_front_on("127.0.0.2", world.emu.addr).await else {
         eprintln!("127.0.0.2 is not available here; skipping");
         return;
     };
-    w.fault(
+    world.fault(
         "/api/auth/authorize",
         None,
         FaultKind::Redirect {
@@ -1164,18 +1183,30 @@ async fn trusting_the_server_does_not_trust_another_realm_host() {
     // the server's own certificate is trusted (the redirect was read), the realm host's is checked
     let err = sso::discover(&front, &trusted).await.unwrap_err();
     assert!(err.is_tls(), "{err}");
-    assert!(w.emu.log().iter().any(|e| e.path == "/api/auth/authorize"));
-    assert!(!w.emu.log().iter().any(|e| e.path.contains(".well-known")));
+    assert!(
+        world
+            .emu
+            .log()
+            .iter()
+            .any(|e| e.path == "/api/auth/authorize")
+    );
+    assert!(
+        !world
+            .emu
+            .log()
+            .iter()
+            .any(|e| e.path.contains(".well-known"))
+    );
 }
 
 /// The SSO sign-in feeds the same transaction as the password: `.condarc`, ini, token files, channels, rollback.
 #[tokio::test]
 async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
     use conda_connect::engine::session::{CondarcRestore, Selection, SsoMethod};
-    let w = sso_world().await;
-    w.write_condarc(USER_CONDARC);
-    w.set_domain().await;
-    let before = w.user_files();
+    let world = sso_world().await;
+    world.write_condarc(USER_CONDARC);
+    world.set_domain().await;
+    let before = world.user_files();
     let drive = |seen: Arc<Mutex<Seen>>| {
         move |line: String| {
             let url = line.rsplit(' ').next().unwrap_or_default().to_string();
@@ -1183,9 +1214,9 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
         }
     };
     // a local failure after the token exists (an anchor on `channels`): nothing remains, the token is revoked
-    w.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
-    let anchored = w.user_files();
-    let err = w
+    world.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
+    let anchored = world.user_files();
+    let err = world
         .engine()
         .login_sso(
             &options(None, 30),
@@ -1197,18 +1228,18 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidCondarc { .. }), "{err:?}");
     assert_same_files(
-        &w.user_files(),
+        &world.user_files(),
         &anchored,
         "a failed SSO sign-in leaves nothing",
     );
-    assert!(w.emu.tokens().is_empty(), "its token was revoked");
+    assert!(world.emu.tokens().is_empty(), "its token was revoked");
     // the real thing, with channels in the same transaction
-    w.write_condarc(USER_CONDARC);
+    world.write_condarc(USER_CONDARC);
     let selection = Selection {
         default_channels: vec!["main".into()],
         channels: vec!["internal".into()],
     };
-    let outcome = w
+    let outcome = world
         .engine()
         .login_sso(
             &options(None, 30),
@@ -1220,17 +1251,17 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
         .unwrap();
     assert_eq!(outcome.username, DEMO_USER);
     assert_eq!(outcome.applied, Some(selection));
-    let status = w.engine().status().unwrap();
+    let status = world.engine().status().unwrap();
     assert!(status.logged_in);
     assert_eq!(status.auth.as_deref(), Some("sso"));
     assert_eq!(status.default_channels, vec!["main".to_string()]);
-    assert_eq!(w.emu.tokens().len(), 1);
-    assert_eq!(w.token_files().len(), 6);
-    let out = w.engine().logout().await.unwrap();
+    assert_eq!(world.emu.tokens().len(), 1);
+    assert_eq!(world.token_files().len(), 6);
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::Exact);
-    assert_same_files(&w.user_files(), &before, "signed out: files as before");
-    assert!(w.emu.tokens().is_empty());
-    let realm_sessions = w
+    assert_same_files(&world.user_files(), &before, "signed out: files as before");
+    assert!(world.emu.tokens().is_empty());
+    let realm_sessions = world
         .emu
         .state
         .lock()
@@ -1248,8 +1279,8 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
 
 #[tokio::test]
 async fn sso_command_line_options_are_checked_before_anything_happens() {
-    let w = sso_world().await;
-    w.set_domain().await;
+    let world = sso_world().await;
+    world.set_domain().await;
     for args in [
         vec!["login", "--sso", "--username", "alice"],
         vec!["login", "--sso", "--password-stdin"],
@@ -1257,7 +1288,7 @@ async fn sso_command_line_options_are_checked_before_anything_happens() {
         vec!["login", "--sso", "--device", "--no-browser"],
         vec!["login", "--sso-client-id", "x"],
     ] {
-        let out = cli(w.home.path(), &args, Some("alice-password\n"), &[]).await;
+        let out = cli(world.home.path(), &args, Some("alice-password\n"), &[]).await;
         assert_eq!(
             out.status.code(),
             Some(2),

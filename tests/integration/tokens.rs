@@ -14,20 +14,20 @@ fn date(days: i64) -> String {
 }
 
 /// Status of a repodata request made with `token` in the URL, as conda makes it.
-async fn repo_status(w: &World, token: &str) -> u16 {
+async fn repo_status(world: &World, token: &str) -> u16 {
     let url = format!(
         "{}/api/repo/t/{token}/internal/noarch/repodata.json",
-        w.emu.url
+        world.emu.url
     );
     reqwest::get(url).await.unwrap().status().as_u16()
 }
 
 #[tokio::test]
 async fn create_validates_scopes_and_expiry() {
-    let w = World::new().await;
-    w.set_domain().await;
-    let sign_in = w.login().await;
-    let e = w.engine();
+    let world = World::new().await;
+    world.set_domain().await;
+    let sign_in = world.login().await;
+    let e = world.engine();
     let scopes = vec!["channel:view".to_string(), "artifact:download".to_string()];
     assert_eq!(
         e.create_token("ci", &["channel:fly".to_string()], None)
@@ -53,7 +53,7 @@ async fn create_validates_scopes_and_expiry() {
         Err(Error::Refused { .. })
     ));
     assert_eq!(
-        w.emu.tokens().len(),
+        world.emu.tokens().len(),
         1,
         "nothing created by refused requests"
     );
@@ -62,7 +62,7 @@ async fn create_validates_scopes_and_expiry() {
         .create_token("ci", &scopes, Some(&date(90)))
         .await
         .unwrap();
-    let on_server = w
+    let on_server = world
         .emu
         .tokens()
         .into_iter()
@@ -73,7 +73,8 @@ async fn create_validates_scopes_and_expiry() {
     assert_eq!(on_server.token, created.token);
     let default_expiry = e.create_token("one-year", &scopes, None).await.unwrap();
     assert_eq!(
-        w.emu
+        world
+            .emu
             .tokens()
             .into_iter()
             .find(|t| t.id == default_expiry.id)
@@ -105,18 +106,18 @@ async fn create_validates_scopes_and_expiry() {
 
 #[tokio::test]
 async fn revoke_and_refusing_the_sign_in_token() {
-    let w = World::new().await;
-    w.set_domain().await;
-    let sign_in = w.login().await;
-    let e = w.engine();
+    let world = World::new().await;
+    world.set_domain().await;
+    let sign_in = world.login().await;
+    let e = world.engine();
     let created = e
         .create_token("laptop", &["artifact:download".into()], None)
         .await
         .unwrap();
-    assert_eq!(repo_status(&w, &created.token).await, 200);
+    assert_eq!(repo_status(&world, &created.token).await, 200);
     e.revoke_token(&created.id).await.unwrap();
     assert_eq!(
-        repo_status(&w, &created.token).await,
+        repo_status(&world, &created.token).await,
         401,
         "a revoked token loses access"
     );
@@ -129,47 +130,48 @@ async fn revoke_and_refusing_the_sign_in_token() {
     );
     let err = e.revoke_token(&sign_in.token_id).await.unwrap_err();
     assert!(err.to_string().contains("Sign out instead"), "{err}");
-    assert_eq!(w.emu.tokens().len(), 1, "the sign-in token stays");
+    assert_eq!(world.emu.tokens().len(), 1, "the sign-in token stays");
 }
 
 #[tokio::test]
 async fn regenerating_the_sign_in_token_updates_conda_files() {
-    let w = World::new().await;
-    w.set_domain().await;
-    let sign_in = w.login().await;
-    let old = w.emu.tokens()[0].token.clone();
-    let new = w
+    let world = World::new().await;
+    world.set_domain().await;
+    let sign_in = world.login().await;
+    let old = world.emu.tokens()[0].token.clone();
+    let new = world
         .engine()
         .regenerate_token(&sign_in.token_id)
         .await
         .unwrap();
     assert_ne!(new, old);
-    assert_eq!(w.emu.tokens()[0].token, new);
-    for f in w.token_files() {
+    assert_eq!(world.emu.tokens()[0].token, new);
+    for f in world.token_files() {
         assert_eq!(std::fs::read_to_string(&f).unwrap(), new, "{}", f.display());
     }
     assert!(
-        w.ini()
+        world
+            .ini()
             .unwrap()
             .contains(&format!("anaconda_server_token = '{new}'"))
     );
-    assert_eq!(w.engine().access_token().unwrap().unwrap().1, new);
-    assert_eq!(repo_status(&w, &old).await, 401);
-    assert_eq!(repo_status(&w, &new).await, 200);
+    assert_eq!(world.engine().access_token().unwrap().unwrap().1, new);
+    assert_eq!(repo_status(&world, &old).await, 401);
+    assert_eq!(repo_status(&world, &new).await, 200);
     // another token: a new value, conda's files untouched
-    let other = w
+    let other = world
         .engine()
         .create_token("other", &["artifact:download".into()], None)
         .await
         .unwrap();
-    let other_new = w.engine().regenerate_token(&other.id).await.unwrap();
+    let other_new = world.engine().regenerate_token(&other.id).await.unwrap();
     assert_ne!(other_new, other.token);
-    for f in w.token_files() {
+    for f in world.token_files() {
         assert_eq!(std::fs::read_to_string(&f).unwrap(), new);
     }
-    w.engine().logout().await.unwrap();
+    world.engine().logout().await.unwrap();
     assert_eq!(
-        w.emu.tokens().len(),
+        world.emu.tokens().len(),
         1,
         "sign-out revokes the regenerated sign-in token"
     );
@@ -179,19 +181,19 @@ async fn regenerating_the_sign_in_token_updates_conda_files() {
 async fn crash_during_sign_in_token_regeneration_is_completed() {
     let mut tried = 0;
     for step in 1..=12 {
-        let w = World::new().await;
-        w.set_domain().await;
-        let sign_in = w.login().await;
-        let mut crashing = w.engine();
+        let world = World::new().await;
+        world.set_domain().await;
+        let sign_in = world.login().await;
+        let mut crashing = world.engine();
         crashing.crash = Some(CrashPoint::at(step));
         match crashing.regenerate_token(&sign_in.token_id).await {
             Ok(_) => break,
             Err(Error::SimulatedCrash { .. }) => tried += 1,
             Err(e) => panic!("step {step}: {e:?}"),
         }
-        w.engine().recover().await.unwrap();
-        let server = w.emu.tokens()[0].token.clone();
-        for f in w.token_files() {
+        world.engine().recover().await.unwrap();
+        let server = world.emu.tokens()[0].token.clone();
+        for f in world.token_files() {
             assert_eq!(
                 std::fs::read_to_string(&f).unwrap(),
                 server,
@@ -199,32 +201,32 @@ async fn crash_during_sign_in_token_regeneration_is_completed() {
                 f.display()
             );
         }
-        assert_eq!(repo_status(&w, &server).await, 200);
+        assert_eq!(repo_status(&world, &server).await, 200);
     }
     assert!(tried >= 6, "{tried}");
 }
 
 #[tokio::test]
 async fn expiry_warning_and_renewal() {
-    let w = World::new().await;
-    w.set_domain().await;
-    let sign_in = w.login().await;
-    let e = w.engine();
+    let world = World::new().await;
+    world.set_domain().await;
+    let sign_in = world.login().await;
+    let e = world.engine();
     assert_eq!(
         e.sign_in_token_expiry().await.unwrap(),
         Expiry::Later(MAX_DAYS)
     );
-    w.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(10));
+    world.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(10));
     assert_eq!(e.sign_in_token_expiry().await.unwrap(), Expiry::Soon(10));
-    w.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(-1));
+    world.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(-1));
     assert_eq!(
         e.sign_in_token_expiry().await.unwrap(),
         Expiry::Expired,
         "an expired token is found in the list"
     );
-    let value = w.emu.tokens()[0].token.clone();
+    let value = world.emu.tokens()[0].token.clone();
     assert_eq!(e.renew_sign_in_token().await.unwrap(), date(MAX_DAYS));
-    let t = &w.emu.tokens()[0];
+    let t = &world.emu.tokens()[0];
     assert_eq!(
         (t.id.as_str(), t.token.as_str(), t.expires_at.clone()),
         (

@@ -14,17 +14,18 @@ use crate::common::*;
 const PASSWORD_LINE: &str = "alice-password\n";
 
 async fn world() -> World {
-    let w = World::with_config(EmulatorConfig {
+    let world = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
-    w.set_domain().await;
-    w
+    world.set_domain().await;
+    world
 }
 
-fn requests_to(w: &World, prefix: &str) -> usize {
-    w.emu
+fn requests_to(world: &World, prefix: &str) -> usize {
+    world
+        .emu
         .log()
         .iter()
         .filter(|e| e.path.starts_with(prefix))
@@ -35,10 +36,10 @@ fn requests_to(w: &World, prefix: &str) -> usize {
 
 #[tokio::test]
 async fn usage_errors_are_found_before_any_change_or_request() {
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    let before = w.files();
-    let requests = w.emu.log().len();
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    let before = world.files();
+    let requests = world.emu.log().len();
     for args in [
         // --channel without --default-channel
         vec![
@@ -63,7 +64,7 @@ async fn usage_errors_are_found_before_any_change_or_request() {
         vec!["tokens", "revoke", ".."],
         vec!["tokens", "regenerate", "."],
     ] {
-        let out = cli(w.home.path(), &args, Some(PASSWORD_LINE), &[]).await;
+        let out = cli(world.home.path(), &args, Some(PASSWORD_LINE), &[]).await;
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -71,18 +72,18 @@ async fn usage_errors_are_found_before_any_change_or_request() {
             output_text(&out)
         );
     }
-    assert_same_files(&w.files(), &before, "usage errors");
-    assert_eq!(w.emu.log().len(), requests, "no request was made");
+    assert_same_files(&world.files(), &before, "usage errors");
+    assert_eq!(world.emu.log().len(), requests, "no request was made");
 }
 
 #[tokio::test]
 async fn login_with_channels_is_one_transaction() {
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    let before = w.user_files();
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    let before = world.user_files();
     // a channel the server does not list
     let out = cli(
-        w.home.path(),
+        world.home.path(),
         &[
             "login",
             "--username",
@@ -101,16 +102,23 @@ async fn login_with_channels_is_one_transaction() {
         "{}",
         output_text(&out)
     );
-    assert_same_files(&w.user_files(), &before, "unknown channel: files as before");
-    assert!(w.emu.tokens().is_empty(), "unknown channel: token revoked");
+    assert_same_files(
+        &world.user_files(),
+        &before,
+        "unknown channel: files as before",
+    );
+    assert!(
+        world.emu.tokens().is_empty(),
+        "unknown channel: token revoked"
+    );
     // the channel list fails after the token was created
-    w.fault(
+    world.fault(
         "/api/account/channels",
         Some("GET"),
         FaultKind::Status { status: 500 },
     );
     let out = cli(
-        w.home.path(),
+        world.home.path(),
         &[
             "login",
             "--username",
@@ -125,16 +133,19 @@ async fn login_with_channels_is_one_transaction() {
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert_same_files(
-        &w.user_files(),
+        &world.user_files(),
         &before,
         "channel list 500: files as before",
     );
-    assert!(w.emu.tokens().is_empty(), "channel list 500: token revoked");
-    assert!(!w.engine().status().unwrap().logged_in);
+    assert!(
+        world.emu.tokens().is_empty(),
+        "channel list 500: token revoked"
+    );
+    assert!(!world.engine().status().unwrap().logged_in);
     // and with everything answering, both steps happen
-    w.emu.clear_faults();
+    world.emu.clear_faults();
     let out = cli(
-        w.home.path(),
+        world.home.path(),
         &[
             "login",
             "--username",
@@ -150,7 +161,7 @@ async fn login_with_channels_is_one_transaction() {
     )
     .await;
     assert!(out.status.success(), "{}", output_text(&out));
-    let status = w.engine().status().unwrap();
+    let status = world.engine().status().unwrap();
     assert_eq!(status.default_channels, vec!["main".to_string()]);
     assert_eq!(
         status.channels,
@@ -160,14 +171,14 @@ async fn login_with_channels_is_one_transaction() {
 
 #[tokio::test]
 async fn the_domain_cannot_change_under_a_sign_in() {
-    let w = world().await;
-    w.login().await;
+    let world = world().await;
+    world.login().await;
     let other = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
-    let ini = w.ini();
+    let ini = world.ini();
     for args in [
         vec!["set-domain", other.emu.url.as_str()],
         vec![
@@ -179,7 +190,7 @@ async fn the_domain_cannot_change_under_a_sign_in() {
             other.emu.url.as_str(),
         ],
     ] {
-        let out = cli(w.home.path(), &args, Some("bob-password\n"), &[]).await;
+        let out = cli(world.home.path(), &args, Some("bob-password\n"), &[]).await;
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(
             output_text(&out).contains("sign out first"),
@@ -188,12 +199,18 @@ async fn the_domain_cannot_change_under_a_sign_in() {
         );
     }
     assert_eq!(
-        w.ini(),
+        world.ini(),
         ini,
         "the ini still points at the server of the token"
     );
     // the same domain again is fine
-    let out = cli(w.home.path(), &["set-domain", &w.emu.url], None, &[]).await;
+    let out = cli(
+        world.home.path(),
+        &["set-domain", &world.emu.url],
+        None,
+        &[],
+    )
+    .await;
     assert!(out.status.success(), "{}", output_text(&out));
 }
 
@@ -219,10 +236,10 @@ async fn hostile_token_values_never_reach_a_file() {
             "an escape sequence",
         ),
     ] {
-        let w = world().await;
-        w.write_condarc(USER_CONDARC);
-        let before = w.user_files();
-        w.fault(
+        let world = world().await;
+        world.write_condarc(USER_CONDARC);
+        let before = world.user_files();
+        world.fault(
             "/api/account/tokens",
             Some("POST"),
             FaultKind::Body {
@@ -231,7 +248,7 @@ async fn hostile_token_values_never_reach_a_file() {
                 body: body.into(),
             },
         );
-        let err = w
+        let err = world
             .engine()
             .login(DEMO_USER, DEMO_PASSWORD)
             .await
@@ -242,14 +259,14 @@ async fn hostile_token_values_never_reach_a_file() {
             !text.contains('\r') && !text.contains('\u{1b}'),
             "{what}: {text:?}"
         );
-        assert_same_files(&w.user_files(), &before, what);
+        assert_same_files(&world.user_files(), &before, what);
     }
 }
 
 #[tokio::test]
 async fn hostile_channel_names_are_never_written() {
-    let w = world().await;
-    w.login().await;
+    let world = world().await;
+    world.login().await;
     let page = serde_json::json!({
         "items": [
             {"name": "main", "privacy": "public"},
@@ -260,7 +277,7 @@ async fn hostile_channel_names_are_never_written() {
         ],
         "total_count": 5
     });
-    w.fault(
+    world.fault(
         "/api/account/channels",
         Some("GET"),
         FaultKind::Body {
@@ -269,7 +286,7 @@ async fn hostile_channel_names_are_never_written() {
             body: page.to_string(),
         },
     );
-    let out = cli(w.home.path(), &["channels"], None, &[]).await;
+    let out = cli(world.home.path(), &["channels"], None, &[]).await;
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("main") && text.contains("yes"), "{text}");
@@ -282,7 +299,7 @@ async fn hostile_channel_names_are_never_written() {
         "no escape sequence reaches the terminal: {text:?}"
     );
     for bad in ["Bad Name", "evil\tx", "a=b", "UPPER"] {
-        let err = w
+        let err = world
             .engine()
             .select_channels(&[bad.to_string()], &[])
             .await
@@ -294,23 +311,24 @@ async fn hostile_channel_names_are_never_written() {
         );
     }
     // `yes` is a valid name: written so that every YAML reader reads the string back
-    w.engine()
+    world
+        .engine()
         .select_channels(&["main".into()], &["yes".into()])
         .await
         .unwrap();
-    let rc = w.condarc().unwrap();
+    let rc = world.condarc().unwrap();
     assert!(rc.contains("\"yes\""), "{rc}");
 }
 
 #[tokio::test]
 async fn a_server_that_ignores_paging_is_stopped() {
-    let w = world().await;
-    w.login().await;
+    let world = world().await;
+    world.login().await;
     let item = |i: usize| serde_json::json!({"name": format!("c{i}"), "privacy": "public"});
     // more items than asked for
     let oversized =
         serde_json::json!({"items": (0..1500).map(item).collect::<Vec<_>>(), "total_count": 1500});
-    w.fault(
+    world.fault(
         "/api/account/channels",
         Some("GET"),
         FaultKind::Body {
@@ -319,12 +337,12 @@ async fn a_server_that_ignores_paging_is_stopped() {
             body: oversized.to_string(),
         },
     );
-    let err = w.engine().channels(false).await.unwrap_err();
+    let err = world.engine().channels(false).await.unwrap_err();
     assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
     // endless full pages with an absurd total
-    w.emu.clear_faults();
+    world.emu.clear_faults();
     let endless = serde_json::json!({"items": (0..1000).map(item).collect::<Vec<_>>(), "total_count": 1u64 << 60});
-    w.fault(
+    world.fault(
         "/api/account/channels",
         Some("GET"),
         FaultKind::Body {
@@ -334,52 +352,61 @@ async fn a_server_that_ignores_paging_is_stopped() {
         },
     );
     let start = std::time::Instant::now();
-    let err = w.engine().channels(false).await.unwrap_err().to_string();
+    let err = world
+        .engine()
+        .channels(false)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does not end"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(60));
-    assert!(requests_to(&w, "/api/account/channels") <= 101);
+    assert!(requests_to(&world, "/api/account/channels") <= 101);
 }
 
 // ------------------------------------------------------------------ 3. the user's edits always win
 
 #[tokio::test]
 async fn an_edit_made_while_the_sign_in_waits_is_kept() {
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
     // every request takes 400 ms: the sign-in's four requests take 1.6 s
-    w.emu.state.lock().unwrap().delay = Duration::from_millis(400);
-    let engine = w.engine();
+    world.emu.state.lock().unwrap().delay = Duration::from_millis(400);
+    let engine = world.engine();
     let login = tokio::spawn(async move { engine.login(DEMO_USER, DEMO_PASSWORD).await });
     tokio::time::sleep(Duration::from_millis(600)).await;
     let edited = format!("{USER_CONDARC}auto_update_conda: false  # added while signing in\n");
-    w.write_condarc(&edited);
+    world.write_condarc(&edited);
     login.await.unwrap().unwrap();
-    w.emu.state.lock().unwrap().delay = Duration::ZERO;
-    let signed_in = w.condarc().unwrap();
+    world.emu.state.lock().unwrap().delay = Duration::ZERO;
+    let signed_in = world.condarc().unwrap();
     assert!(
         signed_in.contains("auto_update_conda: false  # added while signing in"),
         "{signed_in}"
     );
     assert!(signed_in.contains("channel_alias:"), "{signed_in}");
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::Exact);
-    assert_eq!(w.condarc().unwrap(), edited, "the snapshot holds the edit");
+    assert_eq!(
+        world.condarc().unwrap(),
+        edited,
+        "the snapshot holds the edit"
+    );
 }
 
 #[tokio::test]
 async fn recovery_never_replays_over_edits_made_after_a_crash() {
     // the sign-in's journal is saved, the process dies before .condarc is written; the user then edits it
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    let mut crashing = w.engine();
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    let mut crashing = world.engine();
     // steps: journal (ServerPending), JWT stored, token created, Apply journal saved → stop there
     crashing.crash = Some(CrashPoint::at(4));
     let err = crashing.login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
     assert!(matches!(err, Error::SimulatedCrash { .. }), "{err:?}");
     let edited = format!("{USER_CONDARC}pip_interop_enabled: true\n");
-    w.write_condarc(&edited);
-    w.engine().recover().await.unwrap();
-    let text = w.condarc().unwrap();
+    world.write_condarc(&edited);
+    world.engine().recover().await.unwrap();
+    let text = world.condarc().unwrap();
     assert!(
         text.contains("pip_interop_enabled: true"),
         "the user's edit survives recovery: {text}"
@@ -389,24 +416,24 @@ async fn recovery_never_replays_over_edits_made_after_a_crash() {
         "and the sign-in is completed: {text}"
     );
     // sign-out: the key-only revert keeps the edit
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::KeysReverted);
-    let after = w.condarc().unwrap();
+    let after = world.condarc().unwrap();
     assert!(after.contains("pip_interop_enabled: true"), "{after}");
     assert!(!after.contains("channel_alias"), "{after}");
 }
 
 #[tokio::test]
 async fn the_key_only_revert_restores_each_original_entry_exactly() {
-    let w = world().await;
+    let world = world().await;
     let original = "# mine\nchannels: !!seq   # tagged\n  - conda-forge\ndefault_channels:\nchannel_alias: 1.0\nssl_verify: true\n";
-    w.write_condarc(original);
-    w.login().await;
-    let signed_in = w.condarc().unwrap();
-    w.write_condarc(&format!("{signed_in}envs_dirs: [/data/envs]\n"));
-    let out = w.engine().logout().await.unwrap();
+    world.write_condarc(original);
+    world.login().await;
+    let signed_in = world.condarc().unwrap();
+    world.write_condarc(&format!("{signed_in}envs_dirs: [/data/envs]\n"));
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::KeysReverted);
-    let after = w.condarc().unwrap();
+    let after = world.condarc().unwrap();
     for entry in [
         "channels: !!seq   # tagged\n  - conda-forge\n",
         "default_channels:\n",
@@ -426,18 +453,18 @@ async fn the_key_only_revert_restores_each_original_entry_exactly() {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_linked_condarc_keeps_its_link() {
-    let w = world().await;
-    let dotfiles = w.home.path().join("dotfiles");
+    let world = world().await;
+    let dotfiles = world.home.path().join("dotfiles");
     std::fs::create_dir(&dotfiles).unwrap();
     std::fs::write(dotfiles.join("condarc"), USER_CONDARC).unwrap();
-    std::os::unix::fs::symlink("dotfiles/condarc", &w.paths.condarc).unwrap();
-    let outcome = w.login().await;
+    std::os::unix::fs::symlink("dotfiles/condarc", &world.paths.condarc).unwrap();
+    let outcome = world.login().await;
     assert!(
         outcome.notes.iter().any(|n| n.contains("symbolic link")),
         "{:?}",
         outcome.notes
     );
-    let link = std::fs::symlink_metadata(&w.paths.condarc).unwrap();
+    let link = std::fs::symlink_metadata(&world.paths.condarc).unwrap();
     assert!(
         link.file_type().is_symlink(),
         "still a link while signed in"
@@ -447,9 +474,9 @@ async fn a_linked_condarc_keeps_its_link() {
             .unwrap()
             .contains("channel_alias")
     );
-    w.engine().logout().await.unwrap();
+    world.engine().logout().await.unwrap();
     assert!(
-        std::fs::symlink_metadata(&w.paths.condarc)
+        std::fs::symlink_metadata(&world.paths.condarc)
             .unwrap()
             .file_type()
             .is_symlink()
@@ -460,12 +487,12 @@ async fn a_linked_condarc_keeps_its_link() {
     );
     // a dangling link: signing in creates its target, signing out removes the target and keeps the link
     std::fs::remove_file(dotfiles.join("condarc")).unwrap();
-    w.login().await;
+    world.login().await;
     assert!(dotfiles.join("condarc").exists());
-    let out = w.engine().logout().await.unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::Removed);
     assert!(
-        std::fs::symlink_metadata(&w.paths.condarc)
+        std::fs::symlink_metadata(&world.paths.condarc)
             .unwrap()
             .file_type()
             .is_symlink()
@@ -477,53 +504,53 @@ async fn a_linked_condarc_keeps_its_link() {
 #[tokio::test]
 async fn read_only_files_are_refused_not_rewritten() {
     use std::os::unix::fs::PermissionsExt;
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    std::fs::set_permissions(&w.paths.condarc, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let before = w.files();
-    let requests = requests_to(&w, "/api/auth");
-    let err = w
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    std::fs::set_permissions(&world.paths.condarc, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = world.files();
+    let requests = requests_to(&world, "/api/auth");
+    let err = world
         .engine()
         .login(DEMO_USER, DEMO_PASSWORD)
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("~/.condarc is read-only"), "{err}");
-    assert_same_files(&w.files(), &before, "read-only .condarc");
+    assert_same_files(&world.files(), &before, "read-only .condarc");
     assert_eq!(
-        requests_to(&w, "/api/auth"),
+        requests_to(&world, "/api/auth"),
         requests,
         "refused before the password was sent"
     );
-    assert_eq!(mode(&w.paths.condarc), 0o444);
+    assert_eq!(mode(&world.paths.condarc), 0o444);
     // the same for the ini
-    std::fs::set_permissions(&w.paths.condarc, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&world.paths.condarc, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions(
-        &w.paths.navigator_ini,
+        &world.paths.navigator_ini,
         std::fs::Permissions::from_mode(0o444),
     )
     .unwrap();
-    let err = w
+    let err = world
         .engine()
         .login(DEMO_USER, DEMO_PASSWORD)
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("anaconda-navigator.ini is read-only"), "{err}");
-    assert!(w.emu.tokens().is_empty());
+    assert!(world.emu.tokens().is_empty());
 }
 
 #[cfg(unix)]
 #[tokio::test]
 async fn another_tools_token_files_are_put_back_with_their_modes() {
     use std::os::unix::fs::PermissionsExt;
-    let w = world().await;
-    let files = conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url);
+    let world = world().await;
+    let files = conda_connect::engine::token_files::token_file_paths(&world.paths, &world.emu.url);
     let theirs = &files[0];
     std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
     std::fs::write(theirs, "anaconda-client-token-0123456789").unwrap();
     std::fs::set_permissions(theirs, std::fs::Permissions::from_mode(0o640)).unwrap();
-    w.login().await;
+    world.login().await;
     assert_eq!(
         mode(theirs),
         0o600,
@@ -533,7 +560,7 @@ async fn another_tools_token_files_are_put_back_with_their_modes() {
         std::fs::read_to_string(theirs).unwrap(),
         "anaconda-client-token-0123456789"
     );
-    w.engine().logout().await.unwrap();
+    world.engine().logout().await.unwrap();
     assert_eq!(
         std::fs::read_to_string(theirs).unwrap(),
         "anaconda-client-token-0123456789"
@@ -549,83 +576,83 @@ async fn another_tools_token_files_are_put_back_with_their_modes() {
 
 #[tokio::test]
 async fn a_failed_sign_in_whose_revocation_fails_is_retried_until_the_server_confirms() {
-    let w = world().await;
+    let world = world().await;
     // an anchor on `channels` makes the local step fail after the token exists
-    w.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
-    w.emu.inject(conda_connect::emulator::Fault {
+    world.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
+    world.emu.inject(conda_connect::emulator::Fault {
         path_prefix: "/api/account/tokens/".into(),
         method: Some("DELETE".into()),
         kind: FaultKind::Status { status: 503 },
         times: Some(1),
     });
-    let err = w
+    let err = world
         .engine()
         .login(DEMO_USER, DEMO_PASSWORD)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidCondarc { .. }), "{err:?}");
-    assert_eq!(w.emu.tokens().len(), 1, "the revocation failed once");
+    assert_eq!(world.emu.tokens().len(), 1, "the revocation failed once");
     assert_eq!(
-        w.engine().pending_revocations().unwrap().len(),
+        world.engine().pending_revocations().unwrap().len(),
         1,
         "and was recorded"
     );
-    let mut engine = w.engine();
+    let mut engine = world.engine();
     engine.revoke_retry_after = Duration::ZERO;
     let msg = engine.recover().await.unwrap().unwrap_or_default();
     assert!(msg.contains("revoked"), "{msg}");
-    assert!(w.emu.tokens().is_empty(), "no orphan token");
+    assert!(world.emu.tokens().is_empty(), "no orphan token");
     assert!(engine.pending_revocations().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_new_sign_in_never_drops_a_pending_revocation() {
-    let w = world().await;
-    w.login().await;
-    let first = w.emu.tokens()[0].id.clone();
-    w.fault(
+    let world = world().await;
+    world.login().await;
+    let first = world.emu.tokens()[0].id.clone();
+    world.fault(
         "/api/account/tokens/",
         Some("DELETE"),
         FaultKind::Status { status: 503 },
     );
-    w.engine().logout().await.unwrap();
+    world.engine().logout().await.unwrap();
     // sign in again while the first revocation is pending (and still failing)
-    w.login().await;
-    w.engine().logout().await.unwrap();
+    world.login().await;
+    world.engine().logout().await.unwrap();
     assert_eq!(
-        w.engine().pending_revocations().unwrap().len(),
+        world.engine().pending_revocations().unwrap().len(),
         2,
         "both kept"
     );
-    w.emu.clear_faults();
-    let mut engine = w.engine();
+    world.emu.clear_faults();
+    let mut engine = world.engine();
     engine.revoke_retry_after = Duration::ZERO;
     engine.recover().await.unwrap();
     assert!(
-        w.emu.tokens().iter().all(|t| t.id != first),
+        world.emu.tokens().iter().all(|t| t.id != first),
         "the first token was revoked"
     );
-    assert!(w.emu.tokens().is_empty());
+    assert!(world.emu.tokens().is_empty());
 }
 
 #[tokio::test]
 async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
-    let w = world().await;
-    w.login().await;
-    w.fault(
+    let world = world().await;
+    world.login().await;
+    world.fault(
         "/api/account/tokens/",
         Some("DELETE"),
         FaultKind::Status { status: 503 },
     );
-    w.engine().logout().await.unwrap();
+    world.engine().logout().await.unwrap();
     // the session expired meanwhile: the server answers 401 to the stored JWT
-    w.emu.clear_faults();
-    w.fault(
+    world.emu.clear_faults();
+    world.fault(
         "/api/account/tokens/",
         Some("DELETE"),
         FaultKind::Status { status: 401 },
     );
-    let mut engine = w.engine();
+    let mut engine = world.engine();
     engine.revoke_retry_after = Duration::ZERO;
     let msg = engine.recover().await.unwrap().unwrap_or_default();
     assert!(
@@ -637,10 +664,10 @@ async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
         1,
         "a 401 is not a revocation"
     );
-    assert_eq!(w.emu.tokens().len(), 1);
+    assert_eq!(world.emu.tokens().len(), 1);
     // the next sign-in finishes it with its fresh session
-    w.emu.clear_faults();
-    let outcome = w.login().await;
+    world.emu.clear_faults();
+    let outcome = world.login().await;
     assert!(
         outcome.notes.iter().any(|n| n.contains("were revoked")),
         "{:?}",
@@ -648,7 +675,7 @@ async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
     );
     assert!(engine.pending_revocations().unwrap().is_empty());
     assert_eq!(
-        w.emu.tokens().len(),
+        world.emu.tokens().len(),
         1,
         "only the new sign-in's token is left"
     );
@@ -658,15 +685,15 @@ async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
 #[tokio::test]
 async fn regenerating_the_sign_in_token_checks_the_files_before_asking_the_server() {
     use std::os::unix::fs::PermissionsExt;
-    let w = world().await;
-    let outcome = w.login().await;
-    let token_before = w.emu.tokens()[0].token.clone();
+    let world = world().await;
+    let outcome = world.login().await;
+    let token_before = world.emu.tokens()[0].token.clone();
     std::fs::set_permissions(
-        &w.paths.navigator_ini,
+        &world.paths.navigator_ini,
         std::fs::Permissions::from_mode(0o444),
     )
     .unwrap();
-    let err = w
+    let err = world
         .engine()
         .regenerate_token(&outcome.token_id)
         .await
@@ -674,31 +701,31 @@ async fn regenerating_the_sign_in_token_checks_the_files_before_asking_the_serve
         .to_string();
     assert!(err.contains("read-only"), "{err}");
     assert_eq!(
-        w.emu.tokens()[0].token,
+        world.emu.tokens()[0].token,
         token_before,
         "the server was not asked"
     );
     std::fs::set_permissions(
-        &w.paths.navigator_ini,
+        &world.paths.navigator_ini,
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
     // a hyphen-less spelling of the sign-in id is the sign-in token: conda's files get the new value
     let spelled = outcome.token_id.replace('-', "").to_uppercase();
-    let new = w.engine().regenerate_token(&spelled).await.unwrap();
-    for path in conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url) {
+    let new = world.engine().regenerate_token(&spelled).await.unwrap();
+    for path in conda_connect::engine::token_files::token_file_paths(&world.paths, &world.emu.url) {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), new);
     }
     // and a braced spelling is refused for revocation like the plain one
     let braced = format!("{{{}}}", outcome.token_id);
-    let err = w
+    let err = world
         .engine()
         .revoke_token(&braced)
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("Sign out"), "{err}");
-    assert_eq!(w.emu.tokens().len(), 1);
+    assert_eq!(world.emu.tokens().len(), 1);
 }
 
 // ------------------------------------------------------------------ 5. secrets stay secret
@@ -707,17 +734,17 @@ async fn regenerating_the_sign_in_token_checks_the_files_before_asking_the_serve
 #[tokio::test]
 async fn the_ini_is_private_while_it_holds_the_token() {
     use std::os::unix::fs::PermissionsExt;
-    let w = world().await;
+    let world = world().await;
     std::fs::set_permissions(
-        &w.paths.navigator_ini,
+        &world.paths.navigator_ini,
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    w.login().await;
-    assert_eq!(mode(&w.paths.navigator_ini), 0o600);
-    w.engine().logout().await.unwrap();
+    world.login().await;
+    assert_eq!(mode(&world.paths.navigator_ini), 0o600);
+    world.engine().logout().await.unwrap();
     assert_eq!(
-        mode(&w.paths.navigator_ini),
+        mode(&world.paths.navigator_ini),
         0o644,
         "its own mode once the token is gone"
     );
@@ -725,62 +752,63 @@ async fn the_ini_is_private_while_it_holds_the_token() {
 
 #[tokio::test]
 async fn a_refused_condarc_edit_logs_no_configuration_value() {
-    let w = world().await;
+    let world = world().await;
     let condarc = "proxy_servers:\n  https: http://user:pr0xy-pa55word@proxy:8080\nchannels: &c [a]\nmirror_of_channels: *c\n";
-    w.write_condarc(condarc);
+    world.write_condarc(condarc);
     let out = cli(
-        w.home.path(),
+        world.home.path(),
         &["login", "--username", "alice", "--password-stdin"],
         Some(PASSWORD_LINE),
         &[],
     )
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
-    let log_path = w.paths.data_dir.join("conda-connect.log");
+    let log_path = world.paths.data_dir.join("conda-connect.log");
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(!log.contains("pr0xy-pa55word"), "{log}");
     assert!(!log.contains("alice-password"));
     #[cfg(unix)]
     assert_eq!(mode(&log_path), 0o600);
-    assert!(w.emu.tokens().is_empty());
+    assert!(world.emu.tokens().is_empty());
 }
 
 // ------------------------------------------------------------------ 6. smaller ones
 
 #[tokio::test]
 async fn a_hand_written_domain_with_a_trailing_slash_is_normalised() {
-    let w = world().await;
+    let world = world().await;
     std::fs::write(
-        &w.paths.navigator_ini,
-        format!("[main]\nanaconda_server_api_url = '{}/'\n", w.emu.url),
+        &world.paths.navigator_ini,
+        format!("[main]\nanaconda_server_api_url = '{}/'\n", world.emu.url),
     )
     .unwrap();
-    w.login().await;
-    let rc = w.condarc().unwrap();
+    world.login().await;
+    let rc = world.condarc().unwrap();
     assert!(
-        rc.contains(&format!("channel_alias: {}/api/repo\n", w.emu.url)),
+        rc.contains(&format!("channel_alias: {}/api/repo\n", world.emu.url)),
         "{rc}"
     );
     assert!(
-        w.token_files()
+        world
+            .token_files()
             .iter()
             .all(|p| !p.to_string_lossy().contains("%2F%2Fapi")),
         "{:?}",
-        w.token_files()
+        world.token_files()
     );
 }
 
 #[tokio::test]
 async fn a_redirect_to_another_port_names_host_and_port() {
-    let w = world().await;
-    w.fault(
+    let world = world().await;
+    world.fault(
         "/api/auth/login",
         None,
         FaultKind::Redirect {
             location: "http://127.0.0.1:9/steal".into(),
         },
     );
-    let err = w
+    let err = world
         .engine()
         .login(DEMO_USER, DEMO_PASSWORD)
         .await
@@ -791,70 +819,71 @@ async fn a_redirect_to_another_port_names_host_and_port() {
 
 #[tokio::test]
 async fn signing_out_of_a_conda_repo_cli_sign_in_says_what_happened() {
-    let w = World::with_config(EmulatorConfig {
+    let world = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
-    let config = w.paths.repo_cli_config.clone();
+    let config = world.paths.repo_cli_config.clone();
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(
         &config,
         format!(
             "default_site: corp\nsites:\n  corp:\n    url: {}/api\n",
-            w.emu.url
+            world.emu.url
         ),
     )
     .unwrap();
-    let dir = &w.paths.repo_cli_token_dirs[0];
+    let dir = &world.paths.repo_cli_token_dirs[0];
     std::fs::create_dir_all(dir).unwrap();
     let name = format!(
         "{}.token",
-        conda_connect::engine::token_files::quote_plus(&format!("{}/api", w.emu.url))
+        conda_connect::engine::token_files::quote_plus(&format!("{}/api", world.emu.url))
     );
     std::fs::write(dir.join(name), "repo-cli-token-0123456789").unwrap();
-    assert!(w.engine().status().unwrap().logged_in);
-    let out = cli(w.home.path(), &["logout"], None, &[]).await;
+    assert!(world.engine().status().unwrap().logged_in);
+    let out = cli(world.home.path(), &["logout"], None, &[]).await;
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(!text.contains("will retry"), "nothing is retried: {text}");
     assert!(text.contains("not revoked on the server"), "{text}");
-    assert!(!w.engine().status().unwrap().logged_in, "status agrees");
+    assert!(!world.engine().status().unwrap().logged_in, "status agrees");
 }
 
 #[tokio::test]
 async fn selection_rules_are_checked_before_anything_happens() {
-    let w = world().await;
-    let before = w.files();
-    let requests = w.emu.log().len();
+    let world = world().await;
+    let before = world.files();
+    let requests = world.emu.log().len();
     let bad = Selection {
         default_channels: vec![],
         channels: vec!["internal".into()],
     };
-    let err = w
+    let err = world
         .engine()
         .login_with_channels(DEMO_USER, DEMO_PASSWORD, Some(&bad))
         .await
         .unwrap_err();
     assert_eq!(err, Error::NoDefaultChannel);
-    assert_same_files(&w.files(), &before, "nothing touched");
-    assert_eq!(w.emu.log().len(), requests);
+    assert_same_files(&world.files(), &before, "nothing touched");
+    assert_eq!(world.emu.log().len(), requests);
 }
 
 #[tokio::test]
 async fn sign_out_removes_the_servers_package_cache() {
-    let w = world().await;
-    w.login().await;
-    w.engine()
+    let world = world().await;
+    world.login().await;
+    world
+        .engine()
         .select_channels(&["main".into()], &["internal".into()])
         .await
         .unwrap();
-    w.engine().update_index(|_| {}).await.unwrap();
-    let cache = w.paths.repodata_cache();
+    world.engine().update_index(|_| {}).await.unwrap();
+    let cache = world.paths.repodata_cache();
     let mut before = Vec::new();
     walk(&cache, &mut before);
     assert!(!before.is_empty(), "Update Index cached something");
-    w.engine().logout().await.unwrap();
+    world.engine().logout().await.unwrap();
     let mut after = Vec::new();
     walk(&cache, &mut after);
     assert!(
@@ -867,18 +896,18 @@ async fn sign_out_removes_the_servers_package_cache() {
 
 #[tokio::test]
 async fn a_session_lost_from_the_secret_store_still_signs_out_cleanly() {
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    let before = w.user_files();
-    w.login().await;
-    let first = w.emu.tokens()[0].id.clone();
-    std::fs::remove_file(w.paths.secrets_file()).unwrap();
-    let out = w.engine().logout().await.unwrap();
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    let before = world.user_files();
+    world.login().await;
+    let first = world.emu.tokens()[0].id.clone();
+    std::fs::remove_file(world.paths.secrets_file()).unwrap();
+    let out = world.engine().logout().await.unwrap();
     assert!(!out.server_token_revoked);
     assert!(
-        w.token_files().is_empty(),
+        world.token_files().is_empty(),
         "conda-connect's token files are removed: {:?}",
-        w.token_files()
+        world.token_files()
     );
     let without_record =
         |files: Vec<(std::path::PathBuf, Vec<u8>)>| -> Vec<(std::path::PathBuf, Vec<u8>)> {
@@ -888,42 +917,42 @@ async fn a_session_lost_from_the_secret_store_still_signs_out_cleanly() {
                 .collect()
         };
     assert_same_files(
-        &without_record(w.user_files()),
+        &without_record(world.user_files()),
         &without_record(before),
         "files as before sign-in (and the pending revocation recorded)",
     );
-    assert!(!w.engine().status().unwrap().logged_in);
-    assert_eq!(w.engine().pending_revocations().unwrap().len(), 1);
+    assert!(!world.engine().status().unwrap().logged_in);
+    assert_eq!(world.engine().pending_revocations().unwrap().len(), 1);
     // the next sign-in of the same account finishes the revocation
-    w.login().await;
+    world.login().await;
     assert!(
-        w.emu.tokens().iter().all(|t| t.id != first),
+        world.emu.tokens().iter().all(|t| t.id != first),
         "the first token was revoked"
     );
 }
 
 #[tokio::test]
 async fn a_replayed_sign_out_never_takes_a_lost_session_for_a_revoked_token() {
-    let w = world().await;
-    w.login().await;
-    let mut crashing = w.engine();
+    let world = world().await;
+    world.login().await;
+    let mut crashing = world.engine();
     crashing.crash = Some(CrashPoint::at(1));
     assert!(matches!(
         crashing.logout().await,
         Err(Error::SimulatedCrash { .. })
     ));
-    std::fs::remove_file(w.paths.secrets_file()).unwrap();
-    w.engine().recover().await.unwrap();
-    assert!(!w.paths.journal_file().exists());
-    assert_eq!(w.emu.tokens().len(), 1, "still live on the server");
+    std::fs::remove_file(world.paths.secrets_file()).unwrap();
+    world.engine().recover().await.unwrap();
+    assert!(!world.paths.journal_file().exists());
+    assert_eq!(world.emu.tokens().len(), 1, "still live on the server");
     assert_eq!(
-        w.engine().pending_revocations().unwrap().len(),
+        world.engine().pending_revocations().unwrap().len(),
         1,
         "and recorded, not forgotten"
     );
-    w.login().await;
+    world.login().await;
     assert_eq!(
-        w.emu.tokens().len(),
+        world.emu.tokens().len(),
         1,
         "only the new sign-in's token is left"
     );
@@ -931,9 +960,9 @@ async fn a_replayed_sign_out_never_takes_a_lost_session_for_a_revoked_token() {
 
 #[tokio::test]
 async fn renewal_checks_the_servers_answer() {
-    let w = world().await;
-    w.login().await;
-    w.fault(
+    let world = world().await;
+    world.login().await;
+    world.fault(
         "/api/account/tokens/",
         Some("PUT"),
         FaultKind::Body {
@@ -942,12 +971,12 @@ async fn renewal_checks_the_servers_answer() {
             body: "<html>proxy says hello</html>".into(),
         },
     );
-    let err = w.engine().renew_sign_in_token().await.unwrap_err();
+    let err = world.engine().renew_sign_in_token().await.unwrap_err();
     assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
     // a server that ignored reissue_token=false and issued a new value: conda's files get it
-    w.emu.clear_faults();
+    world.emu.clear_faults();
     let new_value = "0123456789abcdef0123456789abcdef0123456789abcdef";
-    w.fault(
+    world.fault(
         "/api/account/tokens/",
         Some("PUT"),
         FaultKind::Body {
@@ -956,24 +985,24 @@ async fn renewal_checks_the_servers_answer() {
             body: format!(r#"{{"token": "{new_value}"}}"#),
         },
     );
-    w.engine().renew_sign_in_token().await.unwrap();
-    for path in conda_connect::engine::token_files::token_file_paths(&w.paths, &w.emu.url) {
+    world.engine().renew_sign_in_token().await.unwrap();
+    for path in conda_connect::engine::token_files::token_file_paths(&world.paths, &world.emu.url) {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), new_value);
     }
-    assert!(w.ini().unwrap().contains(new_value));
+    assert!(world.ini().unwrap().contains(new_value));
 }
 
 #[tokio::test]
 async fn a_failed_login_with_domain_leaves_the_domain_as_it_was() {
-    let w = world().await;
+    let world = world().await;
     let other = World::with_config(EmulatorConfig {
         bulk_channels: 0,
         ..Default::default()
     })
     .await;
-    let ini = w.ini();
+    let ini = world.ini();
     let out = cli(
-        w.home.path(),
+        world.home.path(),
         &[
             "login",
             "--username",
@@ -988,7 +1017,7 @@ async fn a_failed_login_with_domain_leaves_the_domain_as_it_was() {
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert_eq!(
-        w.ini(),
+        world.ini(),
         ini,
         "the domain is still the one before the command"
     );
@@ -996,13 +1025,13 @@ async fn a_failed_login_with_domain_leaves_the_domain_as_it_was() {
 
 #[tokio::test]
 async fn a_domain_with_escape_sequences_never_reaches_the_terminal() {
-    let w = world().await;
+    let world = world().await;
     std::fs::write(
-        &w.paths.navigator_ini,
+        &world.paths.navigator_ini,
         "[main]\nanaconda_server_api_url = 'http://h\\x1b]0;pwned\\x07'\n",
     )
     .unwrap();
-    let out = cli(w.home.path(), &["status"], None, &[]).await;
+    let out = cli(world.home.path(), &["status"], None, &[]).await;
     assert!(
         !output_text(&out).contains('\u{1b}'),
         "{:?}",
@@ -1014,34 +1043,34 @@ async fn a_domain_with_escape_sequences_never_reaches_the_terminal() {
 #[tokio::test]
 async fn a_condarc_made_read_only_while_the_sign_in_waits_is_not_rewritten() {
     use std::os::unix::fs::PermissionsExt;
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    w.emu.state.lock().unwrap().delay = Duration::from_millis(300);
-    let engine = w.engine();
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    world.emu.state.lock().unwrap().delay = Duration::from_millis(300);
+    let engine = world.engine();
     let login = tokio::spawn(async move { engine.login(DEMO_USER, DEMO_PASSWORD).await });
     tokio::time::sleep(Duration::from_millis(450)).await;
-    std::fs::set_permissions(&w.paths.condarc, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&world.paths.condarc, std::fs::Permissions::from_mode(0o444)).unwrap();
     let err = login.await.unwrap().unwrap_err().to_string();
-    w.emu.state.lock().unwrap().delay = Duration::ZERO;
+    world.emu.state.lock().unwrap().delay = Duration::ZERO;
     assert!(err.contains("read-only"), "{err}");
-    assert_eq!(w.condarc().unwrap(), USER_CONDARC);
-    assert!(w.emu.tokens().is_empty(), "the token was revoked");
-    assert!(!w.engine().status().unwrap().logged_in);
+    assert_eq!(world.condarc().unwrap(), USER_CONDARC);
+    assert!(world.emu.tokens().is_empty(), "the token was revoked");
+    assert!(!world.engine().status().unwrap().logged_in);
 }
 
 #[tokio::test]
 async fn signing_out_of_an_outside_sign_in_leaves_a_shared_folder_alone() {
-    let w = world().await;
+    let world = world().await;
     let shared = tempfile::tempdir().unwrap();
     let data = shared.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let file = data.join(format!(
         "{}.token",
-        conda_connect::engine::token_files::quote_plus(&format!("{}/api", w.emu.url))
+        conda_connect::engine::token_files::quote_plus(&format!("{}/api", world.emu.url))
     ));
     std::fs::write(&file, "someone-elses-token-0123456789").unwrap();
     let env = [("BINSTAR_CONFIG_DIR", shared.path().to_str().unwrap())];
-    let out = cli(w.home.path(), &["logout"], None, &env).await;
+    let out = cli(world.home.path(), &["logout"], None, &env).await;
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("left as it is"), "{text}");
@@ -1059,14 +1088,14 @@ async fn files_keep_their_owner_when_run_as_root() {
         eprintln!("not root: nothing to check");
         return;
     }
-    let w = world().await;
-    w.write_condarc(USER_CONDARC);
-    for path in [&w.paths.condarc, &w.paths.navigator_ini] {
+    let world = world().await;
+    world.write_condarc(USER_CONDARC);
+    for path in [&world.paths.condarc, &world.paths.navigator_ini] {
         std::os::unix::fs::chown(path, Some(1000), Some(1000)).unwrap();
     }
-    w.login().await;
-    w.engine().logout().await.unwrap();
-    for path in [&w.paths.condarc, &w.paths.navigator_ini] {
+    world.login().await;
+    world.engine().logout().await.unwrap();
+    for path in [&world.paths.condarc, &world.paths.navigator_ini] {
         let meta = std::fs::metadata(path).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (1000, 1000), "{}", path.display());
     }
