@@ -26,11 +26,11 @@ async fn happy_path_exact_files_and_server_state() {
     assert_eq!(out.remembered, None);
     let tokens = world.emu.tokens();
     assert_eq!(tokens.len(), 1, "exactly one server token");
-    let t = &tokens[0];
-    assert_eq!(t.id, out.token_id);
-    assert!(t.name.starts_with("conda-connect-"), "{}", t.name);
+    let token = &tokens[0];
+    assert_eq!(token.id, out.token_id);
+    assert!(token.name.starts_with("conda-connect-"), "{}", token.name);
     assert_eq!(
-        t.scopes,
+        token.scopes,
         [
             "channel:view",
             "channel:view-artifacts",
@@ -41,9 +41,10 @@ async fn happy_path_exact_files_and_server_state() {
         ]
     );
     let expiry =
-        chrono::NaiveDate::parse_from_str(t.expires_at.as_deref().unwrap(), "%Y-%m-%d").unwrap();
+        chrono::NaiveDate::parse_from_str(token.expires_at.as_deref().unwrap(), "%Y-%m-%d")
+            .unwrap();
     assert_eq!((expiry - chrono::Local::now().date_naive()).num_days(), 365);
-    assert_eq!(t.token.len(), 48);
+    assert_eq!(token.token.len(), 48);
 
     // .condarc: minimal edits, everything else kept
     let alias = format!("{}/api/repo", world.emu.url);
@@ -68,17 +69,17 @@ async fn happy_path_exact_files_and_server_state() {
         format!(
             "[main]\nanaconda_server_api_url = '{u}'\nlogged_api_url = '{u}'\nlogged_brand = Anaconda Server\nanaconda_server_token = '{tok}'\nanaconda_server_token_id = '{id}'\n",
             u = world.emu.url,
-            tok = t.token,
-            id = t.id
+            tok = token.token,
+            id = token.id
         )
     );
     // token files: every directory, bare token, 0600
     let files = world.token_files();
     assert_eq!(files.len(), 6, "{files:?}");
-    for f in &files {
-        assert_eq!(std::fs::read_to_string(f).unwrap(), t.token);
+    for file in &files {
+        assert_eq!(std::fs::read_to_string(file).unwrap(), token.token);
         #[cfg(unix)]
-        assert_eq!(mode(f), 0o600);
+        assert_eq!(mode(file), 0o600);
     }
     assert!(
         world.paths.token_dirs[0]
@@ -183,19 +184,19 @@ async fn user_edits_while_signed_in_are_kept() {
         "{after}"
     );
     assert!(after.starts_with("# my conda settings\n"), "{after}");
-    let s = conda_connect::engine::condarc::read_settings(&after).unwrap();
-    assert_eq!(s.channel_alias, None);
+    let settings = conda_connect::engine::condarc::read_settings(&after).unwrap();
+    assert_eq!(settings.channel_alias, None);
     assert_eq!(
-        s.channels,
+        settings.channels,
         Some(vec!["conda-forge".into(), "defaults".into()])
     );
     assert_eq!(
-        s.default_channels,
+        settings.default_channels,
         Some(vec!["old-main".into()]),
         "the user's own default_channels survive sign-out (Navigator deletes them)"
     );
     assert_eq!(
-        s.ssl_verify,
+        settings.ssl_verify,
         Some(conda_connect::engine::condarc::CondaSsl::Bool(true))
     );
     // a copy of the signed-in version is kept
@@ -415,15 +416,15 @@ async fn offline_logout_completes_locally() {
     assert_eq!(world.engine().pending_revocations().unwrap().len(), 1);
     // the next command retries once the server answers again
     world.emu.clear_faults();
-    let mut e = world.engine();
-    e.revoke_retry_after = std::time::Duration::ZERO;
-    let msg = e.recover().await.unwrap().unwrap();
+    let mut engine = world.engine();
+    engine.revoke_retry_after = std::time::Duration::ZERO;
+    let msg = engine.recover().await.unwrap().unwrap();
     assert!(msg.contains("was revoked"), "{msg}");
     assert!(
         world.emu.tokens().is_empty(),
         "no orphan token left on the server"
     );
-    assert!(e.pending_revocations().unwrap().is_empty());
+    assert!(engine.pending_revocations().unwrap().is_empty());
     assert!(
         !world.paths.secrets_file().exists(),
         "the kept session is gone too"
@@ -435,15 +436,17 @@ async fn add_channels_rules() {
     let world = World::new().await;
     world.set_domain().await;
     world.login().await;
-    let e = world.engine();
+    let engine = world.engine();
     assert_eq!(
-        e.select_channels(&[], &["internal".into()])
+        engine
+            .select_channels(&[], &["internal".into()])
             .await
             .unwrap_err(),
         Error::NoDefaultChannel
     );
     assert_eq!(
-        e.select_channels(&["main".into()], &["nope".into()])
+        engine
+            .select_channels(&["main".into()], &["nope".into()])
             .await
             .unwrap_err(),
         Error::UnknownChannel {
@@ -451,7 +454,8 @@ async fn add_channels_rules() {
         }
     );
     assert_eq!(
-        e.select_channels(&["bob-private".into()], &[])
+        engine
+            .select_channels(&["bob-private".into()], &[])
             .await
             .unwrap_err(),
         Error::UnknownChannel {
@@ -497,9 +501,9 @@ async fn command_line_logins_are_detected() {
         "abc",
     )
     .unwrap();
-    let s = world.engine().status().unwrap();
-    assert!(s.logged_in);
-    assert_eq!(s.source, Some(LoginSource::TokenFile));
+    let status = world.engine().status().unwrap();
+    assert!(status.logged_in);
+    assert_eq!(status.source, Some(LoginSource::TokenFile));
     let out = world.engine().logout().await.unwrap();
     assert_eq!(out.condarc, CondarcRestore::Untouched);
     assert!(world.token_files().is_empty());
@@ -525,29 +529,35 @@ async fn command_line_logins_are_detected() {
         "abc",
     )
     .unwrap();
-    let s = world.engine().status().unwrap();
-    assert!(s.logged_in);
-    assert_eq!(s.source, Some(LoginSource::CondaRepoCli));
-    assert_eq!(s.domain.as_deref(), Some(world.emu.url.as_str()));
+    let status = world.engine().status().unwrap();
+    assert!(status.logged_in);
+    assert_eq!(status.source, Some(LoginSource::CondaRepoCli));
+    assert_eq!(status.domain.as_deref(), Some(world.emu.url.as_str()));
 }
 
 #[tokio::test]
 async fn set_domain_validation() {
     let world = World::new().await;
-    let e = world.engine();
+    let engine = world.engine();
     assert_eq!(
-        e.set_domain("not a url", false).await.unwrap_err(),
+        engine.set_domain("not a url", false).await.unwrap_err(),
         Error::InvalidDomain
     );
     let typed = format!("{}/api/system", world.emu.url.replace("http://", "HTTP://"));
-    assert_eq!(e.set_domain(&typed, false).await.unwrap(), world.emu.url);
+    assert_eq!(
+        engine.set_domain(&typed, false).await.unwrap(),
+        world.emu.url
+    );
     world.fault("/api/system", None, FaultKind::Status { status: 404 });
     assert_eq!(
-        e.set_domain(&world.emu.url, false).await.unwrap_err(),
+        engine.set_domain(&world.emu.url, false).await.unwrap_err(),
         Error::InvalidDomain
     );
     // nothing listens on port 9 of loopback
-    let err = e.set_domain("http://127.0.0.1:9", false).await.unwrap_err();
+    let err = engine
+        .set_domain("http://127.0.0.1:9", false)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     // failed validations leave the stored domain as it was
     assert_eq!(
@@ -561,17 +571,18 @@ async fn update_index_reports_each_channel() {
     let world = World::new().await;
     world.set_domain().await;
     world.login().await;
-    let e = world.engine();
-    e.select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
+    let engine = world.engine();
+    engine
+        .select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
         .await
         .unwrap();
     let settings =
         conda_connect::engine::condarc::read_settings(&world.condarc().unwrap()).unwrap();
-    let (domain, token) = e.access_token().unwrap().unwrap();
-    let client = e.client(&domain).unwrap();
+    let (domain, token) = engine.access_token().unwrap().unwrap();
+    let client = engine.client(&domain).unwrap();
     let cache = world.paths.repodata_cache();
     let events = std::sync::Mutex::new(0usize);
-    let r = conda_connect::engine::index::update_index(
+    let report = conda_connect::engine::index::update_index(
         &client,
         &settings,
         Some(&token),
@@ -582,13 +593,13 @@ async fn update_index_reports_each_channel() {
     )
     .await
     .unwrap();
-    assert_eq!(r.channels.len(), 6);
+    assert_eq!(report.channels.len(), 6);
     assert!(
-        r.channels.iter().all(|c| c.status == "ok"),
+        report.channels.iter().all(|c| c.status == "ok"),
         "{:?}",
-        r.channels
+        report.channels
     );
-    assert_eq!(r.packages_total, 4 + 4 + 1 + 1 + 1);
+    assert_eq!(report.packages_total, 4 + 4 + 1 + 1 + 1);
     assert_eq!(*events.lock().unwrap(), 7);
     assert!(
         world
@@ -613,7 +624,7 @@ async fn update_index_reports_each_channel() {
         "{:?}",
         r2.channels
     );
-    assert_eq!(r2.packages_total, r.packages_total);
+    assert_eq!(r2.packages_total, report.packages_total);
     // a 401 channel does not stop the others
     let r3 = conda_connect::engine::index::update_index(
         &client,
@@ -635,9 +646,9 @@ async fn update_index_reports_each_channel() {
 async fn tls_failure_then_explicit_trust_for_that_host_only() {
     let world = World::new().await;
     let https = self_signed_https_front(world.emu.addr).await;
-    let e = world.engine();
+    let engine = world.engine();
     // verification is on by default: a self-signed certificate is a TLS error, and nothing is stored
-    let err = e.set_domain(&https, false).await.unwrap_err();
+    let err = engine.set_domain(&https, false).await.unwrap_err();
     assert!(err.is_tls(), "{err:?}");
     assert!(
         err.to_string()
@@ -646,7 +657,7 @@ async fn tls_failure_then_explicit_trust_for_that_host_only() {
     );
     assert_eq!(world.ini(), None);
     // explicit trust: recorded per host (netloc), Navigator-compatibly
-    assert_eq!(e.set_domain(&https, true).await.unwrap(), https);
+    assert_eq!(engine.set_domain(&https, true).await.unwrap(), https);
     let netloc = https.trim_start_matches("https://");
     assert!(
         world
@@ -660,7 +671,7 @@ async fn tls_failure_then_explicit_trust_for_that_host_only() {
     assert_eq!(world.emu.tokens().len(), 1);
     // a second self-signed host is not trusted by the first one's trust
     let other = self_signed_https_front(world.emu.addr).await;
-    let client = e.client(&other).unwrap();
+    let client = engine.client(&other).unwrap();
     assert!(client.system().await.unwrap_err().is_tls());
     let out = world.engine().logout().await.unwrap();
     assert!(out.server_token_revoked);

@@ -27,10 +27,11 @@ async fn create_validates_scopes_and_expiry() {
     let world = World::new().await;
     world.set_domain().await;
     let sign_in = world.login().await;
-    let e = world.engine();
+    let engine = world.engine();
     let scopes = vec!["channel:view".to_string(), "artifact:download".to_string()];
     assert_eq!(
-        e.create_token("ci", &["channel:fly".to_string()], None)
+        engine
+            .create_token("ci", &["channel:fly".to_string()], None)
             .await
             .unwrap_err(),
         Error::UnknownScope {
@@ -39,17 +40,18 @@ async fn create_validates_scopes_and_expiry() {
     );
     let too_late = date(MAX_DAYS + 1);
     assert_eq!(
-        e.create_token("ci", &scopes, Some(&too_late))
+        engine
+            .create_token("ci", &scopes, Some(&too_late))
             .await
             .unwrap_err(),
         Error::InvalidExpiry { value: too_late }
     );
     assert!(matches!(
-        e.create_token("ci", &scopes, Some(&date(0))).await,
+        engine.create_token("ci", &scopes, Some(&date(0))).await,
         Err(Error::InvalidExpiry { .. })
     ));
     assert!(matches!(
-        e.create_token(" ", &scopes, None).await,
+        engine.create_token(" ", &scopes, None).await,
         Err(Error::Refused { .. })
     ));
     assert_eq!(
@@ -58,7 +60,7 @@ async fn create_validates_scopes_and_expiry() {
         "nothing created by refused requests"
     );
 
-    let created = e
+    let created = engine
         .create_token("ci", &scopes, Some(&date(90)))
         .await
         .unwrap();
@@ -71,7 +73,10 @@ async fn create_validates_scopes_and_expiry() {
     assert_eq!(on_server.scopes, scopes);
     assert_eq!(on_server.expires_at, Some(date(90)));
     assert_eq!(on_server.token, created.token);
-    let default_expiry = e.create_token("one-year", &scopes, None).await.unwrap();
+    let default_expiry = engine
+        .create_token("one-year", &scopes, None)
+        .await
+        .unwrap();
     assert_eq!(
         world
             .emu
@@ -83,7 +88,7 @@ async fn create_validates_scopes_and_expiry() {
         Some(date(MAX_DAYS))
     );
 
-    let list = e.tokens().await.unwrap();
+    let list = engine.tokens().await.unwrap();
     assert_eq!(list.len(), 3);
     assert_eq!(
         list.iter()
@@ -97,7 +102,8 @@ async fn create_validates_scopes_and_expiry() {
         Expiry::Later(90)
     );
     assert!(
-        e.token_scopes()
+        engine
+            .token_scopes()
             .await
             .unwrap()
             .contains(&"subchannel:view".to_string())
@@ -109,13 +115,13 @@ async fn revoke_and_refusing_the_sign_in_token() {
     let world = World::new().await;
     world.set_domain().await;
     let sign_in = world.login().await;
-    let e = world.engine();
-    let created = e
+    let engine = world.engine();
+    let created = engine
         .create_token("laptop", &["artifact:download".into()], None)
         .await
         .unwrap();
     assert_eq!(repo_status(&world, &created.token).await, 200);
-    e.revoke_token(&created.id).await.unwrap();
+    engine.revoke_token(&created.id).await.unwrap();
     assert_eq!(
         repo_status(&world, &created.token).await,
         401,
@@ -123,12 +129,12 @@ async fn revoke_and_refusing_the_sign_in_token() {
     );
     assert!(
         matches!(
-            e.revoke_token(&created.id).await,
+            engine.revoke_token(&created.id).await,
             Err(Error::Refused { .. })
         ),
         "already gone"
     );
-    let err = e.revoke_token(&sign_in.token_id).await.unwrap_err();
+    let err = engine.revoke_token(&sign_in.token_id).await.unwrap_err();
     assert!(err.to_string().contains("Sign out instead"), "{err}");
     assert_eq!(world.emu.tokens().len(), 1, "the sign-in token stays");
 }
@@ -146,8 +152,13 @@ async fn regenerating_the_sign_in_token_updates_conda_files() {
         .unwrap();
     assert_ne!(new, old);
     assert_eq!(world.emu.tokens()[0].token, new);
-    for f in world.token_files() {
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), new, "{}", f.display());
+    for file in world.token_files() {
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            new,
+            "{}",
+            file.display()
+        );
     }
     assert!(
         world
@@ -166,8 +177,8 @@ async fn regenerating_the_sign_in_token_updates_conda_files() {
         .unwrap();
     let other_new = world.engine().regenerate_token(&other.id).await.unwrap();
     assert_ne!(other_new, other.token);
-    for f in world.token_files() {
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), new);
+    for file in world.token_files() {
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), new);
     }
     world.engine().logout().await.unwrap();
     assert_eq!(
@@ -189,16 +200,16 @@ async fn crash_during_sign_in_token_regeneration_is_completed() {
         match crashing.regenerate_token(&sign_in.token_id).await {
             Ok(_) => break,
             Err(Error::SimulatedCrash { .. }) => tried += 1,
-            Err(e) => panic!("step {step}: {e:?}"),
+            Err(engine) => panic!("step {step}: {engine:?}"),
         }
         world.engine().recover().await.unwrap();
         let server = world.emu.tokens()[0].token.clone();
-        for f in world.token_files() {
+        for file in world.token_files() {
             assert_eq!(
-                std::fs::read_to_string(&f).unwrap(),
+                std::fs::read_to_string(&file).unwrap(),
                 server,
                 "step {step}: {}",
-                f.display()
+                file.display()
             );
         }
         assert_eq!(repo_status(&world, &server).await, 200);
@@ -211,24 +222,31 @@ async fn expiry_warning_and_renewal() {
     let world = World::new().await;
     world.set_domain().await;
     let sign_in = world.login().await;
-    let e = world.engine();
+    let engine = world.engine();
     assert_eq!(
-        e.sign_in_token_expiry().await.unwrap(),
+        engine.sign_in_token_expiry().await.unwrap(),
         Expiry::Later(MAX_DAYS)
     );
     world.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(10));
-    assert_eq!(e.sign_in_token_expiry().await.unwrap(), Expiry::Soon(10));
+    assert_eq!(
+        engine.sign_in_token_expiry().await.unwrap(),
+        Expiry::Soon(10)
+    );
     world.emu.state.lock().unwrap().tokens[0].expires_at = Some(date(-1));
     assert_eq!(
-        e.sign_in_token_expiry().await.unwrap(),
+        engine.sign_in_token_expiry().await.unwrap(),
         Expiry::Expired,
         "an expired token is found in the list"
     );
     let value = world.emu.tokens()[0].token.clone();
-    assert_eq!(e.renew_sign_in_token().await.unwrap(), date(MAX_DAYS));
-    let t = &world.emu.tokens()[0];
+    assert_eq!(engine.renew_sign_in_token().await.unwrap(), date(MAX_DAYS));
+    let token = &world.emu.tokens()[0];
     assert_eq!(
-        (t.id.as_str(), t.token.as_str(), t.expires_at.clone()),
+        (
+            token.id.as_str(),
+            token.token.as_str(),
+            token.expires_at.clone()
+        ),
         (
             sign_in.token_id.as_str(),
             value.as_str(),
@@ -236,7 +254,7 @@ async fn expiry_warning_and_renewal() {
         )
     );
     assert_eq!(
-        e.sign_in_token_expiry().await.unwrap(),
+        engine.sign_in_token_expiry().await.unwrap(),
         Expiry::Later(MAX_DAYS)
     );
 }
