@@ -156,12 +156,12 @@ async fn an_unusable_home_is_refused_before_anything_is_written() {
 
 #[tokio::test]
 async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
-    let a = world().await;
+    let world_a = world().await;
     let b_home = tempfile::tempdir().unwrap();
     let shared = tempfile::tempdir().unwrap();
     let env = [("BINSTAR_CONFIG_DIR", shared.path().to_str().unwrap())];
     let out = cli(
-        a.home.path(),
+        world_a.home.path(),
         &[
             "login",
             "--username",
@@ -176,10 +176,10 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
     assert!(out.status.success(), "{}", output_text(&out));
     let shared_file = shared.path().join("data").join(format!(
         "{}.token",
-        conda_connect::engine::token_files::quote_plus(&format!("{}/api/repo", a.emu.url))
+        conda_connect::engine::token_files::quote_plus(&format!("{}/api/repo", world_a.emu.url))
     ));
     let alices = std::fs::read_to_string(&shared_file).unwrap();
-    let out = cli(b_home.path(), &["set-domain", &a.emu.url], None, &env).await;
+    let out = cli(b_home.path(), &["set-domain", &world_a.emu.url], None, &env).await;
     assert!(out.status.success(), "{}", output_text(&out));
     let out = cli(
         b_home.path(),
@@ -195,7 +195,7 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
     )
     .await;
     assert!(out.status.success(), "{}", output_text(&out));
-    let bobs = a
+    let bobs = world_a
         .emu
         .tokens()
         .into_iter()
@@ -204,7 +204,7 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
         .token;
     assert_eq!(std::fs::read_to_string(&shared_file).unwrap(), bobs);
     // alice signs out: the shared file now holds bob's token and is left alone, and she is told
-    let out = cli(a.home.path(), &["logout"], None, &env).await;
+    let out = cli(world_a.home.path(), &["logout"], None, &env).await;
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         output_text(&out).contains("did not write"),
@@ -220,7 +220,10 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
     let out = cli(b_home.path(), &["logout"], None, &env).await;
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(std::fs::read_to_string(&shared_file).unwrap(), alices);
-    assert!(a.emu.tokens().is_empty(), "both server tokens revoked");
+    assert!(
+        world_a.emu.tokens().is_empty(),
+        "both server tokens revoked"
+    );
 }
 
 #[tokio::test]

@@ -68,8 +68,8 @@ impl World {
         let mut out = Vec::new();
         walk(self.home.path(), &mut out);
         out.retain(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.ends_with(".token") || n.ends_with(".jwt")
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.ends_with(".token") || name.ends_with(".jwt")
         });
         out
     }
@@ -82,8 +82,8 @@ impl World {
         out.into_iter()
             .filter(|p| !p.ends_with("lock") && !p.to_string_lossy().ends_with(".log"))
             .map(|p| {
-                let b = std::fs::read(&p).unwrap();
-                (p, b)
+                let bytes = std::fs::read(&p).unwrap();
+                (p, bytes)
             })
             .collect()
     }
@@ -111,12 +111,12 @@ impl World {
 
 pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out)
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out)
             } else {
-                out.push(p)
+                out.push(path)
             }
         }
     }
@@ -189,9 +189,9 @@ pub async fn cli(
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn conda-connect");
-        if let Some(s) = stdin {
+        if let Some(input) = stdin {
             // a command that fails early (a usage error) may exit before reading: a closed pipe is fine
-            let _ = child.stdin.take().unwrap().write_all(s.as_bytes());
+            let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
         }
         drop(child.stdin.take());
         child.wait_with_output().expect("wait")
@@ -200,11 +200,11 @@ pub async fn cli(
     .unwrap()
 }
 
-pub fn output_text(o: &std::process::Output) -> String {
+pub fn output_text(output: &std::process::Output) -> String {
     format!(
         "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     )
 }
 

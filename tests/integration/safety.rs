@@ -40,8 +40,13 @@ async fn kill_at_step(world: &World, args: &[&str], stdin: Option<&str>, step: u
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         let stderr = BufReader::new(child.stderr.take().unwrap());
@@ -71,8 +76,8 @@ async fn assert_recovers(world: &World, before: &[(std::path::PathBuf, Vec<u8>)]
     );
     let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     if s["logged_in"] == true {
-        let o = cli(world.home.path(), &["logout"], None, &[]).await;
-        assert!(o.status.success(), "{what}: {}", output_text(&o));
+        let output = cli(world.home.path(), &["logout"], None, &[]).await;
+        assert!(output.status.success(), "{what}: {}", output_text(&output));
     }
     assert_same_files(
         &world.user_files(),
@@ -238,8 +243,8 @@ fn assert_clean_message(world: &World, msg: &str, cell: &str) {
         !msg.is_empty() && !msg.contains('\n'),
         "{cell}: one line: {msg:?}"
     );
-    for s in secrets_of(world) {
-        assert!(!msg.contains(&s), "{cell}: the message leaks a secret");
+    for secret in secrets_of(world) {
+        assert!(!msg.contains(&secret), "{cell}: the message leaks a secret");
     }
 }
 
@@ -265,12 +270,13 @@ async fn fault_matrix_every_request_of_every_step() {
         for (name, kind) in faults(&other.url) {
             let cell = format!("{step} {method:?} {prefix} × {name}");
             let (world, before) = prepared().await;
-            let mut e = world.engine();
-            e.client_defaults.timeout = Some(Duration::from_millis(800));
-            e.client_defaults.system_timeout = Some(Duration::from_millis(800));
+            let mut engine = world.engine();
+            engine.client_defaults.timeout = Some(Duration::from_millis(800));
+            engine.client_defaults.system_timeout = Some(Duration::from_millis(800));
             if step != "login" {
-                e.login(DEMO_USER, DEMO_PASSWORD).await.unwrap();
-                e.select_channels(&["main".into()], &["internal".into()])
+                engine.login(DEMO_USER, DEMO_PASSWORD).await.unwrap();
+                engine
+                    .select_channels(&["main".into()], &["internal".into()])
                     .await
                     .unwrap();
             }
@@ -278,7 +284,7 @@ async fn fault_matrix_every_request_of_every_step() {
             world.fault(prefix, method, kind);
             match step {
                 "login" => {
-                    let err = e.login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
+                    let err = engine.login(DEMO_USER, DEMO_PASSWORD).await.unwrap_err();
                     assert_clean_message(&world, &err.to_string(), &cell);
                     assert_same_files(
                         &world.user_files(),
@@ -288,7 +294,10 @@ async fn fault_matrix_every_request_of_every_step() {
                     assert!(world.emu.tokens().is_empty(), "{cell}: no orphan token");
                 }
                 "select-channels" => {
-                    let err = e.select_channels(&["r".into()], &[]).await.unwrap_err();
+                    let err = engine
+                        .select_channels(&["r".into()], &[])
+                        .await
+                        .unwrap_err();
                     assert_clean_message(&world, &err.to_string(), &cell);
                     assert_same_files(
                         &world.user_files(),
@@ -302,7 +311,7 @@ async fn fault_matrix_every_request_of_every_step() {
                     );
                 }
                 "update-index" => {
-                    let report = e.update_index(|_| {}).await.unwrap();
+                    let report = engine.update_index(|_| {}).await.unwrap();
                     assert!(
                         report.channels.iter().all(|c| c.status != "ok"),
                         "{cell}: {:?}",
@@ -317,9 +326,9 @@ async fn fault_matrix_every_request_of_every_step() {
                 }
                 _ if name == "404" => {
                     // the server answers that the token does not exist: that is a completed revocation
-                    let out = e.logout().await.unwrap();
+                    let out = engine.logout().await.unwrap();
                     assert!(out.server_token_revoked, "{cell}");
-                    assert!(e.pending_revocations().unwrap().is_empty(), "{cell}");
+                    assert!(engine.pending_revocations().unwrap().is_empty(), "{cell}");
                     assert_same_files(
                         &world.user_files(),
                         &before,
@@ -327,7 +336,7 @@ async fn fault_matrix_every_request_of_every_step() {
                     );
                 }
                 _ => {
-                    let out = e.logout().await.unwrap();
+                    let out = engine.logout().await.unwrap();
                     assert!(!out.server_token_revoked, "{cell}: the user is told");
                     assert_eq!(
                         world.condarc().as_deref(),
@@ -336,13 +345,13 @@ async fn fault_matrix_every_request_of_every_step() {
                     );
                     assert!(world.token_files().is_empty(), "{cell}: token files gone");
                     assert_eq!(
-                        e.pending_revocations().unwrap().len(),
+                        engine.pending_revocations().unwrap().len(),
                         1,
                         "{cell}: revocation kept for later"
                     );
                     world.emu.clear_faults();
-                    e.revoke_retry_after = Duration::ZERO;
-                    e.recover().await.unwrap();
+                    engine.revoke_retry_after = Duration::ZERO;
+                    engine.recover().await.unwrap();
                     assert!(
                         world.emu.tokens().is_empty(),
                         "{cell}: revoked on retry: no orphan token"
@@ -397,7 +406,7 @@ async fn no_secret_in_any_output_log_or_status() {
         )
         .await
     );
-    let o = run!(
+    let output = run!(
         cli(
             home,
             &[
@@ -415,7 +424,7 @@ async fn no_secret_in_any_output_log_or_status() {
         )
         .await
     );
-    assert!(o.status.success(), "{}", output_text(&o));
+    assert!(output.status.success(), "{}", output_text(&output));
     for args in [
         &["status", "--json"][..],
         &["status"],
@@ -451,9 +460,9 @@ async fn no_secret_in_any_output_log_or_status() {
     );
     let secrets = secrets_of(&world);
     assert!(secrets.len() >= 5, "{}", secrets.len());
-    for s in &secrets {
+    for secret in &secrets {
         assert!(
-            !all.contains(s.as_str()),
+            !all.contains(secret.as_str()),
             "a secret appears in the outputs or the log"
         );
     }
@@ -472,14 +481,14 @@ async fn private_files_and_directories() {
     world.login().await;
     world.engine().logout().await.unwrap(); // leaves a pending nothing; sign in again for the modes
     world.login().await;
-    for f in world.token_files() {
-        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    for file in world.token_files() {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
-    for f in [world.paths.secrets_file(), world.paths.session_file()] {
-        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    for file in [world.paths.secrets_file(), world.paths.session_file()] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
-    for d in world.paths.token_dirs.iter().chain([&world.paths.data_dir]) {
-        assert_eq!(mode(d), 0o700, "{}", d.display());
+    for dir in world.paths.token_dirs.iter().chain([&world.paths.data_dir]) {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
     }
 }
 
@@ -490,18 +499,18 @@ async fn two_processes_never_interleave() {
     let signed_in = world.user_files();
     // another process (here: this test) holds the lock: the CLI waits, then refuses without touching anything
     let held = ConfigLock::acquire(&world.paths.lock_file(), Duration::ZERO).unwrap();
-    let o = cli(
+    let output = cli(
         world.home.path(),
         &["select-channels", "--default-channel", "main"],
         None,
         &[("CONDA_CONNECT_LOCK_WAIT_MS", "300")],
     )
     .await;
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(1));
     assert!(
-        output_text(&o).contains("Another conda-connect is changing your configuration"),
+        output_text(&output).contains("Another conda-connect is changing your configuration"),
         "{}",
-        output_text(&o)
+        output_text(&output)
     );
     assert_same_files(
         &world.user_files(),
@@ -511,7 +520,7 @@ async fn two_processes_never_interleave() {
     drop(held);
     // two at once: both succeed, one after the other; the file is one of the two complete results
     let home = world.home.path().to_path_buf();
-    let a = cli(
+    let first = cli(
         &home,
         &[
             "select-channels",
@@ -523,7 +532,7 @@ async fn two_processes_never_interleave() {
         None,
         &[],
     );
-    let b = cli(
+    let second = cli(
         &home,
         &[
             "select-channels",
@@ -535,15 +544,19 @@ async fn two_processes_never_interleave() {
         None,
         &[],
     );
-    let (a, b) = tokio::join!(a, b);
+    let (first, second) = tokio::join!(first, second);
     assert!(
-        a.status.success() && b.status.success(),
+        first.status.success() && second.status.success(),
         "{}\n{}",
-        output_text(&a),
-        output_text(&b)
+        output_text(&first),
+        output_text(&second)
     );
-    let s = conda_connect::engine::condarc::read_settings(&world.condarc().unwrap()).unwrap();
-    let pair = (s.default_channels.unwrap(), s.channels.unwrap());
+    let settings =
+        conda_connect::engine::condarc::read_settings(&world.condarc().unwrap()).unwrap();
+    let pair = (
+        settings.default_channels.unwrap(),
+        settings.channels.unwrap(),
+    );
     assert!(
         pair == (
             vec!["main".to_string()],

@@ -200,7 +200,7 @@ async fn crash_during_sign_in_token_regeneration_is_completed() {
         match crashing.regenerate_token(&sign_in.token_id).await {
             Ok(_) => break,
             Err(Error::SimulatedCrash { .. }) => tried += 1,
-            Err(engine) => panic!("step {step}: {engine:?}"),
+            Err(error) => panic!("step {step}: {error:?}"),
         }
         world.engine().recover().await.unwrap();
         let server = world.emu.tokens()[0].token.clone();
