@@ -71,8 +71,8 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
@@ -113,13 +113,13 @@ pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
         .1
         .into_owned();
     if act == Act::WrongStateFirst {
-        let r = http
+        let response = http
             .get(format!("{redirect_uri}?code=forged&state=not-the-state"))
             .send()
             .await
             .unwrap();
         seen.lock().unwrap().wrong_state_page =
-            Some((r.status().as_u16(), r.text().await.unwrap()));
+            Some((response.status().as_u16(), response.text().await.unwrap()));
         let twice = http
             .get(format!(
                 "{redirect_uri}?code=forged&state={state}&state={state}"
@@ -175,7 +175,7 @@ pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
     if act == Act::StealCode {
         let token_endpoint = url.replace("/auth?", "/token?");
         let token_endpoint = token_endpoint.split('?').next().unwrap();
-        let r = http
+        let response = http
             .post(token_endpoint)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(form(&[
@@ -191,11 +191,12 @@ pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
             .send()
             .await
             .unwrap();
-        seen.lock().unwrap().stolen_exchange = Some((r.status().as_u16(), r.text().await.unwrap()));
+        seen.lock().unwrap().stolen_exchange =
+            Some((response.status().as_u16(), response.text().await.unwrap()));
     }
     let location = if act == Act::ForgeIssuer {
-        let mut u = url::Url::parse(&location).unwrap();
-        let pairs: Vec<(String, String)> = u
+        let mut url = url::Url::parse(&location).unwrap();
+        let pairs: Vec<(String, String)> = url
             .query_pairs()
             .into_owned()
             .map(|(k, v)| {
@@ -207,8 +208,8 @@ pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
                 (k, v)
             })
             .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-        u.to_string()
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        url.to_string()
     } else {
         location
     };
@@ -219,10 +220,10 @@ pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
 /// A browser function for `sso::sign_in`: browse in the background, report what was seen.
 fn browser(act: Act) -> (impl FnOnce(&str), Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let s = seen.clone();
+    let shared = seen.clone();
     (
         move |url: &str| {
-            tokio::spawn(browse(url.to_string(), act, s));
+            tokio::spawn(browse(url.to_string(), act, shared));
         },
         seen,
     )
@@ -242,16 +243,16 @@ fn secrets(world: &World, seen: &Seen) -> Vec<String> {
 fn assert_sentence(world: &World, seen: &Seen, err: &Error, sentence: &str) {
     let text = err.to_string();
     assert_eq!(text, sentence);
-    for s in secrets(world, seen) {
-        assert!(!text.contains(&s), "a secret leaked into: {text}");
+    for secret in secrets(world, seen) {
+        assert!(!text.contains(&secret), "a secret leaked into: {text}");
     }
 }
 
 /// Wait (bounded) for the background browser to record the callback page.
 async fn page_of(seen: &Arc<Mutex<Seen>>) -> (u16, String) {
     for _ in 0..100 {
-        if let Some(p) = seen.lock().unwrap().page.clone() {
-            return p;
+        if let Some(page) = seen.lock().unwrap().page.clone() {
+            return page;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -346,8 +347,8 @@ async fn a_wrong_state_is_answered_and_ignored_the_right_one_signs_in() {
     let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap();
-    let s = seen.lock().unwrap().clone();
-    let (status, page) = s.wrong_state_page.clone().unwrap();
+    let recorded = seen.lock().unwrap().clone();
+    let (status, page) = recorded.wrong_state_page.clone().unwrap();
     assert_eq!(status, 400);
     assert!(page.contains(messages::WRONG_STATE_PAGE), "{page}");
     assert!(!page.contains(&tokens.token));
@@ -381,9 +382,9 @@ async fn a_server_without_sso_says_so() {
     })
     .await;
     let opened = Arc::new(Mutex::new(false));
-    let o = opened.clone();
+    let opened_flag = opened.clone();
     let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), move |_| {
-        *o.lock().unwrap() = true
+        *opened_flag.lock().unwrap() = true
     })
     .await
     .unwrap_err();
@@ -533,15 +534,15 @@ async fn a_stolen_code_without_the_verifier_is_useless() {
         .await
         .unwrap_err();
     page_of(&seen).await;
-    let s = seen.lock().unwrap().clone();
-    let (status, body) = s.stolen_exchange.clone().unwrap();
+    let recorded = seen.lock().unwrap().clone();
+    let (status, body) = recorded.stolen_exchange.clone().unwrap();
     assert_eq!(status, 400);
     assert!(body.contains("PKCE verification failed"), "{body}");
     assert!(!body.contains("access_token"));
     // the code was spent by the attempt: conda-connect's own exchange is refused in words
     assert_sentence(
         &world,
-        &s,
+        &recorded,
         &err,
         "The identity provider did not accept the sign-in code (expired, already used or not issued to this \
          sign-in); start the sign-in again.",
@@ -831,12 +832,12 @@ async fn cancelling_closes_the_listener() {
     let waiting = tokio::spawn(pending.finish());
     tokio::time::sleep(Duration::from_millis(100)).await;
     // the listener answers while waiting…
-    let r = no_redirects()
+    let response = no_redirects()
         .get(format!("{redirect_uri}?state=x"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(response.status().as_u16(), 400);
     waiting.abort();
     let _ = waiting.await;
     // …and is gone once the sign-in is dropped (Cancel)
