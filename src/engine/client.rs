@@ -167,7 +167,7 @@ impl ChannelInfo {
     /// `parent/name` for a subchannel, else `name` — the name conda uses.
     pub fn full_name(&self) -> String {
         match &self.parent {
-            Some(p) if !p.is_empty() => format!("{p}/{}", self.name),
+            Some(parent) if !parent.is_empty() => format!("{parent}/{}", self.name),
             _ => self.name.clone(),
         }
     }
@@ -658,8 +658,9 @@ pub(crate) fn http_client(
             _ => continue,
         };
         match proxy {
-            Ok(p) => {
-                builder = builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(&no_proxy_list)))
+            Ok(proxy) => {
+                builder =
+                    builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy_list)))
             }
             Err(error) => {
                 tracing::warn!(error = %error, %scheme, "ignoring an unusable proxy_servers entry")

@@ -25,9 +25,9 @@ fn runner() -> TestRunner {
     })
 }
 
-fn report(what: &str, n: u32, start: std::time::Instant) {
+fn report(what: &str, executions: u32, start: std::time::Instant) {
     eprintln!(
-        "fuzz {what}: {n} executions, 0 crashes, {:.1} s",
+        "fuzz {what}: {executions} executions, 0 crashes, {:.1} s",
         start.elapsed().as_secs_f64()
     );
 }
@@ -82,19 +82,22 @@ fn fuzz_domain_normalisation() {
     let start = std::time::Instant::now();
     runner()
         .run(&domain_input(), |input| {
-            if let Ok(d) = normalize_domain(&input) {
-                prop_assert!(d.starts_with("http://") || d.starts_with("https://"), "{d}");
-                prop_assert!(!d.ends_with('/'), "{d}");
-                let after_scheme = d.split("://").nth(1).unwrap_or("");
+            if let Ok(domain) = normalize_domain(&input) {
+                prop_assert!(
+                    domain.starts_with("http://") || domain.starts_with("https://"),
+                    "{domain}"
+                );
+                prop_assert!(!domain.ends_with('/'), "{domain}");
+                let after_scheme = domain.split("://").nth(1).unwrap_or("");
                 let path_segments: Vec<&str> = after_scheme.split('/').skip(1).collect();
                 prop_assert!(
                     !path_segments.iter().any(|s| s.eq_ignore_ascii_case("api")),
-                    "no /api path segment: {d}"
+                    "no /api path segment: {domain}"
                 );
                 // idempotent, except that each pass strips one more leading `api.` label (only the leading label is stripped,
                 // docs/design.md#10-domain-normalisation)
-                if !d.split("://").nth(1).unwrap_or("").starts_with("api.") {
-                    prop_assert_eq!(normalize_domain(&d), Ok(d.clone()), "idempotent");
+                if !domain.split("://").nth(1).unwrap_or("").starts_with("api.") {
+                    prop_assert_eq!(normalize_domain(&domain), Ok(domain.clone()), "idempotent");
                 }
             }
             Ok(())
@@ -144,21 +147,21 @@ fn ini_text() -> impl Strategy<Value = String> {
     )
         .prop_map(|(lines, crlf, bom, trailing)| {
             let nl = if crlf { "\r\n" } else { "\n" };
-            let mut s = if bom {
+            let mut text = if bom {
                 "\u{feff}".to_string()
             } else {
                 String::new()
             };
-            s.push_str(&lines.join(nl));
+            text.push_str(&lines.join(nl));
             if trailing && !lines.is_empty() {
-                s.push_str(nl);
+                text.push_str(nl);
             }
-            s
+            text
         })
 }
 
-fn lines_of(s: &str) -> Vec<String> {
-    s.trim_start_matches('\u{feff}')
+fn lines_of(text: &str) -> Vec<String> {
+    text.trim_start_matches('\u{feff}')
         .replace("\r\n", "\n")
         .lines()
         .map(str::to_string)
@@ -196,15 +199,15 @@ fn fuzz_ini_reader_and_writer() {
             let kept: Vec<String> = before
                 .iter()
                 .filter(|l| {
-                    let t = l.trim();
+                    let trimmed = l.trim();
                     old_line.is_none()
-                        || !(t
+                        || !(trimmed
                             .split('=')
                             .next()
                             .unwrap_or("")
                             .trim()
                             .eq_ignore_ascii_case(&key)
-                            && t.contains('='))
+                            && trimmed.contains('='))
                 })
                 .cloned()
                 .collect();
@@ -272,9 +275,9 @@ fn entry(key: String, n: usize) -> impl Strategy<Value = Vec<String>> {
                 let key = key.clone();
                 move |(items, indented)| {
                     let pad = if indented { "  " } else { "" };
-                    let mut v = vec![format!("{key}:")];
-                    v.extend(items.into_iter().map(|(i, c)| format!("{pad}- {i}{c}")));
-                    v
+                    let mut lines = vec![format!("{key}:")];
+                    lines.extend(items.into_iter().map(|(i, c)| format!("{pad}- {i}{c}")));
+                    lines
                 }
             }),
         prop::collection::vec(safe_scalar(), 0..4).prop_map({
@@ -316,7 +319,7 @@ fn condarc_text() -> impl Strategy<Value = String> {
     ]);
     (
         keys.prop_flat_map(|keys| {
-            let n = keys.len();
+            let count = keys.len();
             let entries: Vec<_> = keys
                 .into_iter()
                 .enumerate()
@@ -326,7 +329,7 @@ fn condarc_text() -> impl Strategy<Value = String> {
                 entries,
                 prop::collection::vec(
                     prop::sample::select(vec!["", "# comment", "   ", "# ünïcödé"]),
-                    n + 1,
+                    count + 1,
                 ),
             )
         }),
@@ -349,14 +352,14 @@ fn condarc_text() -> impl Strategy<Value = String> {
                 lines.insert(at, g.to_string());
             }
             let nl = if crlf { "\r\n" } else { "\n" };
-            let mut s = if bom {
+            let mut text = if bom {
                 "\u{feff}".to_string()
             } else {
                 String::new()
             };
-            s.push_str(&lines.join(nl));
-            s.push_str(nl);
-            s
+            text.push_str(&lines.join(nl));
+            text.push_str(nl);
+            text
         })
 }
 
@@ -365,12 +368,12 @@ fn untouched_lines(text: &str) -> Vec<String> {
     let lines = lines_of(text);
     // the top-level mapping's indentation: that of the first content line (a document may be indented)
     let is_content = |l: &String| {
-        let t = l.trim_start();
-        !t.is_empty()
-            && !t.starts_with('#')
-            && !t.starts_with("---")
-            && !t.starts_with("...")
-            && !t.starts_with('%')
+        let trimmed = l.trim_start();
+        !trimmed.is_empty()
+            && !trimmed.starts_with('#')
+            && !trimmed.starts_with("---")
+            && !trimmed.starts_with("...")
+            && !trimmed.starts_with('%')
     };
     let indent = lines
         .iter()
@@ -584,11 +587,11 @@ fn fuzz_channel_names_read_back_as_written() {
                 .expect("a valid selection is always written");
             let settings = condarc::read_settings(&out).unwrap();
             prop_assert_eq!(settings.default_channels.as_deref(), Some(&names[..1]));
-            for n in &names {
+            for name in &names {
                 prop_assert!(
-                    condarc::safe_plain(n) || out.contains(&format!("\"{n}\"")),
+                    condarc::safe_plain(name) || out.contains(&format!("\"{name}\"")),
                     "{} is written plainly although a YAML reader may not read it as a string:\n{}",
-                    n,
+                    name,
                     out
                 );
             }

@@ -120,8 +120,8 @@ impl Server {
     }
 }
 
-fn records(n: usize, prefix: &str) -> serde_json::Map<String, Value> {
-    (0..n)
+fn records(count: usize, prefix: &str) -> serde_json::Map<String, Value> {
+    (0..count)
         .map(|i| {
             (
                 format!("{prefix}-{i}-1.0-0.conda"),
@@ -212,14 +212,14 @@ async fn update_index(
         let mut stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         let out = std::thread::spawn(move || {
-            let mut s = String::new();
-            stdout.read_to_string(&mut s).unwrap();
-            s
+            let mut text = String::new();
+            stdout.read_to_string(&mut text).unwrap();
+            text
         });
         let err = std::thread::spawn(move || {
-            let mut s = String::new();
-            stderr.read_to_string(&mut s).unwrap();
-            s
+            let mut text = String::new();
+            stderr.read_to_string(&mut text).unwrap();
+            text
         });
         let done = Arc::new(AtomicBool::new(false));
         let killed = Arc::new(Mutex::new(None::<String>));
@@ -260,9 +260,9 @@ async fn update_index(
         let mut status = 0;
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // wait4: this child's own peak RSS (getrusage(RUSAGE_CHILDREN) would mix in other tests' children)
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         done.store(true, Ordering::SeqCst);
-        assert_eq!(r, pid);
+        assert_eq!(waited, pid);
         watchdog.join().unwrap();
         std::mem::forget(child); // reaped above
         let wall = start.elapsed();
@@ -396,24 +396,24 @@ async fn corrupt_zst_falls_back_once_and_bad_records_are_skipped() {
     condarc(home.path(), &url, &["zbroken", "bad", "many", "truncated"]);
     let env = [("CONDA_CONNECT_INDEX_MAX_RECORDS", "20000")];
     let run = update_index(home.path(), &env, 200, Duration::from_secs(60)).await;
-    let z = run.dir("zbroken");
+    let broken = run.dir("zbroken");
     assert_eq!(
-        (z["status"].as_str(), z["packages"].as_u64()),
+        (broken["status"].as_str(), broken["packages"].as_u64()),
         (Some("ok"), Some(3))
     );
     assert!(
-        z["note"]
+        broken["note"]
             .as_str()
             .unwrap()
             .starts_with("repodata.json.zst is unreadable"),
-        "{z}"
+        "{broken}"
     );
-    let b = run.dir("bad");
+    let bad = run.dir("bad");
     assert_eq!(
-        (b["status"].as_str(), b["packages"].as_u64()),
+        (bad["status"].as_str(), bad["packages"].as_u64()),
         (Some("ok"), Some(5))
     );
-    assert_eq!(b["skipped"], 4, "{b}");
+    assert_eq!(bad["skipped"], 4, "{bad}");
     assert_eq!(run.status("many"), "too large (limit 20000 records)");
     assert_eq!(run.status("truncated"), "failed");
     assert_eq!(run.json["packages_total"], 8);
@@ -472,8 +472,8 @@ async fn cache_entries_that_are_not_files_are_replaced() {
         .collect();
     assert_eq!(rows.len(), 3, "{cached:?}");
     // a FIFO (reading it would wait forever), a directory, a link to /dev/zero (endless), a FIFO as info
-    for p in rows.iter().chain(&infos[..1]) {
-        std::fs::remove_file(p).unwrap();
+    for path in rows.iter().chain(&infos[..1]) {
+        std::fs::remove_file(path).unwrap();
     }
     let mkfifo = |p: &Path| {
         assert!(
@@ -500,10 +500,13 @@ async fn cache_entries_that_are_not_files_are_replaced() {
         "{}",
         run.json
     );
-    for p in rows.iter().chain(&infos[..1]) {
+    for path in rows.iter().chain(&infos[..1]) {
         assert!(
-            std::fs::symlink_metadata(p).unwrap().file_type().is_file(),
-            "{p:?}"
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .file_type()
+                .is_file(),
+            "{path:?}"
         );
     }
     let run = update_index(home.path(), &[], 200, Duration::from_secs(30)).await;

@@ -22,8 +22,9 @@ async fn update(world: &World) -> IndexReport {
     world.engine().update_index(|_| {}).await.unwrap()
 }
 
-fn status_of<'a>(r: &'a IndexReport, name: &str, subdir: &str) -> &'a str {
-    &r.channels
+fn status_of<'a>(report: &'a IndexReport, name: &str, subdir: &str) -> &'a str {
+    &report
+        .channels
         .iter()
         .find(|c| c.name == name && c.subdir == subdir)
         .unwrap()
@@ -53,13 +54,13 @@ async fn zst_preferred_plain_fallback_remembered() {
         .find(|c| c.name == "main")
         .unwrap()
         .zst = true;
-    let r = update(&world).await;
+    let report = update(&world).await;
     assert!(
-        r.channels.iter().all(|c| c.status == "ok"),
+        report.channels.iter().all(|c| c.status == "ok"),
         "{:?}",
-        r.channels
+        report.channels
     );
-    assert_eq!(r.packages_total, 10);
+    assert_eq!(report.packages_total, 10);
     // main: the .zst variant, and no plain request; internal: .zst 404, then repodata.json
     assert_eq!(
         requests(&world, "/main/noarch/repodata.json.zst"),
@@ -75,13 +76,13 @@ async fn zst_preferred_plain_fallback_remembered() {
         vec![("/api/repo/internal/noarch/repodata.json".into(), 200)]
     );
     // second run: all 304, and the missing .zst is not asked for again
-    let r = update(&world).await;
+    let report = update(&world).await;
     assert!(
-        r.channels.iter().all(|c| c.status == "cached"),
+        report.channels.iter().all(|c| c.status == "cached"),
         "{:?}",
-        r.channels
+        report.channels
     );
-    assert_eq!(r.packages_total, 10, "the cached rows are the same");
+    assert_eq!(report.packages_total, 10, "the cached rows are the same");
     assert_eq!(
         requests(&world, "/internal/noarch/repodata.json.zst").len(),
         1,
@@ -107,16 +108,16 @@ async fn a_changed_channel_is_refetched() {
         .lock()
         .unwrap()
         .put_record("internal", "noarch", "brand-new-1.0-0.conda", rec);
-    let r = update(&world).await;
-    assert_eq!(status_of(&r, "internal", "noarch"), "ok");
-    assert_eq!(status_of(&r, "internal", "linux-64"), "cached");
-    assert_eq!(status_of(&r, "main", "noarch"), "cached");
-    let loaded = r.packages.load().unwrap();
+    let report = update(&world).await;
+    assert_eq!(status_of(&report, "internal", "noarch"), "ok");
+    assert_eq!(status_of(&report, "internal", "linux-64"), "cached");
+    assert_eq!(status_of(&report, "main", "noarch"), "cached");
+    let loaded = report.packages.load().unwrap();
     let found = loaded.search("brand-new");
     let rows = found.rows(&loaded, 0..10);
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].name, rows[0].channel), ("brand-new", "internal"));
-    assert_eq!(r.packages_total, 11);
+    assert_eq!(report.packages_total, 11);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,22 +144,23 @@ async fn corrupt_or_truncated_cache_is_refetched() {
     std::fs::write(&rows[1], b"\x00\xffnot an index").unwrap();
     std::fs::write(&infos[2], b"{ broken").unwrap();
     std::fs::write(&rows[3], b"").unwrap();
-    let r = update(&world).await;
-    let refetched = r.channels.iter().filter(|c| c.status == "ok").count();
-    assert!(refetched >= 3, "{:?}", r.channels);
+    let report = update(&world).await;
+    let refetched = report.channels.iter().filter(|c| c.status == "ok").count();
+    assert!(refetched >= 3, "{:?}", report.channels);
     assert!(
-        r.channels
+        report
+            .channels
             .iter()
             .all(|c| c.status == "ok" || c.status == "cached"),
         "{:?}",
-        r.channels
+        report.channels
     );
-    assert_eq!(r.packages_total, 10, "nothing lost");
-    let r = update(&world).await;
+    assert_eq!(report.packages_total, 10, "nothing lost");
+    let report = update(&world).await;
     assert!(
-        r.channels.iter().all(|c| c.status == "cached"),
+        report.channels.iter().all(|c| c.status == "cached"),
         "the cache is whole again: {:?}",
-        r.channels
+        report.channels
     );
 }
 
@@ -215,14 +217,14 @@ async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
     let Action::Run(task) = state.set_index(index) else {
         panic!("loading is a task")
     };
-    let t = std::time::Instant::now();
+    let started = std::time::Instant::now();
     let mut stream = iced_test::runtime::task::into_stream(task).unwrap();
     while let Some(action) = stream.next().await {
         if let iced_test::runtime::Action::Output(m) = action {
             let _ = state.update(m);
         }
     }
-    let load = t.elapsed();
+    let load = started.elapsed();
     assert_eq!(state.matches(), 999_996, "all rows listed before a search");
     assert!(
         state.window().len() <= 50,
@@ -264,7 +266,7 @@ async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
     let mut times = Vec::new();
     let mut walls = Vec::new();
     for text in &typed {
-        let (t, wall) = (cpu(), std::time::Instant::now());
+        let (started, wall) = (cpu(), std::time::Instant::now());
         let _ = state.update(Message::Search(text.clone()));
         let ui = iced_test::simulator::Simulator::with_size(
             settings.clone(),
@@ -272,7 +274,7 @@ async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
             state.view(),
         );
         drop(ui);
-        times.push(cpu() - t);
+        times.push(cpu() - started);
         walls.push(wall.elapsed());
     }
     eprintln!("keystrokes (CPU): {times:?}\nkeystrokes (wall): {walls:?}");

@@ -41,8 +41,8 @@ fn token_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     walk(root, &mut out);
     out.retain(|p| {
-        let n = p.file_name().unwrap().to_string_lossy().into_owned();
-        n.ends_with(".token") || n.ends_with(".jwt")
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.ends_with(".token") || name.ends_with(".jwt")
     });
     out
 }

@@ -13,7 +13,7 @@ use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig
 
 fn real_conda() -> Option<PathBuf> {
     match std::env::var_os("CONDA_CONNECT_REAL_CONDA") {
-        Some(p) => Some(PathBuf::from(p)),
+        Some(path) => Some(PathBuf::from(path)),
         None => {
             assert!(
                 std::env::var("CONDA_CONNECT_REQUIRE_REAL_CONDA").as_deref() != Ok("1"),
@@ -57,8 +57,13 @@ async fn run(env: &Env, program: &Path, args: &[&str], stdin: Option<&str>) -> O
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");
-        if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         child.wait_with_output().expect("wait")
@@ -67,12 +72,12 @@ async fn run(env: &Env, program: &Path, args: &[&str], stdin: Option<&str>) -> O
     .unwrap()
 }
 
-fn text(o: &Output) -> String {
+fn text(output: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     )
 }
 
@@ -123,9 +128,9 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
     assert!(config_before.status.success(), "{}", text(&config_before));
 
     let bin = Path::new(env!("CARGO_BIN_EXE_conda-connect"));
-    let o = run(&env, bin, &["set-domain", &emu.url], None).await;
-    assert!(o.status.success(), "{}", text(&o));
-    let o = run(
+    let output = run(&env, bin, &["set-domain", &emu.url], None).await;
+    assert!(output.status.success(), "{}", text(&output));
+    let output = run(
         &env,
         bin,
         &[
@@ -141,7 +146,7 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         Some(&format!("{DEMO_PASSWORD}\n")),
     )
     .await;
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(output.status.success(), "{}", text(&output));
 
     // plain conda reaches the private channel through the token files
     let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
@@ -195,9 +200,9 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         .unwrap()
         .to_string();
     let old_token = emu.tokens()[0].token.clone();
-    let o = run(&env, bin, &["tokens", "regenerate", &sign_in_id], None).await;
-    assert!(o.status.success(), "{}", text(&o));
-    let new_token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let output = run(&env, bin, &["tokens", "regenerate", &sign_in_id], None).await;
+    assert!(output.status.success(), "{}", text(&output));
+    let new_token = String::from_utf8_lossy(&output.stdout).trim().to_string();
     assert_eq!(emu.tokens()[0].token, new_token);
     let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
     assert!(
@@ -232,7 +237,7 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         "the old value is refused"
     );
     // a token created for a channel URL works until it is revoked
-    let o = run(
+    let output = run(
         &env,
         bin,
         &[
@@ -248,8 +253,8 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         None,
     )
     .await;
-    assert!(o.status.success(), "{}", text(&o));
-    let created = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(output.status.success(), "{}", text(&output));
+    let created = String::from_utf8_lossy(&output.stdout).trim().to_string();
     let created_id = emu
         .tokens()
         .iter()
@@ -259,15 +264,15 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         .clone();
     let ok = channel_search(created.clone()).await;
     assert!(ok.status.success(), "{}", text(&ok));
-    let o = run(&env, bin, &["tokens", "revoke", &created_id], None).await;
-    assert!(o.status.success(), "{}", text(&o));
+    let output = run(&env, bin, &["tokens", "revoke", &created_id], None).await;
+    assert!(output.status.success(), "{}", text(&output));
     assert!(
         !channel_search(created).await.status.success(),
         "conda loses access with the revoked token"
     );
 
-    let o = run(&env, bin, &["logout"], None).await;
-    assert!(o.status.success(), "{}", text(&o));
+    let output = run(&env, bin, &["logout"], None).await;
+    assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         std::fs::read_to_string(env.home.join(".condarc")).unwrap(),
         original
@@ -442,8 +447,8 @@ async fn real_conda_installs_after_a_single_sign_on() {
     .await
     .unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_conda-connect"));
-    let o = run(&env, bin, &["set-domain", &emu.url], None).await;
-    assert!(o.status.success(), "{}", text(&o));
+    let output = run(&env, bin, &["set-domain", &emu.url], None).await;
+    assert!(output.status.success(), "{}", text(&output));
     // the sign-in: the command prints the address, a browser (reqwest) signs in on the realm's page
     let mut cmd = Command::new(bin);
     cmd.args([
@@ -495,8 +500,8 @@ async fn real_conda_installs_after_a_single_sign_on() {
     .await;
     assert!(create.status.success(), "{}", text(&create));
     assert!(prefix.join("share/hello-private/hello.txt").exists());
-    let o = run(&env, bin, &["logout"], None).await;
-    assert!(o.status.success(), "{}", text(&o));
+    let output = run(&env, bin, &["logout"], None).await;
+    assert!(output.status.success(), "{}", text(&output));
     assert!(emu.tokens().is_empty(), "the server token was revoked");
     let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
     assert!(
