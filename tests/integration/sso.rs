@@ -13,7 +13,7 @@ use conda_connect::engine::sso::{self, PendingSignIn, SsoOptions, messages};
 
 use crate::common::*;
 
-async fn sso_world() -> World {
+pub(crate) async fn sso_world() -> World {
     World::with_config(EmulatorConfig {
         bulk_channels: 0,
         sso: true,
@@ -38,7 +38,7 @@ fn options(client_id: Option<&str>, wait_secs: u64) -> SsoOptions {
 
 /// What the test browser does on the realm's login form.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Act {
+pub(crate) enum Act {
     SignIn,
     Cancel,
     /// Sign in, but hand the code to the token endpoint first with a wrong verifier (an attacker who saw the
@@ -54,9 +54,9 @@ enum Act {
 
 /// What the browser saw.
 #[derive(Debug, Default, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     /// Status and text of the loopback callback's page.
-    page: Option<(u16, String)>,
+    pub(crate) page: Option<(u16, String)>,
     wrong_state_page: Option<(u16, String)>,
     stolen_exchange: Option<(u16, String)>,
     redirect_uri: String,
@@ -96,7 +96,7 @@ fn form(fields: &[(String, String)]) -> String {
         .finish()
 }
 
-async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
+pub(crate) async fn browse(url: String, act: Act, seen: Arc<Mutex<Seen>>) {
     let http = no_redirects();
     let parsed = url::Url::parse(&url).unwrap();
     let redirect_uri = parsed
