@@ -490,11 +490,10 @@ impl App {
             }
             Message::SignInDomain(domain) => match domain {
                 Some(domain) => {
-                    self.dialog = Some(Dialog::Login(login::State::new(
-                        domain,
-                        self.config.login_hint.clone(),
-                    )));
-                    login::State::focus().map(Message::Login)
+                    let (state, open) =
+                        login::State::open(domain, self.config.login_hint.clone(), &self.engine);
+                    self.dialog = Some(Dialog::Login(state));
+                    open.map(Message::Login)
                 }
                 None => {
                     self.dialog = Some(Dialog::SetDomain(set_domain::State::new(
@@ -659,14 +658,13 @@ impl App {
                         Task::none()
                     }
                     set_domain::Action::Done(domain) => {
-                        self.dialog = Some(Dialog::Login(login::State::new(
+                        let (state, open) = login::State::open(
                             domain,
                             self.config.login_hint.clone(),
-                        )));
-                        Task::batch([
-                            login::State::focus().map(Message::Login),
-                            self.refresh_status(),
-                        ])
+                            &self.engine,
+                        );
+                        self.dialog = Some(Dialog::Login(state));
+                        Task::batch([open.map(Message::Login), self.refresh_status()])
                     }
                 }
             }

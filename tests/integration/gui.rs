@@ -1180,3 +1180,127 @@ async fn tab_skips_disabled_buttons() {
     let got = format!("{messages:?}");
     assert!(got.contains("Login(Username(\"x\"))"), "{got}");
 }
+
+/// The SSO button's task is driven by hand, so the window can be checked while it waits for the browser.
+async fn next_sso_output(
+    stream: &mut (impl futures_util::Stream<Item = Action<Message>> + Unpin),
+) -> Option<Message> {
+    loop {
+        let action = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next())
+            .await
+            .expect("the single sign-on task answered in time")?;
+        if let Action::Output(message) = action {
+            return Some(message);
+        }
+    }
+}
+
+fn sso_state(h: &mut Harness) -> &mut login::State {
+    match &mut h.app.dialog {
+        Some(gui::Dialog::Login(s)) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_from_the_login_dialog_cancel_then_sign_in() {
+    use crate::sso::{Act, Seen, browse, sso_world};
+    use std::sync::{Arc, Mutex};
+
+    let mut h = Harness::with_world(sso_world().await).await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    assert!(h.shows(login::SSO_BUTTON), "the realm was discovered");
+    sso_state(&mut h).open_browser = false;
+    // keyboard: Username, Password, Cancel (Sign In is disabled while empty), then the SSO button
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        tab(&mut ui, 4);
+        ui.tap_key(key::Named::Space);
+        ui.into_messages().collect()
+    };
+    assert!(format!("{messages:?}").contains("SsoStart"), "{messages:?}");
+
+    // first: start, see the address, Cancel — the task ends and the loopback listener is gone
+    let task = h.app.update(Message::Login(login::Message::SsoStart));
+    assert!(h.shows(login::SSO_WAITING));
+    assert!(h.app.dialog.as_ref().unwrap().is_busy());
+    let mut stream = Box::pin(iced_test::runtime::task::into_stream(task).unwrap());
+    let prompt = next_sso_output(&mut stream).await.unwrap();
+    let task = h.app.update(prompt);
+    h.settle(task).await;
+    let Some(prompt) = (match &sso_state(&mut h).sso {
+        login::Sso::Waiting { prompt, .. } => prompt.clone(),
+        other => panic!("{other:?}"),
+    }) else {
+        panic!("no address shown")
+    };
+    assert!(prompt.starts_with("Open this URL to sign in: "), "{prompt}");
+    let address = login::sso_address(&prompt).to_string();
+    assert!(h.shows(&prompt) && h.shows(&address));
+    assert!(h.shows(login::COPY_URL));
+    let redirect_uri = url::Url::parse(&address)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .into_owned();
+    h.click("Cancel").await;
+    assert!(h.shows(login::SSO_BUTTON) && h.shows(login::TITLE));
+    assert!(next_sso_output(&mut stream).await.is_none(), "aborted");
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(format!("{redirect_uri}?code=x&state=y"))
+            .send()
+            .await
+            .is_err(),
+        "the listener closed with the cancel"
+    );
+    assert!(h.world.emu.tokens().is_empty());
+
+    // then: sign in through the realm, as a browser would from the address the dialog shows
+    let task = h.app.update(Message::Login(login::Message::SsoStart));
+    let mut stream = Box::pin(iced_test::runtime::task::into_stream(task).unwrap());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    while let Some(message) = next_sso_output(&mut stream).await {
+        let browse_to = match &message {
+            Message::Login(login::Message::SsoPrompt(p)) => Some(login::sso_address(p).to_string()),
+            _ => None,
+        };
+        let task = h.app.update(message);
+        h.settle(task).await;
+        if let Some(address) = browse_to {
+            assert!(h.shows(login::SSO_WAITING) && h.shows(&address));
+            tokio::spawn(browse(address, Act::SignIn, seen.clone()));
+        }
+    }
+    // the rest as after a password sign-in: Add Channels, connected, one server token and its files
+    assert!(h.shows(add_channels::TITLE), "Add Channels shown");
+    assert!(h.shows("Connected to Anaconda Server as alice"));
+    assert_eq!(h.world.emu.tokens().len(), 1);
+    assert!(!h.world.token_files().is_empty());
+    let status = h.world.engine().status().unwrap();
+    assert_eq!(status.auth.as_deref(), Some("sso"));
+    assert_eq!(seen.lock().unwrap().page.as_ref().map(|p| p.0), Some(200));
+    h.click("Skip").await;
+    assert!(h.app.dialog.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_single_sign_on_shows_no_sso_button() {
+    let mut h = Harness::new().await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    assert!(h.shows(login::TITLE));
+    assert!(matches!(sso_state(&mut h).sso, login::Sso::Absent));
+    assert!(!h.shows(login::SSO_BUTTON));
+    assert!(!h.shows(login::SSO_OR));
+}

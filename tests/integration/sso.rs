@@ -13,7 +13,7 @@ use conda_connect::engine::sso::{self, PendingSignIn, SsoOptions, messages};
 
 use crate::common::*;
 
-async fn sso_world() -> World {
+pub(crate) async fn sso_world() -> World {
     World::with_config(EmulatorConfig {
         bulk_channels: 0,
         sso: true,
@@ -56,7 +56,7 @@ pub(crate) enum Act {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Seen {
     /// Status and text of the loopback callback's page.
-    page: Option<(u16, String)>,
+    pub(crate) page: Option<(u16, String)>,
     wrong_state_page: Option<(u16, String)>,
     stolen_exchange: Option<(u16, String)>,
     redirect_uri: String,

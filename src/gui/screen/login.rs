@@ -1,10 +1,17 @@
 //! Login: Username, Password (masked), Sign In enabled only when both are filled; inline errors in Navigator's
 //! words; a busy line while the request runs; Enter submits, Esc cancels.
+//!
+//! Single sign-on: when the dialog opens, the server is asked whether it has an identity provider; if it has,
+//! **Sign in with SSO** sits beside the password form. Pressing it runs the engine's SSO sign-in as an abortable
+//! task: the dialog waits for the browser, shows the address to open (with Copy) and Cancel, and a success ends
+//! exactly like the password sign-in.
 
+use iced::futures::{StreamExt, channel::mpsc, stream};
 use iced::widget::{column, space, text, text_input};
 use iced::{Element, Task};
 
-use crate::engine::session::LoginOutcome;
+use crate::engine::session::{LoginOutcome, SsoMethod};
+use crate::engine::sso::{self, SsoOptions};
 use crate::engine::{Engine, Error, domain};
 use crate::gui::screen::trust;
 use crate::gui::style;
@@ -13,6 +20,30 @@ pub const TITLE: &str = "Sign in to access your repository";
 pub const SIDE_TEXT: &str = "Sign in to configure conda to install packages from your Anaconda Server (previously Team Edition) instance.";
 pub const USERNAME_ID: &str = "login-username";
 pub const PASSWORD_ID: &str = "login-password";
+pub const SSO_BUTTON: &str = "Sign in with SSO";
+pub const SSO_WAITING: &str = "Waiting for your browser…";
+pub const SSO_OR: &str = "Or sign in through your organisation's identity provider:";
+pub const COPY_URL: &str = "Copy address";
+/// Set (to anything) to never open the system browser: the dialog only shows the address (tests, remote desktops).
+pub const NO_BROWSER_ENV: &str = "CONDA_CONNECT_NO_BROWSER";
+
+/// Single sign-on in this dialog.
+#[derive(Debug, Clone, Default)]
+pub enum Sso {
+    /// Asking the server whether it has an identity provider.
+    #[default]
+    Checking,
+    /// The server has none: the password form only.
+    Absent,
+    /// The server has one: the SSO button is offered.
+    Offered,
+    /// Waiting for the browser; the handle aborts the sign-in (also when the dialog goes away).
+    Waiting {
+        /// "Open this URL to sign in: <url>", once the engine has it.
+        prompt: Option<String>,
+        handle: iced::task::Handle,
+    },
+}
 
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -24,6 +55,14 @@ pub enum Message {
     CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
     Cancel,
     Finished(Result<LoginOutcome, Error>),
+    /// Discovery answered: whether the server has single sign-on.
+    SsoDiscovered(bool),
+    SsoStart,
+    /// The sentence with the address to open in the browser.
+    SsoPrompt(String),
+    SsoCopy,
+    SsoCancel,
+    SsoFinished(Result<LoginOutcome, Error>),
 }
 
 pub enum Action {
@@ -45,6 +84,10 @@ pub struct State {
     pub server_certificate: trust::Certificate,
     /// Shown in demo mode: the emulator's credentials.
     pub hint: Option<String>,
+    pub sso: Sso,
+    /// Single sign-on opens the system browser (else it only shows the address): off when
+    /// [`NO_BROWSER_ENV`] is set.
+    pub open_browser: bool,
 }
 
 impl State {
@@ -58,7 +101,31 @@ impl State {
             untrusted_host: None,
             server_certificate: None,
             hint,
+            sso: Sso::Checking,
+            open_browser: std::env::var_os(NO_BROWSER_ENV).is_none(),
         }
+    }
+
+    /// The dialog and its first tasks: focus the username, and ask the server whether it has single sign-on.
+    pub fn open(domain: String, hint: Option<String>, engine: &Engine) -> (Self, Task<Message>) {
+        let engine = engine.clone();
+        let probe = domain.clone();
+        let discover = Task::perform(
+            async move {
+                let config = engine.client_config(&probe)?;
+                sso::discover(&probe, &config).await
+            },
+            |found| {
+                if let Err(e) = &found {
+                    tracing::debug!(error = %e, "no single sign-on offered");
+                }
+                Message::SsoDiscovered(found.is_ok())
+            },
+        );
+        (
+            Self::new(domain, hint),
+            Task::batch([Self::focus(), discover]),
+        )
     }
 
     pub fn focus() -> Task<Message> {
@@ -66,21 +133,30 @@ impl State {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.busy
+        self.busy || self.sso_waiting()
     }
 
-    /// Esc: out of the trust question first, else close (never while signing in).
+    fn sso_waiting(&self) -> bool {
+        matches!(self.sso, Sso::Waiting { .. })
+    }
+
+    /// Esc: out of the trust question first, else close (never while signing in); while waiting for the
+    /// browser, cancel the single sign-on.
     pub fn escape(&self) -> Option<Message> {
-        if self.untrusted_host.is_some() {
+        if self.sso_waiting() {
+            Some(Message::SsoCancel)
+        } else if self.untrusted_host.is_some() {
             Some(Message::CancelTrust)
         } else {
             (!self.busy).then_some(Message::Cancel)
         }
     }
 
-    /// Enter: Sign In; in the trust question, Cancel.
+    /// Enter: Sign In; in the trust question, Cancel; nothing while waiting for the browser.
     pub fn enter(&self) -> Option<Message> {
-        if self.untrusted_host.is_some() {
+        if self.sso_waiting() {
+            None
+        } else if self.untrusted_host.is_some() {
             Some(Message::CancelTrust)
         } else {
             Some(Message::Submit)
@@ -88,7 +164,7 @@ impl State {
     }
 
     fn can_submit(&self) -> bool {
-        !self.busy && !self.username.trim().is_empty() && !self.password.is_empty()
+        !self.is_busy() && !self.username.trim().is_empty() && !self.password.is_empty()
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
@@ -141,7 +217,88 @@ impl State {
                     }
                 }
             }
+            Message::SsoDiscovered(found) => {
+                if matches!(self.sso, Sso::Checking) {
+                    self.sso = if found { Sso::Offered } else { Sso::Absent };
+                }
+                Action::None
+            }
+            Message::SsoStart => self.sign_in_sso(engine),
+            Message::SsoPrompt(prompt) => {
+                if let Sso::Waiting { prompt: shown, .. } = &mut self.sso {
+                    *shown = Some(prompt);
+                }
+                Action::None
+            }
+            Message::SsoCopy => match &self.sso {
+                Sso::Waiting {
+                    prompt: Some(prompt),
+                    ..
+                } => Action::Run(iced::clipboard::write(sso_address(prompt).to_string())),
+                _ => Action::None,
+            },
+            Message::SsoCancel => {
+                if let Sso::Waiting { handle, .. } = std::mem::replace(&mut self.sso, Sso::Offered)
+                {
+                    // dropping the sign-in closes its loopback listener: a late browser finds nothing
+                    handle.abort();
+                }
+                Action::None
+            }
+            Message::SsoFinished(result) => {
+                if !self.sso_waiting() {
+                    // cancelled meanwhile
+                    return Action::None;
+                }
+                self.sso = Sso::Offered;
+                match result {
+                    Ok(outcome) => {
+                        self.password.clear();
+                        Action::Done(outcome)
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "single sign-on failed");
+                        self.error = Some(crate::gui::screen::set_domain::domain_error(&e));
+                        Action::None
+                    }
+                }
+            }
         }
+    }
+
+    /// Single sign-on as one abortable task: the prompt first (as soon as the engine has the address), then the
+    /// outcome.
+    fn sign_in_sso(&mut self, engine: &Engine) -> Action {
+        if !matches!(self.sso, Sso::Offered) || self.busy {
+            return Action::None;
+        }
+        self.error = None;
+        let engine = engine.clone();
+        let open = self.open_browser;
+        let (tx, prompts) = mpsc::unbounded();
+        let work = async move {
+            engine
+                .login_sso(
+                    &SsoOptions::default(),
+                    SsoMethod::Browser { open },
+                    None,
+                    move |prompt| {
+                        let _ = tx.unbounded_send(prompt);
+                    },
+                )
+                .await
+        };
+        // the prompt's sender is gone once the sign-in ends, so the merged stream ends with it
+        let messages = stream::select(
+            prompts.map(Message::SsoPrompt),
+            stream::once(work).map(Message::SsoFinished),
+        );
+        let (task, handle) = Task::stream(messages).abortable();
+        self.sso = Sso::Waiting {
+            prompt: None,
+            handle: handle.abort_on_drop(),
+        };
+        Action::Run(task)
     }
 
     fn sign_in(&mut self, engine: &Engine, trust: bool) -> Action {
@@ -176,6 +333,9 @@ impl State {
                 Message::Trust,
                 Message::CancelTrust,
             );
+        }
+        if let Sso::Waiting { prompt, .. } = &self.sso {
+            return self.view_waiting(prompt.as_deref());
         }
         // information, not a control: a banner, never something that looks like a field or a button
         let hint: Element<'_, Message> = match &self.hint {
@@ -221,6 +381,50 @@ impl State {
             ]),
         ]
         .spacing(style::space_scale::M);
+        let form = if matches!(self.sso, Sso::Offered) {
+            form.push(
+                column![
+                    style::muted(SSO_OR),
+                    style::button_row([style::secondary(
+                        SSO_BUTTON,
+                        (!self.busy).then_some(Message::SsoStart)
+                    )]),
+                ]
+                .spacing(style::space_scale::S),
+            )
+        } else {
+            form
+        };
         style::card(form, 480.0)
     }
+
+    fn view_waiting<'a>(&'a self, prompt: Option<&'a str>) -> Element<'a, Message> {
+        let address: Element<'a, Message> = match prompt {
+            Some(prompt) => column![
+                style::body(prompt),
+                style::value_box(sso_address(prompt), style::type_scale::SMALL),
+            ]
+            .spacing(style::space_scale::S)
+            .into(),
+            None => space::vertical().height(0).into(),
+        };
+        let waiting = column![
+            style::title(TITLE),
+            style::muted(format!("Anaconda Server: {}", self.domain)),
+            style::heading(SSO_WAITING),
+            address,
+            style::message_slot(self.error.as_deref(), None),
+            style::button_row([
+                style::secondary(COPY_URL, prompt.map(|_| Message::SsoCopy)),
+                style::secondary("Cancel", Some(Message::SsoCancel)),
+            ]),
+        ]
+        .spacing(style::space_scale::M);
+        style::card(waiting, 480.0)
+    }
+}
+
+/// The address in the engine's sentence ("Open this URL to sign in: <url>"): the last word.
+pub fn sso_address(prompt: &str) -> &str {
+    prompt.rsplit(' ').next().unwrap_or(prompt)
 }
