@@ -132,7 +132,7 @@ pub fn mode_of(path: &Path) -> Option<u32> {
     }
     #[cfg(not(unix))]
     {
-        fs::metadata(path).ok().map(|m| {
+        fs::metadata(path).ok().map(|metadata| {
             if metadata.permissions().readonly() {
                 0o444
             } else {
@@ -191,7 +191,7 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// of the file being replaced (or 0644 for a new file). Missing parent directories are created 0700. A symbolic
 /// link is kept and its target replaced.
 pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
-    write_atomic_if(path, content, mode, |_| true).map(|_| ())
+    write_atomic_checked(path, content, mode, None).map(|_| ())
 }
 
 /// [`write_atomic`], but the rename happens only if `still` accepts the file's content as it is right before it
@@ -202,6 +202,15 @@ pub fn write_atomic_if(
     content: &[u8],
     mode: Option<u32>,
     still: impl Fn(Option<&[u8]>) -> bool,
+) -> Result<bool> {
+    write_atomic_checked(path, content, mode, Some(&still))
+}
+
+fn write_atomic_checked(
+    path: &Path,
+    content: &[u8],
+    mode: Option<u32>,
+    still: Option<&dyn Fn(Option<&[u8]>) -> bool>,
 ) -> Result<bool> {
     let target = resolve_links(path)?;
     let dir = target.parent().ok_or_else(|| Error::Io {
@@ -231,7 +240,9 @@ pub fn write_atomic_if(
     }
     tmp.write_all(content).map_err(|e| Error::io(path, &e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, &e))?;
-    if !still(read_optional(&target)?.as_deref()) {
+    if let Some(still) = still
+        && !still(read_optional(&target)?.as_deref())
+    {
         return Ok(false);
     }
     persist(tmp, &target, path)?;

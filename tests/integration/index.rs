@@ -165,6 +165,7 @@ async fn corrupt_or_truncated_cache_is_refetched() {
 }
 
 /// A million rows in six channel directories, with conda-forge-like name reuse (~40,000 distinct names).
+#[cfg(unix)]
 fn million_row_index(dir: &std::path::Path) -> conda_connect::engine::index::PackageIndex {
     use conda_connect::engine::index::limits::MemoryBudget;
     use conda_connect::engine::index::store::RowArena;
@@ -199,6 +200,8 @@ fn million_row_index(dir: &std::path::Path) -> conda_connect::engine::index::Pac
     index
 }
 
+// measures this thread's CPU time with clock_gettime (Unix)
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
     use conda_connect::gui::screen::package_list::{Action, Message, State};

@@ -6,6 +6,8 @@ mod common;
 mod flows;
 mod fuzz;
 mod gui;
+// a hostile repository server measured with wait4 and killed by signal (Unix)
+#[cfg(unix)]
 mod hostile_repo;
 mod index;
 mod platforms;

@@ -205,6 +205,8 @@ pub struct IndexPart {
     pub subdir: Arc<str>,
     pub rows: usize,
     file: Arc<File>,
+    /// Where the store is (a damaged one is removed there; Unix only, where an open file can be compared with it).
+    #[cfg_attr(not(unix), allow(dead_code))]
     path: PathBuf,
 }
 
@@ -260,6 +262,8 @@ impl PackageIndex {
 
 /// Remove a damaged store from the cache if the path still holds that very file.
 fn forget_damaged(index_part: &IndexPart) {
+    #[cfg(not(unix))]
+    let _ = index_part;
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
