@@ -206,11 +206,14 @@ pub fn write_atomic_if(
     write_atomic_checked(path, content, mode, Some(&still))
 }
 
+/// A check of a file's current content (`None`: absent) right before it is replaced.
+type ContentCheck<'a> = &'a dyn Fn(Option<&[u8]>) -> bool;
+
 fn write_atomic_checked(
     path: &Path,
     content: &[u8],
     mode: Option<u32>,
-    still: Option<&dyn Fn(Option<&[u8]>) -> bool>,
+    still: Option<ContentCheck<'_>>,
 ) -> Result<bool> {
     let target = resolve_links(path)?;
     let dir = target.parent().ok_or_else(|| Error::Io {
