@@ -7,7 +7,7 @@
 //! detected and refetched); loading checks every row's bounds (a damaged file is refused, never read out of range).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -175,17 +175,39 @@ pub fn open(path: &Path) -> Option<StoreFile> {
     })
 }
 
-fn check_frame(mut file: &File, len: u64) -> io::Result<(u64, u64)> {
+/// Read exactly `buf.len()` bytes at `offset` without moving the file's cursor: the file handle is shared by every
+/// reader of the index (threads loading it at the same time), so a seek-then-read would race.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < buf.len() {
+            match std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut buf[done..],
+                offset + done as u64,
+            )? {
+                0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_frame(file: &File, len: u64) -> io::Result<(u64, u64)> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a row store");
     if len < HEADER + END.len() as u64 {
         return Err(bad());
     }
     let mut head = [0u8; HEADER as usize];
-    file.seek(SeekFrom::Start(0))?;
-    file.read_exact(&mut head)?;
+    read_exact_at(file, &mut head, 0)?;
     let mut end = [0u8; 8];
-    file.seek(SeekFrom::Start(len - 8))?;
-    file.read_exact(&mut end)?;
+    read_exact_at(file, &mut end, len - 8)?;
     let rows = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes"));
     let text = u64::from_le_bytes(head[16..24].try_into().expect("8 bytes"));
     let expected = rows
