@@ -13,14 +13,18 @@ IMPORT=/usr/bin/import; [ -x "$IMPORT" ] || IMPORT=import
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d)
-DISPLAY_NUM=:$((90 + RANDOM % 9))
 PORT=$((20000 + RANDOM % 20000))
 cleanup() { kill "${APP_PID:-}" "${TLS_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-Xvfb "$DISPLAY_NUM" -screen 0 1040x700x24 -nolisten tcp >/dev/null 2>&1 & XVFB_PID=$!
-export DISPLAY=$DISPLAY_NUM
-for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done 2>/dev/null || sleep 1
+# Xvfb picks a free display itself and writes its number once it accepts connections (-displayfd): no collision
+# with another X server or a stale lock file, and no guessing how long a cold start takes.
+Xvfb -displayfd 3 -screen 0 1040x700x24 -nolisten tcp 3>"$WORK/display" >"$WORK/xvfb.log" 2>&1 & XVFB_PID=$!
+for _ in $(seq 300); do [ -s "$WORK/display" ] && break; kill -0 "$XVFB_PID" 2>/dev/null || break; sleep 0.1; done
+[ -s "$WORK/display" ] || { echo "screenshots: Xvfb did not start"; cat "$WORK/xvfb.log"; exit 1; }
+export DISPLAY=:$(tr -dc 0-9 <"$WORK/display")
+for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done 2>/dev/null || true
+echo "screenshots: Xvfb on $DISPLAY"
 
 # a second emulator with a self-signed certificate, for the "SSL Verification Failed!" screen
 TLS_PORT=$((PORT + 1))
@@ -29,8 +33,11 @@ export CONDA_CONNECT_DEMO_HOME=$WORK/home CONDA_CONNECT_DEMO_PORT=$PORT
 START=$(date +%s%N)
 "$BIN" demo >"$WORK/demo.log" 2>&1 & APP_PID=$!
 WID=""
-for _ in $(seq 100); do WID=$(xdotool search --name '^conda-connect' 2>/dev/null | head -1 || true); [ -n "$WID" ] && break; sleep 0.1; done
-[ -n "$WID" ] || { echo "screenshots: the window did not appear"; cat "$WORK/demo.log"; exit 1; }
+for _ in $(seq 300); do
+  WID=$(xdotool search --name '^conda-connect' 2>/dev/null | head -1 || true); [ -n "$WID" ] && break
+  kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1
+done
+[ -n "$WID" ] || { echo "screenshots: the window did not appear"; cat "$WORK/demo.log" "$WORK/xvfb.log"; exit 1; }
 echo "window after $(( ($(date +%s%N) - START) / 1000000 )) ms"
 if command -v xprop >/dev/null; then
   WM_CLASS=$(xprop -id "$WID" WM_CLASS)

@@ -1072,11 +1072,60 @@ pub fn window_settings() -> iced::window::Settings {
 }
 
 /// Open the window (blocks until it is closed).
+///
+/// The toolkit panics when the display named by `DISPLAY`/`WAYLAND_DISPLAY` cannot be reached (no X server, a stale
+/// variable over ssh); that case becomes one sentence instead of a backtrace. Any other panic is a bug and goes on
+/// unwinding with the usual report.
 pub fn run(config: Config) -> Result<(), Error> {
-    application(config).run().map_err(|e| {
-        tracing::error!(error = %e, "the window could not be opened");
-        Error::Refused {
-            reason: format!("The desktop app could not open its window ({e})."),
+    let outcome = without_event_loop_panic_report(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| application(config).run()))
+    });
+    match outcome {
+        Ok(result) => result.map_err(|e| {
+            tracing::error!(error = %e, "the window could not be opened");
+            Error::Refused {
+                reason: format!("The desktop app could not open its window ({e})."),
+            }
+        }),
+        Err(payload) if is_event_loop_failure(payload.as_ref()) => {
+            tracing::error!(detail = panic_text(payload.as_ref()), "the display could not be reached");
+            Err(Error::Refused {
+                reason: "The desktop app could not reach the graphical session (check DISPLAY or WAYLAND_DISPLAY); \
+                         every action is also available on the command line: conda-connect --help."
+                    .into(),
+            })
         }
-    })
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// The text a panic carried, when it was a string.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("")
+}
+
+/// The toolkit's panic when it cannot create its event loop (iced_winit: "Create event loop: …").
+fn is_event_loop_failure(payload: &(dyn std::any::Any + Send)) -> bool {
+    panic_text(payload).starts_with("Create event loop")
+}
+
+/// Run `f` with the default panic report silenced for the event-loop failure only (it is reported as an error).
+fn without_event_loop_panic_report<T>(f: impl FnOnce() -> T) -> T {
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let chained = previous.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_event_loop_failure(info.payload()) {
+            chained(info);
+        }
+    }));
+    let value = f();
+    let _ = std::panic::take_hook();
+    if let Ok(previous) = std::sync::Arc::try_unwrap(previous) {
+        std::panic::set_hook(previous);
+    }
+    value
 }

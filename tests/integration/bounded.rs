@@ -341,6 +341,43 @@ async fn without_a_display_the_window_commands_say_so_and_leave_nothing() {
     );
 }
 
+/// `DISPLAY` set but nothing answering (a stale variable over ssh, an X server that died): one sentence, no backtrace,
+/// and the demo's temporary HOME is removed.
+#[cfg(all(unix, not(target_os = "macos")))]
+#[tokio::test]
+async fn an_unreachable_display_is_one_sentence_not_a_panic() {
+    let home = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [vec![], vec!["demo"]] {
+        let out = cli(
+            home.path(),
+            &args,
+            None,
+            &[
+                ("TMPDIR", tmp.path().to_str().unwrap()),
+                ("DISPLAY", ":4711"),
+                ("RUST_BACKTRACE", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let text = output_text(&out);
+        assert!(
+            text.contains("could not reach the graphical session")
+                && text.contains("conda-connect --help"),
+            "{text}"
+        );
+        assert!(!text.contains("panicked") && !text.contains("backtrace"), "{text}");
+        let last = text.trim().lines().last().unwrap_or_default();
+        assert!(last.starts_with("conda-connect: The desktop app"), "{text}");
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no demo HOME left"
+    );
+}
+
 #[tokio::test]
 async fn expiry_dates_are_utc_and_token_names_are_printed_safely() {
     let world = world().await;
