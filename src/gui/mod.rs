@@ -1088,7 +1088,10 @@ pub fn run(config: Config) -> Result<(), Error> {
             }
         }),
         Err(payload) if is_event_loop_failure(payload.as_ref()) => {
-            tracing::error!(detail = panic_text(payload.as_ref()), "the display could not be reached");
+            tracing::error!(
+                detail = panic_text(payload.as_ref()),
+                "the display could not be reached"
+            );
             Err(Error::Refused {
                 reason: "The desktop app could not reach the graphical session (check DISPLAY or WAYLAND_DISPLAY); \
                          every action is also available on the command line: conda-connect --help."

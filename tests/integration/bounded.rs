@@ -367,7 +367,10 @@ async fn an_unreachable_display_is_one_sentence_not_a_panic() {
                 && text.contains("conda-connect --help"),
             "{text}"
         );
-        assert!(!text.contains("panicked") && !text.contains("backtrace"), "{text}");
+        assert!(
+            !text.contains("panicked") && !text.contains("backtrace"),
+            "{text}"
+        );
         let last = text.trim().lines().last().unwrap_or_default();
         assert!(last.starts_with("conda-connect: The desktop app"), "{text}");
     }
