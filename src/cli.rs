@@ -129,7 +129,7 @@ pub struct LoginArgs {
     #[arg(long, requires = "sso", conflicts_with = "no_browser")]
     device: bool,
     /// With --sso: the client id registered for command-line clients at your site (remembered for next time).
-    #[arg(long, requires = "sso", value_name = "ID")]
+    #[arg(long, requires = "sso", value_name = "ID", value_parser = client_id_arg)]
     sso_client_id: Option<String>,
     /// Set the domain first (as set-domain does).
     #[arg(long, value_name = "URL")]
@@ -173,6 +173,15 @@ pub struct JsonArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A single sign-on client id: no spaces or control characters (a usage error before any request).
+fn client_id_arg(value: &str) -> std::result::Result<String, String> {
+    match crate::engine::session::checked_client_id(Some(value)) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err("the client id is empty".to_string()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// A token id: a UUID (any spelling); anything else is a usage error before any request.

@@ -333,6 +333,15 @@ impl NavigatorIni {
         }
     }
 
+    /// Whether the window offers the password form when the server has single sign-on: an administrator turns it
+    /// off with `password_sign_in = False` in conda-connect's own section (default True).
+    pub fn password_sign_in(&self) -> bool {
+        !matches!(
+            self.doc.get(OWN, "password_sign_in").map(parse_py),
+            Some(PyValue::Bool(false))
+        )
+    }
+
     pub fn trusted_servers(&self) -> Vec<String> {
         match self.doc.get(SSL, "trusted_servers").map(parse_py) {
             Some(PyValue::List(items)) => items,
@@ -379,6 +388,20 @@ impl NavigatorIni {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_sign_in_is_on_unless_the_administrator_turned_it_off() {
+        let policy = |text: &str| {
+            NavigatorIni::from_text(Path::new("x.ini"), Some(text.into()))
+                .unwrap()
+                .password_sign_in()
+        };
+        assert!(policy(""));
+        assert!(policy("[conda_connect]\npassword_sign_in = True\n"));
+        assert!(policy("[conda_connect]\npassword_sign_in = maybe\n"));
+        assert!(policy("[main]\npassword_sign_in = False\n"), "only our own section");
+        assert!(!policy("[conda_connect]\npassword_sign_in = False\n"));
+    }
 
     #[test]
     fn python_literals() {

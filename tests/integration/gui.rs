@@ -1147,6 +1147,12 @@ async fn the_layout_fits_the_minimum_window() {
     ] {
         assert!(h.fully_visible(label), "{label} is cut off");
     }
+    // the tallest dialog: Preferences while signed in (the read-only domain and its note)
+    h.click("Preferences").await;
+    for label in [preferences::SSO_CLIENT_ID_LABEL, "Theme", "Apply"] {
+        assert!(h.fully_visible(label), "{label} is cut off");
+    }
+    h.click("Cancel").await;
     h.click("Tokens").await;
     assert!(h.fully_visible("New token"));
     h.click("New token").await;
@@ -1303,4 +1309,97 @@ async fn a_server_without_single_sign_on_shows_no_sso_button() {
     assert!(matches!(sso_state(&mut h).sso, login::Sso::Absent));
     assert!(!h.shows(login::SSO_BUTTON));
     assert!(!h.shows(login::SSO_OR));
+}
+
+/// The administrator's `password_sign_in = False`: where the server offers single sign-on the dialog shows only
+/// Sign in with SSO (the default action: Enter starts it); a server without it still gets the password form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_can_hide_the_password_form_behind_single_sign_on() {
+    let policy = "[conda_connect]\npassword_sign_in = False\n";
+    let mut h = Harness::with_world(crate::sso::sso_world().await).await;
+    let ini = h.world.home.path().join(".anaconda/navigator");
+    std::fs::create_dir_all(&ini).unwrap();
+    std::fs::write(ini.join("anaconda-navigator.ini"), policy).unwrap();
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    assert!(h.shows(login::SSO_ONLY_TEXT) && h.shows(login::SSO_BUTTON));
+    assert!(!h.shows("Username:") && !h.shows("Password:") && !h.shows("Sign In"));
+    assert!(matches!(
+        sso_state(&mut h).enter(),
+        Some(login::Message::SsoStart)
+    ));
+    sso_state(&mut h).open_browser = false;
+    // keyboard only: Cancel, then the SSO button; Space starts it
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        tab(&mut ui, 2);
+        ui.tap_key(key::Named::Space);
+        ui.into_messages().collect()
+    };
+    assert!(format!("{messages:?}").contains("SsoStart"), "{messages:?}");
+    let _task = h.app.update(Message::Login(login::Message::SsoStart));
+    assert!(h.shows(login::SSO_WAITING));
+    h.click("Cancel").await;
+    assert!(h.shows(login::SSO_ONLY_TEXT), "back to the SSO-only dialog");
+    h.click("Cancel").await;
+    assert!(h.app.dialog.is_none());
+    assert!(h.world.emu.tokens().is_empty());
+    let ini = h.world.ini().unwrap();
+    assert!(ini.contains("password_sign_in = False"), "{ini}");
+
+    // a server without single sign-on: the password form is the only way in, so it is shown
+    let mut h = Harness::new().await;
+    let dir = h.world.home.path().join(".anaconda/navigator");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("anaconda-navigator.ini"), policy).unwrap();
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    assert!(matches!(sso_state(&mut h).sso, login::Sso::Absent));
+    assert!(h.shows("Username:") && !h.shows(login::SSO_ONLY_TEXT));
+    h.type_into(login::USERNAME_ID, "alice").await;
+    h.type_into(login::PASSWORD_ID, "alice-password").await;
+    h.click("Sign In").await;
+    assert!(h.shows("Connected to Anaconda Server as alice"));
+}
+
+/// Preferences: the single sign-on client id is stored in conda-connect's own ini section, cleared by emptying
+/// the field, and refused (nothing written) when it holds a space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_keep_the_single_sign_on_client_id() {
+    let mut h = Harness::new().await;
+    h.click("Preferences").await;
+    assert!(h.shows(preferences::SSO_CLIENT_ID_LABEL));
+    h.type_into(preferences::SSO_CLIENT_ID_ID, "conda cli").await;
+    h.click("Apply").await;
+    assert!(
+        h.shows("SSO client id: use at most 255 characters without spaces, or clear the field."),
+        "refused"
+    );
+    assert!(h.world.ini().is_none(), "nothing written");
+    h.send(Message::Preferences(preferences::Message::SsoClientId(
+        " conda-cli ".into(),
+    )))
+    .await;
+    h.click("Apply").await;
+    assert!(h.app.dialog.is_none());
+    let ini = h.world.ini().unwrap();
+    assert!(
+        ini.contains("[conda_connect]") && ini.contains("sso_client_id = 'conda-cli'"),
+        "{ini}"
+    );
+    assert_eq!(
+        h.world.engine().preferences().unwrap().sso_client_id.as_deref(),
+        Some("conda-cli")
+    );
+    h.click("Preferences").await;
+    assert!(h.shows("conda-cli"), "shown when opened again");
+    h.send(Message::Preferences(preferences::Message::SsoClientId(
+        String::new(),
+    )))
+    .await;
+    h.click("Apply").await;
+    let ini = h.world.ini().unwrap();
+    assert!(!ini.contains("sso_client_id"), "{ini}");
 }

@@ -1288,6 +1288,9 @@ async fn sso_command_line_options_are_checked_before_anything_happens() {
         vec!["login", "--no-browser"],
         vec!["login", "--sso", "--device", "--no-browser"],
         vec!["login", "--sso-client-id", "x"],
+        vec!["login", "--sso", "--sso-client-id", "conda cli"],
+        vec!["login", "--sso", "--sso-client-id", "conda\u{7}cli"],
+        vec!["login", "--sso", "--sso-client-id", " "],
     ] {
         let out = cli(world.home.path(), &args, Some("alice-password\n"), &[]).await;
         assert_eq!(
@@ -1297,4 +1300,6 @@ async fn sso_command_line_options_are_checked_before_anything_happens() {
             output_text(&out)
         );
     }
+    assert_eq!(world.emu.tokens().len(), 0);
+    assert!(!world.ini().unwrap_or_default().contains("sso_client_id"));
 }

@@ -34,7 +34,7 @@ use crate::engine::lock::ConfigLock;
 use crate::engine::navigator_ini::NavigatorIni;
 use crate::engine::paths::Paths;
 use crate::engine::secrets::{SecretStore, SessionSecrets};
-pub use preferences::Preferences;
+pub use preferences::{Preferences, checked_client_id};
 pub use revocations::PendingRevocation;
 pub use sso_login::SsoMethod;
 

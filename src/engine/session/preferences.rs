@@ -15,6 +15,26 @@ pub struct Preferences {
     pub ssl_verification: bool,
     pub ssl_certificate: Option<String>,
     pub show_hidden_channels: bool,
+    /// The single sign-on client id for this machine (conda-connect's own ini section); `None`: the server's.
+    pub sso_client_id: Option<String>,
+}
+
+/// The longest client id accepted (Keycloak's own limit is 255).
+const MAX_CLIENT_ID: usize = 255;
+
+/// A client id as typed: trimmed, empty = none; refused when it holds whitespace or control characters.
+pub fn checked_client_id(typed: Option<&str>) -> Result<Option<String>> {
+    let Some(id) = typed.map(str::trim).filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    if id.len() > MAX_CLIENT_ID || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Refused {
+            reason: format!(
+                "SSO client id: use at most {MAX_CLIENT_ID} characters without spaces, or clear the field."
+            ),
+        });
+    }
+    Ok(Some(id.to_string()))
 }
 
 impl Engine {
@@ -74,7 +94,14 @@ impl Engine {
             ssl_verification: ini.ssl_verification(),
             ssl_certificate: ini.ssl_certificate(),
             show_hidden_channels: ini.show_hidden_channels(),
+            sso_client_id: ini.sso_client_id(),
         })
+    }
+
+    /// Whether the window offers the password form next to single sign-on (the administrator's
+    /// `password_sign_in` key; see [`crate::engine::navigator_ini::NavigatorIni::password_sign_in`]).
+    pub fn password_sign_in(&self) -> Result<bool> {
+        Ok(self.ini()?.password_sign_in())
     }
 
     /// Save preferences. A new domain is validated like Set Domain (with `trust` for a certificate the user
@@ -111,6 +138,7 @@ impl Engine {
                 reason: "File not found.".into(),
             });
         }
+        let client_id = checked_client_id(prefs.sso_client_id.as_deref())?;
         let _lock = self.lock()?;
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
         let mut ini = self.ini()?;
@@ -130,6 +158,9 @@ impl Engine {
         if prefs.show_hidden_channels != current.show_hidden_channels {
             ini.set_show_hidden_channels(prefs.show_hidden_channels);
         }
+        if client_id != current.sso_client_id {
+            ini.set_sso_client_id(client_id.as_deref());
+        }
         if let Some(text) = ini.changed_text() {
             files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
         }
@@ -138,6 +169,8 @@ impl Engine {
 
     /// Remember the single sign-on client id for this machine (`None` clears it), in conda-connect's own ini section.
     pub fn save_sso_client_id(&self, id: Option<&str>) -> Result<()> {
+        let id = checked_client_id(id)?;
+        let id = id.as_deref();
         let _lock = self.lock()?;
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
         let mut ini = self.ini()?;

@@ -4,7 +4,9 @@
 //! Single sign-on: when the dialog opens, the server is asked whether it has an identity provider; if it has,
 //! **Sign in with SSO** sits beside the password form. Pressing it runs the engine's SSO sign-in as an abortable
 //! task: the dialog waits for the browser, shows the address to open (with Copy) and Cancel, and a success ends
-//! exactly like the password sign-in.
+//! exactly like the password sign-in. An administrator can hide the password form wherever the server offers
+//! single sign-on (`password_sign_in = False` in conda-connect's own ini section): the dialog then shows only
+//! **Sign in with SSO** (the password form comes back for a server without it, the only way to sign in there).
 
 use iced::futures::{StreamExt, channel::mpsc, stream};
 use iced::widget::{column, space, text, text_input};
@@ -24,6 +26,8 @@ pub const SSO_BUTTON: &str = "Sign in with SSO";
 pub const SSO_WAITING: &str = "Waiting for your browser…";
 pub const SSO_OR: &str = "Or sign in through your organisation's identity provider:";
 pub const COPY_URL: &str = "Copy address";
+pub const SSO_CHECKING: &str = "Checking for single sign-on…";
+pub const SSO_ONLY_TEXT: &str = "Your organisation signs in through its identity provider.";
 /// Set (to anything) to never open the system browser: the dialog only shows the address (tests, remote desktops).
 pub const NO_BROWSER_ENV: &str = "CONDA_CONNECT_NO_BROWSER";
 
@@ -88,6 +92,8 @@ pub struct State {
     /// Single sign-on opens the system browser (else it only shows the address): off when
     /// [`NO_BROWSER_ENV`] is set.
     pub open_browser: bool,
+    /// The administrator's choice: the password form next to single sign-on (else single sign-on only).
+    pub password_sign_in: bool,
 }
 
 impl State {
@@ -103,11 +109,19 @@ impl State {
             hint,
             sso: Sso::Checking,
             open_browser: std::env::var_os(NO_BROWSER_ENV).is_none(),
+            password_sign_in: true,
         }
+    }
+
+    /// The password form is shown: always for a server without single sign-on, else unless the administrator
+    /// hid it.
+    pub fn shows_password_form(&self) -> bool {
+        self.password_sign_in || matches!(self.sso, Sso::Absent)
     }
 
     /// The dialog and its first tasks: focus the username, and ask the server whether it has single sign-on.
     pub fn open(domain: String, hint: Option<String>, engine: &Engine) -> (Self, Task<Message>) {
+        let password_sign_in = engine.password_sign_in().unwrap_or(true);
         let engine = engine.clone();
         let probe = domain.clone();
         let discover = Task::perform(
@@ -122,10 +136,9 @@ impl State {
                 Message::SsoDiscovered(found.is_ok())
             },
         );
-        (
-            Self::new(domain, hint),
-            Task::batch([Self::focus(), discover]),
-        )
+        let mut state = Self::new(domain, hint);
+        state.password_sign_in = password_sign_in;
+        (state, Task::batch([Self::focus(), discover]))
     }
 
     pub fn focus() -> Task<Message> {
@@ -158,13 +171,18 @@ impl State {
             None
         } else if self.untrusted_host.is_some() {
             Some(Message::CancelTrust)
+        } else if !self.shows_password_form() {
+            matches!(self.sso, Sso::Offered).then_some(Message::SsoStart)
         } else {
             Some(Message::Submit)
         }
     }
 
     fn can_submit(&self) -> bool {
-        !self.is_busy() && !self.username.trim().is_empty() && !self.password.is_empty()
+        self.shows_password_form()
+            && !self.is_busy()
+            && !self.username.trim().is_empty()
+            && !self.password.is_empty()
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
@@ -220,6 +238,10 @@ impl State {
             Message::SsoDiscovered(found) => {
                 if matches!(self.sso, Sso::Checking) {
                     self.sso = if found { Sso::Offered } else { Sso::Absent };
+                    if !found && !self.password_sign_in {
+                        // the password form appears only now: put the cursor in it
+                        return Action::Run(Self::focus());
+                    }
                 }
                 Action::None
             }
@@ -337,11 +359,9 @@ impl State {
         if let Sso::Waiting { prompt, .. } = &self.sso {
             return self.view_waiting(prompt.as_deref());
         }
-        // information, not a control: a banner, never something that looks like a field or a button
-        let hint: Element<'_, Message> = match &self.hint {
-            Some(hint) => style::banner(style::Tone::Info, hint.as_str(), vec![]),
-            None => space::vertical().height(0).into(),
-        };
+        if !self.shows_password_form() {
+            return self.view_sso_only();
+        }
         let submit = self.can_submit().then_some(Message::Submit);
         let form = column![
             style::title(TITLE),
@@ -373,7 +393,7 @@ impl State {
                     .on_submit(Message::Submit)
                     .padding(8),
             ),
-            hint,
+            self.hint_banner(),
             style::message_slot(self.error.as_deref(), self.busy.then_some("Signing in…")),
             style::button_row([
                 style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
@@ -396,6 +416,36 @@ impl State {
             form
         };
         style::card(form, 480.0)
+    }
+
+    /// Single sign-on only (the administrator hid the password form): the SSO button is the default action.
+    fn view_sso_only(&self) -> Element<'_, Message> {
+        let offered = matches!(self.sso, Sso::Offered);
+        let form = column![
+            style::title(TITLE),
+            style::muted(SIDE_TEXT),
+            style::muted(format!("Anaconda Server: {}", self.domain)),
+            style::body(SSO_ONLY_TEXT),
+            self.hint_banner(),
+            style::message_slot(
+                self.error.as_deref(),
+                matches!(self.sso, Sso::Checking).then_some(SSO_CHECKING)
+            ),
+            style::button_row([
+                style::secondary("Cancel", Some(Message::Cancel)),
+                style::primary(SSO_BUTTON, offered.then_some(Message::SsoStart)),
+            ]),
+        ]
+        .spacing(style::space_scale::M);
+        style::card(form, 480.0)
+    }
+
+    /// Information, not a control: a banner, never something that looks like a field or a button.
+    fn hint_banner(&self) -> Element<'_, Message> {
+        match &self.hint {
+            Some(hint) => style::banner(style::Tone::Info, hint.as_str(), vec![]),
+            None => space::vertical().height(0).into(),
+        }
     }
 
     fn view_waiting<'a>(&'a self, prompt: Option<&'a str>) -> Element<'a, Message> {

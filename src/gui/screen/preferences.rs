@@ -1,5 +1,6 @@
 //! Preferences: Anaconda Server API domain (validated like Set Domain, with the trust dialog), Enable SSL
-//! verification, SSL certificate path (must exist), Show hidden Anaconda Server channels, light/dark theme.
+//! verification, SSL certificate path (must exist), Show hidden Anaconda Server channels, the single sign-on client
+//! id (optional: the server's own otherwise), light/dark theme.
 //! While signed in the domain is read-only ("Sign out to change the server"), so Apply never drops the other
 //! changes. Esc with unsaved changes asks first; Esc in the trust question goes back to the form.
 
@@ -18,6 +19,7 @@ pub enum Message {
     SslVerification(bool),
     Certificate(String),
     ShowHidden(bool),
+    SsoClientId(String),
     Theme(ThemeChoice),
     Apply,
     Trust,
@@ -44,6 +46,7 @@ pub struct State {
     pub ssl_verification: bool,
     pub certificate: String,
     pub show_hidden: bool,
+    pub sso_client_id: String,
     pub theme: ThemeChoice,
     pub error: Option<String>,
     pub busy: bool,
@@ -59,6 +62,9 @@ pub struct State {
     pub discard_armed: bool,
 }
 
+pub const SSO_CLIENT_ID_LABEL: &str = "SSO client id (Optional)";
+pub const SSO_CLIENT_ID_PLACEHOLDER: &str = "the server's own";
+pub const SSO_CLIENT_ID_ID: &str = "preferences-sso-client-id";
 pub const SIGN_OUT_TO_CHANGE: &str = "Sign out to change the server";
 pub const DISCARD_HINT: &str =
     "You have unsaved changes: press Esc again to discard them, or Apply to keep them.";
@@ -74,6 +80,7 @@ impl State {
             ssl_verification: prefs.ssl_verification,
             certificate: prefs.ssl_certificate.clone().unwrap_or_default(),
             show_hidden: prefs.show_hidden_channels,
+            sso_client_id: prefs.sso_client_id.clone().unwrap_or_default(),
             theme,
             error: None,
             busy: false,
@@ -119,6 +126,7 @@ impl State {
             ssl_verification: self.ssl_verification,
             ssl_certificate: Some(self.certificate.clone()).filter(|c| !c.trim().is_empty()),
             show_hidden_channels: self.show_hidden,
+            sso_client_id: Some(self.sso_client_id.trim().to_string()).filter(|c| !c.is_empty()),
         }
     }
 
@@ -149,6 +157,10 @@ impl State {
                 self.error = None;
             }
             Message::ShowHidden(on) => self.show_hidden = on,
+            Message::SsoClientId(s) => {
+                self.sso_client_id = s;
+                self.error = None;
+            }
             Message::Theme(t) => self.theme = t,
             Message::Apply => return self.save(engine, false),
             Message::Trust => {
@@ -276,6 +288,14 @@ impl State {
                 self.show_hidden,
                 Some("Show hidden Anaconda Server channels"),
                 Message::ShowHidden
+            ),
+            style::field(
+                SSO_CLIENT_ID_LABEL,
+                text_input(SSO_CLIENT_ID_PLACEHOLDER, &self.sso_client_id)
+                    .id(SSO_CLIENT_ID_ID)
+                    .on_input(Message::SsoClientId)
+                    .on_submit(Message::Apply)
+                    .padding(8),
             ),
             style::field("Theme", themes),
         ]
