@@ -15,9 +15,12 @@ cargo test --all-targets --locked
 if command -v wine >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null \
   && rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
   CONDA_CONNECT_CI_CACHE=$CACHE bash scripts/test-windows.sh
+  WINDOWS_EXE=$CACHE/target-windows/x86_64-pc-windows-gnu/debug/conda-connect.exe
 else
   echo "windows: skipped (apt-get install gcc-mingw-w64-x86-64 wine; rustup target add x86_64-pc-windows-gnu)"
 fi
+# The installers: the macOS app bundle's layout, and the Windows .zip/.msi (installed and run under Wine).
+CONDA_CONNECT_CI_CACHE=$CACHE bash scripts/test-packaging.sh "$CARGO_TARGET_DIR/debug/conda-connect" "${WINDOWS_EXE:-}"
 # The real window: walk every screen of `conda-connect demo` under Xvfb (when installed) and check the PNGs.
 if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && [ -x /usr/bin/import ]; then
   BIN="$CARGO_TARGET_DIR/debug/conda-connect" bash scripts/screenshots.sh "${SCREENSHOTS_DIR:-$CACHE/screenshots}"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Check the installers the packaging scripts make, with executables the test run has already built (no release
+# build here):
+# - macOS: scripts/package-macos.sh --binary lays out conda-connect.app; the bundle's files, Info.plist (parsed)
+#   and the zip (the executable keeps its mode) are checked.
+# - Windows (when wixl and Wine are there): scripts/package-windows.sh --exe packs the Windows build; the .zip's
+#   files and the .msi's tables are checked, then the .msi is installed silently in the Wine prefix of the Windows
+#   run, the installed conda-connect.exe runs, the Start-menu shortcut is there, and uninstalling removes both.
+# Usage: scripts/test-packaging.sh LINUX_BINARY [WINDOWS_EXE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LINUX_BIN=$1
+WIN_EXE=${2:-}
+CACHE=${CONDA_CONNECT_CI_CACHE:-$HOME/.cache/conda-connect-ci}
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+fail() { echo "packaging: $*"; exit 1; }
+
+# ---- macOS bundle layout
+bash scripts/package-macos.sh --binary "$LINUX_BIN" "$OUT/macos" >/dev/null
+APP="$OUT/macos/conda-connect.app/Contents"
+for f in Info.plist PkgInfo MacOS/conda-connect Resources/conda-connect.icns Resources/LICENSE; do
+  [ -f "$APP/$f" ] || fail "the app bundle lacks Contents/$f"
+done
+[ -x "$APP/MacOS/conda-connect" ] || fail "the bundle's executable is not executable"
+python3 - "$APP/Info.plist" "$VERSION" "$OUT/macos/conda-connect-$VERSION-macos.zip" <<'PY'
+import plistlib, sys, zipfile
+plist = plistlib.load(open(sys.argv[1], "rb"))
+want = {"CFBundleExecutable": "conda-connect", "CFBundleIdentifier": "io.github.conda_connect.CondaConnect",
+        "CFBundleIconFile": "conda-connect", "CFBundlePackageType": "APPL",
+        "CFBundleShortVersionString": sys.argv[2], "NSHighResolutionCapable": True}
+wrong = {k: plist.get(k) for k, v in want.items() if plist.get(k) != v}
+assert not wrong, f"Info.plist: {wrong}"
+with zipfile.ZipFile(sys.argv[3]) as z:
+    exe = z.getinfo("conda-connect.app/Contents/MacOS/conda-connect")
+    assert (exe.external_attr >> 16) & 0o111, "the zipped executable lost its mode"
+    assert z.read("conda-connect.app/Contents/Resources/conda-connect.icns")[:4] == b"icns"
+PY
+echo "packaging: macOS bundle and Info.plist checked"
+
+# ---- Windows zip and msi
+if [ -z "$WIN_EXE" ] || ! command -v wixl >/dev/null || ! command -v msiinfo >/dev/null; then
+  echo "packaging: Windows installer skipped (needs the Windows build, wixl and msitools)"
+  exit 0
+fi
+bash scripts/package-windows.sh --exe "$WIN_EXE" "$OUT/windows" >/dev/null
+NAME="conda-connect-$VERSION-windows-x86_64"
+python3 - "$OUT/windows/$NAME.zip" <<'PY'
+import sys, zipfile
+names = sorted(zipfile.ZipFile(sys.argv[1]).namelist())
+assert names == ["LICENSE.txt", "README.txt", "conda-connect.exe", "conda-connect.ico"], names
+PY
+MSI="$OUT/windows/$NAME.msi"
+msiinfo export "$MSI" File | grep -q "conda-connect.exe" || fail "the msi does not install conda-connect.exe"
+msiinfo export "$MSI" Shortcut | grep -q "ProgramMenuFolder" || fail "the msi has no Start-menu shortcut"
+echo "packaging: Windows .zip and .msi tables checked"
+command -v wine >/dev/null || { echo "packaging: installing the msi skipped (no Wine)"; exit 0; }
+
+export WINEPREFIX="$CACHE/windows/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
+INSTALLED="$WINEPREFIX/drive_c/Program Files/conda-connect"
+wine msiexec /x "$(winepath -w "$MSI")" /qn >/dev/null 2>&1 || true
+wine msiexec /i "$(winepath -w "$MSI")" /qn >/dev/null 2>&1 || fail "msiexec /i failed"
+[ -f "$INSTALLED/conda-connect.exe" ] || fail "nothing installed in $INSTALLED"
+[ -f "$INSTALLED/LICENSE.txt" ] || fail "the licence was not installed"
+LINK=$(find "$WINEPREFIX/drive_c" -iname 'conda-connect.lnk' -path '*Start Menu*' | head -n 1)
+[ -n "$LINK" ] || fail "no Start-menu shortcut after installing"
+# Wine 8 only: the installed exe needs the ProcessPrng shim beside it to start (never part of the package)
+cp "$CACHE/windows/bcryptprimitives.dll" "$INSTALLED/"
+got=$(wine "$INSTALLED/conda-connect.exe" --version 2>/dev/null | tr -d '\r')
+[ "$got" = "conda-connect $VERSION" ] || fail "the installed conda-connect.exe printed '$got'"
+rm -f "$INSTALLED/bcryptprimitives.dll"
+wine msiexec /x "$(winepath -w "$MSI")" /qn >/dev/null 2>&1 || fail "msiexec /x failed"
+[ ! -e "$INSTALLED/conda-connect.exe" ] || fail "uninstalling left conda-connect.exe"
+[ ! -e "$LINK" ] || fail "uninstalling left the Start-menu shortcut"
+echo "packaging: the msi installs, runs ($got) and uninstalls under Wine"
