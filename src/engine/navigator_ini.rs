@@ -399,7 +399,10 @@ mod tests {
         assert!(policy(""));
         assert!(policy("[conda_connect]\npassword_sign_in = True\n"));
         assert!(policy("[conda_connect]\npassword_sign_in = maybe\n"));
-        assert!(policy("[main]\npassword_sign_in = False\n"), "only our own section");
+        assert!(
+            policy("[main]\npassword_sign_in = False\n"),
+            "only our own section"
+        );
         assert!(!policy("[conda_connect]\npassword_sign_in = False\n"));
     }
 

@@ -24,12 +24,12 @@ impl Dialog {
     pub fn is_busy(&self) -> bool {
         match self {
             Dialog::Connect => false,
-            Dialog::SetDomain(s) => s.is_busy(),
-            Dialog::Login(s) => s.is_busy(),
-            Dialog::AddChannels(s) => s.is_busy(),
-            Dialog::Preferences(s) => s.is_busy(),
-            Dialog::SignOut(s) => s.is_busy(),
-            Dialog::Tokens(s) => s.is_busy(),
+            Dialog::SetDomain(state) => state.is_busy(),
+            Dialog::Login(state) => state.is_busy(),
+            Dialog::AddChannels(state) => state.is_busy(),
+            Dialog::Preferences(state) => state.is_busy(),
+            Dialog::SignOut(state) => state.is_busy(),
+            Dialog::Tokens(state) => state.is_busy(),
         }
     }
 
@@ -37,12 +37,12 @@ impl Dialog {
     pub fn escape(&self) -> Option<Message> {
         match self {
             Dialog::Connect => Some(Message::Connect(connect::Message::Close)),
-            Dialog::SetDomain(s) => s.escape().map(Message::SetDomain),
-            Dialog::Login(s) => s.escape().map(Message::Login),
-            Dialog::AddChannels(s) => s.escape().map(Message::AddChannels),
-            Dialog::Preferences(s) => s.escape().map(Message::Preferences),
-            Dialog::SignOut(s) => s.escape().map(Message::SignOut),
-            Dialog::Tokens(s) => s.escape().map(Message::Tokens),
+            Dialog::SetDomain(state) => state.escape().map(Message::SetDomain),
+            Dialog::Login(state) => state.escape().map(Message::Login),
+            Dialog::AddChannels(state) => state.escape().map(Message::AddChannels),
+            Dialog::Preferences(state) => state.escape().map(Message::Preferences),
+            Dialog::SignOut(state) => state.escape().map(Message::SignOut),
+            Dialog::Tokens(state) => state.escape().map(Message::Tokens),
         }
     }
 
@@ -50,24 +50,24 @@ impl Dialog {
     pub fn enter(&self, signed_in: bool) -> Option<Message> {
         match self {
             Dialog::Connect => Some(Message::Connect(connect::enter(signed_in))),
-            Dialog::SetDomain(s) => s.enter().map(Message::SetDomain),
-            Dialog::Login(s) => s.enter().map(Message::Login),
-            Dialog::AddChannels(s) => s.enter().map(Message::AddChannels),
-            Dialog::Preferences(s) => s.enter().map(Message::Preferences),
-            Dialog::SignOut(s) => s.enter().map(Message::SignOut),
-            Dialog::Tokens(s) => s.enter().map(Message::Tokens),
+            Dialog::SetDomain(state) => state.enter().map(Message::SetDomain),
+            Dialog::Login(state) => state.enter().map(Message::Login),
+            Dialog::AddChannels(state) => state.enter().map(Message::AddChannels),
+            Dialog::Preferences(state) => state.enter().map(Message::Preferences),
+            Dialog::SignOut(state) => state.enter().map(Message::SignOut),
+            Dialog::Tokens(state) => state.enter().map(Message::Tokens),
         }
     }
 
     pub fn view<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
         match self {
             Dialog::Connect => connect::view(status).map(Message::Connect),
-            Dialog::SetDomain(s) => s.view().map(Message::SetDomain),
-            Dialog::Login(s) => s.view().map(Message::Login),
-            Dialog::AddChannels(s) => s.view().map(Message::AddChannels),
-            Dialog::Preferences(s) => s.view().map(Message::Preferences),
-            Dialog::SignOut(s) => s.view().map(Message::SignOut),
-            Dialog::Tokens(s) => s.view().map(Message::Tokens),
+            Dialog::SetDomain(state) => state.view().map(Message::SetDomain),
+            Dialog::Login(state) => state.view().map(Message::Login),
+            Dialog::AddChannels(state) => state.view().map(Message::AddChannels),
+            Dialog::Preferences(state) => state.view().map(Message::Preferences),
+            Dialog::SignOut(state) => state.view().map(Message::SignOut),
+            Dialog::Tokens(state) => state.view().map(Message::Tokens),
         }
     }
 }

@@ -195,15 +195,15 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
         );
         if self.on_activate.is_some() && tree.state.downcast_ref::<RingState>().focused {
             use iced::advanced::Renderer as _;
-            let b = layout.bounds();
+            let bounds = layout.bounds();
             renderer.fill_quad(
                 Quad {
                     // a 2 px ring with a 2 px gap: visible on any button colour
                     bounds: Rectangle {
-                        x: b.x - 4.0,
-                        y: b.y - 4.0,
-                        width: b.width + 8.0,
-                        height: b.height + 8.0,
+                        x: bounds.x - 4.0,
+                        y: bounds.y - 4.0,
+                        width: bounds.width + 8.0,
+                        height: bounds.height + 8.0,
                     },
                     border: Border {
                         color: style::tokens(theme).focus,
@@ -269,8 +269,8 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
                 && modifiers.is_empty()
                 && (self.enter || *named == key::Named::Space) =>
             {
-                if let Some(m) = &self.on_activate {
-                    shell.publish(m.clone());
+                if let Some(message) = &self.on_activate {
+                    shell.publish(message.clone());
                 }
                 // a focused, disabled control swallows the key rather than letting Enter fall to the default button
                 shell.capture_event();
@@ -289,7 +289,6 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
             viewport,
         );
     }
-
 }
 
 // ------------------------------------------------------------------------------------------------ scope
@@ -407,9 +406,9 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Scope<'_, M> {
             key: keyboard::Key::Named(key::Named::Escape),
             ..
         }) = event
-            && let Some(m) = &self.on_escape
+            && let Some(message) = &self.on_escape
         {
-            shell.publish(m.clone());
+            shell.publish(message.clone());
             shell.capture_event();
             return;
         }
@@ -442,13 +441,12 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Scope<'_, M> {
                 shell.request_redraw();
                 return;
             }
-            if let Some(m) = (self.on_key)(key, *modifiers) {
-                shell.publish(m);
+            if let Some(message) = (self.on_key)(key, *modifiers) {
+                shell.publish(message);
                 shell.capture_event();
             }
         }
     }
-
 }
 
 // ------------------------------------------------------------------------------------------------ inert
@@ -547,5 +545,4 @@ impl<M> Widget<M, Theme, Renderer> for Inert<'_, M> {
             viewport,
         );
     }
-
 }

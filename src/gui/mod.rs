@@ -214,9 +214,9 @@ impl App {
 
     pub fn title(&self) -> String {
         match &self.status {
-            Some(s) if s.logged_in => format!(
+            Some(status) if status.logged_in => format!(
                 "{APP_NAME} — connected to {}",
-                s.domain.as_deref().unwrap_or("Anaconda Server")
+                status.domain.as_deref().unwrap_or("Anaconda Server")
             ),
             _ => APP_NAME.to_string(),
         }
@@ -253,7 +253,7 @@ impl App {
     fn run_index(&mut self) -> Task<Message> {
         self.index_problem = None;
         match self.home.update_index(&self.engine) {
-            home::Action::Run(t) => t.map(Message::Home),
+            home::Action::Run(task) => task.map(Message::Home),
             home::Action::None => Task::none(),
         }
     }
@@ -330,7 +330,7 @@ impl App {
                         self.home = home::State::default();
                         self.index_problem = None;
                         let text = match self.notice.take() {
-                            Some(n) => format!("{} {CONDA_DEFAULTS}", n.text),
+                            Some(notice) => format!("{} {CONDA_DEFAULTS}", notice.text),
                             None => CONDA_DEFAULTS.to_string(),
                         };
                         self.set_notice(text, Tone::Success, Scope::SignedOut);
@@ -364,16 +364,16 @@ impl App {
                 }
                 Task::batch(tasks)
             }
-            Message::StatusLoaded(Err(e)) => {
-                self.status_error = Some(e.to_string());
+            Message::StatusLoaded(Err(error)) => {
+                self.status_error = Some(error.to_string());
                 Task::none()
             }
             Message::SignInExpiry(result) => {
                 self.sign_in_expiry = match result {
-                    Ok(e @ (Expiry::Soon(_) | Expiry::Expired)) => Some(e),
+                    Ok(expiry @ (Expiry::Soon(_) | Expiry::Expired)) => Some(expiry),
                     Ok(_) => None,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not read the sign-in token's expiry");
+                    Err(error) => {
+                        tracing::warn!(error = %error, "could not read the sign-in token's expiry");
                         None
                     }
                 };
@@ -398,7 +398,7 @@ impl App {
                             Scope::SignedIn,
                         );
                     }
-                    Err(e) => self.set_notice(e.to_string(), Tone::Danger, Scope::SignedIn),
+                    Err(error) => self.set_notice(error.to_string(), Tone::Danger, Scope::SignedIn),
                 }
                 Task::none()
             }
@@ -437,13 +437,13 @@ impl App {
                 self.dialog = Some(Dialog::AddChannels(state));
                 load.map(Message::AddChannels)
             }
-            Message::Tokens(m) => {
+            Message::Tokens(message) => {
                 let Some(Dialog::Tokens(state)) = &mut self.dialog else {
                     return Task::none();
                 };
-                match state.update(m, &self.engine) {
+                match state.update(message, &self.engine) {
                     tokens::Action::None => Task::none(),
-                    tokens::Action::Run(t) => t.map(Message::Tokens),
+                    tokens::Action::Run(task) => task.map(Message::Tokens),
                     tokens::Action::Close => {
                         self.dialog = None;
                         self.refresh_status()
@@ -469,15 +469,15 @@ impl App {
             }
             Message::PreferencesLoaded(result) => {
                 match result {
-                    Ok(p) => {
+                    Ok(prefs) => {
                         self.dialog = Some(Dialog::Preferences(preferences::State::with_sign_in(
-                            &p,
+                            &prefs,
                             self.settings.theme,
                             self.own_session(),
                         )))
                     }
-                    Err(e) => self.set_notice(
-                        e.to_string(),
+                    Err(error) => self.set_notice(
+                        error.to_string(),
                         Tone::Danger,
                         if self.signed_in() {
                             Scope::SignedIn
@@ -508,13 +508,13 @@ impl App {
                 load.map(Message::AddChannels)
             }
             Message::SettingsSaved(result) => {
-                if let Err(e) = result {
+                if let Err(error) = result {
                     let scope = if self.signed_in() {
                         Scope::SignedIn
                     } else {
                         Scope::SignedOut
                     };
-                    self.set_notice(e.to_string(), Tone::Danger, scope);
+                    self.set_notice(error.to_string(), Tone::Danger, scope);
                 }
                 Task::none()
             }
@@ -526,11 +526,11 @@ impl App {
                 Task::none()
             }
             Message::Escape => match self.dialog.as_ref().and_then(Dialog::escape) {
-                Some(m) => self.update(m),
+                Some(message) => self.update(message),
                 None => Task::none(),
             },
             Message::Enter => match self.dialog.as_ref().and_then(|d| d.enter(self.signed_in())) {
-                Some(m) => self.update(m),
+                Some(message) => self.update(message),
                 None => Task::none(),
             },
             Message::UpdateIndex => {
@@ -600,9 +600,9 @@ impl App {
                 self.sign_in_after_sign_out = true;
                 self.start_sign_out()
             }
-            Message::Home(m) => {
+            Message::Home(message) => {
                 // a finished Update Index with failures: find out why, to say so with the fix
-                let diagnose = match &m {
+                let diagnose = match &message {
                     home::Message::Finished(Ok(report)) => {
                         let failed: Vec<_> = report
                             .channels
@@ -620,8 +620,8 @@ impl App {
                     }
                     _ => None,
                 };
-                let task = match self.home.update(m, &self.engine) {
-                    home::Action::Run(t) => t.map(Message::Home),
+                let task = match self.home.update(message, &self.engine) {
+                    home::Action::Run(task) => task.map(Message::Home),
                     home::Action::None => Task::none(),
                 };
                 match diagnose {
@@ -638,7 +638,7 @@ impl App {
                     None => task,
                 }
             }
-            Message::Connect(m) => match connect::update(m) {
+            Message::Connect(message) => match connect::update(message) {
                 connect::Action::SignIn => self.start_sign_in(),
                 connect::Action::SignOut => self.start_sign_out(),
                 connect::Action::Close => {
@@ -646,13 +646,13 @@ impl App {
                     Task::none()
                 }
             },
-            Message::SetDomain(m) => {
+            Message::SetDomain(message) => {
                 let Some(Dialog::SetDomain(state)) = &mut self.dialog else {
                     return Task::none();
                 };
-                match state.update(m, &self.engine) {
+                match state.update(message, &self.engine) {
                     set_domain::Action::None => Task::none(),
-                    set_domain::Action::Run(t) => t.map(Message::SetDomain),
+                    set_domain::Action::Run(task) => task.map(Message::SetDomain),
                     set_domain::Action::Cancel => {
                         self.dialog = None;
                         Task::none()
@@ -668,13 +668,13 @@ impl App {
                     }
                 }
             }
-            Message::Login(m) => {
+            Message::Login(message) => {
                 let Some(Dialog::Login(state)) = &mut self.dialog else {
                     return Task::none();
                 };
-                match state.update(m, &self.engine) {
+                match state.update(message, &self.engine) {
                     login::Action::None => Task::none(),
-                    login::Action::Run(t) => t.map(Message::Login),
+                    login::Action::Run(task) => task.map(Message::Login),
                     login::Action::Cancel => {
                         self.dialog = None;
                         Task::none()
@@ -701,14 +701,14 @@ impl App {
                     }
                 }
             }
-            Message::AddChannels(m) => {
+            Message::AddChannels(message) => {
                 let Some(Dialog::AddChannels(state)) = &mut self.dialog else {
                     return Task::none();
                 };
                 let manage = matches!(state.mode, add_channels::Mode::Manage { .. });
-                match state.update(m, &self.engine) {
+                match state.update(message, &self.engine) {
                     add_channels::Action::None => Task::none(),
-                    add_channels::Action::Run(t) => t.map(Message::AddChannels),
+                    add_channels::Action::Run(task) => task.map(Message::AddChannels),
                     add_channels::Action::Done { saved } => {
                         self.dialog = None;
                         match saved {
@@ -745,13 +745,13 @@ impl App {
                     }
                 }
             }
-            Message::Preferences(m) => {
+            Message::Preferences(message) => {
                 let Some(Dialog::Preferences(state)) = &mut self.dialog else {
                     return Task::none();
                 };
-                match state.update(m, &self.engine) {
+                match state.update(message, &self.engine) {
                     preferences::Action::None => Task::none(),
-                    preferences::Action::Run(t) => t.map(Message::Preferences),
+                    preferences::Action::Run(task) => task.map(Message::Preferences),
                     preferences::Action::Cancel => {
                         self.dialog = None;
                         Task::none()
@@ -786,13 +786,13 @@ impl App {
                     }
                 }
             }
-            Message::SignOut(m) => {
+            Message::SignOut(message) => {
                 let Some(Dialog::SignOut(state)) = &mut self.dialog else {
                     return Task::none();
                 };
-                match state.update(m, &self.engine) {
+                match state.update(message, &self.engine) {
                     sign_out::Action::None => Task::none(),
-                    sign_out::Action::Run(t) => t.map(Message::SignOut),
+                    sign_out::Action::Run(task) => task.map(Message::SignOut),
                     sign_out::Action::Cancel => {
                         self.dialog = None;
                         self.sign_in_after_sign_out = false;
@@ -864,8 +864,8 @@ impl App {
     /// The status line of the header.
     pub fn status_line(&self) -> String {
         match &self.status {
-            Some(s) if s.logged_in => {
-                let who = s
+            Some(status) if status.logged_in => {
+                let who = status
                     .username
                     .clone()
                     .map(|u| format!(" as {u}"))
@@ -999,15 +999,15 @@ impl App {
                 )],
             ));
         }
-        if let Some(n) = &self.notice {
+        if let Some(notice) = &self.notice {
             out.push(style::banner(
-                n.tone,
-                n.text.as_str(),
+                notice.tone,
+                notice.text.as_str(),
                 vec![style::secondary("Close", Some(Message::DismissNotice))],
             ));
         }
-        if let Some(e) = &self.status_error {
-            out.push(style::banner(Tone::Danger, e.as_str(), vec![]));
+        if let Some(error) = &self.status_error {
+            out.push(style::banner(Tone::Danger, error.as_str(), vec![]));
         }
         out
     }
@@ -1029,8 +1029,8 @@ impl App {
         let signed_in = self.signed_in();
         let (content, escape): (Element<'_, Message>, Option<Message>) = match &self.dialog {
             None => (base.into(), None),
-            Some(d) => (
-                style::modal(base, d.view(self.status.as_ref())),
+            Some(domain) => (
+                style::modal(base, domain.view(self.status.as_ref())),
                 Some(Message::Escape),
             ),
         };

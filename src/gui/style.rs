@@ -157,11 +157,11 @@ pub fn theme(choice: ThemeChoice) -> Theme {
         danger: t.error_text,
     };
     Theme::custom_with_fn(name, palette, move |p| {
-        let mut e = iced::theme::palette::Extended::generate(p);
+        let mut extended = iced::theme::palette::Extended::generate(p);
         // control borders and placeholders from the tokens: the generated ones are too faint
-        e.background.strong.color = t.control_border;
-        e.secondary.base.color = t.muted;
-        e
+        extended.background.strong.color = t.control_border;
+        extended.secondary.base.color = t.muted;
+        extended
     })
 }
 
@@ -188,22 +188,22 @@ pub fn contrast(a: Color, b: Color) -> f32 {
 
 /// The window background.
 pub fn page(theme: &Theme) -> container::Style {
-    let t = tokens(theme);
+    let colors = tokens(theme);
     container::Style {
-        background: Some(t.background.into()),
-        text_color: Some(t.text),
+        background: Some(colors.background.into()),
+        text_color: Some(colors.text),
         ..container::Style::default()
     }
 }
 
 /// A panel (the header, the channel and package panels).
 pub fn panel(theme: &Theme) -> container::Style {
-    let t = tokens(theme);
+    let colors = tokens(theme);
     container::Style {
-        background: Some(t.surface.into()),
-        text_color: Some(t.text),
+        background: Some(colors.surface.into()),
+        text_color: Some(colors.text),
         border: Border {
-            color: t.border,
+            color: colors.border,
             width: 1.0,
             radius: 8.0.into(),
         },
@@ -213,12 +213,12 @@ pub fn panel(theme: &Theme) -> container::Style {
 
 /// A bordered box inside a panel (tables, lists).
 pub fn boxed(theme: &Theme) -> container::Style {
-    let t = tokens(theme);
+    let colors = tokens(theme);
     container::Style {
-        background: Some(t.surface.into()),
-        text_color: Some(t.text),
+        background: Some(colors.surface.into()),
+        text_color: Some(colors.text),
         border: Border {
-            color: t.border,
+            color: colors.border,
             width: 1.0,
             radius: 4.0.into(),
         },
@@ -358,8 +358,8 @@ pub fn message_slot<'a, M: 'a>(
     busy: Option<&'a str>,
 ) -> Element<'a, M> {
     let content: Element<'a, M> = match (error_message, busy) {
-        (Some(e), _) => error(e),
-        (None, Some(b)) => muted(b),
+        (Some(message), _) => error(message),
+        (None, Some(busy_text)) => muted(busy_text),
         (None, None) => space::vertical().height(0).into(),
     };
     container(content)
@@ -396,33 +396,43 @@ fn filled(bg: Color, hover: Color, fg: Color, status: button::Status) -> button:
 }
 
 pub fn primary_button(theme: &Theme, status: button::Status) -> button::Style {
-    let t = tokens(theme);
-    filled(t.primary, t.primary_hover, t.on_primary, status)
+    let colors = tokens(theme);
+    filled(
+        colors.primary,
+        colors.primary_hover,
+        colors.on_primary,
+        status,
+    )
 }
 
 pub fn secondary_button(theme: &Theme, status: button::Status) -> button::Style {
-    let t = tokens(theme);
-    let mut s = filled(t.secondary_bg, t.secondary_hover, t.on_secondary, status);
-    s.border = Border {
-        color: t.border,
+    let colors = tokens(theme);
+    let mut style = filled(
+        colors.secondary_bg,
+        colors.secondary_hover,
+        colors.on_secondary,
+        status,
+    );
+    style.border = Border {
+        color: colors.border,
         width: 1.0,
         radius: 6.0.into(),
     };
-    s
+    style
 }
 
 pub fn danger_button(theme: &Theme, status: button::Status) -> button::Style {
-    let t = tokens(theme);
-    filled(t.danger, t.danger_hover, t.on_danger, status)
+    let colors = tokens(theme);
+    filled(colors.danger, colors.danger_hover, colors.on_danger, status)
 }
 
 /// A sortable column heading: text, with a background on hover so it reads as clickable.
 pub fn header_button(theme: &Theme, status: button::Status) -> button::Style {
-    let t = tokens(theme);
+    let colors = tokens(theme);
     button::Style {
         background: matches!(status, button::Status::Hovered | button::Status::Pressed)
-            .then(|| Background::Color(t.secondary_bg)),
-        text_color: t.text,
+            .then(|| Background::Color(colors.secondary_bg)),
+        text_color: colors.text,
         border: Border {
             radius: 4.0.into(),
             ..Border::default()
@@ -503,22 +513,22 @@ pub fn check<'a, M: Clone + 'a>(
     on_toggle: impl Fn(bool) -> M + 'a,
 ) -> Element<'a, M> {
     let activate = on_toggle(!checked);
-    let mut c = checkbox(checked).size(16).text_size(ty::BODY);
-    if let Some(l) = label {
-        c = c.label(l);
+    let mut control = checkbox(checked).size(16).text_size(ty::BODY);
+    if let Some(text) = label {
+        control = control.label(text);
     }
-    focus::toggle_ring(c.on_toggle(on_toggle), Some(activate))
+    focus::toggle_ring(control.on_toggle(on_toggle), Some(activate))
 }
 
 /// Buttons aligned to the right edge, the default one last (as GNOME and Navigator place it).
 pub fn button_row<'a, M: 'a>(buttons: impl IntoIterator<Item = Element<'a, M>>) -> Element<'a, M> {
-    let mut r = row![space::horizontal().width(Length::Fill)]
+    let mut buttons_row = row![space::horizontal().width(Length::Fill)]
         .spacing(sp::S + 2.0)
         .align_y(iced::Center);
     for b in buttons {
-        r = r.push(b);
+        buttons_row = buttons_row.push(b);
     }
-    r.into()
+    buttons_row.into()
 }
 
 /// A control with its keyboard shortcut shown on hover.
@@ -528,10 +538,10 @@ pub fn shortcut_hint<'a, M: 'a>(control: Element<'a, M>, keys: &'a str) -> Eleme
         container(text(keys).size(ty::SMALL))
             .padding([sp::XS, sp::S])
             .style(|theme: &Theme| {
-                let t = tokens(theme);
+                let colors = tokens(theme);
                 container::Style {
-                    background: Some(t.text.into()),
-                    text_color: Some(t.surface),
+                    background: Some(colors.text.into()),
+                    text_color: Some(colors.surface),
                     border: Border {
                         radius: 4.0.into(),
                         ..Border::default()
@@ -558,12 +568,12 @@ pub fn value_box<'a, M: 'a>(value: impl text::IntoFragment<'a>, size: f32) -> El
         .padding([6.0, sp::S])
         .width(Length::Fill)
         .style(|theme: &Theme| {
-            let t = tokens(theme);
+            let colors = tokens(theme);
             container::Style {
-                background: Some(t.background.into()),
-                text_color: Some(t.text),
+                background: Some(colors.background.into()),
+                text_color: Some(colors.text),
                 border: Border {
-                    color: t.border,
+                    color: colors.border,
                     width: 1.0,
                     radius: 4.0.into(),
                 },
@@ -627,8 +637,8 @@ mod tests {
         assert!((contrast(Color::WHITE, Color::WHITE) - 1.0).abs() < 0.001);
         // #777 on white is the classic 4.48:1 just-fail
         let grey = color!(0x777777);
-        let r = contrast(grey, Color::WHITE);
-        assert!(r > 4.4 && r < 4.5, "{r}");
+        let ratio = contrast(grey, Color::WHITE);
+        assert!(ratio > 4.4 && ratio < 4.5, "{ratio}");
     }
 
     #[test]

@@ -1371,7 +1371,8 @@ async fn preferences_keep_the_single_sign_on_client_id() {
     let mut h = Harness::new().await;
     h.click("Preferences").await;
     assert!(h.shows(preferences::SSO_CLIENT_ID_LABEL));
-    h.type_into(preferences::SSO_CLIENT_ID_ID, "conda cli").await;
+    h.type_into(preferences::SSO_CLIENT_ID_ID, "conda cli")
+        .await;
     h.click("Apply").await;
     assert!(
         h.shows("SSO client id: use at most 255 characters without spaces, or clear the field."),
@@ -1390,7 +1391,12 @@ async fn preferences_keep_the_single_sign_on_client_id() {
         "{ini}"
     );
     assert_eq!(
-        h.world.engine().preferences().unwrap().sso_client_id.as_deref(),
+        h.world
+            .engine()
+            .preferences()
+            .unwrap()
+            .sso_client_id
+            .as_deref(),
         Some("conda-cli")
     );
     h.click("Preferences").await;

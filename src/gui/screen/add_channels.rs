@@ -225,13 +225,13 @@ impl State {
                 self.loaded = self.selection();
                 Action::Run(iced::widget::operation::focus(FILTER_ID))
             }
-            Message::Loaded(Err(e)) => {
+            Message::Loaded(Err(error)) => {
                 self.loading = false;
-                self.error = Some(e.to_string());
+                self.error = Some(error.to_string());
                 Action::None
             }
-            Message::Filter(s) => {
-                self.filter = s;
+            Message::Filter(value) => {
+                self.filter = value;
                 self.page = 0;
                 Action::None
             }
@@ -248,15 +248,15 @@ impl State {
                 Action::None
             }
             Message::ToggleDefault(name, on) => {
-                if let Some(r) = self.rows.iter_mut().find(|r| r.name == name) {
-                    r.default_channel = on;
+                if let Some(row) = self.rows.iter_mut().find(|row| row.name == name) {
+                    row.default_channel = on;
                 }
                 self.error = None;
                 Action::None
             }
             Message::ToggleChannel(name, on) => {
-                if let Some(r) = self.rows.iter_mut().find(|r| r.name == name) {
-                    r.channel = on;
+                if let Some(row) = self.rows.iter_mut().find(|row| row.name == name) {
+                    row.channel = on;
                 }
                 Action::None
             }
@@ -299,9 +299,9 @@ impl State {
                     saved: Some(self.loaded.clone()),
                 }
             }
-            Message::Saved(Err(e)) => {
+            Message::Saved(Err(error)) => {
                 self.saving = false;
-                self.error = Some(e.to_string());
+                self.error = Some(error.to_string());
                 // not saved: the ticks are still unsaved changes
                 self.loaded = Selection::default();
                 Action::None

@@ -40,9 +40,9 @@ pub fn enter(signed_in: bool) -> Message {
 pub fn view(status: Option<&Status>) -> Element<'_, Message> {
     let signed_in = status.is_some_and(|s| s.logged_in);
     let who = match status {
-        Some(s) if s.logged_in => match (&s.username, &s.domain) {
-            (Some(u), _) => format!("connected as {u}"),
-            (None, Some(d)) => format!("connected to {d}"),
+        Some(session) if session.logged_in => match (&session.username, &session.domain) {
+            (Some(username), _) => format!("connected as {username}"),
+            (None, Some(domain)) => format!("connected to {domain}"),
             _ => "connected".into(),
         },
         _ => "Sign in to install packages from your organization's server.".into(),

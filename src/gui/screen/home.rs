@@ -59,8 +59,8 @@ impl State {
                     .await
             };
             let forward = async move {
-                while let Some(p) = rx.next().await {
-                    sender.send(p).await;
+                while let Some(progress) = rx.next().await {
+                    sender.send(progress).await;
                 }
             };
             iced::futures::future::join(run, forward).await.0
@@ -84,11 +84,11 @@ impl State {
                 self.report = Some(report);
                 return packages_action(action);
             }
-            Message::Finished(Err(e)) => {
+            Message::Finished(Err(error)) => {
                 self.running = false;
-                self.error = Some(e.to_string());
+                self.error = Some(error.to_string());
             }
-            Message::Packages(m) => return packages_action(self.packages.update(m)),
+            Message::Packages(message) => return packages_action(self.packages.update(message)),
         }
         Action::None
     }
@@ -123,8 +123,8 @@ impl State {
                 self.total
             )));
         }
-        if let Some(e) = &self.error {
-            col = col.push(style::error(e.as_str()));
+        if let Some(error) = &self.error {
+            col = col.push(style::error(error.as_str()));
         }
         if !self.done.is_empty() {
             let mut lines = column![].spacing(2);
@@ -210,20 +210,24 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
     ]
     .spacing(8);
     match status {
-        Some(s) => {
+        Some(status) => {
             col = col.push(style::label("channel_alias"));
             col = col.push(
                 text(
-                    s.channel_alias
+                    status
+                        .channel_alias
                         .clone()
-                        .unwrap_or_else(|| "(conda's default)".into()),
+                        .unwrap_or_else(|| "(conda'status default)".into()),
                 )
                 .size(13),
             );
             col = col.push(style::label("default_channels"));
-            col = col.push(list(&s.default_channels, "(conda's built-in defaults)"));
+            col = col.push(list(
+                &status.default_channels,
+                "(conda'status built-in defaults)",
+            ));
             col = col.push(style::label("channels"));
-            col = col.push(list(&s.channels, "(defaults)"));
+            col = col.push(list(&status.channels, "(defaults)"));
         }
         None => col = col.push(style::muted("Reading your configuration…")),
     }

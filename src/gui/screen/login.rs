@@ -130,8 +130,8 @@ impl State {
                 sso::discover(&probe, &config).await
             },
             |found| {
-                if let Err(e) = &found {
-                    tracing::debug!(error = %e, "no single sign-on offered");
+                if let Err(error) = &found {
+                    tracing::debug!(error = %error, "no single sign-on offered");
                 }
                 Message::SsoDiscovered(found.is_ok())
             },
@@ -187,12 +187,12 @@ impl State {
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
         match message {
-            Message::Username(s) => {
-                self.username = s;
+            Message::Username(value) => {
+                self.username = value;
                 Action::None
             }
-            Message::Password(s) => {
-                self.password = s;
+            Message::Password(value) => {
+                self.password = value;
                 Action::None
             }
             Message::Submit => self.sign_in(engine, false),
@@ -218,7 +218,7 @@ impl State {
                         self.password.clear();
                         Action::Done(outcome)
                     }
-                    Err(e) if e.is_tls() => {
+                    Err(error) if error.is_tls() => {
                         self.untrusted_host = Some(domain::netloc(&self.domain));
                         self.server_certificate = None;
                         Action::Run(trust::fetch(
@@ -227,8 +227,8 @@ impl State {
                             Message::CertificateRead,
                         ))
                     }
-                    Err(e) => {
-                        self.error = Some(crate::gui::screen::set_domain::domain_error(&e));
+                    Err(error) => {
+                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
                         // as Navigator selects it: the next keystrokes replace the password
                         self.password.clear();
                         Action::Run(iced::widget::operation::focus(PASSWORD_ID))
@@ -278,9 +278,9 @@ impl State {
                         self.password.clear();
                         Action::Done(outcome)
                     }
-                    Err(e) => {
-                        tracing::info!(error = %e, "single sign-on failed");
-                        self.error = Some(crate::gui::screen::set_domain::domain_error(&e));
+                    Err(error) => {
+                        tracing::info!(error = %error, "single sign-on failed");
+                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
                         Action::None
                     }
                 }
@@ -368,7 +368,7 @@ impl State {
             style::muted(SIDE_TEXT),
             style::muted(format!("Anaconda Server: {}", self.domain)),
             match crate::engine::domain::plain_http_warning(&self.domain) {
-                Some(w) => text(w)
+                Some(warning) => text(warning)
                     .size(style::type_scale::SMALL)
                     .style(|t: &iced::Theme| text::Style {
                         color: Some(style::tokens(t).warning_text)

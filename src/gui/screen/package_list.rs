@@ -78,8 +78,8 @@ impl State {
                         self.loaded = Some(index);
                         self.refresh();
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "package index could not be loaded");
+                    Err(error) => {
+                        tracing::warn!(error = %error, "package index could not be loaded");
                         self.loaded = None;
                         self.matches = Matches::default();
                         self.error = Some(
@@ -89,8 +89,8 @@ impl State {
                 }
             }
             Message::Loaded(..) => {}
-            Message::Search(s) => {
-                self.search = s;
+            Message::Search(value) => {
+                self.search = value;
                 self.refresh();
                 self.first_row = 0;
                 return Action::Run(iced::widget::operation::snap_to(
@@ -140,8 +140,8 @@ impl State {
                 .padding(8)
         ]
         .spacing(8);
-        if let Some(e) = &self.error {
-            return col.push(style::error(e.as_str())).into();
+        if let Some(error) = &self.error {
+            return col.push(style::error(error.as_str())).into();
         }
         let Some(index) = &self.loaded else {
             if self.loading {

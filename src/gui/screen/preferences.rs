@@ -146,22 +146,22 @@ impl State {
                 return Action::Cancel;
             }
             Message::Domain(_) if self.signed_in => {}
-            Message::Domain(s) => {
-                self.domain = s;
+            Message::Domain(value) => {
+                self.domain = value;
                 self.error = None;
                 self.needs_sign_out = false;
             }
             Message::SslVerification(on) => self.ssl_verification = on,
-            Message::Certificate(s) => {
-                self.certificate = s;
+            Message::Certificate(value) => {
+                self.certificate = value;
                 self.error = None;
             }
             Message::ShowHidden(on) => self.show_hidden = on,
-            Message::SsoClientId(s) => {
-                self.sso_client_id = s;
+            Message::SsoClientId(value) => {
+                self.sso_client_id = value;
                 self.error = None;
             }
-            Message::Theme(t) => self.theme = t,
+            Message::Theme(choice) => self.theme = choice,
             Message::Apply => return self.save(engine, false),
             Message::Trust => {
                 self.untrusted_host = None;
@@ -181,12 +181,16 @@ impl State {
                 self.busy = false;
                 match result {
                     Ok(prefs) => return Action::Saved(prefs, self.theme),
-                    Err(e) if e.is_tls() => {
+                    Err(error) if error.is_tls() => {
                         let normalized = domain::normalize_domain(&self.domain).ok();
                         self.untrusted_host = normalized.as_deref().map(domain::netloc);
                         self.server_certificate = None;
-                        if let Some(d) = normalized {
-                            return Action::Run(trust::fetch(engine, d, Message::CertificateRead));
+                        if let Some(server) = normalized {
+                            return Action::Run(trust::fetch(
+                                engine,
+                                server,
+                                Message::CertificateRead,
+                            ));
                         }
                     }
                     Err(Error::AlreadyLoggedIn { domain, .. }) => {
@@ -200,7 +204,9 @@ impl State {
                             "SSL certificate path: {reason} Enter the path of an existing CA bundle (.pem), or clear the field."
                         ));
                     }
-                    Err(e) => self.error = Some(crate::gui::screen::set_domain::domain_error(&e)),
+                    Err(error) => {
+                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error))
+                    }
                 }
             }
         }

@@ -107,8 +107,8 @@ impl State {
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
         match message {
-            Message::Input(s) => {
-                self.input = s;
+            Message::Input(value) => {
+                self.input = value;
                 self.error = None;
                 Action::None
             }
@@ -133,19 +133,19 @@ impl State {
                 self.busy = false;
                 match result {
                     Ok(domain) => Action::Done(domain),
-                    Err(e) if e.is_tls() => {
+                    Err(error) if error.is_tls() => {
                         let normalized = domain::normalize_domain(&self.input).ok();
                         self.untrusted_host = normalized.as_deref().map(domain::netloc);
                         self.server_certificate = None;
                         match normalized {
-                            Some(d) => {
-                                Action::Run(trust::fetch(engine, d, Message::CertificateRead))
+                            Some(server) => {
+                                Action::Run(trust::fetch(engine, server, Message::CertificateRead))
                             }
                             None => Action::None,
                         }
                     }
-                    Err(e) => {
-                        self.error = Some(domain_error(&e));
+                    Err(error) => {
+                        self.error = Some(domain_error(&error));
                         Action::None
                     }
                 }

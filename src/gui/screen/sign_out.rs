@@ -68,9 +68,9 @@ impl State {
                 self.busy = false;
                 Action::Done(outcome)
             }
-            Message::Finished(Err(e)) => {
+            Message::Finished(Err(error)) => {
                 self.busy = false;
-                self.error = Some(e.to_string());
+                self.error = Some(error.to_string());
                 Action::None
             }
         }
@@ -105,9 +105,9 @@ pub fn summary(outcome: &LogoutOutcome) -> String {
         }
         Untouched => "~/.condarc was left as it is.",
     };
-    let mut s = format!("Signed out of {}. {condarc}", outcome.domain);
+    let mut text = format!("Signed out of {}. {condarc}", outcome.domain);
     if !outcome.server_token_revoked {
-        s.push_str(" The server token could not be revoked now; conda-connect will retry the next time it starts.");
+        text.push_str(" The server token could not be revoked now; conda-connect will retry the next time it starts.");
     }
-    s
+    text
 }

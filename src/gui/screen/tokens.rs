@@ -162,7 +162,7 @@ impl State {
                         self.tokens = list;
                         self.scopes = scopes;
                     }
-                    Err(e) => self.error = Some(e.to_string()),
+                    Err(error) => self.error = Some(error.to_string()),
                 }
             }
             Message::New => {
@@ -179,48 +179,48 @@ impl State {
                 });
                 return Action::Run(iced::widget::operation::focus(NAME_ID));
             }
-            Message::Name(s) => {
-                if let View::New(f) = &mut self.view {
-                    f.name = s;
+            Message::Name(value) => {
+                if let View::New(form) = &mut self.view {
+                    form.name = value;
                 }
             }
             Message::ToggleScope(scope, on) => {
-                if let View::New(f) = &mut self.view {
+                if let View::New(form) = &mut self.view {
                     if on {
-                        f.scopes.insert(scope);
+                        form.scopes.insert(scope);
                     } else {
-                        f.scopes.remove(&scope);
+                        form.scopes.remove(&scope);
                     }
                 }
             }
-            Message::Expires(s) => {
-                if let View::New(f) = &mut self.view {
-                    f.expires = s;
+            Message::Expires(value) => {
+                if let View::New(form) = &mut self.view {
+                    form.expires = value;
                 }
             }
             Message::ExpiresIn(days) => {
-                if let View::New(f) = &mut self.view {
-                    f.expires = date_in(days);
+                if let View::New(form) = &mut self.view {
+                    form.expires = date_in(days);
                 }
             }
             Message::Create => {
-                let View::New(f) = &self.view else {
+                let View::New(form) = &self.view else {
                     return Action::None;
                 };
                 if self.busy {
                     return Action::None;
                 }
-                if let Err(e) = tokens::validate_expiry(&f.expires) {
-                    self.error = Some(e.to_string());
+                if let Err(error) = tokens::validate_expiry(&form.expires) {
+                    self.error = Some(error.to_string());
                     return Action::None;
                 }
                 self.busy = true;
                 self.error = None;
                 let engine = engine.clone();
                 let (name, scopes, expires) = (
-                    f.name.clone(),
-                    f.scopes.iter().cloned().collect::<Vec<_>>(),
-                    f.expires.clone(),
+                    form.name.clone(),
+                    form.scopes.iter().cloned().collect::<Vec<_>>(),
+                    form.expires.clone(),
                 );
                 return Action::Run(Task::perform(
                     async move { engine.create_token(&name, &scopes, Some(&expires)).await },
@@ -232,7 +232,7 @@ impl State {
                 match result {
                     Ok(created) => {
                         let name = match &self.view {
-                            View::New(f) => f.name.trim().to_string(),
+                            View::New(form) => form.name.trim().to_string(),
                             _ => created.id.clone(),
                         };
                         self.view = View::Reveal {
@@ -241,25 +241,25 @@ impl State {
                         };
                         return Action::Run(load(engine));
                     }
-                    Err(e) => self.error = Some(e.to_string()),
+                    Err(error) => self.error = Some(error.to_string()),
                 }
             }
             Message::Ask(change, id) => {
-                if let Some(t) = self.token(&id) {
+                if let Some(token) = self.token(&id) {
                     self.error = None;
                     self.notice = None;
-                    self.view = View::Confirm(change, t);
+                    self.view = View::Confirm(change, token);
                 }
             }
             Message::Confirm => {
-                let View::Confirm(change, t) = &self.view else {
+                let View::Confirm(change, token) = &self.view else {
                     return Action::None;
                 };
-                if self.busy || (*change == Change::Revoke && t.sign_in_token) {
+                if self.busy || (*change == Change::Revoke && token.sign_in_token) {
                     return Action::None;
                 }
                 self.busy = true;
-                let (engine, id, change) = (engine.clone(), t.id.clone(), *change);
+                let (engine, id, change) = (engine.clone(), token.id.clone(), *change);
                 return Action::Run(Task::perform(
                     async move {
                         match change {
@@ -290,10 +290,10 @@ impl State {
                         self.notice = Some(format!("Token \u{201c}{name}\u{201d} revoked."));
                         return Action::Run(load(engine));
                     }
-                    (_, Err(e)) => self.error = Some(e.to_string()),
+                    (_, Err(error)) => self.error = Some(error.to_string()),
                 }
             }
-            Message::SnippetChannel(s) => self.snippet_channel = s,
+            Message::SnippetChannel(value) => self.snippet_channel = value,
             Message::Copy(value) => {
                 self.copied = Some(value.clone());
                 return Action::Run(iced::clipboard::write(value));
@@ -316,7 +316,7 @@ impl State {
             View::List => self.list_view(),
             View::New(form) => self.new_view(form),
             View::Reveal { heading, token } => self.reveal_view(heading, token),
-            View::Confirm(change, t) => self.confirm_view(*change, t),
+            View::Confirm(change, token) => self.confirm_view(*change, token),
         };
         let col = column![body, style::message_slot(self.error.as_deref(), None)]
             .spacing(style::space_scale::S);
@@ -373,8 +373,8 @@ impl State {
             )),
         ]
         .spacing(12);
-        if let Some(n) = &self.notice {
-            col = col.push(style::banner(style::Tone::Success, n.as_str(), vec![]));
+        if let Some(notice) = &self.notice {
+            col = col.push(style::banner(style::Tone::Success, notice.as_str(), vec![]));
         }
         if self.loading {
             col = col.push(style::muted("Loading your tokens…"));
@@ -454,16 +454,16 @@ impl State {
         }
         let mut grid = row![].spacing(24);
         for (group, scopes) in groups {
-            let mut c = column![text(group).size(13).font(style::BOLD)].spacing(4);
+            let mut group_column = column![text(group).size(13).font(style::BOLD)].spacing(4);
             for s in scopes {
                 let name = s.clone();
-                c = c.push(style::check(
+                group_column = group_column.push(style::check(
                     form.scopes.contains(s),
                     Some(s.as_str()),
                     move |on| Message::ToggleScope(name.clone(), on),
                 ));
             }
-            grid = grid.push(c);
+            grid = grid.push(group_column);
         }
         let can_create = !self.busy && !form.name.trim().is_empty() && !form.scopes.is_empty();
         column![

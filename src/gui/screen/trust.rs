@@ -46,19 +46,22 @@ fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
     };
     match certificate {
         None => style::muted("Reading the server's certificate…"),
-        Some(Err(e)) => style::muted(format!("The certificate could not be read: {e}")),
-        Some(Ok(c)) => container(
+        Some(Err(error)) => style::muted(format!("The certificate could not be read: {error}")),
+        Some(Ok(certificate)) => container(
             column![
-                line("Subject", c.subject.clone()),
-                line("Issuer", c.issuer.clone()),
-                line("Valid", format!("{} to {}", c.not_before, c.not_after)),
+                line("Subject", certificate.subject.clone()),
+                line("Issuer", certificate.issuer.clone()),
+                line(
+                    "Valid",
+                    format!("{} to {}", certificate.not_before, certificate.not_after)
+                ),
                 row![
                     text("SHA-256")
                         .size(style::type_scale::SMALL)
                         .font(style::BOLD)
                         .width(Length::Fixed(84.0)),
                     // 32 byte pairs in two lines of 16: a fingerprint has no place to wrap
-                    column(fingerprint_lines(&c.sha256).into_iter().map(|l| {
+                    column(fingerprint_lines(&certificate.sha256).into_iter().map(|l| {
                         text(l)
                             .size(12)
                             .font(Font::MONOSPACE)
