@@ -241,6 +241,36 @@ async fn sign_in_add_channels_update_index_and_sign_out() {
         )),
         "counts"
     );
+    // the headings sort the package table (the index's own order is by name)
+    let y = |h: &Harness, text: &str| h.bounds_of(text).y;
+    assert!(y(&h, "3.12.4") < y(&h, "2.32.3"), "python before requests");
+    h.click("Version").await;
+    assert!(h.shows("Version ▲"));
+    assert!(y(&h, "0.9.2") < y(&h, "1.4.0") && y(&h, "1.4.0") < y(&h, "2.32.3"));
+    assert!(
+        y(&h, "2.32.3") < y(&h, "3.12.4"),
+        "by version: 2.32.3 before 3.12.4"
+    );
+    h.click("Version ▲").await;
+    assert!(h.shows("Version ▼"));
+    assert!(y(&h, "3.12.4") < y(&h, "1.4.0") && y(&h, "1.4.0") < y(&h, "0.9.2"));
+    h.click("Channel").await;
+    h.click("Channel ▲").await;
+    assert!(
+        y(&h, "main (noarch)") < y(&h, "internal (noarch)"),
+        "channel descending"
+    );
+    h.click("Name").await;
+    assert!(h.shows("Name ▲") && y(&h, "0.9.2") < y(&h, "1.4.0"));
+    h.type_into(gui::screen::home::SEARCH_ID, "zzz").await;
+    assert!(h.shows("No package matches “zzz”."));
+    h.interact(|ui| {
+        ui.click(id(gui::screen::home::SEARCH_ID)).unwrap();
+        for _ in 0..3 {
+            ui.tap_key(key::Named::Backspace);
+        }
+    })
+    .await;
     h.type_into(gui::screen::home::SEARCH_ID, "numpy").await;
     assert!(h.shows("numpy-docs"));
     assert!(!h.shows("corp-utils"), "search narrows the list");

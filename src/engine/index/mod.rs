@@ -14,6 +14,7 @@
 mod cache_file;
 mod channels;
 pub mod limits;
+pub mod order;
 pub mod scan;
 pub mod store;
 
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use channels::{ChannelSource, configured_channels, platform_subdir, tokenized};
 pub use limits::{Limit, Limits};
+pub use order::{PackageColumn, sorted_positions};
 pub use store::{LoadedIndex, Matches, PackageIndex, PackageRef};
 
 use crate::engine::client::{ServerClient, redact};

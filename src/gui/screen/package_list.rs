@@ -2,13 +2,15 @@
 //! packages (name, version, channel). The index is loaded (memory-mapped) in the background when a report
 //! arrives, not before; a keystroke searches the distinct names only; the list is virtualised — it lays out the
 //! rows in view (plus a margin) between two spacers that stand for the rest, so a million rows cost what forty do.
+//! The headings sort the table like the channel table's (Name, Version, Channel; again for descending): another
+//! order is a permutation of the result's positions, computed off the UI thread.
 
 use std::sync::Arc;
 
 use iced::widget::{column, container, row, scrollable, space, text, text_input};
 use iced::{Element, Length, Task};
 
-use crate::engine::index::{LoadedIndex, Matches, PackageIndex};
+use crate::engine::index::{LoadedIndex, Matches, PackageColumn, PackageIndex, sorted_positions};
 use crate::gui::style;
 
 pub const SEARCH_ID: &str = "package-search";
@@ -26,11 +28,25 @@ pub enum Message {
     Loaded(u64, Result<Arc<LoadedIndex>, String>),
     Search(String),
     Scrolled(scrollable::Viewport),
+    /// A heading: sort by that column (again: the other direction).
+    Sort(PackageColumn),
+    /// The order asked for as request `generation` is ready.
+    Sorted(u64, Arc<Vec<u32>>),
 }
 
 pub enum Action {
     None,
     Run(Task<Message>),
+}
+
+impl Action {
+    /// This action's task and `other`'s.
+    fn and(self, other: Action) -> Action {
+        match (self, other) {
+            (Action::None, other) | (other, Action::None) => other,
+            (Action::Run(first), Action::Run(second)) => Action::Run(Task::batch([first, second])),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +59,12 @@ pub struct State {
     matches: Matches,
     first_row: usize,
     visible: usize,
+    /// The column and whether descending; (Name, false) is the index's own order.
+    pub sort: (PackageColumn, bool),
+    /// Positions of `matches` in the display order, when it is not the index's own.
+    order: Option<Arc<Vec<u32>>>,
+    /// The latest order asked for: an older answer is dropped.
+    order_generation: u64,
 }
 
 impl State {
@@ -76,7 +98,7 @@ impl State {
                 match result {
                     Ok(index) => {
                         self.loaded = Some(index);
-                        self.refresh();
+                        return self.refresh();
                     }
                     Err(error) => {
                         tracing::warn!(error = %error, "package index could not be loaded");
@@ -91,12 +113,20 @@ impl State {
             Message::Loaded(..) => {}
             Message::Search(value) => {
                 self.search = value;
-                self.refresh();
-                self.first_row = 0;
-                return Action::Run(iced::widget::operation::snap_to(
-                    LIST_ID,
-                    scrollable::RelativeOffset::START,
-                ));
+                return self.refresh().and(self.scroll_to_top());
+            }
+            Message::Sort(column) => {
+                self.sort = if self.sort.0 == column {
+                    (column, !self.sort.1)
+                } else {
+                    (column, false)
+                };
+                return self.reorder().and(self.scroll_to_top());
+            }
+            Message::Sorted(generation, order) => {
+                if generation == self.order_generation {
+                    self.order = Some(order);
+                }
             }
             Message::Scrolled(viewport) => {
                 self.first_row = (viewport.absolute_offset().y / ROW_HEIGHT).max(0.0) as usize;
@@ -106,10 +136,81 @@ impl State {
         Action::None
     }
 
-    fn refresh(&mut self) {
+    /// Search again (a new text or a new index), then put the result in the chosen order.
+    fn refresh(&mut self) -> Action {
         if let Some(index) = &self.loaded {
             self.matches = index.search(&self.search);
         }
+        self.reorder()
+    }
+
+    /// The display order for the current result: none for the index's own order, else computed in the background.
+    fn reorder(&mut self) -> Action {
+        self.order_generation += 1;
+        self.order = None;
+        let Some(index) = self.loaded.clone() else {
+            return Action::None;
+        };
+        if self.sort == (PackageColumn::Name, false) {
+            return Action::None;
+        }
+        let (generation, matches, (column, descending)) =
+            (self.order_generation, self.matches.clone(), self.sort);
+        let sort = async move {
+            tokio::task::spawn_blocking(move || {
+                sorted_positions(&index, &matches, column, descending)
+            })
+            .await
+        };
+        Action::Run(Task::perform(sort, move |order| match order {
+            Ok(order) => Message::Sorted(generation, Arc::new(order)),
+            // only a panic in the sort gets here: generation 0 is never current, the index's order stays
+            Err(error) => {
+                tracing::error!(error = %error, "sorting the package list failed");
+                Message::Sorted(0, Arc::default())
+            }
+        }))
+    }
+
+    /// Back to the first row (a new search or order).
+    fn scroll_to_top(&mut self) -> Action {
+        self.first_row = 0;
+        Action::Run(iced::widget::operation::snap_to(
+            LIST_ID,
+            scrollable::RelativeOffset::START,
+        ))
+    }
+
+    /// Whether the rows are shown in the chosen order yet (a big result takes a moment to sort).
+    pub fn is_sorting(&self) -> bool {
+        self.loaded.is_some() && self.sort != (PackageColumn::Name, false) && self.order.is_none()
+    }
+
+    /// The rows at display positions `window`, in the chosen order (the index's own while that is computed).
+    fn rows_in_view<'a>(
+        &self,
+        index: &'a LoadedIndex,
+        window: std::ops::Range<usize>,
+    ) -> Vec<crate::engine::index::PackageRef<'a>> {
+        match &self.order {
+            Some(order) => window
+                .filter_map(|position| order.get(position))
+                .filter_map(|&row| {
+                    let row = row as usize;
+                    self.matches.rows(index, row..row + 1).pop()
+                })
+                .collect(),
+            None => self.matches.rows(index, window),
+        }
+    }
+
+    fn heading(&self, label: &'static str, column: PackageColumn) -> Element<'static, Message> {
+        let arrow = match self.sort {
+            (sorted, false) if sorted == column => " ▲",
+            (sorted, true) if sorted == column => " ▼",
+            _ => "",
+        };
+        style::sort_header(format!("{label}{arrow}"), Message::Sort(column))
     }
 
     /// Rows matching the search.
@@ -152,23 +253,16 @@ impl State {
         let total = self.matches.len();
         let window = self.window();
         let header = row![
-            text("Name")
-                .size(13)
-                .font(style::BOLD)
-                .width(Length::FillPortion(3)),
-            text("Version")
-                .size(13)
-                .font(style::BOLD)
+            container(self.heading("Name", PackageColumn::Name)).width(Length::FillPortion(3)),
+            container(self.heading("Version", PackageColumn::Version))
                 .width(Length::FillPortion(2)),
-            text("Channel")
-                .size(13)
-                .font(style::BOLD)
+            container(self.heading("Channel", PackageColumn::Channel))
                 .width(Length::FillPortion(3)),
         ]
         .spacing(8)
         .padding([0, 8]);
         let mut rows = column![space::vertical().height(window.start as f32 * ROW_HEIGHT)];
-        for p in self.matches.rows(index, window.clone()) {
+        for p in self.rows_in_view(index, window.clone()) {
             rows = rows.push(
                 container(
                     row![
@@ -205,7 +299,11 @@ impl State {
             .height(Length::Fill)
             .style(container::bordered_box),
         );
-        let summary = if self.search.trim().is_empty() {
+        let summary = if total == 0 && !self.search.trim().is_empty() {
+            format!("No package matches “{}”.", self.search.trim())
+        } else if self.is_sorting() {
+            format!("{total} packages: sorting…")
+        } else if self.search.trim().is_empty() {
             format!("{total} packages ({} distinct names)", index.name_count())
         } else {
             format!(
