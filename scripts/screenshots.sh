@@ -64,7 +64,7 @@ typ() { xdotool type --delay 15 "$1"; }
 expect_file() { grep -q "$2" "$1" || { echo "screenshots: $1 lacks $2"; cat "$1" 2>/dev/null; exit 1; }; }
 
 # header buttons at the default 1040×700 size (signed in: Channels, Tokens, Preferences, Connect)
-CONNECT_X=960; PREFS_X=846; TOKENS_X=736; CHANNELS_X=634; HEADER_Y=48
+CONNECT_X=951; PREFS_X=817; TOKENS_X=688; CHANNELS_X=567; HEADER_Y=48
 
 # ---- the mouse path: header buttons by pointer, dialogs by their default buttons
 shot main-not-connected 0.5
@@ -102,10 +102,12 @@ key Return;                       shot token-created 1.2
 key Escape; sleep 0.3; key Escape; sleep 0.3
 click $PREFS_X $HEADER_Y;         shot preferences
 # the dark theme: tick Dark, Apply, and look at the main window and the Channels screen in it
-click "${DARK_X:-372}" "${DARK_Y:-441}"; sleep 0.2; key Return; shot dark-main 1
+click "${DARK_X:-371}" "${DARK_Y:-473}"; sleep 0.2; key Return; shot dark-main 1
+mean=$("$CONVERT" "$OUT/$(printf %02d $n)-dark-main.png" -colorspace Gray -format '%[fx:mean]' info:)
+awk "BEGIN { exit !($mean < 0.5) }" || { echo "screenshots: the dark theme did not apply (mean grey $mean)"; exit 1; }
 key ctrl+l;                       shot dark-channels 1.2
 key Escape; sleep 0.3
-click $PREFS_X $HEADER_Y; sleep 0.5; click "${LIGHT_X:-292}" "${LIGHT_Y:-441}"; sleep 0.2; key Return; sleep 0.5
+click $PREFS_X $HEADER_Y; sleep 0.5; click "${LIGHT_X:-292}" "${LIGHT_Y:-473}"; sleep 0.2; key Return; sleep 0.5
 click $CONNECT_X $HEADER_Y; sleep 0.4; key Return; shot sign-out
 key Return;                       shot signed-out 2.5
 [ ! -e "$CONDA_CONNECT_DEMO_HOME/.condarc" ] || { echo "screenshots: ~/.condarc should be gone after sign-out"; exit 1; }

@@ -19,6 +19,7 @@ use crate::engine::health::Connection;
 use crate::engine::session::{LoginSource, Preferences, Selection, Status};
 use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, Error};
+use crate::gui::style::Icon;
 pub use dialog::Dialog;
 use screen::{add_channels, connect, home, login, preferences, set_domain, sign_out, tokens};
 use settings::AppSettings;
@@ -29,6 +30,8 @@ pub const APP_NAME: &str = "conda-connect";
 pub const APP_ID: &str = "conda-connect";
 pub const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub const FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+/// The icons (a 6 KB subset of Lucide; see `assets/fonts/README.md`).
+pub const FONT_ICONS: &[u8] = include_bytes!("../../assets/fonts/lucide-subset.ttf");
 pub const FONT_ITALIC: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Oblique.ttf");
 pub const DEFAULT_FONT: Font = Font::with_name("DejaVu Sans");
 /// The app icon as 64×64 RGBA (generated from assets/icons/conda-connect.svg).
@@ -889,21 +892,25 @@ impl App {
         if own {
             buttons = buttons
                 .push(style::shortcut_hint(
-                    style::secondary("Channels", Some(Message::OpenChannels)),
+                    style::secondary_icon(Icon::Channels, "Channels", Some(Message::OpenChannels)),
                     "Ctrl+L",
                 ))
                 .push(style::shortcut_hint(
-                    style::secondary("Tokens", Some(Message::OpenTokens)),
+                    style::secondary_icon(Icon::Tokens, "Tokens", Some(Message::OpenTokens)),
                     "Ctrl+T",
                 ));
         }
         buttons = buttons
             .push(style::shortcut_hint(
-                style::secondary("Preferences", Some(Message::OpenPreferences)),
+                style::secondary_icon(
+                    Icon::Preferences,
+                    "Preferences",
+                    Some(Message::OpenPreferences),
+                ),
                 "Ctrl+,",
             ))
             .push(style::shortcut_hint(
-                style::primary("Connect", Some(Message::OpenConnect)),
+                style::primary_icon(Icon::Connect, "Connect", Some(Message::OpenConnect)),
                 "Ctrl+K",
             ));
         container(
@@ -1051,6 +1058,7 @@ pub fn application(
         .theme(App::theme)
         .font(FONT_REGULAR)
         .font(FONT_BOLD)
+        .font(FONT_ICONS)
         .font(FONT_ITALIC)
         .default_font(DEFAULT_FONT)
         .window(window_settings())

@@ -276,9 +276,12 @@ pub fn banner<'a, M: Clone + 'a>(
     message: impl text::IntoFragment<'a>,
     actions: Vec<Element<'a, M>>,
 ) -> Element<'a, M> {
-    let mut content = row![text(message).size(ty::BODY).width(Length::Fill)]
-        .spacing(sp::M)
-        .align_y(iced::Center);
+    let mut content = row![
+        icon(tone_icon(tone), ty::HEADING),
+        text(message).size(ty::BODY).width(Length::Fill)
+    ]
+    .spacing(sp::M)
+    .align_y(iced::Center);
     for a in actions {
         content = content.push(a);
     }
@@ -299,6 +302,67 @@ pub fn banner<'a, M: Clone + 'a>(
             }
         })
         .into()
+}
+
+// ------------------------------------------------------------------------------------------------ icons
+
+/// The icon font (a subset of Lucide; see `assets/fonts/README.md`).
+pub const ICON_FONT: Font = Font::with_name("lucide");
+
+/// The app's icons: glyphs of [`ICON_FONT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Icon {
+    Connect,
+    Channels,
+    Tokens,
+    Preferences,
+    Refresh,
+    Warning,
+    Success,
+    Info,
+    Danger,
+    SignOut,
+    Search,
+    Copy,
+    Package,
+}
+
+impl Icon {
+    /// The glyph's code point in the Lucide font.
+    pub fn glyph(self) -> char {
+        match self {
+            Icon::Connect => '\u{e37f}',
+            Icon::Channels => '\u{e529}',
+            Icon::Tokens => '\u{e4a3}',
+            Icon::Preferences => '\u{e154}',
+            Icon::Refresh => '\u{e145}',
+            Icon::Warning => '\u{e193}',
+            Icon::Success => '\u{e226}',
+            Icon::Info => '\u{e0f9}',
+            Icon::Danger => '\u{e1fe}',
+            Icon::SignOut => '\u{e10e}',
+            Icon::Search => '\u{e151}',
+            Icon::Copy => '\u{e09e}',
+            Icon::Package => '\u{e129}',
+        }
+    }
+}
+
+/// An icon at `size`, in the surrounding text colour.
+pub fn icon<'a>(icon: Icon, size: f32) -> iced::widget::Text<'a> {
+    text(icon.glyph().to_string())
+        .font(ICON_FONT)
+        .size(size)
+        .line_height(1.0)
+}
+
+fn tone_icon(tone: Tone) -> Icon {
+    match tone {
+        Tone::Info => Icon::Info,
+        Tone::Success => Icon::Success,
+        Tone::Warning => Icon::Warning,
+        Tone::Danger => Icon::Danger,
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ text
@@ -448,12 +512,57 @@ fn make<'a, M: Clone + 'a>(
     size: f32,
     padding: [f32; 2],
 ) -> Element<'a, M> {
+    make_with(text(label).size(size).into(), on_press, style, padding)
+}
+
+fn make_with<'a, M: Clone + 'a>(
+    content: Element<'a, M>,
+    on_press: Option<M>,
+    style: fn(&Theme, button::Status) -> button::Style,
+    padding: [f32; 2],
+) -> Element<'a, M> {
     focus::ring(
-        button(text(label).size(size))
+        button(content)
             .padding(padding)
             .style(style)
             .on_press_maybe(on_press.clone()),
         on_press,
+    )
+}
+
+/// A button's label with its icon in front.
+fn with_icon<'a, M: 'a>(leading: Icon, label: impl text::IntoFragment<'a>) -> Element<'a, M> {
+    row![icon(leading, ty::BODY + 1.0), text(label).size(ty::BODY)]
+        .spacing(sp::S)
+        .align_y(iced::Center)
+        .into()
+}
+
+/// [`primary`] with an icon before the label (the window's main actions).
+pub fn primary_icon<'a, M: Clone + 'a>(
+    leading: Icon,
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make_with(
+        with_icon(leading, label),
+        on_press,
+        primary_button,
+        [sp::S, 16.0],
+    )
+}
+
+/// [`secondary`] with an icon before the label (the header's buttons).
+pub fn secondary_icon<'a, M: Clone + 'a>(
+    leading: Icon,
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+) -> Element<'a, M> {
+    make_with(
+        with_icon(leading, label),
+        on_press,
+        secondary_button,
+        [sp::S, 16.0],
     )
 }
 

@@ -96,6 +96,7 @@ impl Harness {
                 gui::FONT_REGULAR.into(),
                 gui::FONT_BOLD.into(),
                 gui::FONT_ITALIC.into(),
+                gui::FONT_ICONS.into(),
             ],
             default_font: gui::DEFAULT_FONT,
             ..Settings::default()

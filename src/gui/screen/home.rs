@@ -101,7 +101,8 @@ impl State {
     }
 
     fn packages_panel(&self) -> Element<'_, Message> {
-        let button = style::primary(
+        let button = style::primary_icon(
+            style::Icon::Refresh,
             "Update Index",
             (!self.running).then_some(Message::UpdateIndex),
         );
