@@ -17,41 +17,41 @@ fn malformed(what: &str) -> Error {
     Error::Malformed { what: what.into() }
 }
 
-/// An access token: letters, digits and `-` only — what conda's `/t/<token>/` URL pattern (`[a-zA-Z0-9-]*`)
-/// can carry, so a token conda could not use is refused at once.
-pub fn access_token(value: &str, what: &str) -> Result<()> {
-    let ok = (8..=MAX_TOKEN).contains(&value.len())
+/// `value` is `lengths` long and made of ASCII letters, digits and `extra` only; else a malformed answer (the log
+/// says which `kind` of value it was and its length, never the value).
+fn shaped(
+    value: &str,
+    lengths: std::ops::RangeInclusive<usize>,
+    extra: &[u8],
+    what: &str,
+    kind: &'static str,
+) -> Result<()> {
+    let ok = lengths.contains(&value.len())
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
     if ok {
         Ok(())
     } else {
         tracing::warn!(
             what,
+            kind,
             len = value.len(),
-            "the server sent an access token of an unexpected shape"
+            "the server sent a value of an unexpected shape"
         );
         Err(malformed(what))
     }
 }
 
+/// An access token: letters, digits and `-` only — what conda's `/t/<token>/` URL pattern (`[a-zA-Z0-9-]*`)
+/// can carry, so a token conda could not use is refused at once.
+pub fn access_token(value: &str, what: &str) -> Result<()> {
+    shaped(value, 8..=MAX_TOKEN, b"-", what, "access token")
+}
+
 /// A session JWT (or OIDC access token): base64url segments separated by dots.
 pub fn session_jwt(value: &str, what: &str) -> Result<()> {
-    let ok = (1..=MAX_JWT).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        tracing::warn!(
-            what,
-            len = value.len(),
-            "the server sent a session token of an unexpected shape"
-        );
-        Err(malformed(what))
-    }
+    shaped(value, 1..=MAX_JWT, b"-._~+/=", what, "session token")
 }
 
 /// A token id is a UUID; returns it in its canonical (hyphenated, lower-case) spelling, so that ids are
@@ -72,19 +72,7 @@ pub fn server_token_id(value: &str, what: &str) -> Result<String> {
 
 /// A user id or username: letters, digits and `._@+-`, at most 128 characters.
 pub fn account_name(value: &str, what: &str) -> Result<()> {
-    let ok = (1..=MAX_NAME).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        tracing::warn!(
-            what,
-            "the server sent an account name of an unexpected shape"
-        );
-        Err(malformed(what))
-    }
+    shaped(value, 1..=MAX_NAME, b"._@+-", what, "account name")
 }
 
 /// Anaconda Server's channel-name rule: `^[a-z][a-z0-9_-]*$`, and `parent/sub` for a subchannel.

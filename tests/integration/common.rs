@@ -167,6 +167,15 @@ pub fn cli_command(
         .env("HOME", home)
         .env("CONDA_CONNECT_SECRETS", "file")
         .env("NO_PROXY", "*");
+    // Windows takes the home from USERPROFILE, and its sockets need SystemRoot
+    if cfg!(windows) {
+        cmd.env("USERPROFILE", home);
+        for name in ["SystemRoot", "SYSTEMROOT", "windir"] {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
