@@ -263,6 +263,9 @@ impl State {
                 .or_default()
                 .insert(fname, rec);
         };
+        // the platform packages are for the platform the emulator runs on (linux-64 on Linux), so that the demo and
+        // the tests see the same index everywhere
+        let platform = crate::engine::index::platform_subdir();
         for (n, v) in [
             ("python", "3.12.4"),
             ("numpy", "2.0.1"),
@@ -271,8 +274,8 @@ impl State {
         ] {
             add(
                 "main",
-                "linux-64",
-                record(n, v, "h1234567_0", "linux-64", &["libgcc-ng >=12"]),
+                platform,
+                record(n, v, "h1234567_0", platform, &["libgcc-ng >=12"]),
             );
             add(
                 "main",
@@ -292,12 +295,12 @@ impl State {
         );
         add(
             "internal",
-            "linux-64",
+            platform,
             record(
                 "corp-engine",
                 "0.9.2",
                 "h0a1b2c3_1",
-                "linux-64",
+                platform,
                 &["corp-utils"],
             ),
         );

@@ -172,7 +172,12 @@ mod tests {
 
     #[test]
     fn paths_cover_every_dir() {
-        let paths = Paths::under_home(Path::new("/home/u"));
+        // the Linux layout on any OS (the Windows and macOS ones are checked in `paths`)
+        let paths = Paths::for_platform(
+            crate::engine::paths::Platform::Linux,
+            Path::new("/home/u"),
+            &|_| None,
+        );
         let files = token_file_paths(&paths, "https://repo.example.com");
         assert_eq!(files.len(), 6);
         assert!(files.contains(&PathBuf::from(

