@@ -426,7 +426,7 @@ async fn preferences_validate_and_ask_to_sign_out_before_a_domain_change() {
     .await;
     h.click("Apply").await;
     assert!(h.shows(
-        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), or clear the field."
+        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), choose it with Browse…, or clear the field."
     ));
     h.send(Message::Preferences(
         gui::screen::preferences::Message::Certificate(String::new()),
@@ -888,7 +888,7 @@ async fn dialog_buttons_stay_put_when_an_error_appears_or_clears() {
     .await;
     h.click("Apply").await;
     assert!(h.shows(
-        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), or clear the field."
+        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), choose it with Browse…, or clear the field."
     ));
     assert_eq!(h.bounds_of("Apply"), before, "Apply moved");
 }
@@ -1439,4 +1439,41 @@ async fn preferences_keep_the_single_sign_on_client_id() {
     h.click("Apply").await;
     let ini = h.world.ini().unwrap();
     assert!(!ini.contains("sso_client_id"), "{ini}");
+}
+
+/// Preferences: "Browse…" beside the certificate path asks for the system's file chooser (keyboard too), and the
+/// file chosen fills the field and is saved by Apply; a cancelled chooser changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certificate_path_can_be_chosen_with_a_file_chooser() {
+    let mut h = Harness::new().await;
+    h.click("Preferences").await;
+    assert!(h.fully_visible(preferences::BROWSE));
+    // the click asks for the chooser (its task, the real dialog, is not run here)
+    let messages: Vec<Message> = {
+        let mut ui = h.simulator();
+        ui.click(preferences::BROWSE).unwrap();
+        ui.into_messages().collect()
+    };
+    assert!(
+        format!("{messages:?}").contains("BrowseCertificate"),
+        "{messages:?}"
+    );
+    h.send(Message::Preferences(
+        preferences::Message::CertificateChosen(None),
+    ))
+    .await;
+    assert!(!h.app.dialog.as_ref().unwrap().is_busy());
+    let bundle = h.world.home.path().join("corp ca.pem");
+    std::fs::write(&bundle, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    h.send(Message::Preferences(
+        preferences::Message::CertificateChosen(Some(bundle.clone())),
+    ))
+    .await;
+    assert!(h.shows(&bundle.display().to_string()));
+    h.click("Apply").await;
+    assert!(h.app.dialog.is_none());
+    assert_eq!(
+        h.world.engine().preferences().unwrap().ssl_certificate,
+        Some(bundle.display().to_string())
+    );
 }

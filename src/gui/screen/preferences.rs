@@ -18,6 +18,10 @@ pub enum Message {
     Domain(String),
     SslVerification(bool),
     Certificate(String),
+    /// "Browse…": the system's file chooser for the certificate path.
+    BrowseCertificate,
+    /// The file chosen (`None`: cancelled, or no chooser on this desktop).
+    CertificateChosen(Option<std::path::PathBuf>),
     ShowHidden(bool),
     SsoClientId(String),
     Theme(ThemeChoice),
@@ -62,6 +66,7 @@ pub struct State {
     pub discard_armed: bool,
 }
 
+pub const BROWSE: &str = "Browse…";
 pub const SSO_CLIENT_ID_LABEL: &str = "SSO client id (Optional)";
 pub const SSO_CLIENT_ID_PLACEHOLDER: &str = "the server's own";
 pub const SSO_CLIENT_ID_ID: &str = "preferences-sso-client-id";
@@ -156,6 +161,12 @@ impl State {
                 self.certificate = value;
                 self.error = None;
             }
+            Message::BrowseCertificate => return Action::Run(choose_certificate()),
+            Message::CertificateChosen(Some(path)) => {
+                self.certificate = path.display().to_string();
+                self.error = None;
+            }
+            Message::CertificateChosen(None) => {}
             Message::ShowHidden(on) => self.show_hidden = on,
             Message::SsoClientId(value) => {
                 self.sso_client_id = value;
@@ -201,7 +212,7 @@ impl State {
                     }
                     Err(Error::Refused { reason }) if reason == "File not found." => {
                         self.error = Some(format!(
-                            "SSL certificate path: {reason} Enter the path of an existing CA bundle (.pem), or clear the field."
+                            "SSL certificate path: {reason} Enter the path of an existing CA bundle (.pem), choose it with Browse…, or clear the field."
                         ));
                     }
                     Err(error) => {
@@ -285,10 +296,15 @@ impl State {
             ),
             style::field(
                 "SSL certificate path (Optional)",
-                text_input("/path/to/ca-bundle.pem", &self.certificate)
-                    .on_input(Message::Certificate)
-                    .on_submit(Message::Apply)
-                    .padding(8),
+                row![
+                    text_input("/path/to/ca-bundle.pem", &self.certificate)
+                        .on_input(Message::Certificate)
+                        .on_submit(Message::Apply)
+                        .padding(8),
+                    style::small(BROWSE, Some(Message::BrowseCertificate)),
+                ]
+                .spacing(style::space_scale::S)
+                .align_y(iced::Center),
             ),
             style::check(
                 self.show_hidden,
@@ -326,4 +342,20 @@ impl State {
         body = body.push(style::button_row(buttons));
         style::card(body, 520.0)
     }
+}
+
+/// The system's file chooser for a CA bundle (the native dialog on Windows and macOS, the desktop portal on Linux).
+fn choose_certificate() -> Task<Message> {
+    Task::perform(
+        async {
+            rfd::AsyncFileDialog::new()
+                .set_title("Choose the SSL certificate (CA bundle)")
+                .add_filter("Certificates", &["pem", "crt", "cer"])
+                .add_filter("All files", &["*"])
+                .pick_file()
+                .await
+                .map(|file| file.path().to_path_buf())
+        },
+        Message::CertificateChosen,
+    )
 }
