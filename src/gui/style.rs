@@ -672,24 +672,30 @@ pub fn field<'a, M: 'a>(label: &'a str, input: impl Into<Element<'a, M>>) -> Ele
 }
 
 /// A read-only value (a token, a snippet): full-contrast text in a box, never the greyed disabled look.
+/// A value longer than a line (an address, a token) wraps inside the box, mid-word if it has to.
 pub fn value_box<'a, M: 'a>(value: impl text::IntoFragment<'a>, size: f32) -> Element<'a, M> {
-    container(text(value).size(size).font(Font::MONOSPACE))
-        .padding([6.0, sp::S])
-        .width(Length::Fill)
-        .style(|theme: &Theme| {
-            let colors = tokens(theme);
-            container::Style {
-                background: Some(colors.background.into()),
-                text_color: Some(colors.text),
-                border: Border {
-                    color: colors.border,
-                    width: 1.0,
-                    radius: 4.0.into(),
-                },
-                ..container::Style::default()
-            }
-        })
-        .into()
+    container(
+        text(value)
+            .size(size)
+            .font(Font::MONOSPACE)
+            .wrapping(text::Wrapping::WordOrGlyph),
+    )
+    .padding([6.0, sp::S])
+    .width(Length::Fill)
+    .style(|theme: &Theme| {
+        let colors = tokens(theme);
+        container::Style {
+            background: Some(colors.background.into()),
+            text_color: Some(colors.text),
+            border: Border {
+                color: colors.border,
+                width: 1.0,
+                radius: 4.0.into(),
+            },
+            ..container::Style::default()
+        }
+    })
+    .into()
 }
 
 #[cfg(test)]

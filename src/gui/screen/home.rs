@@ -218,14 +218,14 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
                     status
                         .channel_alias
                         .clone()
-                        .unwrap_or_else(|| "(conda'status default)".into()),
+                        .unwrap_or_else(|| "(conda's default)".into()),
                 )
                 .size(13),
             );
             col = col.push(style::label("default_channels"));
             col = col.push(list(
                 &status.default_channels,
-                "(conda'status built-in defaults)",
+                "(conda's built-in defaults)",
             ));
             col = col.push(style::label("channels"));
             col = col.push(list(&status.channels, "(defaults)"));

@@ -26,6 +26,10 @@ pub const SSO_BUTTON: &str = "Sign in with SSO";
 pub const SSO_WAITING: &str = "Waiting for your browser…";
 pub const SSO_OR: &str = "Or sign in through your organisation's identity provider:";
 pub const COPY_URL: &str = "Copy address";
+pub const SSO_OPEN_TEXT: &str = "Open this address in your browser to sign in:";
+pub const COPIED: &str = "Copied";
+/// The address box keeps this height whatever the address's length, so Copy and Cancel never move.
+const ADDRESS_HEIGHT: f32 = 96.0;
 pub const SSO_CHECKING: &str = "Checking for single sign-on…";
 pub const SSO_ONLY_TEXT: &str = "Your organisation signs in through its identity provider.";
 /// Set (to anything) to never open the system browser: the dialog only shows the address (tests, remote desktops).
@@ -46,6 +50,8 @@ pub enum Sso {
         /// "Open this URL to sign in: <url>", once the engine has it.
         prompt: Option<String>,
         handle: iced::task::Handle,
+        /// Copy address was pressed (the dialog says "Copied").
+        copied: bool,
     },
 }
 
@@ -252,11 +258,15 @@ impl State {
                 }
                 Action::None
             }
-            Message::SsoCopy => match &self.sso {
+            Message::SsoCopy => match &mut self.sso {
                 Sso::Waiting {
                     prompt: Some(prompt),
+                    copied,
                     ..
-                } => Action::Run(iced::clipboard::write(sso_address(prompt).to_string())),
+                } => {
+                    *copied = true;
+                    Action::Run(iced::clipboard::write(sso_address(prompt).to_string()))
+                }
                 _ => Action::None,
             },
             Message::SsoCancel => {
@@ -319,6 +329,7 @@ impl State {
         self.sso = Sso::Waiting {
             prompt: None,
             handle: handle.abort_on_drop(),
+            copied: false,
         };
         Action::Run(task)
     }
@@ -356,8 +367,8 @@ impl State {
                 Message::CancelTrust,
             );
         }
-        if let Sso::Waiting { prompt, .. } = &self.sso {
-            return self.view_waiting(prompt.as_deref());
+        if let Sso::Waiting { prompt, copied, .. } = &self.sso {
+            return self.view_waiting(prompt.as_deref(), *copied);
         }
         if !self.shows_password_form() {
             return self.view_sso_only();
@@ -448,22 +459,29 @@ impl State {
         }
     }
 
-    fn view_waiting<'a>(&'a self, prompt: Option<&'a str>) -> Element<'a, Message> {
+    fn view_waiting<'a>(&'a self, prompt: Option<&'a str>, copied: bool) -> Element<'a, Message> {
+        // the address wraps inside a box of fixed height: however long, it stays in the dialog and the buttons stay put
         let address: Element<'a, Message> = match prompt {
             Some(prompt) => column![
-                style::body(prompt),
-                style::value_box(sso_address(prompt), style::type_scale::SMALL),
+                style::body(SSO_OPEN_TEXT),
+                iced::widget::container(style::value_box(
+                    sso_address(prompt),
+                    style::type_scale::SMALL
+                ))
+                .height(ADDRESS_HEIGHT),
             ]
             .spacing(style::space_scale::S)
             .into(),
-            None => space::vertical().height(0).into(),
+            None => space::vertical()
+                .height(ADDRESS_HEIGHT + style::type_scale::BODY * 1.3 + style::space_scale::S)
+                .into(),
         };
         let waiting = column![
             style::title(TITLE),
             style::muted(format!("Anaconda Server: {}", self.domain)),
             style::heading(SSO_WAITING),
             address,
-            style::message_slot(self.error.as_deref(), None),
+            style::message_slot(self.error.as_deref(), copied.then_some(COPIED)),
             style::button_row([
                 style::secondary(COPY_URL, prompt.map(|_| Message::SsoCopy)),
                 style::secondary("Cancel", Some(Message::SsoCancel)),

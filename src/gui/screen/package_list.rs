@@ -284,6 +284,16 @@ impl State {
             );
         }
         rows = rows.push(space::vertical().height((total - window.end) as f32 * ROW_HEIGHT));
+        if total == 0 && !self.search.trim().is_empty() {
+            // said where the rows would be, not only in the line under the table
+            rows = rows.push(
+                container(style::body(format!(
+                    "No package matches “{}”.",
+                    self.search.trim()
+                )))
+                .padding([16, 8]),
+            );
+        }
         col = col.push(
             container(
                 column![
@@ -299,9 +309,7 @@ impl State {
             .height(Length::Fill)
             .style(container::bordered_box),
         );
-        let summary = if total == 0 && !self.search.trim().is_empty() {
-            format!("No package matches “{}”.", self.search.trim())
-        } else if self.is_sorting() {
+        let summary = if self.is_sorting() {
             format!("{total} packages: sorting…")
         } else if self.search.trim().is_empty() {
             format!("{total} packages ({} distinct names)", index.name_count())

@@ -64,9 +64,14 @@ pub struct State {
     /// The values as opened, to tell whether anything changed.
     initial: (Preferences, ThemeChoice),
     pub discard_armed: bool,
+    /// The file chooser is open (Browse… waits for it).
+    pub choosing: bool,
 }
 
 pub const BROWSE: &str = "Browse…";
+pub const CHOOSING: &str = "Waiting for the file chooser… (or type the path)";
+pub const NO_FILE_CHOOSER: &str =
+    "No file chooser is available on this desktop: type the path of the CA bundle (.pem).";
 pub const SSO_CLIENT_ID_LABEL: &str = "SSO client id (Optional)";
 pub const SSO_CLIENT_ID_PLACEHOLDER: &str = "the server's own";
 pub const SSO_CLIENT_ID_ID: &str = "preferences-sso-client-id";
@@ -95,6 +100,7 @@ impl State {
             signed_in,
             initial: (prefs.clone(), theme),
             discard_armed: false,
+            choosing: false,
         };
         state.initial = (state.prefs(), theme);
         state
@@ -161,12 +167,25 @@ impl State {
                 self.certificate = value;
                 self.error = None;
             }
-            Message::BrowseCertificate => return Action::Run(choose_certificate()),
-            Message::CertificateChosen(Some(path)) => {
-                self.certificate = path.display().to_string();
+            Message::BrowseCertificate => {
+                if self.choosing {
+                    return Action::None;
+                }
+                if !file_chooser_available() {
+                    self.error = Some(NO_FILE_CHOOSER.into());
+                    return Action::None;
+                }
+                self.choosing = true;
                 self.error = None;
+                return Action::Run(choose_certificate());
             }
-            Message::CertificateChosen(None) => {}
+            Message::CertificateChosen(chosen) => {
+                self.choosing = false;
+                if let Some(path) = chosen {
+                    self.certificate = path.display().to_string();
+                    self.error = None;
+                }
+            }
             Message::ShowHidden(on) => self.show_hidden = on,
             Message::SsoClientId(value) => {
                 self.sso_client_id = value;
@@ -325,7 +344,11 @@ impl State {
         let hint = self.discard_armed.then_some(DISCARD_HINT);
         body = body.push(style::message_slot(
             self.error.as_deref().or(hint),
-            self.busy.then_some("Checking…"),
+            if self.busy {
+                Some("Checking…")
+            } else {
+                self.choosing.then_some(CHOOSING)
+            },
         ));
         let mut buttons = Vec::new();
         if self.needs_sign_out && !self.signed_in {
@@ -341,6 +364,18 @@ impl State {
         ));
         body = body.push(style::button_row(buttons));
         style::card(body, 520.0)
+    }
+}
+
+/// Whether a file chooser can open: on Linux and the BSDs it is the desktop portal, reached over the session bus
+/// (none in a bare X session or over ssh, where asking would wait in vain); elsewhere the native dialog.
+fn file_chooser_available() -> bool {
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|a| !a.is_empty())
+            || std::env::var_os("XDG_RUNTIME_DIR")
+                .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists())
+    } else {
+        true
     }
 }
 
