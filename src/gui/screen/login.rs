@@ -464,7 +464,8 @@ impl State {
         let address: Element<'a, Message> = match prompt {
             Some(prompt) => column![
                 style::body(SSO_OPEN_TEXT),
-                iced::widget::container(style::value_box(
+                // scrolls when the address is longer than the box (Copy takes it whole)
+                iced::widget::scrollable(style::value_box(
                     sso_address(prompt),
                     style::type_scale::SMALL
                 ))
