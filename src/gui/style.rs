@@ -605,9 +605,19 @@ pub fn small_danger<'a, M: Clone + 'a>(
 }
 
 /// A column heading that sorts the table.
-pub fn sort_header<'a, M: Clone + 'a>(label: String, on_press: M) -> Element<'a, M> {
+/// `descending`: `None` when the table is not sorted by this column, else its direction (▲ ascending, ▼ descending).
+pub fn sort_header<'a, M: Clone + 'a>(
+    label: &str,
+    descending: Option<bool>,
+    on_press: M,
+) -> Element<'a, M> {
+    let arrow = match descending {
+        Some(false) => " ▲",
+        Some(true) => " ▼",
+        None => "",
+    };
     focus::ring(
-        button(text(label).size(ty::SMALL).font(BOLD))
+        button(text(format!("{label}{arrow}")).size(ty::SMALL).font(BOLD))
             .padding([2.0, sp::XS])
             .style(header_button)
             .on_press(on_press.clone()),

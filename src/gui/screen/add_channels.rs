@@ -314,12 +314,12 @@ impl State {
     }
 
     fn header(&self, label: &'static str, col: SortColumn) -> Element<'static, Message> {
-        let arrow = match self.sort {
-            (c, true) if c == col => " ▼",
-            (c, false) if c == col => " ▲",
-            _ => "",
-        };
-        style::sort_header(format!("{label}{arrow}"), Message::Sort(col))
+        let (sorted, descending) = self.sort;
+        style::sort_header(
+            label,
+            (sorted == col).then_some(descending),
+            Message::Sort(col),
+        )
     }
 
     pub fn view(&self) -> Element<'_, Message> {

@@ -67,6 +67,8 @@ pub enum Message {
     Finished(Result<LoginOutcome, Error>),
     /// Discovery answered: whether the server has single sign-on.
     SsoDiscovered(bool),
+    /// The administrator's `password_sign_in` key, read from the ini off the UI thread.
+    PasswordSignIn(bool),
     SsoStart,
     /// The sentence with the address to open in the browser.
     SsoPrompt(String),
@@ -125,9 +127,14 @@ impl State {
         self.password_sign_in || matches!(self.sso, Sso::Absent)
     }
 
-    /// The dialog and its first tasks: focus the username, and ask the server whether it has single sign-on.
+    /// The dialog and its first tasks: focus the username, read the administrator's sign-in policy, and ask the
+    /// server whether it has single sign-on.
     pub fn open(domain: String, hint: Option<String>, engine: &Engine) -> (Self, Task<Message>) {
-        let password_sign_in = engine.password_sign_in().unwrap_or(true);
+        let policy_engine = engine.clone();
+        let policy = Task::perform(
+            async move { policy_engine.password_sign_in().unwrap_or(true) },
+            Message::PasswordSignIn,
+        );
         let engine = engine.clone();
         let probe = domain.clone();
         let discover = Task::perform(
@@ -142,9 +149,10 @@ impl State {
                 Message::SsoDiscovered(found.is_ok())
             },
         );
-        let mut state = Self::new(domain, hint);
-        state.password_sign_in = password_sign_in;
-        (state, Task::batch([Self::focus(), discover]))
+        (
+            Self::new(domain, hint),
+            Task::batch([Self::focus(), policy, discover]),
+        )
     }
 
     pub fn focus() -> Task<Message> {
@@ -249,6 +257,10 @@ impl State {
                         return Action::Run(Self::focus());
                     }
                 }
+                Action::None
+            }
+            Message::PasswordSignIn(allowed) => {
+                self.password_sign_in = allowed;
                 Action::None
             }
             Message::SsoStart => self.sign_in_sso(engine),

@@ -205,12 +205,12 @@ impl State {
     }
 
     fn heading(&self, label: &'static str, column: PackageColumn) -> Element<'static, Message> {
-        let arrow = match self.sort {
-            (sorted, false) if sorted == column => " ▲",
-            (sorted, true) if sorted == column => " ▼",
-            _ => "",
-        };
-        style::sort_header(format!("{label}{arrow}"), Message::Sort(column))
+        let (sorted, descending) = self.sort;
+        style::sort_header(
+            label,
+            (sorted == column).then_some(descending),
+            Message::Sort(column),
+        )
     }
 
     /// Rows matching the search.

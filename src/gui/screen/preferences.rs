@@ -168,9 +168,7 @@ impl State {
                 self.error = None;
             }
             Message::BrowseCertificate => {
-                if self.choosing {
-                    return Action::None;
-                }
+                // pressing it again while a chooser is pending asks again: a chooser that never answers is no trap
                 if !file_chooser_available() {
                     self.error = Some(NO_FILE_CHOOSER.into());
                     return Action::None;
