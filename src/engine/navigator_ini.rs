@@ -316,10 +316,13 @@ impl NavigatorIni {
         self.set_raw(key, "None".into());
     }
 
-    /// The single sign-on client id set for this machine (conda-connect's own section), if any.
+    /// The single sign-on client id set for this machine (conda-connect's own section), if any; a value that is
+    /// not a usable client id (spaces, control characters, too long) is ignored, as if unset.
     pub fn sso_client_id(&self) -> Option<String> {
         match self.doc.get(OWN, "sso_client_id").map(parse_py) {
-            Some(PyValue::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(PyValue::Str(s)) if crate::engine::sso::is_valid_client_id(s.trim()) => {
+                Some(s.trim().to_string())
+            }
             _ => None,
         }
     }
@@ -404,6 +407,31 @@ mod tests {
             "only our own section"
         );
         assert!(!policy("[conda_connect]\npassword_sign_in = False\n"));
+    }
+
+    #[test]
+    fn an_unusable_client_id_in_the_ini_is_ignored() {
+        let client_id = |text: &str| {
+            NavigatorIni::from_text(Path::new("x.ini"), Some(text.into()))
+                .unwrap()
+                .sso_client_id()
+        };
+        assert_eq!(
+            client_id("[conda_connect]\nsso_client_id = ' cli '\n").as_deref(),
+            Some("cli")
+        );
+        assert_eq!(client_id("[conda_connect]\nsso_client_id = 'a b'\n"), None);
+        assert_eq!(
+            client_id("[conda_connect]\nsso_client_id = 'a\\x1bb'\n"),
+            None
+        );
+        assert_eq!(
+            client_id(&format!(
+                "[conda_connect]\nsso_client_id = '{}'\n",
+                "x".repeat(256)
+            )),
+            None
+        );
     }
 
     #[test]

@@ -1412,7 +1412,7 @@ async fn preferences_keep_the_single_sign_on_client_id() {
         .await;
     h.click("Apply").await;
     assert!(
-        h.shows("SSO client id: use at most 255 characters without spaces, or clear the field."),
+        h.shows("SSO client id: use at most 255 characters, without spaces or control characters."),
         "refused"
     );
     assert!(h.world.ini().is_none(), "nothing written");

@@ -5,6 +5,7 @@ use crate::engine::client::ServerClient;
 use crate::engine::domain::{self, normalize_domain};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
+use crate::engine::sso;
 
 use super::Engine;
 
@@ -19,18 +20,16 @@ pub struct Preferences {
     pub sso_client_id: Option<String>,
 }
 
-/// The longest client id accepted (Keycloak's own limit is 255).
-const MAX_CLIENT_ID: usize = 255;
-
-/// A client id as typed: trimmed, empty = none; refused when it holds whitespace or control characters.
+/// A client id as typed: trimmed, empty = none; refused unless [`sso::is_valid_client_id`].
 pub fn checked_client_id(typed: Option<&str>) -> Result<Option<String>> {
     let Some(id) = typed.map(str::trim).filter(|i| !i.is_empty()) else {
         return Ok(None);
     };
-    if id.len() > MAX_CLIENT_ID || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !sso::is_valid_client_id(id) {
         return Err(Error::Refused {
             reason: format!(
-                "SSO client id: use at most {MAX_CLIENT_ID} characters without spaces, or clear the field."
+                "SSO client id: use at most {} characters, without spaces or control characters.",
+                sso::MAX_CLIENT_ID
             ),
         });
     }

@@ -39,6 +39,16 @@ use messages::{
 /// How long to wait for the browser by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 
+/// The longest client id accepted (Keycloak's own limit is 255).
+pub const MAX_CLIENT_ID: usize = 255;
+
+/// A client id conda-connect will use: 1–255 characters, no whitespace or control characters (a typed one, and one
+/// read from the ini, where anything else is ignored).
+pub fn is_valid_client_id(id: &str) -> bool {
+    (1..=MAX_CLIENT_ID).contains(&id.len())
+        && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// The settings of one single sign-on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SsoOptions {
