@@ -22,7 +22,7 @@ use crate::engine::client::SIGN_IN_SCOPES;
 use crate::engine::error::{Error, Result};
 use crate::engine::secrets::{SecretStore, SecretsMode};
 use crate::engine::server_values::printable;
-use crate::engine::session::{CondarcRestore, Selection, SsoMethod};
+use crate::engine::session::{CondarcRestore, Selection, SignIn, SsoMethod};
 use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, paths::Paths};
 
@@ -66,8 +66,11 @@ pub enum Command {
     )]
     SelectChannels(SelectChannelsArgs),
     /// Revoke the server token and restore conda's configuration.
-    #[command(after_help = "Example:\n  conda-connect logout")]
-    Logout,
+    #[command(
+        after_help = "Examples:\n  conda-connect logout\n  echo \"$PASSWORD\" | conda-connect logout --finish --username alice \
+                      --password-stdin\n  conda-connect logout --finish --sso"
+    )]
+    Logout(LogoutArgs),
     /// Show the sign-in and conda's channel configuration.
     #[command(after_help = "Example:\n  conda-connect status --json")]
     Status(JsonArgs),
@@ -146,6 +149,40 @@ pub struct LoginArgs {
     /// Do not suggest choosing channels afterwards.
     #[arg(long, conflicts_with_all = ["default_channels", "channels"])]
     skip_channels: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// Revoke server tokens an earlier sign-out could not revoke because the session had ended: signs in (password
+    /// or --sso) just long enough to revoke them, and changes nothing else.
+    #[arg(long)]
+    finish: bool,
+    /// With --finish: your user name on the server.
+    #[arg(
+        long,
+        requires = "finish",
+        conflicts_with = "sso",
+        requires = "password_stdin"
+    )]
+    username: Option<String>,
+    /// With --finish: read the password from standard input.
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
+    /// With --finish: sign in through single sign-on.
+    #[arg(long, requires = "finish")]
+    sso: bool,
+    /// With --finish --sso: do not open the browser, only print the address to open.
+    #[arg(long, requires = "sso")]
+    no_browser: bool,
+    /// With --finish --sso: sign in with a code entered on another device.
+    #[arg(long, requires = "sso", conflicts_with = "no_browser")]
+    device: bool,
+    /// With --finish --sso: the client id registered for command-line clients at your site.
+    #[arg(long, requires = "sso", value_name = "ID", value_parser = client_id_arg)]
+    sso_client_id: Option<String>,
+    /// With --finish: the server whose tokens to revoke (when tokens wait on several).
+    #[arg(long, requires = "finish", value_name = "URL")]
+    domain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -473,15 +510,23 @@ fn engine(paths: Paths) -> Engine {
 /// Every command that works on the user's configuration: recovery first, then the command.
 async fn run_command(command: Command, paths: Paths) -> Result<()> {
     let engine = engine(paths);
-    if let Some(msg) = engine.recover().await? {
-        eprintln!("conda-connect: {msg}");
+    let read_only = matches!(command, Command::Status(_));
+    match engine.recover().await {
+        Ok(Some(msg)) => eprintln!("conda-connect: {msg}"),
+        Ok(None) => {}
+        // a command that only reads works on a read-only home too, as long as nothing waits to be recovered
+        Err(error @ Error::Io { .. }) if read_only && !engine.recovery_due() => {
+            tracing::info!(error = %error, "recovery skipped: the data folder cannot be written");
+        }
+        Err(error) => return Err(error),
     }
     match command {
         Command::SetDomain(args) => set_domain(&engine, args).await,
         Command::Login(args) => login(&engine, args).await,
         Command::Channels(args) => channels(&engine, args).await,
         Command::SelectChannels(args) => select_channels(&engine, args).await,
-        Command::Logout => logout(&engine).await,
+        Command::Logout(args) if args.finish => finish_logout(&engine, args).await,
+        Command::Logout(_) => logout(&engine).await,
         Command::Status(args) => status(&engine, args),
         Command::UpdateIndex(args) => update_index(&engine, args).await,
         Command::Tokens(cmd) => tokens(&engine, cmd).await,
@@ -519,7 +564,11 @@ fn print_notes(notes: &[String]) {
 }
 
 async fn set_domain(engine: &Engine, args: SetDomainArgs) -> Result<()> {
-    let domain = engine.set_domain(&args.url, args.trust_server).await?;
+    let choice = engine
+        .choose_domain(&args.url, args.trust_server.into())
+        .await?;
+    print_pinned(&choice);
+    let domain = engine.store_domain(&choice).await?;
     out!("Anaconda Server domain set to {domain}");
     print_plain_http_warning(&domain);
     Ok(())
@@ -539,20 +588,24 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     } else {
         Some(read_password()?)
     };
-    // a failed login leaves the domain as it was: `--domain` is part of the command
-    let ini_before = engine.ini_snapshot()?;
-    if let Some(domain) = &args.domain {
-        let domain = engine.set_domain(domain, args.trust_server).await?;
-        print_plain_http_warning(&domain);
-    }
-    let ini_with_domain = engine.ini_snapshot()?;
-    let result = sign_in(engine, &args, password.as_deref(), selection.as_ref()).await;
-    if result.is_err()
-        && args.domain.is_some()
-        && let Err(error) = engine.restore_ini(ini_with_domain.as_deref(), ini_before.as_deref())
-    {
-        tracing::warn!(error = %error, "the previous domain could not be put back");
-    }
+    // `--domain` is part of the sign-in: validated now, written only with it (a failed or interrupted sign-in
+    // leaves the configured domain as it was)
+    let choice = match &args.domain {
+        Some(domain) => {
+            let choice = engine
+                .choose_domain(domain, args.trust_server.into())
+                .await?;
+            print_plain_http_warning(&choice.domain);
+            print_pinned(&choice);
+            Some(choice)
+        }
+        None => None,
+    };
+    let request = SignIn {
+        domain: choice,
+        selection: selection.clone(),
+    };
+    let result = sign_in(engine, &args, password.as_deref(), &request).await;
     let outcome = result?;
     if let Some(warning) = &engine.secrets.warning {
         eprintln!("conda-connect: {warning}");
@@ -580,17 +633,15 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     Ok(())
 }
 
-/// The sign-in itself: with the password, or through single sign-on.
+/// The sign-in itself: with the password, or through single sign-on (with the account confirmed at a terminal).
 async fn sign_in(
     engine: &Engine,
     args: &LoginArgs,
     password: Option<&str>,
-    selection: Option<&Selection>,
+    request: &SignIn,
 ) -> Result<crate::engine::session::LoginOutcome> {
     if let (Some(password), Some(username)) = (password, &args.username) {
-        return engine
-            .login_with_channels(username, password, selection)
-            .await;
+        return engine.login_with(username, password, request).await;
     }
     let options = crate::engine::sso::SsoOptions {
         client_id: args.sso_client_id.clone(),
@@ -603,16 +654,53 @@ async fn sign_in(
             open: !args.no_browser,
         }
     };
-    let outcome = engine
+    let authenticated = engine
         // exactly one line, the address last, so that scripts and people on another machine can follow it
-        .login_sso(&options, method, selection, |line| eprintln!("{line}"))
+        .sso_authenticate(&options, method, request, |line| eprintln!("{line}"))
         .await?;
+    if !confirm_account(&authenticated) {
+        engine.sso_abandon(authenticated).await;
+        return Err(Error::Refused {
+            reason: "The sign-in was not confirmed, so nothing was changed.".into(),
+        });
+    }
+    let outcome = engine.sso_complete(authenticated).await?;
     if let Some(id) = &args.sso_client_id
         && let Err(error) = engine.save_sso_client_id(Some(id))
     {
         eprintln!("conda-connect: the client id could not be remembered: {error}");
     }
     Ok(outcome)
+}
+
+/// At a terminal, ask whether the account the identity provider signed in is the right one (an address copied
+/// from this terminal and completed by somebody else must not sign this user in silently). Without a terminal
+/// (scripts, CI) the sign-in goes on.
+fn confirm_account(authenticated: &crate::engine::session::SsoAuthenticated) -> bool {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() || !std::io::stderr().is_terminal() {
+        return true;
+    }
+    eprint!(
+        "Signed in at the identity provider as {}. Continue with this account? [y/N] ",
+        authenticated.account()
+    );
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// After trusting a certificate: say which one, so the person can compare it with what their administrator
+/// published.
+fn print_pinned(choice: &crate::engine::session::DomainChoice) {
+    if let Some(fingerprint) = &choice.pinned {
+        eprintln!(
+            "conda-connect: trusting the certificate of {} with SHA-256 fingerprint {fingerprint}",
+            crate::engine::domain::netloc(&choice.domain)
+        );
+    }
 }
 
 async fn channels(engine: &Engine, args: ChannelsArgs) -> Result<()> {
@@ -672,10 +760,65 @@ async fn logout(engine: &Engine) -> Result<()> {
     };
     out!("Signed out of {}; {condarc}.", outcome.domain);
     print_notes(&outcome.notes);
-    if outcome.revocation_retried_later {
-        eprintln!(
-            "conda-connect: The server token could not be revoked now; conda-connect will retry the next time it runs."
-        );
+    if let Some(unrevoked) = &outcome.unrevoked {
+        eprintln!("conda-connect: {}", unrevoked.sentence());
+    }
+    Ok(())
+}
+
+/// `logout --finish`: sign in just long enough to revoke what an earlier sign-out could not.
+async fn finish_logout(engine: &Engine, args: LogoutArgs) -> Result<()> {
+    if !args.sso && args.username.is_none() {
+        return Err(Error::Refused {
+            reason: "Say how to sign in: --username NAME --password-stdin, or --sso.".into(),
+        });
+    }
+    let wanted = match &args.domain {
+        Some(domain) => Some(crate::engine::domain::normalize_domain(domain)?),
+        None => None,
+    };
+    let Some(domain) = engine.finish_target(wanted.as_deref())? else {
+        out!("Nothing to finish: no server token is waiting to be revoked.");
+        return Ok(());
+    };
+    let outcome = match &args.username {
+        Some(username) => {
+            let password = read_password()?;
+            engine
+                .finish_with_password(&domain, username, &password)
+                .await?
+        }
+        None => {
+            let options = crate::engine::sso::SsoOptions {
+                client_id: args.sso_client_id.clone(),
+                wait: None,
+            };
+            let method = if args.device {
+                SsoMethod::Device
+            } else {
+                SsoMethod::Browser {
+                    open: !args.no_browser,
+                }
+            };
+            engine
+                .finish_with_sso(&domain, &options, method, |line| eprintln!("{line}"))
+                .await?
+        }
+    };
+    out!(
+        "{} token(s) revoked on {}; {} still waiting.",
+        outcome.revoked,
+        outcome.domain,
+        outcome.remaining
+    );
+    print_notes(&outcome.notes);
+    if outcome.revoked == 0 && outcome.remaining > 0 {
+        return Err(Error::Refused {
+            reason: format!(
+                "No token on {} could be revoked with this sign-in; see the notes above.",
+                outcome.domain
+            ),
+        });
     }
     Ok(())
 }
@@ -710,6 +853,23 @@ fn status(engine: &Engine, args: JsonArgs) -> Result<()> {
         "default_channels: {}",
         printable(&status.default_channels.join(", "))
     );
+    for pending in &status.pending_revocations {
+        let id = pending
+            .token_id
+            .as_deref()
+            .unwrap_or("(an interrupted sign-in's token)");
+        if pending.needs_sign_in {
+            out!(
+                "Not revoked: token {id} on {}; its session has ended: run `conda-connect logout --finish`.",
+                pending.domain
+            );
+        } else {
+            out!(
+                "Not revoked yet: token {id} on {}; conda-connect retries the next time it runs.",
+                pending.domain
+            );
+        }
+    }
     Ok(())
 }
 

@@ -38,16 +38,32 @@ pub(super) fn random_hex(len: usize) -> String {
     hex
 }
 
-pub(super) fn make_jwt(user_id: &str, username: &str, roles: &[String]) -> String {
+pub(super) fn make_jwt(
+    user_id: &str,
+    username: &str,
+    roles: &[String],
+    lifetime: std::time::Duration,
+) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let exp = Utc::now().timestamp() + 3600;
+    let exp = Utc::now().timestamp() + lifetime.as_secs() as i64;
     let payload = json!({"sub": user_id, "preferred_username": username, "realm_access": {"roles": roles}, "exp": exp});
     format!(
         "{header}.{}.{}",
         b64.encode(payload.to_string()),
         random_hex(43)
     )
+}
+
+/// True when a JWT's `exp` claim has passed.
+pub(super) fn jwt_expired(jwt: &str) -> bool {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    jwt.split('.')
+        .nth(1)
+        .and_then(|p| b64.decode(p).ok())
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .and_then(|v| v.get("exp").and_then(|e| e.as_i64()))
+        .is_some_and(|exp| exp <= Utc::now().timestamp())
 }
 
 /// Where the credentials of a request came from.
@@ -306,10 +322,28 @@ fn dispatch(
                     "Invalid username or password",
                 );
             };
-            let jwt = make_jwt(&user.user_id, &user.username, &user.roles);
+            let jwt = make_jwt(
+                &user.user_id,
+                &user.username,
+                &user.roles,
+                st.session_lifetime,
+            );
             st.sessions.insert(jwt.clone(), user.username.clone());
             let refresh = random_hex(64);
             st.refresh_tokens.push(refresh.clone());
+            // with a realm, the server signs passwords in through it (its own client): the refresh token renews
+            // the session at the realm's token endpoint, as an SSO one does
+            if let Some(realm) = st.sso.as_mut() {
+                let client_id = realm.redirect_client_id.clone();
+                realm.sessions.insert(
+                    refresh.clone(),
+                    super::oidc::OidcSession {
+                        username: user.username.clone(),
+                        client_id,
+                        access_token: jwt.clone(),
+                    },
+                );
+            }
             ok_json(json!({"token": jwt, "refresh_token": refresh}))
         }
         ("GET", ["api", "account"]) => match current_user(&st, creds) {

@@ -25,6 +25,8 @@ pub struct EmulatorConfig {
     pub tls: bool,
     /// Sign in through a Keycloak-like realm too (single sign-on), see [`oidc`].
     pub sso: bool,
+    /// How long session JWTs and SSO access tokens live (`None`: an hour).
+    pub session_lifetime: Option<std::time::Duration>,
 }
 
 impl Default for EmulatorConfig {
@@ -35,6 +37,7 @@ impl Default for EmulatorConfig {
             bulk_channels: 1200,
             tls: false,
             sso: false,
+            session_lifetime: None,
         }
     }
 }
@@ -52,6 +55,9 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let mut state = State::seeded(config.bulk_channels);
         state.packages_dir = config.packages_dir;
+        if let Some(lifetime) = config.session_lifetime {
+            state.session_lifetime = lifetime;
+        }
         let state = Arc::new(Mutex::new(state));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;

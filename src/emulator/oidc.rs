@@ -78,6 +78,78 @@ struct DeviceGrant {
     decision: Option<Result<String, ()>>,
 }
 
+/// How the realm spoils its ID tokens (tests of the client's checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdTokenFault {
+    /// Signed and correct.
+    #[default]
+    None,
+    /// `alg: none`, no signature.
+    Unsigned,
+    /// Signed with another key than the published one.
+    WrongKey,
+    /// An `HS256` header (an algorithm the configuration does not list).
+    UnlistedAlgorithm,
+    WrongIssuer,
+    WrongAudience,
+    /// Two audiences and no `azp`.
+    NoAuthorizedParty,
+    Expired,
+    IssuedInTheFuture,
+    WrongNonce,
+    /// The answer carries no ID token at all.
+    Missing,
+}
+
+/// The realm's signing key (ES256), published as its JWKS.
+struct SigningKey {
+    pair: ring::signature::EcdsaKeyPair,
+    kid: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({})", self.kid)
+    }
+}
+
+impl SigningKey {
+    fn generate() -> SigningKey {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("a P-256 key");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("the key just made");
+        SigningKey {
+            pair,
+            kid: random_hex(16),
+        }
+    }
+
+    fn jwk(&self) -> serde_json::Value {
+        use ring::signature::KeyPair;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let point = self.pair.public_key().as_ref();
+        json!({"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
+               "x": b64.encode(&point[1..33]), "y": b64.encode(&point[33..65])})
+    }
+
+    /// `header.payload.signature` of these claims.
+    fn sign(&self, claims: &serde_json::Value) -> String {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
+        let signed = format!(
+            "{}.{}",
+            b64.encode(header.to_string()),
+            b64.encode(claims.to_string())
+        );
+        let rng = ring::rand::SystemRandom::new();
+        let signature = self.pair.sign(&rng, signed.as_bytes()).expect("signing");
+        format!("{signed}.{}", b64.encode(signature.as_ref()))
+    }
+}
+
 /// The realm.
 #[derive(Debug)]
 pub struct SsoRealm {
@@ -98,8 +170,11 @@ pub struct SsoRealm {
     pub slow_down_polls: u32,
     /// When each device poll arrived (tests check the interval is honoured).
     pub device_polls: Vec<Instant>,
+    /// How the next ID tokens are spoiled (tests).
+    pub id_token_fault: IdTokenFault,
     codes: BTreeMap<String, Grant>,
     devices: BTreeMap<String, DeviceGrant>,
+    key: SigningKey,
 }
 
 impl SsoRealm {
@@ -134,8 +209,10 @@ impl SsoRealm {
             device_lifetime: Duration::from_secs(600),
             slow_down_polls: 0,
             device_polls: Vec::new(),
+            id_token_fault: IdTokenFault::None,
             codes: BTreeMap::new(),
             devices: BTreeMap::new(),
+            key: SigningKey::generate(),
         }
     }
 
@@ -193,6 +270,11 @@ pub(super) fn dispatch(
         }
         (_, ["auth", "realms", name, rest @ ..]) if *name == REALM => match (method, rest) {
             ("GET", [".well-known", "openid-configuration"]) => configuration(realm),
+            ("GET", ["protocol", "openid-connect", "certs"]) => (
+                StatusCode::OK,
+                axum::Json(json!({"keys": [realm.key.jwk()]})),
+            )
+                .into_response(),
             ("GET", ["protocol", "openid-connect", "auth"]) => {
                 let form = fields(query.as_bytes());
                 check_request(realm, &form).unwrap_or_else(|| login_page(&form, None))
@@ -232,6 +314,8 @@ fn configuration(realm: &SsoRealm) -> Response {
         "token_endpoint": realm.endpoint("token"),
         "end_session_endpoint": realm.endpoint("logout"),
         "revocation_endpoint": realm.endpoint("revoke"),
+        "jwks_uri": realm.endpoint("certs"),
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
@@ -558,12 +642,14 @@ fn device_confirm(st: &mut State, form: &Fields) -> Response {
     }
 }
 
-/// New access, refresh and ID tokens; the access token becomes a session of the emulated API.
+/// New access, refresh and ID tokens; the access token becomes a session of the emulated API. The ID token is
+/// signed with the realm's key (ES256), unless a test asked the realm to spoil it.
 fn issue(st: &mut State, username: &str, client_id: &str, nonce: Option<&str>) -> Response {
     let Some(user) = st.users.iter().find(|u| u.username == username).cloned() else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "User not found");
     };
-    let access = make_jwt(&user.user_id, &user.username, &user.roles);
+    let lifetime = st.session_lifetime;
+    let access = make_jwt(&user.user_id, &user.username, &user.roles, lifetime);
     let refresh = random_hex(64);
     st.sessions.insert(access.clone(), user.username.clone());
     st.refresh_tokens.push(refresh.clone());
@@ -576,28 +662,58 @@ fn issue(st: &mut State, username: &str, client_id: &str, nonce: Option<&str>) -
             access_token: access.clone(),
         },
     );
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = Utc::now().timestamp();
+    let fault = realm.id_token_fault;
     let mut claims = json!({
-        "iss": realm.issuer(), "aud": client_id, "sub": user.user_id,
-        "preferred_username": user.username, "exp": Utc::now().timestamp() + 300,
+        "iss": realm.issuer(), "aud": client_id, "azp": client_id, "sub": user.user_id,
+        "preferred_username": user.username, "exp": now + 300, "iat": now, "typ": "ID",
     });
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
     }
-    let id_token = format!(
-        "{}.{}.{}",
-        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
-        b64.encode(claims.to_string()),
-        random_hex(43)
-    );
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    match fault {
+        IdTokenFault::WrongIssuer => claims["iss"] = json!("https://impostor.example/realms/conda"),
+        IdTokenFault::WrongAudience => {
+            claims["aud"] = json!("another-client");
+            claims["azp"] = json!("another-client");
+        }
+        IdTokenFault::NoAuthorizedParty => {
+            claims["aud"] = json!([client_id, "another-client"]);
+            claims.as_object_mut().expect("object").remove("azp");
+        }
+        IdTokenFault::Expired => claims["exp"] = json!(now - 600),
+        IdTokenFault::IssuedInTheFuture => claims["iat"] = json!(now + 3600),
+        IdTokenFault::WrongNonce => claims["nonce"] = json!("not-the-nonce"),
+        _ => {}
+    }
+    let id_token = match fault {
+        IdTokenFault::Unsigned => format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(claims.to_string())
+        ),
+        IdTokenFault::WrongKey => SigningKey::generate().sign(&claims),
+        IdTokenFault::UnlistedAlgorithm => format!(
+            "{}.{}.{}",
+            b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64.encode(claims.to_string()),
+            random_hex(43)
+        ),
+        _ => realm.key.sign(&claims),
+    };
+    let mut answer = json!({
+        "access_token": access, "expires_in": lifetime.as_secs(), "refresh_expires_in": 1800,
+        "refresh_token": refresh, "token_type": "Bearer", "id_token": id_token,
+        "scope": "openid profile email",
+    });
+    if fault == IdTokenFault::Missing {
+        answer.as_object_mut().expect("object").remove("id_token");
+    }
     (
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({
-            "access_token": access, "expires_in": 300, "refresh_expires_in": 1800,
-            "refresh_token": refresh, "token_type": "Bearer", "id_token": id_token,
-            "scope": "openid profile email",
-        })),
+        axum::Json(answer),
     )
         .into_response()
 }

@@ -156,6 +156,9 @@ pub struct State {
     pub delay: Duration,
     /// The Keycloak-like realm, when single sign-on is on.
     pub sso: Option<super::oidc::SsoRealm>,
+    /// How long a session JWT (and an SSO access token) is valid: its `exp` claim (Keycloak's default access-token
+    /// lifetime is five minutes; the emulator's default is an hour).
+    pub session_lifetime: Duration,
 }
 
 fn user(name: &str, password: &str, id: &str, roles: &[&str]) -> User {
@@ -322,11 +325,16 @@ impl State {
             packages_dir: None,
             delay: Duration::ZERO,
             sso: None,
+            session_lifetime: Duration::from_secs(3600),
         }
     }
 
+    /// The user of a session JWT the emulator issued and that has not expired (its `exp` claim).
     pub fn user_by_jwt(&self, jwt: &str) -> Option<&User> {
         let name = self.sessions.get(jwt)?;
+        if super::api::jwt_expired(jwt) {
+            return None;
+        }
         self.users.iter().find(|u| &u.username == name)
     }
 

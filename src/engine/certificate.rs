@@ -4,6 +4,7 @@
 //! Only the TLS handshake is made: the certificate is read and the connection closed before anything is sent, so no
 //! credential or token ever reaches a server that is not trusted yet.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,137 @@ impl ServerCertVerifier for ReadOnly {
     }
 }
 
+/// The certificate last refused in place of a pinned one: pinned fingerprint → presented fingerprint (so that the
+/// error can name both).
+static REJECTED: std::sync::Mutex<BTreeMap<String, String>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The fingerprint presented instead of `pinned` the last time a connection refused it.
+pub(crate) fn presented_instead_of(pinned: &str) -> Option<String> {
+    REJECTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(pinned)
+        .cloned()
+}
+
+/// Accepts exactly the certificate the user trusted (its SHA-256 fingerprint), whatever its chain or name: the
+/// pin of a self-signed server (docs/design.md#9-tls-trust-per-host). The handshake's signatures are checked as
+/// always, so only the holder of that certificate's key passes.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let presented = fingerprint(end_entity.as_ref());
+        if presented == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            tracing::warn!(trusted = %self.fingerprint, %presented, "the server presented another certificate than the trusted one");
+            REJECTED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(self.fingerprint.clone(), presented);
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A TLS client configuration that trusts only the certificate with this fingerprint.
+pub(crate) fn pinned_tls_config(fingerprint: &str) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| {
+            tracing::error!(error = %error, "no TLS protocol version");
+            Error::Refused {
+                reason: "The secure connection could not be set up; see the log.".into(),
+            }
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            fingerprint: fingerprint.to_string(),
+            provider,
+        }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The SHA-256 fingerprint of a DER certificate: upper-case hex pairs joined by `:`.
+pub fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A fingerprint as typed or stored (hex, with or without `:`, any case) in the shown form; `None` unless it is
+/// 32 bytes of hex.
+pub fn normalize_fingerprint(text: &str) -> Option<String> {
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let upper = hex.to_ascii_uppercase();
+    Some(
+        upper
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).into_owned())
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
 /// Describe a DER certificate.
 pub fn describe(der: &[u8]) -> Result<CertificateInfo> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| Error::Malformed {
@@ -87,13 +219,7 @@ pub fn describe(der: &[u8]) -> Result<CertificateInfo> {
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_else(|| t.to_string())
     };
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let sha256 = digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
+    let sha256 = fingerprint(der);
     Ok(CertificateInfo {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),

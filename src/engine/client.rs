@@ -23,6 +23,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
 /// Channels are listed 1000 a page, as Navigator does.
 pub const PAGE_SIZE: usize = 1000;
+/// The most tokens the token list reads (an account with more is told to clean up instead).
+pub const MAX_TOKENS: usize = 10_000;
 /// A server that never ends its channel list is stopped after this many pages …
 pub const MAX_CHANNEL_PAGES: usize = 100;
 /// … or this long.
@@ -42,8 +44,9 @@ pub const SIGN_IN_SCOPES: [&str; 6] = [
 /// How to reach one server.
 #[derive(Debug, Clone, Default)]
 pub struct ClientConfig {
-    /// Skip certificate verification for this host only (the user's explicit trust).
-    pub trusted: bool,
+    /// The user's explicit trust for this host: its certificate's SHA-256 fingerprint. Only that certificate is
+    /// accepted (docs/design.md#9-tls-trust-per-host).
+    pub pinned: Option<String>,
     /// Extra CA certificates (PEM bundle), e.g. conda's `ssl_verify: /path/ca.pem` or the app preference.
     pub ca_bundle: Option<PathBuf>,
     /// `(scheme, proxy url)` from `.condarc proxy_servers`.
@@ -88,6 +91,9 @@ pub struct LoginTokens {
     pub token: String,
     #[serde(default)]
     pub refresh_token: Option<String>,
+    /// The account an identity provider vouched for in its validated ID token (single sign-on only).
+    #[serde(skip)]
+    pub identity: Option<String>,
 }
 
 impl std::fmt::Debug for LoginTokens {
@@ -187,6 +193,8 @@ pub struct ServerClient {
     host: String,
     http: reqwest::Client,
     system_timeout: Duration,
+    /// The certificate the user trusted for this host, if any.
+    pinned: Option<String>,
 }
 
 /// rustls needs one process-wide crypto provider; ring keeps the build free of cmake.
@@ -220,12 +228,13 @@ impl ServerClient {
                 attempt.stop()
             }
         });
-        let http = http_client(config, config.trusted, policy)?;
+        let http = http_client(config, config.pinned.as_deref(), policy)?;
         Ok(ServerClient {
             domain: domain.trim_end_matches('/').to_string(),
             host,
             http,
             system_timeout: config.system_timeout.unwrap_or(SYSTEM_TIMEOUT),
+            pinned: config.pinned.clone(),
         })
     }
 
@@ -318,7 +327,24 @@ impl ServerClient {
     /// Turn a transport error into words. Never includes the URL (it may carry a token).
     pub fn classify(&self, err: &reqwest::Error, what: &str) -> Error {
         tracing::warn!(what, host = %self.host, error = %redact(&format!("{err:?}")), "request failed");
-        classify_transport(err, &self.host)
+        self.pin_changed(classify_transport(err, &self.host))
+    }
+
+    /// A certificate failure on a pinned host is a changed certificate: say so, with both fingerprints.
+    pub fn pin_changed(&self, error: Error) -> Error {
+        match (&error, &self.pinned) {
+            (Error::Tls { host }, Some(trusted)) => {
+                match crate::engine::certificate::presented_instead_of(trusted) {
+                    Some(presented) => Error::CertificateChanged {
+                        host: host.clone(),
+                        trusted: trusted.clone(),
+                        presented,
+                    },
+                    None => error,
+                }
+            }
+            _ => error,
+        }
     }
 
     /// `GET /api/system`: is there an Anaconda Server at this domain?
@@ -413,32 +439,63 @@ impl ServerClient {
         self.json(resp, what).await
     }
 
+    /// The account's tokens, page by page (`limit`/`offset`; a server that sends everything at once is fine).
+    /// At most [`MAX_TOKENS`]: more is refused in a sentence rather than read without end, and a server that sends
+    /// a page it sent already (it ignores `offset`) is refused too.
     pub async fn list_tokens(&self, jwt: &str) -> Result<Vec<TokenItem>> {
         let what = "the token list (/api/account/tokens)";
-        let resp = self
-            .send(
-                self.request(Method::GET, "/api/account/tokens", Auth::Jwt(jwt)),
-                what,
-            )
-            .await?;
-        if resp.status() == StatusCode::NO_CONTENT {
-            return Ok(Vec::new());
+        let mut items: Vec<TokenItem> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut skipped = 0usize;
+        let mut offset = 0usize;
+        loop {
+            let rb = self
+                .request(Method::GET, "/api/account/tokens", Auth::Jwt(jwt))
+                .query(&[
+                    ("offset", offset.to_string()),
+                    ("limit", PAGE_SIZE.to_string()),
+                ]);
+            let resp = self.send(rb, what).await?;
+            if resp.status() == StatusCode::NO_CONTENT {
+                break;
+            }
+            let page: Page<TokenItem> = self.json(resp, what).await?;
+            let got = page.items.len();
+            if page.items.iter().any(|t| seen.contains(&t.id)) {
+                tracing::warn!(offset, "the server sent tokens it had sent already");
+                return Err(Error::Refused {
+                    reason: "The server sent the same tokens again on the next page of its token list (it ignores \
+                             the page offset); conda-connect stopped reading it."
+                        .into(),
+                });
+            }
+            seen.extend(page.items.iter().map(|t| t.id.clone()));
+            for mut token in page.items {
+                match server_values::token_id(&token.id) {
+                    Some(id) => {
+                        token.id = id;
+                        items.push(token);
+                    }
+                    None => skipped += 1,
+                }
+            }
+            if items.len() > MAX_TOKENS {
+                tracing::warn!(count = items.len(), "the token list is too long");
+                return Err(Error::Refused {
+                    reason: format!(
+                        "Your account has more than {MAX_TOKENS} tokens, more than conda-connect lists; revoke the \
+                         ones you no longer need in the server's web interface."
+                    ),
+                });
+            }
+            offset += got.max(PAGE_SIZE);
+            let total = page.total_count.unwrap_or(0);
+            if got < PAGE_SIZE || offset >= total {
+                break;
+            }
         }
-        let page: Page<TokenItem> = self.json(resp, what).await?;
-        let total = page.items.len();
-        let items: Vec<TokenItem> = page
-            .items
-            .into_iter()
-            .filter_map(|mut token| {
-                token.id = server_values::token_id(&token.id)?;
-                Some(token)
-            })
-            .collect();
-        if items.len() < total {
-            tracing::warn!(
-                skipped = total - items.len(),
-                "tokens with an id that is not a UUID were ignored"
-            );
+        if skipped > 0 {
+            tracing::warn!(skipped, "tokens with an id that is not a UUID were ignored");
         }
         Ok(items)
     }
@@ -560,6 +617,7 @@ impl ServerClient {
             "/api/account/channels"
         };
         let mut out: Vec<ChannelInfo> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut offset = 0usize;
         let deadline = std::time::Instant::now() + CHANNEL_LIST_TIME;
         for _page in 0..MAX_CHANNEL_PAGES {
@@ -585,6 +643,16 @@ impl ServerClient {
                 tracing::warn!(got, "the server ignores the page size");
                 return Err(Error::Malformed { what: what.into() });
             }
+            // a server that ignores `offset` sends the first page again and again: refused, not looped over
+            if page.items.iter().any(|c| seen.contains(&c.full_name())) {
+                tracing::warn!(offset, "the server sent channels it had sent already");
+                return Err(Error::Refused {
+                    reason: "The server sent the same channels again on the next page of its channel list (it \
+                             ignores the page offset); conda-connect stopped reading it."
+                        .into(),
+                });
+            }
+            seen.extend(page.items.iter().map(ChannelInfo::full_name));
             out.extend(
                 page.items
                     .into_iter()
@@ -610,7 +678,7 @@ impl ServerClient {
 /// this host (`trusting`), CA bundle and proxies (honouring NO_PROXY), and the given redirect policy.
 pub(crate) fn http_client(
     config: &ClientConfig,
-    trusting: bool,
+    pinned: Option<&str>,
     redirect: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client> {
     ensure_crypto_provider();
@@ -619,10 +687,11 @@ pub(crate) fn http_client(
         .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("conda-connect/", env!("CARGO_PKG_VERSION")));
-    if trusting {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    if let Some(path) = &config.ca_bundle {
+    if let Some(fingerprint) = pinned {
+        // the trusted certificate and nothing else (a CA bundle does not apply to a pinned server)
+        builder = builder
+            .tls_backend_preconfigured(crate::engine::certificate::pinned_tls_config(fingerprint)?);
+    } else if let Some(path) = &config.ca_bundle {
         let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
             tracing::warn!(error = %error, "CA bundle unreadable");

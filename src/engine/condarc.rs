@@ -57,15 +57,84 @@ pub enum CondaSsl {
 /// Parse strictly into the top-level mapping. Empty, whitespace-only and comment-only files are an empty mapping.
 pub fn parse_strict(text: &str) -> Result<Mapping, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.contains('\t') && text.lines().any(|l| l.starts_with('\t')) {
-        return Err("a line is indented with a tab".into());
+    if text.contains('\t') {
+        if text.lines().any(|l| l.starts_with('\t')) {
+            return Err("a line is indented with a tab".into());
+        }
+        if let Some(line) = text.lines().position(tab_outside_quotes) {
+            return Err(format!(
+                "line {} has a tab outside a quoted value, which conda cannot read",
+                line + 1
+            ));
+        }
     }
-    let value: Value = yaml_serde::from_str(text).map_err(|e| short_yaml_error(&e.to_string()))?;
+    let text = null_tags_read_as_null(text);
+    let value: Value = yaml_serde::from_str(&text).map_err(|e| short_yaml_error(&e.to_string()))?;
     match value {
         Value::Null => Ok(Mapping::new()),
         Value::Mapping(mapping) => Ok(mapping),
         _ => Err("the top level is not a mapping of settings".into()),
     }
+}
+
+/// `key: !!null` with nothing after the tag is null to conda (PyYAML, ruamel); the strict parser refuses the empty
+/// tagged scalar, so for reading, such a tag is read as the plain `null` it stands for.
+fn null_tags_read_as_null(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("!!null") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("!!null") {
+        let after = &rest[at + 6..];
+        let bare = after
+            .chars()
+            .next()
+            .is_none_or(|c| matches!(c, ' ' | '\t' | '\r' | '\n' | '#' | ',' | ']' | '}'));
+        let before = rest[..at].chars().last();
+        let standalone =
+            before.is_none_or(|c| matches!(c, ' ' | '\t' | ':' | '-' | '[' | ',' | '\n'));
+        out.push_str(&rest[..at]);
+        out.push_str(if bare && standalone { "null" } else { "!!null" });
+        rest = after;
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// A tab in the part of a line that YAML reads as structure (before a comment, outside quotes): PyYAML's and
+/// ruamel's scanners stop at it ("found character '\t' that cannot start any token"), so conda cannot read the
+/// file, even where a stricter parser would accept it.
+fn tab_outside_quotes(line: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') if chars.peek() == Some(&'\'') => {
+                chars.next();
+            }
+            (Some('"'), '\\') => {
+                chars.next();
+            }
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"')
+                if previous == ' '
+                    || previous == ':'
+                    || previous == '-'
+                    || previous == '['
+                    || previous == ',' =>
+            {
+                quote = Some(c)
+            }
+            (None, '#') if previous == ' ' || previous == '\t' => return false,
+            (None, '\t') => return true,
+            _ => {}
+        }
+        previous = c;
+    }
+    false
 }
 
 fn short_yaml_error(detail: &str) -> String {
@@ -449,6 +518,36 @@ mod tests {
         );
         assert_eq!(settings.channels, Some(vec![]));
         assert_eq!(settings.ssl_verify, Some(CondaSsl::Bool(true)));
+    }
+
+    #[test]
+    fn tabs_conda_cannot_read_are_refused() {
+        for bad in [
+            "ssl_verify: true\t# a comment\n",
+            "channels: [a]\t\n",
+            "key:\tvalue\n",
+        ] {
+            assert!(parse_strict(bad).is_err(), "{bad:?}");
+        }
+        for fine in [
+            "# a comment\twith a tab\nkey: v\n",
+            "key: 'a\tb'\n",
+            "key: \"a\tb\"\n",
+            "key: v # comment\twith tab\n",
+        ] {
+            assert!(parse_strict(fine).is_ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn a_null_tag_reads_as_null_and_is_edited() {
+        let text = "channels: !!null\nssl_verify: true\n";
+        assert_eq!(read_settings(text).unwrap().channels, Some(vec![]));
+        let out = apply_edits(text, &login_edits("http://h/api/repo")).unwrap();
+        let settings = read_settings(&out).unwrap();
+        assert_eq!(settings.channels, Some(vec![]), "{out}");
+        assert_eq!(settings.channel_alias.as_deref(), Some("http://h/api/repo"));
+        assert!(out.contains("ssl_verify: true"), "{out}");
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub enum Error {
     InvalidDomain,
     /// The server's certificate could not be verified (the GUI offers "Trust Server and Continue").
     Tls { host: String },
+    /// The server presented another certificate than the one the user trusted for it.
+    CertificateChanged {
+        host: String,
+        trusted: String,
+        presented: String,
+    },
     /// The server could not be reached (refused, DNS, reset, dropped connection).
     Unreachable { host: String },
     /// The server did not answer in time.
@@ -62,6 +68,14 @@ pub enum Error {
     Secrets { detail: String },
     /// A precondition stated in words (used sparingly).
     Refused { reason: String },
+    /// The server has no single sign-on realm.
+    NoSso,
+    /// The session (JWT) has lapsed and cannot be renewed: no refresh token, or the identity provider no longer
+    /// accepts it. Only a new sign-in gives a new session.
+    SessionEnded { domain: String },
+    /// A change failed half-way and could not be finished or undone now; its journal stays, and the next
+    /// command finishes it (the reason says which way).
+    Unfinished { reason: String },
     /// A test hook stopped the transaction here (simulated crash).
     SimulatedCrash { step: usize },
 }
@@ -73,6 +87,16 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidDomain => f.write_str(INVALID_API_URL),
             Error::Tls { .. } => f.write_str(SSL_FAILED),
+            Error::CertificateChanged {
+                host,
+                trusted,
+                presented,
+            } => write!(
+                f,
+                "The certificate of {host} is not the one you trusted (trusted SHA-256 {trusted}, now {presented}), \
+                 so conda-connect refuses it. If your administrator replaced the certificate, compare the new \
+                 fingerprint with theirs and trust it again."
+            ),
             Error::Unreachable { host } => write!(f, "Anaconda Server at {host} cannot be reached."),
             Error::Timeout { host } => write!(f, "Anaconda Server at {host} did not answer in time."),
             Error::InvalidCredentials => f.write_str(INVALID_CREDENTIALS),
@@ -121,7 +145,9 @@ impl fmt::Display for Error {
                 "Another conda-connect is changing your configuration right now; try again in a moment.",
             ),
             Error::Secrets { detail } => write!(f, "The secret store failed: {detail}."),
-            Error::Refused { reason } => f.write_str(reason),
+            Error::Refused { reason } | Error::Unfinished { reason } => f.write_str(reason),
+            Error::NoSso => f.write_str(crate::engine::sso::messages::NO_SSO),
+            Error::SessionEnded { domain } => write!(f, "Your session with {domain} has ended; sign in again."),
             Error::SimulatedCrash { step } => write!(f, "Stopped at journal step {step} (test hook)."),
         }
     }
@@ -141,7 +167,7 @@ impl Error {
 
     /// True for errors where the GUI should offer "Trust Server and Continue".
     pub fn is_tls(&self) -> bool {
-        matches!(self, Error::Tls { .. })
+        matches!(self, Error::Tls { .. } | Error::CertificateChanged { .. })
     }
 }
 

@@ -221,6 +221,7 @@ fn write_atomic_checked(
         detail: "it has no parent directory".into(),
     })?;
     create_private_dir(dir)?;
+    crate::engine::hooks::io_fault(path)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix())
         .suffix(".tmp")
@@ -242,12 +243,14 @@ fn write_atomic_checked(
         let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
     }
     tmp.write_all(content).map_err(|e| Error::io(path, &e))?;
+    crate::engine::hooks::io_fault(path)?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, &e))?;
     if let Some(still) = still
         && !still(read_optional(&target)?.as_deref())
     {
         return Ok(false);
     }
+    crate::engine::hooks::io_fault(path)?;
     persist(tmp, &target, path)?;
     sync_dir(dir);
     Ok(true)
@@ -288,6 +291,9 @@ fn held_by_another_program(error: &std::io::Error) -> bool {
 /// kept, so that a dotfiles link is left exactly as it was before conda-connect created its target.
 pub fn remove_if_exists(path: &Path) -> Result<bool> {
     let target = resolve_links(path)?;
+    if fs::symlink_metadata(&target).is_ok() {
+        crate::engine::hooks::io_fault(path)?;
+    }
     match fs::remove_file(&target) {
         Ok(()) => {
             if let Some(dir) = target.parent() {
@@ -302,6 +308,7 @@ pub fn remove_if_exists(path: &Path) -> Result<bool> {
 
 /// Set the permission bits of an existing file (through links).
 pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    crate::engine::hooks::io_fault(path)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -268,6 +268,9 @@ pub enum Stage {
         /// The account the token belongs to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user_id: Option<String>,
+        /// A single sign-on: the client the session was issued to (it renews and ends through it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sso_client_id: Option<String>,
     },
     /// Local changes are being applied.
     Apply,
@@ -286,6 +289,10 @@ pub struct After {
     /// issued it, so it must reach the secret store too, even after a crash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_access_token: Option<StoreToken>,
+    /// The journal to go back to when this one is done (the undo of a failed sign-in returns to the sign-in's
+    /// `ServerPending` record, so that its server token is revoked only once every file is back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Box<Journal>>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +321,13 @@ pub struct RevokeToken {
     pub user_id: Option<String>,
     /// Secret-store account holding the JWT to revoke with.
     pub account: String,
+    /// The single sign-on client the session was issued to (it renews through that client); `None`: the
+    /// server's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_client_id: Option<String>,
+    /// The token's expiry date, for the sentence that says how long an unrevoked token stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,22 +387,28 @@ pub struct CrashPoint {
 pub const PAUSE_MARKER: &str = "conda-connect: paused at journal step";
 
 impl CrashPoint {
+    /// The crash point the test hooks ask for (debug builds only: a release build never stops half-way).
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
-        match (var("CONDA_CONNECT_PAUSE_AT"), var("CONDA_CONNECT_CRASH_AT")) {
-            (Some(at), _) => CrashPoint {
-                at: Some(at),
-                abort_process: false,
-                pause: true,
-                count: 0,
-            },
-            (None, at) => CrashPoint {
-                at,
-                abort_process: true,
-                pause: false,
-                count: 0,
-            },
+        #[cfg(debug_assertions)]
+        {
+            let var = |name: &str| crate::engine::hooks::var(name).and_then(|v| v.parse().ok());
+            match (var("CONDA_CONNECT_PAUSE_AT"), var("CONDA_CONNECT_CRASH_AT")) {
+                (Some(at), _) => CrashPoint {
+                    at: Some(at),
+                    abort_process: false,
+                    pause: true,
+                    count: 0,
+                },
+                (None, at) => CrashPoint {
+                    at,
+                    abort_process: true,
+                    pause: false,
+                    count: 0,
+                },
+            }
         }
+        #[cfg(not(debug_assertions))]
+        CrashPoint::default()
     }
 
     pub fn at(step: usize) -> Self {
@@ -417,10 +437,6 @@ impl CrashPoint {
             return Err(Error::SimulatedCrash { step: self.count });
         }
         Ok(())
-    }
-
-    pub fn steps_taken(&self) -> usize {
-        self.count
     }
 }
 

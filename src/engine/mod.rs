@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod health;
+pub mod hooks;
 pub mod index;
 pub mod ini_file;
 pub mod journal;

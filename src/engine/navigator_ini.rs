@@ -361,6 +361,43 @@ impl NavigatorIni {
         }
     }
 
+    /// The SHA-256 fingerprint of the certificate the user trusted for `netloc` (conda-connect's own section,
+    /// `pinned_certificates = ['host:port AB:CD:…', …]`): a trusted server is trusted with that certificate only
+    /// (docs/design.md#9-tls-trust-per-host). Entries that are not `netloc fingerprint` are ignored.
+    pub fn pinned_certificate(&self, netloc: &str) -> Option<String> {
+        self.pins()
+            .into_iter()
+            .find(|(n, _)| n == netloc)
+            .map(|(_, fingerprint)| fingerprint)
+    }
+
+    fn pins(&self) -> Vec<(String, String)> {
+        let items = match self.doc.get(OWN, "pinned_certificates").map(parse_py) {
+            Some(PyValue::List(items)) => items,
+            Some(PyValue::Str(s)) if !s.is_empty() => vec![s],
+            _ => Vec::new(),
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let (netloc, fingerprint) = item.trim().split_once(' ')?;
+                let fingerprint = crate::engine::certificate::normalize_fingerprint(fingerprint)?;
+                Some((netloc.to_string(), fingerprint))
+            })
+            .collect()
+    }
+
+    /// Trust `netloc` with the certificate of this fingerprint: Navigator's `[ssl] trusted_servers` gets the host
+    /// (so Navigator trusts it too), conda-connect's section the fingerprint (replacing an earlier one).
+    pub fn pin_certificate(&mut self, netloc: &str, fingerprint: &str) {
+        self.add_trusted_server(netloc);
+        let mut pins = self.pins();
+        pins.retain(|(n, _)| n != netloc);
+        pins.push((netloc.to_string(), fingerprint.to_string()));
+        let list: Vec<String> = pins.iter().map(|(n, f)| format!("{n} {f}")).collect();
+        self.doc.set(OWN, "pinned_certificates", &py_list(&list));
+    }
+
     /// "Enable SSL verification" (default True).
     pub fn ssl_verification(&self) -> bool {
         !matches!(self.get("ssl_verification"), PyValue::Bool(false))

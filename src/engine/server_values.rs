@@ -104,17 +104,34 @@ pub fn check_channel_name(name: &str) -> Result<()> {
     }
 }
 
-/// `value` made safe for a terminal: control characters (newlines, escape sequences, …) shown as `\u{…}`
-/// escapes instead of being interpreted.
+/// True for a character a terminal must not receive raw: control characters (newlines, escape sequences, …),
+/// bidirectional overrides and isolates (which reorder what follows them, "Trojan Source"), and invisible
+/// formatting characters (zero-width spaces and joiners, the BOM, soft hyphens, tags) that make two different
+/// texts look alike.
+pub fn is_hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}')
+}
+
+/// `value` made safe for a terminal: control characters, bidirectional controls and invisible formatting
+/// characters ([`is_hidden_or_control`]) shown as `\u{…}` escapes instead of being interpreted.
 pub fn printable(value: &str) -> Cow<'_, str> {
-    if !value.chars().any(char::is_control) {
+    if !value.chars().any(is_hidden_or_control) {
         return Cow::Borrowed(value);
     }
     Cow::Owned(
         value
             .chars()
             .map(|c| {
-                if c.is_control() {
+                if is_hidden_or_control(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -127,6 +144,15 @@ pub fn printable(value: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_and_invisible_characters_are_escaped() {
+        assert_eq!(printable("ok name"), "ok name");
+        assert_eq!(printable("a\u{202E}b"), "a\\u{202e}b");
+        assert_eq!(printable("x\u{200B}y\u{2066}z"), "x\\u{200b}y\\u{2066}z");
+        assert_eq!(printable("\u{1b}[2J"), "\\u{1b}[2J");
+        assert_eq!(printable("café ✓"), "café ✓");
+    }
 
     #[test]
     fn shapes() {

@@ -115,12 +115,27 @@ pub fn validate_expiry(value: &str) -> Result<NaiveDate> {
 }
 
 impl Engine {
+    /// What token management works with: the sign-in, its session (renewed when it has lapsed) and a client.
+    fn token_management(
+        &self,
+    ) -> Result<(
+        crate::engine::session::SessionRecord,
+        crate::engine::session::StoredSession,
+        crate::engine::client::ServerClient,
+    )> {
+        let (record, session) = self.active_session()?;
+        let client = self.client(&record.domain)?;
+        Ok((record, session, client))
+    }
+
     /// The user's tokens, newest first, the sign-in token marked.
     pub async fn tokens(&self) -> Result<Vec<TokenView>> {
-        let (record, secrets) = self.signed_in()?;
+        let (record, session, client) = self.token_management()?;
         let items = self
-            .client(&record.domain)?
-            .list_tokens(&secrets.jwt)
+            .with_session(&session, |jwt| {
+                let client = client.clone();
+                async move { client.list_tokens(&jwt).await }
+            })
             .await?;
         let today = today();
         let mut out: Vec<TokenView> = items
@@ -133,8 +148,12 @@ impl Engine {
 
     /// The scopes the server lets this user grant.
     pub async fn token_scopes(&self) -> Result<Vec<String>> {
-        let (record, secrets) = self.signed_in()?;
-        self.client(&record.domain)?.scopes(&secrets.jwt).await
+        let (_, session, client) = self.token_management()?;
+        self.with_session(&session, |jwt| {
+            let client = client.clone();
+            async move { client.scopes(&jwt).await }
+        })
+        .await
     }
 
     /// Create a token: scopes checked against the server's list, expiry after today and within a year
@@ -151,6 +170,11 @@ impl Engine {
                 reason: "Give the token a name.".into(),
             });
         }
+        if name.chars().any(server_values::is_hidden_or_control) {
+            return Err(Error::Refused {
+                reason: "A token name cannot contain control, direction-changing or invisible characters.".into(),
+            });
+        }
         if scopes.is_empty() {
             return Err(Error::Refused {
                 reason: "Choose at least one scope.".into(),
@@ -160,9 +184,7 @@ impl Engine {
             Some(expiry) => validate_expiry(expiry)?,
             None => today() + Duration::days(MAX_DAYS),
         };
-        let (record, secrets) = self.signed_in()?;
-        let client = self.client(&record.domain)?;
-        let offered = client.scopes(&secrets.jwt).await?;
+        let offered = self.token_scopes().await?;
         if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
             return Err(Error::UnknownScope { name: bad.clone() });
         }
@@ -171,23 +193,34 @@ impl Engine {
             scopes: scopes.to_vec(),
             expires_at: Some(expires_at.format("%Y-%m-%d").to_string()),
         };
-        client.create_token(&secrets.jwt, &new).await
+        let (_, session, client) = self.token_management()?;
+        self.with_session(&session, |jwt| {
+            let (client, new) = (client.clone(), new.clone());
+            async move { client.create_token(&jwt, &new).await }
+        })
+        .await
     }
 
     /// A new value for token `id`. For the sign-in token, conda's token files, the ini and the stored secrets get
     /// the new value in one transaction.
     pub async fn regenerate_token(&self, id: &str) -> Result<String> {
         let id = parse_token_id(id)?;
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.recover_locked().await?;
-        let (record, secrets) = self.signed_in()?;
+        let (record, session, client) = self.token_management()?;
+        let secrets = self.secrets.get(&session.account)?.unwrap_or_default();
         let sign_in = server_values::token_id(&record.token_id).as_deref() == Some(id.as_str());
         if sign_in {
             // every local file is checked before the server is asked: afterwards the old value is dead
             self.preflight_sign_in_token_files(&record.domain)?;
         }
-        let client = self.client(&record.domain)?;
-        let token = match client.reissue_token(&secrets.jwt, &id).await {
+        let reissued = self
+            .with_session(&session, |jwt| {
+                let (client, id) = (client.clone(), id.clone());
+                async move { client.reissue_token(&jwt, &id).await }
+            })
+            .await;
+        let token = match reissued {
             Ok(token) => token,
             Err(error) if sign_in => {
                 return Err(self.after_lost_regeneration(&client, &secrets, error).await);
@@ -274,7 +307,7 @@ impl Engine {
     /// it and restores the configuration).
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
         let id = parse_token_id(id)?;
-        let (record, secrets) = self.signed_in()?;
+        let (record, session, client) = self.token_management()?;
         if server_values::token_id(&record.token_id).as_deref() == Some(id.as_str()) {
             return Err(Error::Refused {
                 reason: "This is the token conda uses to reach the server; revoking it would cut conda off. Sign out \
@@ -282,11 +315,13 @@ impl Engine {
                     .into(),
             });
         }
-        if !self
-            .client(&record.domain)?
-            .delete_token(&secrets.jwt, &id)
-            .await?
-        {
+        let deleted = self
+            .with_session(&session, |jwt| {
+                let (client, id) = (client.clone(), id.clone());
+                async move { client.delete_token(&jwt, &id).await }
+            })
+            .await?;
+        if !deleted {
             return Err(Error::Refused {
                 reason: format!("The server has no token with id {id}."),
             });
@@ -303,11 +338,11 @@ impl Engine {
             Ok(info) => Ok(Expiry::of(info.expires_at.as_deref(), today())),
             // an expired token cannot ask about itself: look it up in the list (with the session JWT)
             Err(Error::Unauthorized { .. }) => {
-                let list = client.list_tokens(&secrets.jwt).await?;
+                let list = self.tokens().await?;
                 Ok(list
                     .iter()
-                    .find(|t| t.id == record.token_id)
-                    .map(|t| Expiry::of(t.expires_at.as_deref(), today()))
+                    .find(|t| t.sign_in_token)
+                    .map(|t| Expiry::of(t.expires.as_deref(), today()))
                     .unwrap_or(Expiry::Expired))
             }
             Err(error) => Err(error),
@@ -316,15 +351,19 @@ impl Engine {
 
     /// Extend the sign-in token to one year from today, keeping its value (nothing local changes).
     pub async fn renew_sign_in_token(&self) -> Result<String> {
-        let _lock = self.lock()?;
-        let (record, secrets) = self.signed_in()?;
+        let _lock = self.lock_async().await?;
+        let (record, session, client) = self.token_management()?;
+        let secrets = self.secrets.get(&session.account)?.unwrap_or_default();
         self.preflight_sign_in_token_files(&record.domain)?;
         let expires = (today() + Duration::days(MAX_DAYS))
             .format("%Y-%m-%d")
             .to_string();
         let reissued = self
-            .client(&record.domain)?
-            .update_token_expiry(&secrets.jwt, &record.token_id, &expires)
+            .with_session(&session, |jwt| {
+                let (client, id, expires) =
+                    (client.clone(), record.token_id.clone(), expires.clone());
+                async move { client.update_token_expiry(&jwt, &id, &expires).await }
+            })
             .await?;
         // a server that ignored `reissue_token=false` issued a new value: conda must get it
         if let Some(token) = reissued

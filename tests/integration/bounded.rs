@@ -222,10 +222,19 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
         bobs,
         "bob's sign-in still works"
     );
-    // bob signs out: the file is put back as it was before his sign-in
+    // bob signs out: what the file held before his sign-in was alice's token, revoked by her sign-out since, so it
+    // is removed instead of coming back
     let out = cli(b_home.path(), &["logout"], None, &env).await;
     assert!(out.status.success(), "{}", output_text(&out));
-    assert_eq!(std::fs::read_to_string(&shared_file).unwrap(), alices);
+    assert!(
+        !alices.is_empty() && !shared_file.exists(),
+        "alice's revoked token did not come back"
+    );
+    assert!(
+        output_text(&out).contains("no longer accepts"),
+        "{}",
+        output_text(&out)
+    );
     assert!(
         world_a.emu.tokens().is_empty(),
         "both server tokens revoked"
@@ -409,14 +418,31 @@ async fn expiry_dates_are_utc_and_token_names_are_printed_safely() {
         .await;
         assert_eq!(out.status.code(), Some(1), "TZ={tz}: {}", output_text(&out));
     }
+    // conda-connect refuses such a name itself; a token named so on the server (by another client) is printed
+    // safely
+    let refused = cli(
+        world.home.path(),
+        &["tokens", "create", "--name", "evil\u{202e}name"],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1), "{}", output_text(&refused));
+    assert!(output_text(&refused).contains("invisible characters"));
     world
         .engine()
-        .create_token("evil\u{1b}[2J\nname", &["channel:view".into()], None)
+        .create_token("evil-to-be", &["channel:view".into()], None)
         .await
         .unwrap();
+    for token in world.emu.state.lock().unwrap().tokens.iter_mut() {
+        if token.name == "evil-to-be" {
+            token.name = "evil\u{1b}[2J\nname\u{202e}txt.exe".into();
+        }
+    }
     let out = cli(world.home.path(), &["tokens", "list"], None, &[]).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(!text.contains('\u{202e}'), "{text:?}");
     assert_eq!(text.lines().count(), 2, "one line per token: {text:?}");
 }

@@ -195,7 +195,9 @@ fn million_row_index(dir: &std::path::Path) -> conda_connect::engine::index::Pac
             );
             arena.push(&name, &version, &build).unwrap();
         }
-        let store = arena.write(&dir.join(format!("{d}.rows"))).unwrap();
+        let store = arena
+            .write(&dir.join(format!("{d}.rows")), &[0; 16])
+            .unwrap();
         index.push(channel, subdir, store);
     }
     index

@@ -10,6 +10,8 @@ mod gui;
 #[cfg(unix)]
 mod hostile_repo;
 mod index;
+mod io_faults;
+mod lifecycle;
 mod platforms;
 mod real_conda;
 mod safety;

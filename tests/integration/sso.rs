@@ -659,7 +659,10 @@ async fn refresh_and_end_session() {
         &world,
         &Seen::default(),
         &err,
-        "The single sign-on session has ended; sign in again.",
+        &format!(
+            "Your session with {} has ended; sign in again.",
+            world.emu.url
+        ),
     );
     let refresh = second.refresh_token.clone().unwrap();
     assert!(
@@ -678,7 +681,10 @@ async fn refresh_and_end_session() {
         &world,
         &Seen::default(),
         &err,
-        "The single sign-on session has ended; sign in again.",
+        &format!(
+            "Your session with {} has ended; sign in again.",
+            world.emu.url
+        ),
     );
 }
 
@@ -747,9 +753,62 @@ async fn an_id_token_for_another_sign_in_is_refused() {
         &world,
         &seen.lock().unwrap().clone(),
         &err,
-        "The identity provider's answer does not belong to this sign-in; start the sign-in again.",
+        sso::id_token::UNVERIFIED,
     );
     assert!(!err.to_string().contains("replayed-access-token"));
+}
+
+/// OpenID Connect Core 3.1.3.7: every way an ID token can be wrong is refused in one sentence, before any server
+/// token exists, and the realm session the answer opened is ended again.
+#[tokio::test]
+async fn every_spoiled_id_token_is_refused_and_its_session_ended() {
+    use conda_connect::emulator::oidc::IdTokenFault;
+    for fault in [
+        IdTokenFault::Unsigned,
+        IdTokenFault::WrongKey,
+        IdTokenFault::UnlistedAlgorithm,
+        IdTokenFault::WrongIssuer,
+        IdTokenFault::WrongAudience,
+        IdTokenFault::NoAuthorizedParty,
+        IdTokenFault::Expired,
+        IdTokenFault::IssuedInTheFuture,
+        IdTokenFault::WrongNonce,
+        IdTokenFault::Missing,
+    ] {
+        let world = sso_world().await;
+        world
+            .emu
+            .state
+            .lock()
+            .unwrap()
+            .sso
+            .as_mut()
+            .unwrap()
+            .id_token_fault = fault;
+        let (open, seen) = browser(Act::SignIn);
+        let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+            .await
+            .unwrap_err();
+        assert_sentence(
+            &world,
+            &seen.lock().unwrap().clone(),
+            &err,
+            sso::id_token::UNVERIFIED,
+        );
+        let st = world.emu.state.lock().unwrap();
+        assert!(st.tokens.is_empty(), "{fault:?}: no server token");
+        assert!(
+            st.sso.as_ref().unwrap().sessions.is_empty(),
+            "{fault:?}: the realm session it opened was ended"
+        );
+    }
+    // and a correct one passes, naming the account
+    let world = sso_world().await;
+    let (open, _) = browser(Act::SignIn);
+    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+        .await
+        .unwrap();
+    assert_eq!(tokens.identity.as_deref(), Some(DEMO_USER));
 }
 
 #[tokio::test]
@@ -801,8 +860,14 @@ async fn sso_never_leaves_https_for_plain_http() {
     let world = sso_world().await;
     // an HTTPS front whose realm redirect (the emulator's own) points to plain HTTP
     let front = self_signed_https_front(world.emu.addr).await;
+    let pinned = world
+        .engine()
+        .server_certificate(&front)
+        .await
+        .unwrap()
+        .sha256;
     let trusted = ClientConfig {
-        trusted: true,
+        pinned: Some(pinned),
         ..config()
     };
     let err = sso::discover(&front, &trusted).await.unwrap_err();
@@ -1177,13 +1242,26 @@ async fn trusting_the_server_does_not_trust_another_realm_host() {
             ),
         },
     );
+    let pinned = world
+        .engine()
+        .server_certificate(&front)
+        .await
+        .unwrap()
+        .sha256;
     let trusted = ClientConfig {
-        trusted: true,
+        pinned: Some(pinned),
         ..config()
     };
-    // the server's own certificate is trusted (the redirect was read), the realm host's is checked
-    let err = sso::discover(&front, &trusted).await.unwrap_err();
-    assert!(err.is_tls(), "{err}");
+    // the server's own certificate is trusted (the redirect was read), the realm host's is checked — and the
+    // sentence names the identity provider, not the server
+    let err = sso::discover(&front, &trusted)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("The identity provider's certificate at 127.0.0.2:"),
+        "{err}"
+    );
     assert!(
         world
             .emu
@@ -1203,7 +1281,7 @@ async fn trusting_the_server_does_not_trust_another_realm_host() {
 /// The SSO sign-in feeds the same transaction as the password: `.condarc`, ini, token files, channels, rollback.
 #[tokio::test]
 async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
-    use conda_connect::engine::session::{CondarcRestore, Selection, SsoMethod};
+    use conda_connect::engine::session::{CondarcRestore, Selection, SignIn, SsoMethod};
     let world = sso_world().await;
     world.write_condarc(USER_CONDARC);
     world.set_domain().await;
@@ -1222,7 +1300,7 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
         .login_sso(
             &options(None, 30),
             SsoMethod::Browser { open: false },
-            None,
+            &SignIn::default(),
             drive(Arc::new(Mutex::new(Seen::default()))),
         )
         .await
@@ -1245,7 +1323,10 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
         .login_sso(
             &options(None, 30),
             SsoMethod::Browser { open: false },
-            Some(&selection),
+            &SignIn {
+                selection: Some(selection.clone()),
+                ..SignIn::default()
+            },
             drive(Arc::new(Mutex::new(Seen::default()))),
         )
         .await

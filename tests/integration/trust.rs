@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
 use conda_connect::engine::Error;
+use conda_connect::engine::client::ServerClient;
 use conda_connect::engine::journal::CrashPoint;
 use conda_connect::engine::session::{CondarcRestore, Selection};
 
@@ -352,15 +353,20 @@ async fn a_server_that_ignores_paging_is_stopped() {
         },
     );
     let start = std::time::Instant::now();
+    let asked_before = requests_to(&world, "/api/account/channels");
     let err = world
         .engine()
         .channels(false)
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("does not end"), "{err}");
+    // the same full page again and again (a server that ignores `offset`): refused at the second page
+    assert!(err.contains("same channels again"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(60));
-    assert!(requests_to(&world, "/api/account/channels") <= 101);
+    assert_eq!(
+        requests_to(&world, "/api/account/channels") - asked_before,
+        2
+    );
 }
 
 // ------------------------------------------------------------------ 3. the user's edits always win
@@ -548,7 +554,22 @@ async fn another_tools_token_files_are_put_back_with_their_modes() {
     let files = conda_connect::engine::token_files::token_file_paths(&world.paths, &world.emu.url);
     let theirs = &files[0];
     std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
-    std::fs::write(theirs, "anaconda-client-token-0123456789").unwrap();
+    // another tool's sign-in to the same server: a live token of bob's
+    let client = ServerClient::new(&world.emu.url, &Default::default()).unwrap();
+    let jwt = client.login("bob", "bob-password").await.unwrap().token;
+    let other = client
+        .create_token(
+            &jwt,
+            &conda_connect::engine::client::NewToken {
+                name: "anaconda-client".into(),
+                scopes: vec!["artifact:download".into()],
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap()
+        .token;
+    std::fs::write(theirs, &other).unwrap();
     std::fs::set_permissions(theirs, std::fs::Permissions::from_mode(0o640)).unwrap();
     world.login().await;
     assert_eq!(
@@ -556,15 +577,9 @@ async fn another_tools_token_files_are_put_back_with_their_modes() {
         0o600,
         "0600 while it holds conda-connect's token"
     );
-    assert_ne!(
-        std::fs::read_to_string(theirs).unwrap(),
-        "anaconda-client-token-0123456789"
-    );
+    assert_ne!(std::fs::read_to_string(theirs).unwrap(), other);
     world.engine().logout().await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(theirs).unwrap(),
-        "anaconda-client-token-0123456789"
-    );
+    assert_eq!(std::fs::read_to_string(theirs).unwrap(), other);
     assert_eq!(mode(theirs), 0o640, "the mode it had");
     assert!(
         files[1..].iter().all(|p| !p.exists()),
@@ -637,7 +652,13 @@ async fn a_new_sign_in_never_drops_a_pending_revocation() {
 
 #[tokio::test]
 async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
-    let world = world().await;
+    let world = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        session_lifetime: Some(Duration::from_secs(5)),
+        ..Default::default()
+    })
+    .await;
+    world.set_domain().await;
     world.login().await;
     world.fault(
         "/api/account/tokens/",
@@ -645,7 +666,7 @@ async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
         FaultKind::Status { status: 503 },
     );
     world.engine().logout().await.unwrap();
-    // the session expired meanwhile: the server answers 401 to the stored JWT
+    // a 401 while the session has not lapsed may be a hiccup: it is retried, not given up
     world.emu.clear_faults();
     world.fault(
         "/api/account/tokens/",
@@ -654,16 +675,22 @@ async fn a_401_on_a_deferred_revocation_waits_for_the_next_sign_in() {
     );
     let mut engine = world.engine();
     engine.revoke_retry_after = Duration::ZERO;
-    let msg = engine.recover().await.unwrap().unwrap_or_default();
+    engine.recover().await.unwrap();
     assert!(
-        msg.contains("signing in to that server again will finish the cleanup"),
-        "{msg}"
+        !engine.pending_revocations().unwrap()[0].needs_sign_in,
+        "retried while the session lasts"
     );
+    // the session lapses and cannot be renewed (no realm): only a sign-in can revoke it now, and the user is told
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let msg = engine.recover().await.unwrap().unwrap_or_default();
+    assert!(msg.contains("only a new sign-in can revoke it"), "{msg}");
+    assert!(msg.contains("logout --finish"), "{msg}");
     assert_eq!(
         engine.pending_revocations().unwrap().len(),
         1,
         "a 401 is not a revocation"
     );
+    assert!(engine.pending_revocations().unwrap()[0].needs_sign_in);
     assert_eq!(world.emu.tokens().len(), 1);
     // the next sign-in finishes it with its fresh session
     world.emu.clear_faults();

@@ -311,7 +311,8 @@ impl Job<'_> {
         subdir: &str,
     ) -> (ChannelReport, Option<StoreFile>) {
         let base = format!("{}/{subdir}/repodata.json", source.url);
-        let key = format!("{:x}", md5::compute(base.as_bytes()));
+        let binding: store::Binding = md5::compute(base.as_bytes()).0;
+        let key = format!("{:x}", md5::Digest(binding));
         let rows_path = self.dir.join(format!("{key}.rows"));
         let info_path = self.dir.join(format!("{key}.info.json"));
         let info_bytes = cache_file::read_small(&info_path, MAX_INFO);
@@ -320,7 +321,8 @@ impl Job<'_> {
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_default();
         // a missing, truncated or foreign store is simply not used: the data is fetched again in full
-        let mut cached = store::open(&rows_path).filter(|s| info.rows.is_none_or(|r| r == s.rows));
+        let mut cached = store::open(&rows_path, &binding, self.limits.max_records)
+            .filter(|s| info.rows.is_none_or(|r| r == s.rows));
         if cached.is_none() {
             info.etag = None;
             info.last_modified = None;
@@ -381,7 +383,9 @@ impl Job<'_> {
                     info.last_modified = None;
                     let etag = header(&resp, "etag");
                     let last_modified = header(&resp, "last-modified");
-                    match stream_rows(resp, zst, self.limits, &self.budget, &rows_path).await {
+                    match stream_rows(resp, zst, self.limits, &self.budget, &rows_path, binding)
+                        .await
+                    {
                         Ok((written, summary, bytes, phases)) => {
                             report.phases = phases;
                             info.etag = etag;
@@ -468,6 +472,7 @@ async fn stream_rows(
     limits: &Limits,
     budget: &limits::MemoryBudget,
     dest: &Path,
+    binding: store::Binding,
 ) -> Result<(StoreFile, Summary, u64, PhaseTimes), ScanError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, String>>(8);
     let limits = *limits;
@@ -501,7 +506,7 @@ async fn stream_rows(
         };
         let scanned = started.elapsed();
         let written = arena
-            .write(&dest)
+            .write(&dest, &binding)
             .map_err(|e| ScanError::Write(e.to_string()))?;
         let ms = |d: Duration| d.as_millis() as u64;
         let phases = PhaseTimes {

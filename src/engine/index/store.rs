@@ -1,10 +1,12 @@
 //! The row store: one file per channel directory holding its packages (name, version, build) sorted by name and
 //! version, in a layout that is used where it lies — memory-mapped when someone searches, never rebuilt in memory.
 //!
-//! Layout (little-endian): `CCROWS2\n`, row count (u64), text length (u64), then per row its text offset (u32) and
-//! the lengths of name, version and build (u16 each), then the text, then `\n#end-2\n`. A run that finds the
-//! server's data unchanged (304) checks only the header, the end marker and the file size (a truncated file is
-//! detected and refetched); loading checks every row's bounds (a damaged file is refused, never read out of range).
+//! Layout (little-endian): `CCROWS3\n`, row count (u64), text length (u64), the binding (16 bytes: the md5 of the
+//! repodata URL the rows came from), then per row its text offset (u32) and the lengths of name, version and build
+//! (u16 each), then the text, then `\n#end-3\n`. A run that finds the server's data unchanged (304) checks only the
+//! header, the binding, the row count against the records bound, the end marker and the file size (a truncated
+//! file, or one copied from another channel directory, is detected and refetched); loading checks every row's
+//! bounds (a damaged file is refused, never read out of range).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -14,9 +16,12 @@ use std::sync::Arc;
 use super::cache_file;
 use super::limits::{Limit, MemoryBudget};
 
-const MAGIC: &[u8; 8] = b"CCROWS2\n";
-const END: &[u8; 8] = b"\n#end-2\n";
-const HEADER: u64 = 24;
+const MAGIC: &[u8; 8] = b"CCROWS3\n";
+const END: &[u8; 8] = b"\n#end-3\n";
+const HEADER: u64 = 40;
+
+/// What a store belongs to: the md5 of the repodata URL (without token) of its channel directory.
+pub type Binding = [u8; 16];
 const ROW: u64 = 10;
 
 #[derive(Clone, Copy)]
@@ -107,7 +112,7 @@ impl RowArena {
 
     /// Sort by (name, version, build) and write the store to `dest` (temp file + rename, 0600). Returns the open
     /// file, which stays valid for readers even when a later run replaces the path.
-    pub fn write(mut self, dest: &Path) -> io::Result<StoreFile> {
+    pub fn write(mut self, dest: &Path, binding: &Binding) -> io::Result<StoreFile> {
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_unstable_by(|a, b| {
             self.field(a, 0)
@@ -126,6 +131,7 @@ impl RowArena {
             writer.write_all(MAGIC)?;
             writer.write_all(&(rows.len() as u64).to_le_bytes())?;
             writer.write_all(&(self.text.len() as u64).to_le_bytes())?;
+            writer.write_all(binding)?;
             for row in &rows {
                 let mut rec = [0u8; ROW as usize];
                 rec[0..4].copy_from_slice(&row.off.to_le_bytes());
@@ -169,10 +175,15 @@ pub struct StoreFile {
     pub path: PathBuf,
 }
 
-/// Open the store at `path` if its header, end marker and size agree (O(1): nothing else is read).
-pub fn open(path: &Path) -> Option<StoreFile> {
+/// Open the store at `path` if its header, end marker and size agree, it belongs to `binding`'s channel directory
+/// and holds at most `max_rows` rows (O(1): nothing else is read).
+pub fn open(path: &Path, binding: &Binding, max_rows: u64) -> Option<StoreFile> {
     let (file, len) = cache_file::open_regular(path, u64::MAX)?;
-    let (rows, _) = check_frame(&file, len).ok()?;
+    let (rows, _, bound_to) = check_frame(&file, len).ok()?;
+    if &bound_to != binding || rows > max_rows {
+        tracing::warn!(path = %path.display(), rows, "a row store of another channel directory, or too large; not used");
+        return None;
+    }
     Some(StoreFile {
         file: Arc::new(file),
         rows,
@@ -204,7 +215,7 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     }
 }
 
-fn check_frame(file: &File, len: u64) -> io::Result<(u64, u64)> {
+fn check_frame(file: &File, len: u64) -> io::Result<(u64, u64, Binding)> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a row store");
     if len < HEADER + END.len() as u64 {
         return Err(bad());
@@ -222,7 +233,8 @@ fn check_frame(file: &File, len: u64) -> io::Result<(u64, u64)> {
     if &head[..8] != MAGIC || &end != END || expected != Some(len) {
         return Err(bad());
     }
-    Ok((rows, text))
+    let binding: Binding = head[24..40].try_into().expect("16 bytes");
+    Ok((rows, text, binding))
 }
 
 /// One channel directory's part of the index: the open store file and where it came from.
@@ -310,7 +322,7 @@ fn forget_damaged(index_part: &IndexPart) {
 
 fn load_part(index_part: &IndexPart) -> io::Result<LoadedPart> {
     let len = index_part.file.metadata()?.len();
-    let (rows, text) = check_frame(&index_part.file, len)?;
+    let (rows, text, _) = check_frame(&index_part.file, len)?;
     let map = StoreBytes::of(&index_part.file, len)?;
     if map.len() as u64 != len {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
@@ -642,7 +654,7 @@ mod tests {
         for (n, v, b) in rows {
             arena.push(n, v, b).unwrap();
         }
-        arena.write(&dir.join(name)).unwrap()
+        arena.write(&dir.join(name), &[7; 16]).unwrap()
     }
 
     #[test]
@@ -662,7 +674,18 @@ mod tests {
             "b.rows",
             &[("numpy-docs", "1", ""), ("NumX", "3", "x")],
         );
-        assert_eq!(open(&dir.path().join("a.rows")).unwrap().rows, 3);
+        assert_eq!(
+            open(&dir.path().join("a.rows"), &[7; 16], 3).unwrap().rows,
+            3
+        );
+        assert!(
+            open(&dir.path().join("a.rows"), &[8; 16], 3).is_none(),
+            "bound to another channel directory"
+        );
+        assert!(
+            open(&dir.path().join("a.rows"), &[7; 16], 2).is_none(),
+            "more rows than the bound"
+        );
         let mut idx = PackageIndex::default();
         idx.push("main", "noarch", main_store);
         idx.push("internal", "linux-64", internal_store);
@@ -705,13 +728,16 @@ mod tests {
         let good = std::fs::read(&path).unwrap();
         for cut in [0, 10, good.len() / 2, good.len() - 1] {
             std::fs::write(&path, &good[..cut]).unwrap();
-            assert!(open(&path).is_none(), "truncated at {cut}");
+            assert!(
+                open(&path, &[7; 16], u64::MAX).is_none(),
+                "truncated at {cut}"
+            );
         }
         // a row pointing past the text: the frame is fine, loading refuses it
         let mut bad = good.clone();
         bad[HEADER as usize + 4] = 0xff;
         std::fs::write(&path, &bad).unwrap();
-        let reopened = open(&path).unwrap();
+        let reopened = open(&path, &[7; 16], u64::MAX).unwrap();
         let mut idx = PackageIndex::default();
         idx.push("c", "noarch", reopened);
         assert!(idx.load().is_err());
@@ -756,7 +782,12 @@ mod tests {
         for reader in readers {
             reader.join().unwrap();
         }
-        assert_eq!(open(&dir.path().join("a.rows")).unwrap().rows, 2);
+        assert_eq!(
+            open(&dir.path().join("a.rows"), &[7; 16], u64::MAX)
+                .unwrap()
+                .rows,
+            2
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Engine {
         };
         selection.check()?;
         let mut crash = self.crash.clone();
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.recover_locked().await?;
         let (mut record, secrets) = self.signed_in()?;
         self.check_writable(&[self.paths.condarc.as_path()])?;

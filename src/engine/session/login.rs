@@ -16,15 +16,27 @@ use crate::engine::secrets::{PreviousFile, SessionSecrets};
 use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 use crate::engine::token_files;
 
-use super::{Engine, LoginOutcome, OnFailure, Selection, SessionRecord, md5_hex, today};
+use super::revocations::Deferred;
+use super::{
+    DomainChoice, Engine, LoginOutcome, OnFailure, Selection, SessionRecord, md5_hex, today,
+};
 
 /// The ini keys a sign-in sets and sign-out clears.
 pub(crate) const INI_LOGIN_KEYS: [&str; 4] = crate::engine::navigator_ini::LOGIN_KEYS;
 
+/// What a sign-in does besides signing in: another domain (written with the sign-in, so that a failed or
+/// interrupted sign-in leaves the configured one as it was), and channels applied in the same transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignIn {
+    pub domain: Option<DomainChoice>,
+    pub selection: Option<Selection>,
+}
+
 impl Engine {
     /// Sign in with a password: server side first, then all local changes as one journaled transaction.
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginOutcome> {
-        self.login_with_channels(username, password, None).await
+        self.login_with(username, password, &SignIn::default())
+            .await
     }
 
     /// Sign in and, when `selection` is given, apply it in the same transaction: if the channels cannot be
@@ -35,20 +47,52 @@ impl Engine {
         password: &str,
         selection: Option<&Selection>,
     ) -> Result<LoginOutcome> {
+        let request = SignIn {
+            selection: selection.cloned(),
+            ..SignIn::default()
+        };
+        self.login_with(username, password, &request).await
+    }
+
+    /// Sign in with a password as `request` says. The configuration lock is not held while the server checks the
+    /// password (a directory behind it can be slow): the checks run before and again, under the lock, after.
+    pub async fn login_with(
+        &self,
+        username: &str,
+        password: &str,
+        request: &SignIn,
+    ) -> Result<LoginOutcome> {
         crate::engine::redact::register(password);
-        if let Some(selection) = selection {
+        if let Some(selection) = &request.selection {
             selection.check()?;
         }
-        let _lock = self.lock()?;
-        let (domain, client) = self.prepare_login().await?;
+        let (domain, client) = {
+            let _lock = self.lock_async().await?;
+            self.prepare_login(request.domain.as_ref()).await?
+        };
         let tokens = client.login(username, password).await?;
-        self.complete_login(&domain, &client, tokens, selection, None)
+        let _lock = self.lock_async().await?;
+        let (now, client) = match self.prepare_login(request.domain.as_ref()).await {
+            Ok(ready) => ready,
+            Err(error) => {
+                self.abandon_session(&domain, &tokens, None).await;
+                return Err(error);
+            }
+        };
+        if now != domain {
+            self.abandon_session(&domain, &tokens, None).await;
+            return Err(domain_changed(&now));
+        }
+        self.complete_login(&domain, &client, tokens, request, None)
             .await
     }
 
-    /// Checks before any request: not signed in yet, a domain set, every local file readable and writable, the
-    /// server there. Returns the domain and its client. The caller holds the lock.
-    pub(crate) async fn prepare_login(&self) -> Result<(String, ServerClient)> {
+    /// Checks before any request: not signed in yet, a domain set (or given), every local file readable and
+    /// writable, the server there. Returns the domain and its client. The caller holds the lock.
+    pub(crate) async fn prepare_login(
+        &self,
+        choice: Option<&DomainChoice>,
+    ) -> Result<(String, ServerClient)> {
         self.recover_locked().await?;
         if let Some(session) = self.session()? {
             return Err(Error::AlreadyLoggedIn {
@@ -57,7 +101,10 @@ impl Engine {
             });
         }
         let ini = self.ini()?;
-        let domain = ini.api_url().ok_or(Error::NoDomain)?;
+        let domain = match choice {
+            Some(choice) => choice.domain.clone(),
+            None => ini.api_url().ok_or(Error::NoDomain)?,
+        };
         self.read_condarc()?;
         let mut targets = vec![
             self.paths.condarc.as_path(),
@@ -66,9 +113,34 @@ impl Engine {
         let token_paths = token_files::token_file_paths(&self.paths, &domain);
         targets.extend(token_paths.iter().map(|p| p.as_path()));
         self.check_writable(&targets)?;
-        let client = self.client(&domain)?;
+        let client = self.sign_in_client(&domain, choice)?;
         client.system().await?;
         Ok((domain, client))
+    }
+
+    /// The client for a sign-in: with the certificate the user just trusted when the domain comes with the
+    /// command, else the stored trust.
+    pub(crate) fn sign_in_client(
+        &self,
+        domain: &str,
+        choice: Option<&DomainChoice>,
+    ) -> Result<ServerClient> {
+        ServerClient::new(domain, &self.sign_in_config(domain, choice)?)
+    }
+
+    /// A session obtained for a sign-in that does not go on (another process signed in meanwhile, the domain
+    /// changed): its identity-provider session is ended, not left open.
+    pub(crate) async fn abandon_session(
+        &self,
+        domain: &str,
+        tokens: &LoginTokens,
+        sso_client_id: Option<&str>,
+    ) {
+        if let Some(refresh) = &tokens.refresh_token
+            && let Err(error) = self.end_idp_session(domain, sso_client_id, refresh).await
+        {
+            tracing::info!(error = %error, "the abandoned sign-in's identity-provider session was not ended");
+        }
     }
 
     /// Everything after the session JWT exists (from a password or from single sign-on): the account, the access
@@ -78,7 +150,7 @@ impl Engine {
         domain: &str,
         client: &ServerClient,
         tokens: LoginTokens,
-        selection: Option<&Selection>,
+        request: &SignIn,
         sso_client_id: Option<&str>,
     ) -> Result<LoginOutcome> {
         let mut crash = self.crash.clone();
@@ -87,7 +159,15 @@ impl Engine {
         if let Some(refresh) = &tokens.refresh_token {
             crate::engine::redact::register(refresh);
         }
-        let account = client.account(Auth::Jwt(&tokens.token)).await?;
+        let selection = request.selection.as_ref();
+        let account = match client.account(Auth::Jwt(&tokens.token)).await {
+            Ok(account) => account,
+            Err(error) => {
+                // no server token exists yet: the identity provider's session is all there is to end
+                self.abandon_session(domain, &tokens, sso_client_id).await;
+                return Err(error);
+            }
+        };
         let token_name = format!(
             "conda-connect-{}-{}",
             today().format("%Y-%m-%d"),
@@ -100,49 +180,56 @@ impl Engine {
         };
         // The journal first: from here on, a crash is cleaned up by recovery (the JWT in the secret store, and a
         // token that may get created under `token_name`).
+        let server_pending = |token_id: Option<String>| Stage::ServerPending {
+            domain: domain.to_string(),
+            token_name: token_name.clone(),
+            token_id,
+            user_id: Some(account.user_id.clone()),
+            sso_client_id: sso_client_id.map(str::to_string),
+        };
         let mut pending = Journal {
             operation: "sign-in".into(),
-            stage: Stage::ServerPending {
-                domain: domain.to_string(),
-                token_name: token_name.clone(),
-                token_id: None,
-                user_id: Some(account.user_id.clone()),
-            },
+            stage: server_pending(None),
             ops: Vec::new(),
             after: After::default(),
         };
-        pending.save(&self.paths.journal_file())?;
+        if let Err(error) = pending.save(&self.paths.journal_file()) {
+            self.abandon_session(domain, &tokens, sso_client_id).await;
+            return Err(error);
+        }
         self.step(&mut crash)?;
         if let Err(error) = self.secrets.set(domain, &secrets) {
+            self.abandon_session(domain, &tokens, sso_client_id).await;
             crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
             return Err(error);
         }
         self.step(&mut crash)?;
+        let expires = (today() + chrono::Duration::days(365))
+            .format("%Y-%m-%d")
+            .to_string();
         let new_token = NewToken {
             name: token_name.clone(),
             scopes: SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect(),
-            expires_at: Some(
-                (today() + chrono::Duration::days(365))
-                    .format("%Y-%m-%d")
-                    .to_string(),
-            ),
+            expires_at: Some(expires.clone()),
         };
         let created = match client.create_token(&tokens.token, &new_token).await {
             Ok(created) => created,
             Err(error) => {
                 // The request may have reached the server: remove any token of that name.
-                self.settle_server_pending(client, domain, &token_name, None, &account)
-                    .await?;
+                self.settle_server_pending(
+                    client,
+                    domain,
+                    &token_name,
+                    None,
+                    &account,
+                    sso_client_id,
+                )
+                .await?;
                 return Err(error);
             }
         };
         // The revocation intent by id, before anything else can fail.
-        pending.stage = Stage::ServerPending {
-            domain: domain.to_string(),
-            token_name: token_name.clone(),
-            token_id: Some(created.id.clone()),
-            user_id: Some(account.user_id.clone()),
-        };
+        pending.stage = server_pending(Some(created.id.clone()));
         let journaled = pending.save(&self.paths.journal_file());
         self.step(&mut crash)?;
         let result = async {
@@ -159,11 +246,17 @@ impl Engine {
             secrets.access_token = Some(created.token.clone());
             secrets.previous_token_files = previous;
             self.secrets.set(domain, &secrets)?;
-            let mut journal =
-                self.plan_login(domain, &account, &created, &token_name, applied.as_ref())?;
-            if let Some(id) = sso_client_id {
-                self.mark_sso(&mut journal, id);
-            }
+            let plan = LoginPlan {
+                domain,
+                account: &account,
+                created: &created,
+                token_name: &token_name,
+                expires: &expires,
+                selection: applied.as_ref(),
+                choice: request.domain.as_ref(),
+                sso_client_id,
+            };
+            let journal = self.plan_login(&plan)?;
             self.commit(
                 journal,
                 &mut crash,
@@ -175,7 +268,10 @@ impl Engine {
         .await;
         let applied = match result {
             Ok(applied) => applied,
-            Err(error @ Error::SimulatedCrash { .. }) => return Err(error),
+            // the journal stays and the next start finishes (or undoes, then revokes): nothing to settle now
+            Err(error @ (Error::SimulatedCrash { .. } | Error::Unfinished { .. })) => {
+                return Err(error);
+            }
             Err(error) => {
                 tracing::error!(error = %error, "sign-in failed after the server token was created; undoing it");
                 self.settle_server_pending(
@@ -184,6 +280,7 @@ impl Engine {
                     &token_name,
                     Some(&created.id),
                     &account,
+                    sso_client_id,
                 )
                 .await?;
                 return Err(error);
@@ -233,8 +330,8 @@ impl Engine {
     }
 
     /// After the server token exists and the sign-in failed: revoke it now, or record the revocation so that a
-    /// later command finishes it; then forget the sign-in. When not even the record can be made, the journal
-    /// stays and recovery tries again.
+    /// later command finishes it; then forget the sign-in and end its identity-provider session once the token
+    /// is revoked. When not even the record can be made, the journal stays and recovery tries again.
     pub(crate) async fn settle_server_pending(
         &self,
         client: &ServerClient,
@@ -242,25 +339,50 @@ impl Engine {
         token_name: &str,
         token_id: Option<&str>,
         account: &Account,
+        sso_client_id: Option<&str>,
     ) -> Result<()> {
-        let jwt = self.secrets.get(domain)?.map(|s| s.jwt).unwrap_or_default();
-        let revoked = self.revoke_now(client, &jwt, token_name, token_id).await;
-        if let Err(error) = revoked {
-            tracing::warn!(error = %error, "the token of a failed sign-in could not be revoked yet");
-            self.defer_revocation(domain, token_name, token_id, Some(&account.user_id), &jwt)?;
+        let kept = self.secrets.get(domain)?.unwrap_or_default();
+        let revoked = self
+            .revoke_now(client, &kept.jwt, token_name, token_id)
+            .await;
+        match revoked {
+            Ok(()) => {
+                if let Some(refresh) = &kept.refresh_token
+                    && let Err(error) = self.end_idp_session(domain, sso_client_id, refresh).await
+                {
+                    tracing::info!(error = %error, "the failed sign-in's identity-provider session was not ended");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "the token of a failed sign-in could not be revoked yet");
+                self.defer_revocation(
+                    Deferred {
+                        domain,
+                        token_name,
+                        token_id,
+                        user_id: Some(&account.user_id),
+                        sso_client_id,
+                        expires: None,
+                    },
+                    Some(&kept),
+                )?;
+            }
         }
         self.secrets.delete(domain)?;
         Journal::clear(&self.paths.journal_file())
     }
 
-    fn plan_login(
-        &self,
-        domain: &str,
-        account: &Account,
-        created: &CreatedToken,
-        token_name: &str,
-        selection: Option<&Selection>,
-    ) -> Result<Journal> {
+    fn plan_login(&self, plan: &LoginPlan<'_>) -> Result<Journal> {
+        let LoginPlan {
+            domain,
+            account,
+            created,
+            token_name,
+            expires,
+            selection,
+            choice,
+            sso_client_id,
+        } = *plan;
         // Read the user's files now, after the server round trips: an edit made meanwhile is in the snapshot
         // and kept. An edit in the few milliseconds until they are written is merged (FileOp::Swap).
         let condarc_before = self.read_condarc_settled()?;
@@ -297,6 +419,9 @@ impl Engine {
             .map(|k| (k.to_string(), ini.raw(k)))
             .collect();
         ini.migrate_old_names();
+        if let Some(choice) = choice {
+            choice.write_to(&mut ini);
+        }
         ini.set_logged_in(domain, &created.token, &created.id);
         if let Some(text) = ini.changed_text() {
             ops.push(FileOp::swap(
@@ -330,7 +455,8 @@ impl Engine {
             ini_before,
             ini_mode_before: files::mode_of(&self.paths.navigator_ini),
             user_key,
-            sso_client_id: None,
+            sso_client_id: sso_client_id.map(str::to_string),
+            token_expires: Some(expires.to_string()),
         };
         ops.push(self.record_op(&record));
         ops.push(FileOp::swap(
@@ -348,23 +474,31 @@ impl Engine {
         })
     }
 
-    /// Record in the planned session record that this sign-in came through single sign-on with `client_id`.
-    fn mark_sso(&self, journal: &mut Journal, client_id: &str) {
-        let session_file = self.paths.session_file();
-        for op in journal.ops.iter_mut() {
-            if let FileOp::Write { path, content, .. } = op
-                && *path == session_file
-                && let Ok(mut record) = serde_json::from_str::<SessionRecord>(content)
-            {
-                record.sso_client_id = Some(client_id.to_string());
-                *op = self.record_op(&record);
-            }
-        }
-    }
-
     pub(crate) fn record_op(&self, record: &SessionRecord) -> FileOp {
         let json = serde_json::to_string_pretty(record).expect("record serialises");
         FileOp::write(&self.paths.session_file(), &json, Some(0o600))
+    }
+}
+
+/// Everything a sign-in's local transaction is planned from.
+#[derive(Clone, Copy)]
+struct LoginPlan<'a> {
+    domain: &'a str,
+    account: &'a Account,
+    created: &'a CreatedToken,
+    token_name: &'a str,
+    expires: &'a str,
+    selection: Option<&'a Selection>,
+    choice: Option<&'a DomainChoice>,
+    sso_client_id: Option<&'a str>,
+}
+
+/// Another process changed the domain while this sign-in waited.
+pub(crate) fn domain_changed(now: &str) -> Error {
+    Error::Refused {
+        reason: format!(
+            "The Anaconda Server domain changed to {now} during the sign-in; sign in again."
+        ),
     }
 }
 

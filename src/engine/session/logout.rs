@@ -19,7 +19,7 @@ impl Engine {
     /// revoke the server token — retried by later commands until the server confirms it.
     pub async fn logout(&self) -> Result<LogoutOutcome> {
         let mut crash = self.crash.clone();
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.recover_locked().await?;
         let Some(record) = self.session()? else {
             return self.logout_detected();
@@ -49,34 +49,22 @@ impl Engine {
         ops.push(store.plan_index(&index));
         let restore = self.plan_condarc_restore(&record, current.as_deref(), &store, &mut ops)?;
         self.plan_ini_restore(&record, &mut ops)?;
-        let notes = self.plan_token_file_restore(&record, &secrets, &mut ops)?;
+        let notes = self
+            .plan_token_file_restore(&record, &secrets, &mut ops)
+            .await?;
         ops.push(FileOp::remove(&self.paths.session_file()));
         let mut notes = notes;
-        let session_lost = secrets.jwt.is_empty();
-        if session_lost {
-            // the secret store lost the session: only a new sign-in can revoke the token
-            self.defer_revocation(
-                &record.domain,
-                "",
-                Some(&record.token_id),
-                Some(&record.user_id),
-                "",
-            )?;
-            notes.push(format!(
-                "The session's secrets were missing, so the server token could not be revoked; signing in to {} \
-                 again will finish the cleanup.",
-                record.domain
-            ));
-        }
         let after = After {
-            revoke: (!session_lost).then(|| RevokeToken {
+            revoke: Some(RevokeToken {
                 domain: record.domain.clone(),
                 token_id: record.token_id.clone(),
                 user_id: Some(record.user_id.clone()),
                 account: record.domain.clone(),
+                sso_client_id: record.sso_client_id.clone(),
+                expires: record.token_expires.clone(),
             }),
             delete_secrets: vec![record.domain.clone()],
-            store_access_token: None,
+            ..After::default()
         };
         let journal = Journal {
             operation: "sign-out".into(),
@@ -84,7 +72,8 @@ impl Engine {
             ops,
             after,
         };
-        let revoked = self.commit(journal, &mut crash, OnFailure::Undo).await? && !session_lost;
+        let done = self.commit(journal, &mut crash, OnFailure::Undo).await?;
+        notes.extend(done.notes);
         notes.extend(self.condarc_link_note());
         // the cache holds private channels' package names
         if let Err(error) =
@@ -92,14 +81,10 @@ impl Engine {
         {
             tracing::warn!(error = %error, "the server's repodata cache could not be removed");
         }
-        if let (Some(client_id), Some(refresh)) = (&record.sso_client_id, &secrets.refresh_token) {
-            self.end_sso_session(&record.domain, client_id, refresh)
-                .await;
-        }
         Ok(LogoutOutcome {
             domain: record.domain,
-            server_token_revoked: revoked,
-            revocation_retried_later: !revoked && !session_lost,
+            server_token_revoked: done.revoked,
+            unrevoked: done.unrevoked,
             condarc: restore,
             notes,
         })
@@ -174,10 +159,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Token files conda-connect wrote: removed, or put back as they were before sign-in. A file that no longer
-    /// holds conda-connect's token belongs to someone else now (another sign-in, another user sharing the
-    /// folder) and is left alone. Returns sentences about those.
-    fn plan_token_file_restore(
+    /// Token files conda-connect wrote: removed, or put back as they were before sign-in — but only when what
+    /// they held still belongs to a sign-in that exists: a token the server no longer accepts (another user's
+    /// conda-connect sharing the folder has signed out and revoked it since) is removed instead, never brought
+    /// back. A file that no longer holds conda-connect's token belongs to someone else now (another sign-in,
+    /// another user sharing the folder) and is left alone. Returns sentences about those.
+    async fn plan_token_file_restore(
         &self,
         record: &SessionRecord,
         secrets: &SessionSecrets,
@@ -194,6 +181,7 @@ impl Engine {
             .flatten()
         });
         let ours = secrets.access_token.as_deref().or(from_ini.as_deref());
+        let mut alive: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
         for path in token_files::token_file_paths(&self.paths, &record.domain) {
             let Some(current) = files::read_optional(&path)? else {
                 continue;
@@ -205,9 +193,30 @@ impl Engine {
                 ));
                 continue;
             }
-            let previous = secrets
+            let mut previous = secrets
                 .previous_token_files
                 .get(&path.display().to_string());
+            if let Some(before) = previous {
+                let live = match alive.get(&before.content) {
+                    Some(live) => *live,
+                    None => {
+                        let live = self
+                            .token_still_valid(&record.domain, before.content.trim())
+                            .await;
+                        alive.insert(before.content.clone(), live);
+                        live
+                    }
+                };
+                if !live {
+                    notes.push(format!(
+                        "{} held a token before sign-in that {} no longer accepts; it was removed instead of put \
+                         back.",
+                        self.paths.display(&path),
+                        record.domain
+                    ));
+                    previous = None;
+                }
+            }
             ops.push(FileOp::swap(
                 &path,
                 Some(&current),
@@ -217,6 +226,21 @@ impl Engine {
             ));
         }
         Ok(notes)
+    }
+
+    /// Whether the server still accepts `token` (`/api/account/token-info`). Only a refusal (401/403) counts as
+    /// dead: when the server cannot be asked, the token is taken as valid (putting back what was there is the
+    /// cautious choice).
+    async fn token_still_valid(&self, domain: &str, token: &str) -> bool {
+        if crate::engine::server_values::access_token(token, "a token file").is_err() {
+            return true;
+        }
+        let Ok(client) = self.client(domain) else {
+            return true;
+        };
+        let asked =
+            tokio::time::timeout(std::time::Duration::from_secs(5), client.token_info(token)).await;
+        !matches!(asked, Ok(Err(Error::Unauthorized { .. })))
     }
 
     /// Sign-out of a sign-in conda-connect did not make (token file / conda-repo-cli): remove the token files for
@@ -263,7 +287,7 @@ impl Engine {
         Ok(LogoutOutcome {
             domain,
             server_token_revoked: false,
-            revocation_retried_later: false,
+            unrevoked: None,
             condarc: CondarcRestore::Untouched,
             notes: {
                 notes.push(

@@ -9,10 +9,12 @@
 //! [`preferences`], [`status`]; this file holds the shared types and the [`Engine`] itself.
 
 mod channels;
+mod finish;
 mod login;
 mod logout;
 mod preferences;
 mod recovery;
+mod renewal;
 mod revocations;
 mod sso_login;
 mod status;
@@ -29,14 +31,18 @@ use crate::engine::condarc::{self, CondaSettings, CondaValue};
 use crate::engine::domain;
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{Applied, CrashPoint, FileOp, Journal};
+use crate::engine::journal::{After, Applied, CrashPoint, FileOp, Journal, Stage};
 use crate::engine::lock::ConfigLock;
 use crate::engine::navigator_ini::NavigatorIni;
 use crate::engine::paths::Paths;
 use crate::engine::secrets::{SecretStore, SessionSecrets};
-pub use preferences::{Preferences, checked_client_id};
-pub use revocations::PendingRevocation;
-pub use sso_login::SsoMethod;
+pub use finish::FinishOutcome;
+pub use login::SignIn;
+pub use preferences::{DomainChoice, Preferences, Trust, checked_client_id};
+pub(crate) use renewal::StoredSession;
+pub use renewal::{jwt_expiry, jwt_lapsed};
+pub use revocations::{PendingRevocation, Unrevoked};
+pub use sso_login::{SsoAuthenticated, SsoMethod};
 
 /// conda-connect's record of the active sign-in (`<data dir>/session.json`, 0600). Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +73,9 @@ pub struct SessionRecord {
     /// Set for a single sign-on: the identity provider's client id (sign-out ends that session too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso_client_id: Option<String>,
+    /// The sign-in token's expiry date (`YYYY-MM-DD`), as asked for at its creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires: Option<String>,
 }
 
 /// A channel selection (Add Channels).
@@ -132,6 +141,8 @@ pub struct Status {
     /// `password` or `sso` for a sign-in conda-connect made.
     pub auth: Option<String>,
     pub secrets_backend: String,
+    /// Server tokens of earlier sessions not revoked yet (shown until they are).
+    pub pending_revocations: Vec<Unrevoked>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,9 +178,10 @@ pub enum CondarcRestore {
 pub struct LogoutOutcome {
     pub domain: String,
     pub server_token_revoked: bool,
-    /// Whether a failed revocation was recorded to be retried (false for a sign-in made outside conda-connect,
-    /// whose token conda-connect cannot revoke).
-    pub revocation_retried_later: bool,
+    /// The server token, when it could not be revoked now: retried later, or (when the session has ended) left
+    /// for `logout --finish`. `None` when it was revoked, and for a sign-in made outside conda-connect, whose
+    /// token conda-connect cannot revoke.
+    pub unrevoked: Option<Unrevoked>,
     pub condarc: CondarcRestore,
     /// Sentences about what else happened (token files left alone because someone else changed them, …).
     pub notes: Vec<String>,
@@ -210,6 +222,28 @@ pub struct Engine {
     pub revoke_budget: Duration,
 }
 
+/// Apply one operation; the operation that puts the file back (`None` when nothing was changed). The inverse is
+/// a compare-and-swap against what was written, so an undo replayed later never overwrites a change made since.
+fn apply_recording_undo(op: &FileOp) -> Result<Option<FileOp>> {
+    let before = files::read_optional(op.path())?;
+    let mode = files::mode_of(op.path());
+    if op.apply()? == Applied::LeftAlone {
+        return Ok(None);
+    }
+    let after = files::read_optional(op.path())?;
+    if after == before && files::mode_of(op.path()) == mode {
+        return Ok(None);
+    }
+    let before_text = before.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    Ok(Some(FileOp::swap(
+        op.path(),
+        after.as_deref(),
+        before_text.as_deref(),
+        mode,
+        None,
+    )))
+}
+
 /// Today's date as the server counts it (UTC), for token names and expiry dates.
 pub fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
@@ -238,6 +272,22 @@ impl Engine {
     pub(crate) fn lock(&self) -> Result<ConfigLock> {
         ConfigLock::acquire(&self.paths.lock_file(), self.lock_wait)?
             .with_dirs(&self.paths.token_dirs, self.lock_wait)
+    }
+
+    /// [`Engine::lock`] for async code: the wait sleeps on the runtime's timer instead of blocking one of its
+    /// threads (the window runs its work on a small runtime).
+    pub(crate) async fn lock_async(&self) -> Result<ConfigLock> {
+        let start = std::time::Instant::now();
+        loop {
+            let attempt = ConfigLock::acquire(&self.paths.lock_file(), Duration::ZERO)
+                .and_then(|lock| lock.with_dirs(&self.paths.token_dirs, Duration::ZERO));
+            match attempt {
+                Err(Error::Locked) if start.elapsed() < self.lock_wait => {
+                    tokio::time::sleep(Duration::from_millis(25)).await
+                }
+                other => return other,
+            }
+        }
     }
 
     fn step(&self, crash: &mut Option<CrashPoint>) -> Result<()> {
@@ -346,9 +396,13 @@ impl Engine {
     pub fn client_config(&self, domain: &str) -> Result<ClientConfig> {
         let mut config = self.client_defaults.clone();
         let ini = self.ini().ok();
-        config.trusted = ini
+        // trusted by the user: that host, with the certificate whose fingerprint was pinned (a host Navigator
+        // trusts without a pin asks the question again)
+        let netloc = domain::netloc(domain);
+        config.pinned = ini
             .as_ref()
-            .is_some_and(|i| i.trusted_servers().contains(&domain::netloc(domain)));
+            .filter(|i| i.trusted_servers().contains(&netloc))
+            .and_then(|i| i.pinned_certificate(&netloc));
         if let Some(ini) = &ini
             && ini.ssl_verification()
             && let Some(cert) = ini.ssl_certificate()
@@ -369,66 +423,102 @@ impl Engine {
 
     /// Save the journal, apply its operations, run its post-work. On a failure half-way, [`OnFailure::Undo`]
     /// puts every file back as it was (content and mode) and drops the journal; [`OnFailure::Complete`] keeps
-    /// the journal so that the next command completes it. Returns whether the server token (if any) was revoked.
+    /// the journal so that the next command completes it. The undo is journaled itself before it starts, so a
+    /// failure during the undo (a disk that keeps failing) leaves a journal the next command finishes
+    /// ([`Error::Unfinished`]). Returns what the after-work achieved (the server token's revocation, if any).
     pub(crate) async fn commit(
         &self,
         journal: Journal,
         crash: &mut Option<CrashPoint>,
         on_failure: OnFailure,
-    ) -> Result<bool> {
+    ) -> Result<recovery::AfterOutcome> {
         let path = self.paths.journal_file();
         journal.save(&path)?;
         self.step(crash)?;
         let mut undo: Vec<FileOp> = Vec::new();
         for op in &journal.ops {
-            let applied = files::read_optional(op.path()).and_then(|before| {
-                let mode = files::mode_of(op.path());
-                let outcome = op.apply()?;
-                Ok((
-                    outcome,
-                    match before {
-                        Some(bytes) => FileOp::Write {
-                            path: op.path().to_path_buf(),
-                            content: String::from_utf8_lossy(&bytes).into_owned(),
-                            mode,
-                        },
-                        None => FileOp::remove(op.path()),
-                    },
-                ))
-            });
-            match applied {
-                Ok((Applied::LeftAlone, _)) => {}
-                Ok((_, before)) => undo.push(before),
-                Err(error) if matches!(on_failure, OnFailure::Complete) => {
-                    tracing::error!(error = %error, operation = %journal.operation, "a local change failed; it stays journaled");
-                    return Err(Error::Refused {
-                        reason: format!(
-                            "{error} The {} is recorded and will be completed the next time conda-connect runs.",
-                            journal.operation
-                        ),
-                    });
-                }
-                Err(error) => {
-                    tracing::error!(error = %error, operation = %journal.operation, "a local change failed; rolling back");
-                    for before in undo.iter().rev() {
-                        if let Err(undo_error) = before.apply() {
-                            tracing::error!(error = %undo_error, path = %before.path().display(), "could not roll back");
-                        }
-                    }
-                    match &on_failure {
-                        OnFailure::UndoTo(previous) => previous.save(&path)?,
-                        _ => Journal::clear(&path)?,
-                    }
-                    return Err(error);
-                }
+            match apply_recording_undo(op) {
+                Ok(Some(inverse)) => undo.push(inverse),
+                Ok(None) => {}
+                Err(error) => return Err(self.undo_commit(&journal, undo, on_failure, error)),
             }
             self.step(crash)?;
         }
         let after = self.run_after(&journal).await;
         self.step(crash)?;
-        if after.complete {
-            Journal::clear(&path)?;
+        if after.complete
+            && let Err(error) = Journal::clear(&path)
+        {
+            // every change is made; replaying the journal at the next start is harmless
+            tracing::warn!(error = %error, "the finished journal could not be removed; the next start replays it");
         }
-        Ok(after.revoked)
+        Ok(after)
+    }
+
+    /// A journaled change failed at an operation: complete it later, or undo what was applied, journaling the
+    /// undo first. Returns the error to report.
+    fn undo_commit(
+        &self,
+        journal: &Journal,
+        undo: Vec<FileOp>,
+        on_failure: OnFailure,
+        error: Error,
+    ) -> Error {
+        let path = self.paths.journal_file();
+        let then = match on_failure {
+            OnFailure::Complete => {
+                tracing::error!(error = %error, operation = %journal.operation, "a local change failed; it stays journaled");
+                return Error::Unfinished {
+                    reason: format!(
+                        "{error} The {} is recorded and will be completed the next time conda-connect runs.",
+                        journal.operation
+                    ),
+                };
+            }
+            OnFailure::Undo => None,
+            OnFailure::UndoTo(previous) => Some(previous),
+        };
+        tracing::error!(error = %error, operation = %journal.operation, "a local change failed; rolling back");
+        let rollback = Journal {
+            operation: format!("undo of the {}", journal.operation),
+            stage: Stage::Apply,
+            ops: undo.into_iter().rev().collect(),
+            after: After {
+                then,
+                ..After::default()
+            },
+        };
+        if let Err(save_error) = rollback.save(&path) {
+            // not even the undo can be recorded: the change stays journaled, and is completed by the next start
+            tracing::error!(error = %save_error, "the undo could not be journaled");
+            return Error::Unfinished {
+                reason: format!(
+                    "{error} It could not be undone either; the {} is recorded and will be completed the next time \
+                     conda-connect runs.",
+                    journal.operation
+                ),
+            };
+        }
+        for op in &rollback.ops {
+            if let Err(undo_error) = op.apply() {
+                tracing::error!(error = %undo_error, path = %op.path().display(), "could not roll back");
+                return Error::Unfinished {
+                    reason: format!(
+                        "{error} The {} could not be undone completely yet; the next time conda-connect runs it \
+                         will be.",
+                        journal.operation
+                    ),
+                };
+            }
+        }
+        let finished = match &rollback.after.then {
+            Some(previous) => previous.save(&path),
+            None => Journal::clear(&path),
+        };
+        if let Err(finish_error) = finished {
+            // the undo journal stays; replaying it is harmless
+            tracing::warn!(error = %finish_error, "the undo's journal could not be replaced");
+        }
+        error
     }
 }

@@ -36,27 +36,63 @@ pub fn checked_client_id(typed: Option<&str>) -> Result<Option<String>> {
     Ok(Some(id.to_string()))
 }
 
+/// Whether a certificate that cannot be verified may be trusted (docs/design.md#9-tls-trust-per-host).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Trust {
+    /// Verify as usual.
+    #[default]
+    No,
+    /// The user looked at this certificate (its SHA-256 fingerprint) and trusts it: it is pinned, and a different
+    /// one presented meanwhile is refused.
+    Certificate(String),
+    /// `--trust-server`: trust the certificate the server presents now (its fingerprint is told to the user).
+    Presented,
+}
+
+impl From<bool> for Trust {
+    fn from(trust: bool) -> Trust {
+        if trust { Trust::Presented } else { Trust::No }
+    }
+}
+
+/// A domain to sign in to, validated, with the certificate pinned for it when the user trusted one. Set Domain
+/// writes it at once; `login --domain` writes it with the sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainChoice {
+    pub domain: String,
+    /// The SHA-256 fingerprint of a trusted certificate.
+    pub pinned: Option<String>,
+}
+
 impl Engine {
     /// Validate a typed domain (`/api/system`) and store it as `anaconda_server_api_url`. A certificate failure
-    /// is returned as [`Error::Tls`] unless `trust` is given: then the host is recorded in `[ssl] trusted_servers`
-    /// and checked again without verification.
-    pub async fn set_domain(&self, input: &str, trust: bool) -> Result<String> {
-        let domain = normalize_domain(input)?;
-        self.refuse_domain_change_while_signed_in(&domain)?;
-        self.validate_domain(&domain, trust).await?;
-        let _lock = self.lock()?;
-        self.refuse_domain_change_while_signed_in(&domain)?;
+    /// is returned as [`Error::Tls`] (or [`Error::CertificateChanged`]) unless the user trusts it: then the
+    /// certificate is pinned for that host (`[ssl] trusted_servers` and conda-connect's `pinned_certificates`).
+    pub async fn set_domain(&self, input: &str, trust: impl Into<Trust>) -> Result<String> {
+        let choice = self.choose_domain(input, trust.into()).await?;
+        self.store_domain(&choice).await
+    }
+
+    /// Write a validated domain (and its pinned certificate) into the ini.
+    pub async fn store_domain(&self, choice: &DomainChoice) -> Result<String> {
+        let _lock = self.lock_async().await?;
+        self.refuse_domain_change_while_signed_in(&choice.domain)?;
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
         let mut ini = self.ini()?;
         ini.migrate_old_names();
-        ini.set_api_url(Some(&domain));
-        if trust {
-            ini.add_trusted_server(&domain::netloc(&domain));
-        }
+        choice.write_to(&mut ini);
         if let Some(text) = ini.changed_text() {
             files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;
         }
-        Ok(domain)
+        Ok(choice.domain.clone())
+    }
+
+    /// Normalise and validate a typed domain, pinning a trusted certificate, without writing anything.
+    pub async fn choose_domain(&self, input: &str, trust: Trust) -> Result<DomainChoice> {
+        let domain = normalize_domain(input)?;
+        self.refuse_domain_change_while_signed_in(&domain)?;
+        let pinned = self.validate_domain(&domain, trust).await?;
+        Ok(DomainChoice { domain, pinned })
     }
 
     /// The domain cannot change under an active sign-in: the ini would point at one server and the token at
@@ -71,16 +107,30 @@ impl Engine {
         }
     }
 
-    async fn validate_domain(&self, domain: &str, trust: bool) -> Result<()> {
+    /// `/api/system` answers as an Anaconda Server. With trust, a certificate that cannot be verified is pinned:
+    /// the fingerprint to store.
+    async fn validate_domain(&self, domain: &str, trust: Trust) -> Result<Option<String>> {
         match self.client(domain)?.system().await {
-            Ok(_) => Ok(()),
-            Err(Error::Tls { .. }) if trust => {
+            Ok(_) => Ok(None),
+            Err(Error::Tls { .. } | Error::CertificateChanged { .. }) if trust != Trust::No => {
+                let presented = self.server_certificate(domain).await?.sha256;
+                if let Trust::Certificate(shown) = &trust
+                    && crate::engine::certificate::normalize_fingerprint(shown).as_deref()
+                        != Some(presented.as_str())
+                {
+                    return Err(Error::Refused {
+                        reason: format!(
+                            "The certificate of {} changed while you were looking at it; look at it again before \
+                             trusting it.",
+                            domain::netloc(domain)
+                        ),
+                    });
+                }
                 let mut config = self.client_defaults.clone();
-                config.trusted = true;
-                ServerClient::new(domain, &config)?
-                    .system()
-                    .await
-                    .map(|_| ())
+                config.proxies = self.client_config(domain)?.proxies;
+                config.pinned = Some(presented.clone());
+                ServerClient::new(domain, &config)?.system().await?;
+                Ok(Some(presented))
             }
             Err(error) => Err(error),
         }
@@ -105,9 +155,14 @@ impl Engine {
 
     /// Save preferences. A new domain is validated like Set Domain (with `trust` for a certificate the user
     /// accepted); a certificate path must exist. Changing the domain while signed in is refused.
-    pub async fn save_preferences(&self, prefs: &Preferences, trust: bool) -> Result<Preferences> {
+    pub async fn save_preferences(
+        &self,
+        prefs: &Preferences,
+        trust: impl Into<Trust>,
+    ) -> Result<Preferences> {
         let current = self.preferences()?;
         let mut domain = current.domain.clone();
+        let mut pinned = None;
         if let Some(typed) = prefs
             .domain
             .as_deref()
@@ -120,7 +175,7 @@ impl Engine {
             let normalized = normalize_domain(typed)?;
             if Some(&normalized) != current.domain.as_ref() {
                 self.refuse_domain_change_while_signed_in(&normalized)?;
-                self.validate_domain(&normalized, trust).await?;
+                pinned = self.validate_domain(&normalized, trust.into()).await?;
             }
             domain = Some(normalized);
         }
@@ -138,12 +193,12 @@ impl Engine {
             });
         }
         let client_id = checked_client_id(prefs.sso_client_id.as_deref())?;
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
         let mut ini = self.ini()?;
         ini.migrate_old_names();
-        if trust && let Some(server) = &domain {
-            ini.add_trusted_server(&domain::netloc(server));
+        if let (Some(fingerprint), Some(server)) = (&pinned, &domain) {
+            ini.pin_certificate(&domain::netloc(server), fingerprint);
         }
         if domain != current.domain {
             ini.set_api_url(domain.as_deref());
@@ -179,22 +234,14 @@ impl Engine {
         }
         Ok(())
     }
+}
 
-    /// The ini's bytes now (to undo a domain change that was part of a command that failed).
-    pub fn ini_snapshot(&self) -> Result<Option<Vec<u8>>> {
-        files::read_optional(&self.paths.navigator_ini)
-    }
-
-    /// Put the ini back to `previous` if it still is `expected_now` (nobody changed it since): a `login --domain`
-    /// that fails leaves the domain as it was.
-    pub fn restore_ini(&self, expected_now: Option<&[u8]>, previous: Option<&[u8]>) -> Result<()> {
-        let _lock = self.lock()?;
-        if files::read_optional(&self.paths.navigator_ini)?.as_deref() != expected_now {
-            return Ok(());
-        }
-        match previous {
-            Some(bytes) => files::write_atomic(&self.paths.navigator_ini, bytes, None),
-            None => files::remove_if_exists(&self.paths.navigator_ini).map(|_| ()),
+impl DomainChoice {
+    /// Write the domain, and the pinned certificate, into the ini.
+    pub(crate) fn write_to(&self, ini: &mut crate::engine::navigator_ini::NavigatorIni) {
+        ini.set_api_url(Some(&self.domain));
+        if let Some(fingerprint) = &self.pinned {
+            ini.pin_certificate(&domain::netloc(&self.domain), fingerprint);
         }
     }
 }

@@ -8,13 +8,21 @@ use crate::engine::files;
 use crate::engine::journal::{Journal, Stage};
 
 use super::Engine;
+use super::renewal::StoredSession;
+use super::revocations::{Attempt, Deferred, Unrevoked};
 
 impl Engine {
     /// Finish or undo whatever a crashed process left in the journal. Call at the start of every command.
     /// Returns a sentence for the user when something was recovered.
     pub async fn recover(&self) -> Result<Option<String>> {
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.recover_locked().await
+    }
+
+    /// Whether recovery has anything to do: an interrupted change (a journal). Pending revocations are retried
+    /// when they can be; they never block a command that only reads.
+    pub fn recovery_due(&self) -> bool {
+        self.paths.journal_file().exists()
     }
 
     pub(crate) async fn recover_locked(&self) -> Result<Option<String>> {
@@ -57,39 +65,66 @@ impl Engine {
                 token_name,
                 token_id,
                 user_id,
+                sso_client_id,
             } => {
-                let jwt = self.secrets.get(domain)?.map(|s| s.jwt);
-                let mut revoked = false;
-                if let Some(jwt) = &jwt {
-                    let client = self.client(domain)?;
-                    match self
-                        .revoke_now(&client, jwt, token_name, token_id.as_deref())
-                        .await
-                    {
-                        Ok(()) => revoked = true,
-                        Err(error) => {
-                            tracing::warn!(error = %error, "could not revoke the interrupted sign-in's token yet");
-                            // never dropped: recorded with its JWT, retried by later commands
-                            self.defer_revocation(
+                let secrets = self.secrets.get(domain)?.filter(|s| !s.jwt.is_empty());
+                let session = StoredSession {
+                    domain: domain.clone(),
+                    account: domain.clone(),
+                    sso_client_id: sso_client_id.clone(),
+                };
+                let mut sentence = "An interrupted sign-in was rolled back.".to_string();
+                if let Some(kept) = &secrets {
+                    let attempt = self
+                        .revoke_with_session(
+                            &session,
+                            token_name,
+                            token_id.as_deref(),
+                            std::time::Duration::from_secs(15),
+                        )
+                        .await;
+                    if attempt == Attempt::Revoked {
+                        if let Some(note) = self
+                            .end_kept_session(&session, kept.refresh_token.as_deref())
+                            .await
+                        {
+                            sentence.push(' ');
+                            sentence.push_str(&note);
+                        }
+                    } else {
+                        tracing::warn!("could not revoke the interrupted sign-in's token yet");
+                        // never dropped: recorded with its session, retried by later commands
+                        let renewed = self.secrets.get(domain)?;
+                        let kept = match attempt {
+                            Attempt::Failed => renewed.as_ref().or(Some(kept)),
+                            _ => None,
+                        };
+                        let needs_sign_in = self.defer_revocation(
+                            Deferred {
                                 domain,
                                 token_name,
-                                token_id.as_deref(),
-                                user_id.as_deref(),
-                                jwt,
-                            )?;
-                        }
+                                token_id: token_id.as_deref(),
+                                user_id: user_id.as_deref(),
+                                sso_client_id: sso_client_id.as_deref(),
+                                expires: None,
+                            },
+                            kept,
+                        )?;
+                        sentence = format!(
+                            "An interrupted sign-in was rolled back. {}",
+                            Unrevoked {
+                                domain: domain.clone(),
+                                token_id: token_id.clone(),
+                                expires: None,
+                                needs_sign_in,
+                            }
+                            .sentence()
+                        );
                     }
                 }
                 self.secrets.delete(domain)?;
                 Journal::clear(&path)?;
-                Ok(if revoked || jwt.is_none() {
-                    "An interrupted sign-in was rolled back.".into()
-                } else {
-                    format!(
-                        "An interrupted sign-in was rolled back; its token on {domain} could not be revoked yet and \
-                         will be retried."
-                    )
-                })
+                Ok(sentence)
             }
             Stage::Apply => {
                 for op in &journal.ops {
@@ -101,6 +136,13 @@ impl Engine {
                         "An interrupted {} was completed, except the server token's revocation, which will be retried.",
                         journal.operation
                     ));
+                }
+                if let Some(next) = &journal.after.then {
+                    // an undone sign-in goes back to its server-side record: its token is revoked now
+                    next.save(&path)?;
+                    let done = format!("An interrupted {} was completed.", journal.operation);
+                    let rest = Box::pin(self.replay((**next).clone())).await?;
+                    return Ok(format!("{done} {rest}"));
                 }
                 Journal::clear(&path)?;
                 let mut msg = format!("An interrupted {} was completed.", journal.operation);
@@ -140,14 +182,20 @@ impl Engine {
         }
     }
 
-    /// Post-file work of a journal. A revocation that fails is recorded (with its JWT) before the session's
-    /// secrets are deleted, and retried later; once the revocation is done or recorded, the journal says so (so a
-    /// replay does not mistake secrets deleted afterwards for a lost session). When the session's JWT cannot be
-    /// read, or not even the record can be made, the work is incomplete and the journal stays for the next
-    /// command.
+    /// Post-file work of a journal. A revocation renews a lapsed session first; one that fails is recorded (with
+    /// the session to retry with) before the session's secrets are deleted, and the identity provider's session
+    /// ends only after the server token is revoked (it is what a retry renews the session with). Once the
+    /// revocation is done or recorded, the journal says so (so a replay does not mistake secrets deleted
+    /// afterwards for a lost session). When the session's secrets cannot be read, or not even the record can be
+    /// made, the work is incomplete and the journal stays for the next command.
     pub(crate) async fn run_after(&self, journal: &Journal) -> AfterOutcome {
         let after = &journal.after;
-        let mut revoked = true;
+        let mut outcome = AfterOutcome {
+            revoked: true,
+            complete: true,
+            unrevoked: None,
+            notes: Vec::new(),
+        };
         if let Some(store) = &after.store_access_token {
             let stored = self.secrets.get(&store.account).and_then(|found| {
                 let mut secrets = found.unwrap_or_default();
@@ -159,58 +207,84 @@ impl Engine {
             });
             if let Err(error) = stored {
                 tracing::error!(error = %error, "the new access token could not be stored yet");
-                return AfterOutcome {
-                    revoked: false,
-                    complete: false,
-                };
+                return AfterOutcome::incomplete();
             }
         }
         if let Some(revoke) = &after.revoke {
-            let outcome = match self.secrets.get(&revoke.account) {
+            let secrets = match self.secrets.get(&revoke.account) {
                 Err(error) => {
                     tracing::warn!(error = %error, "the session's secrets cannot be read now; the revocation waits");
-                    return AfterOutcome {
-                        revoked: false,
-                        complete: false,
-                    };
+                    return AfterOutcome::incomplete();
                 }
-                // the store lost the session (secrets are only deleted below, after this step was recorded):
-                // only a new sign-in can revoke the token
-                Ok(None) => Err((Error::NotLoggedIn, String::new())),
-                Ok(Some(secrets)) => match self.client(&revoke.domain) {
-                    Ok(client) => client
-                        .delete_token(&secrets.jwt, &revoke.token_id)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| (e, secrets.jwt)),
-                    Err(error) => Err((error, secrets.jwt)),
-                },
+                Ok(found) => found.filter(|s| !s.jwt.is_empty()),
             };
-            if let Err((error, jwt)) = outcome {
-                tracing::warn!(error = %error, "server token not revoked");
-                revoked = false;
-                if let Err(error) = self.defer_revocation(
-                    &revoke.domain,
-                    "",
-                    Some(&revoke.token_id),
-                    revoke.user_id.as_deref(),
-                    &jwt,
-                ) {
-                    tracing::error!(error = %error, "could not record the pending revocation; keeping the session secrets");
-                    return AfterOutcome {
-                        revoked: false,
-                        complete: false,
-                    };
+            let session = StoredSession {
+                domain: revoke.domain.clone(),
+                account: revoke.account.clone(),
+                sso_client_id: revoke.sso_client_id.clone(),
+            };
+            // the store lost the session (secrets are only deleted below, after this step was recorded): only a new
+            // sign-in can revoke the token
+            let attempt = match &secrets {
+                None => Attempt::NeedsSignIn,
+                Some(_) => {
+                    self.revoke_with_session(&session, "", Some(&revoke.token_id), REVOKE_LIMIT)
+                        .await
+                }
+            };
+            // the secrets as the attempt left them (a renewal replaced the JWT and the refresh token)
+            let secrets = match &secrets {
+                Some(_) => self.secrets.get(&revoke.account).ok().flatten(),
+                None => None,
+            };
+            if attempt == Attempt::Revoked {
+                if let Some(note) = self
+                    .end_kept_session(
+                        &session,
+                        secrets.as_ref().and_then(|s| s.refresh_token.as_deref()),
+                    )
+                    .await
+                {
+                    outcome.notes.push(note);
+                }
+            } else {
+                outcome.revoked = false;
+                let kept = match attempt {
+                    Attempt::Failed => secrets.as_ref(),
+                    _ => None,
+                };
+                let deferred = self.defer_revocation(
+                    Deferred {
+                        domain: &revoke.domain,
+                        token_name: "",
+                        token_id: Some(&revoke.token_id),
+                        user_id: revoke.user_id.as_deref(),
+                        sso_client_id: revoke.sso_client_id.as_deref(),
+                        expires: revoke.expires.as_deref(),
+                    },
+                    kept,
+                );
+                match deferred {
+                    Ok(needs_sign_in) => {
+                        outcome.unrevoked = Some(Unrevoked {
+                            domain: revoke.domain.clone(),
+                            token_id: Some(revoke.token_id.clone()),
+                            expires: revoke.expires.clone(),
+                            needs_sign_in,
+                        })
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "could not record the pending revocation; keeping the session secrets");
+                        return AfterOutcome::incomplete();
+                    }
                 }
             }
             let mut progressed = journal.clone();
             progressed.after.revoke = None;
             if let Err(error) = progressed.save(&self.paths.journal_file()) {
                 tracing::error!(error = %error, "could not record the revocation's progress");
-                return AfterOutcome {
-                    revoked,
-                    complete: false,
-                };
+                outcome.complete = false;
+                return outcome;
             }
         }
         for account in &after.delete_secrets {
@@ -218,12 +292,12 @@ impl Engine {
                 tracing::warn!(error = %error, "could not delete session secrets");
             }
         }
-        AfterOutcome {
-            revoked,
-            complete: true,
-        }
+        outcome
     }
 }
+
+/// The longest a sign-out waits for its revocation (renewal included) before recording it for later.
+const REVOKE_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What the post-file work of a journal achieved.
 pub(crate) struct AfterOutcome {
@@ -231,4 +305,19 @@ pub(crate) struct AfterOutcome {
     pub revoked: bool,
     /// Everything was done or recorded; the journal can go.
     pub complete: bool,
+    /// The token that could not be revoked, recorded for later.
+    pub unrevoked: Option<Unrevoked>,
+    /// Sentences for the user (the identity provider's session could not be ended, …).
+    pub notes: Vec<String>,
+}
+
+impl AfterOutcome {
+    fn incomplete() -> AfterOutcome {
+        AfterOutcome {
+            revoked: false,
+            complete: false,
+            unrevoked: None,
+            notes: Vec::new(),
+        }
+    }
 }

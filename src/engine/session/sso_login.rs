@@ -3,10 +3,12 @@
 //! The configuration lock is not held while the user is in the browser (up to five minutes): the checks run before
 //! the wait and again, under the lock, after it.
 
-use crate::engine::error::{Error, Result};
+use crate::engine::client::LoginTokens;
+use crate::engine::error::Result;
 use crate::engine::sso::{self, DeviceSignIn, PendingSignIn, SsoOptions};
 
-use super::{Engine, LoginOutcome, Selection};
+use super::login::domain_changed;
+use super::{Engine, LoginOutcome, SignIn};
 
 /// How the user proves who they are to the identity provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,80 +20,175 @@ pub enum SsoMethod {
     Device,
 }
 
+/// A single sign-on the identity provider has completed: the session is there, nothing local has changed, and no
+/// server token exists yet. The user may see who signed in ([`SsoAuthenticated::account`]) and decide:
+/// [`Engine::sso_complete`] goes on with the sign-in, [`Engine::sso_abandon`] ends the identity provider's session.
+/// (A copied sign-in address completed by somebody else must not sign this user in silently.)
+pub struct SsoAuthenticated {
+    domain: String,
+    client_id: String,
+    tokens: LoginTokens,
+    request: SignIn,
+}
+
+impl std::fmt::Debug for SsoAuthenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SsoAuthenticated {{ domain: {:?}, client_id: {:?}, account: {:?}, <tokens redacted> }}",
+            self.domain,
+            self.client_id,
+            self.account()
+        )
+    }
+}
+
+impl SsoAuthenticated {
+    /// The account the identity provider signed in (its ID token's `preferred_username`, else `email`, else
+    /// `sub`), fit to show.
+    pub fn account(&self) -> String {
+        self.tokens
+            .identity
+            .as_deref()
+            .map(|name| crate::engine::server_values::printable(name).into_owned())
+            .unwrap_or_else(|| "an unnamed account".into())
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+}
+
 impl Engine {
-    /// Sign in through single sign-on. `show` receives the one sentence to show the user (the address to open, or
-    /// the device code). The client id is `options.client_id`, else the ini's `sso_client_id`, else the server's.
+    /// Sign in through single sign-on and go on at once (no confirmation of the account).
     pub async fn login_sso(
         &self,
         options: &SsoOptions,
         method: SsoMethod,
-        selection: Option<&Selection>,
+        request: &SignIn,
         show: impl FnOnce(String) + Send,
     ) -> Result<LoginOutcome> {
-        if let Some(selection) = selection {
+        let authenticated = self
+            .sso_authenticate(options, method, request, show)
+            .await?;
+        self.sso_complete(authenticated).await
+    }
+
+    /// The first half of a single sign-on: the identity provider's part. `show` receives the one sentence to
+    /// show the user (the address to open, or the device code). The client id is `options.client_id`, else the
+    /// ini's `sso_client_id`, else the server's. The configuration lock is not held during the wait; nothing is
+    /// written.
+    pub async fn sso_authenticate(
+        &self,
+        options: &SsoOptions,
+        method: SsoMethod,
+        request: &SignIn,
+        show: impl FnOnce(String) + Send,
+    ) -> Result<SsoAuthenticated> {
+        if let Some(selection) = &request.selection {
             selection.check()?;
         }
         let domain = {
-            let _lock = self.lock()?;
-            self.prepare_login().await?.0
+            let _lock = self.lock_async().await?;
+            self.prepare_login(request.domain.as_ref()).await?.0
         };
         let mut options = options.clone();
         if options.client_id.is_none() {
             options.client_id = self.ini()?.sso_client_id();
         }
-        let config = self.client_config(&domain)?;
+        let config = self.sign_in_config(&domain, request.domain.as_ref())?;
         let realm = sso::discover(&domain, &config).await?;
         let client_id = realm.client_id(options.client_id.as_deref())?;
-        let tokens = match method {
-            SsoMethod::Browser { open } => {
-                let pending = PendingSignIn::start(&realm, &options).await?;
-                show(pending.prompt());
-                if open && let Err(error) = sso::open_system_browser(pending.authorization_url()) {
-                    tracing::warn!(error = %error, "the system browser could not be opened");
-                }
-                pending.finish().await?
-            }
-            SsoMethod::Device => {
-                let device = DeviceSignIn::start(&realm, &options).await?;
-                show(device.prompt());
-                device.finish().await?
-            }
-        };
-        let _lock = self.lock()?;
-        let (now, client) = self.prepare_login().await?;
-        if now != domain {
-            return Err(Error::Refused {
-                reason: format!(
-                    "The Anaconda Server domain changed to {now} during the single sign-on; sign in again."
-                ),
-            });
-        }
-        let refresh = tokens.refresh_token.clone();
-        let result = self
-            .complete_login(&domain, &client, tokens, selection, Some(&client_id))
-            .await;
-        if result.is_err()
-            && let Some(refresh) = refresh
-        {
-            // nothing of the sign-in remains: neither does the identity provider's session
-            self.end_sso_session(&domain, &client_id, &refresh).await;
-        }
-        result
+        let tokens = identity_provider_sign_in(&realm, &options, method, show).await?;
+        Ok(SsoAuthenticated {
+            domain,
+            client_id,
+            tokens,
+            request: request.clone(),
+        })
     }
 
-    /// After signing out of a single sign-on: end the identity provider's session too (best effort, a few
-    /// seconds at most; the server token is what matters and it is revoked already).
-    pub(crate) async fn end_sso_session(&self, domain: &str, client_id: &str, refresh_token: &str) {
-        let ended = async {
-            let realm = sso::discover(domain, &self.client_config(domain)?).await?;
-            sso::end_session(&realm, client_id, refresh_token).await
-        };
-        match tokio::time::timeout(std::time::Duration::from_secs(5), ended).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                tracing::info!(error = %error, "the single sign-on session was not ended")
+    /// The second half: the same sign-in transaction as a password's. When it cannot go on (another process
+    /// signed in meanwhile, the domain changed), the identity provider's session is ended too.
+    pub async fn sso_complete(&self, authenticated: SsoAuthenticated) -> Result<LoginOutcome> {
+        let SsoAuthenticated {
+            domain,
+            client_id,
+            tokens,
+            request,
+        } = authenticated;
+        let _lock = self.lock_async().await?;
+        let (now, client) = match self.prepare_login(request.domain.as_ref()).await {
+            Ok(ready) => ready,
+            Err(error) => {
+                self.abandon_session(&domain, &tokens, Some(&client_id))
+                    .await;
+                return Err(error);
             }
-            Err(_) => tracing::info!("ending the single sign-on session took too long"),
+        };
+        if now != domain {
+            self.abandon_session(&domain, &tokens, Some(&client_id))
+                .await;
+            return Err(domain_changed(&now));
+        }
+        self.complete_login(&domain, &client, tokens, &request, Some(&client_id))
+            .await
+    }
+
+    /// The user did not accept the account: end the identity provider's session; nothing else exists.
+    pub async fn sso_abandon(&self, authenticated: SsoAuthenticated) {
+        self.abandon_session(
+            &authenticated.domain,
+            &authenticated.tokens,
+            Some(&authenticated.client_id),
+        )
+        .await;
+    }
+
+    /// The connection settings for a sign-in's domain: the certificate trusted with the command, else the stored
+    /// trust.
+    pub(crate) fn sign_in_config(
+        &self,
+        domain: &str,
+        choice: Option<&super::DomainChoice>,
+    ) -> Result<crate::engine::client::ClientConfig> {
+        let mut config = self.client_config(domain)?;
+        if let Some(pinned) = choice.and_then(|c| c.pinned.clone()) {
+            config.pinned = Some(pinned);
+        }
+        Ok(config)
+    }
+}
+
+/// The identity provider's part of a sign-in: the browser on this machine (its address shown, and opened when
+/// asked) or a code entered on another device. The redirect page of the browser is removed when this returns.
+pub(crate) async fn identity_provider_sign_in(
+    realm: &sso::Realm,
+    options: &SsoOptions,
+    method: SsoMethod,
+    show: impl FnOnce(String) + Send,
+) -> Result<LoginTokens> {
+    match method {
+        SsoMethod::Browser { open } => {
+            let pending = PendingSignIn::start(realm, options).await?;
+            show(pending.prompt());
+            let _launched = if open {
+                match sso::browser::open(pending.authorization_url()).await {
+                    Ok(launched) => Some(launched),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "the system browser could not be opened");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            pending.finish().await
+        }
+        SsoMethod::Device => {
+            let device = DeviceSignIn::start(realm, options).await?;
+            show(device.prompt());
+            device.finish().await
         }
     }
 }

@@ -21,6 +21,16 @@ impl Engine {
             source: None,
             auth: None,
             secrets_backend: self.secrets.backend_name().into(),
+            pending_revocations: self
+                .pending_revocations()?
+                .into_iter()
+                .map(|p| super::Unrevoked {
+                    domain: p.domain,
+                    token_id: p.token_id,
+                    expires: p.expires,
+                    needs_sign_in: p.needs_sign_in,
+                })
+                .collect(),
         };
         if let Some(record) = self.session()? {
             status.logged_in = true;

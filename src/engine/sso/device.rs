@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::SsoOptions;
 use super::discovery::Realm;
 use super::messages::{DEVICE_EXPIRED, NO_DEVICE_FLOW, device_error, refused};
-use super::token::{Reply, TokenAnswer, call, tokens};
+use super::token::{Reply, TokenAnswer, call, verified};
 use crate::engine::client::LoginTokens;
 use crate::engine::error::{Error, Result};
 
@@ -155,7 +155,9 @@ impl DeviceSignIn {
             let reply: Reply<TokenAnswer> =
                 call(&self.realm, &self.realm.endpoints.token, &fields, POLL).await?;
             match reply {
-                Reply::Answer(answer) => return tokens(answer, POLL),
+                Reply::Answer(answer) => {
+                    return verified(&self.realm, &self.client_id, answer, None, POLL).await;
+                }
                 Reply::Refused(error) => match error.as_str() {
                     "authorization_pending" => {}
                     "slow_down" => {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::http::{MAX_SSO_BODY, Origin, SsoHttp, location, read_body};
-use super::messages::{NO_SSO, foreign_endpoint, leaves_https, refused};
+use super::messages::{foreign_endpoint, leaves_https};
 use crate::engine::client::ClientConfig;
 use crate::engine::error::{Error, Result};
 
@@ -36,6 +36,11 @@ pub struct Endpoints {
     pub device_authorization: Option<Url>,
     pub end_session: Option<Url>,
     pub revocation: Option<Url>,
+    /// The realm's signing keys (JWKS): every ID token's signature is checked against them.
+    pub jwks: Option<Url>,
+    /// `id_token_signing_alg_values_supported`: an ID token signed otherwise is refused (OIDC's default, when
+    /// the document names none, is RS256).
+    pub id_token_algs: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -52,12 +57,16 @@ struct Configuration {
     end_session_endpoint: Option<String>,
     #[serde(default)]
     revocation_endpoint: Option<String>,
+    #[serde(default)]
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    id_token_signing_alg_values_supported: Vec<serde_json::Value>,
 }
 
 const CHECK: &str = "the single sign-on check (/api/auth/authorize)";
 const CONFIGURATION: &str = "the identity provider's configuration";
 
-/// Find the server's realm; [`NO_SSO`] (as [`Error::Refused`]) when it has none.
+/// Find the server's realm; [`Error::NoSso`] when it has none.
 pub async fn discover(domain: &str, config: &ClientConfig) -> Result<Realm> {
     let domain = domain.trim_end_matches('/');
     let domain_url = Url::parse(domain).map_err(|_| Error::InvalidDomain)?;
@@ -118,7 +127,7 @@ pub async fn discover(domain: &str, config: &ClientConfig) -> Result<Realm> {
 
 fn no_sso(status: u16) -> Error {
     tracing::info!(status, "the server offers no single sign-on");
-    refused(NO_SSO)
+    Error::NoSso
 }
 
 /// `(<realm>, <origin>/auth/realms/<realm>)` of a URL inside a realm. Keycloak 17 and later serve realms without
@@ -215,6 +224,14 @@ async fn configuration(http: &SsoHttp, domain: &Url, base: &Url) -> Result<Endpo
         ),
         end_session: optional("end_session_endpoint", doc.end_session_endpoint),
         revocation: optional("revocation_endpoint", doc.revocation_endpoint),
+        jwks: endpoint("jwks_uri", doc.jwks_uri)?,
+        id_token_algs: doc
+            .id_token_signing_alg_values_supported
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|a| a.len() <= 16 && a.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map(str::to_string)
+            .collect(),
         issuer: doc.issuer,
     })
 }

@@ -43,8 +43,8 @@ impl Origin {
     }
 }
 
-/// Two clients built from one [`ClientConfig`]: `trusting` skips certificate checks and exists only when the user
-/// trusted the server; it is used for the server's own host and never for another.
+/// Two clients built from one [`ClientConfig`]: `trusting` accepts the pinned certificate and exists only when the
+/// user trusted the server; it is used for the server's own host and never for another.
 #[derive(Debug, Clone)]
 pub struct SsoHttp {
     verified: reqwest::Client,
@@ -55,11 +55,10 @@ pub struct SsoHttp {
 impl SsoHttp {
     pub fn new(domain: &Url, config: &ClientConfig) -> Result<SsoHttp> {
         let trusted_host = Origin::of(domain).ok_or(Error::InvalidDomain)?;
-        let verified = build(config, false)?;
-        let trusting = if config.trusted {
-            Some(build(config, true)?)
-        } else {
-            None
+        let verified = build(config, None)?;
+        let trusting = match &config.pinned {
+            Some(fingerprint) => Some(build(config, Some(fingerprint))?),
+            None => None,
         };
         Ok(SsoHttp {
             verified,
@@ -155,7 +154,26 @@ fn transport(err: &reqwest::Error, url: &Url, what: &str) -> Error {
     let host = Origin::netloc(url);
     // reqwest's own text includes the URL, whose query may carry a code: the log gets the causes only
     tracing::warn!(what, %host, causes = %causes(err), timeout = err.is_timeout(), "request failed");
-    classify_transport(err, &host)
+    let error = classify_transport(err, &host);
+    if !url.path().contains("/realms/") {
+        return error;
+    }
+    // a request to the realm: the sentence names the identity provider, not the Anaconda Server
+    match error {
+        Error::Unreachable { host } => Error::Refused {
+            reason: format!("The identity provider at {host} cannot be reached."),
+        },
+        Error::Timeout { host } => Error::Refused {
+            reason: format!("The identity provider at {host} did not answer in time."),
+        },
+        Error::Tls { host } => Error::Refused {
+            reason: format!(
+                "The identity provider's certificate at {host} cannot be verified; ask your administrator for \
+                 the certificate authority to add (Preferences, or ssl_verify in .condarc)."
+            ),
+        },
+        other => other,
+    }
 }
 
 /// The chain of causes below a reqwest error (without the request URL).
@@ -169,7 +187,7 @@ fn causes(err: &reqwest::Error) -> String {
     text.join("; ")
 }
 
-fn build(config: &ClientConfig, trusting: bool) -> Result<reqwest::Client> {
+fn build(config: &ClientConfig, pinned: Option<&str>) -> Result<reqwest::Client> {
     // the same client setup as the API's, but a sign-on request never follows a redirect
-    crate::engine::client::http_client(config, trusting, reqwest::redirect::Policy::none())
+    crate::engine::client::http_client(config, pinned, reqwest::redirect::Policy::none())
 }

@@ -5,6 +5,7 @@
 //! with a short limit each, so they cannot hold up the real answer. The listener closes when the callback
 //! arrives, when the wait ends, or when the future is dropped (Cancel).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,9 +19,11 @@ use crate::engine::error::Result;
 
 /// The largest request head read from the browser.
 const MAX_REQUEST: usize = 16 * 1024;
-/// How long one connection may take to send its request.
-const READ_LIMIT: Duration = Duration::from_secs(10);
-/// Connections read at the same time; more are closed at once.
+/// How long one connection may take to send its request: browsers send theirs at once, so an idle connection is
+/// closed quickly and cannot hold a place.
+const READ_LIMIT: Duration = Duration::from_secs(5);
+/// Connections read at the same time; a new one beyond that replaces the oldest (which is closed), so that idle
+/// connections opened by anyone on this machine can never keep the browser's own request out.
 const MAX_CONNECTIONS: usize = 32;
 
 /// What the identity provider sent back through the browser.
@@ -88,6 +91,8 @@ impl Loopback {
     pub async fn wait(self, state: &str, wait: Duration) -> Result<Callback> {
         let deadline = Instant::now() + wait;
         let mut reading: JoinSet<Option<Callback>> = JoinSet::new();
+        // oldest first, to make room for a new connection when all places are taken
+        let mut open: VecDeque<(tokio::task::Id, tokio::task::AbortHandle)> = VecDeque::new();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
@@ -95,16 +100,28 @@ impl Loopback {
                     return Err(timed_out(wait));
                 }
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) if reading.len() < MAX_CONNECTIONS => {
+                    Ok((stream, _)) => {
+                        if open.len() >= MAX_CONNECTIONS
+                            && let Some((_, oldest)) = open.pop_front()
+                        {
+                            tracing::warn!("many connections to the callback listener; the oldest is closed");
+                            oldest.abort();
+                        }
                         let state = state.to_string();
-                        reading.spawn(read_callback(stream, state));
+                        let handle = reading.spawn(read_callback(stream, state));
+                        open.push_back((handle.id(), handle));
                     }
-                    Ok(_) => tracing::warn!("too many connections to the callback listener"),
                     Err(error) => tracing::warn!(error = %error, "callback listener accept failed"),
                 },
-                Some(done) = reading.join_next(), if !reading.is_empty() => {
-                    if let Ok(Some(callback)) = done {
-                        return Ok(callback);
+                Some(done) = reading.join_next_with_id(), if !reading.is_empty() => {
+                    match done {
+                        Ok((id, found)) => {
+                            open.retain(|(open_id, _)| *open_id != id);
+                            if let Some(callback) = found {
+                                return Ok(callback);
+                            }
+                        }
+                        Err(error) => open.retain(|(open_id, _)| *open_id != error.id()),
                     }
                 }
             }
@@ -153,6 +170,7 @@ async fn read_callback(mut stream: TcpStream, state: String) -> Option<Callback>
         _ => Answer::Malformed,
     };
     if let Ok(Some(description)) = one("error_description") {
+        let description = crate::engine::server_values::printable(&description).into_owned();
         tracing::warn!(%description, "the identity provider's error description");
     }
     Some(Callback { answer, stream })

@@ -21,9 +21,6 @@ pub const BAD_CALLBACK: &str =
 pub const OTHER_ISSUER: &str =
     "The browser's answer came from another identity provider than the server's; it was refused.";
 pub const CODE_REFUSED: &str = "The identity provider did not accept the sign-in code (expired, already used or not issued to this sign-in); start the sign-in again.";
-pub const NONCE_MISMATCH: &str =
-    "The identity provider's answer does not belong to this sign-in; start the sign-in again.";
-pub const SESSION_ENDED: &str = "The single sign-on session has ended; sign in again.";
 pub const NO_LOOPBACK: &str =
     "conda-connect could not listen on 127.0.0.1 for the browser's answer; see the log.";
 

@@ -11,9 +11,11 @@
 //! [`DeviceSignIn`] is the flow for machines without a browser (a code entered on another device).
 //! [`refresh`] and [`end_session`] serve token management and sign-out.
 
+pub mod browser;
 mod device;
 mod discovery;
 mod http;
+pub mod id_token;
 mod loopback;
 pub mod messages;
 mod pkce;
@@ -176,7 +178,8 @@ impl PendingSignIn {
                 .await
             }
             Answer::Error { error } => {
-                tracing::warn!(%error, "the identity provider answered with an error");
+                let shown = crate::engine::server_values::printable(&error).into_owned();
+                tracing::warn!(error = %shown, "the identity provider answered with an error");
                 Err(idp_error(&error, &self.client_id))
             }
             Answer::Malformed => Err(refused(BAD_CALLBACK)),
@@ -202,7 +205,8 @@ impl PendingSignIn {
                 Origin::of(&o) == Origin::of(&target) && o.path() == target.path()
             });
             if back && let Some((_, error)) = target.query_pairs().find(|(k, _)| k == "error") {
-                tracing::warn!(%error, "the identity provider refused the sign-in request");
+                let shown = crate::engine::server_values::printable(&error).into_owned();
+                tracing::warn!(error = %shown, "the identity provider refused the sign-in request");
                 return Err(idp_error(&error, &self.client_id));
             }
             return Ok(());
@@ -239,20 +243,6 @@ pub async fn sign_in(
     pending.finish().await
 }
 
-/// Open `url` in the system browser (xdg-open, `open`, `start`), without waiting for it. Only http(s) URLs.
-pub fn open_system_browser(url: &str) -> Result<()> {
-    let fail =
-        || refused("The system browser could not be opened; open the address shown by hand.");
-    let parsed = Url::parse(url).map_err(|_| fail())?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(fail());
-    }
-    open::that_detached(parsed.as_str()).map_err(|e| {
-        tracing::warn!(error = %e, "the system browser could not be started");
-        fail()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,18 +260,5 @@ mod tests {
             is_send(&p.finish());
             is_send(&d.finish());
         };
-    }
-
-    #[test]
-    fn only_web_addresses_are_handed_to_the_system() {
-        let refused = "The system browser could not be opened; open the address shown by hand.";
-        for url in [
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-            "not a url",
-            "/usr/bin/xterm",
-        ] {
-            assert_eq!(open_system_browser(url).unwrap_err().to_string(), refused);
-        }
     }
 }

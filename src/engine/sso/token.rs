@@ -3,13 +3,12 @@
 //! Answers are read up to a cap; `error=` answers become the sentences of `messages`; a redirect is never
 //! followed, so the code and the verifier reach the realm's token endpoint and nothing else.
 
-use base64::Engine as _;
 use serde::Deserialize;
 
 use super::discovery::Realm;
 use super::http::{MAX_SSO_BODY, Origin, location, read_body};
-use super::messages::{NONCE_MISMATCH, SESSION_ENDED, idp_error, refused};
-use super::pkce::same_secret;
+use super::id_token;
+use super::messages::{idp_error, refused};
 use crate::engine::client::LoginTokens;
 use crate::engine::error::{Error, Result};
 
@@ -29,7 +28,8 @@ pub(super) struct TokenAnswer {
     id_token: Option<String>,
 }
 
-/// Trade the code for tokens.
+/// Trade the code for tokens. The answer must carry an ID token that passes every check of [`id_token`] with
+/// this sign-in's nonce; otherwise the session the realm just made is ended again and the sign-in refused.
 pub async fn exchange(
     realm: &Realm,
     client_id: &str,
@@ -46,17 +46,57 @@ pub async fn exchange(
         ("code_verifier", verifier),
     ];
     let answer = post(realm, &fields, client_id, EXCHANGE, idp_error).await?;
-    if let Some(id_token) = &answer.id_token
-        && !nonce_matches(id_token, nonce)
-    {
-        tracing::warn!("the ID token's nonce does not match this sign-in");
-        return Err(refused(NONCE_MISMATCH));
-    }
-    tokens(answer, EXCHANGE)
+    verified(realm, client_id, answer, Some(nonce), EXCHANGE).await
+}
+
+/// The tokens of an answer to a request for `openid`: the ID token is required and checked (with `nonce` when
+/// the request sent one). When it fails, the session the answer opened is ended, or the sentence says it could
+/// not be.
+pub(super) async fn verified(
+    realm: &Realm,
+    client_id: &str,
+    answer: TokenAnswer,
+    nonce: Option<&str>,
+    what: &str,
+) -> Result<LoginTokens> {
+    let checked = match &answer.id_token {
+        Some(id_token) => {
+            id_token::validate(realm, id_token, id_token::Expected { client_id, nonce }).await
+        }
+        None => {
+            tracing::warn!(
+                what,
+                "the answer carries no ID token although openid was asked for"
+            );
+            Err(refused(id_token::UNVERIFIED))
+        }
+    };
+    let identity = match checked {
+        Ok(identity) => identity,
+        Err(error) => {
+            let refresh = answer.refresh_token.clone().filter(|r| !r.is_empty());
+            let Some(refresh) = refresh else {
+                return Err(error);
+            };
+            return Err(match end_session(realm, client_id, &refresh).await {
+                Ok(_) => error,
+                Err(end_error) => {
+                    tracing::info!(error = %end_error, "the refused sign-in's session could not be ended");
+                    refused(format!(
+                        "{error} The identity provider's session it opened could not be ended; it ends by itself \
+                         when it expires."
+                    ))
+                }
+            });
+        }
+    };
+    let mut tokens = tokens(answer, what)?;
+    tokens.identity = Some(identity).filter(|i| !i.is_empty());
+    Ok(tokens)
 }
 
 /// A new access token (session JWT) from the refresh token. An expired or revoked refresh token is
-/// [`SESSION_ENDED`].
+/// [`Error::SessionEnded`].
 pub async fn refresh(realm: &Realm, client_id: &str, refresh_token: &str) -> Result<LoginTokens> {
     let fields = [
         ("grant_type", "refresh_token"),
@@ -64,10 +104,24 @@ pub async fn refresh(realm: &Realm, client_id: &str, refresh_token: &str) -> Res
         ("client_id", client_id),
     ];
     let ended = |code: &str, client_id: &str| match code {
-        "invalid_grant" => refused(SESSION_ENDED),
+        "invalid_grant" => Error::SessionEnded {
+            domain: realm.domain.clone(),
+        },
         other => idp_error(other, client_id),
     };
     let answer = post(realm, &fields, client_id, REFRESH, ended).await?;
+    // a refreshed ID token, when the realm sends one, is checked like the first (it carries no new nonce)
+    if let Some(id_token) = &answer.id_token {
+        id_token::validate(
+            realm,
+            id_token,
+            id_token::Expected {
+                client_id,
+                nonce: None,
+            },
+        )
+        .await?;
+    }
     let mut refreshed = tokens(answer, REFRESH)?;
     // Keycloak may omit a new refresh token; the old one stays valid then
     if refreshed.refresh_token.is_none() {
@@ -175,8 +229,12 @@ pub(super) async fn call<T: serde::de::DeserializeOwned>(
                 Error::Malformed { what: what.into() }
             }),
         (Some(value), Some(error)) if status.is_client_error() => {
-            let description = value.get("error_description").and_then(|d| d.as_str());
-            tracing::info!(what, status = status.as_u16(), %error, ?description, "the identity provider refused");
+            let description = value
+                .get("error_description")
+                .and_then(|d| d.as_str())
+                .map(|d| crate::engine::server_values::printable(d).into_owned());
+            let shown = crate::engine::server_values::printable(&error).into_owned();
+            tracing::info!(what, status = status.as_u16(), error = %shown, ?description, "the identity provider refused");
             Ok(Reply::Refused(error))
         }
         _ if status.is_success() => {
@@ -199,44 +257,11 @@ pub(super) fn tokens(answer: TokenAnswer, what: &str) -> Result<LoginTokens> {
         Some(token) if !token.is_empty() && bearer => Ok(LoginTokens {
             token,
             refresh_token: answer.refresh_token.filter(|r| !r.is_empty()),
+            identity: None,
         }),
         _ => {
             tracing::warn!(what, token_type = ?answer.token_type, "no usable access token in the answer");
             Err(Error::Malformed { what: what.into() })
         }
-    }
-}
-
-/// The `nonce` claim of an ID token (its signature is not checked: the token came straight from the realm's
-/// token endpoint over the same TLS as the code; the claim binds it to this sign-in).
-fn nonce_matches(id_token: &str, nonce: &str) -> bool {
-    let payload = id_token.split('.').nth(1).unwrap_or("");
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return false;
-    };
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| {
-            v.get("nonce")
-                .and_then(|n| n.as_str())
-                .map(|n| same_secret(n, nonce))
-        })
-        .unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nonce_claim() {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let token = |claims: &str| format!("e30.{}.sig", b64.encode(claims));
-        assert!(nonce_matches(&token(r#"{"nonce":"abc"}"#), "abc"));
-        assert!(!nonce_matches(&token(r#"{"nonce":"abd"}"#), "abc"));
-        assert!(!nonce_matches(&token(r#"{}"#), "abc"));
-        assert!(!nonce_matches("garbage", "abc"));
     }
 }

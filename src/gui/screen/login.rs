@@ -12,7 +12,7 @@ use iced::futures::{StreamExt, channel::mpsc, stream};
 use iced::widget::{column, space, text, text_input};
 use iced::{Element, Task};
 
-use crate::engine::session::{LoginOutcome, SsoMethod};
+use crate::engine::session::{LoginOutcome, SignIn, SsoMethod};
 use crate::engine::sso::{self, SsoOptions};
 use crate::engine::{Engine, Error, domain};
 use crate::gui::screen::trust;
@@ -325,7 +325,7 @@ impl State {
                 .login_sso(
                     &SsoOptions::default(),
                     SsoMethod::Browser { open },
-                    None,
+                    &SignIn::default(),
                     move |prompt| {
                         let _ = tx.unbounded_send(prompt);
                     },

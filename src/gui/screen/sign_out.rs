@@ -106,8 +106,21 @@ pub fn summary(outcome: &LogoutOutcome) -> String {
         Untouched => "~/.condarc was left as it is.",
     };
     let mut text = format!("Signed out of {}. {condarc}", outcome.domain);
-    if !outcome.server_token_revoked {
-        text.push_str(" The server token could not be revoked now; conda-connect will retry the next time it starts.");
+    match &outcome.unrevoked {
+        Some(unrevoked) if unrevoked.needs_sign_in => text.push_str(&format!(
+            " The server token could not be revoked because your session had ended; it stays valid{} until you \
+             sign in to {} once more, which revokes it.",
+            unrevoked
+                .expires
+                .as_deref()
+                .map(|d| format!(" (until {d} at most)"))
+                .unwrap_or_default(),
+            unrevoked.domain
+        )),
+        Some(_) => text.push_str(
+            " The server token could not be revoked now; conda-connect will retry the next time it starts.",
+        ),
+        None => {}
     }
     text
 }

@@ -1,0 +1,379 @@
+//! The session lifecycle: a session JWT lapses within minutes while the server token lives a year, so sign-out,
+//! token management and later retries renew the session first (SSO and password sign-ins on a realm), a session
+//! that cannot be renewed is said plainly and finished with `logout --finish`, and the identity provider's session
+//! ends only after the server token is revoked. Each test runs against an emulator whose sessions live seconds.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
+use conda_connect::engine::Engine;
+use conda_connect::engine::session::{SignIn, SsoMethod};
+use conda_connect::engine::sso::SsoOptions;
+
+use crate::common::*;
+use crate::sso::{Act, Seen, browse};
+
+const LIFETIME: Duration = Duration::from_secs(3);
+
+async fn world(sso: bool) -> World {
+    let world = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        sso,
+        session_lifetime: Some(LIFETIME),
+        ..Default::default()
+    })
+    .await;
+    world.set_domain().await;
+    world
+}
+
+fn sso_options() -> SsoOptions {
+    SsoOptions {
+        client_id: None,
+        wait: Some(Duration::from_secs(30)),
+    }
+}
+
+/// `show` for the engine's single sign-on: a test browser signs in at the address it is given.
+fn drive() -> impl FnOnce(String) + Send {
+    move |line: String| {
+        let url = line.rsplit(' ').next().unwrap_or_default().to_string();
+        tokio::spawn(browse(
+            url,
+            Act::SignIn,
+            Arc::new(Mutex::new(Seen::default())),
+        ));
+    }
+}
+
+async fn sso_login(engine: &Engine) {
+    engine
+        .login_sso(
+            &sso_options(),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Wait (bounded) until the emulator no longer accepts the session JWTs it issued so far.
+async fn until_lapsed() {
+    tokio::time::sleep(LIFETIME + Duration::from_millis(1100)).await;
+}
+
+fn realm_sessions(world: &World) -> usize {
+    world
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_ref()
+        .map(|r| r.sessions.len())
+        .unwrap_or(0)
+}
+
+/// The index in the request log of the first entry matching `path` and `status`.
+fn logged_at(world: &World, method: &str, path_part: &str, status: u16) -> Option<usize> {
+    world
+        .emu
+        .log()
+        .iter()
+        .position(|e| e.method == method && e.path.contains(path_part) && e.status == status)
+}
+
+#[tokio::test]
+async fn a_lapsed_single_sign_on_is_renewed_to_revoke_and_its_realm_session_ends_after() {
+    let world = world(true).await;
+    sso_login(&world.engine()).await;
+    assert_eq!(world.emu.tokens().len(), 1);
+    until_lapsed().await;
+    let started = Instant::now();
+    let out = world.engine().logout().await.unwrap();
+    assert!(out.server_token_revoked, "{out:?}");
+    assert!(out.unrevoked.is_none());
+    assert!(
+        world.emu.tokens().is_empty(),
+        "no active token is left on the server"
+    );
+    assert_eq!(realm_sessions(&world), 0, "the realm session ended");
+    let revoked = logged_at(&world, "DELETE", "/api/account/tokens/", 204).expect("revoked");
+    let renewed = world
+        .emu
+        .log()
+        .iter()
+        .rposition(|e| {
+            e.method == "POST" && e.path.ends_with("/openid-connect/token") && e.status == 200
+        })
+        .expect("renewed");
+    let ended = world
+        .emu
+        .log()
+        .iter()
+        .rposition(|e| e.method == "POST" && e.path.ends_with("/openid-connect/revoke"))
+        .expect("the realm session was ended");
+    assert!(renewed < revoked && revoked < ended, "renew → revoke → end");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(world.engine().pending_revocations().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_password_session_on_a_realm_server_is_renewed_too() {
+    let world = world(true).await;
+    world.login().await;
+    until_lapsed().await;
+    // token management renews it first
+    let tokens = world.engine().tokens().await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    until_lapsed().await;
+    let out = world.engine().logout().await.unwrap();
+    assert!(out.server_token_revoked, "{out:?}");
+    assert!(world.emu.tokens().is_empty());
+    assert_eq!(
+        realm_sessions(&world),
+        0,
+        "the server's own realm session ended"
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_renewed_is_said_plainly_and_logout_finish_revokes() {
+    // no realm: a password session cannot renew itself
+    let world = world(false).await;
+    world.login().await;
+    until_lapsed().await;
+    let out = world.engine().logout().await.unwrap();
+    assert!(!out.server_token_revoked);
+    let unrevoked = out.unrevoked.clone().expect("reported");
+    assert!(unrevoked.needs_sign_in, "{unrevoked:?}");
+    let sentence = unrevoked.sentence();
+    assert!(
+        sentence.contains("only a new sign-in can revoke it"),
+        "{sentence}"
+    );
+    assert!(
+        sentence.contains("conda-connect logout --finish"),
+        "{sentence}"
+    );
+    assert!(!sentence.contains("retry"), "no retry promised: {sentence}");
+    assert_eq!(world.emu.tokens().len(), 1, "still active on the server");
+    // it stays visible in status, in the window's words and the command line's
+    let status = cli(world.home.path(), &["status", "--json"], None, &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["pending_revocations"][0]["needs_sign_in"], true);
+    let text = cli(world.home.path(), &["status"], None, &[]).await;
+    assert!(
+        output_text(&text).contains("logout --finish"),
+        "{}",
+        output_text(&text)
+    );
+    // a later command does not retry it, and does not forget it
+    let again = cli(world.home.path(), &["status"], None, &[]).await;
+    assert!(
+        output_text(&again).contains("Not revoked"),
+        "{}",
+        output_text(&again)
+    );
+    // a wrong password changes nothing
+    let wrong = cli(
+        world.home.path(),
+        &[
+            "logout",
+            "--finish",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+        ],
+        Some("nope\n"),
+        &[],
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(1), "{}", output_text(&wrong));
+    assert_eq!(world.emu.tokens().len(), 1);
+    let finish = cli(
+        world.home.path(),
+        &[
+            "logout",
+            "--finish",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+        &[],
+    )
+    .await;
+    assert!(finish.status.success(), "{}", output_text(&finish));
+    assert!(
+        output_text(&finish).contains("1 token(s) revoked"),
+        "{}",
+        output_text(&finish)
+    );
+    assert!(world.emu.tokens().is_empty(), "revoked");
+    assert!(world.engine().pending_revocations().unwrap().is_empty());
+    // nothing else was created or signed in
+    assert!(!world.engine().status().unwrap().logged_in);
+    let nothing = cli(
+        world.home.path(),
+        &[
+            "logout",
+            "--finish",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+        &[],
+    )
+    .await;
+    assert!(nothing.status.success());
+    assert!(output_text(&nothing).contains("Nothing to finish"));
+}
+
+#[tokio::test]
+async fn an_ended_realm_session_is_finished_by_a_single_sign_on() {
+    let world = world(true).await;
+    sso_login(&world.engine()).await;
+    // the identity provider ended the session (idle timeout, an administrator): no renewal possible
+    world
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_mut()
+        .unwrap()
+        .sessions
+        .clear();
+    until_lapsed().await;
+    let out = world.engine().logout().await.unwrap();
+    assert!(
+        out.unrevoked.as_ref().is_some_and(|u| u.needs_sign_in),
+        "{out:?}"
+    );
+    assert_eq!(world.emu.tokens().len(), 1);
+    let engine = world.engine();
+    let domain = engine.finish_target(None).unwrap().unwrap();
+    let done = engine
+        .finish_with_sso(
+            &domain,
+            &sso_options(),
+            SsoMethod::Browser { open: false },
+            drive(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.revoked, done.remaining), (1, 0), "{done:?}");
+    assert!(world.emu.tokens().is_empty());
+    assert_eq!(realm_sessions(&world), 0, "the short session ended too");
+    assert_eq!(world.emu.state.lock().unwrap().tokens.len(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_keeps_the_session_and_a_later_retry_renews_it() {
+    let world = world(true).await;
+    sso_login(&world.engine()).await;
+    world.fault(
+        "/api/account/tokens",
+        Some("DELETE"),
+        FaultKind::Status { status: 503 },
+    );
+    let out = world.engine().logout().await.unwrap();
+    let unrevoked = out.unrevoked.clone().expect("reported");
+    assert!(!unrevoked.needs_sign_in, "a retry can work: {unrevoked:?}");
+    assert!(unrevoked.sentence().contains("retry"));
+    assert_eq!(
+        realm_sessions(&world),
+        1,
+        "kept: the retry renews the session with it"
+    );
+    world.emu.clear_faults();
+    until_lapsed().await;
+    let mut engine = world.engine();
+    engine.revoke_retry_after = Duration::ZERO;
+    engine.revoke_budget = Duration::from_secs(10);
+    let said = engine.recover().await.unwrap().unwrap_or_default();
+    assert!(said.contains("was revoked"), "{said}");
+    assert!(world.emu.tokens().is_empty());
+    assert!(engine.pending_revocations().unwrap().is_empty());
+    assert_eq!(realm_sessions(&world), 0, "ended after the revocation");
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_ends_the_realm_session_it_opened() {
+    let world = world(true).await;
+    // the account request fails after the identity provider signed in: no server token, no realm session
+    world.fault(
+        "/api/account",
+        Some("GET"),
+        FaultKind::Status { status: 500 },
+    );
+    let err = world
+        .engine()
+        .login_sso(
+            &sso_options(),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+    assert!(world.emu.tokens().is_empty());
+    assert_eq!(realm_sessions(&world), 0);
+}
+
+#[tokio::test]
+async fn a_sign_in_that_lost_the_race_ends_its_realm_session() {
+    let world = world(true).await;
+    let engine = world.engine();
+    let authenticated = engine
+        .sso_authenticate(
+            &sso_options(),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(authenticated.account(), DEMO_USER);
+    // meanwhile another process signed in
+    world.login().await;
+    let sessions_before = realm_sessions(&world);
+    let err = engine.sso_complete(authenticated).await.unwrap_err();
+    assert!(err.to_string().contains("Already signed in"), "{err}");
+    assert_eq!(
+        realm_sessions(&world),
+        sessions_before - 1,
+        "the losing sign-in's session ended"
+    );
+    assert_eq!(world.emu.tokens().len(), 1, "only the winner's token");
+}
+
+#[tokio::test]
+async fn a_password_sign_in_does_not_hold_the_lock_while_the_server_checks_the_password() {
+    let world = world(false).await;
+    world.emu.inject(conda_connect::emulator::Fault {
+        path_prefix: "/api/auth/login".into(),
+        method: None,
+        kind: FaultKind::Delay { ms: 1500 },
+        times: Some(1),
+    });
+    let slow = tokio::spawn({
+        let engine = world.engine();
+        async move { engine.login(DEMO_USER, DEMO_PASSWORD).await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut other = world.engine();
+    other.lock_wait = Duration::from_millis(200);
+    other
+        .recover()
+        .await
+        .expect("the lock is free while the password is checked");
+    // the slow attempt got the injected 503; nothing happened locally
+    assert!(slow.await.unwrap().is_err());
+    assert!(!world.engine().status().unwrap().logged_in);
+}
