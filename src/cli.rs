@@ -309,7 +309,13 @@ fn exit_code(result: Result<()>) -> i32 {
         Ok(()) => 0,
         Err(error) => {
             tracing::error!(error = ?error, "command failed");
-            eprintln!("conda-connect: {error}");
+            match &error {
+                // the window asks the question again; the command line says how
+                Error::CertificateChanged { .. } => eprintln!(
+                    "conda-connect: {error} (conda-connect set-domain URL --trust-server)"
+                ),
+                _ => eprintln!("conda-connect: {error}"),
+            }
             1
         }
     }
@@ -460,6 +466,8 @@ fn init_logging(paths: &Paths) {
     if to_stderr.is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            // colours only for a person at a terminal: a captured log carries no escape sequence
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(crate::engine::redact::ScrubbingWriter::new(
                 std::io::stderr(),
             ))

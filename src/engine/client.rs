@@ -357,6 +357,7 @@ impl ServerClient {
             Ok(response) => response,
             Err(
                 error @ (Error::Tls { .. }
+                | Error::CertificateChanged { .. }
                 | Error::Unreachable { .. }
                 | Error::Timeout { .. }
                 | Error::Redirected { .. }),

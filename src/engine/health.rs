@@ -12,6 +12,8 @@ pub enum Connection {
     Unreachable,
     /// The server's certificate could not be verified.
     Untrusted,
+    /// The server presents another certificate than the one the user trusted (pinned) for it.
+    CertificateChanged,
     /// The server answers but no longer accepts the token (revoked or expired): sign in again.
     TokenRejected,
 }
@@ -39,6 +41,7 @@ impl Engine {
             Ok(_) => Connection::Healthy,
             Err(Error::Unauthorized { .. }) => Connection::TokenRejected,
             Err(Error::Tls { .. }) => Connection::Untrusted,
+            Err(Error::CertificateChanged { .. }) => Connection::CertificateChanged,
             Err(Error::Unreachable { .. } | Error::Timeout { .. } | Error::Redirected { .. }) => {
                 Connection::Unreachable
             }

@@ -37,6 +37,8 @@ pub const DEFAULT_FONT: Font = Font::with_name("DejaVu Sans");
 /// The app icon as 64×64 RGBA (generated from assets/icons/conda-connect.svg).
 const ICON_RGBA: &[u8] = include_bytes!("../../assets/icons/conda-connect-64.rgba");
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the window looks whether the command line changed the sign-in (a few file stats).
+pub const CHANGE_INTERVAL: Duration = Duration::from_secs(3);
 /// The smallest window the layout is made for (header, both panels, every dialog).
 pub const MIN_SIZE: iced::Size = iced::Size::new(900.0, 620.0);
 pub const DEFAULT_SIZE: iced::Size = iced::Size::new(1040.0, 700.0);
@@ -59,6 +61,8 @@ pub enum Health {
     TokenRejected,
     /// The certificate is no longer trusted.
     Untrusted,
+    /// The server presents another certificate than the one the user trusted.
+    CertificateChanged,
 }
 
 /// When a notice leaves on its own.
@@ -139,10 +143,16 @@ pub enum Message {
     StatusLoaded(Result<Status, Error>),
     HealthTick,
     HealthChecked(Connection),
+    /// Look whether another process (the command line) changed the sign-in or conda's configuration.
+    CheckForChanges,
+    /// The files' fingerprint now ([`Engine::state_stamp`]).
+    Stamped(u64),
     /// After a failed Update Index: what the connection check found.
     IndexDiagnosed(Connection, Vec<String>),
     /// Sign out, then start the sign-in again (the token was refused).
     SignInAgain,
+    /// The certificate changed: Set Domain for the current server, which shows it and asks again.
+    ReviewCertificate,
     DismissBanner,
     DismissNotice,
     Escape,
@@ -169,6 +179,8 @@ pub struct App {
     index_after_status: bool,
     /// After the next sign-out: start the sign-in again.
     sign_in_after_sign_out: bool,
+    /// The fingerprint of the sign-in's files when the status was last loaded.
+    stamp: Option<u64>,
 }
 
 /// How the app starts.
@@ -201,6 +213,7 @@ impl App {
             sign_in_expiry: None,
             index_after_status: false,
             sign_in_after_sign_out: false,
+            stamp: None,
         };
         let engine = app.engine.clone();
         let boot = Task::perform(
@@ -308,6 +321,7 @@ impl App {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::StatusLoaded(Ok(status)) => {
+                self.stamp = Some(self.engine.state_stamp());
                 let own_session = status.source == Some(LoginSource::CondaConnect);
                 self.status = Some(status);
                 self.status_error = None;
@@ -366,6 +380,17 @@ impl App {
                     }
                 }
                 Task::batch(tasks)
+            }
+            Message::CheckForChanges => {
+                let engine = self.engine.clone();
+                Task::perform(async move { engine.state_stamp() }, Message::Stamped)
+            }
+            Message::Stamped(stamp) => {
+                // the first look records; a difference means someone changed the files: load the status again
+                match self.stamp.replace(stamp) {
+                    Some(before) if before != stamp => self.refresh_status(),
+                    _ => Task::none(),
+                }
             }
             Message::StatusLoaded(Err(error)) => {
                 self.status_error = Some(error.to_string());
@@ -505,6 +530,11 @@ impl App {
                     set_domain::State::focus().map(Message::SetDomain)
                 }
             },
+            Message::ReviewCertificate => {
+                let domain = self.status.as_ref().and_then(|s| s.domain.clone());
+                self.dialog = Some(Dialog::SetDomain(set_domain::State::new(domain)));
+                set_domain::State::focus().map(Message::SetDomain)
+            }
             Message::PickChannels(remembered, all) => {
                 let (state, load) = add_channels::State::new(&self.engine, all, remembered);
                 self.dialog = Some(Dialog::AddChannels(state));
@@ -575,6 +605,7 @@ impl App {
                     (_, Connection::Unreachable) => Health::Unreachable,
                     (_, Connection::TokenRejected) => Health::TokenRejected,
                     (_, Connection::Untrusted) => Health::Untrusted,
+                    (_, Connection::CertificateChanged) => Health::CertificateChanged,
                 };
                 Task::none()
             }
@@ -587,7 +618,9 @@ impl App {
                     .unwrap_or_else(|| "the server".into());
                 self.index_problem = match found {
                     Connection::Unreachable => Some(IndexProblem::Offline(host)),
-                    Connection::Untrusted => Some(IndexProblem::Untrusted(host)),
+                    Connection::Untrusted | Connection::CertificateChanged => {
+                        Some(IndexProblem::Untrusted(host))
+                    }
                     Connection::TokenRejected => Some(IndexProblem::TokenRejected),
                     Connection::Healthy if !missing.is_empty() => {
                         Some(IndexProblem::Missing(missing))
@@ -825,10 +858,21 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
+        // the command line may sign in or out while the window is open: look every few seconds and on focus
+        let changes = Subscription::batch([
+            iced::time::every(CHANGE_INTERVAL).map(|_| Message::CheckForChanges),
+            iced::event::listen_with(|event, _, _| match event {
+                iced::Event::Window(iced::window::Event::Focused) => Some(Message::CheckForChanges),
+                _ => None,
+            }),
+        ]);
         if self.signed_in() {
-            iced::time::every(HEALTH_INTERVAL).map(|_| Message::HealthTick)
+            Subscription::batch([
+                changes,
+                iced::time::every(HEALTH_INTERVAL).map(|_| Message::HealthTick),
+            ])
         } else {
-            Subscription::none()
+            changes
         }
     }
 
@@ -874,7 +918,7 @@ impl App {
                     .map(|u| format!(" as {u}"))
                     .unwrap_or_default();
                 match self.health {
-                    Health::Unreachable | Health::Untrusted => {
+                    Health::Unreachable | Health::Untrusted | Health::CertificateChanged => {
                         format!("Partially connected to Anaconda Server{who}")
                     }
                     Health::TokenRejected => format!("Signed in{who}, but the token is refused"),
@@ -945,6 +989,12 @@ impl App {
                 Tone::Danger,
                 "The server's certificate can no longer be verified. Check the SSL settings in Preferences.",
                 vec![style::secondary("Preferences", Some(Message::OpenPreferences))],
+            )),
+            Health::CertificateChanged => out.push(style::banner(
+                Tone::Danger,
+                "The server presents another certificate than the one you trusted, so conda-connect refuses it. If \
+                 your administrator replaced it, compare its fingerprint with theirs and trust it again in Set Domain.",
+                vec![style::secondary("Set Domain", Some(Message::ReviewCertificate))],
             )),
             Health::TokenRejected => out.push(style::banner(
                 Tone::Danger,

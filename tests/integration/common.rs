@@ -154,6 +154,47 @@ pub async fn self_signed_https_front(backend: std::net::SocketAddr) -> String {
     format!("https://{addr}")
 }
 
+/// An HTTPS front whose certificate can be replaced while it runs (a server whose certificate changed after the
+/// user trusted it).
+pub struct SwappableTlsFront {
+    pub url: String,
+    acceptor: std::sync::Arc<std::sync::Mutex<tokio_rustls::TlsAcceptor>>,
+}
+
+impl SwappableTlsFront {
+    pub async fn start(backend: std::net::SocketAddr) -> SwappableTlsFront {
+        let acceptor = std::sync::Arc::new(std::sync::Mutex::new(
+            conda_connect::emulator::tls::self_signed_acceptor(),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let current = acceptor.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = current.lock().unwrap().clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+        SwappableTlsFront {
+            url: format!("https://{addr}"),
+            acceptor,
+        }
+    }
+
+    /// A new self-signed certificate from now on.
+    pub fn swap(&self) {
+        *self.acceptor.lock().unwrap() = conda_connect::emulator::tls::self_signed_acceptor();
+    }
+}
+
 /// The real binary, run with HOME = `home` (and nothing else of the environment that could point elsewhere).
 pub fn cli_command(
     home: &Path,

@@ -1105,7 +1105,7 @@ async fn the_trust_question_defaults_to_cancel() {
     // the certificate, to compare with what the administrator published (a handshake only: nothing stored)
     assert!(h.shows("CN=rcgen self signed cert"), "subject and issuer");
     let fingerprint = match &h.app.dialog {
-        Some(gui::Dialog::SetDomain(s)) => s.server_certificate.clone().unwrap().unwrap().sha256,
+        Some(gui::Dialog::SetDomain(s)) => s.trust.as_ref().unwrap().certificate.clone().unwrap().unwrap().sha256,
         other => panic!("{other:?}"),
     };
     assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
@@ -1125,6 +1125,68 @@ async fn the_trust_question_defaults_to_cancel() {
     h.click("Set Domain").await;
     h.send(Message::Escape).await;
     assert!(h.shows(set_domain::TITLE));
+}
+
+/// Trusting pins the certificate shown; when the server later presents another one, the window does not go on
+/// silently: the question comes back, saying the certificate changed and showing the one trusted before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_certificate_asks_again_and_shows_both() {
+    let world = World::new().await;
+    let front = SwappableTlsFront::start(world.emu.addr).await;
+    let mut h = Harness::with_world(world).await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.send(Message::SetDomain(set_domain::Message::Input(front.url.clone())))
+        .await;
+    h.click("Set Domain").await;
+    assert!(h.shows(trust::TITLE));
+    let first = match &h.app.dialog {
+        Some(gui::Dialog::SetDomain(s)) => s.trust.as_ref().unwrap().certificate.clone().unwrap().unwrap().sha256,
+        other => panic!("{other:?}"),
+    };
+    h.click(trust::TRUST).await;
+    assert!(h.world.ini().unwrap().contains(&first), "pinned");
+    // the server's certificate changes
+    front.swap();
+    h.send(Message::ReviewCertificate).await;
+    h.send(Message::SetDomain(set_domain::Message::Input(front.url.clone())))
+        .await;
+    h.click("Set Domain").await;
+    assert!(h.shows(trust::CHANGED_TITLE));
+    let lines = trust::fingerprint_lines(&first);
+    assert!(lines.iter().all(|l| h.shows(l)), "the one trusted before is shown");
+    h.send(Message::Escape).await;
+    assert!(h.world.ini().unwrap().contains(&first), "nothing changed on Cancel");
+    h.click("Set Domain").await;
+    h.click(trust::TRUST).await;
+    assert!(!h.world.ini().unwrap().contains(&first), "the new one replaced it");
+}
+
+/// A sign-in or sign-out made on the command line while the window is open shows in the window at the next look
+/// (every few seconds, and when the window gets the focus), without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_notices_a_sign_in_and_out_made_on_the_command_line() {
+    let world = World::new().await;
+    world.set_domain().await;
+    let mut h = Harness::with_world(world).await;
+    assert!(h.shows("Not connected"));
+    h.send(Message::CheckForChanges).await;
+    assert!(h.shows("Not connected"), "nothing changed, nothing reloaded");
+    let out = cli(
+        h.world.home.path(),
+        &["login", "--username", "alice", "--password-stdin", "--skip-channels"],
+        Some("alice-password\n"),
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    h.send(Message::CheckForChanges).await;
+    assert!(!h.shows("Not connected"), "the window shows the sign-in");
+    assert!(h.app.status.as_ref().unwrap().logged_in);
+    let out = cli(h.world.home.path(), &["logout"], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    h.send(Message::CheckForChanges).await;
+    assert!(h.shows("Not connected"), "and the sign-out");
 }
 
 // ------------------------------------------------------------------------------------------------ health, window
@@ -1324,6 +1386,11 @@ async fn single_sign_on_from_the_login_dialog_cancel_then_sign_in() {
             tokio::spawn(browse(address, Act::SignIn, seen.clone()));
         }
     }
+    // the account the identity provider signed in is shown before anything happens on the server
+    assert!(h.shows(login::CONFIRM_TITLE));
+    assert!(h.shows(&login::confirm_text("alice")));
+    assert!(h.world.emu.tokens().is_empty(), "nothing created before the confirmation");
+    h.click(login::CONFIRM_CONTINUE).await;
     // the rest as after a password sign-in: Add Channels, connected, one server token and its files
     assert!(h.shows(add_channels::TITLE), "Add Channels shown");
     assert!(h.shows("Connected to Anaconda Server as alice"));
@@ -1334,6 +1401,43 @@ async fn single_sign_on_from_the_login_dialog_cancel_then_sign_in() {
     assert_eq!(seen.lock().unwrap().page.as_ref().map(|p| p.0), Some(200));
     h.click("Skip").await;
     assert!(h.app.dialog.is_none());
+}
+
+/// The account the identity provider signed in is confirmed before anything happens on the server: Esc says
+/// no, nothing is created, and the identity provider's session is ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_sign_on_the_person_does_not_confirm_leaves_nothing() {
+    use crate::sso::{Act, Seen, browse, sso_world};
+    use std::sync::{Arc, Mutex};
+
+    let mut h = Harness::with_world(sso_world().await).await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    sso_state(&mut h).open_browser = false;
+    let before = h.world.user_files();
+    let task = h.app.update(Message::Login(login::Message::SsoStart));
+    let mut stream = Box::pin(iced_test::runtime::task::into_stream(task).unwrap());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    while let Some(message) = next_sso_output(&mut stream).await {
+        let browse_to = match &message {
+            Message::Login(login::Message::SsoPrompt(p)) => Some(login::sso_address(p).to_string()),
+            _ => None,
+        };
+        let task = h.app.update(message);
+        h.settle(task).await;
+        if let Some(address) = browse_to {
+            tokio::spawn(browse(address, Act::SignIn, seen.clone()));
+        }
+    }
+    assert!(h.shows(&login::confirm_text("alice")));
+    h.send(Message::Escape).await;
+    assert!(h.shows(login::NOT_CONFIRMED), "said, in the dialog");
+    assert!(h.shows(login::SSO_BUTTON), "and the dialog is ready again");
+    assert!(h.world.emu.tokens().is_empty());
+    assert_same_files(&h.world.user_files(), &before, "nothing changed");
+    let sessions = h.world.emu.state.lock().unwrap().sso.as_ref().unwrap().sessions.len();
+    assert_eq!(sessions, 0, "the identity provider's session was ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -304,3 +304,36 @@ async fn package_list_keystrokes_stay_within_a_frame_at_a_million_rows() {
     let _ = state.update(Message::Search("torch-net".into()));
     assert!(state.matches() > 0 && state.matches() < 999_996);
 }
+
+/// A row store copied over another channel directory's (by a bug, a restore, or someone else) is not taken for
+/// that directory: it is bound to the repodata URL it came from, so the directory is fetched again in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_store_of_another_directory_is_never_used() {
+    let world = signed_in_with_channels().await;
+    let first = update(&world).await;
+    let cache = world.paths.repodata_cache();
+    let mut stores = Vec::new();
+    walk(&cache, &mut stores);
+    stores.retain(|p| p.extension().is_some_and(|e| e == "rows"));
+    stores.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
+    assert!(stores.len() >= 2, "{stores:?}");
+    let (small, large) = (&stores[0], stores.last().unwrap());
+    std::fs::copy(large, small).unwrap();
+    // and the small one's cache record made to agree with it (its ETag kept, so the server answers 304)
+    let info = |rows: &std::path::Path| rows.with_extension("info.json");
+    let large_info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(info(large)).unwrap()).unwrap();
+    let mut small_info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(info(small)).unwrap()).unwrap();
+    small_info["rows"] = large_info["rows"].clone();
+    std::fs::write(info(small), small_info.to_string()).unwrap();
+    let fetched_before = world.emu.log().len();
+    let second = update(&world).await;
+    let refetched = world.emu.log()[fetched_before..]
+        .iter()
+        .filter(|l| l.status == 200 && l.path.contains("repodata.json"))
+        .count();
+    assert_eq!(refetched, 1, "only the directory whose store was replaced");
+    let total = |r: &IndexReport| -> u64 { r.channels.iter().map(|c| c.packages as u64).sum() };
+    assert_eq!(total(&first), total(&second), "the same packages, none borrowed");
+}

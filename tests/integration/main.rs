@@ -14,6 +14,7 @@ mod io_faults;
 mod lifecycle;
 mod platforms;
 mod real_conda;
+mod round_three;
 mod safety;
 mod sso;
 mod tokens;

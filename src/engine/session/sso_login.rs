@@ -24,6 +24,7 @@ pub enum SsoMethod {
 /// server token exists yet. The user may see who signed in ([`SsoAuthenticated::account`]) and decide:
 /// [`Engine::sso_complete`] goes on with the sign-in, [`Engine::sso_abandon`] ends the identity provider's session.
 /// (A copied sign-in address completed by somebody else must not sign this user in silently.)
+#[derive(Clone)]
 pub struct SsoAuthenticated {
     domain: String,
     client_id: String,

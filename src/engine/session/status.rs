@@ -68,6 +68,26 @@ impl Engine {
         Ok(status)
     }
 
+    /// A cheap fingerprint of the files that say who is signed in and how conda is configured (their sizes and
+    /// modification times): the window compares it every few seconds and on focus, so that a sign-in or sign-out
+    /// made on the command line shows at once.
+    pub fn state_stamp(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for path in [
+            self.paths.session_file(),
+            self.paths.navigator_ini.clone(),
+            self.paths.condarc.clone(),
+            self.paths.data_dir.join("pending_revocations.json"),
+        ] {
+            match std::fs::metadata(&path) {
+                Ok(meta) => (meta.len(), meta.modified().ok()).hash(&mut hasher),
+                Err(_) => 0u8.hash(&mut hasher),
+            }
+        }
+        hasher.finish()
+    }
+
     /// The access token of the active sign-in (for the index fetcher).
     pub fn access_token(&self) -> Result<Option<(String, String)>> {
         if let Some(record) = self.session()? {

@@ -35,6 +35,15 @@ pub async fn open(url: &str) -> Result<Launched> {
             tracing::warn!(error = %e, "no private folder for the redirect page");
             refused(CANNOT_OPEN)
         })?;
+    // private whatever the umask: only this user may read the page (and so the address)
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            tracing::warn!(error = %e, "the redirect page's folder could not be made private");
+            refused(CANNOT_OPEN)
+        })?;
+    }
     let page = dir.path().join("sign-in.html");
     crate::engine::files::write_atomic(&page, redirect_page(&parsed).as_bytes(), Some(0o600))?;
     open::that_detached(&page).map_err(|e| {

@@ -12,9 +12,9 @@ use iced::futures::{StreamExt, channel::mpsc, stream};
 use iced::widget::{column, space, text, text_input};
 use iced::{Element, Task};
 
-use crate::engine::session::{LoginOutcome, SignIn, SsoMethod};
+use crate::engine::session::{LoginOutcome, SignIn, SsoAuthenticated, SsoMethod, Trust};
 use crate::engine::sso::{self, SsoOptions};
-use crate::engine::{Engine, Error, domain};
+use crate::engine::{Engine, Error};
 use crate::gui::screen::trust;
 use crate::gui::style;
 
@@ -32,6 +32,16 @@ pub const COPIED: &str = "Copied";
 const ADDRESS_HEIGHT: f32 = 96.0;
 pub const SSO_CHECKING: &str = "Checking for single sign-on…";
 pub const SSO_ONLY_TEXT: &str = "Your organisation signs in through its identity provider.";
+pub const CONFIRM_TITLE: &str = "Is this you?";
+pub const CONFIRM_CONTINUE: &str = "Continue";
+pub const NOT_CONFIRMED: &str = "The sign-in was not confirmed, so nothing was changed.";
+/// The sentence that names the account the identity provider signed in.
+pub fn confirm_text(account: &str) -> String {
+    format!(
+        "The identity provider signed in {account}. Continue only if this is your account: an address opened by \
+         someone else signs in their account, not yours."
+    )
+}
 /// Set (to anything) to never open the system browser: the dialog only shows the address (tests, remote desktops).
 pub const NO_BROWSER_ENV: &str = "CONDA_CONNECT_NO_BROWSER";
 
@@ -53,6 +63,10 @@ pub enum Sso {
         /// Copy address was pressed (the dialog says "Copied").
         copied: bool,
     },
+    /// The identity provider signed someone in: is it the right account? Nothing exists on the server yet.
+    Confirm(Box<SsoAuthenticated>),
+    /// Confirmed: the sign-in transaction runs.
+    Completing,
 }
 
 #[derive(Debug, Clone)]
@@ -60,9 +74,7 @@ pub enum Message {
     Username(String),
     Password(String),
     Submit,
-    Trust,
-    CancelTrust,
-    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
+    Trust(trust::Message),
     Cancel,
     Finished(Result<LoginOutcome, Error>),
     /// Discovery answered: whether the server has single sign-on.
@@ -74,6 +86,13 @@ pub enum Message {
     SsoPrompt(String),
     SsoCopy,
     SsoCancel,
+    /// The identity provider's part is done: the account to confirm.
+    SsoAuthenticated(Result<SsoAuthenticated, Error>),
+    /// The person confirmed the account.
+    SsoContinue,
+    /// The person did not: the identity provider's session is ended.
+    SsoDecline,
+    SsoDeclined,
     SsoFinished(Result<LoginOutcome, Error>),
 }
 
@@ -91,9 +110,8 @@ pub struct State {
     pub password: String,
     pub error: Option<String>,
     pub busy: bool,
-    pub untrusted_host: Option<String>,
-    /// The certificate shown in the trust question.
-    pub server_certificate: trust::Certificate,
+    /// The server's certificate failed: the question before trusting it.
+    pub trust: Option<trust::State>,
     /// Shown in demo mode: the emulator's credentials.
     pub hint: Option<String>,
     pub sso: Sso,
@@ -112,8 +130,7 @@ impl State {
             password: String::new(),
             error: None,
             busy: false,
-            untrusted_host: None,
-            server_certificate: None,
+            trust: None,
             hint,
             sso: Sso::Checking,
             open_browser: std::env::var_os(NO_BROWSER_ENV).is_none(),
@@ -163,17 +180,25 @@ impl State {
         self.busy || self.sso_waiting()
     }
 
+    /// Single sign-on is under way: waiting for the browser, asking to confirm the account, or completing.
     fn sso_waiting(&self) -> bool {
-        matches!(self.sso, Sso::Waiting { .. })
+        matches!(
+            self.sso,
+            Sso::Waiting { .. } | Sso::Confirm(_) | Sso::Completing
+        )
     }
 
     /// Esc: out of the trust question first, else close (never while signing in); while waiting for the
     /// browser, cancel the single sign-on.
     pub fn escape(&self) -> Option<Message> {
-        if self.sso_waiting() {
+        if matches!(self.sso, Sso::Confirm(_)) {
+            Some(Message::SsoDecline)
+        } else if matches!(self.sso, Sso::Completing) {
+            None
+        } else if self.sso_waiting() {
             Some(Message::SsoCancel)
-        } else if self.untrusted_host.is_some() {
-            Some(Message::CancelTrust)
+        } else if self.trust.is_some() {
+            Some(Message::Trust(trust::Message::Cancel))
         } else {
             (!self.busy).then_some(Message::Cancel)
         }
@@ -181,10 +206,12 @@ impl State {
 
     /// Enter: Sign In; in the trust question, Cancel; nothing while waiting for the browser.
     pub fn enter(&self) -> Option<Message> {
-        if self.sso_waiting() {
+        if matches!(self.sso, Sso::Confirm(_)) {
+            Some(Message::SsoContinue)
+        } else if self.sso_waiting() {
             None
-        } else if self.untrusted_host.is_some() {
-            Some(Message::CancelTrust)
+        } else if self.trust.is_some() {
+            Some(Message::Trust(trust::Message::Cancel))
         } else if !self.shows_password_form() {
             matches!(self.sso, Sso::Offered).then_some(Message::SsoStart)
         } else {
@@ -209,22 +236,25 @@ impl State {
                 self.password = value;
                 Action::None
             }
-            Message::Submit => self.sign_in(engine, false),
-            Message::Trust => {
-                self.untrusted_host = None;
-                self.sign_in(engine, true)
-            }
-            Message::CancelTrust => {
-                if let Some(host) = self.untrusted_host.take() {
-                    self.error = Some(trust::cancelled(&host));
+            Message::Submit => self.sign_in(engine, Trust::No),
+            Message::Trust(message) => {
+                let Some(question) = self.trust.as_mut() else {
+                    return Action::None;
+                };
+                match question.update(message) {
+                    trust::Outcome::None => Action::None,
+                    trust::Outcome::Trusted(trust) => {
+                        self.trust = None;
+                        self.sign_in(engine, trust)
+                    }
+                    trust::Outcome::Cancelled(sentence) => {
+                        self.trust = None;
+                        self.error = Some(sentence);
+                        Action::Run(Self::focus())
+                    }
                 }
-                Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
-            Message::CertificateRead(result) => {
-                self.server_certificate = Some(result.map_err(|e| e.to_string()));
-                Action::None
-            }
             Message::Finished(result) => {
                 self.busy = false;
                 match result {
@@ -233,13 +263,9 @@ impl State {
                         Action::Done(outcome)
                     }
                     Err(error) if error.is_tls() => {
-                        self.untrusted_host = Some(domain::netloc(&self.domain));
-                        self.server_certificate = None;
-                        Action::Run(trust::fetch(
-                            engine,
-                            self.domain.clone(),
-                            Message::CertificateRead,
-                        ))
+                        let (question, read) = trust::State::ask(engine, &self.domain, &error);
+                        self.trust = Some(question);
+                        Action::Run(read.map(Message::Trust))
                     }
                     Err(error) => {
                         self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
@@ -289,9 +315,49 @@ impl State {
                 }
                 Action::None
             }
+            Message::SsoAuthenticated(result) => {
+                if !matches!(self.sso, Sso::Waiting { .. }) {
+                    // cancelled meanwhile: the session it made is ended, not left open
+                    return match result {
+                        Ok(authenticated) => Action::Run(abandon(engine, authenticated)),
+                        Err(_) => Action::None,
+                    };
+                }
+                match result {
+                    Ok(authenticated) => {
+                        self.sso = Sso::Confirm(Box::new(authenticated));
+                        Action::None
+                    }
+                    Err(error) => {
+                        self.sso = Sso::Offered;
+                        tracing::info!(error = %error, "single sign-on failed");
+                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
+                        Action::None
+                    }
+                }
+            }
+            Message::SsoContinue => {
+                let Sso::Confirm(authenticated) = std::mem::replace(&mut self.sso, Sso::Completing)
+                else {
+                    return Action::None;
+                };
+                let engine = engine.clone();
+                Action::Run(Task::perform(
+                    async move { engine.sso_complete(*authenticated).await },
+                    Message::SsoFinished,
+                ))
+            }
+            Message::SsoDecline => {
+                let Sso::Confirm(authenticated) = std::mem::replace(&mut self.sso, Sso::Offered)
+                else {
+                    return Action::None;
+                };
+                self.error = Some(NOT_CONFIRMED.into());
+                Action::Run(abandon(engine, *authenticated))
+            }
+            Message::SsoDeclined => Action::None,
             Message::SsoFinished(result) => {
-                if !self.sso_waiting() {
-                    // cancelled meanwhile
+                if !matches!(self.sso, Sso::Completing) {
                     return Action::None;
                 }
                 self.sso = Sso::Offered;
@@ -322,7 +388,7 @@ impl State {
         let (tx, prompts) = mpsc::unbounded();
         let work = async move {
             engine
-                .login_sso(
+                .sso_authenticate(
                     &SsoOptions::default(),
                     SsoMethod::Browser { open },
                     &SignIn::default(),
@@ -335,7 +401,7 @@ impl State {
         // the prompt's sender is gone once the sign-in ends, so the merged stream ends with it
         let messages = stream::select(
             prompts.map(Message::SsoPrompt),
-            stream::once(work).map(Message::SsoFinished),
+            stream::once(work).map(Message::SsoAuthenticated),
         );
         let (task, handle) = Task::stream(messages).abortable();
         self.sso = Sso::Waiting {
@@ -346,7 +412,7 @@ impl State {
         Action::Run(task)
     }
 
-    fn sign_in(&mut self, engine: &Engine, trust: bool) -> Action {
+    fn sign_in(&mut self, engine: &Engine, trust: Trust) -> Action {
         if !self.can_submit() {
             return Action::None;
         }
@@ -361,26 +427,31 @@ impl State {
         );
         Action::Run(Task::perform(
             async move {
-                if trust {
-                    engine.set_domain(&domain, true).await?;
-                }
-                engine.login(&user, &password).await
+                // a certificate trusted now is written with the sign-in: nothing stays if it fails
+                let request = SignIn {
+                    domain: match trust {
+                        Trust::No => None,
+                        trust => Some(engine.choose_domain(&domain, trust).await?),
+                    },
+                    ..SignIn::default()
+                };
+                engine.login_with(&user, &password, &request).await
             },
             Message::Finished,
         ))
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        if let Some(host) = &self.untrusted_host {
-            return trust::view(
-                host,
-                &self.server_certificate,
-                Message::Trust,
-                Message::CancelTrust,
-            );
+        if let Some(question) = &self.trust {
+            return question.view().map(Message::Trust);
         }
-        if let Sso::Waiting { prompt, copied, .. } = &self.sso {
-            return self.view_waiting(prompt.as_deref(), *copied);
+        match &self.sso {
+            Sso::Waiting { prompt, copied, .. } => {
+                return self.view_waiting(prompt.as_deref(), *copied);
+            }
+            Sso::Confirm(authenticated) => return self.view_confirm(&authenticated.account()),
+            Sso::Completing => return self.view_confirm(""),
+            _ => {}
         }
         if !self.shows_password_form() {
             return self.view_sso_only();
@@ -471,6 +542,27 @@ impl State {
         }
     }
 
+    /// The account the identity provider signed in, to confirm (`""` while the sign-in completes).
+    fn view_confirm(&self, account: &str) -> Element<'_, Message> {
+        let confirming = !account.is_empty();
+        let content = column![
+            style::title(CONFIRM_TITLE),
+            style::muted(format!("Anaconda Server: {}", self.domain)),
+            style::body(if confirming {
+                confirm_text(account)
+            } else {
+                String::new()
+            }),
+            style::message_slot(None, (!confirming).then_some("Signing in…")),
+            style::button_row([
+                style::secondary("Cancel", confirming.then_some(Message::SsoDecline)),
+                style::primary(CONFIRM_CONTINUE, confirming.then_some(Message::SsoContinue)),
+            ]),
+        ]
+        .spacing(style::space_scale::M);
+        style::card(content, 480.0)
+    }
+
     fn view_waiting<'a>(&'a self, prompt: Option<&'a str>, copied: bool) -> Element<'a, Message> {
         // the address wraps inside a box of fixed height: however long, it stays in the dialog and the buttons stay put
         let address: Element<'a, Message> = match prompt {
@@ -503,6 +595,15 @@ impl State {
         .spacing(style::space_scale::M);
         style::card(waiting, 480.0)
     }
+}
+
+/// End the identity provider's session of a sign-in the person did not confirm.
+fn abandon(engine: &Engine, authenticated: SsoAuthenticated) -> Task<Message> {
+    let engine = engine.clone();
+    Task::perform(
+        async move { engine.sso_abandon(authenticated).await },
+        |_| Message::SsoDeclined,
+    )
 }
 
 /// The address in the engine's sentence ("Open this URL to sign in: <url>"): the last word.

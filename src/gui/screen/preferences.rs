@@ -9,6 +9,7 @@ use iced::{Element, Task};
 
 use crate::engine::session::Preferences;
 use crate::engine::{Engine, Error, domain};
+use crate::engine::session::Trust;
 use crate::gui::screen::trust;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::style;
@@ -26,9 +27,7 @@ pub enum Message {
     SsoClientId(String),
     Theme(ThemeChoice),
     Apply,
-    Trust,
-    CancelTrust,
-    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
+    Trust(trust::Message),
     Cancel,
     SignOutFirst,
     /// Esc: close, or with unsaved changes ask first (a second Esc discards).
@@ -54,9 +53,8 @@ pub struct State {
     pub theme: ThemeChoice,
     pub error: Option<String>,
     pub busy: bool,
-    pub untrusted_host: Option<String>,
-    /// The certificate shown in the trust question.
-    pub server_certificate: trust::Certificate,
+    /// The certificate of the new domain failed: the question before trusting it.
+    pub trust: Option<trust::State>,
     /// The domain cannot change while signed in.
     pub needs_sign_out: bool,
     /// Signed in: the domain field is read-only.
@@ -94,8 +92,7 @@ impl State {
             theme,
             error: None,
             busy: false,
-            untrusted_host: None,
-            server_certificate: None,
+            trust: None,
             needs_sign_out: false,
             signed_in,
             initial: (prefs.clone(), theme),
@@ -115,8 +112,8 @@ impl State {
     }
 
     pub fn escape(&self) -> Option<Message> {
-        if self.untrusted_host.is_some() {
-            Some(Message::CancelTrust)
+        if self.trust.is_some() {
+            Some(Message::Trust(trust::Message::Cancel))
         } else {
             (!self.busy).then_some(Message::Escape)
         }
@@ -124,8 +121,8 @@ impl State {
 
     /// Enter: Apply; in the trust question, Cancel.
     pub fn enter(&self) -> Option<Message> {
-        if self.untrusted_host.is_some() {
-            Some(Message::CancelTrust)
+        if self.trust.is_some() {
+            Some(Message::Trust(trust::Message::Cancel))
         } else {
             Some(Message::Apply)
         }
@@ -190,35 +187,34 @@ impl State {
                 self.error = None;
             }
             Message::Theme(choice) => self.theme = choice,
-            Message::Apply => return self.save(engine, false),
-            Message::Trust => {
-                self.untrusted_host = None;
-                return self.save(engine, true);
-            }
-            Message::CancelTrust => {
-                if let Some(host) = self.untrusted_host.take() {
-                    self.error = Some(trust::cancelled(&host));
+            Message::Apply => return self.save(engine, Trust::No),
+            Message::Trust(message) => {
+                let Some(question) = self.trust.as_mut() else {
+                    return Action::None;
+                };
+                match question.update(message) {
+                    trust::Outcome::None => {}
+                    trust::Outcome::Trusted(trust) => {
+                        self.trust = None;
+                        return self.save(engine, trust);
+                    }
+                    trust::Outcome::Cancelled(sentence) => {
+                        self.trust = None;
+                        self.error = Some(sentence);
+                    }
                 }
             }
             Message::Cancel => return Action::Cancel,
-            Message::CertificateRead(result) => {
-                self.server_certificate = Some(result.map_err(|e| e.to_string()));
-            }
             Message::SignOutFirst => return Action::SignOut,
             Message::Saved(result) => {
                 self.busy = false;
                 match result {
                     Ok(prefs) => return Action::Saved(prefs, self.theme),
                     Err(error) if error.is_tls() => {
-                        let normalized = domain::normalize_domain(&self.domain).ok();
-                        self.untrusted_host = normalized.as_deref().map(domain::netloc);
-                        self.server_certificate = None;
-                        if let Some(server) = normalized {
-                            return Action::Run(trust::fetch(
-                                engine,
-                                server,
-                                Message::CertificateRead,
-                            ));
+                        if let Ok(server) = domain::normalize_domain(&self.domain) {
+                            let (question, read) = trust::State::ask(engine, &server, &error);
+                            self.trust = Some(question);
+                            return Action::Run(read.map(Message::Trust));
                         }
                     }
                     Err(Error::AlreadyLoggedIn { domain, .. }) => {
@@ -241,7 +237,7 @@ impl State {
         Action::None
     }
 
-    fn save(&mut self, engine: &Engine, trust: bool) -> Action {
+    fn save(&mut self, engine: &Engine, trust: Trust) -> Action {
         if self.busy {
             return Action::None;
         }
@@ -262,13 +258,8 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        if let Some(host) = &self.untrusted_host {
-            return trust::view(
-                host,
-                &self.server_certificate,
-                Message::Trust,
-                Message::CancelTrust,
-            );
+        if let Some(question) = &self.trust {
+            return question.view().map(Message::Trust);
         }
         let choice = |label: &'static str, value: ThemeChoice| {
             crate::gui::focus::toggle_ring(

@@ -4,6 +4,7 @@
 use iced::widget::{column, text_input};
 use iced::{Element, Task};
 
+use crate::engine::session::Trust;
 use crate::engine::{Engine, Error, domain};
 use crate::gui::screen::trust;
 use crate::gui::style;
@@ -19,9 +20,7 @@ pub const INPUT_ID: &str = "set-domain-input";
 pub enum Message {
     Input(String),
     Submit,
-    Trust,
-    CancelTrust,
-    CertificateRead(Result<crate::engine::certificate::CertificateInfo, Error>),
+    Trust(trust::Message),
     Cancel,
     Validated(Result<String, Error>),
 }
@@ -38,10 +37,8 @@ pub struct State {
     pub input: String,
     pub error: Option<String>,
     pub busy: bool,
-    /// The certificate of this host failed: ask before trusting it.
-    pub untrusted_host: Option<String>,
-    /// The certificate shown in the trust question.
-    pub server_certificate: trust::Certificate,
+    /// The certificate of this host failed: the question before trusting it.
+    pub trust: Option<trust::State>,
 }
 
 /// A domain error in words that say what is wrong and what to do.
@@ -78,8 +75,8 @@ impl State {
 
     /// Esc: out of the trust question first, else close (never while checking).
     pub fn escape(&self) -> Option<Message> {
-        if self.untrusted_host.is_some() {
-            Some(Message::CancelTrust)
+        if self.trust.is_some() {
+            Some(Message::Trust(trust::Message::Cancel))
         } else {
             (!self.busy).then_some(Message::Cancel)
         }
@@ -87,8 +84,8 @@ impl State {
 
     /// Enter: Set Domain; in the trust question, Cancel.
     pub fn enter(&self) -> Option<Message> {
-        if self.untrusted_host.is_some() {
-            Some(Message::CancelTrust)
+        if self.trust.is_some() {
+            Some(Message::Trust(trust::Message::Cancel))
         } else {
             Some(Message::Submit)
         }
@@ -112,38 +109,38 @@ impl State {
                 self.error = None;
                 Action::None
             }
-            Message::Submit => self.validate(engine, false),
-            Message::Trust => {
-                self.untrusted_host = None;
-                self.validate(engine, true)
-            }
-            Message::CancelTrust => {
-                if let Some(host) = self.untrusted_host.take() {
-                    self.error = Some(trust::cancelled(&host));
+            Message::Submit => self.validate(engine, Trust::No),
+            Message::Trust(message) => {
+                let Some(question) = self.trust.as_mut() else {
+                    return Action::None;
+                };
+                match question.update(message) {
+                    trust::Outcome::None => Action::None,
+                    trust::Outcome::Trusted(trust) => {
+                        self.trust = None;
+                        self.validate(engine, trust)
+                    }
+                    trust::Outcome::Cancelled(sentence) => {
+                        self.trust = None;
+                        self.error = Some(sentence);
+                        // back in the form, ready to type another address
+                        Action::Run(Self::focus())
+                    }
                 }
-                // back in the form, ready to type another address
-                Action::Run(Self::focus())
             }
             Message::Cancel => Action::Cancel,
-            Message::CertificateRead(result) => {
-                self.server_certificate = Some(result.map_err(|e| e.to_string()));
-                Action::None
-            }
             Message::Validated(result) => {
                 self.busy = false;
                 match result {
                     Ok(domain) => Action::Done(domain),
-                    Err(error) if error.is_tls() => {
-                        let normalized = domain::normalize_domain(&self.input).ok();
-                        self.untrusted_host = normalized.as_deref().map(domain::netloc);
-                        self.server_certificate = None;
-                        match normalized {
-                            Some(server) => {
-                                Action::Run(trust::fetch(engine, server, Message::CertificateRead))
-                            }
-                            None => Action::None,
+                    Err(error) if error.is_tls() => match domain::normalize_domain(&self.input) {
+                        Ok(server) => {
+                            let (question, read) = trust::State::ask(engine, &server, &error);
+                            self.trust = Some(question);
+                            Action::Run(read.map(Message::Trust))
                         }
-                    }
+                        Err(_) => Action::None,
+                    },
                     Err(error) => {
                         self.error = Some(domain_error(&error));
                         Action::None
@@ -153,7 +150,7 @@ impl State {
         }
     }
 
-    fn validate(&mut self, engine: &Engine, trust: bool) -> Action {
+    fn validate(&mut self, engine: &Engine, trust: Trust) -> Action {
         if self.busy || self.input.trim().is_empty() {
             return Action::None;
         }
@@ -172,13 +169,8 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        if let Some(host) = &self.untrusted_host {
-            return trust::view(
-                host,
-                &self.server_certificate,
-                Message::Trust,
-                Message::CancelTrust,
-            );
+        if let Some(question) = &self.trust {
+            return question.view().map(Message::Trust);
         }
         let submit = (!self.busy && !self.input.trim().is_empty()).then_some(Message::Submit);
         let form: Element<'_, Message> = column![

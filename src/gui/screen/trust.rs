@@ -1,16 +1,24 @@
-//! "SSL Verification Failed!" — shown inside Set Domain, Login and Preferences when the server's certificate
-//! cannot be verified. Trust is given per host and only on this explicit click: the default (Enter, Esc, the
-//! highlighted button) is Cancel.
+//! "SSL Verification Failed!" — the one trust question, shown inside Set Domain, Login and Preferences when the
+//! server's certificate cannot be verified, or is not the one the user trusted before. A component with its own
+//! State, Message, update and view (as iced's todos example composes its tasks): the screen that hosts it keeps
+//! `Option<trust::State>`, maps its messages, and acts on its [`Outcome`].
+//!
+//! The certificate is read first (a handshake only) and shown; trust is given per host, only on the explicit
+//! click, and only for the certificate shown — its SHA-256 fingerprint is pinned, so a certificate that changes
+//! while the person reads is refused. The default (Enter, Esc, the highlighted button) is Cancel.
 
 use iced::widget::{column, container, row, text};
 use iced::{Element, Font, Length, Task};
 
 use crate::engine::certificate::CertificateInfo;
-use crate::engine::{Engine, Error};
+use crate::engine::session::Trust;
+use crate::engine::{Engine, Error, domain};
 use crate::gui::style;
 
 pub const TITLE: &str = "SSL Verification Failed!";
 pub const TEXT: &str = "It looks like this server is using an SSL certificate which we cannot verify. Do you want to trust this server anyway?";
+pub const CHANGED_TITLE: &str = "The server's certificate has changed";
+pub const CHANGED_TEXT: &str = "This server presents another certificate than the one you trusted. Trust the new one only if your administrator confirms that it was replaced and its fingerprint matches.";
 pub const TRUST: &str = "Trust Server and Continue";
 
 /// What the dialog says after Cancel: nothing was stored, and why.
@@ -18,18 +26,111 @@ pub fn cancelled(host: &str) -> String {
     format!("The certificate of {host} was not trusted, so nothing was changed.")
 }
 
-/// Read the certificate `domain` presents (a handshake only), to show it in the question.
-pub fn fetch<M: Send + 'static>(
-    engine: &Engine,
-    domain: String,
-    to: impl Fn(Result<CertificateInfo, Error>) -> M + Send + 'static,
-) -> Task<M> {
-    let engine = engine.clone();
-    Task::perform(async move { engine.server_certificate(&domain).await }, to)
-}
-
 /// The certificate as read, or why it could not be (`None` while reading).
 pub type Certificate = Option<Result<CertificateInfo, String>>;
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    CertificateRead(Result<CertificateInfo, Error>),
+    Trust,
+    Cancel,
+}
+
+/// What the host screen does next.
+pub enum Outcome {
+    None,
+    /// The person trusts the certificate shown: retry with this trust.
+    Trusted(Trust),
+    /// The person declined: show this sentence in the form.
+    Cancelled(String),
+}
+
+/// The question, for one server.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub host: String,
+    pub certificate: Certificate,
+    /// The fingerprint trusted before, when the certificate changed since.
+    pub previously_trusted: Option<String>,
+}
+
+impl State {
+    /// Ask about `domain` after `error` (a certificate failure): read its certificate to show it.
+    pub fn ask(engine: &Engine, domain: &str, error: &Error) -> (State, Task<Message>) {
+        let previously_trusted = match error {
+            Error::CertificateChanged { trusted, .. } => Some(trusted.clone()),
+            _ => None,
+        };
+        let state = State {
+            host: domain::netloc(domain),
+            certificate: None,
+            previously_trusted,
+        };
+        let engine = engine.clone();
+        let domain = domain.to_string();
+        let read = Task::perform(
+            async move { engine.server_certificate(&domain).await },
+            Message::CertificateRead,
+        );
+        (state, read)
+    }
+
+    pub fn update(&mut self, message: Message) -> Outcome {
+        match message {
+            Message::CertificateRead(result) => {
+                self.certificate = Some(result.map_err(|e| e.to_string()));
+                Outcome::None
+            }
+            // only a certificate that was shown can be trusted
+            Message::Trust => match &self.certificate {
+                Some(Ok(certificate)) => Outcome::Trusted(Trust::Certificate(certificate.sha256.clone())),
+                _ => Outcome::None,
+            },
+            Message::Cancel => Outcome::Cancelled(cancelled(&self.host)),
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let (title, body) = match &self.previously_trusted {
+            Some(_) => (CHANGED_TITLE, CHANGED_TEXT),
+            None => (TITLE, TEXT),
+        };
+        let can_trust = matches!(self.certificate, Some(Ok(_)));
+        let mut content = column![
+            style::title(title),
+            style::body(body),
+            style::muted(format!("Server: {}", self.host)),
+        ]
+        .spacing(style::space_scale::L);
+        if let Some(before) = &self.previously_trusted {
+            content = content.push(fingerprint_block("Trusted before", before));
+        }
+        content = content.push(details(&self.certificate)).push(style::button_row([
+            style::secondary(TRUST, can_trust.then_some(Message::Trust)),
+            style::primary("Cancel", Some(Message::Cancel)),
+        ]));
+        style::card(content, 560.0)
+    }
+}
+
+fn fingerprint_block<'a, M: 'a>(label: &'static str, sha256: &str) -> Element<'a, M> {
+    row![
+        text(label)
+            .size(style::type_scale::SMALL)
+            .font(style::BOLD)
+            .width(Length::Fixed(84.0)),
+        // 32 byte pairs in two lines of 16: a fingerprint has no place to wrap
+        column(fingerprint_lines(sha256).into_iter().map(|l| {
+            text(l)
+                .size(12)
+                .font(Font::MONOSPACE)
+                .width(Length::Fill)
+                .into()
+        }))
+    ]
+    .spacing(style::space_scale::S)
+    .into()
+}
 
 fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
     let line = |label: &'static str, value: String| {
@@ -55,21 +156,7 @@ fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
                     "Valid",
                     format!("{} to {}", certificate.not_before, certificate.not_after)
                 ),
-                row![
-                    text("SHA-256")
-                        .size(style::type_scale::SMALL)
-                        .font(style::BOLD)
-                        .width(Length::Fixed(84.0)),
-                    // 32 byte pairs in two lines of 16: a fingerprint has no place to wrap
-                    column(fingerprint_lines(&certificate.sha256).into_iter().map(|l| {
-                        text(l)
-                            .size(12)
-                            .font(Font::MONOSPACE)
-                            .width(Length::Fill)
-                            .into()
-                    }))
-                ]
-                .spacing(style::space_scale::S),
+                fingerprint_block("SHA-256", &certificate.sha256),
             ]
             .spacing(style::space_scale::XS),
         )
@@ -84,26 +171,4 @@ fn details<'a, M: 'a>(certificate: &'a Certificate) -> Element<'a, M> {
 pub fn fingerprint_lines(sha256: &str) -> Vec<String> {
     let pairs: Vec<&str> = sha256.split(':').collect();
     pairs.chunks(16).map(|c| c.join(":")).collect()
-}
-
-pub fn view<'a, M: Clone + 'a>(
-    host: &'a str,
-    certificate: &'a Certificate,
-    on_trust: M,
-    on_cancel: M,
-) -> Element<'a, M> {
-    style::card(
-        column![
-            style::title(TITLE),
-            style::body(TEXT),
-            style::muted(format!("Server: {host}")),
-            details(certificate),
-            style::button_row([
-                style::secondary(TRUST, Some(on_trust)),
-                style::primary("Cancel", Some(on_cancel)),
-            ]),
-        ]
-        .spacing(style::space_scale::L),
-        560.0,
-    )
 }
