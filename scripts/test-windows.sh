@@ -31,7 +31,7 @@ export CARGO_TARGET_DIR="$CACHE/target-windows"
 # Credential Manager. Unix-only tests (file modes, symlinks, SIGKILL, the hostile repodata server) are not
 # compiled for Windows.
 # the real conda of the Linux run cannot run here: its interop tests say they are skipped
-unset CONDA_CONNECT_REAL_CONDA CONDA_CONNECT_REQUIRE_REAL_CONDA
+unset CONDA_CONNECT_REAL_CONDA CONDA_CONNECT_REQUIRE_REAL_CONDA CONDA_CONNECT_CLIENTS CONDA_CONNECT_REQUIRE_CLIENTS
 cargo test --locked --target $WIN --lib
 cargo test --locked --target $WIN --test integration
 echo "windows: built and tested in $(( $(date +%s) - start ))s"

@@ -8,6 +8,9 @@ CACHE=${CONDA_CONNECT_CI_CACHE:-$HOME/.cache/conda-connect-ci}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 CONDA_CONNECT_REAL_CONDA=$(bash scripts/install-real-conda.sh "$CACHE/tools" | tail -n 1)
 export CONDA_CONNECT_REAL_CONDA CONDA_CONNECT_REQUIRE_REAL_CONDA=1
+# py-rattler, pip and uv for the "every client" interop tests
+CONDA_CONNECT_CLIENTS=$(bash scripts/install-clients.sh "$CACHE/tools" | tail -n 1)
+export CONDA_CONNECT_CLIENTS CONDA_CONNECT_REQUIRE_CLIENTS=1
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked

@@ -71,9 +71,11 @@ pub enum Command {
                       --password-stdin\n  conda-connect logout --finish --sso"
     )]
     Logout(LogoutArgs),
-    /// Show the sign-in and conda's channel configuration.
-    #[command(after_help = "Example:\n  conda-connect status --json")]
-    Status(JsonArgs),
+    /// Show the sign-in, the clients signed in and conda's channel configuration.
+    #[command(
+        after_help = "Examples:\n  conda-connect status --json\n  conda-connect status --snippets internal"
+    )]
+    Status(StatusArgs),
     /// Fetch repodata for every configured channel.
     #[command(after_help = "Example:\n  conda-connect update-index")]
     UpdateIndex(JsonArgs),
@@ -149,6 +151,10 @@ pub struct LoginArgs {
     /// Do not suggest choosing channels afterwards.
     #[arg(long, conflicts_with_all = ["default_channels", "channels"])]
     skip_channels: bool,
+    /// Also sign in pip and uv: add an entry for the server to ~/.netrc (taken out again at sign-out; remembered
+    /// for later sign-ins).
+    #[arg(long)]
+    netrc: bool,
 }
 
 #[derive(Args, Debug)]
@@ -203,6 +209,16 @@ pub struct SelectChannelsArgs {
     /// A channel for channels, after `defaults` (repeatable).
     #[arg(long = "channel", value_name = "NAME")]
     channels: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print the pip and uv settings for this channel's PyPI form (they hold the token: keep them private).
+    #[arg(long, value_name = "CHANNEL")]
+    snippets: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -612,6 +628,7 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     let request = SignIn {
         domain: choice,
         selection: selection.clone(),
+        netrc: args.netrc.then_some(true),
     };
     let result = sign_in(engine, &args, password.as_deref(), &request).await;
     let outcome = result?;
@@ -831,7 +848,10 @@ async fn finish_logout(engine: &Engine, args: LogoutArgs) -> Result<()> {
     Ok(())
 }
 
-fn status(engine: &Engine, args: JsonArgs) -> Result<()> {
+fn status(engine: &Engine, args: StatusArgs) -> Result<()> {
+    if let Some(channel) = &args.snippets {
+        return snippets(engine, channel);
+    }
     let status = engine.status()?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&status).expect("json"));
@@ -861,6 +881,20 @@ fn status(engine: &Engine, args: JsonArgs) -> Result<()> {
         "default_channels: {}",
         printable(&status.default_channels.join(", "))
     );
+    for consumer in &status.consumers {
+        let mut line = format!("signed in: {} ({}", consumer.name, consumer.store);
+        if let Some(path) = &consumer.path {
+            line.push_str(&format!(" {}", printable(path)));
+        }
+        if let Some(form) = &consumer.form {
+            line.push_str(&format!(", {form}"));
+        }
+        if consumer.verified == Some(false) {
+            line.push_str(", not verified: no private channel allowed the check");
+        }
+        line.push(')');
+        out!("{line}");
+    }
     for pending in &status.pending_revocations {
         let id = pending
             .token_id
@@ -877,6 +911,18 @@ fn status(engine: &Engine, args: JsonArgs) -> Result<()> {
                 pending.domain
             );
         }
+    }
+    Ok(())
+}
+
+/// The pip and uv settings for `channel` with the sign-in's token (on stdout: they are meant to be copied).
+fn snippets(engine: &Engine, channel: &str) -> Result<()> {
+    crate::engine::server_values::check_channel_name(channel)?;
+    let Some((domain, token)) = engine.access_token()? else {
+        return Err(Error::NotLoggedIn);
+    };
+    for (label, text) in crate::engine::clients::snippets::for_channel(&domain, &token, channel) {
+        out!("# {label}\n{text}\n");
     }
     Ok(())
 }

@@ -513,6 +513,12 @@ fn dispatch(
                 .collect();
             ok_json(json!({"items": items, "total_count": total}))
         }
+        (verb, ["api", "repo", rest @ ..])
+            if (verb == "GET" || verb == "HEAD")
+                && rest.iter().any(|s| *s == "simple" || *s == "pypi") =>
+        {
+            python_file(&st, rest, creds)
+        }
         (verb, ["api", "repo", rest @ ..]) if verb == "GET" || verb == "HEAD" => {
             repo_file(&st, rest, headers, creds)
         }
@@ -562,6 +568,97 @@ fn current_user<'a>(st: &'a State, creds: &Credentials) -> Option<&'a super::sta
     st.users.iter().find(|u| u.username == token.username)
 }
 
+/// The user a repository request reads as: `Ok(None)` anonymous, `Ok(Some)` a valid token with a download
+/// scope, `Err` a token that is not (answered 401).
+fn repo_reader(st: &State, creds: &Credentials) -> Result<Option<String>, InvalidToken> {
+    match creds.token.as_deref() {
+        Some(token) => match st.token(token) {
+            Some(tok)
+                if tok
+                    .scopes
+                    .iter()
+                    .any(|s| s.starts_with("artifact:") || s.ends_with("view-artifacts")) =>
+            {
+                Ok(Some(tok.username.clone()))
+            }
+            _ => Err(InvalidToken),
+        },
+        None => Ok(None),
+    }
+}
+
+/// A repository request carried a token that is unknown, expired or without a download scope.
+struct InvalidToken;
+
+fn invalid_token() -> Response {
+    error(StatusCode::UNAUTHORIZED, "unauthorized", "invalid token")
+}
+
+/// A channel's PyPI form: `…/<channel>/simple/[<project>/]` and `…/<channel>/pypi/<file>`.
+fn python_file(st: &State, rest: &[&str], creds: &Credentials) -> Response {
+    let Some(at) = rest.iter().position(|s| *s == "simple" || *s == "pypi") else {
+        return error(StatusCode::NOT_FOUND, "not-found", "not found");
+    };
+    let channel_name = rest[..at].join("/");
+    let Some(channel) = st.channel(&channel_name) else {
+        return error(StatusCode::NOT_FOUND, "not-found", "channel not found");
+    };
+    let Ok(user) = repo_reader(st, creds) else {
+        return invalid_token();
+    };
+    if !channel.can_read(user.as_deref()) {
+        return if user.is_none() {
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"Anaconda Server\"")],
+                "authentication required",
+            )
+                .into_response()
+        } else {
+            error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "no access to this channel",
+            )
+        };
+    }
+    let files = st
+        .python_files
+        .get(&channel_name)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let html = |page: String| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page,
+        )
+            .into_response()
+    };
+    let tail: Vec<&str> = rest[at + 1..]
+        .iter()
+        .copied()
+        .filter(|s| !s.is_empty())
+        .collect();
+    match (rest[at], tail.as_slice()) {
+        ("simple", []) => html(super::pypi::index_page(files)),
+        ("simple", [project]) => match super::pypi::project_page(project, files) {
+            Some(page) => html(page),
+            None => error(StatusCode::NOT_FOUND, "not-found", "no such project"),
+        },
+        ("pypi", [file]) => match files.iter().find(|f| f.filename == *file) {
+            Some(found) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                found.bytes.clone(),
+            )
+                .into_response(),
+            None => error(StatusCode::NOT_FOUND, "not-found", "no such file"),
+        },
+        _ => error(StatusCode::NOT_FOUND, "not-found", "not found"),
+    }
+}
+
 /// `/api/repo/<channel>[/<sub>]/<subdir>/<file>`.
 fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials) -> Response {
     if rest.len() < 3 {
@@ -573,19 +670,8 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
     let Some(channel) = st.channel(&channel_name) else {
         return error(StatusCode::NOT_FOUND, "not-found", "channel not found");
     };
-    let user = match creds.token.as_deref() {
-        Some(token) => match st.token(token) {
-            Some(tok)
-                if tok
-                    .scopes
-                    .iter()
-                    .any(|s| s.starts_with("artifact:") || s.ends_with("view-artifacts")) =>
-            {
-                Some(tok.username.clone())
-            }
-            _ => return error(StatusCode::UNAUTHORIZED, "unauthorized", "invalid token"),
-        },
-        None => None,
+    let Ok(user) = repo_reader(st, creds) else {
+        return invalid_token();
     };
     if !channel.can_read(user.as_deref()) {
         return match user {

@@ -3,6 +3,7 @@
 
 mod api;
 pub mod oidc;
+pub mod pypi;
 pub mod state;
 pub mod tls;
 

@@ -156,6 +156,8 @@ pub struct State {
     pub delay: Duration,
     /// The Keycloak-like realm, when single sign-on is on.
     pub sso: Option<super::oidc::SsoRealm>,
+    /// Python files of each channel's PyPI form (`/api/repo/<channel>/simple/`).
+    pub python_files: BTreeMap<String, Vec<super::pypi::PyFile>>,
     /// How long a session JWT (and an SSO access token) is valid: its `exp` claim (Keycloak's default access-token
     /// lifetime is five minutes; the emulator's default is an hour).
     pub session_lifetime: Duration,
@@ -325,6 +327,7 @@ impl State {
             packages_dir: None,
             delay: Duration::ZERO,
             sso: None,
+            python_files: super::pypi::seeded(),
             session_lifetime: Duration::from_secs(3600),
         }
     }

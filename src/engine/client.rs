@@ -610,6 +610,26 @@ impl ServerClient {
 
     /// Every channel, 1000 a page: the user's (`/api/account/channels`) or, with `all`, every channel the server
     /// shows (`/api/channels`, "Show hidden Anaconda Server channels"). Subchannels included.
+    /// The first `limit` channels of the account (one request; for a probe that needs a few, not all).
+    pub async fn first_channels(&self, auth: Auth<'_>, limit: usize) -> Result<Vec<ChannelInfo>> {
+        let what = "the channel list";
+        let rb = self
+            .request(Method::GET, "/api/account/channels", auth)
+            .query(&[
+                ("offset", "0".to_string()),
+                ("limit", limit.min(PAGE_SIZE).to_string()),
+                ("include_subchannels", "true".to_string()),
+            ]);
+        let resp = self.send(rb, what).await?;
+        let page: Page<ChannelInfo> = self.json(resp, what).await?;
+        Ok(page
+            .items
+            .into_iter()
+            .take(limit)
+            .filter(|c| server_values::is_channel_name(&c.full_name()))
+            .collect())
+    }
+
     pub async fn channels(&self, auth: Auth<'_>, all: bool) -> Result<Vec<ChannelInfo>> {
         let what = "the channel list";
         let path = if all {

@@ -41,6 +41,41 @@ pub enum FileOp {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         merge: Option<Merge>,
     },
+    /// Compare-and-swap on an entry of the OS keyring that another program reads (rattler's credential for a
+    /// host): `expect` is the md5 of the value the change was planned from (`None`: absent), `content` the new
+    /// value (`None`: delete it). A value that is neither is someone else's now and is left alone.
+    Credential {
+        service: String,
+        account: String,
+        expect: Option<String>,
+        content: Option<String>,
+    },
+}
+
+/// The keyring entries a journal changes, reached through the engine's secret store (the same store rattler
+/// reads: the OS keyring).
+pub trait Keyring {
+    fn read_entry(&self, service: &str, account: &str) -> Result<Option<String>>;
+    /// Set (`Some`) or delete (`None`) an entry.
+    fn write_entry(&self, service: &str, account: &str, value: Option<&str>) -> Result<()>;
+}
+
+/// No keyring: a journal with keyring entries cannot be applied (said in one sentence).
+pub struct NoKeyring;
+
+impl Keyring for NoKeyring {
+    fn read_entry(&self, _service: &str, _account: &str) -> Result<Option<String>> {
+        Err(no_keyring())
+    }
+    fn write_entry(&self, _service: &str, _account: &str, _value: Option<&str>) -> Result<()> {
+        Err(no_keyring())
+    }
+}
+
+fn no_keyring() -> Error {
+    Error::Secrets {
+        detail: "the OS keyring is not available to finish a change recorded with it".into(),
+    }
 }
 
 /// The key-level form of a change, re-applied to a file that changed since the change was planned.
@@ -49,6 +84,28 @@ pub enum FileOp {
 pub enum Merge {
     Condarc(Vec<(String, KeyEdit)>),
     Ini(Vec<IniEdit>),
+    /// rattler's `credentials.json`: set `key` to `value` (or remove it) — only while the key holds `only_if`
+    /// when that is given (sign-out takes back only its own entry).
+    JsonEntry {
+        key: String,
+        value: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        only_if: Option<serde_json::Value>,
+    },
+    /// netrc: add conda-connect's block for `host` (refused when the host has an entry already).
+    NetrcAdd {
+        host: String,
+        block: String,
+    },
+    /// netrc: take conda-connect's block out, if it is still there.
+    NetrcRemove {
+        block: String,
+    },
+    /// netrc: conda-connect's block with a new token, if the old block is still there.
+    NetrcReplace {
+        old: String,
+        new: String,
+    },
 }
 
 /// What applying a [`FileOp`] did.
@@ -95,16 +152,76 @@ impl FileOp {
             merge,
         }
     }
+    /// The file the operation changes (a keyring entry has none: `<keyring>`).
     pub fn path(&self) -> &Path {
         match self {
             FileOp::Write { path, .. } | FileOp::Remove { path } | FileOp::Swap { path, .. } => {
                 path
             }
+            FileOp::Credential { .. } => Path::new("<keyring>"),
         }
     }
-    /// Apply (idempotent).
-    pub fn apply(&self) -> Result<Applied> {
+
+    /// What is there now: the file's bytes, or the keyring entry's value.
+    pub fn current(&self, keyring: &dyn Keyring) -> Result<Option<Vec<u8>>> {
         match self {
+            FileOp::Credential {
+                service, account, ..
+            } => Ok(keyring
+                .read_entry(service, account)?
+                .map(String::into_bytes)),
+            other => files::read_optional(other.path()),
+        }
+    }
+
+    /// The operation that puts back `before` (content and mode) if what is there is still `after` — the inverse
+    /// of this operation once applied.
+    pub fn inverse(
+        &self,
+        before: Option<&[u8]>,
+        after: Option<&[u8]>,
+        mode: Option<u32>,
+    ) -> FileOp {
+        let before_text = before.map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+        match self {
+            FileOp::Credential {
+                service, account, ..
+            } => FileOp::Credential {
+                service: service.clone(),
+                account: account.clone(),
+                expect: after.map(md5_hex),
+                content: before_text,
+            },
+            other => FileOp::swap(other.path(), after, before_text.as_deref(), mode, None),
+        }
+    }
+
+    /// Apply (idempotent). A keyring entry needs the keyring: see [`FileOp::apply_with`].
+    pub fn apply(&self) -> Result<Applied> {
+        self.apply_with(&NoKeyring)
+    }
+
+    /// Apply (idempotent), with the keyring for keyring entries.
+    pub fn apply_with(&self, keyring: &dyn Keyring) -> Result<Applied> {
+        match self {
+            FileOp::Credential {
+                service,
+                account,
+                expect,
+                content,
+            } => {
+                let current = keyring.read_entry(service, account)?;
+                if current.as_deref() == content.as_deref() {
+                    return Ok(Applied::Done);
+                }
+                if current.as_deref().map(|c| md5_hex(c.as_bytes())).as_deref() != expect.as_deref()
+                {
+                    tracing::warn!(%service, "a keyring entry changed by someone else meanwhile; left as it is");
+                    return Ok(Applied::LeftAlone);
+                }
+                keyring.write_entry(service, account, content.as_deref())?;
+                Ok(Applied::Done)
+            }
             FileOp::Write {
                 path,
                 content,
@@ -237,6 +354,26 @@ fn put(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
 impl Merge {
     fn apply_to(&self, path: &Path, text: &str) -> Result<String> {
         match self {
+            Merge::JsonEntry {
+                key,
+                value,
+                only_if,
+            } => {
+                let current = crate::engine::clients::rattler::entry_in(path, Some(text), key)?;
+                if only_if.is_some() && current != *only_if {
+                    // the entry is someone else's now
+                    return Ok(text.to_string());
+                }
+                crate::engine::clients::rattler::with_entry(path, Some(text), key, value.as_ref())
+            }
+            Merge::NetrcAdd { host, block } => {
+                crate::engine::clients::netrc::with_block(path, Some(text), host, block)
+            }
+            Merge::NetrcRemove { block } => {
+                Ok(crate::engine::clients::netrc::without_block(text, block)
+                    .unwrap_or_else(|| text.to_string()))
+            }
+            Merge::NetrcReplace { old, new } => Ok(text.replacen(old.as_str(), new, 1)),
             Merge::Condarc(edits) => {
                 let edits: Vec<(&str, KeyEdit)> =
                     edits.iter().map(|(k, e)| (k.as_str(), e.clone())).collect();

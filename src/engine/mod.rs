@@ -2,6 +2,7 @@
 
 pub mod certificate;
 pub mod client;
+pub mod clients;
 pub mod condarc;
 pub mod domain;
 pub mod error;

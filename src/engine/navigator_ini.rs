@@ -336,6 +336,21 @@ impl NavigatorIni {
         }
     }
 
+    /// Whether sign-ins also write netrc for pip and uv (conda-connect's own section, `netrc = True`; default off).
+    pub fn netrc(&self) -> bool {
+        matches!(
+            self.doc.get(OWN, "netrc").map(parse_py),
+            Some(PyValue::Bool(true))
+        )
+    }
+
+    pub fn set_netrc(&mut self, on: bool) {
+        if on != self.netrc() || self.doc.get(OWN, "netrc").is_none() {
+            self.doc
+                .set(OWN, "netrc", if on { "True" } else { "False" });
+        }
+    }
+
     /// Whether the window offers the password form when the server has single sign-on: an administrator turns it
     /// off with `password_sign_in = False` in conda-connect's own section (default True).
     pub fn password_sign_in(&self) -> bool {

@@ -52,6 +52,18 @@ pub struct SessionSecrets {
     /// byte for byte, with their modes, at sign-out.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub previous_token_files: BTreeMap<String, PreviousFile>,
+    /// Other clients' credentials as they were before sign-in (rattler's `credentials.json` or keyring entry, the
+    /// netrc file), by where they are (`file:<path>`, `keyring:<service>/<account>`); `content: None` = absent.
+    /// They may hold other hosts' secrets, so they are kept here, not in the session record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous_clients: BTreeMap<String, PreviousEntry>,
+}
+
+/// A client's credential store as it was before sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousEntry {
+    pub content: Option<String>,
+    pub mode: Option<u32>,
 }
 
 /// A file as it was before conda-connect replaced it.
@@ -70,6 +82,11 @@ impl SessionSecrets {
             .iter()
             .chain(self.access_token.iter())
             .chain(self.previous_token_files.values().map(|f| &f.content))
+            .chain(
+                self.previous_clients
+                    .values()
+                    .filter_map(|f| f.content.as_ref()),
+            )
         {
             crate::engine::redact::register(value);
         }
@@ -164,6 +181,11 @@ impl SecretStore {
             backend: Backend::Keyring(store),
             warning: None,
         }
+    }
+
+    /// Whether secrets go to the OS keyring (then rattler's credential goes there too).
+    pub fn keyring_available(&self) -> bool {
+        matches!(self.backend, Backend::Keyring(_))
     }
 
     /// The store's name for messages: "keyring" or "file".
@@ -291,6 +313,53 @@ impl SecretStore {
                 })
             }
         }
+    }
+}
+
+/// Another program's keyring entries (rattler's), raw: no parts, no JSON of conda-connect's.
+impl crate::engine::journal::Keyring for SecretStore {
+    fn read_entry(&self, service: &str, account: &str) -> Result<Option<String>> {
+        let Backend::Keyring(store) = &self.backend else {
+            return Err(Error::Secrets {
+                detail: "no OS keyring is available".into(),
+            });
+        };
+        let (store, service, account) = (store.clone(), service.to_string(), account.to_string());
+        off_runtime(move || {
+            let entry = store
+                .build(&service, &account, None)
+                .map_err(keyring_error)?;
+            match entry.get_password() {
+                Ok(value) => Ok(Some(value)),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(error) => Err(keyring_error(error)),
+            }
+        })
+    }
+
+    fn write_entry(&self, service: &str, account: &str, value: Option<&str>) -> Result<()> {
+        let Backend::Keyring(store) = &self.backend else {
+            return Err(Error::Secrets {
+                detail: "no OS keyring is available".into(),
+            });
+        };
+        if let Some(value) = value {
+            crate::engine::redact::register(value);
+        }
+        let (store, service, account) = (store.clone(), service.to_string(), account.to_string());
+        let value = value.map(str::to_string);
+        off_runtime(move || {
+            let entry = store
+                .build(&service, &account, None)
+                .map_err(keyring_error)?;
+            match value {
+                Some(value) => entry.set_password(&value).map_err(keyring_error),
+                None => match entry.delete_credential() {
+                    Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+                    Err(error) => Err(keyring_error(error)),
+                },
+            }
+        })
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Usage {
     pub channel_url: String,
     pub conda_config: String,
     pub pip: String,
+    /// uv's per-index variables (`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`).
+    pub uv: String,
 }
 
 /// How to use `token` for `channel` on `domain` (Anaconda's documented forms).
@@ -83,6 +85,11 @@ pub fn usage(domain: &str, token: &str, channel: &str) -> Usage {
         pip: format!(
             "pip install --index-url {scheme}://{token}:x-auth-token@{rest}/api/repo/{channel}/simple <package>"
         ),
+        uv: crate::engine::clients::snippets::for_channel(domain, token, channel)
+            .into_iter()
+            .find(|(label, _)| label == "uv")
+            .map(|(_, text)| text)
+            .unwrap_or_default(),
         channel_url,
     }
 }
@@ -236,8 +243,13 @@ impl Engine {
 
     fn preflight_sign_in_token_files(&self, domain: &str) -> Result<()> {
         let token_paths = token_files::token_file_paths(&self.paths, domain);
+        let client_paths = match self.session()? {
+            Some(record) => self.client_files_to_check(&record),
+            None => Vec::new(),
+        };
         let mut targets = vec![self.paths.navigator_ini.as_path()];
         targets.extend(token_paths.iter().map(|p| p.as_path()));
+        targets.extend(client_paths.iter().map(|p| p.as_path()));
         self.check_writable(&targets)?;
         NavigatorIni::load(&self.paths.navigator_ini).map(|_| ())
     }
@@ -274,6 +286,14 @@ impl Engine {
             .iter()
             .map(|p| FileOp::write(p, token, Some(0o600)))
             .collect();
+        // the other clients' credentials (rattler, netrc) carry the token too
+        if let Some(mut record) = self.session()?
+            && let Some(old) = self.secrets.get(domain)?.and_then(|s| s.access_token)
+            && !record.clients.is_empty()
+        {
+            ops.extend(self.plan_clients_new_token(&mut record, &old, token)?);
+            ops.push(self.record_op(&record));
+        }
         let ini_bytes = files::read_optional(&self.paths.navigator_ini)?;
         let mut ini = NavigatorIni::load(&self.paths.navigator_ini)?;
         ini.set_token(token);

@@ -1105,7 +1105,16 @@ async fn the_trust_question_defaults_to_cancel() {
     // the certificate, to compare with what the administrator published (a handshake only: nothing stored)
     assert!(h.shows("CN=rcgen self signed cert"), "subject and issuer");
     let fingerprint = match &h.app.dialog {
-        Some(gui::Dialog::SetDomain(s)) => s.trust.as_ref().unwrap().certificate.clone().unwrap().unwrap().sha256,
+        Some(gui::Dialog::SetDomain(s)) => {
+            s.trust
+                .as_ref()
+                .unwrap()
+                .certificate
+                .clone()
+                .unwrap()
+                .unwrap()
+                .sha256
+        }
         other => panic!("{other:?}"),
     };
     assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
@@ -1136,12 +1145,23 @@ async fn a_changed_certificate_asks_again_and_shows_both() {
     let mut h = Harness::with_world(world).await;
     h.click("Connect").await;
     h.click("Sign In").await;
-    h.send(Message::SetDomain(set_domain::Message::Input(front.url.clone())))
-        .await;
+    h.send(Message::SetDomain(set_domain::Message::Input(
+        front.url.clone(),
+    )))
+    .await;
     h.click("Set Domain").await;
     assert!(h.shows(trust::TITLE));
     let first = match &h.app.dialog {
-        Some(gui::Dialog::SetDomain(s)) => s.trust.as_ref().unwrap().certificate.clone().unwrap().unwrap().sha256,
+        Some(gui::Dialog::SetDomain(s)) => {
+            s.trust
+                .as_ref()
+                .unwrap()
+                .certificate
+                .clone()
+                .unwrap()
+                .unwrap()
+                .sha256
+        }
         other => panic!("{other:?}"),
     };
     h.click(trust::TRUST).await;
@@ -1149,17 +1169,28 @@ async fn a_changed_certificate_asks_again_and_shows_both() {
     // the server's certificate changes
     front.swap();
     h.send(Message::ReviewCertificate).await;
-    h.send(Message::SetDomain(set_domain::Message::Input(front.url.clone())))
-        .await;
+    h.send(Message::SetDomain(set_domain::Message::Input(
+        front.url.clone(),
+    )))
+    .await;
     h.click("Set Domain").await;
     assert!(h.shows(trust::CHANGED_TITLE));
     let lines = trust::fingerprint_lines(&first);
-    assert!(lines.iter().all(|l| h.shows(l)), "the one trusted before is shown");
+    assert!(
+        lines.iter().all(|l| h.shows(l)),
+        "the one trusted before is shown"
+    );
     h.send(Message::Escape).await;
-    assert!(h.world.ini().unwrap().contains(&first), "nothing changed on Cancel");
+    assert!(
+        h.world.ini().unwrap().contains(&first),
+        "nothing changed on Cancel"
+    );
     h.click("Set Domain").await;
     h.click(trust::TRUST).await;
-    assert!(!h.world.ini().unwrap().contains(&first), "the new one replaced it");
+    assert!(
+        !h.world.ini().unwrap().contains(&first),
+        "the new one replaced it"
+    );
 }
 
 /// A sign-in or sign-out made on the command line while the window is open shows in the window at the next look
@@ -1171,10 +1202,19 @@ async fn the_window_notices_a_sign_in_and_out_made_on_the_command_line() {
     let mut h = Harness::with_world(world).await;
     assert!(h.shows("Not connected"));
     h.send(Message::CheckForChanges).await;
-    assert!(h.shows("Not connected"), "nothing changed, nothing reloaded");
+    assert!(
+        h.shows("Not connected"),
+        "nothing changed, nothing reloaded"
+    );
     let out = cli(
         h.world.home.path(),
-        &["login", "--username", "alice", "--password-stdin", "--skip-channels"],
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--skip-channels",
+        ],
         Some("alice-password\n"),
         &[],
     )
@@ -1187,6 +1227,35 @@ async fn the_window_notices_a_sign_in_and_out_made_on_the_command_line() {
     assert!(out.status.success(), "{}", output_text(&out));
     h.send(Message::CheckForChanges).await;
     assert!(h.shows("Not connected"), "and the sign-out");
+}
+
+/// Every client at the desk, from the window: the Preferences checkbox turns netrc on for the next sign-ins, and
+/// after the sign-in the main window says which clients are signed in and where their credentials are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_signs_in_pip_and_uv_when_asked_and_says_which_clients_are_signed_in() {
+    let mut h = Harness::new().await;
+    h.send(Message::OpenPreferences).await;
+    assert!(h.shows(preferences::NETRC_LABEL));
+    h.click(preferences::NETRC_LABEL).await;
+    h.click("Apply").await;
+    assert!(
+        h.world.ini().unwrap().contains("netrc = True"),
+        "remembered"
+    );
+    h.sign_in().await;
+    h.click("Skip").await;
+    assert!(h.shows("• conda (token files)"));
+    assert!(h.shows(&format!(
+        "• pixi, rattler-build ({})",
+        conda_connect::engine::clients::rattler::credentials_file(&h.world.paths).display()
+    )));
+    let netrc = conda_connect::engine::clients::netrc::netrc_file(&h.world.paths);
+    assert!(h.shows(&format!("• pip, uv ({})", netrc.display())));
+    assert!(
+        std::fs::read_to_string(&netrc)
+            .unwrap()
+            .contains("machine 127.0.0.1")
+    );
 }
 
 // ------------------------------------------------------------------------------------------------ health, window
@@ -1389,7 +1458,10 @@ async fn single_sign_on_from_the_login_dialog_cancel_then_sign_in() {
     // the account the identity provider signed in is shown before anything happens on the server
     assert!(h.shows(login::CONFIRM_TITLE));
     assert!(h.shows(&login::confirm_text("alice")));
-    assert!(h.world.emu.tokens().is_empty(), "nothing created before the confirmation");
+    assert!(
+        h.world.emu.tokens().is_empty(),
+        "nothing created before the confirmation"
+    );
     h.click(login::CONFIRM_CONTINUE).await;
     // the rest as after a password sign-in: Add Channels, connected, one server token and its files
     assert!(h.shows(add_channels::TITLE), "Add Channels shown");
@@ -1436,7 +1508,17 @@ async fn a_single_sign_on_the_person_does_not_confirm_leaves_nothing() {
     assert!(h.shows(login::SSO_BUTTON), "and the dialog is ready again");
     assert!(h.world.emu.tokens().is_empty());
     assert_same_files(&h.world.user_files(), &before, "nothing changed");
-    let sessions = h.world.emu.state.lock().unwrap().sso.as_ref().unwrap().sessions.len();
+    let sessions = h
+        .world
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .sso
+        .as_ref()
+        .unwrap()
+        .sessions
+        .len();
     assert_eq!(sessions, 0, "the identity provider's session was ended");
 }
 

@@ -223,18 +223,26 @@ async fn update_index(
         });
         let done = Arc::new(AtomicBool::new(false));
         let killed = Arc::new(Mutex::new(None::<String>));
+        // The child's own high-water mark (VmHWM of its memory after exec), sampled: wait4's ru_maxrss would also
+        // count the test process's peak, which a spawned child inherits at exec (vfork shares the parent's memory).
+        let peak_kb = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let watchdog = {
-            let (done, killed) = (done.clone(), killed.clone());
+            let (done, killed, peak_kb) = (done.clone(), killed.clone(), peak_kb.clone());
             std::thread::spawn(move || {
                 while !done.load(Ordering::SeqCst) {
-                    let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                        .ok()
-                        .and_then(|s| {
-                            s.lines()
-                                .find(|l| l.starts_with("VmRSS:"))
-                                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                        })
-                        .unwrap_or(0);
+                    let status_text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+                    let field = |name: &str| {
+                        status_text
+                            .as_deref()
+                            .and_then(|s| {
+                                s.lines()
+                                    .find(|l| l.starts_with(name))
+                                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                            })
+                            .unwrap_or(0)
+                    };
+                    let rss_kb = field("VmRSS:");
+                    peak_kb.fetch_max(field("VmHWM:").max(rss_kb), Ordering::SeqCst);
                     let why = if rss_kb / 1024 > ceiling_mb {
                         Some(format!(
                             "RSS {} MB passed the ceiling of {ceiling_mb} MB",
@@ -253,13 +261,13 @@ async fn update_index(
                         }
                         return;
                     }
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(5));
                 }
             })
         };
         let mut status = 0;
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // wait4: this child's own peak RSS (getrusage(RUSAGE_CHILDREN) would mix in other tests' children)
+        // wait4 on this child only (its ru_maxrss is not used: see above)
         let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         done.store(true, Ordering::SeqCst);
         assert_eq!(waited, pid);
@@ -276,7 +284,7 @@ async fn update_index(
         );
         Run {
             json: serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}")),
-            peak_rss_mb: usage.ru_maxrss as u64 / 1024,
+            peak_rss_mb: peak_kb.load(Ordering::SeqCst) / 1024,
             wall,
         }
     })

@@ -2,6 +2,7 @@
 //! temporary HOME, asserting exact files and server state. One test binary so that every suite shares one build.
 
 mod bounded;
+mod clients;
 mod common;
 mod flows;
 mod fuzz;

@@ -36,7 +36,13 @@ async fn a_trusted_certificate_is_pinned_and_a_changed_one_is_refused_until_trus
     let refused = cli(home, &["set-domain", &front.url], None, &[]).await;
     assert_eq!(refused.status.code(), Some(1), "{}", output_text(&refused));
     assert!(output_text(&refused).contains("self-signed or broken"));
-    let trusted = cli(home, &["set-domain", &front.url, "--trust-server"], None, &[]).await;
+    let trusted = cli(
+        home,
+        &["set-domain", &front.url, "--trust-server"],
+        None,
+        &[],
+    )
+    .await;
     assert!(trusted.status.success(), "{}", output_text(&trusted));
     let said = output_text(&trusted);
     let fingerprint = said
@@ -48,32 +54,68 @@ async fn a_trusted_certificate_is_pinned_and_a_changed_one_is_refused_until_trus
     assert_eq!(fingerprint.len(), 95, "{fingerprint}");
     assert!(pins(&world)[0].contains(&fingerprint), "{:?}", pins(&world));
     // Navigator's list still names the host
-    assert!(world.ini().unwrap().contains("trusted_servers = ['127.0.0.1:"));
+    assert!(
+        world
+            .ini()
+            .unwrap()
+            .contains("trusted_servers = ['127.0.0.1:")
+    );
     let login = cli(
         home,
-        &["login", "--username", DEMO_USER, "--password-stdin", "--skip-channels"],
+        &[
+            "login",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--skip-channels",
+        ],
         Some(&format!("{DEMO_PASSWORD}\n")),
         &[],
     )
     .await;
     assert!(login.status.success(), "{}", output_text(&login));
-    assert!(cli(home, &["tokens", "list"], None, &[]).await.status.success());
+    assert!(
+        cli(home, &["tokens", "list"], None, &[])
+            .await
+            .status
+            .success()
+    );
     // the server now presents another certificate: refused, with both fingerprints
     front.swap();
     let changed = cli(home, &["tokens", "list"], None, &[]).await;
     assert_eq!(changed.status.code(), Some(1), "{}", output_text(&changed));
     let text = output_text(&changed);
     assert!(text.contains("is not the one you trusted"), "{text}");
-    assert!(text.contains(&fingerprint), "the trusted fingerprint is named: {text}");
-    assert!(text.contains("--trust-server"), "the command line says how: {text}");
+    assert!(
+        text.contains(&fingerprint),
+        "the trusted fingerprint is named: {text}"
+    );
+    assert!(
+        text.contains("--trust-server"),
+        "the command line says how: {text}"
+    );
     let index = cli(home, &["update-index", "--json"], None, &[]).await;
     assert!(!String::from_utf8_lossy(&index.stdout).contains("\"status\": \"ok\""));
     // trusting it again (the same domain while signed in is allowed) pins the new one
-    let again = cli(home, &["set-domain", &front.url, "--trust-server"], None, &[]).await;
+    let again = cli(
+        home,
+        &["set-domain", &front.url, "--trust-server"],
+        None,
+        &[],
+    )
+    .await;
     assert!(again.status.success(), "{}", output_text(&again));
-    assert!(!pins(&world)[0].contains(&fingerprint), "the new certificate is pinned");
+    assert!(
+        !pins(&world)[0].contains(&fingerprint),
+        "the new certificate is pinned"
+    );
     assert_eq!(pins(&world).len(), 1);
-    assert!(cli(home, &["tokens", "list"], None, &[]).await.status.success());
+    assert!(
+        cli(home, &["tokens", "list"], None, &[])
+            .await
+            .status
+            .success()
+    );
     assert!(cli(home, &["logout"], None, &[]).await.status.success());
     assert!(world.emu.tokens().is_empty());
 }
@@ -86,11 +128,19 @@ async fn a_host_navigator_trusts_without_a_pin_asks_the_question_again() {
     std::fs::create_dir_all(world.paths.navigator_ini.parent().unwrap()).unwrap();
     std::fs::write(
         &world.paths.navigator_ini,
-        format!("[main]\nanaconda_server_api_url = '{}'\n\n[ssl]\ntrusted_servers = ['{netloc}']\n", front.url),
+        format!(
+            "[main]\nanaconda_server_api_url = '{}'\n\n[ssl]\ntrusted_servers = ['{netloc}']\n",
+            front.url
+        ),
     )
     .unwrap();
     let engine = world.engine();
-    let err = engine.client(&front.url).unwrap().system().await.unwrap_err();
+    let err = engine
+        .client(&front.url)
+        .unwrap()
+        .system()
+        .await
+        .unwrap_err();
     assert!(err.is_tls(), "{err}");
     let status = cli(world.home.path(), &["set-domain", &front.url], None, &[]).await;
     assert_eq!(status.status.code(), Some(1), "{}", output_text(&status));
@@ -109,7 +159,10 @@ async fn the_window_pins_exactly_the_certificate_it_showed() {
         .set_domain(&front.url, Trust::Certificate(shown.sha256.clone()))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("changed while you were looking"), "{err}");
+    assert!(
+        err.to_string().contains("changed while you were looking"),
+        "{err}"
+    );
     assert_eq!(world.ini(), None, "nothing stored");
     let shown = engine.server_certificate(&front.url).await.unwrap();
     engine
@@ -138,7 +191,12 @@ async fn interrupt_when(
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
@@ -175,7 +233,11 @@ async fn an_interrupted_login_with_a_domain_leaves_the_domain_as_it_was() {
             signal,
         )
         .await;
-        assert_same_files(&world.user_files(), &before, "interrupted during the browser wait");
+        assert_same_files(
+            &world.user_files(),
+            &before,
+            "interrupted during the browser wait",
+        );
         assert_eq!(world.ini(), None, "signal {signal}: no domain written");
         // during a slow password check
         let world = plain_world(false).await;
@@ -183,26 +245,50 @@ async fn an_interrupted_login_with_a_domain_leaves_the_domain_as_it_was() {
         let before = world.user_files();
         interrupt_when(
             &world,
-            &["login", "--domain", &world.emu.url, "--username", DEMO_USER, "--password-stdin"],
+            &[
+                "login",
+                "--domain",
+                &world.emu.url,
+                "--username",
+                DEMO_USER,
+                "--password-stdin",
+            ],
             Some(&format!("{DEMO_PASSWORD}\n")),
             "",
             signal,
         )
         .await;
-        assert_same_files(&world.user_files(), &before, "interrupted during the password check");
+        assert_same_files(
+            &world.user_files(),
+            &before,
+            "interrupted during the password check",
+        );
         assert!(world.emu.tokens().is_empty());
     }
     // and a sign-in that completes writes the domain with it
     let world = plain_world(false).await;
     let out = cli(
         world.home.path(),
-        &["login", "--domain", &world.emu.url, "--username", DEMO_USER, "--password-stdin", "--skip-channels"],
+        &[
+            "login",
+            "--domain",
+            &world.emu.url,
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--skip-channels",
+        ],
         Some(&format!("{DEMO_PASSWORD}\n")),
         &[],
     )
     .await;
     assert!(out.status.success(), "{}", output_text(&out));
-    assert!(world.ini().unwrap().contains(&format!("anaconda_server_api_url = '{}'", world.emu.url)));
+    assert!(
+        world
+            .ini()
+            .unwrap()
+            .contains(&format!("anaconda_server_api_url = '{}'", world.emu.url))
+    );
 }
 
 #[cfg(unix)]
@@ -216,7 +302,10 @@ async fn the_sign_in_address_never_appears_on_a_command_line() {
     let fake = bin.path().join("xdg-open");
     std::fs::write(
         &fake,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", record.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
+            record.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -241,8 +330,14 @@ async fn the_sign_in_address_never_appears_on_a_command_line() {
     let html = std::fs::read_to_string(&page).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(!argv.contains("state=") && !argv.contains("http"), "argv: {argv}");
-    assert!(html.contains("state=") && html.contains("openid-connect/auth"), "{html}");
+    assert!(
+        !argv.contains("state=") && !argv.contains("http"),
+        "argv: {argv}"
+    );
+    assert!(
+        html.contains("state=") && html.contains("openid-connect/auth"),
+        "{html}"
+    );
     assert_eq!(mode(&page), 0o600);
     assert_eq!(mode(page.parent().unwrap()) & 0o777, 0o700);
 }
@@ -278,7 +373,11 @@ async fn many_idle_connections_do_not_keep_the_browser_out() {
     crate::sso::browse(url, crate::sso::Act::SignIn, seen).await;
     let tokens = finish.await.unwrap().unwrap();
     assert!(!tokens.token.is_empty());
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     drop(idle);
 }
 
@@ -289,7 +388,9 @@ async fn an_unreachable_identity_provider_is_named_as_such() {
         "/api/auth/authorize",
         None,
         FaultKind::Redirect {
-            location: "http://127.0.0.1:1/auth/realms/conda/protocol/openid-connect/auth?client_id=x".into(),
+            location:
+                "http://127.0.0.1:1/auth/realms/conda/protocol/openid-connect/auth?client_id=x"
+                    .into(),
         },
     );
     let config = conda_connect::engine::client::ClientConfig::default();
@@ -297,7 +398,10 @@ async fn an_unreachable_identity_provider_is_named_as_such() {
         .await
         .unwrap_err()
         .to_string();
-    assert_eq!(err, "The identity provider at 127.0.0.1:1 cannot be reached.");
+    assert_eq!(
+        err,
+        "The identity provider at 127.0.0.1:1 cannot be reached."
+    );
 }
 
 #[tokio::test]
@@ -322,7 +426,10 @@ async fn the_identity_providers_text_is_escaped_in_the_log() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     let text = output_text(&out);
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     assert!(text.contains("\\u{1b}"), "escaped, not dropped: {text}");
 }
 
@@ -348,9 +455,7 @@ async fn a_token_list_that_repeats_its_pages_is_refused() {
     let world = plain_world(false).await;
     world.set_domain().await;
     world.login().await;
-    let item = |i: usize| {
-        serde_json::json!({"id": format!("00000000-0000-4000-8000-{i:012}"), "name": format!("t{i}"), "scopes": []})
-    };
+    let item = |i: usize| serde_json::json!({"id": format!("00000000-0000-4000-8000-{i:012}"), "name": format!("t{i}"), "scopes": []});
     let page = serde_json::json!({"items": (0..1000).map(item).collect::<Vec<_>>(), "total_count": 50_000});
     world.fault(
         "/api/account/tokens",

@@ -93,20 +93,36 @@ async fn assert_recovers(world: &World, before: &[(std::path::PathBuf, Vec<u8>)]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_every_journal_step_of_the_real_binary() {
+    // with netrc: every client's store is a journal step too (rattler's credentials.json, the netrc file)
     let login = [
         "login",
         "--username",
         DEMO_USER,
         "--password-stdin",
         "--skip-channels",
+        "--netrc",
     ];
     let password = format!("{DEMO_PASSWORD}\n");
     let mut killed = 0;
     for phase in ["login", "select-channels", "logout"] {
-        for step in 1..=20 {
-            let (world, before) = prepared().await;
+        let mut finished = false;
+        for step in 1..=40 {
+            let (world, _) = prepared().await;
+            // the choice of netrc is remembered in the ini: made before, so sign-out's files equal these
+            let mut ini = world.ini().unwrap();
+            ini.push_str("\n[conda_connect]\nnetrc = True\n");
+            std::fs::write(&world.paths.navigator_ini, ini).unwrap();
+            let before = world.user_files();
             if phase != "login" {
-                world.login().await;
+                let with_netrc = conda_connect::engine::session::SignIn {
+                    netrc: Some(true),
+                    ..Default::default()
+                };
+                world
+                    .engine()
+                    .login_with(DEMO_USER, DEMO_PASSWORD, &with_netrc)
+                    .await
+                    .unwrap();
             }
             let reached = match phase {
                 "login" => kill_at_step(&world, &login, Some(&password), step).await,
@@ -129,11 +145,16 @@ async fn sigkill_at_every_journal_step_of_the_real_binary() {
             };
             if !reached {
                 assert_recovers(&world, &before, &format!("{phase} (completed)")).await;
+                finished = true;
                 break;
             }
             killed += 1;
             assert_recovers(&world, &before, &format!("{phase}, SIGKILL at step {step}")).await;
         }
+        assert!(
+            finished,
+            "{phase}: every journal step was reached and killed"
+        );
     }
     eprintln!("SIGKILL at journal steps: {killed} kill points, {killed} recovered");
     assert!(killed >= 15, "only {killed} kill points");
@@ -256,11 +277,14 @@ async fn fault_matrix_every_request_of_every_step() {
     })
     .await
     .unwrap();
-    let requests: [(&str, &str, Option<&str>); 7] = [
+    let requests: [(&str, &str, Option<&str>); 9] = [
         ("login", "/api/system", None),
         ("login", "/api/auth/login", None),
         ("login", "/api/account", Some("GET")),
         ("login", "/api/account/tokens", Some("POST")),
+        // the probe of rattler's token form: any answer leaves a working sign-in (the form unverified)
+        ("login-probe", "/api/account/channels", None),
+        ("login-probe", "/api/repo", Some("HEAD")),
         ("select-channels", "/api/account/channels", None),
         ("update-index", "/api/repo", None),
         ("logout", "/api/account/tokens", Some("DELETE")),
@@ -273,7 +297,7 @@ async fn fault_matrix_every_request_of_every_step() {
             let mut engine = world.engine();
             engine.client_defaults.timeout = Some(Duration::from_millis(800));
             engine.client_defaults.system_timeout = Some(Duration::from_millis(800));
-            if step != "login" {
+            if step != "login" && step != "login-probe" {
                 engine.login(DEMO_USER, DEMO_PASSWORD).await.unwrap();
                 engine
                     .select_channels(&["main".into()], &["internal".into()])
@@ -290,6 +314,20 @@ async fn fault_matrix_every_request_of_every_step() {
                         &world.user_files(),
                         &before,
                         &format!("{cell}: no partial local state"),
+                    );
+                    assert!(world.emu.tokens().is_empty(), "{cell}: no orphan token");
+                }
+                "login-probe" => {
+                    engine.login(DEMO_USER, DEMO_PASSWORD).await.unwrap();
+                    let status = engine.status().unwrap();
+                    let rattler = status.consumers.iter().find(|c| c.name == "rattler");
+                    assert!(rattler.is_some(), "{cell}: rattler signed in: {status:?}");
+                    world.emu.clear_faults();
+                    engine.logout().await.unwrap();
+                    assert_same_files(
+                        &world.user_files(),
+                        &before,
+                        &format!("{cell}: signed out, files as before"),
                     );
                     assert!(world.emu.tokens().is_empty(), "{cell}: no orphan token");
                 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
 use conda_connect::engine::Error;
-use conda_connect::engine::client::ServerClient;
 use conda_connect::engine::journal::CrashPoint;
 use conda_connect::engine::session::{CondarcRestore, Selection};
 
@@ -555,7 +554,9 @@ async fn another_tools_token_files_are_put_back_with_their_modes() {
     let theirs = &files[0];
     std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
     // another tool's sign-in to the same server: a live token of bob's
-    let client = ServerClient::new(&world.emu.url, &Default::default()).unwrap();
+    let client =
+        conda_connect::engine::client::ServerClient::new(&world.emu.url, &Default::default())
+            .unwrap();
     let jwt = client.login("bob", "bob-password").await.unwrap().token;
     let other = client
         .create_token(

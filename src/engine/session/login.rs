@@ -30,6 +30,8 @@ pub(crate) const INI_LOGIN_KEYS: [&str; 4] = crate::engine::navigator_ini::LOGIN
 pub struct SignIn {
     pub domain: Option<DomainChoice>,
     pub selection: Option<Selection>,
+    /// Also write netrc for pip and uv (`login --netrc`; remembered in the ini); `None`: as the ini says.
+    pub netrc: Option<bool>,
 }
 
 impl Engine {
@@ -68,11 +70,11 @@ impl Engine {
         }
         let (domain, client) = {
             let _lock = self.lock_async().await?;
-            self.prepare_login(request.domain.as_ref()).await?
+            self.prepare_login(request).await?
         };
         let tokens = client.login(username, password).await?;
         let _lock = self.lock_async().await?;
-        let (now, client) = match self.prepare_login(request.domain.as_ref()).await {
+        let (now, client) = match self.prepare_login(request).await {
             Ok(ready) => ready,
             Err(error) => {
                 self.abandon_session(&domain, &tokens, None).await;
@@ -89,10 +91,8 @@ impl Engine {
 
     /// Checks before any request: not signed in yet, a domain set (or given), every local file readable and
     /// writable, the server there. Returns the domain and its client. The caller holds the lock.
-    pub(crate) async fn prepare_login(
-        &self,
-        choice: Option<&DomainChoice>,
-    ) -> Result<(String, ServerClient)> {
+    pub(crate) async fn prepare_login(&self, request: &SignIn) -> Result<(String, ServerClient)> {
+        let choice = request.domain.as_ref();
         self.recover_locked().await?;
         if let Some(session) = self.session()? {
             return Err(Error::AlreadyLoggedIn {
@@ -113,6 +113,7 @@ impl Engine {
         let token_paths = token_files::token_file_paths(&self.paths, &domain);
         targets.extend(token_paths.iter().map(|p| p.as_path()));
         self.check_writable(&targets)?;
+        self.check_clients(&domain, self.netrc_wanted(request.netrc))?;
         let client = self.sign_in_client(&domain, choice)?;
         client.system().await?;
         Ok((domain, client))
@@ -232,6 +233,7 @@ impl Engine {
         pending.stage = server_pending(Some(created.id.clone()));
         let journaled = pending.save(&self.paths.journal_file());
         self.step(&mut crash)?;
+        let mut client_notes = Vec::new();
         let result = async {
             journaled?;
             let applied = match selection {
@@ -245,6 +247,25 @@ impl Engine {
             let previous = self.previous_token_files(domain)?;
             secrets.access_token = Some(created.token.clone());
             secrets.previous_token_files = previous;
+            let preferred: Vec<String> = selection
+                .map(|s| {
+                    s.default_channels
+                        .iter()
+                        .chain(&s.channels)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let clients = self
+                .plan_clients(
+                    domain,
+                    client,
+                    &created.token,
+                    &preferred,
+                    self.netrc_wanted(request.netrc),
+                    &mut secrets,
+                )
+                .await?;
             self.secrets.set(domain, &secrets)?;
             let plan = LoginPlan {
                 domain,
@@ -254,9 +275,11 @@ impl Engine {
                 expires: &expires,
                 selection: applied.as_ref(),
                 choice: request.domain.as_ref(),
+                netrc: request.netrc,
                 sso_client_id,
             };
-            let journal = self.plan_login(&plan)?;
+            let journal = self.plan_login(&plan, clients.ops, clients.records)?;
+            client_notes = clients.notes;
             self.commit(
                 journal,
                 &mut crash,
@@ -287,6 +310,7 @@ impl Engine {
             }
         };
         let mut notes: Vec<String> = self.condarc_link_note().into_iter().collect();
+        notes.extend(client_notes);
         notes.extend(
             self.finish_revocations_with(domain, &account.user_id, &tokens.token)
                 .await,
@@ -372,7 +396,12 @@ impl Engine {
         Journal::clear(&self.paths.journal_file())
     }
 
-    fn plan_login(&self, plan: &LoginPlan<'_>) -> Result<Journal> {
+    fn plan_login(
+        &self,
+        plan: &LoginPlan<'_>,
+        client_ops: Vec<FileOp>,
+        clients: Vec<crate::engine::clients::ClientRecord>,
+    ) -> Result<Journal> {
         let LoginPlan {
             domain,
             account,
@@ -381,6 +410,7 @@ impl Engine {
             expires,
             selection,
             choice,
+            netrc,
             sso_client_id,
         } = *plan;
         // Read the user's files now, after the server round trips: an edit made meanwhile is in the snapshot
@@ -422,6 +452,9 @@ impl Engine {
         if let Some(choice) = choice {
             choice.write_to(&mut ini);
         }
+        if let Some(on) = netrc {
+            ini.set_netrc(on);
+        }
         ini.set_logged_in(domain, &created.token, &created.id);
         if let Some(text) = ini.changed_text() {
             ops.push(FileOp::swap(
@@ -435,6 +468,7 @@ impl Engine {
         for path in token_files::token_file_paths(&self.paths, domain) {
             ops.push(FileOp::write(&path, &created.token, Some(0o600)));
         }
+        ops.extend(client_ops);
         let record = SessionRecord {
             domain: domain.to_string(),
             username: account.username.clone(),
@@ -457,6 +491,7 @@ impl Engine {
             user_key,
             sso_client_id: sso_client_id.map(str::to_string),
             token_expires: Some(expires.to_string()),
+            clients,
         };
         ops.push(self.record_op(&record));
         ops.push(FileOp::swap(
@@ -490,6 +525,7 @@ struct LoginPlan<'a> {
     expires: &'a str,
     selection: Option<&'a Selection>,
     choice: Option<&'a DomainChoice>,
+    netrc: Option<bool>,
     sso_client_id: Option<&'a str>,
 }
 

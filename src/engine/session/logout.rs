@@ -36,6 +36,8 @@ impl Engine {
                 .filter(|p| p.exists())
                 .map(|p| p.as_path()),
         );
+        let client_files = self.client_files_to_check(&record);
+        targets.extend(client_files.iter().map(|p| p.as_path()));
         self.check_writable(&targets)?;
         let current = self.read_condarc_settled()?;
         let store = SnapshotStore::new(&self.paths.condarc_storage);
@@ -49,11 +51,11 @@ impl Engine {
         ops.push(store.plan_index(&index));
         let restore = self.plan_condarc_restore(&record, current.as_deref(), &store, &mut ops)?;
         self.plan_ini_restore(&record, &mut ops)?;
-        let notes = self
+        let mut notes = self
             .plan_token_file_restore(&record, &secrets, &mut ops)
             .await?;
+        notes.extend(self.plan_clients_restore(&record, &secrets, &mut ops)?);
         ops.push(FileOp::remove(&self.paths.session_file()));
-        let mut notes = notes;
         let after = After {
             revoke: Some(RevokeToken {
                 domain: record.domain.clone(),

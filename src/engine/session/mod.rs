@@ -9,6 +9,7 @@
 //! [`preferences`], [`status`]; this file holds the shared types and the [`Engine`] itself.
 
 mod channels;
+mod clients;
 mod finish;
 mod login;
 mod logout;
@@ -31,7 +32,7 @@ use crate::engine::condarc::{self, CondaSettings, CondaValue};
 use crate::engine::domain;
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{After, Applied, CrashPoint, FileOp, Journal, Stage};
+use crate::engine::journal::{After, Applied, CrashPoint, FileOp, Journal, Keyring, Stage};
 use crate::engine::lock::ConfigLock;
 use crate::engine::navigator_ini::NavigatorIni;
 use crate::engine::paths::Paths;
@@ -76,6 +77,9 @@ pub struct SessionRecord {
     /// The sign-in token's expiry date (`YYYY-MM-DD`), as asked for at its creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expires: Option<String>,
+    /// The clients signed in besides conda (rattler, netrc), and where their credentials are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<crate::engine::clients::ClientRecord>,
 }
 
 /// A channel selection (Add Channels).
@@ -143,6 +147,8 @@ pub struct Status {
     pub secrets_backend: String,
     /// Server tokens of earlier sessions not revoked yet (shown until they are).
     pub pending_revocations: Vec<Unrevoked>,
+    /// Each client signed in, and where its credential lives (conda first).
+    pub consumers: Vec<crate::engine::clients::Consumer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,26 +228,20 @@ pub struct Engine {
     pub revoke_budget: Duration,
 }
 
-/// Apply one operation; the operation that puts the file back (`None` when nothing was changed). The inverse is
-/// a compare-and-swap against what was written, so an undo replayed later never overwrites a change made since.
-fn apply_recording_undo(op: &FileOp) -> Result<Option<FileOp>> {
-    let before = files::read_optional(op.path())?;
+/// Apply one operation; the operation that puts the file (or keyring entry) back (`None` when nothing was
+/// changed). The inverse is a compare-and-swap against what was written, so an undo replayed later never
+/// overwrites a change made since.
+fn apply_recording_undo(op: &FileOp, keyring: &dyn Keyring) -> Result<Option<FileOp>> {
+    let before = op.current(keyring)?;
     let mode = files::mode_of(op.path());
-    if op.apply()? == Applied::LeftAlone {
+    if op.apply_with(keyring)? == Applied::LeftAlone {
         return Ok(None);
     }
-    let after = files::read_optional(op.path())?;
+    let after = op.current(keyring)?;
     if after == before && files::mode_of(op.path()) == mode {
         return Ok(None);
     }
-    let before_text = before.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-    Ok(Some(FileOp::swap(
-        op.path(),
-        after.as_deref(),
-        before_text.as_deref(),
-        mode,
-        None,
-    )))
+    Ok(Some(op.inverse(before.as_deref(), after.as_deref(), mode)))
 }
 
 /// Today's date as the server counts it (UTC), for token names and expiry dates.
@@ -437,7 +437,7 @@ impl Engine {
         self.step(crash)?;
         let mut undo: Vec<FileOp> = Vec::new();
         for op in &journal.ops {
-            match apply_recording_undo(op) {
+            match apply_recording_undo(op, &self.secrets) {
                 Ok(Some(inverse)) => undo.push(inverse),
                 Ok(None) => {}
                 Err(error) => return Err(self.undo_commit(&journal, undo, on_failure, error)),
@@ -500,7 +500,7 @@ impl Engine {
             };
         }
         for op in &rollback.ops {
-            if let Err(undo_error) = op.apply() {
+            if let Err(undo_error) = op.apply_with(&self.secrets) {
                 tracing::error!(error = %undo_error, path = %op.path().display(), "could not roll back");
                 return Error::Unfinished {
                     reason: format!(

@@ -18,6 +18,8 @@ pub struct Preferences {
     pub show_hidden_channels: bool,
     /// The single sign-on client id for this machine (conda-connect's own ini section); `None`: the server's.
     pub sso_client_id: Option<String>,
+    /// Sign-ins also sign in pip and uv, through `~/.netrc` (conda-connect's own ini section).
+    pub netrc: bool,
 }
 
 /// A client id as typed: trimmed, empty = none; refused unless [`sso::is_valid_client_id`].
@@ -144,6 +146,7 @@ impl Engine {
             ssl_certificate: ini.ssl_certificate(),
             show_hidden_channels: ini.show_hidden_channels(),
             sso_client_id: ini.sso_client_id(),
+            netrc: ini.netrc(),
         })
     }
 
@@ -214,6 +217,9 @@ impl Engine {
         }
         if client_id != current.sso_client_id {
             ini.set_sso_client_id(client_id.as_deref());
+        }
+        if prefs.netrc != current.netrc {
+            ini.set_netrc(prefs.netrc);
         }
         if let Some(text) = ini.changed_text() {
             files::write_atomic(&self.paths.navigator_ini, text.as_bytes(), None)?;

@@ -128,7 +128,7 @@ impl Engine {
             }
             Stage::Apply => {
                 for op in &journal.ops {
-                    op.apply()?;
+                    op.apply_with(&self.secrets)?;
                 }
                 let after = self.run_after(&journal).await;
                 if !after.complete {

@@ -91,7 +91,7 @@ impl Engine {
         }
         let domain = {
             let _lock = self.lock_async().await?;
-            self.prepare_login(request.domain.as_ref()).await?.0
+            self.prepare_login(request).await?.0
         };
         let mut options = options.clone();
         if options.client_id.is_none() {
@@ -119,7 +119,7 @@ impl Engine {
             request,
         } = authenticated;
         let _lock = self.lock_async().await?;
-        let (now, client) = match self.prepare_login(request.domain.as_ref()).await {
+        let (now, client) = match self.prepare_login(&request).await {
             Ok(ready) => ready,
             Err(error) => {
                 self.abandon_session(&domain, &tokens, Some(&client_id))

@@ -31,6 +31,7 @@ impl Engine {
                     needs_sign_in: p.needs_sign_in,
                 })
                 .collect(),
+            consumers: Vec::new(),
         };
         if let Some(record) = self.session()? {
             status.logged_in = true;
@@ -38,6 +39,14 @@ impl Engine {
             status.username = Some(record.username);
             status.token_id = Some(record.token_id);
             status.source = Some(LoginSource::CondaConnect);
+            status.consumers = std::iter::once(crate::engine::clients::Consumer::conda())
+                .chain(
+                    record
+                        .clients
+                        .iter()
+                        .map(crate::engine::clients::Consumer::of),
+                )
+                .collect();
             status.auth = Some(
                 if record.sso_client_id.is_some() {
                     "sso"
@@ -56,12 +65,14 @@ impl Engine {
             status.logged_in = true;
             status.domain = Some(domain.clone());
             status.source = Some(LoginSource::TokenFile);
+            status.consumers = vec![crate::engine::clients::Consumer::conda()];
         } else if api_url.is_none()
             && let Some((domain, _)) = token_files::find_repo_cli_login(&self.paths)
         {
             status.logged_in = true;
             status.domain = Some(domain);
             status.source = Some(LoginSource::CondaRepoCli);
+            status.consumers = vec![crate::engine::clients::Consumer::conda()];
         } else {
             status.domain = api_url;
         }

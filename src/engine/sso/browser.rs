@@ -39,10 +39,12 @@ pub async fn open(url: &str) -> Result<Launched> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(|e| {
-            tracing::warn!(error = %e, "the redirect page's folder could not be made private");
-            refused(CANNOT_OPEN)
-        })?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |e| {
+                tracing::warn!(error = %e, "the redirect page's folder could not be made private");
+                refused(CANNOT_OPEN)
+            },
+        )?;
     }
     let page = dir.path().join("sign-in.html");
     crate::engine::files::write_atomic(&page, redirect_page(&parsed).as_bytes(), Some(0o600))?;

@@ -181,6 +181,29 @@ impl State {
     }
 }
 
+/// A client signed in, in words: who reads it and where its credential is.
+pub fn consumer_words(consumer: &crate::engine::clients::Consumer) -> String {
+    let place = match (consumer.store.as_str(), consumer.path.as_deref()) {
+        ("token-files", _) => "token files".to_string(),
+        ("keyring", _) => "the OS keyring".to_string(),
+        (_, Some(path)) => path.to_string(),
+        (store, None) => store.to_string(),
+    };
+    match consumer.name.as_str() {
+        "conda" => format!("conda ({place})"),
+        "rattler" => {
+            let checked = if consumer.verified == Some(false) {
+                ", not verified"
+            } else {
+                ""
+            };
+            format!("pixi, rattler-build ({place}{checked})")
+        }
+        "netrc" => format!("pip, uv ({place})"),
+        other => format!("{other} ({place})"),
+    }
+}
+
 /// A fetch that worked (fresh or from the cache).
 pub fn is_ok(status: &str) -> bool {
     status == "ok" || status == "cached"
@@ -229,6 +252,18 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
             ));
             col = col.push(style::label("channels"));
             col = col.push(list(&status.channels, "(defaults)"));
+            if !status.consumers.is_empty() {
+                col = col.push(style::label("signed in for"));
+                col = col.push(
+                    column(
+                        status
+                            .consumers
+                            .iter()
+                            .map(|c| text(format!("• {}", consumer_words(c))).size(13).into()),
+                    )
+                    .spacing(2),
+                );
+            }
         }
         None => col = col.push(style::muted("Reading your configuration…")),
     }

@@ -8,8 +8,8 @@ use iced::widget::{column, radio, row, text_input};
 use iced::{Element, Task};
 
 use crate::engine::session::Preferences;
-use crate::engine::{Engine, Error, domain};
 use crate::engine::session::Trust;
+use crate::engine::{Engine, Error, domain};
 use crate::gui::screen::trust;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::style;
@@ -24,6 +24,7 @@ pub enum Message {
     /// The file chosen (`None`: cancelled, or no chooser on this desktop).
     CertificateChosen(Option<std::path::PathBuf>),
     ShowHidden(bool),
+    Netrc(bool),
     SsoClientId(String),
     Theme(ThemeChoice),
     Apply,
@@ -49,6 +50,8 @@ pub struct State {
     pub ssl_verification: bool,
     pub certificate: String,
     pub show_hidden: bool,
+    /// Sign-ins also sign in pip and uv (netrc).
+    pub netrc: bool,
     pub sso_client_id: String,
     pub theme: ThemeChoice,
     pub error: Option<String>,
@@ -67,6 +70,7 @@ pub struct State {
 }
 
 pub const BROWSE: &str = "Browse…";
+pub const NETRC_LABEL: &str = "Also sign in pip and uv — writes ~/.netrc (from the next sign-in)";
 pub const CHOOSING: &str = "Waiting for the file chooser… (or type the path)";
 pub const NO_FILE_CHOOSER: &str =
     "No file chooser is available on this desktop: type the path of the CA bundle (.pem).";
@@ -88,6 +92,7 @@ impl State {
             ssl_verification: prefs.ssl_verification,
             certificate: prefs.ssl_certificate.clone().unwrap_or_default(),
             show_hidden: prefs.show_hidden_channels,
+            netrc: prefs.netrc,
             sso_client_id: prefs.sso_client_id.clone().unwrap_or_default(),
             theme,
             error: None,
@@ -135,6 +140,7 @@ impl State {
             ssl_certificate: Some(self.certificate.clone()).filter(|c| !c.trim().is_empty()),
             show_hidden_channels: self.show_hidden,
             sso_client_id: Some(self.sso_client_id.trim().to_string()).filter(|c| !c.is_empty()),
+            netrc: self.netrc,
         }
     }
 
@@ -182,6 +188,7 @@ impl State {
                 }
             }
             Message::ShowHidden(on) => self.show_hidden = on,
+            Message::Netrc(on) => self.netrc = on,
             Message::SsoClientId(value) => {
                 self.sso_client_id = value;
                 self.error = None;
@@ -319,6 +326,7 @@ impl State {
                 Some("Show hidden Anaconda Server channels"),
                 Message::ShowHidden
             ),
+            style::check(self.netrc, Some(NETRC_LABEL), Message::Netrc),
             style::field(
                 SSO_CLIENT_ID_LABEL,
                 text_input(SSO_CLIENT_ID_PLACEHOLDER, &self.sso_client_id)

@@ -553,6 +553,7 @@ impl State {
             snippet("conda channel URL", usage.channel_url),
             snippet("Add it to conda", usage.conda_config),
             snippet("pip (basic auth: <token>:x-auth-token)", usage.pip),
+            snippet("uv (environment variables)", usage.uv),
             style::button_row([style::primary("Done", Some(Message::Back))]),
         ]
         .spacing(12)

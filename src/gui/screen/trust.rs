@@ -83,7 +83,9 @@ impl State {
             }
             // only a certificate that was shown can be trusted
             Message::Trust => match &self.certificate {
-                Some(Ok(certificate)) => Outcome::Trusted(Trust::Certificate(certificate.sha256.clone())),
+                Some(Ok(certificate)) => {
+                    Outcome::Trusted(Trust::Certificate(certificate.sha256.clone()))
+                }
                 _ => Outcome::None,
             },
             Message::Cancel => Outcome::Cancelled(cancelled(&self.host)),
@@ -105,10 +107,12 @@ impl State {
         if let Some(before) = &self.previously_trusted {
             content = content.push(fingerprint_block("Trusted before", before));
         }
-        content = content.push(details(&self.certificate)).push(style::button_row([
-            style::secondary(TRUST, can_trust.then_some(Message::Trust)),
-            style::primary("Cancel", Some(Message::Cancel)),
-        ]));
+        content = content
+            .push(details(&self.certificate))
+            .push(style::button_row([
+                style::secondary(TRUST, can_trust.then_some(Message::Trust)),
+                style::primary("Cancel", Some(Message::Cancel)),
+            ]));
         style::card(content, 560.0)
     }
 }

@@ -1,0 +1,409 @@
+//! The other clients of a sign-in (docs/design.md#19-every-client-at-the-desk): rattler's credential for the
+//! server's host (the OS keyring when it answers, else `~/.rattler/credentials.json`), and, opt in, a netrc block
+//! for pip and uv. Checked before any request, planned into the sign-in's journal, taken back by sign-out — each a
+//! compare-and-swap, so an entry someone else changed meanwhile is theirs and stays.
+
+use std::path::Path;
+
+use crate::engine::client::ServerClient;
+use crate::engine::clients::{ClientRecord, netrc, probe, rattler};
+use crate::engine::error::{Error, Result};
+use crate::engine::files;
+use crate::engine::journal::{FileOp, Keyring, Merge, md5_hex};
+use crate::engine::secrets::{PreviousEntry, SessionSecrets};
+
+use super::{Engine, SessionRecord};
+
+/// What a sign-in writes for the other clients.
+#[derive(Debug, Default)]
+pub(crate) struct ClientsPlan {
+    pub ops: Vec<FileOp>,
+    pub records: Vec<ClientRecord>,
+    /// Sentences for the user (a store rattler reads first, …).
+    pub notes: Vec<String>,
+}
+
+fn keyring_key(host: &str) -> String {
+    format!("keyring:{}/{host}", rattler::SERVICE)
+}
+
+fn file_key(path: &Path) -> String {
+    format!("file:{}", path.display())
+}
+
+impl Engine {
+    /// Whether this sign-in also writes netrc for pip and uv: as asked with it, else as remembered in the ini.
+    pub(crate) fn netrc_wanted(&self, asked: Option<bool>) -> bool {
+        asked.unwrap_or_else(|| self.ini().map(|ini| ini.netrc()).unwrap_or(false))
+    }
+
+    /// Before any request: the files the other clients' credentials go to must be readable, parse and be writable;
+    /// netrc must not have an entry for the host already.
+    pub(crate) fn check_clients(&self, domain: &str, netrc_wanted: bool) -> Result<()> {
+        let Some(host) = rattler::host_of(domain) else {
+            return Ok(());
+        };
+        if !self.secrets.keyring_available() {
+            let path = rattler::credentials_file(&self.paths);
+            self.check_writable(&[path.as_path()])?;
+            if let Some(bytes) = files::read_optional(&path)? {
+                let text = String::from_utf8(bytes).map_err(|_| Error::Refused {
+                    reason: format!(
+                        "{} is not UTF-8 text; it was left unchanged.",
+                        path.display()
+                    ),
+                })?;
+                rattler::parse(&path, &text)?;
+            }
+        }
+        if netrc_wanted {
+            let path = netrc::netrc_file(&self.paths);
+            self.check_writable(&[path.as_path()])?;
+            let text =
+                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            netrc::with_block(&path, text.as_deref(), &host, "")?;
+        }
+        Ok(())
+    }
+
+    /// Plan the other clients' credentials for `token`; the stores' before-images go to `secrets`.
+    pub(crate) async fn plan_clients(
+        &self,
+        domain: &str,
+        client: &ServerClient,
+        token: &str,
+        preferred_channels: &[String],
+        netrc_wanted: bool,
+        secrets: &mut SessionSecrets,
+    ) -> Result<ClientsPlan> {
+        let mut plan = ClientsPlan::default();
+        let Some(host) = rattler::host_of(domain) else {
+            return Ok(plan);
+        };
+        let probed = probe::probe(client, token, preferred_channels).await;
+        let entry = rattler::entry(probed.form, token);
+        let entry_text = entry.to_string();
+        crate::engine::redact::register(&entry_text);
+        let mut record = ClientRecord {
+            name: "rattler".into(),
+            store: String::new(),
+            path: None,
+            host: host.clone(),
+            form: Some(probed.form.name().into()),
+            verified: Some(probed.verified),
+            written_md5: None,
+        };
+        if self.secrets.keyring_available() {
+            let previous = self.secrets.read_entry(rattler::SERVICE, &host)?;
+            secrets.previous_clients.insert(
+                keyring_key(&host),
+                PreviousEntry {
+                    content: previous.clone(),
+                    mode: None,
+                },
+            );
+            plan.ops.push(FileOp::Credential {
+                service: rattler::SERVICE.into(),
+                account: host.clone(),
+                expect: previous.as_deref().map(|p| md5_hex(p.as_bytes())),
+                content: Some(entry_text.clone()),
+            });
+            record.store = "keyring".into();
+        } else {
+            let path = rattler::credentials_file(&self.paths);
+            let before =
+                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let after = rattler::with_entry(&path, before.as_deref(), &host, Some(&entry))?;
+            secrets.previous_clients.insert(
+                file_key(&path),
+                PreviousEntry {
+                    content: before.clone(),
+                    mode: files::mode_of(&path),
+                },
+            );
+            plan.ops.push(FileOp::swap(
+                &path,
+                before.as_deref().map(str::as_bytes),
+                Some(&after),
+                Some(0o600),
+                Some(Merge::JsonEntry {
+                    key: host.clone(),
+                    value: Some(entry.clone()),
+                    only_if: None,
+                }),
+            ));
+            record.store = "file".into();
+            record.path = Some(path);
+            record.written_md5 = Some(md5_hex(after.as_bytes()));
+        }
+        plan.records.push(record);
+        let env = |name: &str| std::env::var(name).ok();
+        plan.notes
+            .extend(rattler::shadowing(&self.paths, &host, &env));
+        if netrc_wanted {
+            let path = netrc::netrc_file(&self.paths);
+            let block = netrc::block(&host, token);
+            let before =
+                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let after = netrc::with_block(&path, before.as_deref(), &host, &block)?;
+            secrets.previous_clients.insert(
+                file_key(&path),
+                PreviousEntry {
+                    content: before.clone(),
+                    mode: files::mode_of(&path),
+                },
+            );
+            plan.ops.push(FileOp::swap(
+                &path,
+                before.as_deref().map(str::as_bytes),
+                Some(&after),
+                Some(0o600),
+                Some(Merge::NetrcAdd {
+                    host: host.clone(),
+                    block,
+                }),
+            ));
+            plan.records.push(ClientRecord {
+                name: "netrc".into(),
+                store: "file".into(),
+                path: Some(path),
+                host,
+                form: None,
+                verified: None,
+                written_md5: Some(md5_hex(after.as_bytes())),
+            });
+            if let Some(other) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
+                plan.notes.push(format!(
+                    "NETRC names {}: pip and uv read that file instead of the one conda-connect wrote.",
+                    std::path::Path::new(&other).display()
+                ));
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Sign-out: every client's credential back as it was before sign-in — byte for byte when the store is as
+    /// sign-in left it; otherwise only conda-connect's own entry is taken out (and an earlier one put back), when
+    /// it still holds conda-connect's value. Returns sentences about entries left alone.
+    pub(crate) fn plan_clients_restore(
+        &self,
+        record: &SessionRecord,
+        secrets: &SessionSecrets,
+        ops: &mut Vec<FileOp>,
+    ) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        let token = secrets.access_token.clone().unwrap_or_default();
+        for client in &record.clients {
+            match (client.name.as_str(), client.store.as_str(), &client.path) {
+                ("rattler", "keyring", _) => {
+                    let ours = rattler_entry(client, &token).to_string();
+                    let previous = secrets
+                        .previous_clients
+                        .get(&keyring_key(&client.host))
+                        .and_then(|p| p.content.clone());
+                    match self.secrets.read_entry(rattler::SERVICE, &client.host) {
+                        Ok(Some(now)) if now == ours => ops.push(FileOp::Credential {
+                            service: rattler::SERVICE.into(),
+                            account: client.host.clone(),
+                            expect: Some(md5_hex(ours.as_bytes())),
+                            content: previous,
+                        }),
+                        Ok(None) => {}
+                        Ok(Some(_)) => notes.push(format!(
+                            "rattler's keyring entry for {} holds a credential conda-connect did not write; it was \
+                             left as it is.",
+                            client.host
+                        )),
+                        Err(error) => {
+                            tracing::warn!(error = %error, "rattler's keyring entry could not be read");
+                            notes.push(format!(
+                                "rattler's keyring entry for {} could not be read, so it was left as it is.",
+                                client.host
+                            ));
+                        }
+                    }
+                }
+                ("rattler", _, Some(path)) => {
+                    let previous = secrets.previous_clients.get(&file_key(path));
+                    let current = files::read_optional(path)?;
+                    let Some(current) = current else { continue };
+                    let text = String::from_utf8_lossy(&current).into_owned();
+                    let ours = rattler_entry(client, &token);
+                    let untouched =
+                        client.written_md5.as_deref() == Some(md5_hex(&current).as_str());
+                    let earlier = previous.and_then(|p| p.content.as_deref()).and_then(|t| {
+                        rattler::entry_in(path, Some(t), &client.host)
+                            .ok()
+                            .flatten()
+                    });
+                    let target = if untouched {
+                        previous.and_then(|p| p.content.clone())
+                    } else {
+                        match rattler::entry_in(path, Some(&text), &client.host) {
+                            Ok(Some(now)) if now == ours => Some(rattler::with_entry(
+                                path,
+                                Some(&text),
+                                &client.host,
+                                earlier.as_ref(),
+                            )?),
+                            Ok(_) => {
+                                notes.push(format!(
+                                    "{} holds a credential for {} that conda-connect did not write; it was left as \
+                                     it is.",
+                                    self.paths.display(path),
+                                    client.host
+                                ));
+                                continue;
+                            }
+                            Err(error) => return Err(error),
+                        }
+                    };
+                    ops.push(FileOp::swap(
+                        path,
+                        Some(&current),
+                        target.as_deref(),
+                        previous.and_then(|p| p.mode).or(Some(0o600)),
+                        Some(Merge::JsonEntry {
+                            key: client.host.clone(),
+                            value: earlier,
+                            only_if: Some(ours),
+                        }),
+                    ));
+                }
+                ("netrc", _, Some(path)) => {
+                    let previous = secrets.previous_clients.get(&file_key(path));
+                    let Some(current) = files::read_optional(path)? else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&current).into_owned();
+                    let block = netrc::block(&client.host, &token);
+                    let untouched =
+                        client.written_md5.as_deref() == Some(md5_hex(&current).as_str());
+                    let target = if untouched {
+                        previous.and_then(|p| p.content.clone())
+                    } else {
+                        match netrc::without_block(&text, &block) {
+                            Some(without) => Some(without),
+                            None => {
+                                notes.push(format!(
+                                    "{} no longer holds conda-connect's entry for {}; it was left as it is.",
+                                    self.paths.display(path),
+                                    client.host
+                                ));
+                                continue;
+                            }
+                        }
+                    };
+                    ops.push(FileOp::swap(
+                        path,
+                        Some(&current),
+                        target.as_deref(),
+                        previous.and_then(|p| p.mode).or(Some(0o600)),
+                        Some(Merge::NetrcRemove { block }),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(notes)
+    }
+
+    /// A regenerated sign-in token: every client's entry gets the new value, where it still holds the old one.
+    /// The record's md5s follow, so that sign-out still recognises the files as sign-in's.
+    pub(crate) fn plan_clients_new_token(
+        &self,
+        record: &mut SessionRecord,
+        old: &str,
+        new: &str,
+    ) -> Result<Vec<FileOp>> {
+        let mut ops = Vec::new();
+        for client in record.clients.iter_mut() {
+            match (client.name.as_str(), client.store.as_str(), &client.path) {
+                ("rattler", "keyring", _) => {
+                    let before = rattler_entry(client, old).to_string();
+                    ops.push(FileOp::Credential {
+                        service: rattler::SERVICE.into(),
+                        account: client.host.clone(),
+                        expect: Some(md5_hex(before.as_bytes())),
+                        content: Some(rattler_entry(client, new).to_string()),
+                    });
+                }
+                ("rattler", _, Some(path)) => {
+                    let Some(current) = files::read_optional(path)? else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&current).into_owned();
+                    let after = rattler_entry(client, new);
+                    let target = match rattler::entry_in(path, Some(&text), &client.host)? {
+                        Some(now) if now == rattler_entry(client, old) => {
+                            rattler::with_entry(path, Some(&text), &client.host, Some(&after))?
+                        }
+                        _ => continue,
+                    };
+                    if client.written_md5.as_deref() == Some(md5_hex(&current).as_str()) {
+                        client.written_md5 = Some(md5_hex(target.as_bytes()));
+                    }
+                    ops.push(FileOp::swap(
+                        path,
+                        Some(&current),
+                        Some(&target),
+                        Some(0o600),
+                        Some(Merge::JsonEntry {
+                            key: client.host.clone(),
+                            value: Some(after),
+                            only_if: Some(rattler_entry(client, old)),
+                        }),
+                    ));
+                }
+                ("netrc", _, Some(path)) => {
+                    let Some(current) = files::read_optional(path)? else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&current).into_owned();
+                    let (old_block, new_block) = (
+                        netrc::block(&client.host, old),
+                        netrc::block(&client.host, new),
+                    );
+                    if !text.contains(&old_block) {
+                        continue;
+                    }
+                    let target = text.replacen(&old_block, &new_block, 1);
+                    if client.written_md5.as_deref() == Some(md5_hex(&current).as_str()) {
+                        client.written_md5 = Some(md5_hex(target.as_bytes()));
+                    }
+                    ops.push(FileOp::swap(
+                        path,
+                        Some(&current),
+                        Some(&target),
+                        Some(0o600),
+                        Some(Merge::NetrcReplace {
+                            old: old_block,
+                            new: new_block,
+                        }),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(ops)
+    }
+
+    /// The other clients' files a change must be able to write (checked before anything happens).
+    pub(crate) fn client_files_to_check(&self, record: &SessionRecord) -> Vec<std::path::PathBuf> {
+        record
+            .clients
+            .iter()
+            .filter_map(|c| c.path.clone())
+            .filter(|p| p.exists())
+            .collect()
+    }
+}
+
+/// The entry conda-connect wrote for a client record.
+fn rattler_entry(client: &ClientRecord, token: &str) -> serde_json::Value {
+    let form = match client.form.as_deref() {
+        Some("CondaToken") => rattler::Form::CondaToken,
+        _ => rattler::Form::BasicHttp,
+    };
+    rattler::entry(form, token)
+}
