@@ -82,6 +82,12 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// For CI: check a token you were given and write conda's, rattler's (and pip/uv's) settings into a private
+    /// folder, then print the variables that point at it. Nothing is written in your home directory.
+    #[command(
+        after_help = "Examples:\n  echo \"$TOKEN\" | eval \"$(conda-connect env --token-stdin --domain https://repo.example.com \\\n                            --default-channel main --channel internal)\"\n  conda-connect env --token-stdin --domain URL --shell github                       < token.txt\n  conda-connect env --clean \"$BINSTAR_CONFIG_DIR\""
+    )]
+    Env(EnvArgs),
 }
 
 #[derive(Args, Debug)]
@@ -119,11 +125,31 @@ pub struct SetDomainArgs {
 #[derive(Args, Debug)]
 pub struct LoginArgs {
     /// Your user name on the server.
-    #[arg(long, required_unless_present = "sso", conflicts_with = "sso")]
+    #[arg(
+        long,
+        required_unless_present_any = ["sso", "token_stdin", "token_file"],
+        conflicts_with_all = ["sso", "token_stdin", "token_file"]
+    )]
     username: Option<String>,
     /// Read the password from standard input (required for a password sign-in: conda-connect never prompts).
-    #[arg(long, required_unless_present = "sso", conflicts_with = "sso")]
+    #[arg(
+        long,
+        required_unless_present_any = ["sso", "token_stdin", "token_file"],
+        conflicts_with_all = ["sso", "token_stdin", "token_file"]
+    )]
     password_stdin: bool,
+    /// Sign in with a token you were given, read from standard input (never from the command line).
+    #[arg(long, conflicts_with_all = ["sso", "token_file"])]
+    token_stdin: bool,
+    /// Sign in with a token you were given, read from this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "sso")]
+    token_file: Option<PathBuf>,
+    /// Refused: a token or password in the command line is visible to every user of the machine.
+    #[arg(long, hide = true, value_parser = SecretInArgv)]
+    token: Option<String>,
+    /// Refused: see --password-stdin.
+    #[arg(long, hide = true, value_parser = SecretInArgv)]
+    password: Option<String>,
     /// Sign in through the organisation's identity provider (single sign-on) in the system browser.
     #[arg(long)]
     sso: bool,
@@ -192,6 +218,51 @@ pub struct LogoutArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct EnvArgs {
+    /// Read the token from standard input (never from the command line).
+    #[arg(long, conflicts_with = "token_file", required_unless_present_any = ["token_file", "clean"])]
+    token_stdin: bool,
+    /// Read the token from this file.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// The Anaconda Server (required).
+    #[arg(long, value_name = "URL", required_unless_present = "clean")]
+    domain: Option<String>,
+    /// A channel for default_channels (repeatable).
+    #[arg(long = "default-channel", value_name = "NAME")]
+    default_channels: Vec<String>,
+    /// A channel for channels, after `defaults` (repeatable; needs at least one --default-channel).
+    #[arg(long = "channel", value_name = "NAME", requires = "default_channels")]
+    channels: Vec<String>,
+    /// How to print the variables.
+    #[arg(long, value_enum, default_value_t = ShellArg::Sh)]
+    shell: ShellArg,
+    /// Write into this folder (new or empty, or one `env` made before) instead of a new temporary one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Build on your own ~/.condarc (read, never changed) instead of an empty one.
+    #[arg(long)]
+    inherit_condarc: bool,
+    /// Also set pip and uv up for this channel's PyPI form.
+    #[arg(long, value_name = "NAME")]
+    pypi_channel: Option<String>,
+    /// Remove a folder `env` made, and nothing else.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["token_stdin", "token_file", "domain", "dir"])]
+    clean: Option<PathBuf>,
+    /// Refused: a token in the command line is visible to other users.
+    #[arg(long, hide = true, value_parser = SecretInArgv)]
+    token: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShellArg {
+    Sh,
+    Fish,
+    Pwsh,
+    Github,
+}
+
+#[derive(Args, Debug)]
 pub struct ChannelsArgs {
     /// Print JSON.
     #[arg(long)]
@@ -234,6 +305,33 @@ fn client_id_arg(value: &str) -> std::result::Result<String, String> {
         Ok(Some(id)) => Ok(id),
         Ok(None) => Err("the client id is empty".to_string()),
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// A secret given in the command line: always a usage error (other users see the process's arguments, and the
+/// shell keeps them in its history). The refusal never repeats the value (clap's own message would).
+#[derive(Clone)]
+struct SecretInArgv;
+
+impl clap::builder::TypedValueParser for SecretInArgv {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        _value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        let flag = arg
+            .map(|a| a.get_id().as_str().replace('_', "-"))
+            .unwrap_or_default();
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!(
+                "--{flag}: a token or password in the command line is visible to other users and kept in the \
+                 shell's history; pipe it into --token-stdin / --password-stdin, or name a file with --token-file\n"
+            ),
+        ))
     }
 }
 
@@ -303,6 +401,8 @@ pub fn main() -> i32 {
     match cli.command {
         // the emulator touches no user file: it needs no home directory
         Some(Command::Emulator(args)) => exit_code(runtime().block_on(run_emulator(args))),
+        // CI: nothing is written in the home directory (no log either, unless CONDA_CONNECT_LOG asks for stderr)
+        Some(Command::Env(args)) => exit_code(runtime().block_on(run_env(args))),
         // the window needs the main thread (and runs its own async runtime)
         Some(Command::Demo(args)) => exit_code(needs_display().and_then(|()| run_demo(args.sso))),
         None => exit_code(needs_display().and_then(|()| open_app())),
@@ -408,7 +508,8 @@ fn run_demo(sso: bool) -> Result<()> {
             .await
             {
                 Ok(emu) => {
-                    let _ = tx.send(Ok(emu.url.clone()));
+                    let given = emu.state.lock().unwrap().give_token(&demo_given_token());
+                    let _ = tx.send(Ok((emu.url.clone(), given)));
                     wait_for_termination().await;
                     if let Some(home) = remove_on_signal {
                         let _ = std::fs::remove_dir_all(home);
@@ -421,7 +522,7 @@ fn run_demo(sso: bool) -> Result<()> {
             }
         });
     });
-    let url = rx
+    let (url, given) = rx
         .recv()
         .map_err(|_| Error::Refused {
             reason: "The emulator did not start.".into(),
@@ -430,7 +531,8 @@ fn run_demo(sso: bool) -> Result<()> {
             reason: format!("The emulator could not listen on 127.0.0.1: {e}."),
         })?;
     eprintln!(
-        "conda-connect demo: emulator at {url}; sign in as {DEMO_USER} / {DEMO_PASSWORD}; files in {}",
+        "conda-connect demo: emulator at {url}; sign in as {DEMO_USER} / {DEMO_PASSWORD}, or with the token you \
+         were given for channel internal ({given}) under \"Use a token instead\"; files in {}",
         home.display()
     );
     let paths = Paths::under_home(&home);
@@ -441,13 +543,22 @@ fn run_demo(sso: bool) -> Result<()> {
         engine,
         preset_domain: Some(url),
         login_hint: Some(format!(
-            "Demo server: sign in as {DEMO_USER} / {DEMO_PASSWORD}"
+            "Demo server: sign in as {DEMO_USER} / {DEMO_PASSWORD}, or use the token {given} (it reads channel \
+             internal)"
         )),
         note: Some(format!(
             "Demo mode: a built-in Anaconda Server emulator; your real configuration is untouched (files in {}).",
             home.display()
         )),
     })
+}
+
+/// The token `demo` and `emulator` hand out, to try a token sign-in: a service account's for channel `internal`.
+fn demo_given_token() -> crate::emulator::state::GivenToken {
+    crate::emulator::state::GivenToken {
+        channel: Some("internal".into()),
+        ..Default::default()
+    }
 }
 
 /// Ctrl+C, or SIGTERM on Unix.
@@ -554,7 +665,7 @@ async fn run_command(command: Command, paths: Paths) -> Result<()> {
         Command::Status(args) => status(&engine, args),
         Command::UpdateIndex(args) => update_index(&engine, args).await,
         Command::Tokens(cmd) => tokens(&engine, cmd).await,
-        Command::Demo(_) | Command::Emulator(_) => Err(Error::Refused {
+        Command::Demo(_) | Command::Emulator(_) | Command::Env(_) => Err(Error::Refused {
             reason: "This command does not use your configuration.".into(),
         }),
     }
@@ -607,7 +718,12 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     if let Some(selection) = &selection {
         selection.check()?;
     }
-    let password = if args.sso {
+    let given_token = match (&args.token_file, args.token_stdin) {
+        (Some(path), _) => Some(read_token_file(path)?),
+        (None, true) => Some(read_secret_line("token")?),
+        (None, false) => None,
+    };
+    let password = if args.sso || given_token.is_some() {
         None
     } else {
         Some(read_password()?)
@@ -630,16 +746,27 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
         selection: selection.clone(),
         netrc: args.netrc.then_some(true),
     };
-    let result = sign_in(engine, &args, password.as_deref(), &request).await;
+    let result = match &given_token {
+        Some(token) => engine.login_with_token(token, &request).await,
+        None => sign_in(engine, &args, password.as_deref(), &request).await,
+    };
     let outcome = result?;
     if let Some(warning) = &engine.secrets.warning {
         eprintln!("conda-connect: {warning}");
     }
-    out!(
-        "Connected to Anaconda Server {} as {}",
-        outcome.domain,
-        outcome.username
-    );
+    if given_token.is_some() {
+        out!(
+            "Connected to Anaconda Server {} with the token you were given ({})",
+            outcome.domain,
+            outcome.username
+        );
+    } else {
+        out!(
+            "Connected to Anaconda Server {} as {}",
+            outcome.domain,
+            outcome.username
+        );
+    }
     print_notes(&outcome.notes);
     match (&outcome.applied, &outcome.remembered) {
         (Some(applied), _) => print_selection(applied),
@@ -858,6 +985,9 @@ fn status(engine: &Engine, args: StatusArgs) -> Result<()> {
         return Ok(());
     }
     match (&status.logged_in, &status.domain, &status.username) {
+        (true, Some(domain), Some(username)) if status.auth.as_deref() == Some("token") => {
+            out!("Connected to Anaconda Server {domain} with a token you were given ({username})")
+        }
         (true, Some(domain), Some(username)) => {
             out!("Connected to Anaconda Server {domain} as {username}")
         }
@@ -948,6 +1078,42 @@ async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
         report.elapsed_ms
     );
     Ok(())
+}
+
+/// A secret piped on standard input (its first line); a terminal is refused (no prompt).
+fn read_secret_line(what: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Refused {
+            reason: format!(
+                "Pipe the {what} into --{what}-stdin; it is not read from a terminal prompt."
+            ),
+        });
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io(std::path::Path::new("<stdin>"), &e))?;
+    let value = line.trim().to_string();
+    if value.is_empty() {
+        return Err(Error::Refused {
+            reason: format!("No {what} was given on standard input."),
+        });
+    }
+    crate::engine::redact::register(&value);
+    Ok(value)
+}
+
+/// A token kept in a file (a CI secret mounted as a file): its first line.
+fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let bytes = crate::engine::files::read_optional(path)?.ok_or_else(|| Error::Refused {
+        reason: format!("The token file {} does not exist.", path.display()),
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    crate::engine::redact::register(&token);
+    Ok(token)
 }
 
 fn read_password() -> Result<String> {
@@ -1057,6 +1223,94 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
     Ok(())
 }
 
+/// `env`: the CI mode (see [`crate::engine::ci_env`]).
+async fn run_env(args: EnvArgs) -> Result<()> {
+    if std::env::var_os("CONDA_CONNECT_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("CONDA_CONNECT_LOG").unwrap_or_default(),
+            ))
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(crate::engine::redact::ScrubbingWriter::new(
+                std::io::stderr(),
+            ))
+            .try_init();
+    }
+    use crate::engine::ci_env::{self, EnvRequest, Shell};
+    if let Some(dir) = &args.clean {
+        ci_env::clean(dir)?;
+        eprintln!("conda-connect: removed {}", dir.display());
+        return Ok(());
+    }
+    let selection = (!args.default_channels.is_empty()).then(|| Selection {
+        default_channels: args.default_channels.clone(),
+        channels: args.channels.clone(),
+    });
+    if let Some(selection) = &selection {
+        selection.check()?;
+    }
+    let token = match &args.token_file {
+        Some(path) => read_token_file(path)?,
+        None => read_secret_line("token")?,
+    };
+    let inherit = match args.inherit_condarc {
+        true => Some(Paths::from_env()?.condarc),
+        false => None,
+    };
+    let request = EnvRequest {
+        domain: args.domain.clone().unwrap_or_default(),
+        token: token.clone(),
+        selection,
+        dir: args.dir.clone(),
+        inherit,
+        pypi_channel: args.pypi_channel.clone(),
+    };
+    let prepared = ci_env::prepare(&request, &Default::default()).await?;
+    let shell = match args.shell {
+        ShellArg::Sh => Shell::Sh,
+        ShellArg::Fish => Shell::Fish,
+        ShellArg::Pwsh => Shell::Pwsh,
+        ShellArg::Github => Shell::Github,
+    };
+    let lines = ci_env::render(shell, &prepared.vars);
+    if shell == Shell::Github {
+        // the runner masks the token in every later log line; then the variables go to the next steps
+        out!("::add-mask::{token}");
+        let target = std::env::var_os("GITHUB_ENV").ok_or_else(|| Error::Refused {
+            reason: "GITHUB_ENV is not set: --shell github works inside a GitHub Actions step."
+                .into(),
+        })?;
+        let target = PathBuf::from(target);
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&target)
+            .map_err(|e| Error::io(&target, &e))?;
+        file.write_all(lines.as_bytes())
+            .map_err(|e| Error::io(&target, &e))?;
+        eprintln!(
+            "conda-connect: {} set for the next steps (files in {})",
+            prepared
+                .vars
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            prepared.dir.display()
+        );
+    } else {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(lines.as_bytes());
+        eprintln!(
+            "conda-connect: files in {}; remove them with `conda-connect env --clean {}`",
+            prepared.dir.display(),
+            prepared.dir.display()
+        );
+    }
+    Ok(())
+}
+
 async fn run_emulator(args: EmulatorArgs) -> Result<()> {
     let port = args.port;
     let emu = Emulator::start(EmulatorConfig {
@@ -1072,6 +1326,13 @@ async fn run_emulator(args: EmulatorArgs) -> Result<()> {
     })?;
     out!("Anaconda Server emulator at {}", emu.url);
     out!("Demo credentials: {DEMO_USER} / {DEMO_PASSWORD}");
+    let given = emu.state.lock().unwrap().give_token(&demo_given_token());
+    out!("A token you were given (it reads channel internal): {given}");
+    out!(
+        "A private Python package: pip install --index-url {}/api/repo/internal/simple corp-pyutils \
+         (with `login --netrc`)",
+        emu.url
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     wait_for_termination().await;

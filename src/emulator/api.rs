@@ -346,6 +346,20 @@ fn dispatch(
             }
             ok_json(json!({"token": jwt, "refresh_token": refresh}))
         }
+        ("GET", ["api", "account"])
+            if creds.jwt.is_none()
+                && creds
+                    .token
+                    .as_deref()
+                    .and_then(|t| st.token(t))
+                    .is_some_and(|t| !t.account_readable) =>
+        {
+            error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token may not read the account",
+            )
+        }
         ("GET", ["api", "account"]) => match current_user(&st, creds) {
             Some(user) => ok_json(json!({
                 "user_id": user.user_id, "username": user.username, "default_channel_name": user.username, "roles": user.roles
@@ -354,9 +368,10 @@ fn dispatch(
         },
         ("GET", ["api", "account", "token-info"]) => {
             match creds.token.as_deref().and_then(|t| st.token(t)) {
-                Some(token) => ok_json(
-                    json!({"expires_at": token.expires_at, "default_channel_name": token.username, "type": "scope"}),
-                ),
+                Some(token) => ok_json(json!({
+                    "expires_at": token.expires_at, "default_channel_name": token.username,
+                    "type": if token.channels.is_empty() { "scope" } else { "resource" },
+                })),
                 None => unauthorized(),
             }
         }
@@ -432,6 +447,8 @@ fn dispatch(
                 scopes,
                 created_at: Utc::now().to_rfc3339(),
                 expires_at: Some(expires_at),
+                channels: Vec::new(),
+                account_readable: true,
             };
             let out = json!({"id": token.id, "token": token.token});
             st.tokens.push(token);
@@ -496,6 +513,13 @@ fn dispatch(
                 .filter(|c| subs || c.parent.is_none())
                 .filter(|c| c.can_read(user.as_deref()))
                 .filter(|c| !mine || c.privacy != "public" || c.mirror_count > 0)
+                .filter(|c| {
+                    creds.jwt.is_some()
+                        || creds
+                            .token
+                            .as_deref()
+                            .is_none_or(|t| st.token_reaches(t, &c.full_name()))
+                })
                 .collect();
             visible.sort_by_key(|c| c.full_name());
             let total = visible.len();
@@ -540,6 +564,16 @@ fn dispatch(
         }
         ("GET", ["__emulator", "log"]) => ok_json(serde_json::to_value(&st.log).unwrap()),
         ("GET", ["__emulator", "tokens"]) => ok_json(serde_json::to_value(&st.tokens).unwrap()),
+        ("POST", ["__emulator", "given-tokens"]) => {
+            match serde_json::from_slice::<super::state::GivenToken>(body) {
+                Ok(kind) => ok_json(json!({"token": st.give_token(&kind)})),
+                Err(failure) => error(
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    &failure.to_string(),
+                ),
+            }
+        }
         _ => error(StatusCode::NOT_FOUND, "not-found", "not found"),
     }
 }
@@ -570,6 +604,19 @@ fn current_user<'a>(st: &'a State, creds: &Credentials) -> Option<&'a super::sta
 
 /// The user a repository request reads as: `Ok(None)` anonymous, `Ok(Some)` a valid token with a download
 /// scope, `Err` a token that is not (answered 401).
+fn repo_reader_for(
+    st: &State,
+    creds: &Credentials,
+    channel: &str,
+) -> Result<Option<String>, InvalidToken> {
+    let reader = repo_reader(st, creds)?;
+    match creds.token.as_deref() {
+        // a resource token reads its own channels and nothing else (as if anonymous elsewhere)
+        Some(token) if !st.token_reaches(token, channel) => Ok(None),
+        _ => Ok(reader),
+    }
+}
+
 fn repo_reader(st: &State, creds: &Credentials) -> Result<Option<String>, InvalidToken> {
     match creds.token.as_deref() {
         Some(token) => match st.token(token) {
@@ -603,7 +650,7 @@ fn python_file(st: &State, rest: &[&str], creds: &Credentials) -> Response {
     let Some(channel) = st.channel(&channel_name) else {
         return error(StatusCode::NOT_FOUND, "not-found", "channel not found");
     };
-    let Ok(user) = repo_reader(st, creds) else {
+    let Ok(user) = repo_reader_for(st, creds, &channel_name) else {
         return invalid_token();
     };
     if !channel.can_read(user.as_deref()) {
@@ -673,6 +720,18 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
     let Ok(user) = repo_reader(st, creds) else {
         return invalid_token();
     };
+    // a resource token reads its own channels only
+    let outside = creds
+        .token
+        .as_deref()
+        .is_some_and(|t| !st.token_reaches(t, &channel_name));
+    if outside && channel.privacy != "public" {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "no access to this channel",
+        );
+    }
     if !channel.can_read(user.as_deref()) {
         return match user {
             None => error(

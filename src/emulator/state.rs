@@ -45,6 +45,33 @@ pub struct AccessToken {
     pub scopes: Vec<String>,
     pub created_at: String,
     pub expires_at: Option<String>,
+    /// A resource token: it reads only these channels (`resources` of the API, permission `read`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    /// Whether `GET /api/account` answers to this token with `X-Auth` (a service account's may not).
+    #[serde(default = "yes")]
+    pub account_readable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A token someone is given (by an administrator, for a team or a CI job), as the emulator makes one.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GivenToken {
+    /// The account it belongs to (default: the demo user).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Only this channel (a resource-scoped token); `None`: every channel the owner reads.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// `GET /api/account` refuses it.
+    #[serde(default)]
+    pub hide_account: bool,
+    /// Already expired (`expires_at` yesterday).
+    #[serde(default)]
+    pub expired: bool,
 }
 
 impl AccessToken {
@@ -347,8 +374,46 @@ impl State {
             .find(|t| t.token == value && !t.expired())
     }
 
+    /// Whether a token (by value) may read `channel`: a resource token only its own channels.
+    pub fn token_reaches(&self, value: &str, channel: &str) -> bool {
+        self.token(value)
+            .is_some_and(|t| t.channels.is_empty() || t.channels.iter().any(|c| c == channel))
+    }
+
     pub fn channel(&self, full_name: &str) -> Option<&Channel> {
         self.channels.iter().find(|c| c.full_name() == full_name)
+    }
+
+    /// Make a token of the kind people are given; its value.
+    pub fn give_token(&mut self, kind: &GivenToken) -> String {
+        let owner = kind.owner.clone().unwrap_or_else(|| DEMO_USER.to_string());
+        let expires = if kind.expired {
+            (Utc::now().date_naive() - Days::days(1))
+                .format("%Y-%m-%d")
+                .to_string()
+        } else {
+            Self::default_expiry()
+        };
+        let value = super::api::random_hex(48);
+        self.tokens.push(AccessToken {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: match &kind.channel {
+                Some(channel) => format!("service-account-channel-{channel}"),
+                None => "given-token".into(),
+            },
+            token: value.clone(),
+            username: owner,
+            scopes: vec![
+                "channel:view".into(),
+                "channel:view-artifacts".into(),
+                "artifact:download".into(),
+            ],
+            created_at: Utc::now().to_rfc3339(),
+            expires_at: Some(expires),
+            channels: kind.channel.iter().cloned().collect(),
+            account_readable: !kind.hide_account,
+        });
+        value
     }
 
     /// Default expiry of new tokens: one year (the documented default).

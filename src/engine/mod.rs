@@ -1,6 +1,7 @@
 //! The engine: everything conda-connect does, without any GUI type.
 
 pub mod certificate;
+pub mod ci_env;
 pub mod client;
 pub mod clients;
 pub mod condarc;

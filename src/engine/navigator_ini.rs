@@ -285,7 +285,11 @@ impl NavigatorIni {
         // Navigator writes the brand through the enum's repr: unquoted.
         self.set_raw("logged_brand", BRAND.to_string());
         self.set_raw("anaconda_server_token", py_str(token));
-        self.set_raw("anaconda_server_token_id", py_str(token_id));
+        // a token the user was given has no id conda-connect knows: None, as Navigator writes an unknown value
+        self.set_raw(
+            "anaconda_server_token_id",
+            py_opt_str(Some(token_id).filter(|id| !id.is_empty())),
+        );
     }
 
     /// Only the token (regenerated sign-in token).

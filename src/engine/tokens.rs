@@ -131,6 +131,13 @@ impl Engine {
         crate::engine::client::ServerClient,
     )> {
         let (record, session) = self.active_session()?;
+        if record.given_token {
+            return Err(Error::Refused {
+                reason: "Token management needs a password or single sign-on sign-in; you are signed in with a \
+                         token you were given."
+                    .into(),
+            });
+        }
         let client = self.client(&record.domain)?;
         Ok((record, session, client))
     }
@@ -356,6 +363,8 @@ impl Engine {
         let client = self.client(&record.domain)?;
         match client.token_info(&token).await {
             Ok(info) => Ok(Expiry::of(info.expires_at.as_deref(), today())),
+            // a token the user was given: the server refusing it is all there is to know
+            Err(Error::Unauthorized { .. }) if record.given_token => Ok(Expiry::Expired),
             // an expired token cannot ask about itself: look it up in the list (with the session JWT)
             Err(Error::Unauthorized { .. }) => {
                 let list = self.tokens().await?;

@@ -1258,6 +1258,56 @@ async fn the_window_signs_in_pip_and_uv_when_asked_and_says_which_clients_are_si
     );
 }
 
+/// A token someone was given signs in from the window too: *Use a token instead* shows one masked field; the
+/// window says it is a token sign-in, and sign-out leaves the token valid on the server (it is not ours).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_you_were_given_signs_in_from_the_window() {
+    use conda_connect::emulator::state::GivenToken;
+    let mut h = Harness::new().await;
+    let token = h.world.emu.state.lock().unwrap().give_token(&GivenToken {
+        channel: Some("internal".into()),
+        ..Default::default()
+    });
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    h.click(login::USE_TOKEN).await;
+    assert!(h.shows(login::TOKEN_TEXT));
+    // a mistyped token: one sentence, nothing changed
+    h.type_into(login::TOKEN_ID, "not-the-token-0000").await;
+    h.click("Sign In").await;
+    assert!(h.shows(&format!(
+        "This token is not accepted by {}: it is expired, revoked or mistyped.",
+        h.world.emu.url
+    )));
+    let typed = match &mut h.app.dialog {
+        Some(gui::Dialog::Login(s)) => {
+            s.token.clear();
+            s.token.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(typed.is_empty());
+    h.type_into(login::TOKEN_ID, &token).await;
+    h.click("Sign In").await;
+    assert!(
+        h.shows(add_channels::TITLE),
+        "then Add Channels, as after a password"
+    );
+    h.click("Skip").await;
+    assert_eq!(
+        h.app.status.as_ref().unwrap().auth.as_deref(),
+        Some("token")
+    );
+    assert_eq!(
+        h.world.emu.tokens().len(),
+        1,
+        "no token of conda-connect's own was made"
+    );
+    h.world.engine().logout().await.unwrap();
+    assert_eq!(h.world.emu.tokens().len(), 1, "the given token stays valid");
+}
+
 // ------------------------------------------------------------------------------------------------ health, window
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1338,10 +1388,11 @@ async fn tab_skips_disabled_buttons() {
     h.click("Connect").await;
     h.click("Sign In").await;
     h.click("Set Domain").await;
-    // Username, Password, Cancel — Sign In is disabled while the fields are empty — then around to Username
+    // Username, Password, Use a token instead, Cancel — Sign In is disabled while the fields are empty — then
+    // around to Username
     let messages: Vec<Message> = {
         let mut ui = h.simulator();
-        tab(&mut ui, 4);
+        tab(&mut ui, 5);
         ui.typewrite("x");
         ui.into_messages().collect()
     };
@@ -1381,10 +1432,11 @@ async fn single_sign_on_from_the_login_dialog_cancel_then_sign_in() {
     h.click("Set Domain").await;
     assert!(h.shows(login::SSO_BUTTON), "the realm was discovered");
     sso_state(&mut h).open_browser = false;
-    // keyboard: Username, Password, Cancel (Sign In is disabled while empty), then the SSO button
+    // keyboard: Username, Password, Use a token instead, Cancel (Sign In is disabled while empty), then the SSO
+    // button
     let messages: Vec<Message> = {
         let mut ui = h.simulator();
-        tab(&mut ui, 4);
+        tab(&mut ui, 5);
         ui.tap_key(key::Named::Space);
         ui.into_messages().collect()
     };

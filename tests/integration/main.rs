@@ -6,6 +6,7 @@ mod clients;
 mod common;
 mod flows;
 mod fuzz;
+mod given_token;
 mod gui;
 // a hostile repository server measured with wait4 and killed by signal (Unix)
 #[cfg(unix)]

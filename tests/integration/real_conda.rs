@@ -81,9 +81,17 @@ fn text(output: &Output) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_conda_uses_the_token_and_loses_it_at_logout() {
-    let Some(conda) = real_conda() else { return };
+/// What every interop test starts from: real conda, a HOME, a private channel `internal` holding a real package
+/// (`hello-private`, built by tests/support/make_channel.py), and the emulator serving it.
+struct Interop {
+    conda: PathBuf,
+    env: Env,
+    root: tempfile::TempDir,
+    emu: Emulator,
+}
+
+async fn interop(sso: bool) -> Option<Interop> {
+    let conda = real_conda()?;
     let python = conda
         .parent()
         .unwrap()
@@ -107,14 +115,205 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", text(&made));
-
     let emu = Emulator::start(EmulatorConfig {
         packages_dir: Some(pkgs),
         bulk_channels: 0,
+        sso,
         ..Default::default()
     })
     .await
     .unwrap();
+    Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    })
+}
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_conda-connect"))
+}
+
+/// A token sign-in: plain conda installs from the private channel with the token the user was given; sign-out
+/// leaves the token active on the server (it is not conda-connect's) and the user's files as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_installs_through_a_token_you_were_given() {
+    let Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    }) = interop(false).await
+    else {
+        return;
+    };
+    let token = emu
+        .state
+        .lock()
+        .unwrap()
+        .give_token(&conda_connect::emulator::state::GivenToken {
+            channel: Some("internal".into()),
+            ..Default::default()
+        });
+    std::fs::write(env.home.join(".condarc"), "auto_update_conda: false\n").unwrap();
+    assert!(
+        run(&env, bin(), &["set-domain", &emu.url], None)
+            .await
+            .status
+            .success()
+    );
+    let output = run(
+        &env,
+        bin(),
+        &["login", "--token-stdin", "--default-channel", "internal"],
+        Some(&format!("{token}\n")),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output));
+    let prefix = root.path().join("env");
+    let create = run(
+        &env,
+        &conda,
+        &[
+            "create",
+            "-y",
+            "-p",
+            prefix.to_str().unwrap(),
+            "hello-private",
+        ],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    assert!(prefix.join("share/hello-private/hello.txt").exists());
+    let output = run(&env, bin(), &["logout"], None).await;
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        emu.tokens().iter().any(|t| t.token == token),
+        "still active"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.home.join(".condarc")).unwrap(),
+        "auto_update_conda: false\n"
+    );
+}
+
+/// CI: with nothing but the variables `env` printed (HOME read-only), real conda installs a private package and
+/// py-rattler fetches the private channel.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_and_py_rattler_work_with_only_the_printed_variables() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    }) = interop(false).await
+    else {
+        return;
+    };
+    let token = emu
+        .state
+        .lock()
+        .unwrap()
+        .give_token(&conda_connect::emulator::state::GivenToken::default());
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "env",
+        "--token-stdin",
+        "--domain",
+        &emu.url,
+        "--default-channel",
+        "main",
+        "--channel",
+        "internal",
+    ]);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &env.home)
+        .env("NO_PROXY", "*")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let output = {
+        use std::io::Write;
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{token}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(output.status.success(), "{}", text(&output));
+    let vars: Vec<(String, String)> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    assert_eq!(vars.len(), 3, "{vars:?}");
+    let prefix = root.path().join("ci-env");
+    let mut create = Command::new(&conda);
+    create
+        .args([
+            "create",
+            "-y",
+            "-p",
+            prefix.to_str().unwrap(),
+            "hello-private",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &env.home)
+        .env("CONDA_PKGS_DIRS", root.path().join("ci-pkgs"))
+        .env("NO_PROXY", "*")
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let created = create.output().unwrap();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(prefix.join("share/hello-private/hello.txt").exists());
+    // py-rattler, when installed: the RATTLER_AUTH_FILE variable alone
+    if let Some(clients) = std::env::var_os("CONDA_CONNECT_CLIENTS") {
+        let script = "import asyncio, sys\nfrom rattler import Channel, Subdir, fetch_repo_data\n\
+            from rattler.networking import Client\nasyncio.run(fetch_repo_data(channels=[Channel(sys.argv[1])], \
+            platforms=[Subdir('noarch')], cache_path=sys.argv[2], callback=None, client=Client.default_client()))\n";
+        let fetched = Command::new(PathBuf::from(clients).join("python"))
+            .args([
+                "-c",
+                script,
+                &format!("{}/api/repo/internal", emu.url),
+                root.path().join("rattler-cache").to_str().unwrap(),
+            ])
+            .env_clear()
+            .env("HOME", {
+                let empty = root.path().join("empty-home");
+                std::fs::create_dir_all(&empty).unwrap();
+                empty
+            })
+            .env("NO_PROXY", "*")
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(fetched.status.success(), "py-rattler: {}", text(&fetched));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_uses_the_token_and_loses_it_at_logout() {
+    let Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    }) = interop(false).await
+    else {
+        return;
+    };
     let original = "# interop test\nauto_update_conda: false\nchannels:\n  - defaults\n";
     std::fs::write(env.home.join(".condarc"), original).unwrap();
     let show = [
@@ -127,7 +326,7 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
     let config_before = run(&env, &conda, &show, None).await;
     assert!(config_before.status.success(), "{}", text(&config_before));
 
-    let bin = Path::new(env!("CARGO_BIN_EXE_conda-connect"));
+    let bin = bin();
     let output = run(&env, bin, &["set-domain", &emu.url], None).await;
     assert!(output.status.success(), "{}", text(&output));
     let output = run(
@@ -414,39 +613,16 @@ async fn real_conda_installs_after_a_single_sign_on() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     use std::sync::{Arc, Mutex};
-    let Some(conda) = real_conda() else { return };
-    let python = conda
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("clvenv/bin/python");
-    let root = tempfile::tempdir().unwrap();
-    let env = Env {
-        home: root.path().join("home"),
-        root: root.path().to_path_buf(),
+    let Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    }) = interop(true).await
+    else {
+        return;
     };
-    std::fs::create_dir_all(&env.home).unwrap();
-    let pkgs = root.path().join("channels");
-    let made = Command::new(&python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/make_channel.py"
-        ))
-        .arg(&pkgs)
-        .arg("internal")
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", text(&made));
-    let emu = Emulator::start(EmulatorConfig {
-        packages_dir: Some(pkgs),
-        bulk_channels: 0,
-        sso: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_conda-connect"));
+    let bin = bin();
     let output = run(&env, bin, &["set-domain", &emu.url], None).await;
     assert!(output.status.success(), "{}", text(&output));
     // the sign-in: the command prints the address, a browser (reqwest) signs in on the realm's page

@@ -64,6 +64,7 @@ pub(crate) struct Seen {
 }
 
 fn no_redirects() -> reqwest::Client {
+    conda_connect::engine::client::ensure_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

@@ -34,40 +34,14 @@ impl Engine {
         })
     }
 
-    /// Every name of `selection` must be one the server lists for this user (the list of every channel the
-    /// server shows is consulted too, for "Show hidden Anaconda Server channels").
+    /// Every name of `selection` must be one the server lists for this user.
     pub(crate) async fn check_selection_on_server(
         &self,
         client: &ServerClient,
         access_token: &str,
         selection: &Selection,
     ) -> Result<()> {
-        let wanted: Vec<&String> = selection
-            .default_channels
-            .iter()
-            .chain(&selection.channels)
-            .collect();
-        let mut known: Vec<String> = client
-            .channels(Auth::Token(access_token), false)
-            .await?
-            .iter()
-            .map(|c| c.full_name())
-            .collect();
-        if wanted.iter().any(|n| !known.contains(n)) {
-            known.extend(
-                client
-                    .channels(Auth::Token(access_token), true)
-                    .await?
-                    .iter()
-                    .map(|c| c.full_name()),
-            );
-        }
-        match wanted.into_iter().find(|n| !known.contains(n)) {
-            Some(unknown) => Err(Error::UnknownChannel {
-                name: unknown.clone(),
-            }),
-            None => Ok(()),
-        }
+        check_selection(client, access_token, selection).await
     }
 
     /// Add Channels: `default_channels` = the chosen defaults, `channels` = [defaults, chosen…]. Names are
@@ -114,5 +88,40 @@ impl Engine {
         self.commit(journal, &mut crash, OnFailure::Undo)
             .await
             .map(|_| ())
+    }
+}
+
+/// Every name of `selection` must be one the server lists for this token (the list of every channel the server
+/// shows is consulted too, for "Show hidden Anaconda Server channels").
+pub async fn check_selection(
+    client: &ServerClient,
+    access_token: &str,
+    selection: &Selection,
+) -> Result<()> {
+    let wanted: Vec<&String> = selection
+        .default_channels
+        .iter()
+        .chain(&selection.channels)
+        .collect();
+    let mut known: Vec<String> = client
+        .channels(Auth::Token(access_token), false)
+        .await?
+        .iter()
+        .map(|c| c.full_name())
+        .collect();
+    if wanted.iter().any(|n| !known.contains(n)) {
+        known.extend(
+            client
+                .channels(Auth::Token(access_token), true)
+                .await?
+                .iter()
+                .map(|c| c.full_name()),
+        );
+    }
+    match wanted.into_iter().find(|n| !known.contains(n)) {
+        Some(unknown) => Err(Error::UnknownChannel {
+            name: unknown.clone(),
+        }),
+        None => Ok(()),
     }
 }

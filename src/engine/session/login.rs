@@ -277,6 +277,7 @@ impl Engine {
                 choice: request.domain.as_ref(),
                 netrc: request.netrc,
                 sso_client_id,
+                given: false,
             };
             let journal = self.plan_login(&plan, clients.ops, clients.records)?;
             client_notes = clients.notes;
@@ -326,7 +327,7 @@ impl Engine {
     }
 
     /// This user's selection from an earlier sign-in on this server (Navigator's per-user snapshot).
-    fn remembered_selection(&self, domain: &str, user_id: &str) -> Option<Selection> {
+    pub(crate) fn remembered_selection(&self, domain: &str, user_id: &str) -> Option<Selection> {
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let user_key = snapshots::user_key(BRAND, domain, user_id);
         store
@@ -337,7 +338,10 @@ impl Engine {
     }
 
     /// The token files a sign-in is about to replace, as they are now (another tool's sign-in).
-    fn previous_token_files(&self, domain: &str) -> Result<BTreeMap<String, PreviousFile>> {
+    pub(crate) fn previous_token_files(
+        &self,
+        domain: &str,
+    ) -> Result<BTreeMap<String, PreviousFile>> {
         let mut out = BTreeMap::new();
         for path in token_files::token_file_paths(&self.paths, domain) {
             if let Some(bytes) = files::read_optional(&path)? {
@@ -396,7 +400,7 @@ impl Engine {
         Journal::clear(&self.paths.journal_file())
     }
 
-    fn plan_login(
+    pub(crate) fn plan_login(
         &self,
         plan: &LoginPlan<'_>,
         client_ops: Vec<FileOp>,
@@ -412,6 +416,7 @@ impl Engine {
             choice,
             netrc,
             sso_client_id,
+            given,
         } = *plan;
         // Read the user's files now, after the server round trips: an edit made meanwhile is in the snapshot
         // and kept. An edit in the few milliseconds until they are written is merged (FileOp::Swap).
@@ -490,8 +495,9 @@ impl Engine {
             ini_mode_before: files::mode_of(&self.paths.navigator_ini),
             user_key,
             sso_client_id: sso_client_id.map(str::to_string),
-            token_expires: Some(expires.to_string()),
+            token_expires: Some(expires.to_string()).filter(|e| !e.is_empty()),
             clients,
+            given_token: given,
         };
         ops.push(self.record_op(&record));
         ops.push(FileOp::swap(
@@ -517,16 +523,19 @@ impl Engine {
 
 /// Everything a sign-in's local transaction is planned from.
 #[derive(Clone, Copy)]
-struct LoginPlan<'a> {
-    domain: &'a str,
-    account: &'a Account,
-    created: &'a CreatedToken,
-    token_name: &'a str,
-    expires: &'a str,
-    selection: Option<&'a Selection>,
-    choice: Option<&'a DomainChoice>,
-    netrc: Option<bool>,
-    sso_client_id: Option<&'a str>,
+pub(crate) struct LoginPlan<'a> {
+    pub domain: &'a str,
+    pub account: &'a Account,
+    pub created: &'a CreatedToken,
+    pub token_name: &'a str,
+    /// The token's expiry (`YYYY-MM-DD`; empty when unknown).
+    pub expires: &'a str,
+    pub selection: Option<&'a Selection>,
+    pub choice: Option<&'a DomainChoice>,
+    pub netrc: Option<bool>,
+    pub sso_client_id: Option<&'a str>,
+    /// A token the user was given (not conda-connect's: never revoked by it).
+    pub given: bool,
 }
 
 /// Another process changed the domain while this sign-in waited.

@@ -56,8 +56,15 @@ impl Engine {
             .await?;
         notes.extend(self.plan_clients_restore(&record, &secrets, &mut ops)?);
         ops.push(FileOp::remove(&self.paths.session_file()));
+        // a token the user was given is not conda-connect's to revoke: its owner decides
+        if record.given_token {
+            notes.push(format!(
+                "The token stays valid on {}; ask its owner to revoke it if it leaked.",
+                record.domain
+            ));
+        }
         let after = After {
-            revoke: Some(RevokeToken {
+            revoke: (!record.given_token).then(|| RevokeToken {
                 domain: record.domain.clone(),
                 token_id: record.token_id.clone(),
                 user_id: Some(record.user_id.clone()),

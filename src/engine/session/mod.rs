@@ -19,6 +19,7 @@ mod renewal;
 mod revocations;
 mod sso_login;
 mod status;
+mod token_login;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,6 +38,7 @@ use crate::engine::lock::ConfigLock;
 use crate::engine::navigator_ini::NavigatorIni;
 use crate::engine::paths::Paths;
 use crate::engine::secrets::{SecretStore, SessionSecrets};
+pub use channels::check_selection;
 pub use finish::FinishOutcome;
 pub use login::SignIn;
 pub use preferences::{DomainChoice, Preferences, Trust, checked_client_id};
@@ -44,6 +46,7 @@ pub(crate) use renewal::StoredSession;
 pub use renewal::{jwt_expiry, jwt_lapsed};
 pub use revocations::{PendingRevocation, Unrevoked};
 pub use sso_login::{SsoAuthenticated, SsoMethod};
+pub use token_login::{GivenToken, checked_token, synthetic_id, validate_given_token};
 
 /// conda-connect's record of the active sign-in (`<data dir>/session.json`, 0600). Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +83,10 @@ pub struct SessionRecord {
     /// The clients signed in besides conda (rattler, netrc), and where their credentials are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<crate::engine::clients::ClientRecord>,
+    /// Signed in with a token the user was given: it is not conda-connect's, so sign-out does not revoke it and
+    /// token management is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub given_token: bool,
 }
 
 /// A channel selection (Add Channels).

@@ -48,7 +48,9 @@ impl Engine {
                 )
                 .collect();
             status.auth = Some(
-                if record.sso_client_id.is_some() {
+                if record.given_token {
+                    "token"
+                } else if record.sso_client_id.is_some() {
                     "sso"
                 } else {
                     "password"

@@ -22,6 +22,10 @@ pub const TITLE: &str = "Sign in to access your repository";
 pub const SIDE_TEXT: &str = "Sign in to configure conda to install packages from your Anaconda Server (previously Team Edition) instance.";
 pub const USERNAME_ID: &str = "login-username";
 pub const PASSWORD_ID: &str = "login-password";
+pub const TOKEN_ID: &str = "login-token";
+pub const USE_TOKEN: &str = "Use a token instead";
+pub const USE_PASSWORD: &str = "Use a password instead";
+pub const TOKEN_TEXT: &str = "Paste the token you were given (by an administrator, for a team or a CI job). It stays valid after you sign out: only its owner can revoke it.";
 pub const SSO_BUTTON: &str = "Sign in with SSO";
 pub const SSO_WAITING: &str = "Waiting for your browser…";
 pub const SSO_OR: &str = "Or sign in through your organisation's identity provider:";
@@ -73,6 +77,9 @@ pub enum Sso {
 pub enum Message {
     Username(String),
     Password(String),
+    /// Sign in with a token the user was given instead of a password (or back).
+    UseToken(bool),
+    Token(String),
     Submit,
     Trust(trust::Message),
     Cancel,
@@ -108,6 +115,9 @@ pub struct State {
     pub domain: String,
     pub username: String,
     pub password: String,
+    /// Signing in with a token the user was given (the token field instead of username and password).
+    pub use_token: bool,
+    pub token: String,
     pub error: Option<String>,
     pub busy: bool,
     /// The server's certificate failed: the question before trusting it.
@@ -128,6 +138,8 @@ impl State {
             domain,
             username: String::new(),
             password: String::new(),
+            use_token: false,
+            token: String::new(),
             error: None,
             busy: false,
             trust: None,
@@ -222,8 +234,11 @@ impl State {
     fn can_submit(&self) -> bool {
         self.shows_password_form()
             && !self.is_busy()
-            && !self.username.trim().is_empty()
-            && !self.password.is_empty()
+            && if self.use_token {
+                !self.token.trim().is_empty()
+            } else {
+                !self.username.trim().is_empty() && !self.password.is_empty()
+            }
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
@@ -234,6 +249,16 @@ impl State {
             }
             Message::Password(value) => {
                 self.password = value;
+                Action::None
+            }
+            Message::UseToken(on) => {
+                self.use_token = on;
+                self.error = None;
+                let field = if on { TOKEN_ID } else { USERNAME_ID };
+                Action::Run(iced::widget::operation::focus(field))
+            }
+            Message::Token(value) => {
+                self.token = value;
                 Action::None
             }
             Message::Submit => self.sign_in(engine, Trust::No),
@@ -425,6 +450,7 @@ impl State {
             self.password.clone(),
             self.domain.clone(),
         );
+        let token = self.use_token.then(|| self.token.clone());
         Action::Run(Task::perform(
             async move {
                 // a certificate trusted now is written with the sign-in: nothing stays if it fails
@@ -435,7 +461,10 @@ impl State {
                     },
                     ..SignIn::default()
                 };
-                engine.login_with(&user, &password, &request).await
+                match token {
+                    Some(token) => engine.login_with_token(&token, &request).await,
+                    None => engine.login_with(&user, &password, &request).await,
+                }
             },
             Message::Finished,
         ))
@@ -470,23 +499,7 @@ impl State {
                     .into(),
                 None => Element::from(space::vertical().height(0)),
             },
-            style::field(
-                "Username:",
-                text_input("", &self.username)
-                    .id(USERNAME_ID)
-                    .on_input(Message::Username)
-                    .on_submit(Message::Submit)
-                    .padding(8),
-            ),
-            style::field(
-                "Password:",
-                text_input("", &self.password)
-                    .id(PASSWORD_ID)
-                    .secure(true)
-                    .on_input(Message::Password)
-                    .on_submit(Message::Submit)
-                    .padding(8),
-            ),
+            self.credential_fields(),
             self.hint_banner(),
             style::message_slot(self.error.as_deref(), self.busy.then_some("Signing in…")),
             style::button_row([
@@ -510,6 +523,52 @@ impl State {
             form
         };
         style::card(form, 480.0)
+    }
+
+    /// Username and password, or the token field (with the way to switch between them).
+    fn credential_fields(&self) -> Element<'_, Message> {
+        if self.use_token {
+            return column![
+                style::muted(TOKEN_TEXT),
+                style::field(
+                    "Token:",
+                    text_input("", &self.token)
+                        .id(TOKEN_ID)
+                        .secure(true)
+                        .on_input(Message::Token)
+                        .on_submit(Message::Submit)
+                        .padding(8),
+                ),
+                style::small(
+                    USE_PASSWORD,
+                    (!self.busy).then_some(Message::UseToken(false))
+                ),
+            ]
+            .spacing(style::space_scale::S)
+            .into();
+        }
+        column![
+            style::field(
+                "Username:",
+                text_input("", &self.username)
+                    .id(USERNAME_ID)
+                    .on_input(Message::Username)
+                    .on_submit(Message::Submit)
+                    .padding(8),
+            ),
+            style::field(
+                "Password:",
+                text_input("", &self.password)
+                    .id(PASSWORD_ID)
+                    .secure(true)
+                    .on_input(Message::Password)
+                    .on_submit(Message::Submit)
+                    .padding(8),
+            ),
+            style::small(USE_TOKEN, (!self.busy).then_some(Message::UseToken(true))),
+        ]
+        .spacing(style::space_scale::M)
+        .into()
     }
 
     /// Single sign-on only (the administrator hid the password form): the SSO button is the default action.
