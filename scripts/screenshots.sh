@@ -100,14 +100,18 @@ key shift+Tab; key space;         sleep 0.5
 typ ci-pipeline;                  shot new-token 0.4
 key Return;                       shot token-created 1.2
 key Escape; sleep 0.3; key Escape; sleep 0.3
+key ctrl+d;                       shot diagnose 1.2
+key Escape; sleep 0.3
 click $PREFS_X $HEADER_Y;         shot preferences
 # the dark theme: tick Dark, Apply, and look at the main window and the Channels screen in it
-click "${DARK_X:-371}" "${DARK_Y:-473}"; sleep 0.2; key Return; shot dark-main 1
+click "${DARK_X:-371}" "${DARK_Y:-488}"; sleep 0.2; key Return; shot dark-main 1
 mean=$("$CONVERT" "$OUT/$(printf %02d $n)-dark-main.png" -colorspace Gray -format '%[fx:mean]' info:)
 awk "BEGIN { exit !($mean < 0.5) }" || { echo "screenshots: the dark theme did not apply (mean grey $mean)"; exit 1; }
 key ctrl+l;                       shot dark-channels 1.2
 key Escape; sleep 0.3
-click $PREFS_X $HEADER_Y; sleep 0.5; click "${LIGHT_X:-292}" "${LIGHT_Y:-473}"; sleep 0.2; key Return; sleep 0.5
+key ctrl+d;                       shot dark-diagnose 1.2
+key Escape; sleep 0.3
+click $PREFS_X $HEADER_Y; sleep 0.5; click "${LIGHT_X:-292}" "${LIGHT_Y:-488}"; sleep 0.2; key Return; sleep 0.5
 click $CONNECT_X $HEADER_Y; sleep 0.4; key Return; shot sign-out
 key Return;                       shot signed-out 2.5
 [ ! -e "$CONDA_CONNECT_DEMO_HOME/.condarc" ] || { echo "screenshots: ~/.condarc should be gone after sign-out"; exit 1; }

@@ -82,6 +82,12 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Check the whole chain from conda's configuration to a package download, read-only, and name what is broken
+    /// and how to fix it. Exits 1 when a check fails.
+    #[command(
+        after_help = "Examples:\n  conda-connect doctor\n  conda-connect doctor --channel internal --json"
+    )]
+    Doctor(DoctorArgs),
     /// For CI: check a token you were given and write conda's, rattler's (and pip/uv's) settings into a private
     /// folder, then print the variables that point at it. Nothing is written in your home directory.
     #[command(
@@ -293,6 +299,16 @@ pub struct StatusArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Print JSON: {"ok": bool, "checks": [{"id", "group", "status", "message", "fix"?}]}.
+    #[arg(long)]
+    json: bool,
+    /// Check this channel (a name or a URL) instead of the configured ones; repeat for more.
+    #[arg(long = "channel", value_name = "NAME")]
+    channels: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct JsonArgs {
     /// Print JSON.
     #[arg(long)]
@@ -403,6 +419,14 @@ pub fn main() -> i32 {
         Some(Command::Emulator(args)) => exit_code(runtime().block_on(run_emulator(args))),
         // CI: nothing is written in the home directory (no log either, unless CONDA_CONNECT_LOG asks for stderr)
         Some(Command::Env(args)) => exit_code(runtime().block_on(run_env(args))),
+        // read-only: no recovery, no log file (CONDA_CONNECT_LOG logs to stderr)
+        Some(Command::Doctor(args)) => match Paths::from_env() {
+            Ok(paths) => {
+                stderr_logging();
+                runtime().block_on(run_doctor(engine(paths), args))
+            }
+            Err(error) => exit_code(Err(error)),
+        },
         // the window needs the main thread (and runs its own async runtime)
         Some(Command::Demo(args)) => exit_code(needs_display().and_then(|()| run_demo(args.sso))),
         None => exit_code(needs_display().and_then(|()| open_app())),
@@ -665,9 +689,11 @@ async fn run_command(command: Command, paths: Paths) -> Result<()> {
         Command::Status(args) => status(&engine, args),
         Command::UpdateIndex(args) => update_index(&engine, args).await,
         Command::Tokens(cmd) => tokens(&engine, cmd).await,
-        Command::Demo(_) | Command::Emulator(_) | Command::Env(_) => Err(Error::Refused {
-            reason: "This command does not use your configuration.".into(),
-        }),
+        Command::Demo(_) | Command::Emulator(_) | Command::Env(_) | Command::Doctor(_) => {
+            Err(Error::Refused {
+                reason: "This command does not use your configuration.".into(),
+            })
+        }
     }
 }
 
@@ -1059,10 +1085,28 @@ fn snippets(engine: &Engine, channel: &str) -> Result<()> {
 
 async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
     let report = engine.update_index(|_| {}).await?;
+    let failures = engine.diagnose_index(&report.channels).await;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        print_index_report(&report);
+    }
+    if failures.is_empty() {
         return Ok(());
     }
+    for failure in &failures {
+        eprintln!("conda-connect: {}", printable(&failure.line()));
+    }
+    Err(Error::Refused {
+        reason: format!(
+            "{} of {} channel directories failed; conda-connect doctor checks the whole chain and names the fix.",
+            failures.len(),
+            report.channels.len()
+        ),
+    })
+}
+
+fn print_index_report(report: &crate::engine::index::IndexReport) {
     for channel in &report.channels {
         out!(
             "{:<40} {:<14} {:>7} packages  {}",
@@ -1077,7 +1121,6 @@ async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
         report.packages_total,
         report.elapsed_ms
     );
-    Ok(())
 }
 
 /// A secret piped on standard input (its first line); a terminal is refused (no prompt).
@@ -1224,7 +1267,8 @@ async fn tokens(engine: &Engine, cmd: TokensCommand) -> Result<()> {
 }
 
 /// `env`: the CI mode (see [`crate::engine::ci_env`]).
-async fn run_env(args: EnvArgs) -> Result<()> {
+/// Log to stderr when CONDA_CONNECT_LOG asks for it; otherwise not at all (for the commands that write nothing).
+fn stderr_logging() {
     if std::env::var_os("CONDA_CONNECT_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
@@ -1236,6 +1280,27 @@ async fn run_env(args: EnvArgs) -> Result<()> {
             ))
             .try_init();
     }
+}
+
+/// `doctor`: the report on stdout; 0 when nothing fails, 1 otherwise.
+async fn run_doctor(engine: Engine, args: DoctorArgs) -> i32 {
+    let report = engine
+        .doctor(&crate::engine::doctor::Options {
+            channels: args.channels,
+        })
+        .await;
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        for line in report.text().trim_end().lines() {
+            out!("{}", printable(line));
+        }
+    }
+    if report.ok { 0 } else { 1 }
+}
+
+async fn run_env(args: EnvArgs) -> Result<()> {
+    stderr_logging();
     use crate::engine::ci_env::{self, EnvRequest, Shell};
     if let Some(dir) = &args.clean {
         ci_env::clean(dir)?;

@@ -787,7 +787,14 @@ fn repo_file(st: &State, rest: &[&str], headers: &HeaderMap, creds: &Credentials
                 zstd::encode_all(&repodata(st, &channel_name, subdir)[..], 3).unwrap_or_default();
             with_cache_headers(headers, bytes, "application/zstd")
         }
-        _ => error(StatusCode::NOT_FOUND, "not-found", "no such file"),
+        _ => match st.package_files.get(&(
+            channel_name.clone(),
+            subdir.to_string(),
+            file.to_string(),
+        )) {
+            Some(bytes) => with_cache_headers(headers, bytes.clone(), "application/octet-stream"),
+            None => error(StatusCode::NOT_FOUND, "not-found", "no such file"),
+        },
     }
 }
 

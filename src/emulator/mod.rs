@@ -2,6 +2,8 @@
 //! and the tests drive conda-connect against it over loopback HTTP. It knows nothing of the engine or the GUI.
 
 mod api;
+mod archive;
+pub mod conda_package;
 pub mod oidc;
 pub mod pypi;
 pub mod state;

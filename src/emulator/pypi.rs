@@ -90,59 +90,8 @@ pub fn wheel(project: &str, version: &str, code: &str) -> PyFile {
     PyFile {
         project: normalize(project),
         filename: format!("{module}-{version}-py3-none-any.whl"),
-        bytes: stored_zip(&files),
+        bytes: super::archive::stored_zip(&files),
     }
-}
-
-/// A zip archive of `files`, stored (no compression): enough for a wheel.
-fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, bytes) in files {
-        let offset = out.len() as u32;
-        let crc = crc32fast::hash(bytes);
-        let size = bytes.len() as u32;
-        let header = |signature: u32, central_entry: bool| {
-            let mut h = Vec::new();
-            h.extend_from_slice(&signature.to_le_bytes());
-            if central_entry {
-                h.extend_from_slice(&20u16.to_le_bytes()); // made by
-            }
-            h.extend_from_slice(&20u16.to_le_bytes()); // needed to extract
-            h.extend_from_slice(&0u16.to_le_bytes()); // flags
-            h.extend_from_slice(&0u16.to_le_bytes()); // stored
-            h.extend_from_slice(&0u16.to_le_bytes()); // time
-            h.extend_from_slice(&0x21u16.to_le_bytes()); // date: 1980-01-01
-            h.extend_from_slice(&crc.to_le_bytes());
-            h.extend_from_slice(&size.to_le_bytes());
-            h.extend_from_slice(&size.to_le_bytes());
-            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes()); // extra
-            if central_entry {
-                h.extend_from_slice(&0u16.to_le_bytes()); // comment
-                h.extend_from_slice(&0u16.to_le_bytes()); // disk
-                h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-                h.extend_from_slice(&(0o100644u32 << 16).to_le_bytes()); // external: a regular file
-                h.extend_from_slice(&offset.to_le_bytes());
-            }
-            h.extend_from_slice(name.as_bytes());
-            h
-        };
-        out.extend_from_slice(&header(0x0403_4b50, false));
-        out.extend_from_slice(bytes);
-        central.extend_from_slice(&header(0x0201_4b50, true));
-    }
-    let central_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
 }
 
 /// The project list page.

@@ -173,6 +173,8 @@ pub struct State {
     pub channels: Vec<Channel>,
     /// Extra repodata records per (channel full name, subdir), JSON objects keyed by file name.
     pub records: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>>,
+    /// The seeded records' package files (real `.conda` files), per (channel, subdir, file name).
+    pub package_files: BTreeMap<(String, String, String), Vec<u8>>,
     /// Bumped when a channel's repodata changes (ETag).
     pub revisions: BTreeMap<String, u64>,
     pub faults: Vec<Fault>,
@@ -224,14 +226,9 @@ fn record(
     subdir: &str,
     depends: &[&str],
 ) -> serde_json::Value {
-    let digest = format!(
-        "{:x}",
-        md5::compute(format!("{name}-{version}-{build}-{subdir}"))
-    );
     serde_json::json!({
         "name": name, "version": version, "build": build, "build_number": 0,
         "depends": depends, "license": "BSD-3-Clause", "subdir": subdir,
-        "md5": digest, "sha256": format!("{digest}{digest}"), "size": 12345 + name.len() * 100,
         "timestamp": 1_700_000_000_000u64,
     })
 }
@@ -283,13 +280,21 @@ impl State {
         }
         let mut records: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>> =
             BTreeMap::new();
-        let mut add = |ch: &str, subdir: &str, rec: serde_json::Value| {
-            let fname = format!(
-                "{}-{}-{}.conda",
+        let mut package_files = BTreeMap::new();
+        let mut add = |ch: &str, subdir: &str, mut rec: serde_json::Value| {
+            let stem = format!(
+                "{}-{}-{}",
                 rec["name"].as_str().unwrap(),
                 rec["version"].as_str().unwrap(),
                 rec["build"].as_str().unwrap()
             );
+            let fname = format!("{stem}.conda");
+            // the record describes its real file
+            let bytes = super::conda_package::build(&stem, &rec);
+            rec["md5"] = format!("{:x}", md5::compute(&bytes)).into();
+            rec["sha256"] = super::conda_package::sha256(&bytes).into();
+            rec["size"] = bytes.len().into();
+            package_files.insert((ch.to_string(), subdir.to_string(), fname.clone()), bytes);
             records
                 .entry((ch.to_string(), subdir.to_string()))
                 .or_default()
@@ -347,6 +352,7 @@ impl State {
             tokens: Vec::new(),
             channels,
             records,
+            package_files,
             revisions: BTreeMap::new(),
             faults: Vec::new(),
             log: Vec::new(),

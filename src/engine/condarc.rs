@@ -46,6 +46,8 @@ pub struct CondaSettings {
     pub ssl_verify: Option<CondaSsl>,
     /// `proxy_servers`: scheme → proxy URL.
     pub proxy_servers: Vec<(String, String)>,
+    /// `custom_channels`: channel name → the base URL it lives under.
+    pub custom_channels: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +183,13 @@ pub fn settings(map: &Mapping) -> CondaSettings {
             _ => None,
         }),
         proxy_servers: match get("proxy_servers") {
+            Some(Value::Mapping(mapping)) => mapping
+                .iter()
+                .filter_map(|(k, v)| Some((scalar_string(k)?, scalar_string(v)?)))
+                .collect(),
+            _ => Vec::new(),
+        },
+        custom_channels: match get("custom_channels") {
             Some(Value::Mapping(mapping)) => mapping
                 .iter()
                 .filter_map(|(k, v)| Some((scalar_string(k)?, scalar_string(v)?)))

@@ -5,7 +5,9 @@ use iced::Element;
 
 use crate::engine::session::Status;
 use crate::gui::Message;
-use crate::gui::screen::{add_channels, connect, login, preferences, set_domain, sign_out, tokens};
+use crate::gui::screen::{
+    add_channels, connect, diagnose, login, preferences, set_domain, sign_out, tokens,
+};
 
 #[derive(Debug)]
 pub enum Dialog {
@@ -17,6 +19,7 @@ pub enum Dialog {
     Preferences(preferences::State),
     SignOut(sign_out::State),
     Tokens(tokens::State),
+    Diagnose(diagnose::State),
 }
 
 impl Dialog {
@@ -30,6 +33,7 @@ impl Dialog {
             Dialog::Preferences(state) => state.is_busy(),
             Dialog::SignOut(state) => state.is_busy(),
             Dialog::Tokens(state) => state.is_busy(),
+            Dialog::Diagnose(state) => state.is_busy(),
         }
     }
 
@@ -43,6 +47,7 @@ impl Dialog {
             Dialog::Preferences(state) => state.escape().map(Message::Preferences),
             Dialog::SignOut(state) => state.escape().map(Message::SignOut),
             Dialog::Tokens(state) => state.escape().map(Message::Tokens),
+            Dialog::Diagnose(state) => state.escape().map(Message::Diagnose),
         }
     }
 
@@ -56,6 +61,7 @@ impl Dialog {
             Dialog::Preferences(state) => state.enter().map(Message::Preferences),
             Dialog::SignOut(state) => state.enter().map(Message::SignOut),
             Dialog::Tokens(state) => state.enter().map(Message::Tokens),
+            Dialog::Diagnose(state) => state.enter().map(Message::Diagnose),
         }
     }
 
@@ -68,6 +74,7 @@ impl Dialog {
             Dialog::Preferences(state) => state.view().map(Message::Preferences),
             Dialog::SignOut(state) => state.view().map(Message::SignOut),
             Dialog::Tokens(state) => state.view().map(Message::Tokens),
+            Dialog::Diagnose(state) => state.view().map(Message::Diagnose),
         }
     }
 }

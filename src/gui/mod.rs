@@ -16,12 +16,15 @@ use iced::widget::{column, container, row, space, text};
 use iced::{Element, Font, Length, Subscription, Task, Theme};
 
 use crate::engine::health::Connection;
+use crate::engine::index_diagnosis::{Cause, Failure};
 use crate::engine::session::{LoginSource, Preferences, Selection, Status};
 use crate::engine::tokens::Expiry;
 use crate::engine::{Engine, Error};
 use crate::gui::style::Icon;
 pub use dialog::Dialog;
-use screen::{add_channels, connect, home, login, preferences, set_domain, sign_out, tokens};
+use screen::{
+    add_channels, connect, diagnose, home, login, preferences, set_domain, sign_out, tokens,
+};
 use settings::AppSettings;
 use style::Tone;
 
@@ -48,6 +51,8 @@ pub const NO_CHANNELS: &str =
 pub const CHOOSE_CHANNELS: &str = "Choose channels…";
 pub const TOKEN_REJECTED: &str = "The server no longer accepts conda's token (revoked or expired). Sign in again to get a new one.";
 pub const SIGN_IN_AGAIN: &str = "Sign in again…";
+/// Opens Diagnose from a banner.
+pub const DIAGNOSE: &str = "Diagnose…";
 pub const CONDA_DEFAULTS: &str = "No channels are configured in ~/.condarc: conda will use its built-in defaults (repo.anaconda.com) — no Update Index was run.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,17 +87,62 @@ pub struct Notice {
     pub scope: Scope,
 }
 
-/// Why Update Index failed, found by checking the connection after a failed fetch.
+/// Why Update Index failed, in one banner: the cause that matters most among the failed channel directories
+/// ([`Engine::diagnose_index`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexProblem {
     Offline(String),
     Untrusted(String),
     TokenRejected,
-    /// Channel directories the server does not have (404).
+    /// Channels the server does not have (404).
     Missing(Vec<String>),
+    /// Channels the account may not read (403).
+    NoAccess(Vec<String>),
+    /// Anything else: the first failure's own words.
+    Other(String),
 }
 
 impl IndexProblem {
+    /// The banner for these failures: a refused token first, then the certificate, then offline, then the
+    /// channels that are gone or closed, then anything else.
+    pub fn from_failures(failures: &[Failure]) -> Option<IndexProblem> {
+        let names = |wanted: fn(&Cause) -> bool| -> Vec<String> {
+            failures
+                .iter()
+                .filter(|f| wanted(&f.cause))
+                .map(|f| f.channel.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let first =
+            |wanted: fn(&Cause) -> Option<String>| failures.iter().find_map(|f| wanted(&f.cause));
+        if failures.iter().any(|f| f.cause == Cause::TokenRefused) {
+            return Some(IndexProblem::TokenRejected);
+        }
+        if let Some(host) = first(|c| match c {
+            Cause::Certificate(host) => Some(host.clone()),
+            _ => None,
+        }) {
+            return Some(IndexProblem::Untrusted(host));
+        }
+        if let Some(host) = first(|c| match c {
+            Cause::Offline(host) => Some(host.clone()),
+            _ => None,
+        }) {
+            return Some(IndexProblem::Offline(host));
+        }
+        let missing = names(|c| *c == Cause::ChannelGone);
+        if !missing.is_empty() {
+            return Some(IndexProblem::Missing(missing));
+        }
+        let closed = names(|c| *c == Cause::NoAccess);
+        if !closed.is_empty() {
+            return Some(IndexProblem::NoAccess(closed));
+        }
+        failures.first().map(|f| IndexProblem::Other(f.line()))
+    }
+
     pub fn text(&self) -> String {
         match self {
             IndexProblem::Offline(host) => format!(
@@ -109,6 +159,11 @@ impl IndexProblem {
                 "Update Index: the server has no channel {} (removed or renamed?). Choose your channels again.",
                 names.join(", ")
             ),
+            IndexProblem::NoAccess(names) => format!(
+                "Update Index: your account may not read {} — ask the channel's owner for access, or choose your channels again.",
+                names.join(", ")
+            ),
+            IndexProblem::Other(line) => format!("Update Index failed: {line}"),
         }
     }
 }
@@ -123,6 +178,9 @@ pub enum Message {
     Preferences(preferences::Message),
     SignOut(sign_out::Message),
     Tokens(tokens::Message),
+    Diagnose(diagnose::Message),
+    /// Diagnose: doctor's checks (from Preferences, a failed health check or Update Index, or Ctrl+D).
+    OpenDiagnose,
     OpenConnect,
     OpenTokens,
     OpenChannels,
@@ -147,8 +205,8 @@ pub enum Message {
     CheckForChanges,
     /// The files' fingerprint now ([`Engine::state_stamp`]).
     Stamped(u64),
-    /// After a failed Update Index: what the connection check found.
-    IndexDiagnosed(Connection, Vec<String>),
+    /// After a failed Update Index: each failed channel directory and why.
+    IndexDiagnosed(Vec<Failure>),
     /// Sign out, then start the sign-in again (the token was refused).
     SignInAgain,
     /// The certificate changed: Set Domain for the current server, which shows it and asks again.
@@ -479,6 +537,32 @@ impl App {
                     tokens::Action::SignOut => self.start_sign_out(),
                 }
             }
+            Message::OpenDiagnose => {
+                // from Preferences it replaces that dialog; elsewhere only when none is open
+                if self
+                    .dialog
+                    .as_ref()
+                    .is_some_and(|d| !matches!(d, Dialog::Preferences(_)))
+                {
+                    return Task::none();
+                }
+                let (state, run) = diagnose::State::open(&self.engine);
+                self.dialog = Some(Dialog::Diagnose(state));
+                run.map(Message::Diagnose)
+            }
+            Message::Diagnose(message) => {
+                let Some(Dialog::Diagnose(state)) = &mut self.dialog else {
+                    return Task::none();
+                };
+                match state.update(message, &self.engine) {
+                    diagnose::Action::None => Task::none(),
+                    diagnose::Action::Run(task) => task.map(Message::Diagnose),
+                    diagnose::Action::Close => {
+                        self.dialog = None;
+                        Task::none()
+                    }
+                }
+            }
             Message::OpenConnect => {
                 if self.dialog.is_none() {
                     self.dialog = Some(Dialog::Connect);
@@ -609,25 +693,9 @@ impl App {
                 };
                 Task::none()
             }
-            Message::IndexDiagnosed(found, missing) => {
-                let host = self
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.domain.clone())
-                    .map(|d| crate::engine::domain::netloc(&d))
-                    .unwrap_or_else(|| "the server".into());
-                self.index_problem = match found {
-                    Connection::Unreachable => Some(IndexProblem::Offline(host)),
-                    Connection::Untrusted | Connection::CertificateChanged => {
-                        Some(IndexProblem::Untrusted(host))
-                    }
-                    Connection::TokenRejected => Some(IndexProblem::TokenRejected),
-                    Connection::Healthy if !missing.is_empty() => {
-                        Some(IndexProblem::Missing(missing))
-                    }
-                    Connection::Healthy => None,
-                };
-                if found == Connection::TokenRejected {
+            Message::IndexDiagnosed(failures) => {
+                self.index_problem = IndexProblem::from_failures(&failures);
+                if self.index_problem == Some(IndexProblem::TokenRejected) {
                     self.health = Health::TokenRejected;
                 }
                 Task::none()
@@ -638,21 +706,11 @@ impl App {
             }
             Message::Home(message) => {
                 // a finished Update Index with failures: find out why, to say so with the fix
-                let diagnose = match &message {
-                    home::Message::Finished(Ok(report)) => {
-                        let failed: Vec<_> = report
-                            .channels
-                            .iter()
-                            .filter(|c| !home::is_ok(&c.status))
-                            .collect();
-                        let missing: Vec<String> = failed
-                            .iter()
-                            .filter(|c| c.status == "404")
-                            .map(|c| c.name.clone())
-                            .collect::<std::collections::BTreeSet<_>>()
-                            .into_iter()
-                            .collect();
-                        (!failed.is_empty() && self.signed_in()).then_some(missing)
+                let failed = match &message {
+                    home::Message::Finished(Ok(report))
+                        if self.signed_in() && report.channels.iter().any(|c| c.failed()) =>
+                    {
+                        Some(report.channels.clone())
                     }
                     _ => None,
                 };
@@ -660,14 +718,14 @@ impl App {
                     home::Action::Run(task) => task.map(Message::Home),
                     home::Action::None => Task::none(),
                 };
-                match diagnose {
-                    Some(missing) => {
+                match failed {
+                    Some(channels) => {
                         let engine = self.engine.clone();
                         Task::batch([
                             task,
                             Task::perform(
-                                async move { engine.check_connection().await },
-                                move |c| Message::IndexDiagnosed(c, missing.clone()),
+                                async move { engine.diagnose_index(&channels).await },
+                                Message::IndexDiagnosed,
                             ),
                         ])
                     }
@@ -793,6 +851,7 @@ impl App {
                         Task::none()
                     }
                     preferences::Action::SignOut => self.start_sign_out(),
+                    preferences::Action::Diagnose => self.update(Message::OpenDiagnose),
                     preferences::Action::Saved(_, theme) => {
                         self.dialog = None;
                         let mut tasks = vec![self.refresh_status()];
@@ -904,6 +963,7 @@ impl App {
             keyboard::Key::Character("t") if signed_in => Some(Message::OpenTokens),
             keyboard::Key::Character("r") => Some(Message::UpdateIndex),
             keyboard::Key::Character("f") => Some(Message::FocusSearch),
+            keyboard::Key::Character("d") => Some(Message::OpenDiagnose),
             _ => None,
         }
     }
@@ -983,12 +1043,15 @@ impl App {
             Health::Unreachable => out.push(style::banner(
                 Tone::Danger,
                 "Anaconda Server cannot be reached. Some actions may not work as expected until connection is restored.",
-                vec![],
+                vec![style::secondary(DIAGNOSE, Some(Message::OpenDiagnose))],
             )),
             Health::Untrusted => out.push(style::banner(
                 Tone::Danger,
                 "The server's certificate can no longer be verified. Check the SSL settings in Preferences.",
-                vec![style::secondary("Preferences", Some(Message::OpenPreferences))],
+                vec![
+                    style::secondary(DIAGNOSE, Some(Message::OpenDiagnose)),
+                    style::secondary("Preferences", Some(Message::OpenPreferences)),
+                ],
             )),
             Health::CertificateChanged => out.push(style::banner(
                 Tone::Danger,
@@ -999,7 +1062,10 @@ impl App {
             Health::TokenRejected => out.push(style::banner(
                 Tone::Danger,
                 TOKEN_REJECTED,
-                vec![style::primary(SIGN_IN_AGAIN, Some(Message::SignInAgain))],
+                vec![
+                    style::secondary(DIAGNOSE, Some(Message::OpenDiagnose)),
+                    style::primary(SIGN_IN_AGAIN, Some(Message::SignInAgain)),
+                ],
             )),
             Health::Restored => out.push(style::banner(
                 Tone::Success,
@@ -1027,7 +1093,16 @@ impl App {
                 IndexProblem::Offline(_) => {
                     vec![style::secondary("Update Index", Some(Message::UpdateIndex))]
                 }
+                IndexProblem::NoAccess(_) => {
+                    vec![style::secondary(
+                        CHOOSE_CHANNELS,
+                        Some(Message::OpenChannels),
+                    )]
+                }
+                IndexProblem::Other(_) => vec![],
             };
+            let mut actions = actions;
+            actions.push(style::secondary(DIAGNOSE, Some(Message::OpenDiagnose)));
             out.push(style::banner(Tone::Danger, problem.text(), actions));
         }
         if self.no_channel_chosen() {

@@ -356,6 +356,15 @@ pub fn icon<'a>(icon: Icon, size: f32) -> iced::widget::Text<'a> {
         .line_height(1.0)
 }
 
+/// A tone's icon in the tone's colour (the marks of a list of checks).
+pub fn tone_icon_text<'a, M: 'a>(tone: Tone) -> Element<'a, M> {
+    icon(tone_icon(tone), ty::HEADING)
+        .style(move |theme: &Theme| text::Style {
+            color: Some(tone_colors(tokens(theme), tone).1),
+        })
+        .into()
+}
+
 fn tone_icon(tone: Tone) -> Icon {
     match tone {
         Tone::Info => Icon::Info,

@@ -4,7 +4,7 @@
 //! clients.sh`; skipped unless `CONDA_CONNECT_CLIENTS` names their venv's bin directory, and required in CI with
 //! `CONDA_CONNECT_REQUIRE_CLIENTS=1`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig};
 use conda_connect::engine::clients::{netrc, rattler};
@@ -317,6 +317,7 @@ async fn snippets_for_pip_and_uv_name_the_channel() {
 }
 
 /// The real clients' bin directory, or `None` (skipped) when not installed.
+#[cfg(unix)]
 fn real_clients() -> Option<PathBuf> {
     match std::env::var_os("CONDA_CONNECT_CLIENTS") {
         Some(dir) => Some(PathBuf::from(dir)),
@@ -332,7 +333,13 @@ fn real_clients() -> Option<PathBuf> {
 }
 
 /// Run a real client with HOME = the test's home and nothing of the caller's credentials.
-fn run_client(bin: &Path, home: &Path, program: &str, args: &[&str]) -> std::process::Output {
+#[cfg(unix)]
+fn run_client(
+    bin: &std::path::Path,
+    home: &std::path::Path,
+    program: &str,
+    args: &[&str],
+) -> std::process::Output {
     std::process::Command::new(bin.join(program))
         .args(args)
         .env_clear()
@@ -345,6 +352,7 @@ fn run_client(bin: &Path, home: &Path, program: &str, args: &[&str]) -> std::pro
         .expect("run a real client")
 }
 
+#[cfg(unix)]
 const FETCH: &str = r#"
 import asyncio, sys
 from rattler import Channel, Subdir, fetch_repo_data

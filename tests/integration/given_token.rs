@@ -407,6 +407,7 @@ async fn sigkill_at_every_step_of_a_token_sign_in_recovers() {
     assert!(finished, "every step was reached");
 }
 
+#[cfg(unix)]
 fn exports(stdout: &str) -> Vec<(String, String)> {
     stdout
         .lines()

@@ -1733,3 +1733,92 @@ async fn the_certificate_path_can_be_chosen_with_a_file_chooser() {
         Some(bundle.display().to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_from_preferences_from_a_failed_update_index_and_by_keyboard() {
+    use gui::screen::diagnose;
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleDefault(
+        "main".into(),
+        true,
+    )))
+    .await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleChannel(
+        "internal".into(),
+        true,
+    )))
+    .await;
+    h.click("Add Channels").await;
+
+    // from Preferences: the checks, and nothing wrong
+    h.click("Preferences").await;
+    h.click(preferences::DIAGNOSE).await;
+    assert!(h.shows(diagnose::TITLE));
+    assert!(h.shows(diagnose::NO_PROBLEM), "a healthy sign-in passes");
+    assert!(h.shows("main resolves on your server; its repodata answers."));
+    assert!(h.fully_visible(diagnose::COPY));
+    h.keys(|ui| {
+        ui.tap_key(key::Named::Escape);
+    })
+    .await;
+    assert!(!h.shows(diagnose::TITLE), "Esc closes it");
+
+    // a channel removed on the server: the banner offers Diagnose, which names it with the fix
+    h.world
+        .emu
+        .state
+        .lock()
+        .unwrap()
+        .channels
+        .retain(|c| c.name != "internal");
+    h.click("Update Index").await;
+    assert!(h.shows(
+        "Update Index: the server has no channel internal (removed or renamed?). Choose your channels again."
+    ));
+    h.click(gui::DIAGNOSE).await;
+    assert!(h.shows(diagnose::TITLE));
+    let first = "1 problem. First: The server has no channel internal (404): it was removed or renamed, and conda fails on it.";
+    assert!(h.shows(first), "the first problem at the top");
+    assert!(h.shows(
+        "→ Choose your channels again (conda-connect select-channels, or Add Channels); conda-connect channels lists them."
+    ));
+    // Enter copies the report (no secret in it)
+    let report = h.app_diagnose_report();
+    let token = h.world.emu.tokens()[0].token.clone();
+    assert!(!report.contains(&token));
+    assert!(report.contains(&format!("({}…)", &token[..4])));
+    h.keys(|ui| {
+        ui.tap_key(key::Named::Enter);
+    })
+    .await;
+    assert!(h.shows(diagnose::COPIED));
+    h.click("Run again").await;
+    assert!(h.shows(first), "run again: the same finding");
+    assert!(
+        !h.shows(diagnose::COPIED),
+        "a new run is not the copied report"
+    );
+    h.send(Message::Escape).await;
+    assert!(!h.shows(diagnose::TITLE));
+
+    // Ctrl+D opens it from the main window
+    h.keys(|ui| {
+        ui.simulate([key_press(
+            keyboard::Key::Character("d".into()),
+            keyboard::Modifiers::COMMAND,
+        )]);
+    })
+    .await;
+    assert!(h.shows(diagnose::TITLE));
+}
+
+impl Harness {
+    /// The text Copy report puts on the clipboard.
+    fn app_diagnose_report(&self) -> String {
+        match &self.app.dialog {
+            Some(gui::Dialog::Diagnose(state)) => state.report.as_ref().unwrap().text(),
+            _ => panic!("Diagnose is not open"),
+        }
+    }
+}

@@ -278,12 +278,25 @@ async fn update_index(
         if let Some(why) = killed.lock().unwrap().take() {
             panic!("update-index killed: {why}\n{err}");
         }
+        // 1 when a directory failed (a hostile body usually makes one fail), with the cause on stderr
         assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            libc::WIFEXITED(status) && matches!(libc::WEXITSTATUS(status), 0 | 1),
             "update-index failed ({status}): {out}\n{err}"
         );
+        let json: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+        let failed = json["channels"].as_array().unwrap().iter().any(|c| {
+            let status = c["status"].as_str().unwrap();
+            let empty = c["subdir"] != "noarch" && (status == "404" || status == "403");
+            !matches!(status, "ok" | "cached") && !empty
+        });
+        assert_eq!(
+            libc::WEXITSTATUS(status) == 1,
+            failed,
+            "exit 1 exactly when a directory failed: {out}\n{err}"
+        );
         Run {
-            json: serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}")),
+            json,
             peak_rss_mb: peak_kb.load(Ordering::SeqCst) / 1024,
             wall,
         }

@@ -4,6 +4,7 @@
 mod bounded;
 mod clients;
 mod common;
+mod doctor;
 mod flows;
 mod fuzz;
 mod given_token;

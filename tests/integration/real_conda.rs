@@ -685,3 +685,244 @@ async fn real_conda_installs_after_a_single_sign_on() {
         "conda no longer reaches the private channel"
     );
 }
+
+/// doctor reads conda's configuration from the same places, in the same order, with the same merge, as conda:
+/// `conda config --show` and conda's own `Channel` resolution agree with what doctor reports, across the root
+/// (`$CONDA_ROOT`), `$XDG_CONFIG_HOME`, the user's file, an environment's `condarc.d`, `$CONDARC` and `CONDA_*`.
+#[tokio::test]
+async fn doctor_reads_conda_configuration_as_real_conda_does() {
+    let Some(conda) = real_conda() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let at = |p: &str| root.path().join(p);
+    for dir in ["home", "root", "prefix/condarc.d", "xdg/conda"] {
+        std::fs::create_dir_all(at(dir)).unwrap();
+    }
+    std::fs::write(
+        at("home/.condarc"),
+        "channel_alias: https://a.example/api/repo\nchannels: [h1, defaults]\ndefault_channels: [d1]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        at("root/.condarc"),
+        "channels: [r1]\ncustom_channels:\n  team: https://mirror.example/conda\n",
+    )
+    .unwrap();
+    std::fs::write(
+        at("prefix/condarc.d/z.yml"),
+        "channels: [p1, h1]\ndefault_channels: [d2, https://mirror.example/conda/forge]\n",
+    )
+    .unwrap();
+    // not a name conda reads from a folder
+    std::fs::write(at("prefix/condarc.d/notes.txt"), "channels: [ignored]\n").unwrap();
+    std::fs::write(
+        at("extra.yml"),
+        "channel_alias: https://b.example/api/repo/\n",
+    )
+    .unwrap();
+    std::fs::write(at("xdg/conda/condarc"), "default_channels: [x1]\n").unwrap();
+    let vars: Vec<(String, String)> = vec![
+        ("CONDA_ROOT".into(), at("root").display().to_string()),
+        ("CONDA_PREFIX".into(), at("prefix").display().to_string()),
+        ("CONDARC".into(), at("extra.yml").display().to_string()),
+        ("XDG_CONFIG_HOME".into(), at("xdg").display().to_string()),
+        ("CONDA_CHANNELS".into(), "e1,e2".into()),
+    ];
+    let home = at("home");
+    let command = |program: &Path| {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("NO_PROXY", "*");
+        for (k, v) in &vars {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    // conda's view
+    let shown = command(&conda)
+        .args([
+            "config",
+            "--show",
+            "channel_alias",
+            "channels",
+            "default_channels",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", text(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let url_of = |c: &serde_json::Value| {
+        let base = format!(
+            "{}://{}",
+            c["scheme"].as_str().unwrap(),
+            c["location"].as_str().unwrap()
+        );
+        match c["name"].as_str().unwrap() {
+            "" => base,
+            name => format!("{base}/{name}"),
+        }
+    };
+    let names = [
+        "h1",
+        "team",
+        "team/sub",
+        "pkgs/main",
+        "conda/forge",
+        "d1",
+        "e1",
+    ];
+    let python = conda
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("clvenv/bin/python");
+    let shim = conda.parent().unwrap().parent().unwrap().join("clshim");
+    let resolved = command(&python)
+        .env("PYTHONPATH", &shim)
+        .args([
+            "-c",
+            "import json, sys\nfrom conda.base.context import context, reset_context\nfrom conda.models.channel import Channel\n\
+             reset_context()\n\
+             print(json.dumps({'files': [str(p) for p in context._search_path], \
+             'resolved': {n: Channel(n).base_url for n in sys.argv[1:]}}))",
+        ])
+        .args(names)
+        .output()
+        .unwrap();
+    assert!(resolved.status.success(), "{}", text(&resolved));
+    let resolved: serde_json::Value = serde_json::from_slice(&resolved.stdout).unwrap();
+
+    // doctor's sources, with the same environment
+    use conda_connect::engine::doctor::sources;
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| (name == "PATH").then(|| std::env::var("PATH").unwrap_or_default()))
+    };
+    let found = sources::sources(&home, &env);
+    let files: Vec<String> = found
+        .iter()
+        .filter(|s| s.name != "env")
+        .map(|s| s.name.clone())
+        .collect();
+    let conda_files: Vec<String> = resolved["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        files, conda_files,
+        "the files conda reads, in conda's order"
+    );
+    let effective = sources::effective(&found);
+    assert_eq!(
+        effective.channel_alias.as_deref(),
+        Some(url_of(&shown["channel_alias"]).as_str())
+    );
+    let conda_channels: Vec<String> = shown["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(effective.channels, conda_channels);
+    let settings = effective.settings();
+    let ours: Vec<String> = effective
+        .default_channels
+        .iter()
+        .map(|d| conda_connect::engine::index::resolve_channel(&settings, d).url)
+        .collect();
+    let theirs: Vec<String> = shown["default_channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(url_of)
+        .collect();
+    assert_eq!(ours, theirs, "default_channels");
+    for name in names {
+        assert_eq!(
+            conda_connect::engine::index::resolve_channel(&settings, name).url,
+            resolved["resolved"][name].as_str().unwrap(),
+            "{name} resolves where conda resolves it"
+        );
+    }
+    // and doctor says so
+    let mut doctor = command(bin());
+    doctor
+        .args(["doctor", "--json"])
+        .env("CONDA_CONNECT_SECRETS", "file");
+    let report = doctor.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let message = |id: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        message("channel-alias"),
+        format!(
+            "channel_alias is {} (from {}).",
+            url_of(&shown["channel_alias"]),
+            at("extra.yml").display()
+        )
+    );
+    assert_eq!(
+        message("channels"),
+        format!("channels: {}.", conda_channels.join(", "))
+    );
+}
+
+/// The emulator's seeded packages are real: plain conda installs one from the demo server's `main`.
+#[tokio::test]
+async fn real_conda_installs_a_seeded_package_of_the_emulator() {
+    let Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    }) = interop(false).await
+    else {
+        return;
+    };
+    let bin = bin();
+    let output = run(&env, bin, &["set-domain", &emu.url], None).await;
+    assert!(output.status.success(), "{}", text(&output));
+    let output = run(
+        &env,
+        bin,
+        &[
+            "login",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--default-channel",
+            "main",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output));
+    let prefix = root.path().join("docs-env");
+    let create = run(
+        &env,
+        &conda,
+        &["create", "-y", "-p", prefix.to_str().unwrap(), "numpy-docs"],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    assert!(prefix.join("share/numpy-docs/README").is_file());
+    let doctor = run(&env, bin, &["doctor"], None).await;
+    assert!(doctor.status.success(), "{}", text(&doctor));
+}

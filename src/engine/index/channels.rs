@@ -30,25 +30,75 @@ pub struct ChannelSource {
     pub url: String,
 }
 
-/// The channels conda would use: `channels`, with `defaults` expanded to `default_channels` (or conda's built-in
-/// defaults), names resolved through `channel_alias`.
-pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
-    let alias = settings
-        .channel_alias
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ALIAS.into());
-    let alias = alias.trim_end_matches('/');
-    let resolve = |name: &str| -> ChannelSource {
-        let url = if name.contains("://") {
-            name.trim_end_matches('/').to_string()
-        } else {
-            format!("{alias}/{name}")
-        };
-        ChannelSource {
-            name: name.to_string(),
-            url,
+/// Where a channel name leads, as conda resolves it: a full URL as it is; a name whose leading path segments are a
+/// `custom_channels` key under that key's URL (the longest key wins); any other name under `channel_alias`.
+pub fn resolve_channel(settings: &CondaSettings, name: &str) -> ChannelSource {
+    let url = if name.contains("://") {
+        name.trim_end_matches('/').to_string()
+    } else {
+        let name = name.trim_matches('/');
+        let known = custom_channels(settings);
+        let custom = known
+            .iter()
+            .filter(|(key, _)| {
+                let key = key.trim_matches('/');
+                name == key || name.starts_with(&format!("{key}/"))
+            })
+            .max_by_key(|(key, _)| key.len());
+        match custom {
+            Some((_, base)) => format!("{}/{name}", base.trim_end_matches('/')),
+            None => format!("{}/{name}", channel_alias(settings)),
         }
     };
+    ChannelSource {
+        name: name.to_string(),
+        url,
+    }
+}
+
+/// The names conda resolves outside `channel_alias`: `custom_channels`, overlaid (as conda does) with the
+/// channels of `default_channels` (conda's built-in ones when it is not set) — a full URL there names a channel
+/// by its path at its host, so `pkgs/main` is `https://repo.anaconda.com/pkgs/main`.
+fn custom_channels(settings: &CondaSettings) -> Vec<(String, String)> {
+    let mut out = settings.custom_channels.clone();
+    let alias = format!("{}/", channel_alias(settings));
+    let defaults: Vec<String> = match &settings.default_channels {
+        Some(listed) if !listed.is_empty() => listed.clone(),
+        _ => BUILTIN_DEFAULTS.iter().map(|u| u.to_string()).collect(),
+    };
+    for entry in defaults.iter().filter(|d| d.contains("://")) {
+        let entry = entry.trim_end_matches('/');
+        if entry.starts_with(&alias) {
+            continue;
+        }
+        let Ok(url) = url::Url::parse(entry) else {
+            continue;
+        };
+        let name = url.path().trim_matches('/').to_string();
+        if name.is_empty() {
+            continue;
+        }
+        let base = entry[..entry.len() - url.path().trim_end_matches('/').len()].to_string();
+        out.retain(|(n, _)| *n != name);
+        out.push((name, base));
+    }
+    out
+}
+
+/// The alias names resolve under (conda's default when none is set).
+pub fn channel_alias(settings: &CondaSettings) -> String {
+    settings
+        .channel_alias
+        .as_deref()
+        .unwrap_or(DEFAULT_ALIAS)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// The channels conda would use: `channels`, with `defaults` expanded to `default_channels` (or conda's built-in
+/// defaults), names resolved by [`resolve_channel`].
+pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
+    let resolve = |name: &str| resolve_channel(settings, name);
     let channels = match &settings.channels {
         Some(listed) if !listed.is_empty() => listed.clone(),
         _ => vec!["defaults".into()],
@@ -123,6 +173,41 @@ mod tests {
                 Some("abc")
             ),
             "https://other/x/noarch/repodata.json"
+        );
+    }
+
+    #[test]
+    fn custom_channels_take_their_names_away_from_the_alias() {
+        let settings = CondaSettings {
+            channel_alias: Some("http://h/api/repo".into()),
+            custom_channels: vec![
+                ("team".into(), "https://mirror.example/conda/".into()),
+                ("team/deep".into(), "https://deep.example".into()),
+            ],
+            ..Default::default()
+        };
+        let url = |name: &str| resolve_channel(&settings, name).url;
+        assert_eq!(url("team"), "https://mirror.example/conda/team");
+        assert_eq!(url("team/sub"), "https://mirror.example/conda/team/sub");
+        assert_eq!(url("team/deep/x"), "https://deep.example/team/deep/x");
+        assert_eq!(url("teamwork"), "http://h/api/repo/teamwork");
+        assert_eq!(url("internal"), "http://h/api/repo/internal");
+        // conda's built-in defaults name pkgs/main and pkgs/r at repo.anaconda.com
+        assert_eq!(url("pkgs/main"), "https://repo.anaconda.com/pkgs/main");
+        let settings = CondaSettings {
+            default_channels: Some(vec![
+                "https://mirror.example/conda/forge".into(),
+                "main".into(),
+            ]),
+            ..settings
+        };
+        assert_eq!(
+            resolve_channel(&settings, "conda/forge").url,
+            "https://mirror.example/conda/forge"
+        );
+        assert_eq!(
+            resolve_channel(&settings, "pkgs/main").url,
+            "http://h/api/repo/pkgs/main"
         );
     }
 }

@@ -25,7 +25,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-pub use channels::{ChannelSource, configured_channels, platform_subdir, tokenized};
+pub use channels::{
+    ChannelSource, channel_alias, configured_channels, platform_subdir, resolve_channel, tokenized,
+};
 pub use limits::{Limit, Limits};
 pub use order::{PackageColumn, sorted_positions};
 pub use store::{LoadedIndex, Matches, PackageIndex, PackageRef};
@@ -72,6 +74,9 @@ impl FetchStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelReport {
     pub name: String,
+    /// The channel's base URL (no token).
+    #[serde(skip)]
+    pub url: String,
     pub subdir: String,
     pub packages: usize,
     pub status: String,
@@ -83,6 +88,26 @@ pub struct ChannelReport {
     pub bytes: u64,
     #[serde(skip)]
     pub phases: PhaseTimes,
+}
+
+impl ChannelReport {
+    /// The fetch worked (fresh, or unchanged from the cache).
+    pub fn succeeded(&self) -> bool {
+        self.status == FetchStatus::Ok.label() || self.status == FetchStatus::Cached.label()
+    }
+
+    /// A platform directory the server does not have (403 or 404): conda takes it as empty, so it is no failure
+    /// (a channel of pure-Python packages has only `noarch`). The same answer for `noarch` is.
+    pub fn empty_for_conda(&self) -> bool {
+        self.subdir != "noarch"
+            && (self.status == FetchStatus::NotFound.label()
+                || self.status == FetchStatus::Forbidden.label())
+    }
+
+    /// The fetch failed in a way conda fails too.
+    pub fn failed(&self) -> bool {
+        !self.succeeded() && !self.empty_for_conda()
+    }
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -329,6 +354,7 @@ impl Job<'_> {
         }
         let mut report = ChannelReport {
             name: source.name.clone(),
+            url: source.url.clone(),
             subdir: subdir.into(),
             packages: 0,
             status: FetchStatus::Failed.label().into(),

@@ -139,9 +139,13 @@ impl State {
                     "{} / {} — {} ({count})",
                     r.name,
                     r.subdir,
-                    status_words(&r.status)
+                    if r.empty_for_conda() {
+                        EMPTY_PLATFORM.to_string()
+                    } else {
+                        status_words(&r.status)
+                    }
                 ));
-                lines = lines.push(if is_ok(&r.status) {
+                lines = lines.push(if !r.failed() {
                     status
                 } else {
                     status.style(style::error_text)
@@ -204,10 +208,8 @@ pub fn consumer_words(consumer: &crate::engine::clients::Consumer) -> String {
     }
 }
 
-/// A fetch that worked (fresh or from the cache).
-pub fn is_ok(status: &str) -> bool {
-    status == "ok" || status == "cached"
-}
+/// A platform directory the server does not have: conda takes it as empty.
+pub const EMPTY_PLATFORM: &str = "none for this platform";
 
 /// A channel directory's fetch status in words.
 pub fn status_words(status: &str) -> String {

@@ -3,6 +3,7 @@
 
 pub mod add_channels;
 pub mod connect;
+pub mod diagnose;
 pub mod home;
 pub mod login;
 pub mod package_list;

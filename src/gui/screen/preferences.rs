@@ -14,6 +14,9 @@ use crate::gui::screen::trust;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::style;
 
+/// The button that opens Diagnose.
+pub const DIAGNOSE: &str = "Diagnose…";
+
 #[derive(Debug, Clone)]
 pub enum Message {
     Domain(String),
@@ -31,6 +34,8 @@ pub enum Message {
     Trust(trust::Message),
     Cancel,
     SignOutFirst,
+    /// Diagnose: doctor's checks in their own dialog.
+    Diagnose,
     /// Esc: close, or with unsaved changes ask first (a second Esc discards).
     Escape,
     Saved(Result<Preferences, Error>),
@@ -42,6 +47,7 @@ pub enum Action {
     Saved(Preferences, ThemeChoice),
     Cancel,
     SignOut,
+    Diagnose,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +219,8 @@ impl State {
             }
             Message::Cancel => return Action::Cancel,
             Message::SignOutFirst => return Action::SignOut,
+            Message::Diagnose if !self.busy => return Action::Diagnose,
+            Message::Diagnose => {}
             Message::Saved(result) => {
                 self.busy = false;
                 match result {
@@ -347,7 +355,10 @@ impl State {
                 self.choosing.then_some(CHOOSING)
             },
         ));
-        let mut buttons = Vec::new();
+        let mut buttons = vec![style::secondary(
+            DIAGNOSE,
+            (!self.busy).then_some(Message::Diagnose),
+        )];
         if self.needs_sign_out && !self.signed_in {
             buttons.push(style::secondary("Sign Out…", Some(Message::SignOutFirst)));
         }

@@ -1,0 +1,245 @@
+//! The server's side: `/api/system` (an Anaconda Server, its version), the stored token as the server sees it
+//! (`token-info`: valid, expiring within 30 days, expired, revoked), and the sign-in session apart from the token —
+//! a session that merely lapsed is renewed when needed and does not stop conda.
+
+use crate::engine::Engine;
+use crate::engine::error::Error;
+use crate::engine::session::jwt_expiry;
+
+use super::credentials::Context;
+use super::{Check, Group, LIMIT, Status, shown_token};
+
+/// Days before its expiry from which a token is reported.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> Vec<Check> {
+    let mut out = Vec::new();
+    let client = match engine.client(domain) {
+        Ok(client) => client,
+        Err(error) => {
+            out.push(Check::new(
+                "server",
+                Group::Server,
+                Status::Fail,
+                error.to_string(),
+            ));
+            return out;
+        }
+    };
+    match tokio::time::timeout(LIMIT, client.system()).await {
+        Ok(Ok(info)) => out.push(Check::new(
+            "server",
+            Group::Server,
+            Status::Ok,
+            format!(
+                "{domain} is an Anaconda Server{} (status {}).",
+                info.version
+                    .as_deref()
+                    .map(|v| format!(" {}", printable(v)))
+                    .unwrap_or_default(),
+                info.status
+                    .as_deref()
+                    .map(printable)
+                    .unwrap_or_else(|| "ok".into())
+            ),
+        )),
+        Ok(Err(Error::InvalidDomain)) => out.push(
+            Check::new(
+                "server",
+                Group::Server,
+                Status::Fail,
+                format!("{domain} answers, but not as an Anaconda Server (/api/system)."),
+            )
+            .fix("Check the domain: it is the address you open in a browser to reach the server."),
+        ),
+        Ok(Err(error)) => out.push(Check::new(
+            "server",
+            Group::Server,
+            Status::Fail,
+            error.to_string(),
+        )),
+        Err(_) => out.push(
+            Check::new(
+                "server",
+                Group::Server,
+                Status::Fail,
+                format!(
+                    "{domain} did not answer /api/system within {} s.",
+                    LIMIT.as_secs_f32()
+                ),
+            )
+            .fix("The server is overloaded or down: try again later, or tell your administrator."),
+        ),
+    }
+    let (Some(token), Some(record)) = (&context.token, &context.record) else {
+        return out;
+    };
+    let shown = shown_token(token);
+    let expiry_from_record = record.token_expires.clone();
+    match tokio::time::timeout(LIMIT, client.token_info(token)).await {
+        Ok(Ok(info)) => {
+            let expires = info.expires_at.clone().or(expiry_from_record);
+            out.push(valid_token(&shown, expires.as_deref(), record.given_token));
+        }
+        Ok(Err(Error::Unauthorized { .. })) => {
+            let expired_on = expiry_from_record.filter(|date| date_passed(date));
+            out.push(match (expired_on, record.given_token) {
+                (Some(date), false) => Check::new(
+                    "token",
+                    Group::Server,
+                    Status::Fail,
+                    format!("The token ({shown}) expired on {date}: the server refuses it, so conda sees only public channels."),
+                )
+                .fix("Sign out and sign in again (conda-connect logout, then login)."),
+                (Some(date), true) => Check::new(
+                    "token",
+                    Group::Server,
+                    Status::Fail,
+                    format!("The token you were given ({shown}) expired on {date}: the server refuses it."),
+                )
+                .fix("Ask for a new token, then sign in with it (login --token-stdin)."),
+                (None, false) => Check::new(
+                    "token",
+                    Group::Server,
+                    Status::Fail,
+                    format!(
+                        "The server refuses the token ({shown}): it was revoked or removed on the server (it was not \
+                         due to expire), so conda sees only public channels."
+                    ),
+                )
+                .fix("Sign out and sign in again: a new token is made."),
+                (None, true) => Check::new(
+                    "token",
+                    Group::Server,
+                    Status::Fail,
+                    format!("The server refuses the token you were given ({shown}): it was revoked or removed."),
+                )
+                .fix("Ask whoever gave it for a new one, then sign in with it (login --token-stdin)."),
+            });
+        }
+        Ok(Err(error)) => out.push(Check::new(
+            "token",
+            Group::Server,
+            Status::Fail,
+            error.to_string(),
+        )),
+        Err(_) => out.push(Check::new(
+            "token",
+            Group::Server,
+            Status::Fail,
+            format!(
+                "The token check did not answer within {} s.",
+                LIMIT.as_secs_f32()
+            ),
+        )),
+    }
+    if !record.given_token {
+        out.push(session_check(
+            engine,
+            domain,
+            record.sso_client_id.is_some(),
+        ));
+    }
+    out
+}
+
+fn valid_token(shown: &str, expires: Option<&str>, given: bool) -> Check {
+    let whose = if given {
+        "The token you were given"
+    } else {
+        "The token"
+    };
+    let days = expires.and_then(days_until);
+    match (expires, days) {
+        (Some(date), Some(days)) if days < EXPIRY_WARNING_DAYS => Check::new(
+            "token",
+            Group::Server,
+            Status::Warn,
+            format!("{whose} ({shown}) is valid but expires on {date}, in {days} days."),
+        )
+        .fix(if given {
+            "Ask for a new token before then."
+        } else {
+            "Renew it: conda-connect tokens renew (or Renew in the window)."
+        }),
+        (Some(date), _) => Check::new(
+            "token",
+            Group::Server,
+            Status::Ok,
+            format!("{whose} ({shown}) is valid until {date}."),
+        ),
+        (None, _) => Check::new(
+            "token",
+            Group::Server,
+            Status::Ok,
+            format!("{whose} ({shown}) is valid and does not expire."),
+        ),
+    }
+}
+
+/// The session (used to manage tokens and to sign out) apart from the token conda uses.
+fn session_check(engine: &Engine, domain: &str, sso: bool) -> Check {
+    let secrets = match engine.secrets.get(domain) {
+        Ok(Some(secrets)) => secrets,
+        Ok(None) => {
+            return Check::new(
+                "session",
+                Group::Server,
+                Status::Warn,
+                "The sign-in session is not in the secret store: conda works, but signing out cannot revoke the token.",
+            )
+            .fix("Sign out with conda-connect logout --finish (it signs in once more to revoke the token).");
+        }
+        Err(error) => return Check::new("session", Group::Server, Status::Warn, error.to_string()),
+    };
+    let now = chrono::Utc::now().timestamp();
+    match jwt_expiry(&secrets.jwt) {
+        Some(exp) if exp <= now => {
+            let renewable = secrets.refresh_token.as_deref().is_some_and(|r| {
+                // a refresh token that says it has lapsed cannot renew anything
+                jwt_expiry(r).is_none_or(|exp| exp > now)
+            });
+            if renewable {
+                Check::new(
+                    "session",
+                    Group::Server,
+                    Status::Ok,
+                    format!(
+                        "The sign-in session lapsed (as sessions do after minutes){}; it is renewed when needed. conda \
+                         uses the token and is not affected.",
+                        if sso { " at the identity provider" } else { "" }
+                    ),
+                )
+            } else {
+                Check::new(
+                    "session",
+                    Group::Server,
+                    Status::Warn,
+                    "The sign-in session ended and cannot be renewed: conda keeps working with the token, but signing \
+                     out needs a sign-in to revoke it.",
+                )
+                .fix("When you sign out, use conda-connect logout --finish (or Sign Out in the window, which asks).")
+            }
+        }
+        _ => Check::new(
+            "session",
+            Group::Server,
+            Status::Ok,
+            "The sign-in session is current.",
+        ),
+    }
+}
+
+fn days_until(date: &str) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()?;
+    Some((day - chrono::Utc::now().date_naive()).num_days())
+}
+
+fn date_passed(date: &str) -> bool {
+    days_until(date).is_some_and(|days| days < 0)
+}
+
+/// A server's value in a sentence: control and invisible characters escaped.
+fn printable(text: &str) -> String {
+    crate::engine::server_values::printable(text).into_owned()
+}
