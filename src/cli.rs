@@ -304,7 +304,7 @@ pub struct DoctorArgs {
     #[arg(long)]
     json: bool,
     /// Check this channel (a name or a URL) instead of the configured ones; repeat for more.
-    #[arg(long = "channel", value_name = "NAME")]
+    #[arg(long = "channel", value_name = "NAME", value_parser = doctor_channel_arg)]
     channels: Vec<String>,
 }
 
@@ -349,6 +349,17 @@ impl clap::builder::TypedValueParser for SecretInArgv {
             ),
         ))
     }
+}
+
+/// A channel for doctor: a name or an http(s) URL, without `.` or `..` segments (a usage error).
+fn doctor_channel_arg(value: &str) -> std::result::Result<String, String> {
+    let options = crate::engine::doctor::Options {
+        channels: vec![value.to_string()],
+    };
+    options
+        .check()
+        .map(|()| value.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// A token id: a UUID (any spelling); anything else is a usage error before any request.

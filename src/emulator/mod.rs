@@ -72,10 +72,7 @@ impl Emulator {
             let _ = rx.await;
         };
         let scheme = if config.tls {
-            let tls = tls::TlsListener {
-                tcp: listener,
-                acceptor: tls::self_signed_acceptor(),
-            };
+            let tls = tls::TlsListener::new(listener, tls::self_signed_acceptor())?;
             tokio::spawn(async move {
                 let _ = axum::serve(tls, app).with_graceful_shutdown(stop).await;
             });

@@ -23,10 +23,46 @@ pub fn self_signed_acceptor() -> TlsAcceptor {
     TlsAcceptor::from(Arc::new(config))
 }
 
-/// A listener that completes the TLS handshake before handing the connection to axum.
+/// A listener that completes TLS handshakes before handing connections to axum. Each handshake runs on its own
+/// task (with a time limit), so a client that connects and says nothing holds up no one else.
 pub struct TlsListener {
-    pub tcp: TcpListener,
-    pub acceptor: TlsAcceptor,
+    ready: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+/// How long a client may take to complete its handshake.
+const HANDSHAKE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl TlsListener {
+    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
+        let addr = tcp.local_addr()?;
+        let (sender, ready) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "emulator accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                if sender.is_closed() {
+                    break;
+                }
+                let (acceptor, sender) = (acceptor.clone(), sender.clone());
+                tokio::spawn(async move {
+                    // a client that refuses our certificate ends the handshake: not an error of the emulator's
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream)).await
+                    {
+                        let _ = sender.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(TlsListener { ready, addr })
+    }
 }
 
 impl axum::serve::Listener for TlsListener {
@@ -34,23 +70,14 @@ impl axum::serve::Listener for TlsListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (tcp, addr) = match self.tcp.accept().await {
-                Ok(pair) => pair,
-                Err(error) => {
-                    tracing::warn!(error = %error, "emulator accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            // A client that refuses our certificate ends the handshake: not an error of the emulator's.
-            if let Ok(tls) = self.acceptor.accept(tcp).await {
-                return (tls, addr);
-            }
+        match self.ready.recv().await {
+            Some(pair) => pair,
+            // the accept loop ended: nothing more will come
+            None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
+        Ok(self.addr)
     }
 }

@@ -268,12 +268,25 @@ impl ServerClient {
             return Ok(resp);
         }
         if status.is_redirection() {
-            // host:port, so that another port of the same address is named as such
-            let target = resp
+            // (a relative address is resolved against the request's)
+            let location = resp
                 .headers()
                 .get("location")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|l| url::Url::parse(l).ok())
+                .and_then(|l| resp.url().join(l).ok());
+            // the same host still redirecting after the policy's five hops: a loop, not another host
+            if location
+                .as_ref()
+                .is_some_and(|url| crate::engine::domain::netloc(url.as_str()) == self.host)
+            {
+                tracing::warn!(what, "the server keeps redirecting to itself");
+                return Err(Error::Http {
+                    status: status.as_u16(),
+                    what: what.into(),
+                });
+            }
+            // host:port, so that another port of the same address is named as such
+            let target = location
                 .and_then(|url| {
                     let host = url.host_str()?.to_string();
                     Some(match url.port() {
@@ -697,12 +710,49 @@ impl ServerClient {
 
 /// The HTTP client every request to a server (and its sign-on realm) goes through: timeouts, the user's trust for
 /// this host (`trusting`), CA bundle and proxies (honouring NO_PROXY), and the given redirect policy.
+/// The largest certificate bundle read (the system's is about 200 KB).
+const MAX_CERTIFICATE_FILE: u64 = 32 * 1024 * 1024;
+
+/// A PEM file's bytes: a regular file of a sane size (a FIFO would block, a device never end).
+fn read_certificate_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let refuse = |why: &str| Error::Refused {
+        reason: format!("The SSL certificate file {} {why}.", path.display()),
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(refuse("is not a regular file")),
+        Ok(meta) if meta.len() > MAX_CERTIFICATE_FILE => {
+            return Err(refuse("is too large to be a certificate bundle"));
+        }
+        _ => {}
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, &e))
+}
+
+/// `SSL_CERT_FILE` is read by the system's trust store on every TLS connection: one that names a FIFO or a device
+/// would block or never end, so it is refused in a sentence first.
+fn check_ssl_cert_file() -> Result<()> {
+    let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let path = std::path::Path::new(&file);
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() || meta.len() > MAX_CERTIFICATE_FILE => Err(Error::Refused {
+            reason: format!(
+                "SSL_CERT_FILE names {}, which is not a certificate bundle file: unset it or point it to one.",
+                path.display()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn http_client(
     config: &ClientConfig,
     pinned: Option<&str>,
     redirect: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client> {
     ensure_crypto_provider();
+    check_ssl_cert_file()?;
     let mut builder = reqwest::Client::builder()
         .redirect(redirect)
         .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
@@ -713,7 +763,7 @@ pub(crate) fn http_client(
         builder = builder
             .tls_backend_preconfigured(crate::engine::certificate::pinned_tls_config(fingerprint)?);
     } else if let Some(path) = &config.ca_bundle {
-        let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+        let pem = read_certificate_file(path)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
             tracing::warn!(error = %error, "CA bundle unreadable");
             Error::Refused {

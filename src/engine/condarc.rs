@@ -70,6 +70,12 @@ pub fn parse_strict(text: &str) -> Result<Mapping, String> {
             ));
         }
     }
+    // a parser's time grows faster than the nesting: a file nested absurdly deep is refused before parsing
+    if flow_depth(text) > MAX_FLOW_DEPTH {
+        return Err(format!(
+            "it nests more than {MAX_FLOW_DEPTH} levels of [ ] or {{ }}"
+        ));
+    }
     let text = null_tags_read_as_null(text);
     let value: Value = yaml_serde::from_str(&text).map_err(|e| short_yaml_error(&e.to_string()))?;
     match value {
@@ -77,6 +83,33 @@ pub fn parse_strict(text: &str) -> Result<Mapping, String> {
         Value::Mapping(mapping) => Ok(mapping),
         _ => Err("the top level is not a mapping of settings".into()),
     }
+}
+
+/// Deeper flow nesting than any configuration needs.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The deepest nesting of flow collections (`[ ]`, `{ }`) outside quotes and comments.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut single, mut double, mut comment) = (false, false, false);
+    let mut previous = '\n';
+    for c in text.chars() {
+        match c {
+            '\n' => comment = false,
+            _ if comment => {}
+            '\'' if !double => single = !single,
+            '"' if !single && previous != '\\' => double = !double,
+            '#' if !single && !double && (previous.is_whitespace()) => comment = true,
+            '[' | '{' if !single && !double => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | '}' if !single && !double => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = c;
+    }
+    deepest
 }
 
 /// `key: !!null` with nothing after the tag is null to conda (PyYAML, ruamel); the strict parser refuses the empty
@@ -508,6 +541,19 @@ pub const OWNED_KEYS: [&str; 3] = ["channel_alias", "channels", "default_channel
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_nesting_is_refused_before_parsing() {
+        let deep = format!("x: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        let started = std::time::Instant::now();
+        assert!(
+            parse_strict(&deep)
+                .unwrap_err()
+                .contains("nests more than 64")
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(parse_strict("x: [[1, 2], {a: [3]}]\ny: '[[[[' # [[[\n").is_ok());
+    }
 
     const USER: &str = "# my settings\nchannels:\n  - conda-forge   # first\n  - defaults\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs\ndefault_channels: [a, b]\n";
 

@@ -129,9 +129,17 @@ impl Engine {
                             Cause::Certificate(host)
                         }
                         Some(Connection::TokenRejected) => Cause::TokenRefused,
-                        _ => Cause::Other(
-                            c.note.clone().unwrap_or_else(|| "the fetch failed".into()),
-                        ),
+                        // the server answers: this one transfer broke off (or the answer was unreadable)
+                        _ => match c.note.as_deref() {
+                            Some(note) if note.contains("could not be reached") || note.contains("in time") => {
+                                Cause::Other(
+                                    "the transfer broke off, though the server answers — try Update Index again"
+                                        .into(),
+                                )
+                            }
+                            Some(note) => Cause::Other(note.to_string()),
+                            None => Cause::Other("the fetch failed".into()),
+                        },
                     },
                     // another host: its own answer says it
                     _ => match c.note.as_deref() {

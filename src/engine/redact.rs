@@ -28,6 +28,11 @@ pub fn register(secret: &str) {
 
 /// `text` without any registered secret and without the token of any `/t/<token>/` URL segment.
 pub fn scrub(text: &str) -> String {
+    mask_url_tokens(&scrub_known(text))
+}
+
+/// `text` without any registered secret (URL token segments are left to the caller).
+pub fn scrub_known(text: &str) -> String {
     let mut out = text.to_string();
     if let Ok(list) = SECRETS.read() {
         for secret in list.iter() {
@@ -36,7 +41,7 @@ pub fn scrub(text: &str) -> String {
             }
         }
     }
-    mask_url_tokens(&out)
+    out
 }
 
 /// Mask `/t/<token>` in URLs: everything after `/t/` up to the next `/`, quote, blank or end.

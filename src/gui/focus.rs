@@ -120,11 +120,26 @@ pub fn ring<'a, M: Clone + 'a>(
     content: impl Into<Element<'a, M>>,
     on_activate: Option<M>,
 ) -> Element<'a, M> {
+    ring_with_id(content, on_activate, None)
+}
+
+/// [`ring`] with an [`Id`], so that the focus can be put on it ([`focus_on`]).
+pub fn ring_with_id<'a, M: Clone + 'a>(
+    content: impl Into<Element<'a, M>>,
+    on_activate: Option<M>,
+    id: Option<Id>,
+) -> Element<'a, M> {
     Element::new(Ring {
         content: content.into(),
         on_activate,
         enter: true,
+        id,
     })
+}
+
+/// The id every default (primary) button carries: a dialog without a field opens with the focus on it.
+pub fn default_button() -> Id {
+    Id::new("default-button")
 }
 
 /// A checkbox or radio button in the Tab order: Space toggles it; Enter stays the dialog's default button.
@@ -136,6 +151,7 @@ pub fn toggle_ring<'a, M: Clone + 'a>(
         content: content.into(),
         on_activate,
         enter: false,
+        id: None,
     })
 }
 
@@ -144,6 +160,7 @@ struct Ring<'a, M> {
     on_activate: Option<M>,
     /// Enter activates too (buttons), not only Space (toggles).
     enter: bool,
+    id: Option<Id>,
 }
 
 #[derive(Debug, Default)]
@@ -229,7 +246,7 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
         } = tree;
         let state = state.downcast_mut::<RingState>();
         if self.on_activate.is_some() {
-            operation.focusable(None, layout.bounds(), state);
+            operation.focusable(self.id.as_ref(), layout.bounds(), state);
         } else {
             // a disabled control is skipped by Tab (as GTK and Qt skip insensitive widgets)
             state.unfocus();
@@ -337,23 +354,6 @@ fn cycle<M>(
             self.total += 1;
         }
     }
-    struct Set {
-        target: usize,
-        current: usize,
-    }
-    impl Operation for Set {
-        fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
-            operate(self)
-        }
-        fn focusable(&mut self, _id: Option<&Id>, _b: Rectangle, state: &mut dyn Focusable) {
-            if self.current == self.target {
-                state.focus();
-            } else {
-                state.unfocus();
-            }
-            self.current += 1;
-        }
-    }
     let mut count = Count {
         total: 0,
         focused: None,
@@ -371,9 +371,194 @@ fn cycle<M>(
         (Some(i), true) => (i + 1) % n,
         (Some(i), false) => (i + n - 1) % n,
     };
+    let mut set = FocusAt::new(target);
     content
         .as_widget_mut()
-        .operate(tree, layout, renderer, &mut Set { target, current: 0 });
+        .operate(tree, layout, renderer, &mut set);
+    if let Some(bounds) = set.bounds {
+        content
+            .as_widget_mut()
+            .operate(tree, layout, renderer, &mut Reveal { target: bounds });
+    }
+}
+
+/// Focus the `target`-th focusable element (and no other); remembers its bounds.
+struct FocusAt {
+    target: usize,
+    current: usize,
+    bounds: Option<Rectangle>,
+}
+
+impl FocusAt {
+    fn new(target: usize) -> FocusAt {
+        FocusAt {
+            target,
+            current: 0,
+            bounds: None,
+        }
+    }
+}
+
+impl<T> Operation<T> for FocusAt {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation<T>)) {
+        operate(self)
+    }
+    fn focusable(&mut self, _id: Option<&Id>, bounds: Rectangle, state: &mut dyn Focusable) {
+        if self.current == self.target {
+            state.focus();
+            self.bounds = Some(bounds);
+        } else {
+            state.unfocus();
+        }
+        self.current += 1;
+    }
+    fn finish(&self) -> iced::advanced::widget::operation::Outcome<T> {
+        match self.bounds {
+            Some(target) => {
+                iced::advanced::widget::operation::Outcome::Chain(Box::new(Reveal { target }))
+            }
+            None => iced::advanced::widget::operation::Outcome::None,
+        }
+    }
+}
+
+/// Scroll every scrollable that holds `target` so that it is in view, with a margin for the focus ring.
+struct Reveal {
+    target: Rectangle,
+}
+
+/// Room kept around a revealed control: its focus ring is drawn 4 px outside it.
+const REVEAL_MARGIN: f32 = 8.0;
+
+impl<T> Operation<T> for Reveal {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation<T>)) {
+        operate(self)
+    }
+    fn scrollable(
+        &mut self,
+        _id: Option<&Id>,
+        bounds: Rectangle,
+        content_bounds: Rectangle,
+        translation: Vector,
+        state: &mut dyn Scrollable,
+    ) {
+        let t = self.target;
+        let inside = t.x >= content_bounds.x - 0.5
+            && t.y >= content_bounds.y - 0.5
+            && t.x + t.width <= content_bounds.x + content_bounds.width + 0.5
+            && t.y + t.height <= content_bounds.y + content_bounds.height + 0.5;
+        if !inside {
+            return;
+        }
+        // the offset along one axis that brings [start, start + size] into [view, view + length]
+        let along = |start: f32, size: f32, view: f32, length: f32, offset: f32, room: f32| {
+            let (top, bottom) = (start - REVEAL_MARGIN, start + size + REVEAL_MARGIN);
+            let new = if top < view + offset {
+                top - view
+            } else if bottom > view + offset + length {
+                bottom - view - length
+            } else {
+                return None;
+            };
+            Some(new.clamp(0.0, room.max(0.0)))
+        };
+        let y = along(
+            t.y,
+            t.height,
+            bounds.y,
+            bounds.height,
+            translation.y,
+            content_bounds.height - bounds.height,
+        );
+        let x = along(
+            t.x,
+            t.width,
+            bounds.x,
+            bounds.width,
+            translation.x,
+            content_bounds.width - bounds.width,
+        );
+        if x.is_some() || y.is_some() {
+            state.scroll_to(iced::widget::scrollable::AbsoluteOffset { x, y });
+        }
+    }
+}
+
+/// The focus a dialog opens with: its first text field, else its default button, else its first control — and
+/// scrolled into view.
+pub fn initial<M: Send + 'static>() -> iced::Task<M> {
+    iced::advanced::widget::operate(Initial::default()).discard()
+}
+
+#[derive(Default)]
+struct Initial {
+    current: usize,
+    /// A text input reports itself as one (with its bounds), then as a focusable.
+    input_bounds: Option<Rectangle>,
+    first_input: Option<usize>,
+    default_button: Option<usize>,
+}
+
+impl Operation for Initial {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+        operate(self)
+    }
+    fn text_input(&mut self, _id: Option<&Id>, bounds: Rectangle, _state: &mut dyn TextInput) {
+        self.input_bounds = Some(bounds);
+    }
+    fn focusable(&mut self, id: Option<&Id>, bounds: Rectangle, _state: &mut dyn Focusable) {
+        // (an input under a dialog reports itself as one but not as a focusable: the bounds tell them apart)
+        if self.input_bounds.take() == Some(bounds) && self.first_input.is_none() {
+            self.first_input = Some(self.current);
+        }
+        if id == Some(&default_button()) {
+            self.default_button = Some(self.current);
+        }
+        self.current += 1;
+    }
+    fn finish(&self) -> iced::advanced::widget::operation::Outcome<()> {
+        if self.current == 0 {
+            return iced::advanced::widget::operation::Outcome::None;
+        }
+        let target = self.first_input.or(self.default_button).unwrap_or(0);
+        iced::advanced::widget::operation::Outcome::Chain(Box::new(FocusAt::new(target)))
+    }
+}
+
+/// Put the focus on the control with `id` (when it is there), scrolled into view.
+pub fn focus_on<M: Send + 'static>(id: Id) -> iced::Task<M> {
+    iced::advanced::widget::operate(FocusId {
+        id,
+        current: 0,
+        found: None,
+    })
+    .discard()
+}
+
+struct FocusId {
+    id: Id,
+    current: usize,
+    found: Option<usize>,
+}
+
+impl Operation for FocusId {
+    fn traverse(&mut self, operate: &mut dyn FnMut(&mut dyn Operation)) {
+        operate(self)
+    }
+    fn focusable(&mut self, id: Option<&Id>, _bounds: Rectangle, _state: &mut dyn Focusable) {
+        if id == Some(&self.id) && self.found.is_none() {
+            self.found = Some(self.current);
+        }
+        self.current += 1;
+    }
+    fn finish(&self) -> iced::advanced::widget::operation::Outcome<()> {
+        match self.found {
+            Some(target) => {
+                iced::advanced::widget::operation::Outcome::Chain(Box::new(FocusAt::new(target)))
+            }
+            None => iced::advanced::widget::operation::Outcome::None,
+        }
+    }
 }
 
 impl<M: Clone> Widget<M, Theme, Renderer> for Scope<'_, M> {

@@ -87,6 +87,24 @@ pub struct Notice {
     pub scope: Scope,
 }
 
+/// The ids of the controls that open dialogs: the focus returns to them when the dialog closes.
+pub mod ids {
+    use iced::advanced::widget::Id;
+
+    pub fn connect() -> Id {
+        Id::new("header-connect")
+    }
+    pub fn channels() -> Id {
+        Id::new("header-channels")
+    }
+    pub fn tokens() -> Id {
+        Id::new("header-tokens")
+    }
+    pub fn preferences() -> Id {
+        Id::new("header-preferences")
+    }
+}
+
 /// Why Update Index failed, in one banner: the cause that matters most among the failed channel directories
 /// ([`Engine::diagnose_index`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,6 +257,8 @@ pub struct App {
     sign_in_after_sign_out: bool,
     /// The fingerprint of the sign-in's files when the status was last loaded.
     stamp: Option<u64>,
+    /// The control that opened the dialog: it gets the focus back when the dialog closes.
+    return_focus: Option<iced::advanced::widget::Id>,
 }
 
 /// How the app starts.
@@ -272,6 +292,7 @@ impl App {
             index_after_status: false,
             sign_in_after_sign_out: false,
             stamp: None,
+            return_focus: None,
         };
         let engine = app.engine.clone();
         let boot = Task::perform(
@@ -376,7 +397,26 @@ impl App {
         )
     }
 
+    /// Route `message`; when a dialog opened (or another took its place) the focus goes to its first field or default
+    /// button, and when the last one closed it goes back to the control that opened it.
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        let before = self.dialog.as_ref().map(std::mem::discriminant);
+        let task = self.handle(message);
+        let after = self.dialog.as_ref().map(std::mem::discriminant);
+        if before == after {
+            return task;
+        }
+        let focus = match after {
+            Some(_) => focus::initial(),
+            None => match self.return_focus.take() {
+                Some(id) => focus::focus_on(id),
+                None => Task::none(),
+            },
+        };
+        Task::batch([task, focus])
+    }
+
+    fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::StatusLoaded(Ok(status)) => {
                 self.stamp = Some(self.engine.state_stamp());
@@ -489,9 +529,10 @@ impl App {
                 Task::none()
             }
             Message::OpenTokens => {
-                if !self.own_session() {
+                if !self.own_session() || self.dialog.is_some() {
                     return Task::none();
                 }
+                self.return_focus = Some(ids::tokens());
                 let domain = self
                     .status
                     .as_ref()
@@ -501,7 +542,12 @@ impl App {
                 self.dialog = Some(Dialog::Tokens(state));
                 load.map(Message::Tokens)
             }
-            Message::OpenChannels => self.open_channels(),
+            Message::OpenChannels => {
+                if self.dialog.is_none() {
+                    self.return_focus = Some(ids::channels());
+                }
+                self.open_channels()
+            }
             Message::ChannelsScreen(all) => {
                 if self.dialog.is_some() {
                     return Task::none();
@@ -546,6 +592,9 @@ impl App {
                 {
                     return Task::none();
                 }
+                if self.dialog.is_none() {
+                    self.return_focus = None;
+                }
                 let (state, run) = diagnose::State::open(&self.engine);
                 self.dialog = Some(Dialog::Diagnose(state));
                 run.map(Message::Diagnose)
@@ -565,6 +614,7 @@ impl App {
             }
             Message::OpenConnect => {
                 if self.dialog.is_none() {
+                    self.return_focus = Some(ids::connect());
                     self.dialog = Some(Dialog::Connect);
                 }
                 Task::none()
@@ -573,6 +623,7 @@ impl App {
                 if self.dialog.is_some() {
                     return Task::none();
                 }
+                self.return_focus = Some(ids::preferences());
                 let engine = self.engine.clone();
                 Task::perform(
                     async move { engine.preferences() },
@@ -643,11 +694,11 @@ impl App {
                 Task::none()
             }
             Message::Escape => match self.dialog.as_ref().and_then(Dialog::escape) {
-                Some(message) => self.update(message),
+                Some(message) => self.handle(message),
                 None => Task::none(),
             },
             Message::Enter => match self.dialog.as_ref().and_then(|d| d.enter(self.signed_in())) {
-                Some(message) => self.update(message),
+                Some(message) => self.handle(message),
                 None => Task::none(),
             },
             Message::UpdateIndex => {
@@ -851,7 +902,7 @@ impl App {
                         Task::none()
                     }
                     preferences::Action::SignOut => self.start_sign_out(),
-                    preferences::Action::Diagnose => self.update(Message::OpenDiagnose),
+                    preferences::Action::Diagnose => self.handle(Message::OpenDiagnose),
                     preferences::Action::Saved(_, theme) => {
                         self.dialog = None;
                         let mut tasks = vec![self.refresh_status()];
@@ -996,25 +1047,45 @@ impl App {
         if own {
             buttons = buttons
                 .push(style::shortcut_hint(
-                    style::secondary_icon(Icon::Channels, "Channels", Some(Message::OpenChannels)),
+                    style::header_action(
+                        Icon::Channels,
+                        "Channels",
+                        Some(Message::OpenChannels),
+                        ids::channels(),
+                        false,
+                    ),
                     "Ctrl+L",
                 ))
                 .push(style::shortcut_hint(
-                    style::secondary_icon(Icon::Tokens, "Tokens", Some(Message::OpenTokens)),
+                    style::header_action(
+                        Icon::Tokens,
+                        "Tokens",
+                        Some(Message::OpenTokens),
+                        ids::tokens(),
+                        false,
+                    ),
                     "Ctrl+T",
                 ));
         }
         buttons = buttons
             .push(style::shortcut_hint(
-                style::secondary_icon(
+                style::header_action(
                     Icon::Preferences,
                     "Preferences",
                     Some(Message::OpenPreferences),
+                    ids::preferences(),
+                    false,
                 ),
                 "Ctrl+,",
             ))
             .push(style::shortcut_hint(
-                style::primary_icon(Icon::Connect, "Connect", Some(Message::OpenConnect)),
+                style::header_action(
+                    Icon::Connect,
+                    "Connect",
+                    Some(Message::OpenConnect),
+                    ids::connect(),
+                    true,
+                ),
                 "Ctrl+K",
             ));
         container(

@@ -514,6 +514,12 @@ pub fn header_button(theme: &Theme, status: button::Status) -> button::Style {
     }
 }
 
+/// Whether `style` is the primary buttons' (compared by what it draws, not by address).
+fn is_primary(style: fn(&Theme, button::Status) -> button::Style) -> bool {
+    let theme = Theme::Light;
+    style(&theme, button::Status::Active) == primary_button(&theme, button::Status::Active)
+}
+
 fn make<'a, M: Clone + 'a>(
     label: impl text::IntoFragment<'a>,
     on_press: Option<M>,
@@ -530,12 +536,15 @@ fn make_with<'a, M: Clone + 'a>(
     style: fn(&Theme, button::Status) -> button::Style,
     padding: [f32; 2],
 ) -> Element<'a, M> {
-    focus::ring(
+    // the primary button is the default one: a dialog without a field opens with the focus on it
+    let id = is_primary(style).then(focus::default_button);
+    focus::ring_with_id(
         button(content)
             .padding(padding)
             .style(style)
             .on_press_maybe(on_press.clone()),
         on_press,
+        id,
     )
 }
 
@@ -572,6 +581,29 @@ pub fn secondary_icon<'a, M: Clone + 'a>(
         on_press,
         secondary_button,
         [sp::S, 16.0],
+    )
+}
+
+/// A header button: an icon and a label, with an [`Id`](iced::advanced::widget::Id) the focus returns to when the
+/// dialog it opened closes.
+pub fn header_action<'a, M: Clone + 'a>(
+    leading: Icon,
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+    id: iced::advanced::widget::Id,
+    primary: bool,
+) -> Element<'a, M> {
+    focus::ring_with_id(
+        button(with_icon(leading, label))
+            .padding([sp::S, 16.0])
+            .style(if primary {
+                primary_button
+            } else {
+                secondary_button
+            })
+            .on_press_maybe(on_press.clone()),
+        on_press,
+        Some(id),
     )
 }
 

@@ -319,10 +319,8 @@ async fn configuration_that_overrides_the_alias_is_named_with_its_source() {
         message.contains("https://elsewhere.example/conda"),
         "{message}"
     );
-    assert!(
-        message.contains(&format!("{prefix_str}/.condarc")),
-        "{message}"
-    );
+    let prefix_condarc = prefix.path().join(".condarc").display().to_string();
+    assert!(message.contains(&prefix_condarc), "{message}");
     assert!(
         found
             .fix("channel-alias")
@@ -614,4 +612,225 @@ async fn update_index_exits_1_and_names_the_cause_per_channel() {
             "{stderr}"
         );
     }
+}
+
+/// What an outside tester found (each now a test): hostile files and answers neither stall doctor nor leak through
+/// it, and a slow server is not mistaken for a TLS failure.
+#[cfg(unix)]
+#[tokio::test]
+async fn fifos_and_endless_files_do_not_stall_doctor() {
+    let world = signed_in().await;
+    let secret = token(&world);
+    let binstar = world.home.path().join(".config/binstar");
+    let host = world.emu.url.trim_start_matches("http://");
+    let fifo = binstar.join(format!(
+        "http%3A%2F%2F{}%2Fextra.token",
+        host.replace(':', "%3A")
+    ));
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink("/dev/zero", binstar.join("http%3A%2F%2F127.0.0.1.token")).unwrap();
+    // a FIFO as SSL_CERT_FILE would block every TLS connection: refused in a sentence
+    let cert_fifo = world.home.path().join("cert.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&cert_fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cert_fifo = cert_fifo.display().to_string();
+    let started = std::time::Instant::now();
+    let found = doctor(
+        world.home.path(),
+        &[],
+        &[("SSL_CERT_FILE", &cert_fifo)],
+        &[&secret],
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "bounded"
+    );
+    assert!(
+        found.text.contains("extra.token also matches"),
+        "{}",
+        found.text
+    );
+    assert!(
+        found
+            .text
+            .contains("is not a regular file: conda may fail on it"),
+        "{}",
+        found.text
+    );
+    let environment: Vec<&Value> = found.report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == "environment")
+        .collect();
+    assert!(
+        environment.iter().any(|c| c["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a regular file")),
+        "{}",
+        found.text
+    );
+    assert_eq!(found.code, Some(1));
+}
+
+#[tokio::test]
+async fn secrets_in_channel_urls_and_addresses_are_never_printed() {
+    let world = signed_in().await;
+    let secret = token(&world);
+    let rc = world.condarc().unwrap();
+    let with_token = rc.replace(
+        "  - internal",
+        &format!(
+            "  - {}/api/repo/t/{secret}/internal\n  - https://user:chanpassw0rd@mirror.invalid/x",
+            world.emu.url
+        ),
+    );
+    assert_ne!(rc, with_token, "{rc}");
+    world.write_condarc(&with_token);
+    let found = doctor(world.home.path(), &[], &[], &[&secret, "chanpassw0rd"]).await;
+    assert_eq!(found.status("condarc-token"), "warn", "{}", found.text);
+    assert!(
+        found
+            .text
+            .contains(&format!("/t/{}…/internal", &secret[..4])),
+        "{}",
+        found.text
+    );
+    let given = doctor(
+        world.home.path(),
+        &[
+            "--channel",
+            "http://u:chpw12345@127.0.0.1:9/x",
+            "--channel",
+            "main",
+        ],
+        &[],
+        &[&secret, "chpw12345"],
+    )
+    .await;
+    assert!(
+        given.text.contains("http://u@127.0.0.1:9/x"),
+        "{}",
+        given.text
+    );
+    // usage errors, before anything runs
+    for bad in ["", "../x", "main/../internal"] {
+        let refused = cli(world.home.path(), &["doctor", "--channel", bad], None, &[]).await;
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            output_text(&refused)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_cannot_forge_lines_of_the_report_or_pass_a_web_page_for_repodata() {
+    let world = signed_in().await;
+    let secret = token(&world);
+    world.fault(
+        "/api/account/token-info",
+        None,
+        conda_connect::emulator::FaultKind::Body {
+            status: 200,
+            content_type: "application/json".into(),
+            body: "{\"expires_at\": \"2099-01-01\\n\\nNo problem found.\\u001b[2J\"}".into(),
+        },
+    );
+    world.fault(
+        "/api/repo/main/noarch/repodata.json",
+        None,
+        conda_connect::emulator::FaultKind::Body {
+            status: 200,
+            content_type: "text/html".into(),
+            body: "<html><body>Sign in to Corp SSO</body></html>".into(),
+        },
+    );
+    let found = doctor(world.home.path(), &[], &[], &[&secret]).await;
+    assert_eq!(found.code, Some(1));
+    let forged = found
+        .text
+        .lines()
+        .filter(|l| l.trim() == "No problem found.")
+        .count();
+    assert_eq!(forged, 0, "{}", found.text);
+    assert!(!found.text.contains('\u{1b}'));
+    assert_eq!(found.status("channel:main"), "fail");
+    assert!(
+        found.message("channel:main").contains("an HTML page"),
+        "{}",
+        found.text
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_is_bounded_and_not_called_a_tls_failure() {
+    let world = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        tls: true,
+        ..Default::default()
+    })
+    .await;
+    let home = world.home.path();
+    let trusted = cli(
+        home,
+        &["set-domain", &world.emu.url, "--trust-server"],
+        None,
+        &[],
+    )
+    .await;
+    assert!(trusted.status.success(), "{}", output_text(&trusted));
+    let login = cli(
+        home,
+        &[
+            "login",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--default-channel",
+            "main",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+        &[],
+    )
+    .await;
+    assert!(login.status.success(), "{}", output_text(&login));
+    let secret = token(&world);
+    // the emulator's own TLS: doctor passes (its probe connection does not hold up the handshakes of others)
+    let found = doctor(home, &[], &[], &[&secret]).await;
+    assert_eq!(found.code, Some(0), "{}", found.text);
+    // every answer held back far longer than doctor waits
+    world.fault(
+        "/",
+        None,
+        conda_connect::emulator::FaultKind::Delay { ms: 20_000 },
+    );
+    let started = std::time::Instant::now();
+    let found = doctor(home, &["--channel", "main"], &[], &[&secret]).await;
+    let took = started.elapsed();
+    // two runs (JSON and text), each within its budget
+    assert!(took < std::time::Duration::from_secs(16), "{took:?}");
+    assert_ne!(found.status("tls"), "fail", "{}", found.text);
+    assert_eq!(found.status("server"), "fail");
+    assert!(
+        found
+            .message("server")
+            .contains("did not answer /api/system"),
+        "{}",
+        found.text
+    );
 }

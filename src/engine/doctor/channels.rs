@@ -13,14 +13,13 @@ use crate::engine::index::{self, ChannelSource, platform_subdir, tokenized};
 
 use super::credentials::Context;
 use super::sources;
-use super::{Check, Group, LIMIT, Options, Status};
+use super::{Check, Deadline, Group, Options, Status};
 
-/// At most this many channels are checked (the rest are named as not checked).
+/// At most this many channels are checked (the rest are named as not checked), all at once.
 const MAX_CHANNELS: usize = 24;
-/// How many are checked at once.
-const PARALLEL: usize = 8;
-/// How much of a `repodata.json` is read to find a package for the download probe.
-const PROBE_BYTES: usize = 256 * 1024;
+/// How much of a `repodata.json` is read: enough to see that it is one and to find a package for the download
+/// check.
+const PROBE_BYTES: usize = 64 * 1024;
 
 /// Where a channel leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +44,8 @@ enum Answer {
     Ok,
     Status(u16),
     Unreachable(String),
+    /// A 200 whose body is not a repodata document (a sign-on page, a proxy's page), in words.
+    NotRepodata(String),
 }
 
 pub(crate) async fn checks(
@@ -52,6 +53,7 @@ pub(crate) async fn checks(
     context: &Context,
     options: &Options,
     reachable: bool,
+    deadline: Deadline,
 ) -> Vec<Check> {
     let env = |name: &str| std::env::var(name).ok();
     let effective = sources::effective(&sources::sources(&engine.paths.home, &env));
@@ -80,8 +82,13 @@ pub(crate) async fn checks(
             Group::Channels,
             Status::Skipped,
             format!(
-                "{} channels are configured; the first {MAX_CHANNELS} are checked (name others with --channel).",
-                wanted.len()
+                "{} channels are {}; the first {MAX_CHANNELS} are checked.",
+                wanted.len(),
+                if options.channels.is_empty() {
+                    "configured"
+                } else {
+                    "given"
+                }
             ),
         ));
         wanted.truncate(MAX_CHANNELS);
@@ -119,10 +126,25 @@ pub(crate) async fn checks(
                     package: None,
                 };
             }
-            probe(client, source, place, domain, token).await
+            let name = source.clone();
+            // the channel's own time limit (both directories at once, headers and beginning of the body)
+            let limit = deadline.step();
+            match tokio::time::timeout(limit, probe(client, source, place, domain, token)).await {
+                Ok(found) => found,
+                Err(_) => Probe {
+                    source: name,
+                    place,
+                    noarch: Answer::Unreachable(format!(
+                        "no complete answer within {:.1} s",
+                        limit.as_secs_f32()
+                    )),
+                    platform: Answer::Unreachable(String::new()),
+                    package: None,
+                },
+            }
         }
     }))
-    .buffered(PARALLEL)
+    .buffered(MAX_CHANNELS)
     .collect()
     .await;
     for found in &probes {
@@ -135,7 +157,18 @@ pub(crate) async fn checks(
             .find(|p| p.place == Place::ThisServer && p.package.is_some())
         && let Some((subdir, file)) = &found.package
     {
-        out.push(download_check(&client, &found.source, subdir, file, &domain, token).await);
+        out.push(
+            download_check(
+                &client,
+                &found.source,
+                subdir,
+                file,
+                &domain,
+                token,
+                deadline,
+            )
+            .await,
+        );
     }
     out
 }
@@ -168,12 +201,10 @@ async fn probe(
     } else {
         None
     };
-    let (noarch, noarch_package) = fetch(client, &source.url, "noarch", domain, token).await;
-    let (platform, platform_package) = match &noarch {
-        // nothing answers: the other directory would not either
-        Answer::Unreachable(_) => (Answer::Unreachable(String::new()), None),
-        _ => fetch(client, &source.url, platform_subdir(), domain, token).await,
-    };
+    let ((noarch, noarch_package), (platform, platform_package)) = tokio::join!(
+        fetch(client, &source.url, "noarch", domain, token),
+        fetch(client, &source.url, platform_subdir(), domain, token),
+    );
     Probe {
         source,
         place,
@@ -183,7 +214,8 @@ async fn probe(
     }
 }
 
-/// GET one `repodata.json`; on success, the first package file it lists (from its first [`PROBE_BYTES`]).
+/// GET one `repodata.json` and read its beginning (the caller bounds the time): whether it is one, and the first
+/// package file it lists.
 async fn fetch(
     client: &ServerClient,
     base: &str,
@@ -192,21 +224,12 @@ async fn fetch(
     token: Option<&str>,
 ) -> (Answer, Option<(String, String)>) {
     let url = tokenized(&format!("{base}/{subdir}/repodata.json"), domain, token);
-    let request = client.http().get(&url).timeout(LIMIT).send();
-    let response = match tokio::time::timeout(LIMIT, request).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => {
+    let response = match client.http().get(&url).send().await {
+        Ok(response) => response,
+        Err(error) => {
             tracing::debug!(url = %redact(&url), error = %redact(&error.to_string()), "doctor: repodata not reached");
-            let host = domain::netloc(base);
-            return (Answer::Unreachable(transport_words(&error, &host)), None);
-        }
-        Err(_) => {
-            let host = domain::netloc(base);
             return (
-                Answer::Unreachable(format!(
-                    "{host}: no answer within {} s",
-                    LIMIT.as_secs_f32()
-                )),
+                Answer::Unreachable(transport_words(&error, &domain::netloc(base))),
                 None,
             );
         }
@@ -217,20 +240,36 @@ async fn fetch(
     }
     let mut head = Vec::new();
     let mut stream = response.bytes_stream();
-    let read = tokio::time::timeout(LIMIT, async {
-        while let Some(Ok(chunk)) = stream.next().await {
-            head.extend_from_slice(&chunk);
-            if head.len() >= PROBE_BYTES {
-                break;
-            }
+    while let Some(Ok(chunk)) = stream.next().await {
+        head.extend_from_slice(&chunk);
+        if head.len() >= PROBE_BYTES {
+            break;
         }
-    })
-    .await;
-    let _ = read;
-    (
-        Answer::Ok,
-        first_package(&head).map(|f| (subdir.to_string(), f)),
-    )
+    }
+    match not_repodata(&head) {
+        Some(what) => (Answer::NotRepodata(what), None),
+        None => (
+            Answer::Ok,
+            first_package(&head).map(|f| (subdir.to_string(), f)),
+        ),
+    }
+}
+
+/// Why the beginning of a body is not a repodata document, if it is not: a JSON object naming `packages`, `info`
+/// or `repodata_version`.
+fn not_repodata(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.is_empty() {
+        return Some("an empty answer".into());
+    }
+    if text.starts_with('<') {
+        return Some("an HTML page (a sign-on page or a proxy in the way?)".into());
+    }
+    let names_a_key = ["\"packages", "\"info\"", "\"repodata_version\""]
+        .iter()
+        .any(|key| text.contains(key));
+    (!text.starts_with('{') || !names_a_key).then(|| "not a repodata document".into())
 }
 
 /// Why a request got no answer, in words that do not assume the host is an Anaconda Server.
@@ -279,6 +318,9 @@ fn first_key_of(text: &str, key: &str) -> Option<String> {
     let rest = rest.strip_prefix('"')?;
     let name = &rest[..rest.find('"')?];
     let plausible = (name.ends_with(".conda") || name.ends_with(".tar.bz2"))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '!'))
         && !name.contains(['/', '\\'])
         && !name.starts_with('.');
     plausible.then(|| name.to_string())
@@ -373,6 +415,13 @@ fn channel_check(found: &Probe, context: &Context, domain: &str) -> Check {
             Status::Fail,
             format!("{name} resolves {where_words}, which answers HTTP {code} for its repodata."),
         ),
+        Answer::NotRepodata(what) => Check::new(
+            &id,
+            Group::Channels,
+            Status::Fail,
+            format!("{name} resolves {where_words}, but its repodata.json is {what}."),
+        )
+        .fix("Check the channel's address; tell your administrator if a sign-on page or proxy answers for the server."),
         Answer::Unreachable(why) => Check::new(
             &id,
             Group::Channels,
@@ -380,9 +429,9 @@ fn channel_check(found: &Probe, context: &Context, domain: &str) -> Check {
             format!("{name} resolves {where_words}, which cannot be reached ({why})."),
         )
         .fix(match found.place {
-            Place::ThisServer => "Fix the Network problem above first.".to_string(),
+            Place::ThisServer => "See the Network and Server checks above.".to_string(),
             Place::CondaDefaults => {
-                "If your computer may only reach your server, choose your server's default channels (conda-connect select-channels --default-channel …).".to_string()
+                "If your computer may only reach your server, choose your server's default channels instead.".to_string()
             }
             Place::Elsewhere => format!("Check {url}, or remove {name} from your channels."),
         }),
@@ -396,11 +445,13 @@ async fn download_check(
     file: &str,
     domain: &str,
     token: Option<&str>,
+    deadline: Deadline,
 ) -> Check {
+    let limit = deadline.step();
     let url = tokenized(&format!("{}/{subdir}/{file}", source.url), domain, token);
     let shown = format!("{}/{subdir}/{file}", source.name);
     // only the answer matters: the body is not read
-    let answer = tokio::time::timeout(LIMIT, client.http().get(&url).timeout(LIMIT).send()).await;
+    let answer = tokio::time::timeout(limit, client.http().get(&url).send()).await;
     match answer {
         Ok(Ok(response)) => match response.status().as_u16() {
             200 | 206 => Check::new(
@@ -438,7 +489,7 @@ async fn download_check(
             "download",
             Group::Channels,
             Status::Fail,
-            format!("The download of {shown} did not start within {} s.", LIMIT.as_secs_f32()),
+            format!("The download of {shown} did not start within {:.1} s.", limit.as_secs_f32()),
         ),
     }
 }

@@ -24,6 +24,9 @@ impl Context {
         let status = engine.status().ok();
         let record = engine.session().ok().flatten();
         let token = engine.access_token().ok().flatten().map(|(_, t)| t);
+        if let Some(token) = &token {
+            crate::engine::redact::register(token);
+        }
         let domain = status.as_ref().and_then(|s| s.domain.clone());
         Context {
             domain,
@@ -43,7 +46,11 @@ pub(crate) fn config_checks(
     let found = sources::sources(&engine.paths.home, env);
     let effective = sources::effective(&found);
     let user = engine.paths.condarc.display().to_string();
-    let names: Vec<String> = found.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = found
+        .iter()
+        .filter(|s| !s.not_a_file)
+        .map(|s| s.name.clone())
+        .collect();
     out.push(Check::new(
         "condarc-sources",
         Group::Config,
@@ -54,6 +61,20 @@ pub(crate) fn config_checks(
             format!("conda reads, in this order: {}.", names.join(", "))
         },
     ));
+    for source in found.iter().filter(|s| s.not_a_file) {
+        out.push(
+            Check::new(
+                "condarc-not-a-file",
+                Group::Config,
+                Status::Warn,
+                format!(
+                    "{} is not a regular file (a FIFO, a device or a broken link): conda skips it.",
+                    source.name
+                ),
+            )
+            .fix("Remove it, or make it the file you meant."),
+        );
+    }
     for source in found.iter().filter(|s| s.unreadable) {
         out.push(
             Check::new(
@@ -72,6 +93,19 @@ pub(crate) fn config_checks(
     let expected = context.domain.as_ref().map(|d| format!("{d}/api/repo"));
     let signed_in = context.status.as_ref().is_some_and(|s| s.logged_in);
     match (&effective.channel_alias, &expected) {
+        (Some(alias), Some(expected))
+            if signed_in && alias != expected && effective.alias_from.as_deref() == Some(user.as_str()) =>
+        {
+            out.push(
+                Check::new(
+                    "channel-alias",
+                    Group::Config,
+                    Status::Fail,
+                    format!("channel_alias in {user} is {alias}; signing in set {expected}."),
+                )
+                .fix("Sign out and sign in again, or set channel_alias back in ~/.condarc."),
+            );
+        }
         (Some(alias), Some(expected)) if signed_in && alias != expected => {
             let from = effective.alias_from.clone().unwrap_or_default();
             out.push(
@@ -128,6 +162,11 @@ pub(crate) fn config_checks(
     ] {
         let extra = others(from);
         let shown = match (values.is_empty(), key) {
+            (false, _) if values.len() > SHOWN_CHANNELS => format!(
+                "{}, … ({} in all)",
+                values[..SHOWN_CHANNELS].join(", "),
+                values.len()
+            ),
             (false, _) => values.join(", "),
             (true, "channels") => "defaults (conda's default)".to_string(),
             (true, _) => "conda's built-in (https://repo.anaconda.com/pkgs/main, https://repo.anaconda.com/pkgs/r)".into(),
@@ -198,6 +237,34 @@ pub(crate) fn config_checks(
         }
     }
     out
+}
+
+/// How many entries of a list a message names.
+const SHOWN_CHANNELS: usize = 20;
+
+/// The largest credential file doctor reads (token files are a few dozen bytes, rattler's store a few KB).
+const MAX_CREDENTIAL_FILE: u64 = 1024 * 1024;
+
+/// A small regular file's bytes (`None`: absent). A FIFO, a device or a file larger than
+/// [`MAX_CREDENTIAL_FILE`] is refused in words instead of being read (it could block or exhaust memory).
+pub(crate) fn read_small(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("cannot be read ({error})")),
+        Ok(meta) if !meta.is_file() => return Err("is not a regular file".into()),
+        Ok(meta) if meta.len() > MAX_CREDENTIAL_FILE => {
+            return Err(format!(
+                "is {} bytes, too large for what it should hold",
+                meta.len()
+            ));
+        }
+        Ok(_) => {}
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(format!("cannot be read ({error})")),
+    }
 }
 
 /// A source in words: a file's path, or "the CONDA_* environment variables".
@@ -283,7 +350,20 @@ fn environment_checks(context: &Context, env: &dyn Fn(&str) -> Option<String>) -
         ),
     ] {
         let Some(path) = set(name) else { continue };
-        out.push(if std::path::Path::new(&path).is_file() {
+        let path_ref = std::path::Path::new(&path);
+        if path_ref.exists() && !path_ref.is_file() {
+            out.push(
+                Check::new(
+                    "environment",
+                    Group::Credentials,
+                    Status::Fail,
+                    format!("{name} points to {path}, which is not a regular file: certificates cannot be read from it."),
+                )
+                .fix(format!("Unset {name}, or point it to your CA bundle.")),
+            );
+            continue;
+        }
+        out.push(if path_ref.is_file() {
             Check::new("environment", Group::Credentials, Status::Ok, format!("{name}: {who} {path}."))
         } else {
             Check::new(
@@ -378,7 +458,7 @@ fn token_file_checks(engine: &Engine, domain: &str, token: &str) -> Vec<Check> {
     let mut problems = Vec::new();
     for url in token_files::token_urls(domain) {
         let path = conda_dir.join(format!("{}.token", token_files::quote_plus(&url)));
-        match files::read_optional(&path) {
+        match read_small(&path) {
             Ok(Some(bytes)) if bytes == token.as_bytes() => {
                 if let Some(mode) = files::mode_of(&path).filter(|m| cfg!(unix) && m & 0o077 != 0) {
                     out.push(
@@ -419,12 +499,15 @@ fn token_file_checks(engine: &Engine, domain: &str, token: &str) -> Vec<Check> {
                 )
                 .fix("Sign out and sign in again."),
             ),
-            Err(error) => problems.push(Check::new(
-                "token-file",
-                Group::Credentials,
-                Status::Fail,
-                error.to_string(),
-            )),
+            Err(why) => problems.push(
+                Check::new(
+                    "token-file",
+                    Group::Credentials,
+                    Status::Fail,
+                    format!("{} {why}: conda cannot read the token from it.", engine.paths.display(&path)),
+                )
+                .fix("Sign out and sign in again (conda-connect writes the file back)."),
+            ),
         }
     }
     if problems.is_empty() {
@@ -453,17 +536,25 @@ fn token_file_checks(engine: &Engine, domain: &str, token: &str) -> Vec<Check> {
             let url = token_files::unquote_plus(stem);
             let related = url.starts_with(domain) || domain.starts_with(&url);
             if related && !ours.contains(&name) {
-                let same = std::fs::read(entry.path()).is_ok_and(|b| b == token.as_bytes());
-                if !same {
+                // only a small regular file can be a token (a FIFO or a device is not read)
+                let shown = engine.paths.display(&entry.path());
+                let finding = match read_small(&entry.path()) {
+                    Ok(Some(bytes)) if bytes == token.as_bytes() => None,
+                    Ok(None) => None,
+                    Ok(Some(_)) => Some(format!(
+                        "{shown} also matches {domain}'s addresses and holds another token: conda may send that one."
+                    )),
+                    Err(why) => Some(format!(
+                        "{shown} also matches {domain}'s addresses and {why}: conda may fail on it."
+                    )),
+                };
+                if let Some(message) = finding {
                     out.push(
                         Check::new(
                             "token-file-other",
                             Group::Credentials,
                             Status::Warn,
-                            format!(
-                                "{} also matches {domain}'s addresses and holds another token: conda may send that one.",
-                                engine.paths.display(&entry.path())
-                            ),
+                            message,
                         )
                         .fix("Remove that file if it belongs to an old sign-in."),
                     );
@@ -484,10 +575,24 @@ fn client_checks(
     for client in &record.clients {
         match (client.name.as_str(), client.store.as_str(), &client.path) {
             ("rattler", "file", Some(path)) => {
-                let text = files::read_optional(path)
-                    .ok()
-                    .flatten()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                let text = match read_small(path) {
+                    Ok(found) => found.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    Err(why) => {
+                        out.push(
+                            Check::new(
+                                "rattler",
+                                Group::Credentials,
+                                Status::Fail,
+                                format!(
+                                    "{} {why}: pixi and rattler cannot read it.",
+                                    engine.paths.display(path)
+                                ),
+                            )
+                            .fix("Remove it, then sign in again."),
+                        );
+                        continue;
+                    }
+                };
                 let entry = rattler::entry_in(path, text.as_deref(), &client.host);
                 out.push(match entry {
                     Err(_) => Check::new(
@@ -531,7 +636,7 @@ fn client_checks(
                 ),
             )),
             ("netrc", _, Some(path)) => {
-                let text = files::read_optional(path)
+                let text = read_small(path)
                     .ok()
                     .flatten()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())

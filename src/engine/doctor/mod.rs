@@ -18,6 +18,28 @@ use crate::engine::Engine;
 
 /// How long one network check may take.
 pub(crate) const LIMIT: Duration = Duration::from_millis(1500);
+/// How long the whole run may take: what has not answered by then is reported as not checked.
+pub(crate) const BUDGET: Duration = Duration::from_secs(5);
+
+/// The end of the run's time budget, shared by every check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(std::time::Instant);
+
+impl Deadline {
+    fn start() -> Deadline {
+        Deadline(std::time::Instant::now() + BUDGET)
+    }
+
+    /// The time one step may take now: [`LIMIT`], or what is left of the budget when that is less.
+    pub fn step(self) -> Duration {
+        self.left().min(LIMIT)
+    }
+
+    /// What is left of the budget.
+    pub fn left(self) -> Duration {
+        self.0.saturating_duration_since(std::time::Instant::now())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,20 +84,77 @@ pub struct Check {
 }
 
 impl Check {
+    /// A finding. Its words are made safe here, once, whatever they quote (a server's answer, a file's value, a
+    /// channel URL): no secret ([`safe_words`]) and no control or invisible character.
     pub(crate) fn new(id: &str, group: Group, status: Status, message: impl Into<String>) -> Check {
         Check {
-            id: id.into(),
+            id: safe_words(id),
             group,
             status,
-            message: message.into(),
+            message: safe_words(&message.into()),
             fix: None,
         }
     }
 
     pub(crate) fn fix(mut self, fix: impl Into<String>) -> Check {
-        self.fix = Some(fix.into());
+        self.fix = Some(safe_words(&fix.into()));
         self
     }
+}
+
+/// `text` as doctor may show it: a `/t/<token>/` URL segment shortened to the token's first four characters, a
+/// password in a URL (`user:password@`) dropped, every secret this process knows masked, and control, bidirectional
+/// and invisible characters escaped (a newline from a server cannot start a line of the report).
+pub fn safe_words(text: &str) -> String {
+    let text = shorten_url_tokens(text);
+    let text = drop_url_passwords(&text);
+    let text = crate::engine::redact::scrub_known(&text);
+    crate::engine::server_values::printable(&text).into_owned()
+}
+
+/// `…/t/<token>/…` → `…/t/abcd…/…`.
+fn shorten_url_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("/t/") {
+        out.push_str(&rest[..at + 3]);
+        let after = &rest[at + 3..];
+        let end = after
+            .find(|c: char| {
+                c == '/' || c == '"' || c == '\'' || c.is_whitespace() || c == '?' || c == ')'
+            })
+            .unwrap_or(after.len());
+        out.push_str(&shown_token(&after[..end]));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `scheme://user:password@host` → `scheme://user@host`.
+fn drop_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        out.push_str(&rest[..at + 3]);
+        let after = &rest[at + 3..];
+        let authority_end = after
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == ')')
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rfind('@') {
+            Some(at_sign) => {
+                let userinfo = &authority[..at_sign];
+                let user = userinfo.split(':').next().unwrap_or_default();
+                out.push_str(user);
+                out.push_str(&authority[at_sign..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Everything doctor found.
@@ -148,17 +227,48 @@ pub struct Options {
     pub channels: Vec<String>,
 }
 
+impl Options {
+    /// A channel to check must be a channel name (`a`, `a/b`) or an http(s) URL: no empty name, no `.` or `..`
+    /// segment (the token would be sent to another path of the server).
+    pub fn check(&self) -> crate::engine::error::Result<()> {
+        for channel in &self.channels {
+            let url = channel.starts_with("http://") || channel.starts_with("https://");
+            let path = if url {
+                channel.splitn(4, '/').nth(3).unwrap_or_default()
+            } else {
+                channel.as_str()
+            };
+            let bad_segment = path.split('/').any(|s| s == "." || s == "..");
+            let bad_name = !url
+                && (channel.is_empty()
+                    || channel.starts_with('/')
+                    || channel.contains("://")
+                    || channel.chars().any(|c| c.is_whitespace() || c.is_control()));
+            if bad_segment || bad_name {
+                return Err(crate::engine::error::Error::Refused {
+                    reason: format!(
+                        "\"{}\" is not a channel name or URL.",
+                        crate::engine::server_values::printable(channel)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Engine {
-    /// Run every check (read-only).
+    /// Run every check (read-only), within [`BUDGET`].
     pub async fn doctor(&self, options: &Options) -> Report {
         let env = |name: &str| std::env::var(name).ok();
+        let deadline = Deadline::start();
         let mut checks = Vec::new();
         let context = credentials::Context::read(self);
         checks.extend(credentials::config_checks(self, &context, &env));
         checks.extend(credentials::credential_checks(self, &context, &env));
         let reachable = match &context.domain {
             Some(domain) => {
-                let (found, reachable) = network::checks(self, domain, &env).await;
+                let (found, reachable) = network::checks(self, domain, &env, deadline).await;
                 checks.extend(found);
                 reachable
             }
@@ -177,7 +287,7 @@ impl Engine {
         };
         match &context.domain {
             Some(domain) if reachable => {
-                checks.extend(server::checks(self, domain, &context).await)
+                checks.extend(server::checks(self, domain, &context, deadline).await)
             }
             Some(_) => checks.push(Check::new(
                 "server",
@@ -187,7 +297,44 @@ impl Engine {
             )),
             None => {}
         }
-        checks.extend(channels::checks(self, &context, options, reachable).await);
+        checks.extend(channels::checks(self, &context, options, reachable, deadline).await);
         Report::of(checks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_hold_no_secret_and_no_line_break() {
+        assert_eq!(
+            safe_words("http://h/api/repo/t/abcdefghijkl/main and https://u:pw@m.example/x"),
+            "http://h/api/repo/t/abcd…/main and https://u@m.example/x"
+        );
+        assert_eq!(
+            safe_words("a\nNo problem found."),
+            "a\\u{a}No problem found."
+        );
+        assert!(!safe_words("x \u{202e}y").contains('\u{202e}'));
+    }
+
+    #[test]
+    fn channel_options_are_names_or_urls() {
+        let check = |c: &str| {
+            Options {
+                channels: vec![c.into()],
+            }
+            .check()
+            .is_ok()
+        };
+        assert!(check("main") && check("team/sub") && check("https://h/api/repo/x"));
+        assert!(
+            !check("")
+                && !check("../x")
+                && !check("main/../internal")
+                && !check("https://h/a/../b")
+        );
+        assert!(!check("/abs") && !check("a b"));
     }
 }

@@ -1,13 +1,13 @@
 //! The way to the server: the proxy conda would use (named without its password), the host's name, a TCP
 //! connection, and TLS — the chain, the expiry and the host name, a missing CA named with the fix, a certificate
-//! that changed since it was trusted refused. Each step within [`super::LIMIT`].
+//! that changed since it was trusted refused. Each step within [`super::LIMIT`] and the run's [`super::BUDGET`].
 
 use std::time::Instant;
 
 use crate::engine::Engine;
 use crate::engine::error::Error;
 
-use super::{Check, Group, LIMIT, Status};
+use super::{Check, Deadline, Group, Status};
 
 /// The proxy for a URL, as conda would choose it: `.condarc`'s `proxy_servers`, else the environment's, unless
 /// `NO_PROXY` (or `proxy_servers`' `no_proxy`) names the host.
@@ -85,6 +85,7 @@ pub(crate) async fn checks(
     engine: &Engine,
     domain: &str,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
+    deadline: Deadline,
 ) -> (Vec<Check>, bool) {
     let mut out = Vec::new();
     let Ok(url) = url::Url::parse(domain) else {
@@ -134,7 +135,7 @@ pub(crate) async fn checks(
             .is_ok();
     if !literal {
         let lookup = tokio::time::timeout(
-            LIMIT,
+            deadline.step(),
             tokio::net::lookup_host((target_host.as_str(), target_port)),
         )
         .await
@@ -162,25 +163,30 @@ pub(crate) async fn checks(
     }
     // a connection
     let started = Instant::now();
+    let limit = deadline.step();
     let connected = tokio::time::timeout(
-        LIMIT,
+        limit,
         tokio::net::TcpStream::connect((target_host.trim_matches(['[', ']']), target_port)),
     )
     .await;
     match connected {
-        Ok(Ok(_)) => out.push(Check::new(
-            "connect",
-            Group::Network,
-            Status::Ok,
-            format!(
-                "{target_host}:{target_port} answers ({} ms).",
-                started.elapsed().as_millis()
-            ),
-        )),
+        // the probe connection is closed at once (a server that handshakes one client at a time would wait on it)
+        Ok(Ok(stream)) => {
+            drop(stream);
+            out.push(Check::new(
+                "connect",
+                Group::Network,
+                Status::Ok,
+                format!(
+                    "{target_host}:{target_port} answers ({} ms).",
+                    started.elapsed().as_millis()
+                ),
+            ))
+        }
         failed => {
             let why = match failed {
                 Ok(Err(error)) => error.to_string(),
-                _ => format!("no answer within {} s", LIMIT.as_secs_f32()),
+                _ => format!("no answer within {:.1} s", limit.as_secs_f32()),
             };
             let check = match &proxy {
                 Some(p) => Check::new(
@@ -225,11 +231,17 @@ pub(crate) async fn checks(
         });
         return (out, true);
     }
-    let reachable = tls_check(engine, domain, &host, &mut out).await;
+    let reachable = tls_check(engine, domain, &host, &mut out, deadline).await;
     (out, reachable)
 }
 
-async fn tls_check(engine: &Engine, domain: &str, host: &str, out: &mut Vec<Check>) -> bool {
+async fn tls_check(
+    engine: &Engine,
+    domain: &str,
+    host: &str,
+    out: &mut Vec<Check>,
+    deadline: Deadline,
+) -> bool {
     let client = match engine.client(domain) {
         Ok(client) => client,
         Err(error) => {
@@ -242,11 +254,29 @@ async fn tls_check(engine: &Engine, domain: &str, host: &str, out: &mut Vec<Chec
             return false;
         }
     };
-    let answer = tokio::time::timeout(LIMIT * 2, client.system()).await;
-    let presented = tokio::time::timeout(LIMIT, engine.server_certificate(domain))
-        .await
-        .ok()
-        .and_then(|r| r.ok());
+    // the handshake alone (any certificate accepted, only to read it): does TLS complete at all?
+    let limit = deadline.step();
+    let presented = match tokio::time::timeout(limit, engine.server_certificate(domain)).await {
+        Ok(Ok(cert)) => Some(cert),
+        Ok(Err(error)) => {
+            tracing::debug!(error = %error, "doctor: the certificate could not be read");
+            None
+        }
+        Err(_) => {
+            out.push(
+                Check::new(
+                    "tls",
+                    Group::Network,
+                    Status::Fail,
+                    format!("The TLS handshake with {host} did not finish within {:.1} s.", limit.as_secs_f32()),
+                )
+                .fix("The server (or a proxy in front of it) is overloaded or not speaking TLS on this port."),
+            );
+            return false;
+        }
+    };
+    // then a request with the real trust: a certificate that cannot be verified fails in the handshake, at once
+    let answer = tokio::time::timeout(deadline.step(), client.system()).await;
     match answer {
         Ok(Err(Error::CertificateChanged {
             trusted, presented, ..
@@ -319,7 +349,8 @@ async fn tls_check(engine: &Engine, domain: &str, host: &str, out: &mut Vec<Chec
             );
             false
         }
-        Ok(Err(error @ (Error::Unreachable { .. } | Error::Timeout { .. }))) => {
+        // (a slow answer after a completed handshake is the server check's finding, not TLS's)
+        Ok(Err(error @ Error::Unreachable { .. })) => {
             out.push(Check::new(
                 "tls",
                 Group::Network,
@@ -328,17 +359,8 @@ async fn tls_check(engine: &Engine, domain: &str, host: &str, out: &mut Vec<Chec
             ));
             false
         }
-        Err(_) => {
-            out.push(Check::new(
-                "tls",
-                Group::Network,
-                Status::Fail,
-                format!("The TLS handshake with {host} did not finish in time."),
-            ));
-            false
-        }
-        // verified (or another answer: the server check says what it is)
-        Ok(_) => {
+        // verified (the request went past the handshake), or another answer: the server check says what it is
+        Err(_) | Ok(_) => {
             let pinned = engine.client_config(domain).ok().and_then(|c| c.pinned);
             let mut check = match (&presented, &pinned) {
                 (Some(cert), Some(_)) => Check::new(

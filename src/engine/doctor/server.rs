@@ -7,12 +7,17 @@ use crate::engine::error::Error;
 use crate::engine::session::jwt_expiry;
 
 use super::credentials::Context;
-use super::{Check, Group, LIMIT, Status, shown_token};
+use super::{Check, Deadline, Group, Status, shown_token};
 
 /// Days before its expiry from which a token is reported.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
-pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> Vec<Check> {
+pub(crate) async fn checks(
+    engine: &Engine,
+    domain: &str,
+    context: &Context,
+    deadline: Deadline,
+) -> Vec<Check> {
     let mut out = Vec::new();
     let client = match engine.client(domain) {
         Ok(client) => client,
@@ -26,7 +31,16 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
             return out;
         }
     };
-    match tokio::time::timeout(LIMIT, client.system()).await {
+    // /api/system and token-info at once: a slow server costs one time limit, not two
+    let limit = deadline.step();
+    let token = context.token.clone();
+    let (system, token_info) = tokio::join!(tokio::time::timeout(limit, client.system()), async {
+        match &token {
+            Some(token) => Some(tokio::time::timeout(limit, client.token_info(token)).await),
+            None => None,
+        }
+    });
+    match system {
         Ok(Ok(info)) => out.push(Check::new(
             "server",
             Group::Server,
@@ -35,12 +49,9 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
                 "{domain} is an Anaconda Server{} (status {}).",
                 info.version
                     .as_deref()
-                    .map(|v| format!(" {}", printable(v)))
+                    .map(|v| format!(" {v}"))
                     .unwrap_or_default(),
-                info.status
-                    .as_deref()
-                    .map(printable)
-                    .unwrap_or_else(|| "ok".into())
+                info.status.as_deref().unwrap_or("ok")
             ),
         )),
         Ok(Err(Error::InvalidDomain)) => out.push(
@@ -56,7 +67,7 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
             "server",
             Group::Server,
             Status::Fail,
-            error.to_string(),
+            words(&error),
         )),
         Err(_) => out.push(
             Check::new(
@@ -64,8 +75,8 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
                 Group::Server,
                 Status::Fail,
                 format!(
-                    "{domain} did not answer /api/system within {} s.",
-                    LIMIT.as_secs_f32()
+                    "{domain} did not answer /api/system within {:.1} s.",
+                    limit.as_secs_f32()
                 ),
             )
             .fix("The server is overloaded or down: try again later, or tell your administrator."),
@@ -76,7 +87,7 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
     };
     let shown = shown_token(token);
     let expiry_from_record = record.token_expires.clone();
-    match tokio::time::timeout(LIMIT, client.token_info(token)).await {
+    match token_info.expect("asked when there is a token") {
         Ok(Ok(info)) => {
             let expires = info.expires_at.clone().or(expiry_from_record);
             out.push(valid_token(&shown, expires.as_deref(), record.given_token));
@@ -90,14 +101,14 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
                     Status::Fail,
                     format!("The token ({shown}) expired on {date}: the server refuses it, so conda sees only public channels."),
                 )
-                .fix("Sign out and sign in again (conda-connect logout, then login)."),
+                .fix("Sign out and sign in again."),
                 (Some(date), true) => Check::new(
                     "token",
                     Group::Server,
                     Status::Fail,
                     format!("The token you were given ({shown}) expired on {date}: the server refuses it."),
                 )
-                .fix("Ask for a new token, then sign in with it (login --token-stdin)."),
+                .fix("Ask for a new token, then sign in with it."),
                 (None, false) => Check::new(
                     "token",
                     Group::Server,
@@ -114,22 +125,22 @@ pub(crate) async fn checks(engine: &Engine, domain: &str, context: &Context) -> 
                     Status::Fail,
                     format!("The server refuses the token you were given ({shown}): it was revoked or removed."),
                 )
-                .fix("Ask whoever gave it for a new one, then sign in with it (login --token-stdin)."),
+                .fix("Ask whoever gave it for a new one, then sign in with it."),
             });
         }
         Ok(Err(error)) => out.push(Check::new(
             "token",
             Group::Server,
             Status::Fail,
-            error.to_string(),
+            words(&error),
         )),
         Err(_) => out.push(Check::new(
             "token",
             Group::Server,
             Status::Fail,
             format!(
-                "The token check did not answer within {} s.",
-                LIMIT.as_secs_f32()
+                "The token check did not answer within {:.1} s.",
+                limit.as_secs_f32()
             ),
         )),
     }
@@ -239,7 +250,12 @@ fn date_passed(date: &str) -> bool {
     days_until(date).is_some_and(|days| days < 0)
 }
 
-/// A server's value in a sentence: control and invisible characters escaped.
-fn printable(text: &str) -> String {
-    crate::engine::server_values::printable(text).into_owned()
+/// An error in doctor's words: doctor writes no log, so it never points at one.
+fn words(error: &Error) -> String {
+    match error {
+        Error::Malformed { what } => {
+            format!("The server's answer to {what} is not what an Anaconda Server sends.")
+        }
+        other => other.to_string(),
+    }
 }

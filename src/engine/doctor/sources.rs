@@ -28,6 +28,8 @@ pub struct Source {
     pub tokens_in_urls: Vec<String>,
     /// The file could not be read as YAML (conda would fail on it).
     pub unreadable: bool,
+    /// It is there but not a regular file (a FIFO, a device, a dangling link): conda skips it.
+    pub not_a_file: bool,
 }
 
 /// What conda ends up with, and who supplied it.
@@ -135,7 +137,14 @@ fn has_yaml_extension(path: &Path) -> bool {
 /// Every source that exists, in order (the `CONDA_*` variables last).
 pub fn sources(home: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<Source> {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for entry in search_path(home, env) {
+        // there, but neither a folder nor a regular file: conda passes over it; doctor says so
+        let there = std::fs::symlink_metadata(&entry).is_ok();
+        if there && !entry.is_dir() && !entry.is_file() {
+            skipped.push(entry);
+            continue;
+        }
         if entry.is_dir() {
             let mut inside: Vec<PathBuf> = std::fs::read_dir(&entry)
                 .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -148,6 +157,10 @@ pub fn sources(home: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<Source>
         }
     }
     let mut out: Vec<Source> = files.iter().map(|f| read_source(f)).collect();
+    out.extend(skipped.iter().map(|path| Source {
+        not_a_file: true,
+        ..empty_source(path)
+    }));
     let list = |name: &str| {
         env(name).filter(|v| !v.is_empty()).map(|v| {
             v.split(',')
@@ -165,6 +178,7 @@ pub fn sources(home: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<Source>
         final_keys: Vec::new(),
         auth_handlers: Vec::new(),
         tokens_in_urls: Vec::new(),
+        not_a_file: false,
         no_anaconda_token: env("CONDA_ADD_ANACONDA_TOKEN").is_some_and(|v| {
             matches!(
                 v.to_ascii_lowercase().as_str(),
@@ -183,11 +197,12 @@ pub fn sources(home: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<Source>
     out
 }
 
-fn read_source(path: &Path) -> Source {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut source = Source {
-        name,
+/// The largest configuration file read (conda's own are a few KB).
+const MAX_CONDARC: u64 = 4 * 1024 * 1024;
+
+fn empty_source(path: &Path) -> Source {
+    Source {
+        name: path.display().to_string(),
         channel_alias: None,
         channels: None,
         default_channels: None,
@@ -197,6 +212,23 @@ fn read_source(path: &Path) -> Source {
         no_anaconda_token: false,
         tokens_in_urls: Vec::new(),
         unreadable: false,
+        not_a_file: false,
+    }
+}
+
+fn read_source(path: &Path) -> Source {
+    let mut source = empty_source(path);
+    let too_large = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_CONDARC);
+    let text = if too_large {
+        None
+    } else {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    };
+    let Some(text) = text else {
+        source.unreadable = true;
+        return source;
     };
     let Ok(map) = condarc::parse_strict(&text) else {
         source.unreadable = true;
@@ -278,12 +310,13 @@ pub fn effective(sources: &[Source]) -> Effective {
     }
     let merge = |key: &str, pick: &dyn Fn(&Source) -> Option<&Vec<String>>| {
         let mut values = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut from = Vec::new();
         for source in upto(key).iter().rev() {
             if let Some(list) = pick(source) {
                 from.push(source.name.clone());
                 for item in list {
-                    if !values.contains(item) {
+                    if seen.insert(item.as_str()) {
                         values.push(item.clone());
                     }
                 }
