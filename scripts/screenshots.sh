@@ -2,7 +2,10 @@
 # Walk the whole flow of `conda-connect demo` in a real window under Xvfb and write a PNG of every screen to OUT
 # (default: screenshots/): first with the pointer for the header buttons (dialogs by their default buttons), then a
 # keyboard-only sign-in (Tab, typing, Space, Enter, Esc, Ctrl+L — no pointer at all). Checks that no PNG is blank,
-# that the window's WM_CLASS matches the desktop file, and that the demo's files are what each step should leave.
+# that the screens that must show something show it (the focus ring after a keyboard walk down the channel table,
+# the error and the unsaved-changes question together, the kept package list after a failed Update Index, the
+# token's not-copied question, a notice at the minimum size — by their colours), that the window's WM_CLASS matches
+# the desktop file, and that the demo's files are what each step should leave.
 # Needs: Xvfb, xdotool, ImageMagick (apt-get install xvfb xauth xdotool imagemagick). BIN defaults to the debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +60,25 @@ shot() {  # shot NAME: screenshot the window, check it is not blank
   [ "$colors" -gt 20 ] || { echo "screenshots: $file looks blank ($colors colours)"; exit 1; }
   echo "$file ($colors colours)"
 }
+# expect NAME COLOUR MIN [GEOMETRY]: the last screenshot holds at least MIN pixels of COLOUR (within GEOMETRY,
+# WxH+X+Y) — the design tokens' colours: what the screen must show is there
+last() { printf '%s/%02d-%s.png' "$OUT" "$n" "$1"; }
+expect() {
+  local file count; file=$(last "$1")
+  count=$("$CONVERT" "$file" ${4:+-crop "$4" +repage} -fuzz 3% -fill black +opaque "$2" -fill white -opaque "$2" \
+    -format '%[fx:round(mean*w*h)]' info:)
+  [ "$count" -ge "$3" ] || { echo "screenshots: $file shows $count pixels of $2, expected at least $3 ($5)"; exit 1; }
+  echo "  $1: $count pixels of $2 ($5)"
+}
+FOCUS='#1a73e8'; ERROR_TEXT='#b3261e'; WARNING_TEXT='#553700'; DANGER_BG='#fde8e6'; SUCCESS_BG='#e3f4e8'
+# expect_no_ring NAME GEOMETRY WHY: no bluish pixel (the focus ring, even faded into the background) in GEOMETRY
+expect_no_ring() {
+  local file count; file=$(last "$1")
+  count=$("$CONVERT" "$file" -crop "$2" +repage -fx '(b-r)>0.12' -format '%[fx:round(mean*w*h)]' info:)
+  [ "$count" -eq 0 ] || { echo "screenshots: $file shows $count bluish pixels in $2 ($3)"; exit 1; }
+  echo "  $1: no ring pixel in $2 ($3)"
+}
+emu_fault() { curl -fsS -X "$1" "http://127.0.0.1:$PORT/__emulator/faults" ${2:+-H 'content-type: application/json' -d "$2"} >/dev/null; }
 # move first: a click without pointer motion leaves the app's idea of the cursor stale (xdotool artefact)
 click() { xdotool mousemove --window "$WID" 5 690; sleep 0.1; xdotool mousemove --window "$WID" "$1" "$2" click 1; }
 key() { xdotool key "$@"; }
@@ -85,6 +107,7 @@ key Return;                       shot add-channels-needs-a-default 0.6
 typ main; sleep 0.4;              shot add-channels-filtered 0.3
 # keyboard in the table: filter → four sortable headings → the first row's default_channels box; Space ticks it
 key Tab Tab Tab Tab Tab;          shot add-channels-focus-ring 0.3
+expect add-channels-focus-ring "$FOCUS" 40 "" "a focus ring"
 key space; sleep 0.2
 key Return;                       shot signed-in-with-index 2.5
 expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "default_channels"
@@ -95,14 +118,41 @@ typ internal; sleep 0.3; key Tab Tab Tab Tab Tab Tab; key space
                                   shot channels-ticked 0.4
 key Return;                       shot channels-applied 2.5
 expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "internal"
+# the keyboard only, down the channel table: the focused box is scrolled into view (its ring is on screen)
+key ctrl+l; sleep 1.2
+for _ in $(seq 36); do key Tab; done
+                                  shot keyboard-channels-focus-scrolled 0.4
+expect keyboard-channels-focus-scrolled "$FOCUS" 40 "" "the focus ring, in view"
+# the headings were focused on the way down: no arc of their rings is left at the table's top edge
+expect_no_ring keyboard-channels-focus-scrolled "800x8+116+211" "no leftover ring arcs"
+key Escape; sleep 0.4
+# a failed Update Index after a good one: the last good list stays, with its time
+emu_fault POST '{"path_prefix":"/api/repo/","kind":"drop"}'
+key F5;                           shot update-index-failed-kept 2
+expect update-index-failed-kept "$WARNING_TEXT" 30 "" "the kept list's time"
+expect update-index-failed-kept "$DANGER_BG" 2000 "" "the offline banner"
+emu_fault DELETE
+key F5; sleep 2
 click $TOKENS_X $HEADER_Y;        shot tokens 1
-key shift+Tab; key space;         sleep 0.5
+key space;                        sleep 0.5
 typ ci-pipeline;                  shot new-token 0.4
 key Return;                       shot token-created 1.2
+# leaving without a copy asks first; Esc goes back to the token, which is then copied (Tab to Copy, Space)
+key Escape;                       shot token-not-copied 0.4
+expect token-not-copied "$WARNING_TEXT" 30 "" "the not-copied question"
+key Escape; sleep 0.3; key Tab; key space; sleep 0.3
 key Escape; sleep 0.3; key Escape; sleep 0.3
 key ctrl+d;                       shot diagnose 1.2
 key Escape; sleep 0.3
 click $PREFS_X $HEADER_Y;         shot preferences
+# Esc with an error shown (the focus opens in the first field that can be edited: the certificate path): the
+# unsaved-changes question comes beside the buttons, the error stays
+typ /nowhere/ca.pem; key Return; sleep 0.4; key Escape
+                                  shot preferences-esc-with-error 0.4
+expect preferences-esc-with-error "$ERROR_TEXT" 30 "" "the error"
+expect preferences-esc-with-error "$WARNING_TEXT" 30 "" "the unsaved-changes question"
+key Escape; sleep 0.4
+click $PREFS_X $HEADER_Y; sleep 0.8
 # the dark theme: tick Dark, Apply, and look at the main window and the Channels screen in it
 click "${DARK_X:-371}" "${DARK_Y:-488}"; sleep 0.2; key Return; shot dark-main 1
 mean=$("$CONVERT" "$OUT/$(printf %02d $n)-dark-main.png" -colorspace Gray -format '%[fx:mean]' info:)
@@ -112,12 +162,19 @@ key Escape; sleep 0.3
 key ctrl+d;                       shot dark-diagnose 1.2
 key Escape; sleep 0.3
 click $PREFS_X $HEADER_Y; sleep 0.5; click "${LIGHT_X:-292}" "${LIGHT_Y:-488}"; sleep 0.2; key Return; sleep 0.5
+# the smallest window, with a notice (Channels → Apply leaves one): nothing squeezed, the notice in its corner
+xdotool windowsize --sync "$WID" 900 620 2>/dev/null || xdotool windowsize "$WID" 900 620; sleep 0.5
+key ctrl+l; sleep 1.2; key Return
+                                  shot minimum-size-with-notice 2
+expect minimum-size-with-notice "$SUCCESS_BG" 2000 "900x620+0+0" "the notice"
+xdotool windowsize --sync "$WID" 1040 700 2>/dev/null || xdotool windowsize "$WID" 1040 700; sleep 0.5
 click $CONNECT_X $HEADER_Y; sleep 0.4; key Return; shot sign-out
 key Return;                       shot signed-out 2.5
 [ ! -e "$CONDA_CONNECT_DEMO_HOME/.condarc" ] || { echo "screenshots: ~/.condarc should be gone after sign-out"; exit 1; }
 
-# ---- the keyboard-only path: no pointer at all
-key Tab Tab;                      shot keyboard-focus-on-connect 0.4
+# ---- the keyboard-only path: no pointer at all (the focus came back to Connect when the sign-out closed)
+                                  shot keyboard-focus-on-connect 0.4
+expect keyboard-focus-on-connect "$FOCUS" 40 "" "the focus ring on Connect"
 key Return; sleep 0.5; key Return; sleep 1.2
 typ alice; key Tab; typ alice-password; key Return
                                   shot keyboard-add-channels-remembered 2

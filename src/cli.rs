@@ -156,7 +156,7 @@ pub struct LoginArgs {
     /// Refused: see --password-stdin.
     #[arg(long, hide = true, value_parser = SecretInArgv)]
     password: Option<String>,
-    /// Sign in through the organisation's identity provider (single sign-on) in the system browser.
+    /// Sign in through the organization's identity provider (single sign-on) in the system browser.
     #[arg(long)]
     sso: bool,
     /// With --sso: do not open the browser, only print the address to open.
@@ -465,7 +465,10 @@ fn exit_code(result: Result<()>) -> i32 {
                 Error::CertificateChanged { .. } => eprintln!(
                     "conda-connect: {error} (conda-connect set-domain URL --trust-server)"
                 ),
-                _ => eprintln!("conda-connect: {error}"),
+                _ => eprintln!(
+                    "conda-connect: {}",
+                    crate::engine::sso::messages::for_command_line(&error.to_string())
+                ),
             }
             1
         }

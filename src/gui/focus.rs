@@ -134,6 +134,22 @@ pub fn ring_with_id<'a, M: Clone + 'a>(
         on_activate,
         enter: true,
         id,
+        inset: false,
+    })
+}
+
+/// [`ring`] drawn inside the control's own bounds (a table's heading: a ring around it would reach past the
+/// area the renderer repaints when the table scrolls, and leave arcs behind).
+pub fn ring_inset<'a, M: Clone + 'a>(
+    content: impl Into<Element<'a, M>>,
+    on_activate: Option<M>,
+) -> Element<'a, M> {
+    Element::new(Ring {
+        content: content.into(),
+        on_activate,
+        enter: true,
+        id: None,
+        inset: true,
     })
 }
 
@@ -152,6 +168,7 @@ pub fn toggle_ring<'a, M: Clone + 'a>(
         on_activate,
         enter: false,
         id: None,
+        inset: false,
     })
 }
 
@@ -161,6 +178,8 @@ struct Ring<'a, M> {
     /// Enter activates too (buttons), not only Space (toggles).
     enter: bool,
     id: Option<Id>,
+    /// The ring inside the bounds rather than around them.
+    inset: bool,
 }
 
 #[derive(Debug, Default)]
@@ -213,14 +232,15 @@ impl<M: Clone> Widget<M, Theme, Renderer> for Ring<'_, M> {
         if self.on_activate.is_some() && tree.state.downcast_ref::<RingState>().focused {
             use iced::advanced::Renderer as _;
             let bounds = layout.bounds();
+            // a 2 px ring with a 2 px gap: visible on any button colour (inset: on the control's edge)
+            let grow = if self.inset { 0.0 } else { 4.0 };
             renderer.fill_quad(
                 Quad {
-                    // a 2 px ring with a 2 px gap: visible on any button colour
                     bounds: Rectangle {
-                        x: bounds.x - 4.0,
-                        y: bounds.y - 4.0,
-                        width: bounds.width + 8.0,
-                        height: bounds.height + 8.0,
+                        x: bounds.x - grow,
+                        y: bounds.y - grow,
+                        width: bounds.width + 2.0 * grow,
+                        height: bounds.height + 2.0 * grow,
                     },
                     border: Border {
                         color: style::tokens(theme).focus,

@@ -79,13 +79,30 @@ pub enum Scope {
     SignedOut,
 }
 
-/// A message in the main window that belongs to a state and leaves with it (or when dismissed).
+/// A message in the main window that belongs to a state and leaves with it (or when dismissed). Notices stack in
+/// a fixed corner over the window, so nothing moves when one comes or goes; a success leaves by itself after
+/// [`NOTICE_LIFETIME`], a problem stays until it is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub text: String,
     pub tone: Tone,
     pub scope: Scope,
+    pub shown_at: std::time::Instant,
 }
+
+impl Notice {
+    /// It leaves by itself (a success or a piece of information, not a problem).
+    pub fn expires(&self) -> bool {
+        matches!(self.tone, Tone::Success | Tone::Info)
+    }
+}
+
+/// How long a success notice stays.
+pub const NOTICE_LIFETIME: Duration = Duration::from_secs(8);
+/// The width of the notices' corner.
+const NOTICE_WIDTH: f32 = 460.0;
+/// At most this many notices at once (the oldest leaves first).
+const MAX_NOTICES: usize = 3;
 
 /// The ids of the controls that open dialogs: the focus returns to them when the dialog closes.
 pub mod ids {
@@ -225,17 +242,25 @@ pub enum Message {
     Stamped(u64),
     /// After a failed Update Index: each failed channel directory and why.
     IndexDiagnosed(Vec<Failure>),
-    /// Sign out, then start the sign-in again (the token was refused).
+    /// Sign out (nothing to revoke), then open the sign-in: the token was refused.
     SignInAgain,
+    SignedOutToSignIn(Result<crate::engine::session::LogoutOutcome, Error>),
     /// The certificate changed: Set Domain for the current server, which shows it and asks again.
     ReviewCertificate,
     DismissBanner,
-    DismissNotice,
+    /// Close the notice at this position.
+    DismissNotice(usize),
+    /// Success notices older than [`NOTICE_LIFETIME`] leave.
+    ExpireNotices,
     Escape,
     /// Enter outside a text field: the open dialog's default button.
     Enter,
     UpdateIndex,
     FocusSearch,
+    /// Ctrl+Q (or Ctrl+W with no dialog open): close the window. Work in flight is journaled, so nothing is lost.
+    Quit,
+    /// The window was resized: below the minimum it is made the minimum again (and scrolls meanwhile).
+    Resized(iced::window::Id, iced::Size),
 }
 
 pub struct App {
@@ -246,7 +271,7 @@ pub struct App {
     pub home: home::State,
     pub dialog: Option<Dialog>,
     pub health: Health,
-    pub notice: Option<Notice>,
+    pub notices: Vec<Notice>,
     pub index_problem: Option<IndexProblem>,
     pub settings: AppSettings,
     /// The sign-in token expires soon (or has): the main window offers renewal.
@@ -259,6 +284,12 @@ pub struct App {
     stamp: Option<u64>,
     /// The control that opened the dialog: it gets the focus back when the dialog closes.
     return_focus: Option<iced::advanced::widget::Id>,
+    /// *Sign in again* is signing out first.
+    signing_in_again: bool,
+    /// The control the focus went back to when a dialog closed: focused again after the next status load.
+    refocus_after_status: Option<iced::advanced::widget::Id>,
+    /// The window's size, as last reported.
+    pub window_size: iced::Size,
 }
 
 /// How the app starts.
@@ -285,7 +316,7 @@ impl App {
             home: home::State::default(),
             dialog: None,
             health: Health::Unknown,
-            notice: None,
+            notices: Vec::new(),
             index_problem: None,
             settings,
             sign_in_expiry: None,
@@ -293,6 +324,9 @@ impl App {
             sign_in_after_sign_out: false,
             stamp: None,
             return_focus: None,
+            signing_in_again: false,
+            refocus_after_status: None,
+            window_size: DEFAULT_SIZE,
         };
         let engine = app.engine.clone();
         let boot = Task::perform(
@@ -307,11 +341,16 @@ impl App {
         (app, boot)
     }
 
+    /// "conda-connect — signed in to <host>" while signed in.
     pub fn title(&self) -> String {
         match &self.status {
             Some(status) if status.logged_in => format!(
-                "{APP_NAME} — connected to {}",
-                status.domain.as_deref().unwrap_or("Anaconda Server")
+                "{APP_NAME} — signed in to {}",
+                status
+                    .domain
+                    .as_deref()
+                    .map(crate::engine::domain::netloc)
+                    .unwrap_or_else(|| "Anaconda Server".into())
             ),
             _ => APP_NAME.to_string(),
         }
@@ -354,11 +393,17 @@ impl App {
     }
 
     fn set_notice(&mut self, text: impl Into<String>, tone: Tone, scope: Scope) {
-        self.notice = Some(Notice {
-            text: text.into(),
+        let text = text.into();
+        self.notices.retain(|n| n.text != text);
+        self.notices.push(Notice {
+            text,
             tone,
             scope,
+            shown_at: std::time::Instant::now(),
         });
+        if self.notices.len() > MAX_NOTICES {
+            self.notices.remove(0);
+        }
     }
 
     /// Connect → Sign In: Set Domain first when no domain is stored, else Login (the ini is read in a task).
@@ -368,6 +413,22 @@ impl App {
             async move { engine.preferences().ok().and_then(|p| p.domain) },
             Message::SignInDomain,
         )
+    }
+
+    /// After a sign-out: its summary, the signed-out state, Update Index (as Navigator), and the sign-in when that
+    /// was asked for.
+    fn signed_out(&mut self, outcome: crate::engine::session::LogoutOutcome) -> Task<Message> {
+        self.set_notice(sign_out::summary(&outcome), Tone::Success, Scope::SignedOut);
+        self.health = Health::Unknown;
+        self.sign_in_expiry = None;
+        self.index_problem = None;
+        // as Navigator: Update Index after sign-out — unless nothing is configured any more
+        self.index_after_status = true;
+        let mut tasks = vec![self.refresh_status()];
+        if std::mem::take(&mut self.sign_in_after_sign_out) {
+            tasks.push(self.start_sign_in());
+        }
+        Task::batch(tasks)
     }
 
     fn start_sign_out(&mut self) -> Task<Message> {
@@ -409,7 +470,11 @@ impl App {
         let focus = match after {
             Some(_) => focus::initial(),
             None => match self.return_focus.take() {
-                Some(id) => focus::focus_on(id),
+                Some(id) => {
+                    // the header may change with the status that follows (a sign-out removes buttons): once more then
+                    self.refocus_after_status = Some(id.clone());
+                    focus::focus_on(id)
+                }
                 None => Task::none(),
             },
         };
@@ -419,6 +484,7 @@ impl App {
     fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::StatusLoaded(Ok(status)) => {
+                let was_signed_in = self.signed_in();
                 self.stamp = Some(self.engine.state_stamp());
                 let own_session = status.source == Some(LoginSource::CondaConnect);
                 self.status = Some(status);
@@ -429,9 +495,7 @@ impl App {
                 } else {
                     Scope::SignedOut
                 };
-                if self.notice.as_ref().is_some_and(|n| n.scope != scope) {
-                    self.notice = None;
-                }
+                self.notices.retain(|n| n.scope == scope);
                 let mut tasks = Vec::new();
                 if std::mem::take(&mut self.index_after_status) {
                     let configured = self
@@ -444,7 +508,7 @@ impl App {
                         // an air-gapped site must not see conda's public defaults fetched (and failing)
                         self.home = home::State::default();
                         self.index_problem = None;
-                        let text = match self.notice.take() {
+                        let text = match self.notices.pop() {
                             Some(notice) => format!("{} {CONDA_DEFAULTS}", notice.text),
                             None => CONDA_DEFAULTS.to_string(),
                         };
@@ -454,11 +518,16 @@ impl App {
                 if !self.signed_in() {
                     self.health = Health::Unknown;
                     self.sign_in_expiry = None;
-                    self.index_problem = None;
+                    // the server's problems leave with the sign-in (a signed-out Update Index keeps its own)
+                    if was_signed_in {
+                        self.index_problem = None;
+                    }
                     // a private server's package names are not shown once signed out
                     if self.home.report.is_some() && !self.home.running {
                         self.home.packages.clear();
                         self.home.report = None;
+                        self.home.report_time = None;
+                        self.home.kept_older = false;
                     }
                 } else {
                     if self.health == Health::Unknown {
@@ -476,6 +545,11 @@ impl App {
                             Message::SignInExpiry,
                         ));
                     }
+                }
+                if let Some(id) = self.refocus_after_status.take()
+                    && self.dialog.is_none()
+                {
+                    tasks.push(focus::focus_on(id));
                 }
                 Task::batch(tasks)
             }
@@ -708,14 +782,30 @@ impl App {
                 self.run_index()
             }
             Message::FocusSearch => iced::widget::operation::focus(home::SEARCH_ID),
+            Message::Quit => iced::exit(),
+            Message::Resized(id, size) => {
+                self.window_size = size;
+                if size.width < MIN_SIZE.width || size.height < MIN_SIZE.height {
+                    iced::window::resize(id, size.max(MIN_SIZE))
+                } else {
+                    Task::none()
+                }
+            }
             Message::DismissBanner => {
                 if self.health == Health::Restored {
                     self.health = Health::Healthy;
                 }
                 Task::none()
             }
-            Message::DismissNotice => {
-                self.notice = None;
+            Message::DismissNotice(index) => {
+                if index < self.notices.len() {
+                    self.notices.remove(index);
+                }
+                Task::none()
+            }
+            Message::ExpireNotices => {
+                self.notices
+                    .retain(|n| !n.expires() || n.shown_at.elapsed() < NOTICE_LIFETIME);
                 Task::none()
             }
             Message::HealthTick => {
@@ -751,15 +841,37 @@ impl App {
                 }
                 Task::none()
             }
+            // the token was refused: sign out at once (nothing to revoke) and open the sign-in
             Message::SignInAgain => {
-                self.sign_in_after_sign_out = true;
-                self.start_sign_out()
+                if self.dialog.is_some() || self.signing_in_again {
+                    return Task::none();
+                }
+                self.signing_in_again = true;
+                let engine = self.engine.clone();
+                Task::perform(
+                    async move { engine.logout_refused_token().await },
+                    Message::SignedOutToSignIn,
+                )
+            }
+            Message::SignedOutToSignIn(result) => {
+                self.signing_in_again = false;
+                match result {
+                    Ok(outcome) => {
+                        self.sign_in_after_sign_out = true;
+                        self.signed_out(outcome)
+                    }
+                    Err(error) => {
+                        self.set_notice(error.to_string(), Tone::Danger, Scope::SignedIn);
+                        Task::none()
+                    }
+                }
             }
             Message::Home(message) => {
                 // a finished Update Index with failures: find out why, to say so with the fix
                 let failed = match &message {
+                    // signed in or not: conda's public defaults unreachable get the same banner as the server
                     home::Message::Finished(Ok(report))
-                        if self.signed_in() && report.channels.iter().any(|c| c.failed()) =>
+                        if report.channels.iter().any(|c| c.failed()) =>
                     {
                         Some(report.channels.clone())
                     }
@@ -826,8 +938,8 @@ impl App {
                     }
                     login::Action::Done(outcome) => {
                         self.health = Health::Healthy;
-                        // the signed-out notice leaves with the signed-out state
-                        self.notice = None;
+                        // the signed-out notices leave with the signed-out state
+                        self.notices.clear();
                         self.index_problem = None;
                         let engine = self.engine.clone();
                         let remembered = outcome.remembered.clone();
@@ -946,21 +1058,7 @@ impl App {
                     }
                     sign_out::Action::Done(outcome) => {
                         self.dialog = None;
-                        self.set_notice(
-                            sign_out::summary(&outcome),
-                            Tone::Success,
-                            Scope::SignedOut,
-                        );
-                        self.health = Health::Unknown;
-                        self.sign_in_expiry = None;
-                        self.index_problem = None;
-                        // as Navigator: Update Index after sign-out — unless nothing is configured any more
-                        self.index_after_status = true;
-                        let mut tasks = vec![self.refresh_status()];
-                        if std::mem::take(&mut self.sign_in_after_sign_out) {
-                            tasks.push(self.start_sign_in());
-                        }
-                        Task::batch(tasks)
+                        self.signed_out(outcome)
                     }
                 }
             }
@@ -971,19 +1069,22 @@ impl App {
         // the command line may sign in or out while the window is open: look every few seconds and on focus
         let changes = Subscription::batch([
             iced::time::every(CHANGE_INTERVAL).map(|_| Message::CheckForChanges),
-            iced::event::listen_with(|event, _, _| match event {
+            iced::event::listen_with(|event, _, id| match event {
                 iced::Event::Window(iced::window::Event::Focused) => Some(Message::CheckForChanges),
+                iced::Event::Window(iced::window::Event::Resized(size)) => {
+                    Some(Message::Resized(id, size))
+                }
                 _ => None,
             }),
         ]);
+        let mut all = vec![changes];
         if self.signed_in() {
-            Subscription::batch([
-                changes,
-                iced::time::every(HEALTH_INTERVAL).map(|_| Message::HealthTick),
-            ])
-        } else {
-            changes
+            all.push(iced::time::every(HEALTH_INTERVAL).map(|_| Message::HealthTick));
         }
+        if self.notices.iter().any(Notice::expires) {
+            all.push(iced::time::every(Duration::from_secs(1)).map(|_| Message::ExpireNotices));
+        }
+        Subscription::batch(all)
     }
 
     /// The header's keyboard shortcuts (when no dialog is open), and Enter for the open dialog.
@@ -993,6 +1094,15 @@ impl App {
         key: &keyboard::Key,
         modifiers: keyboard::Modifiers,
     ) -> Option<Message> {
+        // Ctrl+Q quits from anywhere; Ctrl+W closes the top dialog (as Esc does), or the window
+        if modifiers.command() {
+            match key.as_ref() {
+                keyboard::Key::Character("q") => return Some(Message::Quit),
+                keyboard::Key::Character("w") if dialog_open => return Some(Message::Escape),
+                keyboard::Key::Character("w") => return Some(Message::Quit),
+                _ => {}
+            }
+        }
         if dialog_open {
             return match key {
                 keyboard::Key::Named(key::Named::Enter) if modifiers.is_empty() => {
@@ -1202,17 +1312,32 @@ impl App {
                 )],
             ));
         }
-        if let Some(notice) = &self.notice {
-            out.push(style::banner(
-                notice.tone,
-                notice.text.as_str(),
-                vec![style::secondary("Close", Some(Message::DismissNotice))],
-            ));
-        }
         if let Some(error) = &self.status_error {
             out.push(style::banner(Tone::Danger, error.as_str(), vec![]));
         }
         out
+    }
+
+    /// The notices, stacked in the bottom right corner over the window (newest last).
+    fn notice_stack(&self) -> Element<'_, Message> {
+        let toasts = self.notices.iter().enumerate().map(|(index, notice)| {
+            style::toast(
+                notice.tone,
+                notice.text.as_str(),
+                style::secondary("Close", Some(Message::DismissNotice(index))),
+            )
+        });
+        container(
+            iced::widget::column(toasts)
+                .spacing(style::space_scale::S)
+                .width(Length::Fixed(NOTICE_WIDTH)),
+        )
+        .padding(style::space_scale::L)
+        .width(Length::Fill)
+        .height(Length::Fill)
+        .align_right(Length::Fill)
+        .align_bottom(Length::Fill)
+        .into()
     }
 
     pub fn view(&self) -> Element<'_, Message> {
@@ -1224,18 +1349,41 @@ impl App {
             page = page.push(b);
         }
         page = page.push(self.home.view(self.status.as_ref()).map(Message::Home));
-        let base = container(page)
+        let page = container(page)
             .padding(style::space_scale::L)
             .width(Length::Fill)
             .height(Length::Fill)
             .style(style::page);
+        let base: Element<'_, Message> = if self.notices.is_empty() {
+            page.into()
+        } else {
+            iced::widget::stack![page, self.notice_stack()].into()
+        };
         let signed_in = self.signed_in();
         let (content, escape): (Element<'_, Message>, Option<Message>) = match &self.dialog {
-            None => (base.into(), None),
+            None => (base, None),
             Some(domain) => (
                 style::modal(base, domain.view(self.status.as_ref())),
                 Some(Message::Escape),
             ),
+        };
+        // smaller than the layout is made for (a window manager that ignores the minimum size): it scrolls, and
+        // nothing is squeezed out of sight
+        let content = if self.window_size.width < MIN_SIZE.width
+            || self.window_size.height < MIN_SIZE.height
+        {
+            iced::widget::scrollable(
+                container(content)
+                    .width(Length::Fixed(MIN_SIZE.width))
+                    .height(Length::Fixed(MIN_SIZE.height)),
+            )
+            .direction(iced::widget::scrollable::Direction::Both {
+                vertical: iced::widget::scrollable::Scrollbar::default(),
+                horizontal: iced::widget::scrollable::Scrollbar::default(),
+            })
+            .into()
+        } else {
+            content
         };
         let dialog_open = self.dialog.is_some();
         focus::scope(content, escape, move |key, modifiers| {

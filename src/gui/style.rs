@@ -30,6 +30,21 @@ pub mod type_scale {
 use space_scale as sp;
 use type_scale as ty;
 
+/// The height of every button and text field of a form (their baselines line up side by side).
+pub const CONTROL_HEIGHT: f32 = 36.0;
+/// The height of the small buttons (rows of tables, presets).
+pub const SMALL_CONTROL_HEIGHT: f32 = 28.0;
+
+/// A text field at [`CONTROL_HEIGHT`]: body-size text on a fixed line height, with the standard padding.
+pub fn input<'a, M: Clone + 'a>(placeholder: &str, value: &str) -> iced::widget::TextInput<'a, M> {
+    iced::widget::text_input(placeholder, value)
+        .size(ty::BODY)
+        .line_height(text::LineHeight::Absolute(iced::Pixels(
+            CONTROL_HEIGHT - 2.0 * sp::S,
+        )))
+        .padding(sp::S)
+}
+
 pub const BOLD: Font = Font {
     weight: font::Weight::Bold,
     ..Font::with_name("DejaVu Sans")
@@ -73,6 +88,9 @@ pub struct Tokens {
     pub warning_text: Color,
     pub danger_bg: Color,
     pub danger_text: Color,
+    /// Every disabled button, whatever its kind: flat, grey and quieter than any enabled one.
+    pub disabled_bg: Color,
+    pub disabled_text: Color,
 }
 
 pub const LIGHT: Tokens = Tokens {
@@ -102,6 +120,8 @@ pub const LIGHT: Tokens = Tokens {
     warning_text: color!(0x553700),
     danger_bg: color!(0xfde8e6),
     danger_text: color!(0x7a1c16),
+    disabled_bg: color!(0xeef1f4),
+    disabled_text: color!(0x7d8690),
 };
 
 pub const DARK: Tokens = Tokens {
@@ -131,6 +151,8 @@ pub const DARK: Tokens = Tokens {
     warning_text: color!(0xfbe3ad),
     danger_bg: color!(0x3f1917),
     danger_text: color!(0xf9cdc9),
+    disabled_bg: color!(0x24292f),
+    disabled_text: color!(0x7b848e),
 };
 
 pub fn tokens(theme: &Theme) -> &'static Tokens {
@@ -304,6 +326,15 @@ pub fn banner<'a, M: Clone + 'a>(
         .into()
 }
 
+/// A notice over the window: the banner's look, with a shadow-free border so it reads as lying on top.
+pub fn toast<'a, M: Clone + 'a>(
+    tone: Tone,
+    message: impl text::IntoFragment<'a>,
+    close: Element<'a, M>,
+) -> Element<'a, M> {
+    banner(tone, message, vec![close])
+}
+
 // ------------------------------------------------------------------------------------------------ icons
 
 /// The icon font (a subset of Lucide; see `assets/fonts/README.md`).
@@ -435,12 +466,28 @@ pub fn message_slot<'a, M: 'a>(
         (None, Some(busy_text)) => muted(busy_text),
         (None, None) => space::vertical().height(0).into(),
     };
-    container(content)
+    // a message longer than the slot scrolls inside it: it never runs under the buttons
+    container(iced::widget::scrollable(content).width(Length::Fill))
         .height(Length::Fixed(MESSAGE_SLOT_HEIGHT))
         .width(Length::Fill)
         .align_y(iced::Top)
         .into()
 }
+
+/// A vertical scrollbar drawn over the content's reserved right margin ([`SCROLLBAR_ROOM`]), so that columns keep
+/// their width whether the bar is there or not.
+pub fn overlay_scrollbar() -> iced::widget::scrollable::Direction {
+    use iced::widget::scrollable::{Direction, Scrollbar};
+    Direction::Vertical(
+        Scrollbar::new()
+            .width(SCROLLBAR_WIDTH)
+            .scroller_width(SCROLLBAR_WIDTH),
+    )
+}
+
+pub const SCROLLBAR_WIDTH: f32 = 8.0;
+/// The right margin a table keeps for [`overlay_scrollbar`].
+pub const SCROLLBAR_ROOM: f32 = SCROLLBAR_WIDTH + 4.0;
 
 /// Room for two lines of body text.
 pub const MESSAGE_SLOT_HEIGHT: f32 = 40.0;
@@ -452,14 +499,9 @@ fn filled(bg: Color, hover: Color, fg: Color, status: button::Status) -> button:
         button::Status::Hovered | button::Status::Pressed => hover,
         _ => bg,
     };
-    let disabled = status == button::Status::Disabled;
     button::Style {
-        background: Some(Background::Color(if disabled {
-            bg.scale_alpha(0.45)
-        } else {
-            background
-        })),
-        text_color: if disabled { fg.scale_alpha(0.7) } else { fg },
+        background: Some(Background::Color(background)),
+        text_color: fg,
         border: Border {
             radius: 6.0.into(),
             ..Border::default()
@@ -468,8 +510,26 @@ fn filled(bg: Color, hover: Color, fg: Color, status: button::Status) -> button:
     }
 }
 
+/// One disabled look for every kind of button, in both themes: no colour of its kind, a grey fill, quiet text and a
+/// thin border — so a disabled Sign In cannot be mistaken for a pressable one.
+fn disabled(colors: &Tokens) -> button::Style {
+    button::Style {
+        background: Some(Background::Color(colors.disabled_bg)),
+        text_color: colors.disabled_text,
+        border: Border {
+            color: colors.border,
+            width: 1.0,
+            radius: 6.0.into(),
+        },
+        ..button::Style::default()
+    }
+}
+
 pub fn primary_button(theme: &Theme, status: button::Status) -> button::Style {
     let colors = tokens(theme);
+    if status == button::Status::Disabled {
+        return disabled(colors);
+    }
     filled(
         colors.primary,
         colors.primary_hover,
@@ -480,6 +540,9 @@ pub fn primary_button(theme: &Theme, status: button::Status) -> button::Style {
 
 pub fn secondary_button(theme: &Theme, status: button::Status) -> button::Style {
     let colors = tokens(theme);
+    if status == button::Status::Disabled {
+        return disabled(colors);
+    }
     let mut style = filled(
         colors.secondary_bg,
         colors.secondary_hover,
@@ -496,6 +559,9 @@ pub fn secondary_button(theme: &Theme, status: button::Status) -> button::Style 
 
 pub fn danger_button(theme: &Theme, status: button::Status) -> button::Style {
     let colors = tokens(theme);
+    if status == button::Status::Disabled {
+        return disabled(colors);
+    }
     filled(colors.danger, colors.danger_hover, colors.on_danger, status)
 }
 
@@ -538,11 +604,22 @@ fn make_with<'a, M: Clone + 'a>(
 ) -> Element<'a, M> {
     // the primary button is the default one: a dialog without a field opens with the focus on it
     let id = is_primary(style).then(focus::default_button);
+    // one height per kind (form buttons line up with text fields), the label centred in it
+    let height = if padding[0] >= sp::S {
+        CONTROL_HEIGHT
+    } else {
+        SMALL_CONTROL_HEIGHT
+    };
     focus::ring_with_id(
-        button(content)
-            .padding(padding)
-            .style(style)
-            .on_press_maybe(on_press.clone()),
+        button(
+            container(content)
+                .height(Length::Fill)
+                .align_y(iced::Center),
+        )
+        .height(Length::Fixed(height))
+        .padding([0.0, padding[1]])
+        .style(style)
+        .on_press_maybe(on_press.clone()),
         on_press,
         id,
     )
@@ -594,14 +671,19 @@ pub fn header_action<'a, M: Clone + 'a>(
     primary: bool,
 ) -> Element<'a, M> {
     focus::ring_with_id(
-        button(with_icon(leading, label))
-            .padding([sp::S, 16.0])
-            .style(if primary {
-                primary_button
-            } else {
-                secondary_button
-            })
-            .on_press_maybe(on_press.clone()),
+        button(
+            container(with_icon(leading, label))
+                .height(Length::Fill)
+                .align_y(iced::Center),
+        )
+        .height(Length::Fixed(CONTROL_HEIGHT))
+        .padding([0.0, 16.0])
+        .style(if primary {
+            primary_button
+        } else {
+            secondary_button
+        })
+        .on_press_maybe(on_press.clone()),
         on_press,
         Some(id),
     )
@@ -657,13 +739,62 @@ pub fn sort_header<'a, M: Clone + 'a>(
         Some(true) => " ▼",
         None => "",
     };
-    focus::ring(
+    focus::ring_inset(
         button(text(format!("{label}{arrow}")).size(ty::SMALL).font(BOLD))
             .padding([2.0, sp::XS])
             .style(header_button)
             .on_press(on_press.clone()),
         Some(on_press),
     )
+}
+
+/// A table's heading cell: one height for every heading, the label centred (the tint is [`headed_table`]'s band).
+pub fn head_cell<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    // no Fill width: a table sizes a fixed column from its cells, and a column of only Fill cells collapses to nothing
+    container(content)
+        .height(Length::Fixed(HEAD_HEIGHT))
+        .align_y(iced::Center)
+        .into()
+}
+
+/// A table with its heading row on a tinted band, so the headings read apart from the rows. The band lies under
+/// the table (a stack), at the heading row's height and the table's own vertical padding.
+pub fn headed_table<'a, M: 'a>(table: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    // the table is the base layer (it sizes the stack); the band is pushed under it
+    stack![table.into()]
+        .push_under(
+            container(space::vertical().height(0))
+                .width(Length::Fill)
+                .height(Length::Fixed(HEAD_HEIGHT + 2.0 * TABLE_PADDING_Y))
+                .style(|theme: &Theme| container::Style {
+                    background: Some(tokens(theme).background.into()),
+                    ..container::Style::default()
+                }),
+        )
+        .into()
+}
+
+/// A table's cell padding (iced's table pads every cell by these).
+pub const TABLE_PADDING_X: f32 = 8.0;
+pub const TABLE_PADDING_Y: f32 = 4.0;
+
+/// The height of a table's heading row.
+pub const HEAD_HEIGHT: f32 = 32.0;
+
+/// A table's body cell: a little air above and below, the content centred vertically.
+pub fn body_cell<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    // no fixed height: a long name wraps to a second line and its row grows with it
+    container(content)
+        .padding([2.0, 0.0])
+        .align_y(iced::Center)
+        .into()
+}
+
+/// A heading that does not sort: the sortable headings' text, at their padding (the baselines line up).
+pub fn plain_heading<'a, M: 'a>(label: impl text::IntoFragment<'a>) -> Element<'a, M> {
+    container(text(label).size(ty::SMALL).font(BOLD))
+        .padding([2.0, sp::XS])
+        .into()
 }
 
 /// A checkbox reachable with Tab; Space toggles it.
@@ -690,6 +821,69 @@ pub fn button_row<'a, M: 'a>(buttons: impl IntoIterator<Item = Element<'a, M>>) 
     }
     buttons_row.into()
 }
+
+/// [`button_row`] with a note on its left (the unsaved-changes warning): the row keeps its place whether the note is
+/// there or not, and the note never hides behind an error (those have the message slot above).
+pub fn button_row_noted<'a, M: 'a>(
+    note: Option<&'a str>,
+    buttons: impl IntoIterator<Item = Element<'a, M>>,
+) -> Element<'a, M> {
+    let left: Element<'a, M> = match note {
+        Some(note) => row![icon(Icon::Warning, ty::BODY), text(note).size(ty::SMALL)]
+            .spacing(sp::S)
+            .align_y(iced::Center)
+            .width(Length::Fill)
+            .into(),
+        None => space::horizontal().width(Length::Fill).into(),
+    };
+    // the note in the warning colour: it asks something, it is not an error
+    let left = container(left).style(|theme: &Theme| container::Style {
+        text_color: Some(tokens(theme).warning_text),
+        ..container::Style::default()
+    });
+    let mut buttons_row = row![left.width(Length::Fill)]
+        .spacing(sp::S + 2.0)
+        .align_y(iced::Center)
+        .height(Length::Fixed(BUTTON_ROW_HEIGHT));
+    for b in buttons {
+        buttons_row = buttons_row.push(b);
+    }
+    buttons_row.into()
+}
+
+/// The height of a row of dialog buttons (a two-line note beside them fits).
+pub const BUTTON_ROW_HEIGHT: f32 = 40.0;
+
+/// Copy, which says *Copied ✓* once pressed — at one fixed width, so neither it nor anything beside it moves.
+pub fn copy_button<'a, M: Clone + 'a>(
+    copied: bool,
+    on_press: Option<M>,
+    primary: bool,
+) -> Element<'a, M> {
+    let label = if copied { COPIED } else { "Copy" };
+    let (size, height, width) = if primary {
+        (ty::BODY, CONTROL_HEIGHT, 120.0)
+    } else {
+        (ty::SMALL, SMALL_CONTROL_HEIGHT, 88.0)
+    };
+    focus::ring_with_id(
+        button(container(text(label).size(size)).center(Length::Fill))
+            .width(Length::Fixed(width))
+            .height(Length::Fixed(height))
+            .padding(0)
+            .style(if primary {
+                primary_button
+            } else {
+                secondary_button
+            })
+            .on_press_maybe(on_press.clone()),
+        on_press,
+        primary.then(focus::default_button),
+    )
+}
+
+/// What a Copy button says once pressed.
+pub const COPIED: &str = "Copied ✓";
 
 /// A control with its keyboard shortcut shown on hover.
 pub fn shortcut_hint<'a, M: 'a>(control: Element<'a, M>, keys: &'a str) -> Element<'a, M> {
@@ -794,6 +988,42 @@ mod tests {
                 contrast(t.control_border, t.surface) >= 3.0,
                 "{theme}: control border"
             );
+        }
+    }
+
+    /// A disabled button looks the same whatever its kind, unlike every enabled one, and quieter than any enabled
+    /// text — yet still legible (3:1, as for a UI component) in both themes.
+    #[test]
+    fn disabled_buttons_clearly_look_disabled_in_both_themes() {
+        for (name, theme) in [("light", Theme::Light), ("dark", Theme::Dark)] {
+            let t = tokens(&theme);
+            let kinds: [fn(&Theme, button::Status) -> button::Style; 3] =
+                [primary_button, secondary_button, danger_button];
+            let off: Vec<button::Style> = kinds
+                .iter()
+                .map(|k| k(&theme, button::Status::Disabled))
+                .collect();
+            assert!(
+                off.windows(2).all(|w| w[0] == w[1]),
+                "{name}: one disabled look"
+            );
+            for kind in kinds {
+                let on = kind(&theme, button::Status::Active);
+                let dim = kind(&theme, button::Status::Disabled);
+                assert_ne!(on.background, dim.background, "{name}");
+                let fill = |s: &button::Style| match s.background {
+                    Some(Background::Color(c)) => c,
+                    _ => unreachable!(),
+                };
+                let on_ratio = contrast(on.text_color, fill(&on));
+                let dim_ratio = contrast(dim.text_color, fill(&dim));
+                assert!(dim_ratio >= 3.0, "{name}: disabled text {dim_ratio:.2}:1");
+                assert!(
+                    dim_ratio < on_ratio && dim_ratio < 4.5,
+                    "{name}: {dim_ratio:.2} vs {on_ratio:.2}"
+                );
+            }
+            assert!(contrast(t.disabled_text, t.surface) >= 3.0, "{name}");
         }
     }
 

@@ -9,7 +9,7 @@ use iced_test::runtime::Action;
 use iced_test::selector::id;
 use iced_test::simulator::{self, Simulator};
 
-use conda_connect::gui::screen::{add_channels, login, preferences, set_domain, trust};
+use conda_connect::gui::screen::{add_channels, home, login, preferences, set_domain, trust};
 use conda_connect::gui::{self, App, Config, Message};
 
 use crate::common::*;
@@ -238,7 +238,7 @@ async fn sign_in_add_channels_update_index_and_sign_out() {
     let elapsed = h.app.home.report.as_ref().unwrap().elapsed_ms;
     assert!(
         h.shows(&format!(
-            "10 packages from 4 channel directories in {elapsed} ms"
+            "10 packages from 4 channel directories in {elapsed} ms — all up to date"
         )),
         "counts"
     );
@@ -319,7 +319,10 @@ async fn login_button_and_inline_errors() {
     h.type_into(login::PASSWORD_ID, "alice-password").await;
     h.click("Sign In").await;
     assert!(h.shows("The server answered 500 Internal Server Error to the sign-in."));
-    // Esc closes the dialog
+    // Esc over typed credentials asks first; the second closes the dialog
+    h.send(Message::Escape).await;
+    assert!(h.app.dialog.is_some());
+    assert!(h.shows(gui::screen::discard::HINT));
     h.send(Message::Escape).await;
     assert!(h.app.dialog.is_none());
     assert_eq!(h.world.condarc(), None);
@@ -526,7 +529,12 @@ async fn update_index_reports_failed_channels_in_the_window() {
     )))
     .await;
     h.click("Add Channels").await;
+    // one summary line; the per-channel lines on demand
+    assert!(!h.shows("team/sub / noarch — ok (1 package)"));
+    h.click(home::DETAILS).await;
     assert!(h.shows("team/sub / noarch — ok (1 package)"));
+    assert!(h.shows("main / linux-64 — ok (4 packages)"));
+    let good = h.app.home.report_time.clone().unwrap();
     h.world.fault(
         "/api/repo/team/sub",
         None,
@@ -537,6 +545,13 @@ async fn update_index_reports_failed_channels_in_the_window() {
         h.shows("team/sub / noarch — 401, the server no longer accepts your token (0 packages)")
     );
     assert!(h.shows("main / noarch — cached (4 packages)"));
+    assert!(h.shows("4 channel directories — 2 failed"));
+    // the last good list stays, and says from when
+    assert!(h.shows(&home::kept_words(&good)));
+    assert!(
+        h.shows("team-tools"),
+        "the package of the failed channel is still listed"
+    );
     // the token itself still works (only this channel refuses): no sign-in banner
     assert!(!h.shows(gui::SIGN_IN_AGAIN));
 
@@ -556,10 +571,18 @@ async fn update_index_reports_failed_channels_in_the_window() {
     h.click("Update Index").await;
     assert!(h.shows(gui::TOKEN_REJECTED));
     assert!(h.shows(gui::SIGN_IN_AGAIN));
+    // Sign in again signs in again: no sign-out question, no revocation promised for a refused token
     h.click(gui::SIGN_IN_AGAIN).await;
-    assert!(h.shows("Sign out of Anaconda Server?"));
-    h.click("Sign Out").await;
-    assert!(h.shows(login::TITLE), "sign-in follows the sign-out");
+    assert!(!h.shows("Sign out of Anaconda Server?"));
+    assert!(h.shows(login::TITLE), "the sign-in opens at once");
+    assert!(!h.app.status.as_ref().unwrap().logged_in);
+    let summary = h.app.notices.last().unwrap().text.clone();
+    assert!(
+        summary.contains("no longer accepted the token, so there was nothing to revoke"),
+        "{summary}"
+    );
+    assert!(!summary.contains("retry"), "{summary}");
+    assert!(h.app.engine.pending_revocations().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -632,7 +655,48 @@ async fn tokens_screen_create_reveal_regenerate_revoke() {
         .token;
     assert_ne!(regenerated, created.token);
     assert!(h.shows(&regenerated));
+    // not copied: leaving asks first, in the place of Done (which does not move)
+    let done = h.bounds_of("Done");
     h.click("Done").await;
+    assert!(h.shows(tokens::NOT_COPIED));
+    assert!(h.shows(&regenerated), "still shown while asking");
+    assert_eq!(
+        h.bounds_of(tokens::STAY).y,
+        done.y,
+        "the question sits on Done's row"
+    );
+    h.send(Message::Escape).await;
+    assert!(!h.shows(tokens::NOT_COPIED), "Esc: back to the token");
+    assert!(h.shows(&regenerated));
+    h.click("Done").await;
+    h.click(tokens::LEAVE).await;
+    assert!(!h.shows(&regenerated), "left without copying, as chosen");
+    // the Copy button keeps its width when it says Copied
+    h.send(Message::Tokens(tokens::Message::Ask(
+        tokens::Change::Regenerate,
+        created.id.clone(),
+    )))
+    .await;
+    h.click("Regenerate").await;
+    let value = h
+        .world
+        .emu
+        .tokens()
+        .into_iter()
+        .find(|t| t.id == created.id)
+        .unwrap()
+        .token;
+    let beside = h.bounds_of(&value);
+    h.send(Message::Tokens(tokens::Message::Copy(value.clone())))
+        .await;
+    assert!(h.shows(tokens::COPIED));
+    assert_eq!(
+        h.bounds_of(&value),
+        beside,
+        "the value beside Copy keeps its width"
+    );
+    h.click("Done").await;
+    assert!(!h.shows(tokens::NOT_COPIED), "copied: Done leaves at once");
 
     // revoke it
     h.send(Message::Tokens(tokens::Message::Ask(
@@ -644,6 +708,7 @@ async fn tokens_screen_create_reveal_regenerate_revoke() {
     // Esc goes back one level (to the list), not out of the dialog
     h.send(Message::Escape).await;
     assert!(h.shows(tokens::TITLE));
+    let new_token = h.bounds_of("New token");
     h.send(Message::Tokens(tokens::Message::Ask(
         tokens::Change::Revoke,
         created.id.clone(),
@@ -654,6 +719,11 @@ async fn tokens_screen_create_reveal_regenerate_revoke() {
     assert!(
         h.shows("Token \u{201c}ci-pipeline\u{201d} revoked."),
         "a confirmation"
+    );
+    assert_eq!(
+        h.bounds_of("New token"),
+        new_token,
+        "the confirmation moves no button"
     );
     assert!(!h.shows("ci-pipeline"), "gone from the list");
 
@@ -878,8 +948,20 @@ async fn dialog_buttons_stay_put_when_an_error_appears_or_clears() {
     h.click("Sign In").await;
     assert!(h.shows("Invalid Credentials!"));
     assert_eq!(h.bounds_of("Sign In"), before, "Sign In moved");
-
+    // typed credentials: the first Esc asks, beside the buttons (which stay put), the second discards
     h.send(Message::Escape).await;
+    assert!(h.shows(gui::screen::discard::HINT));
+    assert!(
+        h.shows("Invalid Credentials!"),
+        "the error stays beside the question"
+    );
+    assert_eq!(
+        h.bounds_of("Sign In"),
+        before,
+        "Sign In moved with the question"
+    );
+    h.send(Message::Escape).await;
+    assert!(h.app.dialog.is_none());
     h.click("Preferences").await;
     let before = h.bounds_of("Apply");
     h.send(Message::Preferences(preferences::Message::Certificate(
@@ -891,6 +973,19 @@ async fn dialog_buttons_stay_put_when_an_error_appears_or_clears() {
         "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), choose it with Browse…, or clear the field."
     ));
     assert_eq!(h.bounds_of("Apply"), before, "Apply moved");
+    // Esc with the error shown: the unsaved-changes question has its own place, the error stays
+    h.send(Message::Escape).await;
+    assert!(h.shows(preferences::DISCARD_HINT));
+    assert!(h.shows(
+        "SSL certificate path: File not found. Enter the path of an existing CA bundle (.pem), choose it with Browse…, or clear the field."
+    ));
+    assert_eq!(
+        h.bounds_of("Apply"),
+        before,
+        "Apply moved with the question"
+    );
+    h.send(Message::Escape).await;
+    assert!(h.app.dialog.is_none(), "the second Esc discards");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1028,7 +1123,7 @@ async fn tab_cycles_through_every_control_with_a_visible_ring() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_escape_closes_a_dialog_even_from_a_focused_field() {
+async fn escape_works_from_a_focused_field_and_asks_before_discarding_what_was_typed() {
     let mut h = Harness::new().await;
     h.click("Connect").await;
     h.click("Sign In").await;
@@ -1036,6 +1131,25 @@ async fn one_escape_closes_a_dialog_even_from_a_focused_field() {
     h.keys(|ui| {
         ui.click(id(login::USERNAME_ID)).unwrap();
         ui.typewrite("al");
+        ui.tap_key(key::Named::Escape);
+    })
+    .await;
+    assert!(h.app.dialog.is_some(), "typed input: Esc asks first");
+    assert!(h.shows(gui::screen::discard::HINT));
+    h.keys(|ui| {
+        ui.click(id(login::USERNAME_ID)).unwrap();
+        ui.tap_key(key::Named::Escape);
+    })
+    .await;
+    assert!(
+        h.app.dialog.is_none(),
+        "the second Esc, from the field, discards"
+    );
+    // with nothing typed one Esc closes
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.keys(|ui| {
+        ui.click(id(login::USERNAME_ID)).unwrap();
         ui.tap_key(key::Named::Escape);
     })
     .await;

@@ -10,11 +10,13 @@ mod fuzz;
 mod given_token;
 mod gui;
 // a hostile repository server measured with wait4 and killed by signal (Unix)
+mod docs;
 #[cfg(unix)]
 mod hostile_repo;
 mod index;
 mod io_faults;
 mod lifecycle;
+mod live;
 mod platforms;
 mod real_conda;
 mod round_three;
@@ -22,3 +24,4 @@ mod safety;
 mod sso;
 mod tokens;
 mod trust;
+mod window;

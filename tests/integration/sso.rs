@@ -421,7 +421,7 @@ async fn a_redirect_uri_the_realm_refuses_names_the_setting() {
         &err,
         "The identity provider refused conda-connect's loopback address for the client \"repo-service\": an \
          administrator must allow the redirect URI http://127.0.0.1:*/callback for this client in Keycloak, or set \
-         the client meant for conda-connect with --sso-client-id (the SSO client id in Preferences).",
+         the client meant for conda-connect with the SSO client id in Preferences.",
     );
 }
 
@@ -449,7 +449,7 @@ async fn a_client_without_the_browser_flow_names_the_setting() {
         &err,
         "The identity provider does not let the client \"repo-service-sync\" sign in through a browser: an \
          administrator must enable the standard flow with PKCE for this client in Keycloak, or set the client \
-         meant for conda-connect with --sso-client-id (the SSO client id in Preferences).",
+         meant for conda-connect with the SSO client id in Preferences.",
     );
     let (open, _) = browser(Act::SignIn);
     sso::sign_in(
@@ -479,7 +479,7 @@ async fn an_unknown_client_names_the_setting() {
         &err,
         "The identity provider does not know \"no-such-client\" as a public client: an administrator must \
          register it in Keycloak as a public client (no secret), or set the right client id with \
-         --sso-client-id (the SSO client id in Preferences).",
+         the SSO client id in Preferences.",
     );
 }
 
@@ -505,8 +505,8 @@ async fn any_other_error_page_of_the_realm_names_the_setting() {
         &Seen::default(),
         &err,
         "The identity provider refused the sign-in request for the client \"repo-service-cli\": an administrator \
-         must check this client in Keycloak, or set the client meant for conda-connect with --sso-client-id (the \
-         SSO client id in Preferences).",
+         must check this client in Keycloak, or set the client meant for conda-connect with the \
+         SSO client id in Preferences.",
     );
 }
 
@@ -517,9 +517,9 @@ async fn cancelling_in_the_browser_is_access_denied() {
     let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
         .await
         .unwrap_err();
-    let sentence = "The sign-in was cancelled or denied in the browser; if you did not cancel it, an \
+    let sentence = "The sign-in was canceled or denied in the browser; if you did not cancel it, an \
                     administrator must give your account access to the client \"repo-service-cli\" in Keycloak, \
-                    or set another client id with --sso-client-id (the SSO client id in Preferences).";
+                    or set another client id with the SSO client id in Preferences.";
     let (status, page) = page_of(&seen).await;
     assert_sentence(&world, &seen.lock().unwrap().clone(), &err, sentence);
     assert_eq!(status, 400);
@@ -1110,9 +1110,9 @@ async fn device_flow_expired_denied_and_refused() {
         &world,
         &Seen::default(),
         &err,
-        "The sign-in was cancelled or denied on the other device; if you did not cancel it, an administrator \
+        "The sign-in was canceled or denied on the other device; if you did not cancel it, an administrator \
          must give your account access to the client \"repo-service-cli\" in Keycloak, or set another client id \
-         with --sso-client-id (the SSO client id in Preferences).",
+         with the SSO client id in Preferences.",
     );
     // a client without the device grant
     let err = DeviceSignIn::start(&realm, &options(Some(SERVICE_CLIENT), 30))
@@ -1124,8 +1124,8 @@ async fn device_flow_expired_denied_and_refused() {
         &err,
         "The identity provider does not let the client \"repo-service-sync\" sign in with a code on another \
          device: an administrator must enable the OAuth 2.0 Device Authorization Grant for this client in \
-         Keycloak, or set the client meant for conda-connect with --sso-client-id (the SSO client id in \
-         Preferences).",
+         Keycloak, or set the client meant for conda-connect with the SSO client id in \
+         Preferences.",
     );
     // a realm without the device flow
     world

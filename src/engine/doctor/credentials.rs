@@ -321,7 +321,10 @@ pub(crate) fn credential_checks(
                 ),
             );
             out.push(if entry.needs_sign_in {
-                check.fix("Run `conda-connect logout --finish` to revoke it.")
+                check.fix(format!(
+                    "Sign in to {} once more: that revokes it.",
+                    entry.domain
+                ))
             } else {
                 check.fix("conda-connect retries it; check that the server can be reached.")
             });

@@ -199,7 +199,7 @@ fn session_check(engine: &Engine, domain: &str, sso: bool) -> Check {
                 Status::Warn,
                 "The sign-in session is not in the secret store: conda works, but signing out cannot revoke the token.",
             )
-            .fix("Sign out with conda-connect logout --finish (it signs in once more to revoke the token).");
+            .fix("After you sign out, sign in to this server once more: that revokes the token.");
         }
         Err(error) => return Check::new("session", Group::Server, Status::Warn, error.to_string()),
     };
@@ -229,7 +229,7 @@ fn session_check(engine: &Engine, domain: &str, sso: bool) -> Check {
                     "The sign-in session ended and cannot be renewed: conda keeps working with the token, but signing \
                      out needs a sign-in to revoke it.",
                 )
-                .fix("When you sign out, use conda-connect logout --finish (or Sign Out in the window, which asks).")
+                .fix("After you sign out, sign in to this server once more: that revokes the token.")
             }
         }
         _ => Check::new(

@@ -18,6 +18,20 @@ impl Engine {
     /// Sign out: restore `.condarc`, clear the ini keys, remove (or put back) the token files and secrets, then
     /// revoke the server token — retried by later commands until the server confirms it.
     pub async fn logout(&self) -> Result<LogoutOutcome> {
+        self.sign_out(true).await
+    }
+
+    /// Sign out after the server refused the token (revoked or expired there, the window's *Sign in again*): the
+    /// same local undo, and nothing to revoke — so no revocation is promised or retried. The token is checked once
+    /// more first; a server that accepts it after all gets an ordinary sign-out.
+    pub async fn logout_refused_token(&self) -> Result<LogoutOutcome> {
+        if self.check_connection().await != crate::engine::health::Connection::TokenRejected {
+            return self.logout().await;
+        }
+        self.sign_out(false).await
+    }
+
+    async fn sign_out(&self, revoke: bool) -> Result<LogoutOutcome> {
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;
@@ -63,8 +77,14 @@ impl Engine {
                 record.domain
             ));
         }
+        if !revoke && !record.given_token {
+            notes.push(format!(
+                "{} no longer accepted the token, so there was nothing to revoke.",
+                record.domain
+            ));
+        }
         let after = After {
-            revoke: (!record.given_token).then(|| RevokeToken {
+            revoke: (revoke && !record.given_token).then(|| RevokeToken {
                 domain: record.domain.clone(),
                 token_id: record.token_id.clone(),
                 user_id: Some(record.user_id.clone()),

@@ -1,4 +1,4 @@
-//! Sign-in through the organisation's identity provider (single sign-on): only the way the session JWT is obtained
+//! Sign-in through the organization's identity provider (single sign-on): only the way the session JWT is obtained
 //! differs from the password sign-in; everything after it is the same transaction ([`Engine::complete_login`]).
 //! The configuration lock is not held while the user is in the browser (up to five minutes): the checks run before
 //! the wait and again, under the lock, after it.

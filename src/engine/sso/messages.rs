@@ -5,12 +5,18 @@ use std::time::Duration;
 
 use crate::engine::error::Error;
 
-/// Where the client id is set, in the words of the command line and the window.
-pub const CLIENT_ID_SETTING: &str = "--sso-client-id (the SSO client id in Preferences)";
+/// Where the client id is set, in the window's words (the command line says `--sso-client-id` instead:
+/// [`for_command_line`]).
+pub const CLIENT_ID_SETTING: &str = "the SSO client id in Preferences";
+
+/// A sentence of this module in the command line's words: the setting by its option.
+pub fn for_command_line(sentence: &str) -> String {
+    sentence.replace(CLIENT_ID_SETTING, "--sso-client-id")
+}
 
 pub const NO_SSO: &str =
     "This server has no single sign-on (SSO); sign in with a username and password.";
-pub const NO_CLIENT_ID: &str = "The server does not name a single sign-on client; set the client id with --sso-client-id (the SSO client id in Preferences).";
+pub const NO_CLIENT_ID: &str = "The server does not name a single sign-on client; set the client id as the SSO client id in Preferences.";
 pub const WRONG_STATE_PAGE: &str =
     "This answer does not belong to the sign-in conda-connect is waiting for; it was ignored.";
 pub const SUCCESS_PAGE: &str = "Signed in to conda-connect \u{2014} you can close this tab.";
@@ -62,7 +68,7 @@ pub fn idp_error(code: &str, client_id: &str) -> Error {
             "The identity provider does not know \"{id}\" as a public client: an administrator must register it in Keycloak as a public client (no secret), or set the right client id with {CLIENT_ID_SETTING}."
         ),
         "access_denied" => format!(
-            "The sign-in was cancelled or denied in the browser; if you did not cancel it, an administrator must give your account access to the client \"{id}\" in Keycloak, or set another client id with {CLIENT_ID_SETTING}."
+            "The sign-in was canceled or denied in the browser; if you did not cancel it, an administrator must give your account access to the client \"{id}\" in Keycloak, or set another client id with {CLIENT_ID_SETTING}."
         ),
         "invalid_grant" => CODE_REFUSED.to_string(),
         other => format!(
@@ -92,7 +98,7 @@ pub fn device_error(code: &str, client_id: &str) -> Error {
             "The identity provider does not let the client \"{id}\" sign in with a code on another device: an administrator must enable the OAuth 2.0 Device Authorization Grant for this client in Keycloak, or set the client meant for conda-connect with {CLIENT_ID_SETTING}."
         )),
         "access_denied" => refused(format!(
-            "The sign-in was cancelled or denied on the other device; if you did not cancel it, an administrator must give your account access to the client \"{id}\" in Keycloak, or set another client id with {CLIENT_ID_SETTING}."
+            "The sign-in was canceled or denied on the other device; if you did not cancel it, an administrator must give your account access to the client \"{id}\" in Keycloak, or set another client id with {CLIENT_ID_SETTING}."
         )),
         other => idp_error(other, client_id),
     }

@@ -5,7 +5,7 @@
 //! the Channels screen, reachable any time while signed in (Cancel / Apply), which shows what `.condarc` holds now.
 //! Both save through the engine's channel transaction.
 
-use iced::widget::{column, container, row, scrollable, table, text, text_input};
+use iced::widget::{column, container, row, scrollable, table, text};
 use iced::{Element, Length, Task};
 
 use crate::engine::session::{ChannelList, Selection};
@@ -14,10 +14,12 @@ use crate::gui::style;
 
 pub const TITLE: &str = "Select channels to be used";
 pub const MANAGE_TITLE: &str = "Channels";
+pub const NO_CHANNELS: &str =
+    "The server lists no channel you can read. Ask your administrator for access.";
 pub const FILTER_ID: &str = "add-channels-filter";
 /// Rows drawn per page; Previous / Next reach the rest without typing a filter.
 pub const MAX_ROWS: usize = 200;
-pub const DISCARD_HINT: &str = "You have unsaved changes: press Esc again to discard them, or save them with the button below.";
+pub const DISCARD_HINT: &str = super::discard::HINT;
 
 /// Why the picker is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,7 +344,7 @@ impl State {
             ));
         }
         body = body.push(
-            text_input("Filter channels by name or owner", &self.filter)
+            style::input("Filter channels by name or owner", &self.filter)
                 .id(FILTER_ID)
                 .on_input(Message::Filter)
                 .padding(8),
@@ -365,51 +367,87 @@ impl State {
             let count = shown.len();
             // fixed widths: columns stay put while filtering
             let columns = [
-                table::column(self.header("Name", SortColumn::Name), |r: Row| {
-                    style::cell(r.name)
-                })
-                .width(Length::FillPortion(3)),
-                table::column(self.header("Mirror", SortColumn::Mirror), |r: Row| {
-                    // read-only: words, not a checkbox that looks ticked and clickable
-                    style::cell(if r.mirror { "mirror" } else { "—" })
-                })
-                .width(Length::Fixed(76.0)),
-                table::column(self.header("Privacy", SortColumn::Privacy), |r: Row| {
-                    style::cell(r.privacy)
-                })
-                .width(Length::Fixed(96.0)),
-                table::column(self.header("Owners", SortColumn::Owners), |r: Row| {
-                    style::cell(r.owners)
-                })
-                .width(Length::FillPortion(2)),
-                table::column(style::label("Add to default_channels"), |r: Row| {
-                    let name = r.name.clone();
-                    style::check(r.default_channel, None, move |on| {
-                        Message::ToggleDefault(name.clone(), on)
-                    })
-                })
-                .width(Length::Fixed(196.0)),
-                table::column(style::label("Add to channels"), |r: Row| {
-                    let name = r.name.clone();
-                    style::check(r.channel, None, move |on| {
-                        Message::ToggleChannel(name.clone(), on)
-                    })
-                })
-                .width(Length::Fixed(120.0)),
-            ];
-            body = body.push(
-                container(
-                    scrollable(
-                        table(columns, shown)
-                            .padding_x(8)
-                            .padding_y(4)
-                            .width(Length::Fill),
-                    )
-                    .spacing(4)
-                    .height(TABLE_HEIGHT),
+                table::column(
+                    style::head_cell(self.header("Name", SortColumn::Name)),
+                    |r: Row| style::body_cell(style::cell(r.name)),
                 )
-                .style(style::boxed),
-            );
+                .width(Length::FillPortion(3)),
+                table::column(
+                    style::head_cell(self.header("Mirror", SortColumn::Mirror)),
+                    |r: Row| {
+                        // read-only: words, not a checkbox that looks ticked and clickable
+                        style::body_cell(style::cell(if r.mirror { "mirror" } else { "—" }))
+                    },
+                )
+                .width(Length::Fixed(84.0)),
+                table::column(
+                    style::head_cell(self.header("Privacy", SortColumn::Privacy)),
+                    |r: Row| style::body_cell(style::cell(r.privacy)),
+                )
+                .width(Length::Fixed(112.0)),
+                table::column(
+                    style::head_cell(self.header("Owners", SortColumn::Owners)),
+                    |r: Row| style::body_cell(style::cell(r.owners)),
+                )
+                .width(Length::FillPortion(2)),
+                table::column(
+                    style::head_cell(style::plain_heading("Add to default_channels")),
+                    |r: Row| {
+                        let name = r.name.clone();
+                        style::body_cell(style::check(r.default_channel, None, move |on| {
+                            Message::ToggleDefault(name.clone(), on)
+                        }))
+                    },
+                )
+                .width(Length::Fixed(196.0)),
+                table::column(
+                    style::head_cell(style::plain_heading("Add to channels")),
+                    |r: Row| {
+                        let name = r.name.clone();
+                        style::body_cell(style::check(r.channel, None, move |on| {
+                            Message::ToggleChannel(name.clone(), on)
+                        }))
+                    },
+                )
+                .width(Length::Fixed(128.0)),
+            ];
+            if count == 0 {
+                // an empty result says why, where the rows would be (the dialog keeps its size)
+                let why = if self.filter.trim().is_empty() {
+                    NO_CHANNELS.to_string()
+                } else {
+                    format!(
+                        "No channel matches “{}”: change or clear the filter.",
+                        self.filter.trim()
+                    )
+                };
+                body = body.push(
+                    container(style::body(why))
+                        .padding(16)
+                        .width(Length::Fill)
+                        .height(TABLE_HEIGHT)
+                        .style(style::boxed),
+                );
+            }
+            if count > 0 {
+                body = body.push(
+                    container(
+                        // the scrollbar lies over a margin the table always keeps: the columns never change width
+                        scrollable(
+                            container(style::headed_table(
+                                table(columns, shown)
+                                    .padding_x(style::TABLE_PADDING_X)
+                                    .padding_y(style::TABLE_PADDING_Y)
+                                    .width(Length::Fill),
+                            ))
+                            .padding(iced::Padding::ZERO.right(style::SCROLLBAR_ROOM)),
+                        )
+                        .direction(style::overlay_scrollbar())
+                        .height(TABLE_HEIGHT),
+                    )
+                    .style(style::boxed),
+                );
+            }
             let sel = self.selection();
             let range = if count == 0 {
                 format!("0 of {} channels shown", self.rows.len())
@@ -454,17 +492,23 @@ impl State {
         // the message line is always reserved, so the table and buttons never move under the pointer
         let busy = self.saving.then_some("Saving your channels…");
         let hint = self.discard_armed.then_some(DISCARD_HINT);
-        body = body.push(style::message_slot(self.error.as_deref().or(hint), busy));
+        body = body.push(style::message_slot(self.error.as_deref(), busy));
         let submit = (!self.loading && !self.saving).then_some(Message::Submit);
         body = body.push(match self.mode {
-            Mode::SignIn => style::button_row([
-                style::secondary("Skip", Some(Message::Skip)),
-                style::primary("Add Channels", submit),
-            ]),
-            Mode::Manage { .. } => style::button_row([
-                style::secondary("Cancel", (!self.saving).then_some(Message::Skip)),
-                style::primary("Apply", submit),
-            ]),
+            Mode::SignIn => style::button_row_noted(
+                hint,
+                [
+                    style::secondary("Skip", Some(Message::Skip)),
+                    style::primary("Add Channels", submit),
+                ],
+            ),
+            Mode::Manage { .. } => style::button_row_noted(
+                hint,
+                [
+                    style::secondary("Cancel", (!self.saving).then_some(Message::Skip)),
+                    style::primary("Apply", submit),
+                ],
+            ),
         });
         style::card(body, 860.0)
     }

@@ -18,6 +18,8 @@ pub enum Message {
     Progress(Progress),
     Finished(Result<IndexReport, Error>),
     Packages(package_list::Message),
+    /// Show or hide the per-channel lines of the last Update Index.
+    ToggleDetails,
 }
 
 pub enum Action {
@@ -30,9 +32,26 @@ pub struct State {
     pub running: bool,
     pub total: usize,
     pub done: Vec<ChannelReport>,
+    /// The report whose packages are shown (the last good one when the latest run failed).
     pub report: Option<IndexReport>,
+    /// When that list was fetched (local time, `HH:MM`).
+    pub report_time: Option<String>,
+    /// The latest run failed and the list shown is an older one.
+    pub kept_older: bool,
     pub error: Option<String>,
     pub packages: package_list::State,
+    /// The per-channel lines are shown.
+    pub details: bool,
+}
+
+pub const DETAILS: &str = "Details";
+pub const HIDE_DETAILS: &str = "Hide details";
+pub const NOT_SIGNED_IN: &str = "You are not signed in: Connect (Ctrl+K) signs you in to your organization's Anaconda Server, and Update Index then lists its packages here.";
+pub const NO_INDEX_YET: &str = "Update Index (F5) lists the packages of your channels here.";
+
+/// "The package list from 14:02 is shown: the last Update Index failed."
+pub fn kept_words(time: &str) -> String {
+    format!("Showing the package list from {time}: the last Update Index failed.")
 }
 
 impl State {
@@ -80,31 +99,44 @@ impl State {
             Message::Finished(Ok(report)) => {
                 self.running = false;
                 self.done = report.channels.clone();
+                // a run with failures does not replace a list that was complete: that one stays, with its time
+                let failed = report.channels.iter().any(|c| c.failed());
+                if failed && self.report.is_some() {
+                    self.kept_older = true;
+                    return Action::None;
+                }
+                self.kept_older = false;
+                self.report_time = Some(chrono::Local::now().format("%H:%M").to_string());
                 let action = self.packages.set_index(report.packages.clone());
                 self.report = Some(report);
                 return packages_action(action);
             }
             Message::Finished(Err(error)) => {
                 self.running = false;
+                self.kept_older = self.report.is_some();
                 self.error = Some(error.to_string());
             }
+            Message::ToggleDetails => self.details = !self.details,
             Message::Packages(message) => return packages_action(self.packages.update(message)),
         }
         Action::None
     }
 
     pub fn view<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
-        row![channels_panel(status), self.packages_panel()]
+        row![channels_panel(status), self.packages_panel(status)]
             .spacing(16)
             .height(Length::Fill)
             .into()
     }
 
-    fn packages_panel(&self) -> Element<'_, Message> {
-        let button = style::primary_icon(
-            style::Icon::Refresh,
-            "Update Index",
-            (!self.running).then_some(Message::UpdateIndex),
+    fn packages_panel<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
+        let button = style::shortcut_hint(
+            style::primary_icon(
+                style::Icon::Refresh,
+                "Update Index",
+                (!self.running).then_some(Message::UpdateIndex),
+            ),
+            "F5",
         );
         let mut col = column![
             row![
@@ -123,64 +155,105 @@ impl State {
                 self.done.len(),
                 self.total
             )));
+        } else if !self.done.is_empty() {
+            col = col.push(self.summary_line());
         }
         if let Some(error) = &self.error {
             col = col.push(style::error(error.as_str()));
         }
-        if !self.done.is_empty() {
-            let mut lines = column![].spacing(2);
-            for r in &self.done {
-                let count = if r.packages == 1 {
-                    "1 package".to_string()
-                } else {
-                    format!("{} packages", r.packages)
-                };
-                let status = style::cell(format!(
-                    "{} / {} — {} ({count})",
-                    r.name,
-                    r.subdir,
-                    if r.empty_for_conda() {
-                        EMPTY_PLATFORM.to_string()
-                    } else {
-                        status_words(&r.status)
-                    }
-                ));
-                lines = lines.push(if !r.failed() {
-                    status
-                } else {
-                    status.style(style::error_text)
-                });
-            }
-            col = col.push(
-                container(scrollable(lines).width(Length::Fill))
-                    .padding(6)
-                    .width(Length::Fill)
-                    .max_height(150.0)
-                    .style(style::boxed),
-            );
+        if self.details && !self.running && !self.done.is_empty() {
+            col = col.push(self.details_view());
         }
+        if self.kept_older
+            && !self.running
+            && let Some(time) = &self.report_time
+        {
+            col = col.push(text(kept_words(time)).size(style::type_scale::SMALL).style(
+                |t: &iced::Theme| text::Style {
+                    color: Some(style::tokens(t).warning_text),
+                },
+            ));
+        }
+        // the list stays while Update Index runs: nothing jumps
         match &self.report {
-            Some(report) if !self.running => {
-                col = col.push(style::muted(format!(
-                    "{} packages from {} channel directories in {} ms",
-                    report.packages_total,
-                    report.channels.len(),
-                    report.elapsed_ms
-                )));
-                col = col.push(self.packages.view().map(Message::Packages));
-            }
+            Some(_) => col = col.push(self.packages.view().map(Message::Packages)),
             None if !self.running => {
-                col = col.push(style::muted(
-                    "Run Update Index to fetch the package lists of your channels.",
-                ));
+                let signed_in = status.is_some_and(|s| s.logged_in);
+                col = col.push(style::muted(if signed_in {
+                    NO_INDEX_YET
+                } else {
+                    NOT_SIGNED_IN
+                }));
             }
-            _ => {}
+            None => {}
         }
         container(col)
             .padding(16)
             .width(Length::FillPortion(3))
             .height(Length::Fill)
             .style(style::panel)
+            .into()
+    }
+
+    /// One line for the last Update Index: what it fetched, whether anything failed, and the way to the details.
+    fn summary_line(&self) -> Element<'_, Message> {
+        let failed = self.done.iter().filter(|c| c.failed()).count();
+        let counts = match (&self.report, self.kept_older) {
+            (Some(report), false) => format!(
+                "{} packages from {} channel directories in {} ms",
+                report.packages_total,
+                report.channels.len(),
+                report.elapsed_ms
+            ),
+            _ => format!("{} channel directories", self.done.len()),
+        };
+        let line = if failed == 0 {
+            style::cell(format!("{counts} — all up to date"))
+        } else {
+            style::cell(format!("{counts} — {failed} failed")).style(style::error_text)
+        };
+        row![
+            line.width(Length::Fill),
+            style::small(
+                if self.details { HIDE_DETAILS } else { DETAILS },
+                Some(Message::ToggleDetails)
+            ),
+        ]
+        .spacing(8)
+        .align_y(iced::Center)
+        .into()
+    }
+
+    /// Each channel directory's outcome.
+    fn details_view(&self) -> Element<'_, Message> {
+        let mut lines = column![].spacing(2);
+        for r in &self.done {
+            let count = if r.packages == 1 {
+                "1 package".to_string()
+            } else {
+                format!("{} packages", r.packages)
+            };
+            let status = style::cell(format!(
+                "{} / {} — {} ({count})",
+                r.name,
+                r.subdir,
+                if r.empty_for_conda() {
+                    EMPTY_PLATFORM.to_string()
+                } else {
+                    status_words(&r.status)
+                }
+            ));
+            lines = lines.push(if !r.failed() {
+                status
+            } else {
+                status.style(style::error_text)
+            });
+        }
+        container(scrollable(lines).width(Length::Fill))
+            .padding(6)
+            .width(Length::Fill)
+            .max_height(150.0)
+            .style(style::boxed)
             .into()
     }
 }

@@ -9,7 +9,7 @@
 //! **Sign in with SSO** (the password form comes back for a server without it, the only way to sign in there).
 
 use iced::futures::{StreamExt, channel::mpsc, stream};
-use iced::widget::{column, space, text, text_input};
+use iced::widget::{column, space, text};
 use iced::{Element, Task};
 
 use crate::engine::session::{LoginOutcome, SignIn, SsoAuthenticated, SsoMethod, Trust};
@@ -28,14 +28,14 @@ pub const USE_PASSWORD: &str = "Use a password instead";
 pub const TOKEN_TEXT: &str = "Paste the token you were given (by an administrator, for a team or a CI job). It stays valid after you sign out: only its owner can revoke it.";
 pub const SSO_BUTTON: &str = "Sign in with SSO";
 pub const SSO_WAITING: &str = "Waiting for your browser…";
-pub const SSO_OR: &str = "Or sign in through your organisation's identity provider:";
+pub const SSO_OR: &str = "Or sign in through your organization's identity provider:";
 pub const COPY_URL: &str = "Copy address";
 pub const SSO_OPEN_TEXT: &str = "Open this address in your browser to sign in:";
 pub const COPIED: &str = "Copied";
 /// The address box keeps this height whatever the address's length, so Copy and Cancel never move.
 const ADDRESS_HEIGHT: f32 = 96.0;
 pub const SSO_CHECKING: &str = "Checking for single sign-on…";
-pub const SSO_ONLY_TEXT: &str = "Your organisation signs in through its identity provider.";
+pub const SSO_ONLY_TEXT: &str = "Your organization signs in through its identity provider.";
 pub const CONFIRM_TITLE: &str = "Is this you?";
 pub const CONFIRM_CONTINUE: &str = "Continue";
 pub const NOT_CONFIRMED: &str = "The sign-in was not confirmed, so nothing was changed.";
@@ -83,6 +83,8 @@ pub enum Message {
     Submit,
     Trust(trust::Message),
     Cancel,
+    /// Esc over the form: close, or with typed credentials ask first (a second Esc discards them).
+    Escape,
     Finished(Result<LoginOutcome, Error>),
     /// Discovery answered: whether the server has single sign-on.
     SsoDiscovered(bool),
@@ -130,6 +132,7 @@ pub struct State {
     pub open_browser: bool,
     /// The administrator's choice: the password form next to single sign-on (else single sign-on only).
     pub password_sign_in: bool,
+    pub discard: super::discard::Guard,
 }
 
 impl State {
@@ -147,6 +150,7 @@ impl State {
             sso: Sso::Checking,
             open_browser: std::env::var_os(NO_BROWSER_ENV).is_none(),
             password_sign_in: true,
+            discard: super::discard::Guard::default(),
         }
     }
 
@@ -212,8 +216,15 @@ impl State {
         } else if self.trust.is_some() {
             Some(Message::Trust(trust::Message::Cancel))
         } else {
-            (!self.busy).then_some(Message::Cancel)
+            (!self.busy).then_some(Message::Escape)
         }
+    }
+
+    /// Typed credentials one Esc would throw away.
+    pub fn is_dirty(&self) -> bool {
+        !self.username.trim().is_empty()
+            || !self.password.is_empty()
+            || !self.token.trim().is_empty()
     }
 
     /// Enter: Sign In; in the trust question, Cancel; nothing while waiting for the browser.
@@ -242,7 +253,17 @@ impl State {
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        if !matches!(message, Message::Escape) {
+            self.discard.disarm();
+        }
         match message {
+            Message::Escape => {
+                if self.busy || !self.discard.escape(self.is_dirty()) {
+                    Action::None
+                } else {
+                    Action::Cancel
+                }
+            }
             Message::Username(value) => {
                 self.username = value;
                 Action::None
@@ -306,6 +327,10 @@ impl State {
                     if !found && !self.password_sign_in {
                         // the password form appears only now: put the cursor in it
                         return Action::Run(Self::focus());
+                    }
+                    if found && !self.password_sign_in {
+                        // the SSO-only dialog: its one action is focused, ring and all, as soon as it appears
+                        return Action::Run(crate::gui::focus::initial());
                     }
                 }
                 Action::None
@@ -502,10 +527,13 @@ impl State {
             self.credential_fields(),
             self.hint_banner(),
             style::message_slot(self.error.as_deref(), self.busy.then_some("Signing in…")),
-            style::button_row([
-                style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
-                style::primary("Sign In", submit)
-            ]),
+            style::button_row_noted(
+                self.discard.note(),
+                [
+                    style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
+                    style::primary("Sign In", submit)
+                ]
+            ),
         ]
         .spacing(style::space_scale::M);
         let form = if matches!(self.sso, Sso::Offered) {
@@ -532,7 +560,7 @@ impl State {
                 style::muted(TOKEN_TEXT),
                 style::field(
                     "Token:",
-                    text_input("", &self.token)
+                    style::input("", &self.token)
                         .id(TOKEN_ID)
                         .secure(true)
                         .on_input(Message::Token)
@@ -550,7 +578,7 @@ impl State {
         column![
             style::field(
                 "Username:",
-                text_input("", &self.username)
+                style::input("", &self.username)
                     .id(USERNAME_ID)
                     .on_input(Message::Username)
                     .on_submit(Message::Submit)
@@ -558,7 +586,7 @@ impl State {
             ),
             style::field(
                 "Password:",
-                text_input("", &self.password)
+                style::input("", &self.password)
                     .id(PASSWORD_ID)
                     .secure(true)
                     .on_input(Message::Password)

@@ -4,6 +4,7 @@
 pub mod add_channels;
 pub mod connect;
 pub mod diagnose;
+pub mod discard;
 pub mod home;
 pub mod login;
 pub mod package_list;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use iced::widget::{column, container, row, scrollable, space, text, text_input};
+use iced::widget::{column, container, row, scrollable, space, text};
 use iced::{Element, Length, Task};
 
 use crate::engine::index::{LoadedIndex, Matches, PackageColumn, PackageIndex, sorted_positions};
@@ -235,7 +235,7 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         let mut col = column![
-            text_input("Search packages", &self.search)
+            style::input("Search packages", &self.search)
                 .id(SEARCH_ID)
                 .on_input(Message::Search)
                 .padding(8)
@@ -260,7 +260,8 @@ impl State {
                 .width(Length::FillPortion(3)),
         ]
         .spacing(8)
-        .padding([0, 8]);
+        // the rows keep the scrollbar's room too: headings and columns stay aligned
+        .padding(iced::Padding::from([0.0, 8.0]).right(8.0 + style::SCROLLBAR_ROOM));
         let mut rows = column![space::vertical().height(window.start as f32 * ROW_HEIGHT)];
         for p in self.rows_in_view(index, window.clone()) {
             rows = rows.push(
@@ -298,10 +299,14 @@ impl State {
             container(
                 column![
                     header,
-                    scrollable(rows.width(Length::Fill))
-                        .id(LIST_ID)
-                        .on_scroll(Message::Scrolled)
-                        .height(Length::Fill)
+                    scrollable(
+                        container(rows.width(Length::Fill))
+                            .padding(iced::Padding::ZERO.right(style::SCROLLBAR_ROOM))
+                    )
+                    .direction(style::overlay_scrollbar())
+                    .id(LIST_ID)
+                    .on_scroll(Message::Scrolled)
+                    .height(Length::Fill)
                 ]
                 .spacing(4),
             )

@@ -4,7 +4,7 @@
 //! While signed in the domain is read-only ("Sign out to change the server"), so Apply never drops the other
 //! changes. Esc with unsaved changes asks first; Esc in the trust question goes back to the form.
 
-use iced::widget::{column, radio, row, text_input};
+use iced::widget::{column, radio, row};
 use iced::{Element, Task};
 
 use crate::engine::session::Preferences;
@@ -84,8 +84,7 @@ pub const SSO_CLIENT_ID_LABEL: &str = "SSO client id (Optional)";
 pub const SSO_CLIENT_ID_PLACEHOLDER: &str = "the server's own";
 pub const SSO_CLIENT_ID_ID: &str = "preferences-sso-client-id";
 pub const SIGN_OUT_TO_CHANGE: &str = "Sign out to change the server";
-pub const DISCARD_HINT: &str =
-    "You have unsaved changes: press Esc again to discard them, or Apply to keep them.";
+pub const DISCARD_HINT: &str = super::discard::HINT;
 
 impl State {
     pub fn new(prefs: &Preferences, theme: ThemeChoice) -> Self {
@@ -289,7 +288,7 @@ impl State {
             choice("Dark", ThemeChoice::Dark)
         ]
         .spacing(20);
-        let domain_input = text_input(crate::gui::screen::set_domain::PLACEHOLDER, &self.domain)
+        let domain_input = style::input(crate::gui::screen::set_domain::PLACEHOLDER, &self.domain)
             .on_submit(Message::Apply)
             .padding(8);
         let domain: Element<'_, Message> = if self.signed_in {
@@ -320,7 +319,7 @@ impl State {
             style::field(
                 "SSL certificate path (Optional)",
                 row![
-                    text_input("/path/to/ca-bundle.pem", &self.certificate)
+                    style::input("/path/to/ca-bundle.pem", &self.certificate)
                         .on_input(Message::Certificate)
                         .on_submit(Message::Apply)
                         .padding(8),
@@ -337,7 +336,7 @@ impl State {
             style::check(self.netrc, Some(NETRC_LABEL), Message::Netrc),
             style::field(
                 SSO_CLIENT_ID_LABEL,
-                text_input(SSO_CLIENT_ID_PLACEHOLDER, &self.sso_client_id)
+                style::input(SSO_CLIENT_ID_PLACEHOLDER, &self.sso_client_id)
                     .id(SSO_CLIENT_ID_ID)
                     .on_input(Message::SsoClientId)
                     .on_submit(Message::Apply)
@@ -348,7 +347,7 @@ impl State {
         .spacing(style::space_scale::M);
         let hint = self.discard_armed.then_some(DISCARD_HINT);
         body = body.push(style::message_slot(
-            self.error.as_deref().or(hint),
+            self.error.as_deref(),
             if self.busy {
                 Some("Checking…")
             } else {
@@ -370,7 +369,7 @@ impl State {
             "Apply",
             (!self.busy).then_some(Message::Apply),
         ));
-        body = body.push(style::button_row(buttons));
+        body = body.push(style::button_row_noted(hint, buttons));
         style::card(body, 520.0)
     }
 }

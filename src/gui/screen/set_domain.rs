@@ -1,7 +1,7 @@
 //! Set Domain: the first step of the first sign-in (Navigator's texts). Validates the typed address against
 //! `/api/system`; a certificate failure offers "Trust Server and Continue".
 
-use iced::widget::{column, text_input};
+use iced::widget::column;
 use iced::{Element, Task};
 
 use crate::engine::session::Trust;
@@ -22,6 +22,8 @@ pub enum Message {
     Submit,
     Trust(trust::Message),
     Cancel,
+    /// Esc: close, or with a typed address ask first (a second Esc discards it).
+    Escape,
     Validated(Result<String, Error>),
 }
 
@@ -39,6 +41,9 @@ pub struct State {
     pub busy: bool,
     /// The certificate of this host failed: the question before trusting it.
     pub trust: Option<trust::State>,
+    /// The address the dialog opened with: anything else typed is not thrown away by one Esc.
+    pub initial: String,
+    pub discard: super::discard::Guard,
 }
 
 /// A domain error in words that say what is wrong and what to do.
@@ -78,8 +83,13 @@ impl State {
         if self.trust.is_some() {
             Some(Message::Trust(trust::Message::Cancel))
         } else {
-            (!self.busy).then_some(Message::Cancel)
+            (!self.busy).then_some(Message::Escape)
         }
+    }
+
+    /// Something typed that one Esc would throw away.
+    pub fn is_dirty(&self) -> bool {
+        self.input.trim() != self.initial.trim()
     }
 
     /// Enter: Set Domain; in the trust question, Cancel.
@@ -92,8 +102,10 @@ impl State {
     }
 
     pub fn new(preset: Option<String>) -> Self {
+        let input = preset.unwrap_or_default();
         State {
-            input: preset.unwrap_or_default(),
+            initial: input.clone(),
+            input,
             ..Default::default()
         }
     }
@@ -103,7 +115,17 @@ impl State {
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        if !matches!(message, Message::Escape) {
+            self.discard.disarm();
+        }
         match message {
+            Message::Escape => {
+                if self.busy || !self.discard.escape(self.is_dirty()) {
+                    Action::None
+                } else {
+                    Action::Cancel
+                }
+            }
             Message::Input(value) => {
                 self.input = value;
                 self.error = None;
@@ -179,7 +201,7 @@ impl State {
             style::muted(SECONDARY_TEXT),
             style::field(
                 "Anaconda Server Domain",
-                text_input(PLACEHOLDER, &self.input)
+                style::input(PLACEHOLDER, &self.input)
                     .id(INPUT_ID)
                     .on_input(Message::Input)
                     .on_submit(Message::Submit)
@@ -189,10 +211,13 @@ impl State {
                 self.error.as_deref(),
                 self.busy.then_some("Checking the server…")
             ),
-            style::button_row([
-                style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
-                style::primary("Set Domain", submit)
-            ]),
+            style::button_row_noted(
+                self.discard.note(),
+                [
+                    style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
+                    style::primary("Set Domain", submit)
+                ]
+            ),
         ]
         .spacing(style::space_scale::M)
         .into();

@@ -122,5 +122,9 @@ pub fn summary(outcome: &LogoutOutcome) -> String {
         ),
         None => {}
     }
+    for note in &outcome.notes {
+        text.push(' ');
+        text.push_str(note);
+    }
     text
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
-use iced::widget::{column, container, row, scrollable, space, table, text, text_input};
+use iced::widget::{column, container, row, scrollable, space, table, text};
 use iced::{Element, Length, Task};
 
 use crate::engine::client::CreatedToken;
@@ -17,6 +17,11 @@ use crate::gui::style;
 pub const TITLE: &str = "Access tokens";
 pub const NAME_ID: &str = "token-name";
 pub const NOT_SHOWN_AGAIN: &str = "Copy this token now: it cannot be shown again once you leave this view. Anyone with it has its scopes.";
+pub const NOT_COPIED: &str =
+    "You have not copied this token, and it cannot be shown again: leave anyway?";
+pub const STAY: &str = "Back to the token";
+pub const LEAVE: &str = "Leave without copying";
+pub const NO_TOKENS: &str = "You have no tokens on this server yet. New token makes one — for a CI job, a script or another tool.";
 
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -32,6 +37,10 @@ pub enum Message {
     Ask(Change, String),
     /// The confirmation's button.
     Confirm,
+    /// Leave the token's one-time view although it was not copied (the question's answer).
+    LeaveUncopied,
+    /// Back to the token from that question.
+    Stay,
     /// Regenerate answers with the new value, Revoke with none.
     Changed(Change, Result<Option<String>, Error>),
     SnippetChannel(String),
@@ -70,6 +79,10 @@ pub enum View {
     Reveal {
         heading: String,
         token: String,
+        /// It (or a snippet holding it) was copied.
+        copied: bool,
+        /// Leaving without a copy was asked for: the question is shown.
+        leaving: bool,
     },
     Confirm(Change, TokenView),
 }
@@ -135,15 +148,19 @@ impl State {
             None
         } else if self.view == View::List {
             Some(Message::Close)
+        } else if matches!(self.view, View::Reveal { leaving: true, .. }) {
+            Some(Message::Stay)
         } else {
             Some(Message::Back)
         }
     }
 
-    /// Enter: Create in the form, Done after a reveal; a destructive confirmation needs its own button.
+    /// Enter: Create in the form, Done after a reveal (back to the token in the not-copied question); a destructive
+    /// confirmation needs its own button.
     pub fn enter(&self) -> Option<Message> {
         match self.view {
             View::New(_) => Some(Message::Create),
+            View::Reveal { leaving: true, .. } => Some(Message::Stay),
             View::Reveal { .. } => Some(Message::Back),
             _ => None,
         }
@@ -156,6 +173,7 @@ impl State {
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
         match message {
             Message::Loaded(result) => {
+                let first = self.loading && self.tokens.is_empty();
                 self.loading = false;
                 match result {
                     Ok((list, scopes)) => {
@@ -163,6 +181,12 @@ impl State {
                         self.scopes = scopes;
                     }
                     Err(error) => self.error = Some(error.to_string()),
+                }
+                // the list is there: the focus goes to New token, enabled only now
+                if first && self.view == View::List {
+                    return Action::Run(crate::gui::focus::focus_on(
+                        crate::gui::focus::default_button(),
+                    ));
                 }
             }
             Message::New => {
@@ -238,6 +262,8 @@ impl State {
                         self.view = View::Reveal {
                             heading: format!("Token \u{201c}{name}\u{201d} created"),
                             token: created.token,
+                            copied: false,
+                            leaving: false,
                         };
                         return Action::Run(load(engine));
                     }
@@ -281,6 +307,8 @@ impl State {
                         self.view = View::Reveal {
                             heading: format!("Token \u{201c}{name}\u{201d} regenerated"),
                             token,
+                            copied: false,
+                            leaving: false,
                         };
                         return Action::Run(load(engine));
                     }
@@ -295,10 +323,26 @@ impl State {
             }
             Message::SnippetChannel(value) => self.snippet_channel = value,
             Message::Copy(value) => {
+                if let View::Reveal { token, copied, .. } = &mut self.view
+                    && value.contains(token.as_str())
+                {
+                    *copied = true;
+                }
                 self.copied = Some(value.clone());
                 return Action::Run(iced::clipboard::write(value));
             }
-            Message::Back => {
+            // a token that was never copied is gone once the view is left: ask first
+            Message::Back if matches!(self.view, View::Reveal { copied: false, .. }) => {
+                if let View::Reveal { leaving, .. } = &mut self.view {
+                    *leaving = true;
+                }
+            }
+            Message::Stay => {
+                if let View::Reveal { leaving, .. } = &mut self.view {
+                    *leaving = false;
+                }
+            }
+            Message::Back | Message::LeaveUncopied => {
                 if !self.busy {
                     self.view = View::List;
                     self.error = None;
@@ -315,10 +359,19 @@ impl State {
         let body: Element<'_, Message> = match &self.view {
             View::List => self.list_view(),
             View::New(form) => self.new_view(form),
-            View::Reveal { heading, token } => self.reveal_view(heading, token),
+            View::Reveal {
+                heading,
+                token,
+                leaving,
+                ..
+            } => self.reveal_view(heading, token, *leaving),
             View::Confirm(change, token) => self.confirm_view(*change, token),
         };
-        let col = column![body, style::message_slot(self.error.as_deref(), None)]
+        // the list's confirmation ("Token … revoked.") shares the message line: nothing moves when it appears
+        let notice = matches!(self.view, View::List)
+            .then_some(self.notice.as_deref())
+            .flatten();
+        let col = column![body, style::message_slot(self.error.as_deref(), notice)]
             .spacing(style::space_scale::S);
         style::card(col, 880.0)
     }
@@ -373,65 +426,77 @@ impl State {
             )),
         ]
         .spacing(12);
-        if let Some(notice) = &self.notice {
-            col = col.push(style::banner(style::Tone::Success, notice.as_str(), vec![]));
-        }
         if self.loading {
-            col = col.push(style::muted("Loading your tokens…"));
+            col = col.push(
+                container(style::muted("Loading your tokens…")).height(Length::Fixed(TABLE_HEIGHT)),
+            );
+        } else if self.tokens.is_empty() && self.error.is_none() {
+            col = col.push(container(style::muted(NO_TOKENS)).height(Length::Fixed(TABLE_HEIGHT)));
         } else {
             let columns = [
-                table::column(text("Name").size(13).font(style::BOLD), |t: TokenView| {
-                    let label = if t.sign_in_token {
-                        format!("{} (conda's sign-in token)", t.name)
-                    } else {
-                        t.name
-                    };
-                    text(label).size(13)
-                })
+                table::column(
+                    style::head_cell(style::plain_heading("Name")),
+                    |t: TokenView| {
+                        let label = if t.sign_in_token {
+                            format!("{} (conda's sign-in token)", t.name)
+                        } else {
+                            t.name
+                        };
+                        style::body_cell(text(label).size(13))
+                    },
+                )
                 .width(Length::FillPortion(4)),
                 table::column(
-                    text("Created").size(13).font(style::BOLD),
+                    style::head_cell(style::plain_heading("Created")),
                     |t: TokenView| {
-                        text(
-                            t.created
-                                .as_deref()
-                                .map(|c| c.get(..10).unwrap_or(c).to_string())
-                                .unwrap_or_default(),
+                        style::body_cell(
+                            text(
+                                t.created
+                                    .as_deref()
+                                    .map(|c| c.get(..10).unwrap_or(c).to_string())
+                                    .unwrap_or_default(),
+                            )
+                            .size(13),
                         )
-                        .size(13)
                     },
                 ),
                 table::column(
-                    text("Expires").size(13).font(style::BOLD),
-                    |t: TokenView| expiry_cell(&t),
+                    style::head_cell(style::plain_heading("Expires")),
+                    |t: TokenView| style::body_cell(expiry_cell(&t)),
                 ),
-                table::column(text("Scopes").size(13).font(style::BOLD), |t: TokenView| {
-                    text(t.scopes.len()).size(13)
-                }),
-                table::column(text("").size(13), |t: TokenView| {
-                    row![
-                        style::small(
-                            "Regenerate",
-                            Some(Message::Ask(Change::Regenerate, t.id.clone()))
-                        ),
-                        style::small_danger(
-                            "Revoke",
-                            Some(Message::Ask(Change::Revoke, t.id.clone()))
-                        ),
-                    ]
-                    .spacing(6)
+                table::column(
+                    style::head_cell(style::plain_heading("Scopes")),
+                    |t: TokenView| style::body_cell(text(t.scopes.len()).size(13)),
+                ),
+                table::column(style::head_cell(text("")), |t: TokenView| {
+                    style::body_cell(
+                        row![
+                            style::small(
+                                "Regenerate",
+                                Some(Message::Ask(Change::Regenerate, t.id.clone()))
+                            ),
+                            style::small_danger(
+                                "Revoke",
+                                Some(Message::Ask(Change::Revoke, t.id.clone()))
+                            ),
+                        ]
+                        .spacing(6),
+                    )
                 }),
             ];
             col = col.push(
                 container(
                     scrollable(
-                        table(columns, self.tokens.clone())
-                            .padding_x(8)
-                            .padding_y(4)
-                            .width(Length::Fill),
+                        container(style::headed_table(
+                            table(columns, self.tokens.clone())
+                                .padding_x(style::TABLE_PADDING_X)
+                                .padding_y(style::TABLE_PADDING_Y)
+                                .width(Length::Fill),
+                        ))
+                        .padding(iced::Padding::ZERO.right(style::SCROLLBAR_ROOM)),
                     )
-                    .spacing(4)
-                    .height(Length::Fixed(300.0)),
+                    .direction(style::overlay_scrollbar())
+                    .height(Length::Fixed(TABLE_HEIGHT)),
                 )
                 .style(style::boxed),
             );
@@ -470,7 +535,7 @@ impl State {
             style::title("New token"),
             style::field(
                 "Name",
-                text_input("e.g. ci-pipeline", &form.name)
+                style::input("e.g. ci-pipeline", &form.name)
                     .id(NAME_ID)
                     .on_input(Message::Name)
                     .on_submit(Message::Create)
@@ -485,7 +550,7 @@ impl State {
             style::field(
                 "Expires (YYYY-MM-DD, at most one year from today)",
                 row![
-                    text_input("YYYY-MM-DD", &form.expires)
+                    style::input("YYYY-MM-DD", &form.expires)
                         .on_input(Message::Expires)
                         .on_submit(Message::Create)
                         .padding(8)
@@ -507,7 +572,12 @@ impl State {
         .into()
     }
 
-    fn reveal_view<'a>(&'a self, heading: &'a str, token: &'a str) -> Element<'a, Message> {
+    fn reveal_view<'a>(
+        &'a self,
+        heading: &'a str,
+        token: &'a str,
+        leaving: bool,
+    ) -> Element<'a, Message> {
         let channel = if self.snippet_channel.trim().is_empty() {
             "main"
         } else {
@@ -519,9 +589,10 @@ impl State {
                 text(label).size(13).font(style::BOLD),
                 row![
                     style::value_box(value.clone(), style::type_scale::SMALL),
-                    style::small(
-                        copy_label(self.copied.as_deref(), &value),
-                        Some(Message::Copy(value.clone()))
+                    style::copy_button(
+                        self.copied.as_deref() == Some(value.as_str()),
+                        Some(Message::Copy(value.clone())),
+                        false
                     ),
                 ]
                 .spacing(8)
@@ -535,9 +606,10 @@ impl State {
             style::banner(style::Tone::Warning, NOT_SHOWN_AGAIN, vec![]),
             row![
                 style::value_box(token, style::type_scale::BODY + 1.0),
-                style::primary(
-                    copy_label(self.copied.as_deref(), token),
-                    Some(Message::Copy(token.to_string()))
+                style::copy_button(
+                    self.copied.as_deref() == Some(token),
+                    Some(Message::Copy(token.to_string())),
+                    true
                 ),
             ]
             .spacing(8)
@@ -545,16 +617,26 @@ impl State {
             style::heading("How to use it"),
             style::field(
                 "Channel",
-                text_input("main", &self.snippet_channel)
+                style::input("main", &self.snippet_channel)
                     .on_input(Message::SnippetChannel)
-                    .padding(6)
                     .width(240)
             ),
             snippet("conda channel URL", usage.channel_url),
             snippet("Add it to conda", usage.conda_config),
             snippet("pip (basic auth: <token>:x-auth-token)", usage.pip),
             snippet("uv (environment variables)", usage.uv),
-            style::button_row([style::primary("Done", Some(Message::Back))]),
+            // the question takes the place of Done, on a row of the same height: nothing moves
+            if leaving {
+                style::button_row_noted(
+                    Some(NOT_COPIED),
+                    [
+                        style::danger(LEAVE, Some(Message::LeaveUncopied)),
+                        style::primary(STAY, Some(Message::Stay)),
+                    ],
+                )
+            } else {
+                style::button_row_noted(None, [style::primary("Done", Some(Message::Back))])
+            },
         ]
         .spacing(12)
         .into()
@@ -580,13 +662,7 @@ fn expiry_cell(t: &TokenView) -> Element<'static, Message> {
     }
 }
 
-/// "Copied" on the button whose value was copied last.
-fn copy_label(copied: Option<&str>, value: &str) -> &'static str {
-    if copied == Some(value) {
-        COPIED
-    } else {
-        "Copy"
-    }
-}
+pub const COPIED: &str = style::COPIED;
 
-pub const COPIED: &str = "Copied ✓";
+/// The list's height, with or without tokens (the dialog keeps its size).
+const TABLE_HEIGHT: f32 = 300.0;

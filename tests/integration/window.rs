@@ -1,0 +1,269 @@
+//! The window, third pass: focus that is always visible and goes where a person expects, nothing discarded without
+//! a question, nothing that moves under the pointer — in a headless window whose state lives on between steps.
+
+use iced::keyboard::key;
+
+use crate::common::*;
+use crate::live::Live;
+
+/// Tab until the focused control says `text` (at most `limit` times).
+async fn tab_to(live: &mut Live, text: &str, limit: usize) {
+    for _ in 0..limit {
+        live.key(key::Named::Tab).await;
+        if live.focused().is_some_and(|f| f.says(text)) {
+            return;
+        }
+    }
+    panic!("Tab never reached {text:?} (focus on {:?})", live.focused());
+}
+
+async fn signed_in_world() -> World {
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    world
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialog_opens_with_the_focus_inside_and_gives_it_back_when_it_closes() {
+    let mut live = Live::new(World::new().await).await;
+    tab_to(&mut live, "Connect", 12).await;
+    live.key(key::Named::Enter).await;
+    assert!(live.shows("Connect to Anaconda"));
+    let focused = live.focused().expect("a focused control in the dialog");
+    assert!(focused.says("Sign In"), "the default button: {focused:?}");
+    live.key(key::Named::Escape).await;
+    assert!(!live.shows("Connect to Anaconda"));
+    assert!(
+        live.focused().is_some_and(|f| f.says("Connect")),
+        "back on its opener: {:?}",
+        live.focused()
+    );
+
+    // a dialog with fields: its first field
+    live.command(",").await;
+    assert!(live.shows("Preferences") && live.app.dialog.is_some());
+    let focused = live.focused().expect("focus in Preferences");
+    assert!(focused.input, "the first field: {focused:?}");
+    live.key(key::Named::Escape).await;
+    assert!(live.app.dialog.is_none());
+    assert!(
+        live.focused().is_some_and(|f| f.says("Preferences")),
+        "{:?}",
+        live.focused()
+    );
+
+    // the sign-in flow: Connect → Set Domain (its field) → Login (its first field)
+    live.command("k").await;
+    live.key(key::Named::Enter).await;
+    assert!(live.shows(conda_connect::gui::screen::set_domain::TITLE));
+    assert!(live.focused().is_some_and(|f| f.input));
+    live.key(key::Named::Enter).await;
+    assert!(live.shows(conda_connect::gui::screen::login::TITLE));
+    assert!(
+        live.focused().is_some_and(|f| f.input),
+        "{:?}",
+        live.focused()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialog_without_a_field_opens_on_its_default_button() {
+    let mut live = Live::new(signed_in_world().await).await;
+    live.command("k").await;
+    assert!(
+        live.focused().is_some_and(|f| f.says("Sign Out")),
+        "{:?}",
+        live.focused()
+    );
+    live.key(key::Named::Enter).await;
+    assert!(live.shows("Sign out of Anaconda Server?"));
+    assert!(
+        live.focused().is_some_and(|f| f.says("Sign Out")),
+        "{:?}",
+        live.focused()
+    );
+    live.key(key::Named::Escape).await;
+    assert!(
+        live.focused().is_some_and(|f| f.says("Connect")),
+        "{:?}",
+        live.focused()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_focused_control_is_scrolled_into_view_in_the_channel_table() {
+    let mut live = Live::new(signed_in_world().await).await;
+    live.command("l").await;
+    assert!(live.app.dialog.is_some(), "the Channels screen opened");
+    let mut scrolled = false;
+    for step in 0..80 {
+        live.key(key::Named::Tab).await;
+        assert!(
+            live.focus_is_in_view(),
+            "step {step}: the focus left the visible area ({:?})",
+            live.focused()
+        );
+        scrolled |= live.focused().is_some_and(|f| f.bounds.y > 700.0);
+    }
+    assert!(scrolled, "the walk went past the first screenful of rows");
+    // and back up with Shift+Tab
+    for step in 0..40 {
+        live.shift_tab().await;
+        assert!(live.focus_is_in_view(), "back, step {step}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_domain_asks_before_esc_throws_a_typed_address_away() {
+    use conda_connect::gui::screen::{discard, set_domain};
+    let mut live = Live::new(World::new().await).await;
+    live.command("k").await;
+    live.key(key::Named::Enter).await;
+    assert!(live.shows(set_domain::TITLE));
+    // the address as it was offered: one Esc closes
+    live.key(key::Named::Escape).await;
+    assert!(live.app.dialog.is_none());
+    live.command("k").await;
+    live.key(key::Named::Enter).await;
+    live.type_text("/extra").await;
+    live.key(key::Named::Escape).await;
+    assert!(live.shows(set_domain::TITLE), "typed: the first Esc asks");
+    assert!(live.shows(discard::HINT));
+    live.type_text("x").await;
+    assert!(
+        !live.shows(discard::HINT),
+        "an edit takes the question back"
+    );
+    live.key(key::Named::Escape).await;
+    live.key(key::Named::Escape).await;
+    assert!(live.app.dialog.is_none(), "the second Esc discards");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_table_keeps_its_columns_with_or_without_a_scrollbar() {
+    use conda_connect::gui::screen::add_channels;
+    let mut live = Live::new(signed_in_world().await).await;
+    live.command("l").await;
+    let privacy = live.bounds_of("Privacy").expect("the Privacy heading");
+    live.send(conda_connect::gui::Message::AddChannels(
+        add_channels::Message::Filter("internal".into()),
+    ))
+    .await;
+    assert!(live.shows("internal"));
+    assert_eq!(
+        live.bounds_of("Privacy"),
+        Some(privacy),
+        "one row, no scrollbar: same columns"
+    );
+    live.send(conda_connect::gui::Message::AddChannels(
+        add_channels::Message::Filter("no-such-channel".into()),
+    ))
+    .await;
+    assert!(live.shows("No channel matches “no-such-channel”: change or clear the filter."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_smallest_size_the_package_list_shows_eight_rows() {
+    use conda_connect::gui::{self, Message};
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    world
+        .engine()
+        .select_channels(&["main".into()], &["internal".into(), "team/sub".into()])
+        .await
+        .unwrap();
+    let mut live = Live::with_size(world, gui::MIN_SIZE).await;
+    live.send(Message::UpdateIndex).await;
+    assert!(live.shows("python"), "the index is listed");
+    let rows = live.rows_in_view_with("python");
+    assert!(
+        rows >= 8,
+        "{rows} rows of packages in view at {:?}",
+        gui::MIN_SIZE
+    );
+    // with a failed Update Index: its banner, and the kept list with its time
+    live.world.fault(
+        "/api/repo/team/sub",
+        None,
+        conda_connect::emulator::FaultKind::Status { status: 404 },
+    );
+    live.send(Message::UpdateIndex).await;
+    assert!(live.app.index_problem.is_some(), "the banner is there");
+    let rows = live.rows_in_view_with("python");
+    assert!(rows >= 8, "{rows} rows in view with a banner");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_the_minimum_size_nothing_is_squeezed_away() {
+    use conda_connect::gui::{self, Message};
+    let small = iced::Size::new(640.0, 420.0);
+    let mut live = Live::with_size(World::new().await, small).await;
+    live.send(Message::Resized(iced::window::Id::unique(), small))
+        .await;
+    // laid out at the minimum size, inside a scrolled area: every header button keeps its full label
+    for label in ["Preferences", "Connect"] {
+        let bounds = live
+            .bounds_of(label)
+            .unwrap_or_else(|| panic!("{label} is gone"));
+        assert!(bounds.width > 20.0, "{label} squeezed: {bounds:?}");
+        assert!(
+            bounds.x + bounds.width <= gui::MIN_SIZE.width,
+            "{label} outside the layout: {bounds:?}"
+        );
+    }
+    let connect = live.bounds_of("Connect").unwrap();
+    assert!(
+        connect.x + connect.width > small.width,
+        "laid out at the minimum width (reached by scrolling), not squeezed into the window: {connect:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_and_fields_share_one_height() {
+    use conda_connect::gui::style::{CONTROL_HEIGHT, SMALL_CONTROL_HEIGHT};
+    let mut live = Live::new(World::new().await).await;
+    for open in [",", "k"] {
+        live.command(open).await;
+        if open == "k" {
+            live.key(key::Named::Enter).await; // Set Domain: a field beside two buttons
+        }
+        let controls = live.controls();
+        assert!(controls.iter().any(|(_, input)| *input), "a field is there");
+        for (bounds, input) in controls {
+            let ok = (bounds.height - CONTROL_HEIGHT).abs() < 0.5
+                || (!input && (bounds.height - SMALL_CONTROL_HEIGHT).abs() < 0.5)
+                || (!input && bounds.height < SMALL_CONTROL_HEIGHT); // check boxes and radio buttons
+            assert!(
+                ok,
+                "a control of another height: {bounds:?} (input: {input})"
+            );
+        }
+        live.key(key::Named::Escape).await;
+    }
+}
+
+/// The SSO-only dialog: its one action carries the focus ring as soon as discovery shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sso_only_dialog_shows_its_focus_at_once() {
+    let world = crate::sso::sso_world().await;
+    let dir = world.home.path().join(".anaconda/navigator");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("anaconda-navigator.ini"),
+        "[conda_connect]\npassword_sign_in = False\n",
+    )
+    .unwrap();
+    let mut live = Live::new(world).await;
+    live.command("k").await;
+    live.key(key::Named::Enter).await;
+    live.key(key::Named::Enter).await;
+    let sso = conda_connect::gui::screen::login::SSO_BUTTON;
+    assert!(live.shows(sso), "the SSO-only dialog");
+    assert!(
+        live.focused().is_some_and(|f| f.says(sso)),
+        "{:?}",
+        live.focused()
+    );
+}
