@@ -858,7 +858,7 @@ async fn sign_in(
     }
     let outcome = engine.sso_complete(authenticated).await?;
     if let Some(id) = &args.sso_client_id
-        && let Err(error) = engine.save_sso_client_id(Some(id))
+        && let Err(error) = engine.save_sso_client_id(Some(id)).await
     {
         eprintln!("conda-connect: the client id could not be remembered: {error}");
     }
@@ -1098,7 +1098,7 @@ fn snippets(engine: &Engine, channel: &str) -> Result<()> {
 }
 
 async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
-    let report = engine.update_index(|_| {}).await?;
+    let report = engine.update_index().await?;
     let failures = engine.diagnose_index(&report.channels).await;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&report).expect("json"));

@@ -163,3 +163,84 @@ impl Engine {
             .collect()
     }
 }
+
+/// Why Update Index failed, in one banner: the cause that matters most among the failed channel directories
+/// ([`Engine::diagnose_index`]); the window shows it as a banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexProblem {
+    Offline(String),
+    Untrusted(String),
+    TokenRejected,
+    /// Channels the server does not have (404).
+    Missing(Vec<String>),
+    /// Channels the account may not read (403).
+    NoAccess(Vec<String>),
+    /// Anything else: the first failure's own words.
+    Other(String),
+}
+
+impl IndexProblem {
+    /// The banner for these failures: a refused token first, then the certificate, then offline, then the
+    /// channels that are gone or closed, then anything else.
+    pub fn from_failures(failures: &[Failure]) -> Option<IndexProblem> {
+        let names = |wanted: fn(&Cause) -> bool| -> Vec<String> {
+            failures
+                .iter()
+                .filter(|f| wanted(&f.cause))
+                .map(|f| f.channel.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let first =
+            |wanted: fn(&Cause) -> Option<String>| failures.iter().find_map(|f| wanted(&f.cause));
+        if failures.iter().any(|f| f.cause == Cause::TokenRefused) {
+            return Some(IndexProblem::TokenRejected);
+        }
+        if let Some(host) = first(|c| match c {
+            Cause::Certificate(host) => Some(host.clone()),
+            _ => None,
+        }) {
+            return Some(IndexProblem::Untrusted(host));
+        }
+        if let Some(host) = first(|c| match c {
+            Cause::Offline(host) => Some(host.clone()),
+            _ => None,
+        }) {
+            return Some(IndexProblem::Offline(host));
+        }
+        let missing = names(|c| *c == Cause::ChannelGone);
+        if !missing.is_empty() {
+            return Some(IndexProblem::Missing(missing));
+        }
+        let closed = names(|c| *c == Cause::NoAccess);
+        if !closed.is_empty() {
+            return Some(IndexProblem::NoAccess(closed));
+        }
+        failures.first().map(|f| IndexProblem::Other(f.line()))
+    }
+
+    pub fn text(&self) -> String {
+        match self {
+            IndexProblem::Offline(host) => format!(
+                "Update Index failed: {host} cannot be reached — are you offline? Check your network or VPN, then Update Index again."
+            ),
+            IndexProblem::Untrusted(host) => format!(
+                "Update Index failed: the certificate of {host} cannot be verified. Check the SSL settings in Preferences."
+            ),
+            IndexProblem::TokenRejected => {
+                "Update Index failed: the server no longer accepts your token — sign in again."
+                    .into()
+            }
+            IndexProblem::Missing(names) => format!(
+                "Update Index: the server has no channel {} (removed or renamed?). Choose your channels again.",
+                names.join(", ")
+            ),
+            IndexProblem::NoAccess(names) => format!(
+                "Update Index: your account may not read {} — ask the channel's owner for access, or choose your channels again.",
+                names.join(", ")
+            ),
+            IndexProblem::Other(line) => format!("Update Index failed: {line}"),
+        }
+    }
+}

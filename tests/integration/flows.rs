@@ -584,18 +584,18 @@ async fn update_index_reports_each_channel() {
     let (domain, token) = engine.access_token().unwrap().unwrap();
     let client = engine.client(&domain).unwrap();
     let cache = world.paths.repodata_cache();
-    let events = std::sync::Mutex::new(0usize);
-    let report = conda_connect::engine::index::update_index(
+    // the engine's sipper: one progress per step (the start and each directory), then the report
+    let mut run = sipper::Sipper::pin(conda_connect::engine::index::update_index(
         &client,
         &settings,
         Some(&token),
         &cache,
-        |_| {
-            *events.lock().unwrap() += 1;
-        },
-    )
-    .await
-    .unwrap();
+    ));
+    let mut events = 0usize;
+    while sipper::Sipper::sip(&mut run).await.is_some() {
+        events += 1;
+    }
+    let report = run.await.unwrap();
     assert_eq!(report.channels.len(), 6);
     assert!(
         report.channels.iter().all(|c| c.status == "ok"),
@@ -603,7 +603,7 @@ async fn update_index_reports_each_channel() {
         report.channels
     );
     assert_eq!(report.packages_total, 4 + 4 + 1 + 1 + 1);
-    assert_eq!(*events.lock().unwrap(), 7);
+    assert_eq!(events, 7);
     assert!(
         world
             .emu
@@ -613,15 +613,9 @@ async fn update_index_reports_each_channel() {
                 && l.auth == "url-token"
                 && l.status == 200)
     );
-    let r2 = conda_connect::engine::index::update_index(
-        &client,
-        &settings,
-        Some(&token),
-        &cache,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let r2 = conda_connect::engine::index::update_index(&client, &settings, Some(&token), &cache)
+        .await
+        .unwrap();
     assert!(
         r2.channels.iter().all(|c| c.status == "cached"),
         "{:?}",
@@ -629,15 +623,9 @@ async fn update_index_reports_each_channel() {
     );
     assert_eq!(r2.packages_total, report.packages_total);
     // a 401 channel does not stop the others
-    let r3 = conda_connect::engine::index::update_index(
-        &client,
-        &settings,
-        Some("0000"),
-        &cache,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let r3 = conda_connect::engine::index::update_index(&client, &settings, Some("0000"), &cache)
+        .await
+        .unwrap();
     assert!(
         r3.channels.iter().all(|c| c.status == "401"),
         "{:?}",

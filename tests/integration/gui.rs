@@ -1936,3 +1936,41 @@ impl Harness {
         }
     }
 }
+
+/// Update Index can be stopped from the window: the run ends at once (its task is aborted, no report arrives later),
+/// the list shown before stays, and a new run works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_update_index_can_be_stopped() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleDefault(
+        "main".into(),
+        true,
+    )))
+    .await;
+    h.click("Add Channels").await;
+    let before = h.app.home.report.as_ref().map(|r| r.packages_total);
+    assert!(before.is_some_and(|n| n > 0), "a first list: {before:?}");
+    h.world.fault(
+        "/api/repo/",
+        None,
+        conda_connect::emulator::FaultKind::Delay { ms: 30_000 },
+    );
+    // start it, but do not wait for it
+    let run = h.app.update(Message::UpdateIndex);
+    assert!(h.app.home.running);
+    assert!(h.shows(home::STOP));
+    let started = std::time::Instant::now();
+    h.click(home::STOP).await;
+    assert!(!h.app.home.running);
+    assert!(h.shows(home::STOPPED));
+    // the aborted task ends without a report (it would take 30 s otherwise)
+    h.settle(run).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(!h.app.home.running);
+    assert_eq!(h.app.home.report.as_ref().map(|r| r.packages_total), before);
+    h.world.emu.clear_faults();
+    h.click("Update Index").await;
+    assert!(!h.shows(home::STOPPED));
+    assert_eq!(h.app.home.report.as_ref().map(|r| r.packages_total), before);
+}

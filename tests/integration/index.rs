@@ -19,7 +19,7 @@ async fn signed_in_with_channels() -> World {
 }
 
 async fn update(world: &World) -> IndexReport {
-    world.engine().update_index(|_| {}).await.unwrap()
+    world.engine().update_index().await.unwrap()
 }
 
 fn status_of<'a>(report: &'a IndexReport, name: &str, subdir: &str) -> &'a str {

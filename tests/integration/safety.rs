@@ -349,7 +349,7 @@ async fn fault_matrix_every_request_of_every_step() {
                     );
                 }
                 "update-index" => {
-                    let report = engine.update_index(|_| {}).await.unwrap();
+                    let report = engine.update_index().await.unwrap();
                     assert!(
                         report.channels.iter().all(|c| c.status != "ok"),
                         "{cell}: {:?}",

@@ -906,7 +906,7 @@ async fn sign_out_removes_the_servers_package_cache() {
         .select_channels(&["main".into()], &["internal".into()])
         .await
         .unwrap();
-    world.engine().update_index(|_| {}).await.unwrap();
+    world.engine().update_index().await.unwrap();
     let cache = world.paths.repodata_cache();
     let mut before = Vec::new();
     walk(&cache, &mut before);

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use sipper::{Sender, Straw};
 
 pub use channels::{
     ChannelSource, channel_alias, configured_channels, platform_subdir, resolve_channel, tokenized,
@@ -233,33 +234,29 @@ fn remove_stale_temp_files(dir: &Path) {
     }
 }
 
-/// Fetch every channel × subdir, with the bounds from the environment ([`Limits::from_env`]).
-pub async fn update_index(
-    client: &ServerClient,
-    settings: &CondaSettings,
-    token: Option<&str>,
-    cache_dir: &Path,
-    progress: impl Fn(Progress) + Send + Sync,
-) -> Result<IndexReport> {
-    update_index_with(
-        client,
-        settings,
-        token,
-        cache_dir,
-        &Limits::from_env(),
-        progress,
-    )
-    .await
+/// Fetch every channel × subdir, with the bounds from the environment ([`Limits::from_env`]): a sipper whose
+/// progress is one [`Progress`] per finished directory, and whose output is the report. Await it to ignore the
+/// progress; sip it (or hand it to the window's `Task::sip`) to see each step.
+pub fn update_index<'a>(
+    client: &'a ServerClient,
+    settings: &'a CondaSettings,
+    token: Option<&'a str>,
+    cache_dir: &'a Path,
+) -> impl Straw<IndexReport, Progress, Error> + 'a {
+    sipper::sipper(move |progress| async move {
+        let limits = Limits::from_env();
+        update_index_with(client, settings, token, cache_dir, &limits, progress).await
+    })
 }
 
-/// [`update_index`] with explicit bounds.
+/// [`update_index`] with explicit bounds, reporting progress to `progress`.
 pub async fn update_index_with(
     client: &ServerClient,
     settings: &CondaSettings,
     token: Option<&str>,
     cache_dir: &Path,
     limits: &Limits,
-    progress: impl Fn(Progress) + Send + Sync,
+    mut progress: Sender<Progress>,
 ) -> Result<IndexReport> {
     let start = Instant::now();
     let sources = configured_channels(settings);
@@ -268,7 +265,7 @@ pub async fn update_index_with(
         .iter()
         .flat_map(|s| subdirs.iter().map(move |d| (s.clone(), d.to_string())))
         .collect();
-    progress(Progress::Started { total: jobs.len() });
+    progress.send(Progress::Started { total: jobs.len() }).await;
     let domain = client.domain().to_string();
     let dir = server_dir(cache_dir, &domain);
     cache_file::ensure_dir(cache_dir).map_err(|e| Error::io(cache_dir, &e))?;
@@ -289,10 +286,15 @@ pub async fn update_index_with(
             async move { job.fetch(&source, &subdir).await }
         })
         .buffer_unordered(CONCURRENCY)
-        .inspect(|(report, _)| {
-            progress(Progress::Done {
-                report: report.clone(),
-            })
+        .then(|(report, store)| {
+            let mut progress = progress.clone();
+            async move {
+                let done = Progress::Done {
+                    report: report.clone(),
+                };
+                progress.send(done).await;
+                (report, store)
+            }
         })
         .collect()
         .await;

@@ -72,8 +72,13 @@ impl Engine {
         }
         let realm = sso::discover(domain, &self.client_config(domain)?).await?;
         let client_id = realm.client_id(options.client_id.as_deref())?;
-        let tokens =
-            super::sso_login::identity_provider_sign_in(&realm, &options, method, show).await?;
+        let tokens = super::sso_login::identity_provider_sign_in(
+            &realm,
+            &options,
+            method,
+            super::sso_login::Prompt::Call(Box::new(show)),
+        )
+        .await?;
         self.finish_with_session(domain, tokens, Some(&client_id))
             .await
     }

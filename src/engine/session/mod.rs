@@ -276,13 +276,9 @@ impl Engine {
 
     /// The configuration lock of this HOME, and of every shared token directory (two users may share one
     /// `BINSTAR_CONFIG_DIR`).
-    pub(crate) fn lock(&self) -> Result<ConfigLock> {
-        ConfigLock::acquire(&self.paths.lock_file(), self.lock_wait)?
-            .with_dirs(&self.paths.token_dirs, self.lock_wait)
-    }
-
-    /// [`Engine::lock`] for async code: the wait sleeps on the runtime's timer instead of blocking one of its
-    /// threads (the window runs its work on a small runtime).
+    /// Take the configuration lock (the lock file and every existing token folder), waiting up to the engine's
+    /// lock wait. The wait sleeps on the runtime's timer instead of blocking one of its threads (the window runs its
+    /// work on a small runtime).
     pub(crate) async fn lock_async(&self) -> Result<ConfigLock> {
         let start = std::time::Instant::now();
         loop {
@@ -295,6 +291,13 @@ impl Engine {
                 other => return other,
             }
         }
+    }
+
+    /// Run `write` under the configuration lock (for writes in the data folder that are not the engine's, such as
+    /// the window's settings file).
+    pub async fn locked<T>(&self, write: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _lock = self.lock_async().await?;
+        write()
     }
 
     fn step(&self, crash: &mut Option<CrashPoint>) -> Result<()> {

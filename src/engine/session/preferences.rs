@@ -228,10 +228,10 @@ impl Engine {
     }
 
     /// Remember the single sign-on client id for this machine (`None` clears it), in conda-connect's own ini section.
-    pub fn save_sso_client_id(&self, id: Option<&str>) -> Result<()> {
+    pub async fn save_sso_client_id(&self, id: Option<&str>) -> Result<()> {
         let id = checked_client_id(id)?;
         let id = id.as_deref();
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
         let mut ini = self.ini()?;
         ini.set_sso_client_id(id);

@@ -86,6 +86,33 @@ impl Engine {
         request: &SignIn,
         show: impl FnOnce(String) + Send,
     ) -> Result<SsoAuthenticated> {
+        self.authenticate(options, method, request, Prompt::Call(Box::new(show)))
+            .await
+    }
+
+    /// [`Engine::sso_authenticate`] as a sipper for the window: its one progress is the sentence to show, its output
+    /// the authenticated sign-in. It owns what it needs; dropping it (Cancel) ends the wait.
+    pub fn sso_sign_in(
+        &self,
+        options: SsoOptions,
+        method: SsoMethod,
+        request: SignIn,
+    ) -> impl sipper::Straw<SsoAuthenticated, String, crate::engine::Error> + Send + 'static {
+        let engine = self.clone();
+        sipper::sipper(move |prompts| async move {
+            engine
+                .authenticate(&options, method, &request, Prompt::Send(prompts))
+                .await
+        })
+    }
+
+    async fn authenticate(
+        &self,
+        options: &SsoOptions,
+        method: SsoMethod,
+        request: &SignIn,
+        show: Prompt<'_>,
+    ) -> Result<SsoAuthenticated> {
         if let Some(selection) = &request.selection {
             selection.check()?;
         }
@@ -163,16 +190,32 @@ impl Engine {
 
 /// The identity provider's part of a sign-in: the browser on this machine (its address shown, and opened when
 /// asked) or a code entered on another device. The redirect page of the browser is removed when this returns.
+/// Where the one sentence of a sign-in goes: a callback (the command line prints it), or a sipper's progress (the
+/// window shows it).
+pub(crate) enum Prompt<'a> {
+    Call(Box<dyn FnOnce(String) + Send + 'a>),
+    Send(sipper::Sender<String>),
+}
+
+impl Prompt<'_> {
+    async fn show(self, line: String) {
+        match self {
+            Prompt::Call(show) => show(line),
+            Prompt::Send(mut prompts) => prompts.send(line).await,
+        }
+    }
+}
+
 pub(crate) async fn identity_provider_sign_in(
     realm: &sso::Realm,
     options: &SsoOptions,
     method: SsoMethod,
-    show: impl FnOnce(String) + Send,
+    show: Prompt<'_>,
 ) -> Result<LoginTokens> {
     match method {
         SsoMethod::Browser { open } => {
             let pending = PendingSignIn::start(realm, options).await?;
-            show(pending.prompt());
+            show.show(pending.prompt()).await;
             let _launched = if open {
                 match sso::browser::open(pending.authorization_url()).await {
                     Ok(launched) => Some(launched),
@@ -188,7 +231,7 @@ pub(crate) async fn identity_provider_sign_in(
         }
         SsoMethod::Device => {
             let device = DeviceSignIn::start(realm, options).await?;
-            show(device.prompt());
+            show.show(device.prompt()).await;
             device.finish().await
         }
     }

@@ -119,11 +119,42 @@ impl Engine {
         Ok(None)
     }
 
-    /// Update Index over the configured channels, with the active sign-in's token.
-    pub async fn update_index(
+    /// Update Index over the configured channels, with the active sign-in's token: a sipper of one progress step per
+    /// channel directory (see [`crate::engine::index::update_index`]). It owns what it needs, so the window can run
+    /// it as a task and abort it by dropping it.
+    pub fn update_index(
         &self,
-        progress: impl Fn(crate::engine::index::Progress) + Send + Sync,
-    ) -> Result<crate::engine::index::IndexReport> {
+    ) -> impl sipper::Straw<
+        crate::engine::index::IndexReport,
+        crate::engine::index::Progress,
+        crate::engine::Error,
+    > + Send
+    + 'static {
+        let engine = self.clone();
+        sipper::sipper(move |progress| async move {
+            let (client, settings, token) = engine.index_inputs()?;
+            let limits = crate::engine::index::Limits::from_env();
+            crate::engine::index::update_index_with(
+                &client,
+                &settings,
+                token.as_deref(),
+                &engine.paths.repodata_cache(),
+                &limits,
+                progress,
+            )
+            .await
+        })
+    }
+
+    /// What Update Index reads: the server's client (a placeholder when none is set: conda's defaults only), conda's
+    /// settings and the active sign-in's token.
+    fn index_inputs(
+        &self,
+    ) -> Result<(
+        ServerClient,
+        crate::engine::condarc::CondaSettings,
+        Option<String>,
+    )> {
         self.read_condarc()?;
         let settings = self.condarc_settings();
         let signed_in = self.access_token()?;
@@ -135,15 +166,7 @@ impl Engine {
             Some(domain) => self.client(domain)?,
             None => ServerClient::new("http://127.0.0.1", &self.client_defaults)?,
         };
-        let token = signed_in.as_ref().map(|(_, t)| t.as_str());
-        crate::engine::index::update_index(
-            &client,
-            &settings,
-            token,
-            &self.paths.repodata_cache(),
-            progress,
-        )
-        .await
+        Ok((client, settings, signed_in.map(|(_, t)| t)))
     }
 
     /// `GET /api/system` answered with a 2xx within 5 s.

@@ -69,6 +69,8 @@ pub enum Action {
     /// Channels saved (or skipped / cancelled): the flow continues.
     Done {
         saved: Option<Selection>,
+        /// It was the Channels screen (not the picker after sign-in): nothing else follows a Cancel.
+        manage: bool,
     },
 }
 
@@ -91,6 +93,11 @@ pub struct State {
 }
 
 impl State {
+    /// The Channels screen, reachable any time while signed in (not the picker after sign-in).
+    fn manages(&self) -> bool {
+        matches!(self.mode, Mode::Manage { .. })
+    }
+
     /// Start loading the list; `remembered` pre-checks this user's earlier choice.
     pub fn new(engine: &Engine, all: bool, remembered: Option<Selection>) -> (Self, Task<Message>) {
         Self::with_mode(engine, all, remembered, Mode::SignIn)
@@ -262,7 +269,10 @@ impl State {
                 }
                 Action::None
             }
-            Message::Skip => Action::Done { saved: None },
+            Message::Skip => Action::Done {
+                saved: None,
+                manage: self.manages(),
+            },
             Message::Escape => {
                 if self.saving {
                     Action::None
@@ -270,7 +280,10 @@ impl State {
                     self.discard_armed = true;
                     Action::None
                 } else {
-                    Action::Done { saved: None }
+                    Action::Done {
+                        saved: None,
+                        manage: self.manages(),
+                    }
                 }
             }
             Message::Submit => {
@@ -299,6 +312,7 @@ impl State {
                 self.saving = false;
                 Action::Done {
                     saved: Some(self.loaded.clone()),
+                    manage: self.manages(),
                 }
             }
             Message::Saved(Err(error)) => {

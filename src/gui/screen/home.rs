@@ -15,6 +15,8 @@ use crate::gui::style;
 #[derive(Debug, Clone)]
 pub enum Message {
     UpdateIndex,
+    /// Stop a running Update Index: what it fetched so far is kept in the cache, the list shown stays.
+    Stop,
     Progress(Progress),
     Finished(Result<IndexReport, Error>),
     Packages(package_list::Message),
@@ -25,7 +27,16 @@ pub enum Message {
 pub enum Action {
     None,
     Run(Task<Message>),
+    /// Update Index finished with failed channel directories: the window finds out why (and runs `task`).
+    Failed {
+        channels: Vec<ChannelReport>,
+        task: Task<Message>,
+    },
 }
+
+pub const STOP: &str = "Stop";
+pub const STOPPED: &str =
+    "Update Index was stopped; the package list shown is the one from before.";
 
 #[derive(Debug, Clone, Default)]
 pub struct State {
@@ -42,6 +53,8 @@ pub struct State {
     pub packages: package_list::State,
     /// The per-channel lines are shown.
     pub details: bool,
+    /// Aborts the running Update Index (dropping it ends the fetch).
+    abort: Option<iced::task::Handle>,
 }
 
 pub const DETAILS: &str = "Details";
@@ -55,7 +68,8 @@ pub fn kept_words(time: &str) -> String {
 }
 
 impl State {
-    /// Start Update Index (the engine's concurrent fetch), streaming progress into messages.
+    /// Start Update Index: the engine's sipper runs as an abortable task, each finished channel directory a
+    /// progress message.
     pub fn update_index(&mut self, engine: &Engine) -> Action {
         if self.running {
             return Action::None;
@@ -64,55 +78,37 @@ impl State {
         self.total = 0;
         self.done.clear();
         self.error = None;
-        let engine = engine.clone();
-        // progress through iced's sipper: the engine's callback feeds an unbounded channel (never drops a
-        // report), drained into the sipper while the fetch runs
-        let sipper = iced::task::sipper(move |mut sender| async move {
-            use iced::futures::StreamExt;
-            let (tx, mut rx) = iced::futures::channel::mpsc::unbounded();
-            let run = async move {
-                engine
-                    .update_index(move |p| {
-                        let _ = tx.unbounded_send(p);
-                    })
-                    .await
-            };
-            let forward = async move {
-                while let Some(progress) = rx.next().await {
-                    sender.send(progress).await;
-                }
-            };
-            iced::futures::future::join(run, forward).await.0
-        });
-        Action::Run(Task::sip(sipper, Message::Progress, Message::Finished))
+        let (task, handle) =
+            Task::sip(engine.update_index(), Message::Progress, Message::Finished).abortable();
+        self.abort = Some(handle.abort_on_drop());
+        Action::Run(task)
+    }
+
+    /// Signed out: a private server's package names are not shown any more (unless Update Index is running, which
+    /// then fetches what the signed-out configuration names).
+    pub fn forget_packages(&mut self) {
+        if self.report.is_some() && !self.running {
+            self.packages.clear();
+            self.report = None;
+            self.report_time = None;
+            self.kept_older = false;
+        }
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
         match message {
             Message::UpdateIndex => return self.update_index(engine),
+            Message::Stop => self.stop(),
             Message::Progress(Progress::Started { total }) => self.total = total,
             Message::Progress(Progress::Done { report }) => {
                 if self.running {
                     self.done.push(report)
                 }
             }
-            Message::Finished(Ok(report)) => {
-                self.running = false;
-                self.done = report.channels.clone();
-                // a run with failures does not replace a list that was complete: that one stays, with its time
-                let failed = report.channels.iter().any(|c| c.failed());
-                if failed && self.report.is_some() {
-                    self.kept_older = true;
-                    return Action::None;
-                }
-                self.kept_older = false;
-                self.report_time = Some(chrono::Local::now().format("%H:%M").to_string());
-                let action = self.packages.set_index(report.packages.clone());
-                self.report = Some(report);
-                return packages_action(action);
-            }
+            Message::Finished(Ok(report)) => return self.finished(report),
             Message::Finished(Err(error)) => {
                 self.running = false;
+                self.abort = None;
                 self.kept_older = self.report.is_some();
                 self.error = Some(error.to_string());
             }
@@ -120,6 +116,52 @@ impl State {
             Message::Packages(message) => return packages_action(self.packages.update(message)),
         }
         Action::None
+    }
+
+    fn stop(&mut self) {
+        if let Some(handle) = self.abort.take() {
+            handle.abort();
+        }
+        if self.running {
+            self.running = false;
+            self.done.clear();
+            self.error = Some(STOPPED.into());
+        }
+    }
+
+    /// A finished run: its list replaces the shown one, unless it failed somewhere and a complete list is shown
+    /// (that one stays, with its time). Failures are reported to the window, which finds out why.
+    fn finished(&mut self, report: IndexReport) -> Action {
+        self.running = false;
+        self.abort = None;
+        self.done = report.channels.clone();
+        let failed: Vec<ChannelReport> = report
+            .channels
+            .iter()
+            .filter(|c| c.failed())
+            .cloned()
+            .collect();
+        let task = if !failed.is_empty() && self.report.is_some() {
+            self.kept_older = true;
+            Task::none()
+        } else {
+            self.kept_older = false;
+            self.report_time = Some(chrono::Local::now().format("%H:%M").to_string());
+            let action = self.packages.set_index(report.packages.clone());
+            self.report = Some(report);
+            match packages_action(action) {
+                Action::Run(task) => task,
+                _ => Task::none(),
+            }
+        };
+        if failed.is_empty() {
+            return Action::Run(task);
+        }
+        // the window diagnoses every failed directory: all of this run's, not only the ones it kept
+        Action::Failed {
+            channels: self.done.clone(),
+            task,
+        }
     }
 
     pub fn view<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
@@ -150,11 +192,19 @@ impl State {
         if self.running {
             let total = self.total.max(1) as f32;
             col = col.push(progress_bar(0.0..=total, self.done.len() as f32).girth(8));
-            col = col.push(style::muted(format!(
-                "Updating package index… {} of {} channel directories",
-                self.done.len(),
-                self.total
-            )));
+            col = col.push(
+                row![
+                    container(style::muted(format!(
+                        "Updating package index… {} of {} channel directories",
+                        self.done.len(),
+                        self.total
+                    )))
+                    .width(Length::Fill),
+                    style::small(STOP, Some(Message::Stop)),
+                ]
+                .spacing(8)
+                .align_y(iced::Center),
+            );
         } else if !self.done.is_empty() {
             col = col.push(self.summary_line());
         }

@@ -8,7 +8,6 @@
 //! single sign-on (`password_sign_in = False` in conda-connect's own ini section): the dialog then shows only
 //! **Sign in with SSO** (the password form comes back for a server without it, the only way to sign in there).
 
-use iced::futures::{StreamExt, channel::mpsc, stream};
 use iced::widget::{column, space, text};
 use iced::{Element, Task};
 
@@ -435,25 +434,14 @@ impl State {
         self.error = None;
         let engine = engine.clone();
         let open = self.open_browser;
-        let (tx, prompts) = mpsc::unbounded();
-        let work = async move {
-            engine
-                .sso_authenticate(
-                    &SsoOptions::default(),
-                    SsoMethod::Browser { open },
-                    &SignIn::default(),
-                    move |prompt| {
-                        let _ = tx.unbounded_send(prompt);
-                    },
-                )
-                .await
-        };
-        // the prompt's sender is gone once the sign-in ends, so the merged stream ends with it
-        let messages = stream::select(
-            prompts.map(Message::SsoPrompt),
-            stream::once(work).map(Message::SsoAuthenticated),
+        // the engine's sipper: its one progress is the address to show, its output the authenticated sign-in
+        let sign_in = engine.sso_sign_in(
+            SsoOptions::default(),
+            SsoMethod::Browser { open },
+            SignIn::default(),
         );
-        let (task, handle) = Task::stream(messages).abortable();
+        let (task, handle) =
+            Task::sip(sign_in, Message::SsoPrompt, Message::SsoAuthenticated).abortable();
         self.sso = Sso::Waiting {
             prompt: None,
             handle: handle.abort_on_drop(),

@@ -1,0 +1,202 @@
+//! Opening the dialogs that are not part of the sign-in flow, and routing their messages: Tokens, Channels,
+//! Diagnose, Connect, Preferences. Each remembers the control that opened it, so the focus goes back there when it
+//! closes.
+
+use iced::Task;
+
+use crate::engine::Error;
+use crate::engine::session::{Preferences, Selection};
+use crate::gui::notices::Scope;
+use crate::gui::screen::{add_channels, diagnose, preferences, tokens};
+use crate::gui::style::Tone;
+use crate::gui::{App, Dialog, MIN_SIZE, Message, ids};
+
+impl App {
+    /// Close the open dialog (its own Cancel or Done).
+    pub(crate) fn close(&mut self) -> Task<Message> {
+        self.dialog = None;
+        Task::none()
+    }
+
+    /// A click outside or the window's close request: never interrupts work in flight.
+    pub(crate) fn close_dialog(&mut self) -> Task<Message> {
+        if !self.dialog.as_ref().is_some_and(Dialog::is_busy) {
+            self.dialog = None;
+        }
+        Task::none()
+    }
+
+    pub(crate) fn open_tokens(&mut self) -> Task<Message> {
+        if !self.own_session() || self.dialog.is_some() {
+            return Task::none();
+        }
+        self.return_focus = Some(ids::tokens());
+        let domain = self
+            .status
+            .as_ref()
+            .and_then(|s| s.domain.clone())
+            .unwrap_or_default();
+        let (state, load) = tokens::State::new(&self.engine, domain);
+        self.dialog = Some(Dialog::Tokens(state));
+        load.map(Message::Tokens)
+    }
+
+    pub(crate) fn tokens(&mut self, message: tokens::Message) -> Task<Message> {
+        let Some(Dialog::Tokens(state)) = &mut self.dialog else {
+            return Task::none();
+        };
+        match state.update(message, &self.engine) {
+            tokens::Action::None => Task::none(),
+            tokens::Action::Run(task) => task.map(Message::Tokens),
+            tokens::Action::Close => {
+                self.dialog = None;
+                self.refresh_status()
+            }
+            tokens::Action::SignOut => self.start_sign_out(),
+        }
+    }
+
+    /// The Channels screen: "show hidden channels" is read in a task, then the picker opens and loads.
+    pub(crate) fn open_channels(&mut self) -> Task<Message> {
+        if !self.own_session() || self.dialog.is_some() {
+            return Task::none();
+        }
+        self.return_focus = Some(ids::channels());
+        let engine = self.engine.clone();
+        Task::perform(
+            async move { crate::gui::flow::show_hidden_channels(&engine) },
+            Message::ChannelsScreen,
+        )
+    }
+
+    pub(crate) fn channels_screen(&mut self, all: bool) -> Task<Message> {
+        if self.dialog.is_some() {
+            return Task::none();
+        }
+        let current = self
+            .status
+            .as_ref()
+            .map(|s| Selection {
+                default_channels: s.default_channels.clone(),
+                channels: s.channels.clone(),
+            })
+            .unwrap_or_default();
+        let mode = add_channels::Mode::Manage { current };
+        let (state, load) = add_channels::State::with_mode(&self.engine, all, None, mode);
+        self.dialog = Some(Dialog::AddChannels(state));
+        load.map(Message::AddChannels)
+    }
+
+    /// Diagnose: from Preferences it replaces that dialog; elsewhere only when none is open.
+    pub(crate) fn open_diagnose(&mut self) -> Task<Message> {
+        match &self.dialog {
+            Some(Dialog::Preferences(_)) => {}
+            Some(_) => return Task::none(),
+            None => self.return_focus = None,
+        }
+        let (state, run) = diagnose::State::open(&self.engine);
+        self.dialog = Some(Dialog::Diagnose(state));
+        run.map(Message::Diagnose)
+    }
+
+    pub(crate) fn diagnose(&mut self, message: diagnose::Message) -> Task<Message> {
+        let Some(Dialog::Diagnose(state)) = &mut self.dialog else {
+            return Task::none();
+        };
+        match state.update(message, &self.engine) {
+            diagnose::Action::None => Task::none(),
+            diagnose::Action::Run(task) => task.map(Message::Diagnose),
+            diagnose::Action::Close => self.close(),
+        }
+    }
+
+    pub(crate) fn open_connect(&mut self) -> Task<Message> {
+        if self.dialog.is_none() {
+            self.return_focus = Some(ids::connect());
+            self.dialog = Some(Dialog::Connect);
+        }
+        Task::none()
+    }
+
+    pub(crate) fn open_preferences(&mut self) -> Task<Message> {
+        if self.dialog.is_some() {
+            return Task::none();
+        }
+        self.return_focus = Some(ids::preferences());
+        let engine = self.engine.clone();
+        Task::perform(
+            async move { engine.preferences() },
+            Message::PreferencesLoaded,
+        )
+    }
+
+    pub(crate) fn preferences_loaded(
+        &mut self,
+        result: Result<Preferences, Error>,
+    ) -> Task<Message> {
+        match result {
+            Ok(prefs) => {
+                let state = preferences::State::with_sign_in(
+                    &prefs,
+                    self.settings.theme,
+                    self.own_session(),
+                );
+                self.dialog = Some(Dialog::Preferences(state));
+            }
+            Err(error) => {
+                let scope = Scope::of(self.signed_in());
+                self.notices.push(error.to_string(), Tone::Danger, scope);
+            }
+        }
+        Task::none()
+    }
+
+    pub(crate) fn preferences(&mut self, message: preferences::Message) -> Task<Message> {
+        let Some(Dialog::Preferences(state)) = &mut self.dialog else {
+            return Task::none();
+        };
+        match state.update(message, &self.engine) {
+            preferences::Action::None => Task::none(),
+            preferences::Action::Run(task) => task.map(Message::Preferences),
+            preferences::Action::Cancel => self.close(),
+            preferences::Action::SignOut => self.start_sign_out(),
+            preferences::Action::Diagnose => self.open_diagnose(),
+            preferences::Action::Saved(_, theme) => {
+                self.dialog = None;
+                Task::batch([self.refresh_status(), self.save_theme(theme)])
+            }
+        }
+    }
+
+    /// A new theme: shown at once and saved under the configuration lock, like every write in the data folder (the
+    /// lock's wait sleeps on the runtime's timer).
+    fn save_theme(&mut self, theme: crate::gui::settings::ThemeChoice) -> Task<Message> {
+        if theme == self.settings.theme {
+            return Task::none();
+        }
+        self.settings.theme = theme;
+        let (engine, settings) = (self.engine.clone(), self.settings.clone());
+        Task::perform(
+            async move { engine.locked(|| settings.save(&engine.paths)).await },
+            Message::SettingsSaved,
+        )
+    }
+
+    pub(crate) fn settings_saved(&mut self, result: Result<(), Error>) -> Task<Message> {
+        if let Err(error) = result {
+            let scope = Scope::of(self.signed_in());
+            self.notices.push(error.to_string(), Tone::Danger, scope);
+        }
+        Task::none()
+    }
+
+    /// The window was resized: below the minimum it is made the minimum again (the view scrolls meanwhile).
+    pub(crate) fn resized(&mut self, id: iced::window::Id, size: iced::Size) -> Task<Message> {
+        self.window_size = size;
+        if size.width < MIN_SIZE.width || size.height < MIN_SIZE.height {
+            iced::window::resize(id, size.max(MIN_SIZE))
+        } else {
+            Task::none()
+        }
+    }
+}
