@@ -1,10 +1,12 @@
 """The Update Index benchmark: conda-connect vs py-rattler 0.28 vs conda 24.7.1 on the same emulator-served channels,
 at every scale in BENCH_RECORDS (default "100000,1000000"), each with its targets marked met or not met.
 
-Run through scripts/bench.sh (it builds the release binary and the Python peers). Prints Markdown and writes it to
-bench/results.md. Medians of BENCH_RUNS runs (default 5; BENCH_RUNS_LARGE, default 3, above 500,000 records);
-conda runs BENCH_CONDA_RUNS times at the first scale and once at larger ones (it takes half a minute at 1M).
-Peak RSS from /usr/bin/time -v; wall time is process start to exit.
+Run through scripts/bench.sh (it builds the release binary and the Python peers). Prints Markdown and writes it into
+docs/benchmarks.md, replacing what stands between the markers <!-- bench:results:begin --> and
+<!-- bench:results:end --> (the page's results are generated, never copied by hand). Medians of BENCH_RUNS runs
+(default 5; BENCH_RUNS_LARGE, default 3, above 500,000 records); conda runs BENCH_CONDA_RUNS times at the first scale
+and once at larger ones (it takes half a minute at 1M). Peak RSS from /usr/bin/time -v; wall time is process start
+to exit.
 """
 import json
 import os
@@ -68,6 +70,27 @@ def hide_zst(channels_dir, hide):
                 os.rename(z, z + ".hidden")
             elif not hide and os.path.exists(z + ".hidden"):
                 os.rename(z + ".hidden", z)
+
+
+RESULTS_DOC = os.path.join(os.path.dirname(HERE), "docs", "benchmarks.md")
+RESULTS_BEGIN = "<!-- bench:results:begin -->"
+RESULTS_END = "<!-- bench:results:end -->"
+
+
+def write_results(text):
+    """Put `text` between the results markers of docs/benchmarks.md (each must be there once), atomically."""
+    with open(RESULTS_DOC, encoding="utf-8") as f:
+        doc = f.read()
+    if doc.count(RESULTS_BEGIN) != 1 or doc.count(RESULTS_END) != 1 or doc.index(RESULTS_BEGIN) > doc.index(RESULTS_END):
+        sys.exit(f"{RESULTS_DOC}: expected {RESULTS_BEGIN} and then {RESULTS_END}, once each; "
+                 "the results printed above were not written")
+    start = doc.index(RESULTS_BEGIN) + len(RESULTS_BEGIN)
+    end = doc.index(RESULTS_END)
+    tmp = RESULTS_DOC + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(doc[:start] + "\n\n" + text + "\n\n" + doc[end:])
+    os.replace(tmp, RESULTS_DOC)
+    print(f"results written to {RESULTS_DOC}", file=sys.stderr)
 
 
 def bench_scale(records, first):
@@ -316,5 +339,4 @@ lines += ["", "| target | result | |", "|---|---|---|"]
 lines += [f"| {t} | {res} | {met(ok)} |" for t, res, ok in targets]
 text = "\n".join(lines)
 print(text)
-with open(os.path.join(HERE, "results.md"), "w") as f:
-    f.write(text + "\n")
+write_results(text)

@@ -2,7 +2,7 @@
 # The Update Index benchmark, from one command on a fresh machine: conda-connect (release build) vs py-rattler 0.28
 # vs conda 24.7.1 on generated conda-forge-shaped records served by the emulator (with and without .zst), at
 # 100,000 and 1,000,000 records, each target marked met or not met. Installs its Python peers into venvs under
-# ~/.cache/conda-connect-ci/tools (reused when present). Results: stdout and bench/results.md.
+# ~/.cache/conda-connect-ci/tools (reused when present). Results: stdout and the marked section of docs/benchmarks.md.
 # BENCH_RECORDS (comma-separated scales, default 100000,1000000; BENCH_RECORDS=1000000 for the large case only),
 # BENCH_RUNS (default 5), BENCH_RUNS_LARGE (runs above 500,000 records, default 3), BENCH_CONDA_RUNS (default
 # BENCH_RUNS; conda runs once at the larger scales). The 1,000,000 case needs ~2 GB of disk under /tmp and takes

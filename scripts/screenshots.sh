@@ -169,7 +169,7 @@ key ctrl+l; sleep 1.2; key Return
 expect minimum-size-with-notice "$SUCCESS_BG" 2000 "900x620+0+0" "the notice"
 xdotool windowsize --sync "$WID" 1040 700 2>/dev/null || xdotool windowsize "$WID" 1040 700; sleep 0.5
 click $CONNECT_X $HEADER_Y; sleep 0.4; key Return; shot sign-out
-key Return;                       shot signed-out 2.5
+key Tab Return;                   shot signed-out 2.5
 [ ! -e "$CONDA_CONNECT_DEMO_HOME/.condarc" ] || { echo "screenshots: ~/.condarc should be gone after sign-out"; exit 1; }
 
 # ---- the keyboard-only path: no pointer at all (the focus came back to Connect when the sign-out closed)

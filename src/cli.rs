@@ -91,7 +91,7 @@ pub enum Command {
     /// For CI: check a token you were given and write conda's, rattler's (and pip/uv's) settings into a private
     /// folder, then print the variables that point at it. Nothing is written in your home directory.
     #[command(
-        after_help = "Examples:\n  echo \"$TOKEN\" | eval \"$(conda-connect env --token-stdin --domain https://repo.example.com \\\n                            --default-channel main --channel internal)\"\n  conda-connect env --token-stdin --domain URL --shell github                       < token.txt\n  conda-connect env --clean \"$BINSTAR_CONFIG_DIR\""
+        after_help = "Examples:\n  eval \"$(echo \"$TOKEN\" | conda-connect env --token-stdin --domain https://repo.example.com \\\n                            --default-channel main --channel internal)\"\n  conda-connect env --token-stdin --domain URL --shell github                       < token.txt\n  conda-connect env --clean \"$BINSTAR_CONFIG_DIR\""
     )]
     Env(EnvArgs),
 }

@@ -1,5 +1,5 @@
 //! Where every file lives, on each platform, as conda 24.x, anaconda-client, conda-repo-cli and Navigator compute
-//! it (the README's "Files it touches" table gives the source of each row). Every path derives from the home
+//! it (docs/files.md's per-platform table gives the source of each row). Every path derives from the home
 //! directory and a few environment variables, both passed in: `for_platform` takes the platform, the home and the
 //! environment as arguments, so each platform's layout is tested on any machine with a faked root, and tests run in
 //! a temporary HOME, never the real one.
@@ -220,7 +220,7 @@ fn navigator_home(
         .unwrap_or_else(|| home.to_path_buf())
 }
 
-/// One test per row of the README's "Files it touches" table, with a faked root for each platform.
+/// One test per row of docs/files.md's per-platform table, with a faked root for each platform.
 #[cfg(test)]
 mod tests {
     use super::*;

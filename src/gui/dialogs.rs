@@ -12,18 +12,26 @@ use crate::gui::style::Tone;
 use crate::gui::{App, Dialog, MIN_SIZE, Message, ids};
 
 impl App {
-    /// Close the open dialog (its own Cancel or Done).
+    /// Close the open dialog (its own Cancel or Done): the dialog that opened it, if any, comes back as it was.
     pub(crate) fn close(&mut self) -> Task<Message> {
-        self.dialog = None;
+        self.dialog = self.under.take();
         Task::none()
     }
 
     /// A click outside or the window's close request: never interrupts work in flight.
     pub(crate) fn close_dialog(&mut self) -> Task<Message> {
         if !self.dialog.as_ref().is_some_and(Dialog::is_busy) {
-            self.dialog = None;
+            return self.close();
         }
         Task::none()
+    }
+
+    /// Open `dialog` over Preferences, which waits under it with its unsaved edits (see [`App::close`]).
+    pub(crate) fn open_over_preferences(&mut self, dialog: Dialog) {
+        if matches!(self.dialog, Some(Dialog::Preferences(_))) {
+            self.under = self.dialog.take();
+        }
+        self.dialog = Some(dialog);
     }
 
     pub(crate) fn open_tokens(&mut self) -> Task<Message> {
@@ -95,7 +103,7 @@ impl App {
             None => self.return_focus = None,
         }
         let (state, run) = diagnose::State::open(&self.engine);
-        self.dialog = Some(Dialog::Diagnose(state));
+        self.open_over_preferences(Dialog::Diagnose(state));
         run.map(Message::Diagnose)
     }
 

@@ -31,6 +31,7 @@ impl App {
             }
         };
         let was_signed_in = self.signed_in();
+        let first = self.status.is_none();
         self.stamp = Some(self.engine.state_stamp());
         let own_session = status.source == Some(LoginSource::CondaConnect);
         self.status = Some(status);
@@ -53,6 +54,10 @@ impl App {
             && self.dialog.is_none()
         {
             tasks.push(crate::gui::focus::focus_on(id));
+        }
+        // the first run points at Connect: it carries the focus ring before any Tab
+        if first && !self.signed_in() && self.dialog.is_none() {
+            tasks.push(crate::gui::focus::focus_on(crate::gui::ids::connect()));
         }
         Task::batch(tasks)
     }
@@ -183,9 +188,9 @@ impl App {
         self.home_action(action)
     }
 
-    /// The main window's Update Index (F5, Ctrl+R): not while a dialog is open.
+    /// The main window's Update Index (F5, Ctrl+R): not while a dialog is open, nor with nothing to index.
     pub(crate) fn update_index(&mut self) -> Task<Message> {
-        if self.dialog.is_some() {
+        if self.dialog.is_some() || !home::can_index(self.status.as_ref()) {
             return Task::none();
         }
         self.run_index()
@@ -331,8 +336,10 @@ impl App {
                     self.notices
                         .push(saved_words(selection), Tone::Success, Scope::SignedIn);
                 }
-                if saved.is_none() && manage {
-                    return Task::none();
+                // Cancel on the Channels screen changes nothing; skipping the picker at sign-in with no channel
+                // chosen leaves nothing of the server's to index (the banner says to choose channels)
+                if saved.is_none() && (manage || self.no_channel_chosen()) {
+                    return self.refresh_status();
                 }
                 // as Navigator: Update Index after the channels change, or after skipping them at sign-in
                 let index = self.run_index();
@@ -349,7 +356,7 @@ impl App {
             .as_ref()
             .and_then(|s| s.domain.clone())
             .unwrap_or_default();
-        self.dialog = Some(Dialog::SignOut(sign_out::State::new(domain)));
+        self.open_over_preferences(Dialog::SignOut(sign_out::State::new(domain)));
         Task::none()
     }
 
@@ -363,6 +370,7 @@ impl App {
             sign_out::Action::Cancel => self.close(),
             sign_out::Action::Done(outcome) => {
                 self.dialog = None;
+                self.under = None;
                 self.signed_out(outcome, false)
             }
         }

@@ -510,8 +510,20 @@ pub fn initial<M: Send + 'static>() -> iced::Task<M> {
     iced::advanced::widget::operate(Initial::default()).discard()
 }
 
+/// Put the focus on the dialog's default button (its last, when a view has several), even where a field comes
+/// first — for a question whose safe answer is that button.
+pub fn default_action<M: Send + 'static>() -> iced::Task<M> {
+    iced::advanced::widget::operate(Initial {
+        button_first: true,
+        ..Initial::default()
+    })
+    .discard()
+}
+
 #[derive(Default)]
 struct Initial {
+    /// The default button wins over the first field.
+    button_first: bool,
     current: usize,
     /// A text input reports itself as one (with its bounds), then as a focusable.
     input_bounds: Option<Rectangle>,
@@ -540,7 +552,12 @@ impl Operation for Initial {
         if self.current == 0 {
             return iced::advanced::widget::operation::Outcome::None;
         }
-        let target = self.first_input.or(self.default_button).unwrap_or(0);
+        let target = if self.button_first {
+            self.default_button.or(self.first_input)
+        } else {
+            self.first_input.or(self.default_button)
+        };
+        let target = target.unwrap_or(0);
         iced::advanced::widget::operation::Outcome::Chain(Box::new(FocusAt::new(target)))
     }
 }

@@ -174,6 +174,9 @@ pub struct App {
     pub status_error: Option<String>,
     pub home: home::State,
     pub dialog: Option<Dialog>,
+    /// The dialog that opened the one shown (Preferences under Diagnose or Sign Out…): it comes back, with its
+    /// unsaved edits, when that one is closed.
+    under: Option<Dialog>,
     pub health: Health,
     pub notices: Notices,
     pub index_problem: Option<IndexProblem>,
@@ -215,6 +218,7 @@ impl App {
             status_error: None,
             home: home::State::default(),
             dialog: None,
+            under: None,
             health: Health::Unknown,
             notices: Notices::default(),
             index_problem: None,

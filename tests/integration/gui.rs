@@ -1877,6 +1877,13 @@ async fn diagnose_from_preferences_from_a_failed_update_index_and_by_keyboard() 
     })
     .await;
     assert!(!h.shows(diagnose::TITLE), "Esc closes it");
+    // back to Preferences, which opened it; Esc again closes that
+    assert!(matches!(h.app.dialog, Some(gui::Dialog::Preferences(_))));
+    h.keys(|ui| {
+        ui.tap_key(key::Named::Escape);
+    })
+    .await;
+    assert!(h.app.dialog.is_none());
 
     // a channel removed on the server: the banner offers Diagnose, which names it with the fix
     h.world
@@ -1973,4 +1980,29 @@ async fn a_running_update_index_can_be_stopped() {
     h.click("Update Index").await;
     assert!(!h.shows(home::STOPPED));
     assert_eq!(h.app.home.report.as_ref().map(|r| r.packages_total), before);
+}
+
+/// Skipping the picker at sign-in with no channel chosen fetches nothing (conda's public defaults are not the
+/// server's): the banner says to choose channels, and no "offline" banner appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipping_the_channels_at_sign_in_fetches_nothing() {
+    let mut h = Harness::new().await;
+    h.sign_in().await;
+    // (the sign-in's own probe of rattler's credential form reads one private channel: not Update Index)
+    let repodata = |h: &Harness| {
+        h.world
+            .emu
+            .log()
+            .iter()
+            .filter(|l| l.path.contains("repodata"))
+            .map(|l| l.path.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = repodata(&h);
+    h.click("Skip").await;
+    assert!(h.app.dialog.is_none());
+    assert!(!h.app.home.running && h.app.home.report.is_none());
+    assert!(h.app.index_problem.is_none());
+    assert!(h.shows(gui::NO_CHANNELS));
+    assert_eq!(repodata(&h), before, "no repodata was fetched");
 }

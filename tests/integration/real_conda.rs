@@ -3,7 +3,7 @@
 //! (`/api/repo/t/<token>/…` in the emulator's log); after `conda-connect logout` it can no longer, and
 //! `conda config --show` prints exactly what it printed before sign-in.
 //!
-//! Needs `CONDA_CONNECT_REAL_CONDA=<path to conda>` (`.ci/run` installs it with scripts/install-real-conda.sh
+//! Needs `CONDA_CONNECT_REAL_CONDA=<path to conda>` (`scripts/test.sh` installs it with scripts/install-real-conda.sh
 //! and also sets `CONDA_CONNECT_REQUIRE_REAL_CONDA=1`, so CI fails rather than skips when conda is missing).
 
 use std::path::{Path, PathBuf};

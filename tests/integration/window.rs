@@ -78,17 +78,27 @@ async fn a_dialog_without_a_field_opens_on_its_default_button() {
     );
     live.key(key::Named::Enter).await;
     assert!(live.shows("Sign out of Anaconda Server?"));
+    // signing out is destructive: no default button, the focus on Cancel, so Enter, Enter does not sign out
     assert!(
-        live.focused().is_some_and(|f| f.says("Sign Out")),
+        live.focused().is_some_and(|f| f.says("Cancel")),
         "{:?}",
         live.focused()
     );
-    live.key(key::Named::Escape).await;
+    live.key(key::Named::Enter).await;
+    assert!(live.app.dialog.is_none(), "Enter pressed Cancel");
+    assert!(live.app.status.as_ref().is_some_and(|s| s.logged_in));
     assert!(
         live.focused().is_some_and(|f| f.says("Connect")),
         "{:?}",
         live.focused()
     );
+    // Tab to Sign Out, then Enter signs out
+    live.command("k").await;
+    live.key(key::Named::Enter).await;
+    live.key(key::Named::Tab).await;
+    assert!(live.focused().is_some_and(|f| f.says("Sign Out")));
+    live.key(key::Named::Enter).await;
+    assert!(live.app.status.as_ref().is_some_and(|s| !s.logged_in));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,4 +276,86 @@ async fn the_sso_only_dialog_shows_its_focus_at_once() {
         "{:?}",
         live.focused()
     );
+}
+
+/// Diagnose… and Sign Out… open over Preferences; closing them brings Preferences back with its unsaved edits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_come_back_with_their_edits_after_diagnose_or_sign_out() {
+    use conda_connect::gui::screen::{diagnose, preferences, sign_out};
+    use conda_connect::gui::{Dialog, Message};
+    let mut live = Live::new(signed_in_world().await).await;
+    let ticked = |live: &Live| match &live.app.dialog {
+        Some(Dialog::Preferences(state)) => Some(state.show_hidden),
+        _ => None,
+    };
+    live.command(",").await;
+    live.send(Message::Preferences(preferences::Message::ShowHidden(true)))
+        .await;
+    assert_eq!(ticked(&live), Some(true));
+    live.send(Message::OpenDiagnose).await;
+    assert!(matches!(live.app.dialog, Some(Dialog::Diagnose(_))));
+    live.send(Message::Diagnose(diagnose::Message::Close)).await;
+    assert_eq!(
+        ticked(&live),
+        Some(true),
+        "Preferences came back with the tick"
+    );
+    assert!(live.focused().is_some(), "and the focus is in it");
+    live.send(Message::Preferences(preferences::Message::SignOutFirst))
+        .await;
+    assert!(live.shows("Sign out of Anaconda Server?"));
+    live.key(key::Named::Escape).await;
+    assert_eq!(ticked(&live), Some(true), "after Sign Out… → Esc too");
+    // a sign-out that happens leaves no Preferences behind
+    live.send(Message::Preferences(preferences::Message::SignOutFirst))
+        .await;
+    live.send(Message::SignOut(sign_out::Message::Confirm))
+        .await;
+    assert!(live.app.dialog.is_none());
+    assert!(live.app.status.as_ref().is_some_and(|s| !s.logged_in));
+}
+
+/// Each view of the Tokens dialog opens with a visible focus: the one-time token, its "not copied" question (on
+/// the safe answer), and the list after leaving it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_of_the_tokens_dialog_has_the_focus() {
+    use conda_connect::gui::screen::tokens;
+    use conda_connect::gui::{Dialog, Message};
+    let mut live = Live::new(signed_in_world().await).await;
+    live.command("t").await;
+    live.send(Message::Tokens(tokens::Message::New)).await;
+    live.type_text("ci").await;
+    live.send(Message::Tokens(tokens::Message::Create)).await;
+    assert!(live.shows(tokens::NOT_SHOWN_AGAIN));
+    assert!(live.focused().is_some(), "the one-time view has the focus");
+    live.key(key::Named::Escape).await;
+    assert!(live.shows(tokens::NOT_COPIED));
+    assert!(
+        live.focused().is_some_and(|f| f.says(tokens::STAY)),
+        "the safe answer: {:?}",
+        live.focused()
+    );
+    live.send(Message::Tokens(tokens::Message::LeaveUncopied))
+        .await;
+    assert!(matches!(live.app.dialog, Some(Dialog::Tokens(_))));
+    assert!(
+        live.focused().is_some_and(|f| f.says("New token")),
+        "{:?}",
+        live.focused()
+    );
+}
+
+/// The first run points at Connect: it has the focus ring before any key is pressed, and Update Index, with
+/// nothing to index, is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_run_points_at_connect() {
+    let mut live = Live::new(World::new().await).await;
+    assert!(
+        live.focused().is_some_and(|f| f.says("Connect")),
+        "{:?}",
+        live.focused()
+    );
+    live.key(key::Named::F5).await;
+    assert!(!live.app.home.running, "nothing to index before sign-in");
+    assert!(live.app.index_problem.is_none());
 }

@@ -35,6 +35,14 @@ pub enum Action {
 }
 
 pub const STOP: &str = "Stop";
+/// Update Index's tooltip while there is nothing to index (signed out, no channel in `.condarc`).
+pub const NOTHING_TO_INDEX: &str = "Sign in first (Connect, Ctrl+K): no channel is configured yet";
+
+/// There is something to index: signed in, or channels configured in `.condarc` (conda's public defaults are never
+/// fetched for a signed-out user who configured nothing: an air-gapped site must not see them fail).
+pub fn can_index(status: Option<&Status>) -> bool {
+    status.is_some_and(|s| s.logged_in || !s.default_channels.is_empty() || !s.channels.is_empty())
+}
 pub const STOPPED: &str =
     "Update Index was stopped; the package list shown is the one from before.";
 
@@ -172,13 +180,14 @@ impl State {
     }
 
     fn packages_panel<'a>(&'a self, status: Option<&'a Status>) -> Element<'a, Message> {
+        let possible = can_index(status);
         let button = style::shortcut_hint(
             style::primary_icon(
                 style::Icon::Refresh,
                 "Update Index",
-                (!self.running).then_some(Message::UpdateIndex),
+                (!self.running && possible).then_some(Message::UpdateIndex),
             ),
-            "F5",
+            if possible { "F5" } else { NOTHING_TO_INDEX },
         );
         let mut col = column![
             row![

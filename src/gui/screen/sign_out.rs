@@ -45,8 +45,10 @@ impl State {
         (!self.busy).then_some(Message::Cancel)
     }
 
+    /// Enter presses only the focused button: signing out is destructive, so the dialog has no default button and
+    /// opens with the focus on Cancel (a hurried Enter, Enter does not sign out).
     pub fn enter(&self) -> Option<Message> {
-        Some(Message::Confirm)
+        None
     }
 
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
@@ -81,12 +83,12 @@ impl State {
             style::title("Sign out of Anaconda Server?"),
             style::body(format!("Signing out of {} will:", self.domain)),
             style::body("• revoke conda's access token on the server,"),
-            style::body("• restore your ~/.condarc as it was before you signed in (changes you made since are kept),"),
+            style::body("• put back the ~/.condarc keys signing in set (channel_alias, channels, default_channels), keeping your other changes,"),
             style::body("• clear the sign-in from anaconda-navigator.ini, and remove conda's token files and the stored credentials."),
             style::message_slot(self.error.as_deref(), self.busy.then_some("Signing out…")),
             style::button_row([
                 style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
-                style::primary("Sign Out", (!self.busy).then_some(Message::Confirm))
+                style::danger("Sign Out", (!self.busy).then_some(Message::Confirm))
             ]),
         ]
         .spacing(style::space_scale::S + 2.0);

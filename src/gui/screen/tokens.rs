@@ -170,7 +170,34 @@ impl State {
         self.tokens.iter().find(|t| t.id == id).cloned()
     }
 
+    /// Handle `message`; when the view changed (list, new, one-time token, its question, a confirmation), the focus
+    /// goes to the new view's first field or default button, as when a dialog opens.
     pub fn update(&mut self, message: Message, engine: &Engine) -> Action {
+        let before = self.view_key();
+        let action = self.handle(message, engine);
+        if self.view_key() == before {
+            return action;
+        }
+        // the "not copied" question: its safe answer, Back to the token
+        let focus = if self.view_key().1 {
+            crate::gui::focus::default_action()
+        } else {
+            crate::gui::focus::initial()
+        };
+        match action {
+            Action::Run(task) => Action::Run(Task::batch([task, focus])),
+            Action::None => Action::Run(focus),
+            other => other,
+        }
+    }
+
+    /// Which view is shown (and whether the one-time view asks before leaving).
+    fn view_key(&self) -> (std::mem::Discriminant<View>, bool) {
+        let asking = matches!(self.view, View::Reveal { leaving: true, .. });
+        (std::mem::discriminant(&self.view), asking)
+    }
+
+    fn handle(&mut self, message: Message, engine: &Engine) -> Action {
         match message {
             Message::Loaded(result) => {
                 let first = self.loading && self.tokens.is_empty();
@@ -217,57 +244,17 @@ impl State {
                     }
                 }
             }
+            // a new expiry: an error about the old one goes
             Message::Expires(value) => {
                 if let View::New(form) = &mut self.view {
                     form.expires = value;
+                    self.error = None;
                 }
             }
             Message::ExpiresIn(days) => {
                 if let View::New(form) = &mut self.view {
                     form.expires = date_in(days);
-                }
-            }
-            Message::Create => {
-                let View::New(form) = &self.view else {
-                    return Action::None;
-                };
-                if self.busy {
-                    return Action::None;
-                }
-                if let Err(error) = tokens::validate_expiry(&form.expires) {
-                    self.error = Some(error.to_string());
-                    return Action::None;
-                }
-                self.busy = true;
-                self.error = None;
-                let engine = engine.clone();
-                let (name, scopes, expires) = (
-                    form.name.clone(),
-                    form.scopes.iter().cloned().collect::<Vec<_>>(),
-                    form.expires.clone(),
-                );
-                return Action::Run(Task::perform(
-                    async move { engine.create_token(&name, &scopes, Some(&expires)).await },
-                    Message::Created,
-                ));
-            }
-            Message::Created(result) => {
-                self.busy = false;
-                match result {
-                    Ok(created) => {
-                        let name = match &self.view {
-                            View::New(form) => form.name.trim().to_string(),
-                            _ => created.id.clone(),
-                        };
-                        self.view = View::Reveal {
-                            heading: format!("Token \u{201c}{name}\u{201d} created"),
-                            token: created.token,
-                            copied: false,
-                            leaving: false,
-                        };
-                        return Action::Run(load(engine));
-                    }
-                    Err(error) => self.error = Some(error.to_string()),
+                    self.error = None;
                 }
             }
             Message::Ask(change, id) => {
@@ -277,50 +264,10 @@ impl State {
                     self.view = View::Confirm(change, token);
                 }
             }
-            Message::Confirm => {
-                let View::Confirm(change, token) = &self.view else {
-                    return Action::None;
-                };
-                if self.busy || (*change == Change::Revoke && token.sign_in_token) {
-                    return Action::None;
-                }
-                self.busy = true;
-                let (engine, id, change) = (engine.clone(), token.id.clone(), *change);
-                return Action::Run(Task::perform(
-                    async move {
-                        match change {
-                            Change::Regenerate => engine.regenerate_token(&id).await.map(Some),
-                            Change::Revoke => engine.revoke_token(&id).await.map(|()| None),
-                        }
-                    },
-                    move |r| Message::Changed(change, r),
-                ));
-            }
-            Message::Changed(change, result) => {
-                self.busy = false;
-                let name = match &self.view {
-                    View::Confirm(_, t) => t.name.clone(),
-                    _ => String::new(),
-                };
-                match (change, result) {
-                    (Change::Regenerate, Ok(Some(token))) => {
-                        self.view = View::Reveal {
-                            heading: format!("Token \u{201c}{name}\u{201d} regenerated"),
-                            token,
-                            copied: false,
-                            leaving: false,
-                        };
-                        return Action::Run(load(engine));
-                    }
-                    (_, Ok(_)) => {
-                        self.view = View::List;
-                        self.loading = true;
-                        self.notice = Some(format!("Token \u{201c}{name}\u{201d} revoked."));
-                        return Action::Run(load(engine));
-                    }
-                    (_, Err(error)) => self.error = Some(error.to_string()),
-                }
-            }
+            Message::Create => return self.create(engine),
+            Message::Created(result) => return self.created(result, engine),
+            Message::Confirm => return self.confirm(engine),
+            Message::Changed(change, result) => return self.changed(change, result, engine),
             Message::SnippetChannel(value) => self.snippet_channel = value,
             Message::Copy(value) => {
                 if let View::Reveal { token, copied, .. } = &mut self.view
@@ -351,6 +298,108 @@ impl State {
             }
             Message::Close => return Action::Close,
             Message::SignOutInstead => return Action::SignOut,
+        }
+        Action::None
+    }
+
+    /// Create: the expiry checked first, then the server makes the token.
+    fn create(&mut self, engine: &Engine) -> Action {
+        let View::New(form) = &self.view else {
+            return Action::None;
+        };
+        if self.busy {
+            return Action::None;
+        }
+        if let Err(error) = tokens::validate_expiry(&form.expires) {
+            self.error = Some(error.to_string());
+            return Action::None;
+        }
+        self.busy = true;
+        self.error = None;
+        let engine = engine.clone();
+        let (name, scopes, expires) = (
+            form.name.clone(),
+            form.scopes.iter().cloned().collect::<Vec<_>>(),
+            form.expires.clone(),
+        );
+        Action::Run(Task::perform(
+            async move { engine.create_token(&name, &scopes, Some(&expires)).await },
+            Message::Created,
+        ))
+    }
+
+    /// The server made the token: the one-time view shows it, and the list reloads under it.
+    fn created(&mut self, result: Result<CreatedToken, Error>, engine: &Engine) -> Action {
+        self.busy = false;
+        match result {
+            Ok(created) => {
+                let name = match &self.view {
+                    View::New(form) => form.name.trim().to_string(),
+                    _ => created.id.clone(),
+                };
+                self.view = View::Reveal {
+                    heading: format!("Token \u{201c}{name}\u{201d} created"),
+                    token: created.token,
+                    copied: false,
+                    leaving: false,
+                };
+                return Action::Run(load(engine));
+            }
+            Err(error) => self.error = Some(error.to_string()),
+        }
+        Action::None
+    }
+
+    /// Regenerate or revoke, once confirmed (never the sign-in token's revocation: signing out does that).
+    fn confirm(&mut self, engine: &Engine) -> Action {
+        let View::Confirm(change, token) = &self.view else {
+            return Action::None;
+        };
+        if self.busy || (*change == Change::Revoke && token.sign_in_token) {
+            return Action::None;
+        }
+        self.busy = true;
+        let (engine, id, change) = (engine.clone(), token.id.clone(), *change);
+        Action::Run(Task::perform(
+            async move {
+                match change {
+                    Change::Regenerate => engine.regenerate_token(&id).await.map(Some),
+                    Change::Revoke => engine.revoke_token(&id).await.map(|()| None),
+                }
+            },
+            move |r| Message::Changed(change, r),
+        ))
+    }
+
+    /// The server regenerated (the one-time view shows the new value) or revoked a token.
+    fn changed(
+        &mut self,
+        change: Change,
+        result: Result<Option<String>, Error>,
+        engine: &Engine,
+    ) -> Action {
+        self.busy = false;
+        let name = match &self.view {
+            View::Confirm(_, t) => t.name.clone(),
+            _ => String::new(),
+        };
+        match (change, result) {
+            (Change::Regenerate, Ok(Some(token))) => {
+                self.view = View::Reveal {
+                    heading: format!("Token \u{201c}{name}\u{201d} regenerated"),
+                    token,
+                    copied: false,
+                    leaving: false,
+                };
+                return Action::Run(load(engine));
+            }
+            (_, Ok(_)) => {
+                self.view = View::List;
+                self.loading = true;
+                self.notice = Some(format!("Token \u{201c}{name}\u{201d} revoked."));
+                return Action::Run(load(engine));
+            }
+            (_, Err(error)) => self.error = Some(error.to_string()),
         }
         Action::None
     }
