@@ -60,7 +60,9 @@ command -v wine >/dev/null || { echo "packaging: installing the msi skipped (no 
 export WINEPREFIX="$CACHE/windows/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
 INSTALLED="$WINEPREFIX/drive_c/Program Files/conda-connect"
 wine msiexec /x "$(winepath -w "$MSI")" /qn >/dev/null 2>&1 || true
-wine msiexec /i "$(winepath -w "$MSI")" /qn >/dev/null 2>&1 || fail "msiexec /i failed"
+# a silent roll-out: the installer's properties become the machine policy that conda-connect reads
+wine msiexec /i "$(winepath -w "$MSI")" /qn DOMAIN=https://repo.example.com SIGN_IN=sso >/dev/null 2>&1 \
+  || fail "msiexec /i failed"
 [ -f "$INSTALLED/conda-connect.exe" ] || fail "nothing installed in $INSTALLED"
 [ -f "$INSTALLED/LICENSE.txt" ] || fail "the licence was not installed"
 LINK=$(find "$WINEPREFIX/drive_c" -iname 'conda-connect.lnk' -path '*Start Menu*' | head -n 1)
@@ -69,8 +71,23 @@ LINK=$(find "$WINEPREFIX/drive_c" -iname 'conda-connect.lnk' -path '*Start Menu*
 cp "$CACHE/windows/bcryptprimitives.dll" "$INSTALLED/"
 got=$(wine "$INSTALLED/conda-connect.exe" --version 2>/dev/null | tr -d '\r')
 [ "$got" = "conda-connect $VERSION" ] || fail "the installed conda-connect.exe printed '$got'"
+PROFILE=$(mktemp -d)
+policy=$(USERPROFILE="$(winepath -w "$PROFILE")" LOCALAPPDATA="$(winepath -w "$PROFILE")\\AppData\\Local" \
+  APPDATA="$(winepath -w "$PROFILE")\\AppData\\Roaming" wine "$INSTALLED/conda-connect.exe" status --json 2>/dev/null \
+  | tr -d '\r')
+rm -rf "$PROFILE"
+python3 -c '
+import json, sys
+status = json.loads(sys.argv[1])
+policy = status["policy"]
+assert policy["settings"] == {"domain": "https://repo.example.com", "sign_in": "sso"}, policy
+assert policy["sources"] == ["HKLM\\SOFTWARE\\Policies\\conda-connect"], policy
+assert status["domain"] == "https://repo.example.com", status
+' "$policy" || fail "status does not report the policy the msi wrote: $policy"
 rm -f "$INSTALLED/bcryptprimitives.dll"
 wine msiexec /x "$(winepath -w "$MSI")" /qn >/dev/null 2>&1 || fail "msiexec /x failed"
 [ ! -e "$INSTALLED/conda-connect.exe" ] || fail "uninstalling left conda-connect.exe"
 [ ! -e "$LINK" ] || fail "uninstalling left the Start-menu shortcut"
-echo "packaging: the msi installs, runs ($got) and uninstalls under Wine"
+! wine reg query 'HKLM\SOFTWARE\Policies\conda-connect' /v domain >/dev/null 2>&1 \
+  || fail "uninstalling left the machine policy"
+echo "packaging: the msi installs with DOMAIN/SIGN_IN as machine policy (reported by status), runs ($got) and uninstalls under Wine"

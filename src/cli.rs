@@ -425,6 +425,14 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // a way of signing in the organization does not allow is a usage error, before anything is touched
+    if let Some(Command::Login(args)) = &cli.command
+        && let Ok(policy) = crate::engine::policy::Policy::load()
+        && let Some(problem) = login_usage_error(args, &policy)
+    {
+        eprintln!("conda-connect: error: {problem}");
+        return 2;
+    }
     match cli.command {
         // the emulator touches no user file: it needs no home directory
         Some(Command::Emulator(args)) => exit_code(runtime().block_on(run_emulator(args))),
@@ -434,7 +442,8 @@ pub fn main() -> i32 {
         Some(Command::Doctor(args)) => match Paths::from_env() {
             Ok(paths) => {
                 stderr_logging();
-                runtime().block_on(run_doctor(engine(paths), args))
+                // a broken policy is one of doctor's findings, not a reason to check nothing
+                runtime().block_on(run_doctor(engine_without_policy(paths), args))
             }
             Err(error) => exit_code(Err(error)),
         },
@@ -445,6 +454,27 @@ pub fn main() -> i32 {
             user_paths().and_then(|paths| runtime().block_on(run_command(command, paths))),
         ),
     }
+}
+
+/// `login` with a way of signing in the organization's `sign_in` policy rules out.
+fn login_usage_error(args: &LoginArgs, policy: &crate::engine::policy::Policy) -> Option<String> {
+    let by_token = args.token_stdin || args.token_file.is_some();
+    if by_token && !policy.allows_given_token() {
+        return Some("your organization does not allow signing in with a token here.".into());
+    }
+    if args.sso && !policy.allows_sso() {
+        return Some(
+            "your organization signs in with a password: use --username and --password-stdin."
+                .into(),
+        );
+    }
+    if !args.sso && !by_token && !policy.allows_password() {
+        return Some(
+            "your organization signs in with single sign-on: use `conda-connect login --sso`."
+                .into(),
+        );
+    }
+    None
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -498,7 +528,7 @@ fn needs_display() -> Result<()> {
 
 /// The desktop app on the user's own configuration.
 fn open_app() -> Result<()> {
-    let engine = engine(user_paths()?);
+    let engine = engine(user_paths()?)?;
     crate::gui::run(crate::gui::Config {
         engine,
         preset_domain: None,
@@ -658,7 +688,15 @@ fn init_logging(paths: &Paths) {
     }
 }
 
-fn engine(paths: Paths) -> Engine {
+/// The engine for the user's configuration, under the organization's policy (a broken policy stops here: nothing
+/// proceeds without the policy that is meant to apply).
+fn engine(paths: Paths) -> Result<Engine> {
+    let mut engine = engine_without_policy(paths);
+    engine.policy = std::sync::Arc::new(crate::engine::policy::Policy::load()?);
+    Ok(engine)
+}
+
+fn engine_without_policy(paths: Paths) -> Engine {
     let secrets = SecretStore::open(&paths, SecretsMode::from_env());
     let mut engine = Engine::new(paths, secrets);
     if let Some(ms) = std::env::var("CONDA_CONNECT_LOCK_WAIT_MS")
@@ -682,7 +720,7 @@ fn engine(paths: Paths) -> Engine {
 
 /// Every command that works on the user's configuration: recovery first, then the command.
 async fn run_command(command: Command, paths: Paths) -> Result<()> {
-    let engine = engine(paths);
+    let engine = engine(paths)?;
     let read_only = matches!(command, Command::Status(_));
     match engine.recover().await {
         Ok(Some(msg)) => eprintln!("conda-connect: {msg}"),
@@ -750,13 +788,20 @@ async fn set_domain(engine: &Engine, args: SetDomainArgs) -> Result<()> {
 }
 
 async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
-    let selection = (!args.default_channels.is_empty()).then(|| Selection {
+    let given = (!args.default_channels.is_empty()).then(|| Selection {
         default_channels: args.default_channels.clone(),
         channels: args.channels.clone(),
     });
+    // the organization's channels apply when none are given (and are the only choice when locked)
+    let selection = match given {
+        Some(selection) => Some(selection),
+        None if args.skip_channels => None,
+        None => engine.policy.selection(),
+    };
     // every local check before the first request
     if let Some(selection) = &selection {
         selection.check()?;
+        engine.check_policy_selection(selection)?;
     }
     let given_token = match (&args.token_file, args.token_stdin) {
         (Some(path), _) => Some(read_token_file(path)?),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::state::{AccessToken, Fault, FaultKind, LogEntry, SCOPES, State};
 
-pub type Shared = Arc<Mutex<State>>;
+pub(crate) type Shared = Arc<Mutex<State>>;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
@@ -153,7 +153,7 @@ fn split_url_token(path: &str) -> (String, Option<String>) {
     (path.to_string(), None)
 }
 
-pub async fn handle(
+pub(crate) async fn handle(
     axum::extract::State(shared): axum::extract::State<Shared>,
     method: Method,
     uri: Uri,
@@ -274,6 +274,7 @@ fn query_param(query: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The route table: each endpoint is one function below.
 fn dispatch(
     shared: &Shared,
     method: &Method,
@@ -289,254 +290,20 @@ fn dispatch(
         return handled;
     }
     match (method.as_str(), segments.as_slice()) {
-        ("GET", ["api", "system"]) => ok_json(json!({
-            "status": "ok", "service_name": "repo", "version": "6.5.0", "product_version": "6.5.0 (conda-connect emulator)",
-            "errors": [], "queue_status": {}
-        })),
-        ("POST", ["api", "auth", "login"]) => {
-            let Ok(req) = serde_json::from_slice::<Value>(body) else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-parameter",
-                    "invalid JSON body",
-                );
-            };
-            let (Some(username), Some(password)) =
-                (req["username"].as_str(), req["password"].as_str())
-            else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-parameter",
-                    "username and password are required",
-                );
-            };
-            let Some(user) = st
-                .users
-                .iter()
-                .find(|x| x.username == username.to_lowercase() && x.password == password)
-                .cloned()
-            else {
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "Invalid username or password",
-                );
-            };
-            let jwt = make_jwt(
-                &user.user_id,
-                &user.username,
-                &user.roles,
-                st.session_lifetime,
-            );
-            st.sessions.insert(jwt.clone(), user.username.clone());
-            let refresh = random_hex(64);
-            st.refresh_tokens.push(refresh.clone());
-            // with a realm, the server signs passwords in through it (its own client): the refresh token renews
-            // the session at the realm's token endpoint, as an SSO one does
-            if let Some(realm) = st.sso.as_mut() {
-                let client_id = realm.redirect_client_id.clone();
-                realm.sessions.insert(
-                    refresh.clone(),
-                    super::oidc::OidcSession {
-                        username: user.username.clone(),
-                        client_id,
-                        access_token: jwt.clone(),
-                    },
-                );
-            }
-            ok_json(json!({"token": jwt, "refresh_token": refresh}))
-        }
-        ("GET", ["api", "account"])
-            if creds.jwt.is_none()
-                && creds
-                    .token
-                    .as_deref()
-                    .and_then(|t| st.token(t))
-                    .is_some_and(|t| !t.account_readable) =>
-        {
-            error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this token may not read the account",
-            )
-        }
-        ("GET", ["api", "account"]) => match current_user(&st, creds) {
-            Some(user) => ok_json(json!({
-                "user_id": user.user_id, "username": user.username, "default_channel_name": user.username, "roles": user.roles
-            })),
-            None => unauthorized(),
-        },
-        ("GET", ["api", "account", "token-info"]) => {
-            match creds.token.as_deref().and_then(|t| st.token(t)) {
-                Some(token) => ok_json(json!({
-                    "expires_at": token.expires_at, "default_channel_name": token.username,
-                    "type": if token.channels.is_empty() { "scope" } else { "resource" },
-                })),
-                None => unauthorized(),
-            }
-        }
+        ("GET", ["api", "system"]) => system(),
+        ("POST", ["api", "auth", "login"]) => password_login(&mut st, body),
+        ("GET", ["api", "account"]) => account(&st, creds),
+        ("GET", ["api", "account", "token-info"]) => token_info(&st, creds),
         ("GET", ["api", "account", "scopes"]) => match jwt_user(&st, creds) {
             Some(_) => ok_json(json!({"scopes": SCOPES})),
             None => unauthorized(),
         },
-        ("GET", ["api", "account", "tokens"]) => {
-            let Some(user) = jwt_user(&st, creds) else {
-                return unauthorized();
-            };
-            let items: Vec<Value> = st
-                .tokens
-                .iter()
-                .filter(|t| t.username == user)
-                .map(|t| json!({"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at,
-                                "scopes": t.scopes, "metadata": {}, "type": "scope"}))
-                .collect();
-            ok_json(json!({"items": items}))
-        }
-        ("POST", ["api", "account", "tokens"]) => {
-            let Some(user) = jwt_user(&st, creds) else {
-                return unauthorized();
-            };
-            let Ok(req) = serde_json::from_slice::<Value>(body) else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-parameter",
-                    "invalid JSON body",
-                );
-            };
-            let name = req["name"].as_str().unwrap_or("").to_string();
-            let scopes: Vec<String> = req["scopes"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if name.is_empty() || scopes.is_empty() {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-parameter",
-                    "name and at least one scope are required",
-                );
-            }
-            if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-parameter",
-                    &format!("unknown scope {bad}"),
-                );
-            }
-            let expires_at = match req.get("expires_at").and_then(|v| v.as_str()) {
-                Some(date) if NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() => {
-                    date.to_string()
-                }
-                Some(_) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "bad-parameter",
-                        "expires_at must be YYYY-MM-DD",
-                    );
-                }
-                None => State::default_expiry(),
-            };
-            let token = AccessToken {
-                id: uuid::Uuid::new_v4().to_string(),
-                name,
-                token: random_hex(48),
-                username: user,
-                scopes,
-                created_at: Utc::now().to_rfc3339(),
-                expires_at: Some(expires_at),
-                channels: Vec::new(),
-                account_readable: true,
-            };
-            let out = json!({"id": token.id, "token": token.token});
-            st.tokens.push(token);
-            ok_json(out)
-        }
-        ("PUT", ["api", "account", "tokens", id]) => {
-            let Some(user) = jwt_user(&st, creds) else {
-                return unauthorized();
-            };
-            let reissue = query_param(query, "reissue_token").as_deref() != Some("false");
-            let Some(token) = st
-                .tokens
-                .iter_mut()
-                .find(|t| t.id == *id && t.username == user)
-            else {
-                return error(StatusCode::NOT_FOUND, "not-found", "token not found");
-            };
-            if let Ok(req) = serde_json::from_slice::<Value>(body) {
-                if let Some(name) = req.get("name").and_then(|v| v.as_str()) {
-                    token.name = name.to_string();
-                }
-                if let Some(expires) = req.get("expires_at").and_then(|v| v.as_str()) {
-                    token.expires_at = Some(expires.to_string());
-                }
-            }
-            if reissue {
-                token.token = random_hex(48);
-                ok_json(json!({"token": token.token}))
-            } else {
-                ok_json(json!({"token": null}))
-            }
-        }
-        ("DELETE", ["api", "account", "tokens", id]) => {
-            let Some(user) = jwt_user(&st, creds) else {
-                return unauthorized();
-            };
-            let before = st.tokens.len();
-            st.tokens.retain(|t| !(t.id == *id && t.username == user));
-            if st.tokens.len() == before {
-                error(StatusCode::NOT_FOUND, "not-found", "token not found")
-            } else {
-                StatusCode::NO_CONTENT.into_response()
-            }
-        }
-        ("GET", ["api", "account", "channels"]) | ("GET", ["api", "channels"]) => {
-            let mine = segments[1] == "account";
-            let user = current_user(&st, creds).map(|u| u.username.clone());
-            if mine && user.is_none() {
-                return unauthorized();
-            }
-            let subs = query_param(query, "include_subchannels").as_deref() == Some("true");
-            let offset: usize = query_param(query, "offset")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let limit: usize = query_param(query, "limit")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(100)
-                .min(1000);
-            let mut visible: Vec<&super::state::Channel> = st
-                .channels
-                .iter()
-                .filter(|c| subs || c.parent.is_none())
-                .filter(|c| c.can_read(user.as_deref()))
-                .filter(|c| !mine || c.privacy != "public" || c.mirror_count > 0)
-                .filter(|c| {
-                    creds.jwt.is_some()
-                        || creds
-                            .token
-                            .as_deref()
-                            .is_none_or(|t| st.token_reaches(t, &c.full_name()))
-                })
-                .collect();
-            visible.sort_by_key(|c| c.full_name());
-            let total = visible.len();
-            let items: Vec<Value> = visible
-                .into_iter()
-                .skip(offset)
-                .take(limit)
-                .map(|c| {
-                    let mut value = serde_json::to_value(c).unwrap();
-                    if c.parent.is_none() {
-                        value.as_object_mut().unwrap().remove("parent");
-                    }
-                    value
-                })
-                .collect();
-            ok_json(json!({"items": items, "total_count": total}))
-        }
+        ("GET", ["api", "account", "tokens"]) => list_tokens(&st, creds),
+        ("POST", ["api", "account", "tokens"]) => create_token(&mut st, creds, body),
+        ("PUT", ["api", "account", "tokens", id]) => update_token(&mut st, creds, id, query, body),
+        ("DELETE", ["api", "account", "tokens", id]) => delete_token(&mut st, creds, id),
+        ("GET", ["api", "account", "channels"]) => list_channels(&st, creds, query, true),
+        ("GET", ["api", "channels"]) => list_channels(&st, creds, query, false),
         (verb, ["api", "repo", rest @ ..])
             if (verb == "GET" || verb == "HEAD")
                 && rest.iter().any(|s| *s == "simple" || *s == "pypi") =>
@@ -546,35 +313,286 @@ fn dispatch(
         (verb, ["api", "repo", rest @ ..]) if verb == "GET" || verb == "HEAD" => {
             repo_file(&st, rest, headers, creds)
         }
-        // ---- test control API ----
-        ("POST", ["__emulator", "faults"]) => match serde_json::from_slice::<Fault>(body) {
+        (verb, ["__emulator", rest @ ..]) => control(&mut st, verb, rest, body),
+        _ => not_found(),
+    }
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not-found", "not found")
+}
+
+fn bad_parameter(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad-parameter", message)
+}
+
+/// `GET /api/system`: the server's health.
+fn system() -> Response {
+    ok_json(json!({
+        "status": "ok", "service_name": "repo", "version": "6.5.0", "product_version": "6.5.0 (conda-connect emulator)",
+        "errors": [], "queue_status": {}
+    }))
+}
+
+/// `POST /api/auth/login`: a username and password for a session (a JWT and a refresh token).
+fn password_login(st: &mut State, body: &Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return bad_parameter("invalid JSON body");
+    };
+    let (Some(username), Some(password)) = (req["username"].as_str(), req["password"].as_str())
+    else {
+        return bad_parameter("username and password are required");
+    };
+    let Some(user) = st
+        .users
+        .iter()
+        .find(|x| x.username == username.to_lowercase() && x.password == password)
+        .cloned()
+    else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Invalid username or password",
+        );
+    };
+    let jwt = make_jwt(
+        &user.user_id,
+        &user.username,
+        &user.roles,
+        st.session_lifetime,
+    );
+    st.sessions.insert(jwt.clone(), user.username.clone());
+    let refresh = random_hex(64);
+    st.refresh_tokens.push(refresh.clone());
+    // with a realm, the server signs passwords in through it (its own client): the refresh token renews the
+    // session at the realm's token endpoint, as an SSO one does
+    if let Some(realm) = st.sso.as_mut() {
+        let client_id = realm.redirect_client_id.clone();
+        realm.sessions.insert(
+            refresh.clone(),
+            super::oidc::OidcSession {
+                username: user.username.clone(),
+                client_id,
+                access_token: jwt.clone(),
+            },
+        );
+    }
+    ok_json(json!({"token": jwt, "refresh_token": refresh}))
+}
+
+/// `GET /api/account`: who the credentials belong to (a token may be forbidden to read it).
+fn account(st: &State, creds: &Credentials) -> Response {
+    let unreadable = creds.jwt.is_none()
+        && creds
+            .token
+            .as_deref()
+            .and_then(|t| st.token(t))
+            .is_some_and(|t| !t.account_readable);
+    if unreadable {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may not read the account",
+        );
+    }
+    match current_user(st, creds) {
+        Some(user) => ok_json(json!({
+            "user_id": user.user_id, "username": user.username, "default_channel_name": user.username, "roles": user.roles
+        })),
+        None => unauthorized(),
+    }
+}
+
+/// `GET /api/account/token-info`: an access token's expiry, owner and kind.
+fn token_info(st: &State, creds: &Credentials) -> Response {
+    match creds.token.as_deref().and_then(|t| st.token(t)) {
+        Some(token) => ok_json(json!({
+            "expires_at": token.expires_at, "default_channel_name": token.username,
+            "type": if token.channels.is_empty() { "scope" } else { "resource" },
+        })),
+        None => unauthorized(),
+    }
+}
+
+/// `GET /api/account/tokens`: the signed-in user's access tokens (never their values).
+fn list_tokens(st: &State, creds: &Credentials) -> Response {
+    let Some(user) = jwt_user(st, creds) else {
+        return unauthorized();
+    };
+    let items: Vec<Value> = st
+        .tokens
+        .iter()
+        .filter(|t| t.username == user)
+        .map(|t| {
+            json!({"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at,
+                   "scopes": t.scopes, "metadata": {}, "type": "scope"})
+        })
+        .collect();
+    ok_json(json!({"items": items}))
+}
+
+/// `POST /api/account/tokens`: a new access token with a name, scopes and an optional expiry date.
+fn create_token(st: &mut State, creds: &Credentials, body: &Bytes) -> Response {
+    let Some(user) = jwt_user(st, creds) else {
+        return unauthorized();
+    };
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return bad_parameter("invalid JSON body");
+    };
+    let name = req["name"].as_str().unwrap_or("").to_string();
+    let scopes: Vec<String> = req["scopes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if name.is_empty() || scopes.is_empty() {
+        return bad_parameter("name and at least one scope are required");
+    }
+    if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return bad_parameter(&format!("unknown scope {bad}"));
+    }
+    let expires_at = match req.get("expires_at").and_then(|v| v.as_str()) {
+        Some(date) if NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() => date.to_string(),
+        Some(_) => return bad_parameter("expires_at must be YYYY-MM-DD"),
+        None => State::default_expiry(),
+    };
+    let token = AccessToken {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        token: random_hex(48),
+        username: user,
+        scopes,
+        created_at: Utc::now().to_rfc3339(),
+        expires_at: Some(expires_at),
+        channels: Vec::new(),
+        account_readable: true,
+    };
+    let out = json!({"id": token.id, "token": token.token});
+    st.tokens.push(token);
+    ok_json(out)
+}
+
+/// `PUT /api/account/tokens/<id>`: rename, re-date and (unless `reissue_token=false`) reissue a token.
+fn update_token(
+    st: &mut State,
+    creds: &Credentials,
+    id: &str,
+    query: &str,
+    body: &Bytes,
+) -> Response {
+    let Some(user) = jwt_user(st, creds) else {
+        return unauthorized();
+    };
+    let reissue = query_param(query, "reissue_token").as_deref() != Some("false");
+    let Some(token) = st
+        .tokens
+        .iter_mut()
+        .find(|t| t.id == id && t.username == user)
+    else {
+        return error(StatusCode::NOT_FOUND, "not-found", "token not found");
+    };
+    if let Ok(req) = serde_json::from_slice::<Value>(body) {
+        if let Some(name) = req.get("name").and_then(|v| v.as_str()) {
+            token.name = name.to_string();
+        }
+        if let Some(expires) = req.get("expires_at").and_then(|v| v.as_str()) {
+            token.expires_at = Some(expires.to_string());
+        }
+    }
+    if reissue {
+        token.token = random_hex(48);
+        ok_json(json!({"token": token.token}))
+    } else {
+        ok_json(json!({"token": null}))
+    }
+}
+
+/// `DELETE /api/account/tokens/<id>`: revoke one of the user's tokens.
+fn delete_token(st: &mut State, creds: &Credentials, id: &str) -> Response {
+    let Some(user) = jwt_user(st, creds) else {
+        return unauthorized();
+    };
+    let before = st.tokens.len();
+    st.tokens.retain(|t| !(t.id == id && t.username == user));
+    if st.tokens.len() == before {
+        error(StatusCode::NOT_FOUND, "not-found", "token not found")
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+/// `GET /api/channels` and (`mine`) `GET /api/account/channels`: the channels the credentials may see, a page at a
+/// time (`offset`, `limit`), sub-channels with `include_subchannels=true`.
+fn list_channels(st: &State, creds: &Credentials, query: &str, mine: bool) -> Response {
+    let user = current_user(st, creds).map(|u| u.username.clone());
+    if mine && user.is_none() {
+        return unauthorized();
+    }
+    let subs = query_param(query, "include_subchannels").as_deref() == Some("true");
+    let offset: usize = query_param(query, "offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = query_param(query, "limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .min(1000);
+    let mut visible: Vec<&super::state::Channel> = st
+        .channels
+        .iter()
+        .filter(|c| subs || c.parent.is_none())
+        .filter(|c| c.can_read(user.as_deref()))
+        .filter(|c| !mine || c.privacy != "public" || c.mirror_count > 0)
+        .filter(|c| {
+            creds.jwt.is_some()
+                || creds
+                    .token
+                    .as_deref()
+                    .is_none_or(|t| st.token_reaches(t, &c.full_name()))
+        })
+        .collect();
+    visible.sort_by_key(|c| c.full_name());
+    let total = visible.len();
+    let items: Vec<Value> = visible
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| {
+            let mut value = serde_json::to_value(c).unwrap();
+            if c.parent.is_none() {
+                value.as_object_mut().unwrap().remove("parent");
+            }
+            value
+        })
+        .collect();
+    ok_json(json!({"items": items, "total_count": total}))
+}
+
+/// The test control API, `/__emulator/…`: faults, the request log, the tokens, tokens given out by hand.
+fn control(st: &mut State, method: &str, rest: &[&str], body: &Bytes) -> Response {
+    match (method, rest) {
+        ("POST", ["faults"]) => match serde_json::from_slice::<Fault>(body) {
             Ok(fault) => {
                 st.faults.push(fault);
                 StatusCode::NO_CONTENT.into_response()
             }
-            Err(failure) => error(
-                StatusCode::BAD_REQUEST,
-                "bad-parameter",
-                &failure.to_string(),
-            ),
+            Err(failure) => bad_parameter(&failure.to_string()),
         },
-        ("DELETE", ["__emulator", "faults"]) => {
+        ("DELETE", ["faults"]) => {
             st.faults.clear();
             StatusCode::NO_CONTENT.into_response()
         }
-        ("GET", ["__emulator", "log"]) => ok_json(serde_json::to_value(&st.log).unwrap()),
-        ("GET", ["__emulator", "tokens"]) => ok_json(serde_json::to_value(&st.tokens).unwrap()),
-        ("POST", ["__emulator", "given-tokens"]) => {
+        ("GET", ["log"]) => ok_json(serde_json::to_value(&st.log).unwrap()),
+        ("GET", ["tokens"]) => ok_json(serde_json::to_value(&st.tokens).unwrap()),
+        ("POST", ["given-tokens"]) => {
             match serde_json::from_slice::<super::state::GivenToken>(body) {
                 Ok(kind) => ok_json(json!({"token": st.give_token(&kind)})),
-                Err(failure) => error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-parameter",
-                    &failure.to_string(),
-                ),
+                Err(failure) => bad_parameter(&failure.to_string()),
             }
         }
-        _ => error(StatusCode::NOT_FOUND, "not-found", "not found"),
+        _ => not_found(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 /// A zip archive of `files`, stored (no compression): enough for a wheel and for a `.conda` package (whose
 /// members are compressed already).
-pub fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, bytes) in files {

@@ -3,7 +3,7 @@
 
 mod api;
 mod archive;
-pub mod conda_package;
+pub(crate) mod conda_package;
 pub mod oidc;
 pub mod pypi;
 pub mod state;

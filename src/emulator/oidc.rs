@@ -21,7 +21,7 @@ use super::api::{make_jwt, random_hex};
 use super::state::State;
 
 /// The realm's name.
-pub const REALM: &str = "conda";
+pub(crate) const REALM: &str = "conda";
 /// The client of the server's own sign-in redirect, allowed to use loopback redirects (a command-line client).
 pub const CLI_CLIENT: &str = "repo-service-cli";
 /// A web client: known, but only its server address is an allowed redirect URI.

@@ -27,7 +27,7 @@ impl PyFile {
 }
 
 /// PEP 503's normalised project name.
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in name.chars() {
@@ -59,7 +59,7 @@ pub fn seeded() -> BTreeMap<String, Vec<PyFile>> {
 }
 
 /// A pure-Python wheel for `project` `version` with one module (`__init__.py` = `code`).
-pub fn wheel(project: &str, version: &str, code: &str) -> PyFile {
+pub(crate) fn wheel(project: &str, version: &str, code: &str) -> PyFile {
     let module = project.replace('-', "_");
     let dist_info = format!("{module}-{version}.dist-info");
     let mut files: Vec<(String, Vec<u8>)> = vec![
@@ -95,7 +95,7 @@ pub fn wheel(project: &str, version: &str, code: &str) -> PyFile {
 }
 
 /// The project list page.
-pub fn index_page(files: &[PyFile]) -> String {
+pub(crate) fn index_page(files: &[PyFile]) -> String {
     let mut projects: Vec<&str> = files.iter().map(|f| f.project.as_str()).collect();
     projects.sort();
     projects.dedup();
@@ -109,7 +109,7 @@ pub fn index_page(files: &[PyFile]) -> String {
 }
 
 /// One project's page: its files, with their hashes.
-pub fn project_page(project: &str, files: &[PyFile]) -> Option<String> {
+pub(crate) fn project_page(project: &str, files: &[PyFile]) -> Option<String> {
     let wanted = normalize(project);
     let links: String = files
         .iter()

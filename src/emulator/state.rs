@@ -11,7 +11,7 @@ pub const DEMO_USER: &str = "alice";
 pub const DEMO_PASSWORD: &str = "alice-password";
 
 /// Every scope the emulator offers (a subset of the documented vocabulary).
-pub const SCOPES: [&str; 14] = [
+pub(crate) const SCOPES: [&str; 14] = [
     "artifact:create",
     "artifact:delete",
     "artifact:download",
@@ -104,7 +104,7 @@ impl Channel {
             None => self.name.clone(),
         }
     }
-    pub fn can_read(&self, user: Option<&str>) -> bool {
+    pub(crate) fn can_read(&self, user: Option<&str>) -> bool {
         match self.privacy.as_str() {
             "public" => true,
             "authenticated" => user.is_some(),
@@ -366,7 +366,7 @@ impl State {
     }
 
     /// The user of a session JWT the emulator issued and that has not expired (its `exp` claim).
-    pub fn user_by_jwt(&self, jwt: &str) -> Option<&User> {
+    pub(crate) fn user_by_jwt(&self, jwt: &str) -> Option<&User> {
         let name = self.sessions.get(jwt)?;
         if super::api::jwt_expired(jwt) {
             return None;
@@ -381,7 +381,7 @@ impl State {
     }
 
     /// Whether a token (by value) may read `channel`: a resource token only its own channels.
-    pub fn token_reaches(&self, value: &str, channel: &str) -> bool {
+    pub(crate) fn token_reaches(&self, value: &str, channel: &str) -> bool {
         self.token(value)
             .is_some_and(|t| t.channels.is_empty() || t.channels.iter().any(|c| c == channel))
     }

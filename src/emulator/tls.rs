@@ -25,7 +25,7 @@ pub fn self_signed_acceptor() -> TlsAcceptor {
 
 /// A listener that completes TLS handshakes before handing connections to axum. Each handshake runs on its own
 /// task (with a time limit), so a client that connects and says nothing holds up no one else.
-pub struct TlsListener {
+pub(crate) struct TlsListener {
     ready: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     addr: SocketAddr,
 }

@@ -76,6 +76,17 @@ pub enum Error {
     /// A change failed half-way and could not be finished or undone now; its journal stays, and the next
     /// command finishes it (the reason says which way).
     Unfinished { reason: String },
+    /// The organization's policy fixes this setting.
+    Managed {
+        setting: String,
+        support: Option<String>,
+    },
+    /// The organization's policy cannot be read or holds a wrong value: nothing proceeds (fail closed).
+    InvalidPolicy {
+        source: String,
+        key: String,
+        detail: String,
+    },
     /// A test hook stopped the transaction here (simulated crash).
     SimulatedCrash { step: usize },
 }
@@ -146,6 +157,21 @@ impl fmt::Display for Error {
             ),
             Error::Secrets { detail } => write!(f, "The secret store failed: {detail}."),
             Error::Refused { reason } | Error::Unfinished { reason } => f.write_str(reason),
+            Error::Managed { setting, support } => {
+                write!(f, "This setting is managed by your organization ({setting}).")?;
+                match support {
+                    Some(url) => write!(f, " Ask {url} if it needs to change."),
+                    None => f.write_str(" Ask your administrator if it needs to change."),
+                }
+            }
+            Error::InvalidPolicy { source, key, detail } if key.is_empty() => write!(
+                f,
+                "Your organization's policy in {source} is not usable: {detail}. Nothing was changed; tell your administrator."
+            ),
+            Error::InvalidPolicy { source, key, detail } => write!(
+                f,
+                "Your organization's policy in {source} is not usable: {key}: {detail}. Nothing was changed; tell your administrator."
+            ),
             Error::NoSso => f.write_str(crate::engine::sso::messages::NO_SSO),
             Error::SessionEnded { domain } => write!(f, "Your session with {domain} has ended; sign in again."),
             Error::SimulatedCrash { step } => write!(f, "Stopped at journal step {step} (test hook)."),

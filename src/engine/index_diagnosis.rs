@@ -77,7 +77,7 @@ impl Failure {
 impl Engine {
     /// The failed channel directories of an Update Index (its `channels`), each with its cause. Checks the
     /// connection to the server once when one of its channels got no answer.
-    pub async fn diagnose_index(&self, channels: &[ChannelReport]) -> Vec<Failure> {
+    pub(crate) async fn diagnose_index(&self, channels: &[ChannelReport]) -> Vec<Failure> {
         let failed: Vec<_> = channels.iter().filter(|c| c.failed()).collect();
         if failed.is_empty() {
             return Vec::new();
@@ -89,9 +89,7 @@ impl Engine {
                 .is_some_and(|d| url.starts_with(&format!("{}/", d.trim_end_matches('/'))))
         };
         let needs_check = failed.iter().any(|c| {
-            (c.status == FetchStatus::Failed.label()
-                || c.status == FetchStatus::Unauthorized.label())
-                && on_server(&c.url)
+            matches!(c.status, FetchStatus::Failed | FetchStatus::Unauthorized) && on_server(&c.url)
         });
         let connection = if needs_check && self.access_token().ok().flatten().is_some() {
             Some(self.check_connection().await)
@@ -113,16 +111,18 @@ impl Engine {
             .into_iter()
             .map(|c| {
                 let host = domain::netloc(&c.url);
-                let cause = match c.status.as_str() {
+                let cause = match c.status {
                     // a dead token, or a refusal for this channel only: the token check tells
-                    "401" if !on_server(&c.url) => Cause::Other(
+                    FetchStatus::Unauthorized if !on_server(&c.url) => Cause::Other(
                         "it asks for credentials conda-connect does not hold (401)".into(),
                     ),
-                    "401" if connection == Some(Connection::TokenRejected) => Cause::TokenRefused,
-                    "401" => Cause::RefusedHere,
-                    "403" => Cause::NoAccess,
-                    "404" => Cause::ChannelGone,
-                    status if status.starts_with("too large") => Cause::TooLarge(status.into()),
+                    FetchStatus::Unauthorized if connection == Some(Connection::TokenRejected) => {
+                        Cause::TokenRefused
+                    }
+                    FetchStatus::Unauthorized => Cause::RefusedHere,
+                    FetchStatus::Forbidden => Cause::NoAccess,
+                    FetchStatus::NotFound => Cause::ChannelGone,
+                    status @ FetchStatus::TooLarge(_) => Cause::TooLarge(status.to_string()),
                     _ if on_server(&c.url) => match connection {
                         Some(Connection::Unreachable) => Cause::Offline(host),
                         Some(Connection::Untrusted | Connection::CertificateChanged) => {
@@ -182,7 +182,7 @@ pub enum IndexProblem {
 impl IndexProblem {
     /// The banner for these failures: a refused token first, then the certificate, then offline, then the
     /// channels that are gone or closed, then anything else.
-    pub fn from_failures(failures: &[Failure]) -> Option<IndexProblem> {
+    pub(crate) fn from_failures(failures: &[Failure]) -> Option<IndexProblem> {
         let names = |wanted: fn(&Cause) -> bool| -> Vec<String> {
             failures
                 .iter()

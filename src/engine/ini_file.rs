@@ -167,7 +167,7 @@ impl IniDoc {
     }
 
     /// The key-level changes that turn `self` into `other`: `(section, key, Some(raw))` to set, `None` to remove.
-    pub fn changes_to(&self, other: &IniDoc) -> Vec<IniEdit> {
+    pub(crate) fn changes_to(&self, other: &IniDoc) -> Vec<IniEdit> {
         let before = self.values();
         let after = other.values();
         let mut edits = Vec::new();
@@ -202,12 +202,6 @@ impl IniDoc {
                 }
             }
         }
-    }
-
-    pub fn has_section(&self, section: &str) -> bool {
-        self.kinds
-            .iter()
-            .any(|k| matches!(k, Line::Section(n) if n == section))
     }
 
     /// Set `key = value` in `section`: the existing line is replaced in place (keeping the key's spelling and the

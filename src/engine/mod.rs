@@ -18,6 +18,7 @@ pub mod journal;
 pub mod lock;
 pub mod navigator_ini;
 pub mod paths;
+pub mod policy;
 pub mod redact;
 pub mod secrets;
 pub mod server_values;

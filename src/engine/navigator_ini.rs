@@ -9,9 +9,9 @@ use crate::engine::error::{Error, Result};
 use crate::engine::files;
 use crate::engine::ini_file::{IniDoc, IniEdit};
 
-pub const BRAND: &str = "Anaconda Server";
+pub(crate) const BRAND: &str = "Anaconda Server";
 /// The `[main]` keys a sign-in sets and sign-out clears (the domain, `anaconda_server_api_url`, stays).
-pub const LOGIN_KEYS: [&str; 4] = [
+pub(crate) const LOGIN_KEYS: [&str; 4] = [
     "logged_api_url",
     "logged_brand",
     "anaconda_server_token",
@@ -32,7 +32,7 @@ const RENAMES: [(&str, &str); 4] = [
 
 /// A Python literal as Navigator stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PyValue {
+pub(crate) enum PyValue {
     None,
     Bool(bool),
     Str(String),
@@ -40,7 +40,7 @@ pub enum PyValue {
 }
 
 /// Navigator's reader: evaluate a Python literal when possible, else take the raw string.
-pub fn parse_py(raw: &str) -> PyValue {
+pub(crate) fn parse_py(raw: &str) -> PyValue {
     let raw = raw.trim();
     match raw {
         "None" | "" => return PyValue::None,
@@ -110,7 +110,7 @@ fn scan_py_str(raw: &str) -> Option<(String, usize)> {
 }
 
 /// Python's `repr()` of a string.
-pub fn py_str(text: &str) -> String {
+pub(crate) fn py_str(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
@@ -139,11 +139,11 @@ pub fn py_str(text: &str) -> String {
     out
 }
 
-pub fn py_opt_str(text: Option<&str>) -> String {
+pub(crate) fn py_opt_str(text: Option<&str>) -> String {
     text.map(py_str).unwrap_or_else(|| "None".into())
 }
 
-pub fn py_list(items: &[String]) -> String {
+pub(crate) fn py_list(items: &[String]) -> String {
     format!(
         "[{}]",
         items
@@ -156,7 +156,7 @@ pub fn py_list(items: &[String]) -> String {
 
 /// The Navigator ini, loaded and editable.
 #[derive(Debug, Clone)]
-pub struct NavigatorIni {
+pub(crate) struct NavigatorIni {
     doc: IniDoc,
     original: Option<String>,
 }
@@ -174,7 +174,7 @@ impl NavigatorIni {
         Self::from_text(path, original)
     }
 
-    pub fn from_text(path: &Path, original: Option<String>) -> Result<Self> {
+    pub(crate) fn from_text(path: &Path, original: Option<String>) -> Result<Self> {
         let doc = IniDoc::parse(original.as_deref().unwrap_or("")).map_err(|detail| {
             tracing::warn!(path = %path.display(), %detail, "refusing to edit the Navigator ini");
             Error::InvalidIni {
@@ -186,7 +186,7 @@ impl NavigatorIni {
     }
 
     /// The text to write, or `None` when nothing changed (the file is then left alone, even if absent).
-    pub fn changed_text(&self) -> Option<String> {
+    pub(crate) fn changed_text(&self) -> Option<String> {
         let text = self.doc.to_text();
         match &self.original {
             Some(orig) if *orig == text => None,
@@ -226,7 +226,7 @@ impl NavigatorIni {
 
     /// Rename every `team_edition_*` key still present to its `anaconda_server_*` name (keeping the value when the
     /// new key has none).
-    pub fn migrate_old_names(&mut self) {
+    pub(crate) fn migrate_old_names(&mut self) {
         for (new, old) in RENAMES {
             if let Some(raw) = self.doc.get(MAIN, old).map(str::to_string) {
                 if self.doc.get(MAIN, new).is_none() || self.get_new_only(new) == PyValue::None {
@@ -245,7 +245,7 @@ impl NavigatorIni {
     }
 
     /// The stored domain, as a domain: surrounding blanks and trailing slashes of a hand-written value dropped.
-    pub fn api_url(&self) -> Option<String> {
+    pub(crate) fn api_url(&self) -> Option<String> {
         self.get_str("anaconda_server_api_url")
             .map(|d| d.trim().trim_end_matches('/').to_string())
             // a value with control characters (escape sequences) is not a domain, and never reaches a terminal
@@ -263,7 +263,7 @@ impl NavigatorIni {
     pub fn apply(&mut self, edits: &[IniEdit]) {
         self.doc.apply(edits);
     }
-    pub fn set_api_url(&mut self, domain: Option<&str>) {
+    pub(crate) fn set_api_url(&mut self, domain: Option<&str>) {
         self.set_raw("anaconda_server_api_url", py_opt_str(domain));
     }
     pub fn token(&self) -> Option<String> {
@@ -272,15 +272,12 @@ impl NavigatorIni {
     pub fn token_id(&self) -> Option<String> {
         self.get_str("anaconda_server_token_id")
     }
-    pub fn logged_api_url(&self) -> Option<String> {
+    pub(crate) fn logged_api_url(&self) -> Option<String> {
         self.get_str("logged_api_url")
-    }
-    pub fn logged_brand(&self) -> Option<String> {
-        self.get_str("logged_brand")
     }
 
     /// The keys a successful sign-in writes.
-    pub fn set_logged_in(&mut self, domain: &str, token: &str, token_id: &str) {
+    pub(crate) fn set_logged_in(&mut self, domain: &str, token: &str, token_id: &str) {
         self.set_raw("logged_api_url", py_str(domain));
         // Navigator writes the brand through the enum's repr: unquoted.
         self.set_raw("logged_brand", BRAND.to_string());
@@ -293,30 +290,30 @@ impl NavigatorIni {
     }
 
     /// Only the token (regenerated sign-in token).
-    pub fn set_token(&mut self, token: &str) {
+    pub(crate) fn set_token(&mut self, token: &str) {
         self.set_raw("anaconda_server_token", py_str(token));
     }
 
     /// The keys sign-out clears: `logged_api_url`, `logged_brand`, `anaconda_server_token[_id]` become `None`;
     /// `anaconda_server_api_url` stays (docs/design.md#63-keys-a-sign-in-sets-and-sign-out-clears).
-    pub fn set_logged_out(&mut self) {
+    pub(crate) fn set_logged_out(&mut self) {
         for key in LOGIN_KEYS {
             self.set_raw(key, "None".into());
         }
     }
 
     /// The raw text of a `[main]` key, if present.
-    pub fn raw(&self, key: &str) -> Option<String> {
+    pub(crate) fn raw(&self, key: &str) -> Option<String> {
         self.doc.get(MAIN, key).map(str::to_string)
     }
 
     /// Remove a `[main]` key.
-    pub fn remove_key(&mut self, key: &str) {
+    pub(crate) fn remove_key(&mut self, key: &str) {
         self.doc.remove(MAIN, key);
     }
 
     /// Set a `[main]` key to `None`.
-    pub fn set_none(&mut self, key: &str) {
+    pub(crate) fn set_none(&mut self, key: &str) {
         self.set_raw(key, "None".into());
     }
 
@@ -331,7 +328,7 @@ impl NavigatorIni {
         }
     }
 
-    pub fn set_sso_client_id(&mut self, id: Option<&str>) {
+    pub(crate) fn set_sso_client_id(&mut self, id: Option<&str>) {
         match id.map(str::trim).filter(|i| !i.is_empty()) {
             Some(id) => self.doc.set(OWN, "sso_client_id", &py_str(id)),
             None => {
@@ -348,7 +345,7 @@ impl NavigatorIni {
         )
     }
 
-    pub fn set_netrc(&mut self, on: bool) {
+    pub(crate) fn set_netrc(&mut self, on: bool) {
         if on != self.netrc() || self.doc.get(OWN, "netrc").is_none() {
             self.doc
                 .set(OWN, "netrc", if on { "True" } else { "False" });
@@ -372,7 +369,7 @@ impl NavigatorIni {
         }
     }
 
-    pub fn add_trusted_server(&mut self, netloc: &str) {
+    pub(crate) fn add_trusted_server(&mut self, netloc: &str) {
         let mut list = self.trusted_servers();
         if !list.iter().any(|s| s == netloc) {
             list.push(netloc.to_string());
@@ -383,7 +380,7 @@ impl NavigatorIni {
     /// The SHA-256 fingerprint of the certificate the user trusted for `netloc` (conda-connect's own section,
     /// `pinned_certificates = ['host:port AB:CD:…', …]`): a trusted server is trusted with that certificate only
     /// (docs/design.md#9-tls-trust-per-host). Entries that are not `netloc fingerprint` are ignored.
-    pub fn pinned_certificate(&self, netloc: &str) -> Option<String> {
+    pub(crate) fn pinned_certificate(&self, netloc: &str) -> Option<String> {
         self.pins()
             .into_iter()
             .find(|(n, _)| n == netloc)
@@ -408,7 +405,7 @@ impl NavigatorIni {
 
     /// Trust `netloc` with the certificate of this fingerprint: Navigator's `[ssl] trusted_servers` gets the host
     /// (so Navigator trusts it too), conda-connect's section the fingerprint (replacing an earlier one).
-    pub fn pin_certificate(&mut self, netloc: &str, fingerprint: &str) {
+    pub(crate) fn pin_certificate(&mut self, netloc: &str, fingerprint: &str) {
         self.add_trusted_server(netloc);
         let mut pins = self.pins();
         pins.retain(|(n, _)| n != netloc);
@@ -418,25 +415,25 @@ impl NavigatorIni {
     }
 
     /// "Enable SSL verification" (default True).
-    pub fn ssl_verification(&self) -> bool {
+    pub(crate) fn ssl_verification(&self) -> bool {
         !matches!(self.get("ssl_verification"), PyValue::Bool(false))
     }
-    pub fn set_ssl_verification(&mut self, on: bool) {
+    pub(crate) fn set_ssl_verification(&mut self, on: bool) {
         self.set_raw("ssl_verification", if on { "True" } else { "False" }.into());
     }
     pub fn ssl_certificate(&self) -> Option<String> {
         self.get_str("ssl_certificate")
     }
-    pub fn set_ssl_certificate(&mut self, path: Option<&str>) {
+    pub(crate) fn set_ssl_certificate(&mut self, path: Option<&str>) {
         self.set_raw("ssl_certificate", py_opt_str(path));
     }
-    pub fn show_hidden_channels(&self) -> bool {
+    pub(crate) fn show_hidden_channels(&self) -> bool {
         matches!(
             self.get("anaconda_server_show_hidden_channels"),
             PyValue::Bool(true)
         )
     }
-    pub fn set_show_hidden_channels(&mut self, on: bool) {
+    pub(crate) fn set_show_hidden_channels(&mut self, on: bool) {
         self.set_raw(
             "anaconda_server_show_hidden_channels",
             if on { "True" } else { "False" }.into(),
@@ -537,7 +534,7 @@ mod tests {
             "[main]\nanaconda_server_api_url = 'https://old.example.com'\nanaconda_server_token = 'abc'\nlogged_api_url = 'https://old.example.com'\nlogged_brand = Anaconda Server\nanaconda_server_token_id = 'id-1'\n# c\n"
         );
         let mut ini = NavigatorIni::from_text(path, Some(out)).unwrap();
-        assert_eq!(ini.logged_brand().as_deref(), Some(BRAND));
+        assert_eq!(ini.get_str("logged_brand").as_deref(), Some(BRAND));
         ini.set_logged_out();
         assert_eq!(ini.token(), None);
         assert_eq!(ini.api_url().as_deref(), Some("https://old.example.com"));

@@ -50,7 +50,7 @@ pub fn access_token(value: &str, what: &str) -> Result<()> {
 }
 
 /// A session JWT (or OIDC access token): base64url segments separated by dots.
-pub fn session_jwt(value: &str, what: &str) -> Result<()> {
+pub(crate) fn session_jwt(value: &str, what: &str) -> Result<()> {
     shaped(value, 1..=MAX_JWT, b"-._~+/=", what, "session token")
 }
 
@@ -63,7 +63,7 @@ pub fn token_id(value: &str) -> Option<String> {
 }
 
 /// A token id from the server (see [`token_id`]).
-pub fn server_token_id(value: &str, what: &str) -> Result<String> {
+pub(crate) fn server_token_id(value: &str, what: &str) -> Result<String> {
     token_id(value).ok_or_else(|| {
         tracing::warn!(what, "the server sent a token id that is not a UUID");
         malformed(what)
@@ -71,12 +71,12 @@ pub fn server_token_id(value: &str, what: &str) -> Result<String> {
 }
 
 /// A user id or username: letters, digits and `._@+-`, at most 128 characters.
-pub fn account_name(value: &str, what: &str) -> Result<()> {
+pub(crate) fn account_name(value: &str, what: &str) -> Result<()> {
     shaped(value, 1..=MAX_NAME, b"._@+-", what, "account name")
 }
 
 /// Anaconda Server's channel-name rule: `^[a-z][a-z0-9_-]*$`, and `parent/sub` for a subchannel.
-pub fn is_channel_name(name: &str) -> bool {
+pub(crate) fn is_channel_name(name: &str) -> bool {
     let part = |p: &str| {
         let mut bytes = p.bytes();
         p.len() <= MAX_NAME
@@ -90,7 +90,7 @@ pub fn is_channel_name(name: &str) -> bool {
 }
 
 /// Refuse a channel name conda-connect would not write.
-pub fn check_channel_name(name: &str) -> Result<()> {
+pub(crate) fn check_channel_name(name: &str) -> Result<()> {
     if is_channel_name(name) {
         Ok(())
     } else {
@@ -108,7 +108,7 @@ pub fn check_channel_name(name: &str) -> Result<()> {
 /// bidirectional overrides and isolates (which reorder what follows them, "Trojan Source"), and invisible
 /// formatting characters (zero-width spaces and joiners, the BOM, soft hyphens, tags) that make two different
 /// texts look alike.
-pub fn is_hidden_or_control(c: char) -> bool {
+pub(crate) fn is_hidden_or_control(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
@@ -123,7 +123,7 @@ pub fn is_hidden_or_control(c: char) -> bool {
 
 /// `value` made safe for a terminal: control characters, bidirectional controls and invisible formatting
 /// characters ([`is_hidden_or_control`]) shown as `\u{…}` escapes instead of being interpreted.
-pub fn printable(value: &str) -> Cow<'_, str> {
+pub(crate) fn printable(value: &str) -> Cow<'_, str> {
     if !value.chars().any(is_hidden_or_control) {
         return Cow::Borrowed(value);
     }

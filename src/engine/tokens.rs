@@ -194,10 +194,15 @@ impl Engine {
                 reason: "Choose at least one scope.".into(),
             });
         }
+        let longest = i64::from(self.policy.token_days());
         let expires_at = match expires.map(str::trim).filter(|e| !e.is_empty()) {
             Some(expiry) => validate_expiry(expiry)?,
-            None => today() + Duration::days(MAX_DAYS),
+            None => today() + Duration::days(longest),
         };
+        // the organization's token lifetime is the longest a new token may live
+        if expires_at > today() + Duration::days(longest) {
+            return Err(self.policy.managed("token_lifetime_days"));
+        }
         let offered = self.token_scopes().await?;
         if let Some(bad) = scopes.iter().find(|s| !offered.contains(s)) {
             return Err(Error::UnknownScope { name: bad.clone() });

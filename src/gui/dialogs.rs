@@ -148,7 +148,8 @@ impl App {
                     &prefs,
                     self.settings.theme,
                     self.own_session(),
-                );
+                )
+                .with_policy(&self.engine.policy);
                 self.dialog = Some(Dialog::Preferences(state));
             }
             Err(error) => {

@@ -251,9 +251,11 @@ impl App {
         match domain {
             Some(domain) => self.open_login(domain),
             None => {
-                self.dialog = Some(Dialog::SetDomain(set_domain::State::new(
+                let state = set_domain::State::for_policy(
+                    &self.engine.policy,
                     self.config.preset_domain.clone(),
-                )));
+                );
+                self.dialog = Some(Dialog::SetDomain(state));
                 set_domain::State::focus().map(Message::SetDomain)
             }
         }
@@ -269,7 +271,10 @@ impl App {
     /// The certificate changed: Set Domain for the current server, which shows it and asks again.
     pub(crate) fn review_certificate(&mut self) -> Task<Message> {
         let domain = self.status.as_ref().and_then(|s| s.domain.clone());
-        self.dialog = Some(Dialog::SetDomain(set_domain::State::new(domain)));
+        self.dialog = Some(Dialog::SetDomain(set_domain::State::for_policy(
+            &self.engine.policy,
+            domain,
+        )));
         set_domain::State::focus().map(Message::SetDomain)
     }
 
@@ -339,6 +344,10 @@ impl App {
                 // Cancel on the Channels screen changes nothing; skipping the picker at sign-in with no channel
                 // chosen leaves nothing of the server's to index (the banner says to choose channels)
                 if saved.is_none() && (manage || self.no_channel_chosen()) {
+                    return self.refresh_status();
+                }
+                // the organization may turn the Update Index after sign-in off
+                if !manage && self.engine.policy.update_index_after_sign_in == Some(false) {
                     return self.refresh_status();
                 }
                 // as Navigator: Update Index after the channels change, or after skipping them at sign-in

@@ -356,6 +356,8 @@ pub enum Icon {
     Search,
     Copy,
     Package,
+    /// A setting the organization's policy fixes.
+    Lock,
 }
 
 impl Icon {
@@ -375,6 +377,7 @@ impl Icon {
             Icon::Search => '\u{e151}',
             Icon::Copy => '\u{e09e}',
             Icon::Package => '\u{e129}',
+            Icon::Lock => '\u{e10b}',
         }
     }
 }
@@ -385,6 +388,42 @@ pub fn icon<'a>(icon: Icon, size: f32) -> iced::widget::Text<'a> {
         .font(ICON_FONT)
         .size(size)
         .line_height(1.0)
+}
+
+/// Said under a control the organization's policy fixes: a lock, the words, and where to ask.
+pub const MANAGED: &str = "Managed by your organization";
+
+/// The note under a managed control (read-only): a lock icon, [`MANAGED`], and the support address when the policy
+/// names one.
+pub fn managed_note<'a, M: 'a>(support: Option<&str>) -> Element<'a, M> {
+    let words = match support {
+        Some(url) => format!("{MANAGED} — ask {url}"),
+        None => format!("{MANAGED} — ask your administrator"),
+    };
+    row![
+        icon(Icon::Lock, ty::SMALL).style(muted_text),
+        text(words).size(ty::SMALL).style(muted_text)
+    ]
+    .spacing(sp::XS + 2.0)
+    .align_y(iced::Center)
+    .into()
+}
+
+/// The note at the top of a dialog some of whose settings the policy fixes: which ones, and where to ask.
+pub fn managed_note_for<'a, M: 'a>(settings: &[&str], support: Option<&str>) -> Element<'a, M> {
+    let ask = match support {
+        Some(url) => format!("ask {url}"),
+        None => "ask your administrator".into(),
+    };
+    row![
+        icon(Icon::Lock, ty::SMALL).style(muted_text),
+        text(format!("{MANAGED}: {} — {ask}", settings.join(", ")))
+            .size(ty::SMALL)
+            .style(muted_text)
+    ]
+    .spacing(sp::XS + 2.0)
+    .align_y(iced::Center)
+    .into()
 }
 
 /// A tone's icon in the tone's colour (the marks of a list of checks).
@@ -809,6 +848,15 @@ pub fn check<'a, M: Clone + 'a>(
         control = control.label(text);
     }
     focus::toggle_ring(control.on_toggle(on_toggle), Some(activate))
+}
+
+/// A checkbox the organization's policy fixes: shown as it is in force, not focusable, not toggled.
+pub fn check_locked<'a, M: 'a>(checked: bool, label: &'a str) -> Element<'a, M> {
+    checkbox(checked)
+        .label(label)
+        .size(16)
+        .text_size(ty::BODY)
+        .into()
 }
 
 /// Buttons aligned to the right edge, the default one last (as GNOME and Navigator place it).

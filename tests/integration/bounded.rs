@@ -166,16 +166,11 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
     let b_home = tempfile::tempdir().unwrap();
     let shared = tempfile::tempdir().unwrap();
     let env = [("BINSTAR_CONFIG_DIR", shared.path().to_str().unwrap())];
-    let out = cli(
+    let out = cli_login_as(
         world_a.home.path(),
-        &[
-            "login",
-            "--username",
-            "alice",
-            "--password-stdin",
-            "--skip-channels",
-        ],
-        Some("alice-password\n"),
+        DEMO_USER,
+        DEMO_PASSWORD,
+        &["--skip-channels"],
         &env,
     )
     .await;
@@ -187,16 +182,11 @@ async fn two_homes_sharing_a_token_folder_never_delete_each_others_token() {
     let alices = std::fs::read_to_string(&shared_file).unwrap();
     let out = cli(b_home.path(), &["set-domain", &world_a.emu.url], None, &env).await;
     assert!(out.status.success(), "{}", output_text(&out));
-    let out = cli(
+    let out = cli_login_as(
         b_home.path(),
-        &[
-            "login",
-            "--username",
-            "bob",
-            "--password-stdin",
-            "--skip-channels",
-        ],
-        Some("bob-password\n"),
+        "bob",
+        "bob-password",
+        &["--skip-channels"],
         &env,
     )
     .await;

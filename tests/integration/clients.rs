@@ -30,21 +30,9 @@ fn netrc_path(world: &World) -> PathBuf {
 }
 
 async fn login_cli(world: &World, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "login",
-        "--username",
-        DEMO_USER,
-        "--password-stdin",
-        "--skip-channels",
-    ];
+    let mut args = vec!["--skip-channels"];
     args.extend_from_slice(extra);
-    cli(
-        world.home.path(),
-        &args,
-        Some(&format!("{DEMO_PASSWORD}\n")),
-        &[],
-    )
-    .await
+    cli_login(world.home.path(), &args).await
 }
 
 fn token(world: &World) -> String {

@@ -8,6 +8,7 @@ use conda_connect::engine::Engine;
 use conda_connect::engine::client::ClientConfig;
 use conda_connect::engine::paths::Paths;
 use conda_connect::engine::secrets::{SecretStore, SecretsMode};
+use conda_connect::engine::sso::SsoOptions;
 
 pub const USER_CONDARC: &str = "# my conda settings\nchannels:   # where packages come from\n  - conda-forge\n  - defaults\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\ndefault_channels: [old-main]\n";
 
@@ -248,6 +249,46 @@ pub async fn cli(
     })
     .await
     .unwrap()
+}
+
+/// `conda-connect login --username <username> --password-stdin <extra…>` in the real binary, the password piped in.
+pub async fn cli_login_as(
+    home: &Path,
+    username: &str,
+    password: &str,
+    extra: &[&str],
+    extra_env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut args = vec!["login", "--username", username, "--password-stdin"];
+    args.extend_from_slice(extra);
+    cli(home, &args, Some(&format!("{password}\n")), extra_env).await
+}
+
+/// [`cli_login_as`] the demo user, with `extra` options (`--default-channel main`, `--skip-channels`…).
+pub async fn cli_login(home: &Path, extra: &[&str]) -> std::process::Output {
+    cli_login_as(home, DEMO_USER, DEMO_PASSWORD, extra, &[]).await
+}
+
+/// An emulator with the single sign-on realm (Keycloak-like) and only the seeded channels.
+pub fn sso_emulator() -> EmulatorConfig {
+    EmulatorConfig {
+        bulk_channels: 0,
+        sso: true,
+        ..Default::default()
+    }
+}
+
+/// A world whose server signs in through its realm (no domain set yet).
+pub async fn sso_world() -> World {
+    World::with_config(sso_emulator()).await
+}
+
+/// Single sign-on options: the default client (or `client_id`), waiting at most `wait_secs` for the browser.
+pub fn sso_options(client_id: Option<&str>, wait_secs: u64) -> SsoOptions {
+    SsoOptions {
+        client_id: client_id.map(str::to_string),
+        wait: Some(Duration::from_secs(wait_secs)),
+    }
 }
 
 pub fn output_text(output: &std::process::Output) -> String {

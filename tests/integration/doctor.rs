@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig};
+use conda_connect::emulator::{DEMO_PASSWORD, EmulatorConfig};
 use serde_json::Value;
 
 use crate::common::*;
@@ -22,20 +22,9 @@ async fn world() -> World {
 /// Signed in with `main` as the default channel and `internal` as a channel.
 async fn signed_in() -> World {
     let world = world().await;
-    let login = cli(
+    let login = cli_login(
         world.home.path(),
-        &[
-            "login",
-            "--username",
-            DEMO_USER,
-            "--password-stdin",
-            "--default-channel",
-            "main",
-            "--channel",
-            "internal",
-        ],
-        Some(&format!("{DEMO_PASSWORD}\n")),
-        &[],
+        &["--default-channel", "main", "--channel", "internal"],
     )
     .await;
     assert!(login.status.success(), "{}", output_text(&login));
@@ -518,20 +507,7 @@ async fn an_untrusted_self_signed_server_and_a_changed_certificate_are_named() {
     )
     .await;
     assert!(trusted.status.success(), "{}", output_text(&trusted));
-    let login = cli(
-        home,
-        &[
-            "login",
-            "--username",
-            DEMO_USER,
-            "--password-stdin",
-            "--default-channel",
-            "main",
-        ],
-        Some(&format!("{DEMO_PASSWORD}\n")),
-        &[],
-    )
-    .await;
+    let login = cli_login(home, &["--default-channel", "main"]).await;
     assert!(login.status.success(), "{}", output_text(&login));
     let secret = token(&world);
     let found = doctor(home, &[], &[], &[&secret]).await;
@@ -794,20 +770,7 @@ async fn a_slow_server_is_bounded_and_not_called_a_tls_failure() {
     )
     .await;
     assert!(trusted.status.success(), "{}", output_text(&trusted));
-    let login = cli(
-        home,
-        &[
-            "login",
-            "--username",
-            DEMO_USER,
-            "--password-stdin",
-            "--default-channel",
-            "main",
-        ],
-        Some(&format!("{DEMO_PASSWORD}\n")),
-        &[],
-    )
-    .await;
+    let login = cli_login(home, &["--default-channel", "main"]).await;
     assert!(login.status.success(), "{}", output_text(&login));
     let secret = token(&world);
     // the emulator's own TLS: doctor passes (its probe connection does not hold up the handshakes of others)

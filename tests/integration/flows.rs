@@ -3,6 +3,7 @@
 
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
 use conda_connect::engine::Error;
+use conda_connect::engine::index::FetchStatus;
 use conda_connect::engine::journal::CrashPoint;
 use conda_connect::engine::session::{CondarcRestore, LoginSource};
 use conda_connect::engine::snapshots::{SnapshotStore, user_key};
@@ -43,7 +44,8 @@ async fn happy_path_exact_files_and_server_state() {
     let expiry =
         chrono::NaiveDate::parse_from_str(token.expires_at.as_deref().unwrap(), "%Y-%m-%d")
             .unwrap();
-    assert_eq!((expiry - chrono::Local::now().date_naive()).num_days(), 365);
+    // the product dates it in UTC (a local date can be a day off around midnight)
+    assert_eq!((expiry - chrono::Utc::now().date_naive()).num_days(), 365);
     assert_eq!(token.token.len(), 48);
 
     // .condarc: minimal edits, everything else kept
@@ -257,55 +259,6 @@ async fn invalid_ini_is_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidIni { .. }), "{err:?}");
     assert_eq!(world.ini().unwrap(), "[main\nbroken\n");
-}
-
-#[tokio::test]
-async fn server_errors_at_each_request_leave_nothing_behind() {
-    let requests = [
-        ("/api/system", None),
-        ("/api/auth/login", None),
-        ("/api/account", Some("GET")),
-        ("/api/account/tokens", Some("POST")),
-    ];
-    let kinds = [
-        FaultKind::Status { status: 500 },
-        FaultKind::Malformed,
-        FaultKind::Drop,
-        FaultKind::Delay { ms: 3000 },
-        FaultKind::Redirect {
-            location: "http://203.0.113.9/steal".into(),
-        },
-    ];
-    for (prefix, method) in requests {
-        for kind in kinds.clone() {
-            let world = World::with_config(EmulatorConfig {
-                bulk_channels: 0,
-                ..Default::default()
-            })
-            .await;
-            world.write_condarc(USER_CONDARC);
-            world.set_domain().await;
-            let before = world.files();
-            world.fault(prefix, method, kind.clone());
-            let err = world
-                .engine()
-                .login(DEMO_USER, DEMO_PASSWORD)
-                .await
-                .unwrap_err();
-            let msg = err.to_string();
-            assert!(!msg.contains('\n'), "one line: {msg}");
-            assert_eq!(
-                world.files(),
-                before,
-                "{prefix} {kind:?}: local state unchanged"
-            );
-            assert!(
-                world.emu.tokens().is_empty(),
-                "{prefix} {kind:?}: no orphan token"
-            );
-            assert!(!world.paths.journal_file().exists());
-        }
-    }
 }
 
 #[tokio::test]
@@ -598,7 +551,7 @@ async fn update_index_reports_each_channel() {
     let report = run.await.unwrap();
     assert_eq!(report.channels.len(), 6);
     assert!(
-        report.channels.iter().all(|c| c.status == "ok"),
+        report.channels.iter().all(|c| c.status == FetchStatus::Ok),
         "{:?}",
         report.channels
     );
@@ -617,7 +570,7 @@ async fn update_index_reports_each_channel() {
         .await
         .unwrap();
     assert!(
-        r2.channels.iter().all(|c| c.status == "cached"),
+        r2.channels.iter().all(|c| c.status == FetchStatus::Cached),
         "{:?}",
         r2.channels
     );
@@ -627,7 +580,9 @@ async fn update_index_reports_each_channel() {
         .await
         .unwrap();
     assert!(
-        r3.channels.iter().all(|c| c.status == "401"),
+        r3.channels
+            .iter()
+            .all(|c| c.status == FetchStatus::Unauthorized),
         "{:?}",
         r3.channels
     );

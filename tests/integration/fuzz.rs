@@ -610,10 +610,17 @@ fn huge_condarc_is_edited_or_refused_quickly() {
     text.push_str("ssl_verify: true\n");
     let start = std::time::Instant::now();
     let out = condarc::apply_edits(&text, &condarc::login_edits("https://h/api/repo")).unwrap();
+    let took = start.elapsed();
     assert!(out.starts_with("# a big generated file\n") && out.contains("ssl_verify: true\n"));
     eprintln!(
         "huge .condarc ({} KB): {:.2} s",
         text.len() / 1024,
-        start.elapsed().as_secs_f64()
+        took.as_secs_f64()
+    );
+    // about 0.2 s on a 2-core machine; the bound leaves room for a loaded one, not for a quadratic editor
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "editing a {} KB .condarc took {took:?}",
+        text.len() / 1024
     );
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use conda_connect::emulator::state::GivenToken;
-use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
+use conda_connect::emulator::{DEMO_USER, EmulatorConfig, FaultKind};
 
 use crate::common::*;
 
@@ -64,22 +64,10 @@ fn comparable(home: &Path, secrets: &[String]) -> Vec<(String, String)> {
 async fn a_given_token_gives_the_files_of_a_password_sign_in_but_the_token_id() {
     let password = world().await;
     assert!(
-        cli(
-            password.home.path(),
-            &[
-                "login",
-                "--username",
-                DEMO_USER,
-                "--password-stdin",
-                "--default-channel",
-                "main"
-            ],
-            Some(&format!("{DEMO_PASSWORD}\n")),
-            &[],
-        )
-        .await
-        .status
-        .success()
+        cli_login(password.home.path(), &["--default-channel", "main"])
+            .await
+            .status
+            .success()
     );
     let given = world().await;
     let token = give(&given, GivenToken::default());

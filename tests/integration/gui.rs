@@ -10,7 +10,7 @@ use iced_test::selector::id;
 use iced_test::simulator::{self, Simulator};
 
 use conda_connect::gui::screen::{add_channels, home, login, preferences, set_domain, trust};
-use conda_connect::gui::{self, App, Config, Message};
+use conda_connect::gui::{self, App, Config, Message, style};
 
 use crate::common::*;
 
@@ -54,8 +54,15 @@ impl Harness {
     }
 
     async fn with_world(world: World) -> Harness {
+        Self::with_policy(world, Default::default()).await
+    }
+
+    /// The window on a managed desk: the organization's `policy` in force.
+    async fn with_policy(world: World, policy: conda_connect::engine::policy::Policy) -> Harness {
+        let mut engine = world.engine();
+        engine.policy = std::sync::Arc::new(policy);
         let config = Config {
-            engine: world.engine(),
+            engine,
             preset_domain: Some(world.emu.url.clone()),
             login_hint: None,
             note: None,
@@ -1221,7 +1228,7 @@ async fn the_trust_question_defaults_to_cancel() {
     let fingerprint = match &h.app.dialog {
         Some(gui::Dialog::SetDomain(s)) => {
             s.trust
-                .as_ref()
+                .state()
                 .unwrap()
                 .certificate
                 .clone()
@@ -1268,7 +1275,7 @@ async fn a_changed_certificate_asks_again_and_shows_both() {
     let first = match &h.app.dialog {
         Some(gui::Dialog::SetDomain(s)) => {
             s.trust
-                .as_ref()
+                .state()
                 .unwrap()
                 .certificate
                 .clone()
@@ -2005,4 +2012,129 @@ async fn skipping_the_channels_at_sign_in_fetches_nothing() {
     assert!(h.app.index_problem.is_none());
     assert!(h.shows(gui::NO_CHANNELS));
     assert_eq!(repodata(&h), before, "no repodata was fetched");
+}
+
+/// A policy from a JSON object, as `/etc/conda-connect/policy.json` would hold it.
+fn policy(json: &str) -> conda_connect::engine::policy::Policy {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(&path, json).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let layer = conda_connect::engine::policy::sources::read_file(&path)
+        .unwrap()
+        .unwrap();
+    conda_connect::engine::policy::Policy::from_layers(&[layer]).unwrap()
+}
+
+/// On a managed desk the window shows what the organization fixed, read-only with a lock and where to ask: the
+/// domain in Set Domain and Preferences, single sign-on only in the Login dialog (a server without it: a sentence,
+/// no password form), and the locked channels in the picker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_desk_shows_what_the_organization_fixed() {
+    let world = World::new().await;
+    let url = world.emu.url.clone();
+    let managed = policy(&format!(
+        r#"{{"domain": "{url}", "sign_in": "sso", "support_url": "https://help.example.com",
+            "default_channels": ["main"], "lock_channels": true}}"#
+    ));
+    let mut h = Harness::with_policy(world, managed).await;
+    let note = format!("{} — ask https://help.example.com", style::MANAGED);
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    assert!(h.shows(set_domain::TITLE));
+    assert!(
+        h.shows(&url) && h.shows(&note),
+        "the domain, read-only, with the lock note"
+    );
+    // typing goes nowhere: the field has no input handler
+    h.type_into(set_domain::INPUT_ID, "https://elsewhere.example.com")
+        .await;
+    assert!(!h.shows("https://elsewhere.example.com"));
+    h.click("Set Domain").await;
+    // single sign-on only, and this server has none: a sentence, no password form
+    assert!(
+        h.shows(login::NO_SSO_HERE),
+        "the organization's way is not offered here"
+    );
+    assert!(!h.shows("Password:") && !h.shows(login::USE_TOKEN));
+    assert!(h.shows(&note));
+    h.click("Cancel").await;
+    // Preferences: the domain is shown as a value, and the note names it
+    h.click("Preferences").await;
+    assert!(
+        matches!(h.app.dialog, Some(gui::Dialog::Preferences(_))),
+        "{:?}",
+        h.app.dialog.as_ref().map(std::mem::discriminant)
+    );
+    assert!(h.shows(&format!(
+        "{}: domain — ask https://help.example.com",
+        style::MANAGED
+    )));
+}
+
+/// The organization allows no trust question: Set Domain with a self-signed server ends in a refusal naming the
+/// issuer to install, with Close only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_trusting_is_forbidden_the_question_is_a_refusal() {
+    let world = World::with_config(conda_connect::emulator::EmulatorConfig {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
+    let forbidding = policy(r#"{"allow_untrusted_certificates": false}"#);
+    let refusal = forbidding.untrusted_refusal(
+        &conda_connect::engine::domain::netloc(&world.emu.url),
+        Some("CN=rcgen self signed cert"),
+    );
+    let mut h = Harness::with_policy(world, forbidding).await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    assert!(h.shows(trust::FORBIDDEN_TITLE));
+    assert!(!h.shows(trust::TRUST), "no way to trust it");
+    assert!(h.shows(&refusal), "{refusal}");
+    h.click("Close").await;
+    assert!(h.shows(set_domain::TITLE), "back in Set Domain");
+    assert!(
+        h.world
+            .ini()
+            .is_none_or(|ini| !ini.contains("trusted_servers"))
+    );
+}
+
+/// Locked channels: the picker ticks the organization's, the boxes do not change, and the note says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_channels_are_ticked_and_stay_ticked() {
+    let world = World::new().await;
+    let managed = policy(
+        r#"{"default_channels": ["main"], "channels": ["internal"], "lock_channels": true}"#,
+    );
+    let mut h = Harness::with_policy(world, managed).await;
+    h.sign_in().await;
+    let Some(gui::Dialog::AddChannels(state)) = &h.app.dialog else {
+        panic!("the picker");
+    };
+    assert!(state.locked());
+    assert_eq!(state.selection().default_channels, ["main"]);
+    assert_eq!(state.selection().channels, ["internal"]);
+    assert!(h.shows(&format!("{} — ask your administrator", style::MANAGED)));
+    h.send(Message::AddChannels(add_channels::Message::ToggleDefault(
+        "r".into(),
+        true,
+    )))
+    .await;
+    let Some(gui::Dialog::AddChannels(state)) = &h.app.dialog else {
+        panic!("the picker");
+    };
+    assert_eq!(state.selection().default_channels, ["main"], "unchanged");
+    h.click("Add Channels").await;
+    let condarc = h.world.condarc().unwrap();
+    assert!(
+        condarc.contains("- main") && condarc.contains("- internal"),
+        "{condarc}"
+    );
 }

@@ -2,7 +2,9 @@
 //! absence remembered), 304 reuse, a changed channel refetched, a 401 channel reported without stopping the rest,
 //! and cache files that are corrupt or truncated (refetched, never a crash).
 
-use conda_connect::engine::index::IndexReport;
+use conda_connect::engine::index::{FetchStatus, IndexReport};
+
+use conda_connect::emulator::FaultKind;
 
 use crate::common::*;
 
@@ -22,8 +24,8 @@ async fn update(world: &World) -> IndexReport {
     world.engine().update_index().await.unwrap()
 }
 
-fn status_of<'a>(report: &'a IndexReport, name: &str, subdir: &str) -> &'a str {
-    &report
+fn status_of(report: &IndexReport, name: &str, subdir: &str) -> FetchStatus {
+    report
         .channels
         .iter()
         .find(|c| c.name == name && c.subdir == subdir)
@@ -56,7 +58,7 @@ async fn zst_preferred_plain_fallback_remembered() {
         .zst = true;
     let report = update(&world).await;
     assert!(
-        report.channels.iter().all(|c| c.status == "ok"),
+        report.channels.iter().all(|c| c.status == FetchStatus::Ok),
         "{:?}",
         report.channels
     );
@@ -78,7 +80,10 @@ async fn zst_preferred_plain_fallback_remembered() {
     // second run: all 304, and the missing .zst is not asked for again
     let report = update(&world).await;
     assert!(
-        report.channels.iter().all(|c| c.status == "cached"),
+        report
+            .channels
+            .iter()
+            .all(|c| c.status == FetchStatus::Cached),
         "{:?}",
         report.channels
     );
@@ -109,10 +114,13 @@ async fn a_changed_channel_is_refetched() {
         .unwrap()
         .put_record("internal", "noarch", "brand-new-1.0-0.conda", rec);
     let report = update(&world).await;
-    assert_eq!(status_of(&report, "internal", "noarch"), "ok");
+    assert_eq!(status_of(&report, "internal", "noarch"), FetchStatus::Ok);
     let platform = conda_connect::engine::index::platform_subdir();
-    assert_eq!(status_of(&report, "internal", platform), "cached");
-    assert_eq!(status_of(&report, "main", "noarch"), "cached");
+    assert_eq!(
+        status_of(&report, "internal", platform),
+        FetchStatus::Cached
+    );
+    assert_eq!(status_of(&report, "main", "noarch"), FetchStatus::Cached);
     let loaded = report.packages.load().unwrap();
     let found = loaded.search("brand-new");
     let rows = found.rows(&loaded, 0..10);
@@ -146,23 +154,168 @@ async fn corrupt_or_truncated_cache_is_refetched() {
     std::fs::write(&infos[2], b"{ broken").unwrap();
     std::fs::write(&rows[3], b"").unwrap();
     let report = update(&world).await;
-    let refetched = report.channels.iter().filter(|c| c.status == "ok").count();
+    let refetched = report
+        .channels
+        .iter()
+        .filter(|c| c.status == FetchStatus::Ok)
+        .count();
     assert!(refetched >= 3, "{:?}", report.channels);
     assert!(
         report
             .channels
             .iter()
-            .all(|c| c.status == "ok" || c.status == "cached"),
+            .all(|c| c.status == FetchStatus::Ok || c.status == FetchStatus::Cached),
         "{:?}",
         report.channels
     );
     assert_eq!(report.packages_total, 10, "nothing lost");
     let report = update(&world).await;
     assert!(
-        report.channels.iter().all(|c| c.status == "cached"),
+        report
+            .channels
+            .iter()
+            .all(|c| c.status == FetchStatus::Cached),
         "the cache is whole again: {:?}",
         report.channels
     );
+}
+
+/// `update-index --json` keeps its shape: each directory is `name`, `subdir`, `packages` and `status` (with
+/// `skipped`/`note` only when there is something to say), and `status` is one of the words it has always been.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_index_json_has_the_same_shape_and_status_words() {
+    let world = signed_in_with_channels().await;
+    let home = world.home.path();
+    let run = |home: &std::path::Path| {
+        let home = home.to_path_buf();
+        async move {
+            let out = cli(&home, &["update-index", "--json"], None, &[]).await;
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", output_text(&out)));
+            (out.status.code(), json)
+        }
+    };
+    let statuses = |json: &serde_json::Value| -> Vec<(String, String, String)> {
+        json["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let (name, subdir) = (c["name"].as_str().unwrap(), c["subdir"].as_str().unwrap());
+                let status = c["status"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("status is a string: {c}"));
+                (name.into(), subdir.into(), status.into())
+            })
+            .collect()
+    };
+    let platform = conda_connect::engine::index::platform_subdir();
+    let (code, fresh) = run(home).await;
+    assert_eq!(code, Some(0), "{fresh}");
+    let mut top: Vec<&str> = fresh
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    top.sort();
+    assert_eq!(
+        top,
+        ["channels", "elapsed_ms", "packages_total", "phases_ms"]
+    );
+    for channel in fresh["channels"].as_array().unwrap() {
+        let mut keys: Vec<&str> = channel
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["name", "packages", "status", "subdir"], "{channel}");
+    }
+    assert!(
+        statuses(&fresh).iter().all(|(_, _, s)| s == "ok"),
+        "{fresh}"
+    );
+    let (code, cached) = run(home).await;
+    assert_eq!(code, Some(0), "{cached}");
+    assert!(
+        statuses(&cached).iter().all(|(_, _, s)| s == "cached"),
+        "{cached}"
+    );
+    // refusals and a missing directory: the HTTP code, as words of three digits
+    world.fault(
+        &format!("/api/repo/internal/{platform}/"),
+        None,
+        FaultKind::Status { status: 401 },
+    );
+    world.fault(
+        "/api/repo/internal/noarch/",
+        None,
+        FaultKind::Status { status: 403 },
+    );
+    world.fault(
+        &format!("/api/repo/main/{platform}/"),
+        None,
+        FaultKind::Status { status: 404 },
+    );
+    world.fault(
+        "/api/repo/main/noarch/",
+        None,
+        FaultKind::Status { status: 500 },
+    );
+    let (code, refused) = run(home).await;
+    assert_eq!(code, Some(1), "{refused}");
+    let mut found = statuses(&refused);
+    found.sort();
+    let mut expected = vec![
+        (
+            "internal".to_string(),
+            platform.to_string(),
+            "401".to_string(),
+        ),
+        ("internal".into(), "noarch".into(), "403".into()),
+        ("main".into(), platform.into(), "404".into()),
+        ("main".into(), "noarch".into(), "failed".into()),
+    ];
+    expected.sort();
+    assert_eq!(found, expected, "{refused}");
+    let failed = refused["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "failed")
+        .unwrap();
+    assert_eq!(failed["note"], "the server answered HTTP 500", "{failed}");
+}
+
+/// Each status's words, as `--json` and the command's table print them.
+#[test]
+fn fetch_status_words() {
+    use conda_connect::engine::index::Limit;
+    let cases = [
+        (FetchStatus::Ok, "ok"),
+        (FetchStatus::Cached, "cached"),
+        (FetchStatus::Unauthorized, "401"),
+        (FetchStatus::Forbidden, "403"),
+        (FetchStatus::NotFound, "404"),
+        (FetchStatus::Failed, "failed"),
+        (
+            FetchStatus::TooLarge(Limit::Json(2 << 30)),
+            "too large (limit 2 GiB of JSON)",
+        ),
+        (
+            FetchStatus::TooLarge(Limit::Records(20_000)),
+            "too large (limit 20000 records)",
+        ),
+    ];
+    for (status, words) in cases {
+        assert_eq!(status.to_string(), words);
+        assert_eq!(
+            serde_json::to_value(status).unwrap(),
+            serde_json::json!(words)
+        );
+    }
 }
 
 /// A million rows in six channel directories, with conda-forge-like name reuse (~40,000 distinct names).

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
 use conda_connect::engine::Engine;
 use conda_connect::engine::session::{SignIn, SsoMethod};
-use conda_connect::engine::sso::SsoOptions;
 
 use crate::common::*;
 use crate::sso::{Act, Seen, browse};
@@ -18,21 +17,13 @@ const LIFETIME: Duration = Duration::from_secs(3);
 
 async fn world(sso: bool) -> World {
     let world = World::with_config(EmulatorConfig {
-        bulk_channels: 0,
         sso,
         session_lifetime: Some(LIFETIME),
-        ..Default::default()
+        ..sso_emulator()
     })
     .await;
     world.set_domain().await;
     world
-}
-
-fn sso_options() -> SsoOptions {
-    SsoOptions {
-        client_id: None,
-        wait: Some(Duration::from_secs(30)),
-    }
 }
 
 /// `show` for the engine's single sign-on: a test browser signs in at the address it is given.
@@ -50,7 +41,7 @@ fn drive() -> impl FnOnce(String) + Send {
 async fn sso_login(engine: &Engine) {
     engine
         .login_sso(
-            &sso_options(),
+            &sso_options(None, 30),
             SsoMethod::Browser { open: false },
             &SignIn::default(),
             drive(),
@@ -260,7 +251,7 @@ async fn an_ended_realm_session_is_finished_by_a_single_sign_on() {
     let done = engine
         .finish_with_sso(
             &domain,
-            &sso_options(),
+            &sso_options(None, 30),
             SsoMethod::Browser { open: false },
             drive(),
         )
@@ -314,7 +305,7 @@ async fn a_failed_sign_in_ends_the_realm_session_it_opened() {
     let err = world
         .engine()
         .login_sso(
-            &sso_options(),
+            &sso_options(None, 30),
             SsoMethod::Browser { open: false },
             &SignIn::default(),
             drive(),
@@ -332,7 +323,7 @@ async fn a_sign_in_that_lost_the_race_ends_its_realm_session() {
     let engine = world.engine();
     let authenticated = engine
         .sso_authenticate(
-            &sso_options(),
+            &sso_options(None, 30),
             SsoMethod::Browser { open: false },
             &SignIn::default(),
             drive(),

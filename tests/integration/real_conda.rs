@@ -33,6 +33,16 @@ struct Env {
 }
 
 impl Env {
+    /// A HOME (`<dir>/home`, created) and conda's package cache under `dir`.
+    fn under(dir: &Path) -> Env {
+        let env = Env {
+            home: dir.join("home"),
+            root: dir.to_path_buf(),
+        };
+        std::fs::create_dir_all(&env.home).unwrap();
+        env
+    }
+
     fn apply(&self, cmd: &mut Command) {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -99,11 +109,7 @@ async fn interop(sso: bool) -> Option<Interop> {
         .unwrap()
         .join("clvenv/bin/python");
     let root = tempfile::tempdir().unwrap();
-    let env = Env {
-        home: root.path().join("home"),
-        root: root.path().to_path_buf(),
-    };
-    std::fs::create_dir_all(&env.home).unwrap();
+    let env = Env::under(root.path());
     let pkgs = root.path().join("channels");
     let made = Command::new(&python)
         .arg(concat!(
@@ -135,6 +141,43 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_conda-connect"))
 }
 
+/// `conda-connect <args>` in `env`, which must succeed.
+async fn conda_connect(env: &Env, args: &[&str], stdin: Option<&str>) -> Output {
+    let output = run(env, bin(), args, stdin).await;
+    assert!(output.status.success(), "{args:?}: {}", text(&output));
+    output
+}
+
+/// `set-domain <url>`, then a password sign-in as the demo user with `channels` (e.g. `--default-channel main`).
+async fn password_sign_in(env: &Env, url: &str, channels: &[&str]) {
+    conda_connect(env, &["set-domain", url], None).await;
+    let mut args = vec!["login", "--username", DEMO_USER, "--password-stdin"];
+    args.extend_from_slice(channels);
+    conda_connect(env, &args, Some(&format!("{DEMO_PASSWORD}\n"))).await;
+}
+
+/// Plain conda installs `hello-private` into `prefix` (from the private channel `internal`).
+async fn install_hello_private(env: &Env, conda: &Path, prefix: &Path) {
+    let create = run(
+        env,
+        conda,
+        &[
+            "create",
+            "-y",
+            "-p",
+            prefix.to_str().unwrap(),
+            "hello-private",
+        ],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    assert_eq!(
+        std::fs::read_to_string(prefix.join("share/hello-private/hello.txt")).unwrap(),
+        "hello from a private channel\n"
+    );
+}
+
 /// A token sign-in: plain conda installs from the private channel with the token the user was given; sign-out
 /// leaves the token active on the server (it is not conda-connect's) and the user's files as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,38 +200,15 @@ async fn real_conda_installs_through_a_token_you_were_given() {
             ..Default::default()
         });
     std::fs::write(env.home.join(".condarc"), "auto_update_conda: false\n").unwrap();
-    assert!(
-        run(&env, bin(), &["set-domain", &emu.url], None)
-            .await
-            .status
-            .success()
-    );
-    let output = run(
+    conda_connect(&env, &["set-domain", &emu.url], None).await;
+    conda_connect(
         &env,
-        bin(),
         &["login", "--token-stdin", "--default-channel", "internal"],
         Some(&format!("{token}\n")),
     )
     .await;
-    assert!(output.status.success(), "{}", text(&output));
-    let prefix = root.path().join("env");
-    let create = run(
-        &env,
-        &conda,
-        &[
-            "create",
-            "-y",
-            "-p",
-            prefix.to_str().unwrap(),
-            "hello-private",
-        ],
-        None,
-    )
-    .await;
-    assert!(create.status.success(), "{}", text(&create));
-    assert!(prefix.join("share/hello-private/hello.txt").exists());
-    let output = run(&env, bin(), &["logout"], None).await;
-    assert!(output.status.success(), "{}", text(&output));
+    install_hello_private(&env, &conda, &root.path().join("env")).await;
+    conda_connect(&env, &["logout"], None).await;
     assert!(
         emu.tokens().iter().any(|t| t.token == token),
         "still active"
@@ -327,50 +347,19 @@ async fn real_conda_uses_the_token_and_loses_it_at_logout() {
     assert!(config_before.status.success(), "{}", text(&config_before));
 
     let bin = bin();
-    let output = run(&env, bin, &["set-domain", &emu.url], None).await;
-    assert!(output.status.success(), "{}", text(&output));
-    let output = run(
+    password_sign_in(
         &env,
-        bin,
-        &[
-            "login",
-            "--username",
-            DEMO_USER,
-            "--password-stdin",
-            "--default-channel",
-            "main",
-            "--channel",
-            "internal",
-        ],
-        Some(&format!("{DEMO_PASSWORD}\n")),
+        &emu.url,
+        &["--default-channel", "main", "--channel", "internal"],
     )
     .await;
-    assert!(output.status.success(), "{}", text(&output));
 
     // plain conda reaches the private channel through the token files
     let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
     assert!(search.status.success(), "{}", text(&search));
     let found: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
     assert_eq!(found["hello-private"][0]["version"], "1.0.0", "{found}");
-    let prefix = root.path().join("env");
-    let create = run(
-        &env,
-        &conda,
-        &[
-            "create",
-            "-y",
-            "-p",
-            prefix.to_str().unwrap(),
-            "hello-private",
-        ],
-        None,
-    )
-    .await;
-    assert!(create.status.success(), "{}", text(&create));
-    assert_eq!(
-        std::fs::read_to_string(prefix.join("share/hello-private/hello.txt")).unwrap(),
-        "hello from a private channel\n"
-    );
+    install_hello_private(&env, &conda, &root.path().join("env")).await;
     let log = emu.log();
     let via_token = |path: &str| {
         log.iter()
@@ -519,11 +508,7 @@ async fn real_conda_reads_back_every_condarc_shape_the_app_writes() {
     use conda_connect::engine::condarc::{self, KeyEdit};
     let Some(conda) = real_conda() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        home: dir.path().join("home"),
-        root: dir.path().to_path_buf(),
-    };
-    std::fs::create_dir_all(&env.home).unwrap();
+    let env = Env::under(dir.path());
     let alias = "http://127.0.0.1:8765/api/repo";
     let tricky: Vec<String> = [
         "yes", "no", "on", "off", "y", "n", "true", "false", "null", "nan", "inf", "none", "main",
@@ -623,8 +608,7 @@ async fn real_conda_installs_after_a_single_sign_on() {
         return;
     };
     let bin = bin();
-    let output = run(&env, bin, &["set-domain", &emu.url], None).await;
-    assert!(output.status.success(), "{}", text(&output));
+    conda_connect(&env, &["set-domain", &emu.url], None).await;
     // the sign-in: the command prints the address, a browser (reqwest) signs in on the realm's page
     let mut cmd = Command::new(bin);
     cmd.args([
@@ -660,24 +644,8 @@ async fn real_conda_installs_after_a_single_sign_on() {
     let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(st["auth"], "sso");
     // plain conda installs from the private channel
-    let prefix = root.path().join("env");
-    let create = run(
-        &env,
-        &conda,
-        &[
-            "create",
-            "-y",
-            "-p",
-            prefix.to_str().unwrap(),
-            "hello-private",
-        ],
-        None,
-    )
-    .await;
-    assert!(create.status.success(), "{}", text(&create));
-    assert!(prefix.join("share/hello-private/hello.txt").exists());
-    let output = run(&env, bin, &["logout"], None).await;
-    assert!(output.status.success(), "{}", text(&output));
+    install_hello_private(&env, &conda, &root.path().join("env")).await;
+    conda_connect(&env, &["logout"], None).await;
     assert!(emu.tokens().is_empty(), "the server token was revoked");
     let search = run(&env, &conda, &["search", "--json", "hello-private"], None).await;
     assert!(
@@ -895,24 +863,7 @@ async fn real_conda_installs_a_seeded_package_of_the_emulator() {
     else {
         return;
     };
-    let bin = bin();
-    let output = run(&env, bin, &["set-domain", &emu.url], None).await;
-    assert!(output.status.success(), "{}", text(&output));
-    let output = run(
-        &env,
-        bin,
-        &[
-            "login",
-            "--username",
-            DEMO_USER,
-            "--password-stdin",
-            "--default-channel",
-            "main",
-        ],
-        Some(&format!("{DEMO_PASSWORD}\n")),
-    )
-    .await;
-    assert!(output.status.success(), "{}", text(&output));
+    password_sign_in(&env, &emu.url, &["--default-channel", "main"]).await;
     let prefix = root.path().join("docs-env");
     let create = run(
         &env,
@@ -923,6 +874,5 @@ async fn real_conda_installs_a_seeded_package_of_the_emulator() {
     .await;
     assert!(create.status.success(), "{}", text(&create));
     assert!(prefix.join("share/numpy-docs/README").is_file());
-    let doctor = run(&env, bin, &["doctor"], None).await;
-    assert!(doctor.status.success(), "{}", text(&doctor));
+    conda_connect(&env, &["doctor"], None).await;
 }

@@ -60,19 +60,7 @@ async fn a_trusted_certificate_is_pinned_and_a_changed_one_is_refused_until_trus
             .unwrap()
             .contains("trusted_servers = ['127.0.0.1:")
     );
-    let login = cli(
-        home,
-        &[
-            "login",
-            "--username",
-            DEMO_USER,
-            "--password-stdin",
-            "--skip-channels",
-        ],
-        Some(&format!("{DEMO_PASSWORD}\n")),
-        &[],
-    )
-    .await;
+    let login = cli_login(home, &["--skip-channels"]).await;
     assert!(login.status.success(), "{}", output_text(&login));
     assert!(
         cli(home, &["tokens", "list"], None, &[])

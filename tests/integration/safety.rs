@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, EmulatorConfig, FaultKind};
+use conda_connect::engine::index::FetchStatus;
 use conda_connect::engine::journal::PAUSE_MARKER;
 use conda_connect::engine::lock::ConfigLock;
 
@@ -305,6 +306,7 @@ async fn fault_matrix_every_request_of_every_step() {
                     .unwrap();
             }
             let signed_in_files = world.user_files();
+            let every_file = world.files();
             world.fault(prefix, method, kind);
             match step {
                 "login" => {
@@ -314,6 +316,12 @@ async fn fault_matrix_every_request_of_every_step() {
                         &world.user_files(),
                         &before,
                         &format!("{cell}: no partial local state"),
+                    );
+                    // nor anywhere else under HOME: Navigator's snapshot store and the caches included
+                    assert_same_files(
+                        &world.files(),
+                        &every_file,
+                        &format!("{cell}: nothing under HOME changed"),
                     );
                     assert!(world.emu.tokens().is_empty(), "{cell}: no orphan token");
                 }
@@ -351,7 +359,7 @@ async fn fault_matrix_every_request_of_every_step() {
                 "update-index" => {
                     let report = engine.update_index().await.unwrap();
                     assert!(
-                        report.channels.iter().all(|c| c.status != "ok"),
+                        report.channels.iter().all(|c| c.status != FetchStatus::Ok),
                         "{cell}: {:?}",
                         report.channels
                     );
@@ -435,29 +443,13 @@ async fn no_secret_in_any_output_log_or_status() {
         }};
     }
     run!(cli(home, &["set-domain", &world.emu.url], None, &[]).await);
-    run!(
-        cli(
-            home,
-            &["login", "--username", DEMO_USER, "--password-stdin"],
-            Some("wrong-password\n"),
-            &debug
-        )
-        .await
-    );
+    run!(cli_login_as(home, DEMO_USER, "wrong-password", &[], &debug).await);
     let output = run!(
-        cli(
+        cli_login_as(
             home,
-            &[
-                "login",
-                "--username",
-                DEMO_USER,
-                "--password-stdin",
-                "--default-channel",
-                "main",
-                "--channel",
-                "internal"
-            ],
-            Some(&format!("{DEMO_PASSWORD}\n")),
+            DEMO_USER,
+            DEMO_PASSWORD,
+            &["--default-channel", "main", "--channel", "internal"],
             &debug
         )
         .await

@@ -9,30 +9,17 @@ use conda_connect::emulator::oidc::{CLI_CLIENT, SERVICE_CLIENT, WEB_CLIENT};
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig, FaultKind};
 use conda_connect::engine::Error;
 use conda_connect::engine::client::{Auth, ClientConfig, NewToken, ServerClient};
-use conda_connect::engine::sso::{self, PendingSignIn, SsoOptions, messages};
+use conda_connect::engine::sso::{self, PendingSignIn, messages};
 
 use crate::common::*;
 
-pub(crate) async fn sso_world() -> World {
-    World::with_config(EmulatorConfig {
-        bulk_channels: 0,
-        sso: true,
-        ..Default::default()
-    })
-    .await
-}
+// the window's suites reach it here
+pub(crate) use crate::common::sso_world;
 
 fn config() -> ClientConfig {
     ClientConfig {
         timeout: Some(Duration::from_secs(5)),
         ..Default::default()
-    }
-}
-
-fn options(client_id: Option<&str>, wait_secs: u64) -> SsoOptions {
-    SsoOptions {
-        client_id: client_id.map(str::to_string),
-        wait: Some(Duration::from_secs(wait_secs)),
     }
 }
 
@@ -264,7 +251,7 @@ async fn page_of(seen: &Arc<Mutex<Seen>>) -> (u16, String) {
 async fn full_flow_gives_a_session_jwt_the_api_accepts() {
     let world = sso_world().await;
     let (open, seen) = browser(Act::SignIn);
-    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap();
     assert!(tokens.refresh_token.is_some());
@@ -313,7 +300,7 @@ async fn start_then_finish_reports_the_url_and_the_client() {
         format!("{}/auth/realms/conda", world.emu.url)
     );
     assert!(realm.endpoints.revocation.is_some());
-    let pending = PendingSignIn::start(&realm, &options(None, 30))
+    let pending = PendingSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap();
     let url = url::Url::parse(pending.authorization_url()).unwrap();
@@ -345,7 +332,7 @@ async fn start_then_finish_reports_the_url_and_the_client() {
 async fn a_wrong_state_is_answered_and_ignored_the_right_one_signs_in() {
     let world = sso_world().await;
     let (open, seen) = browser(Act::WrongStateFirst);
-    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap();
     let recorded = seen.lock().unwrap().clone();
@@ -363,7 +350,7 @@ async fn a_wrong_state_is_answered_and_ignored_the_right_one_signs_in() {
 async fn no_callback_times_out() {
     let world = sso_world().await;
     let started = std::time::Instant::now();
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 1), |_| {})
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 1), |_| {})
         .await
         .unwrap_err();
     assert_sentence(
@@ -384,9 +371,12 @@ async fn a_server_without_sso_says_so() {
     .await;
     let opened = Arc::new(Mutex::new(false));
     let opened_flag = opened.clone();
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), move |_| {
-        *opened_flag.lock().unwrap() = true
-    })
+    let err = sso::sign_in(
+        &world.emu.url,
+        &config(),
+        &sso_options(None, 5),
+        move |_| *opened_flag.lock().unwrap() = true,
+    )
     .await
     .unwrap_err();
     let no_sso = "This server has no single sign-on (SSO); sign in with a username and password.";
@@ -410,7 +400,7 @@ async fn a_redirect_uri_the_realm_refuses_names_the_setting() {
     let err = sso::sign_in(
         &world.emu.url,
         &config(),
-        &options(Some(WEB_CLIENT), 5),
+        &sso_options(Some(WEB_CLIENT), 5),
         |_| panic!("the browser must not be opened for a refused client"),
     )
     .await
@@ -438,7 +428,7 @@ async fn a_client_without_the_browser_flow_names_the_setting() {
         .as_mut()
         .unwrap()
         .redirect_client_id = SERVICE_CLIENT.into();
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 5), |_| {
         panic!("the browser must not be opened for a refused client")
     })
     .await
@@ -455,7 +445,7 @@ async fn a_client_without_the_browser_flow_names_the_setting() {
     sso::sign_in(
         &world.emu.url,
         &config(),
-        &options(Some(CLI_CLIENT), 30),
+        &sso_options(Some(CLI_CLIENT), 30),
         open,
     )
     .await
@@ -468,7 +458,7 @@ async fn an_unknown_client_names_the_setting() {
     let err = sso::sign_in(
         &world.emu.url,
         &config(),
-        &options(Some("no-such-client"), 5),
+        &sso_options(Some("no-such-client"), 5),
         |_| {},
     )
     .await
@@ -495,7 +485,7 @@ async fn any_other_error_page_of_the_realm_names_the_setting() {
             body: "<html><body>Ung\u{fc}ltige Anfrage.</body></html>".into(),
         },
     );
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 5), |_| {
         panic!("no browser for a refused request")
     })
     .await
@@ -514,7 +504,7 @@ async fn any_other_error_page_of_the_realm_names_the_setting() {
 async fn cancelling_in_the_browser_is_access_denied() {
     let world = sso_world().await;
     let (open, seen) = browser(Act::Cancel);
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap_err();
     let sentence = "The sign-in was canceled or denied in the browser; if you did not cancel it, an \
@@ -531,7 +521,7 @@ async fn cancelling_in_the_browser_is_access_denied() {
 async fn a_stolen_code_without_the_verifier_is_useless() {
     let world = sso_world().await;
     let (open, seen) = browser(Act::StealCode);
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap_err();
     page_of(&seen).await;
@@ -583,7 +573,7 @@ async fn a_token_endpoint_on_a_foreign_host_is_never_used() {
             body: doc.to_string(),
         },
     );
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 5), |_| {
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 5), |_| {
         panic!("no browser for a foreign configuration")
     })
     .await
@@ -613,7 +603,7 @@ async fn a_token_endpoint_redirect_is_not_followed() {
         },
     );
     let (open, seen) = browser(Act::SignIn);
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap_err();
     let (status, page) = page_of(&seen).await;
@@ -635,7 +625,7 @@ async fn a_token_endpoint_redirect_is_not_followed() {
 async fn refresh_and_end_session() {
     let world = sso_world().await;
     let (open, _) = browser(Act::SignIn);
-    let first = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let first = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap();
     let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
@@ -694,7 +684,7 @@ async fn an_idle_connection_does_not_hold_up_the_callback() {
     let world = sso_world().await;
     let (open, _) = browser(Act::IdleConnectionFirst);
     let started = std::time::Instant::now();
-    sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap();
     // the idle connection stays open for the whole sign-in; its read limit is 10 s
@@ -709,7 +699,7 @@ async fn an_idle_connection_does_not_hold_up_the_callback() {
 async fn an_answer_from_another_issuer_is_refused_before_the_exchange() {
     let world = sso_world().await;
     let (open, seen) = browser(Act::ForgeIssuer);
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap_err();
     page_of(&seen).await;
@@ -747,7 +737,7 @@ async fn an_id_token_for_another_sign_in_is_refused() {
         },
     );
     let (open, seen) = browser(Act::SignIn);
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap_err();
     assert_sentence(
@@ -787,7 +777,7 @@ async fn every_spoiled_id_token_is_refused_and_its_session_ended() {
             .unwrap()
             .id_token_fault = fault;
         let (open, seen) = browser(Act::SignIn);
-        let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+        let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
             .await
             .unwrap_err();
         assert_sentence(
@@ -806,7 +796,7 @@ async fn every_spoiled_id_token_is_refused_and_its_session_ended() {
     // and a correct one passes, naming the account
     let world = sso_world().await;
     let (open, _) = browser(Act::SignIn);
-    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap();
     assert_eq!(tokens.identity.as_deref(), Some(DEMO_USER));
@@ -823,7 +813,7 @@ async fn an_oversized_token_answer_is_refused() {
         },
     );
     let (open, seen) = browser(Act::SignIn);
-    let err = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let err = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap_err();
     assert_sentence(
@@ -891,7 +881,7 @@ async fn sso_never_leaves_https_for_plain_http() {
 async fn cancelling_closes_the_listener() {
     let world = sso_world().await;
     let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
-    let pending = PendingSignIn::start(&realm, &options(None, 30))
+    let pending = PendingSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap();
     let redirect_uri = pending.redirect_uri().to_string();
@@ -970,7 +960,7 @@ async fn device_flow_signs_in_after_pending_polls() {
     let world = device_world().await;
     let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert!(realm.endpoints.device_authorization.is_some());
-    let device = DeviceSignIn::start(&realm, &options(None, 30))
+    let device = DeviceSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap();
     assert_eq!(
@@ -1029,7 +1019,7 @@ async fn device_flow_honours_slow_down() {
         .unwrap()
         .slow_down_polls = 1;
     let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
-    let device = DeviceSignIn::start(&realm, &options(None, 30))
+    let device = DeviceSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap();
     confirm_on_other_device(
@@ -1071,7 +1061,7 @@ async fn device_flow_expired_denied_and_refused() {
         .as_mut()
         .unwrap()
         .device_lifetime = Duration::from_millis(500);
-    let device = DeviceSignIn::start(&realm, &options(None, 30))
+    let device = DeviceSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap();
     let err = device.finish().await.unwrap_err();
@@ -1096,7 +1086,7 @@ async fn device_flow_expired_denied_and_refused() {
         .as_mut()
         .unwrap()
         .device_lifetime = Duration::from_secs(60);
-    let device = DeviceSignIn::start(&realm, &options(None, 30))
+    let device = DeviceSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap();
     let (_, page) = confirm_on_other_device(
@@ -1115,7 +1105,7 @@ async fn device_flow_expired_denied_and_refused() {
          with the SSO client id in Preferences.",
     );
     // a client without the device grant
-    let err = DeviceSignIn::start(&realm, &options(Some(SERVICE_CLIENT), 30))
+    let err = DeviceSignIn::start(&realm, &sso_options(Some(SERVICE_CLIENT), 30))
         .await
         .unwrap_err();
     assert_sentence(
@@ -1139,7 +1129,7 @@ async fn device_flow_expired_denied_and_refused() {
         .device_flow = false;
     let realm = sso::discover(&world.emu.url, &config()).await.unwrap();
     assert!(realm.endpoints.device_authorization.is_none());
-    let err = DeviceSignIn::start(&realm, &options(None, 30))
+    let err = DeviceSignIn::start(&realm, &sso_options(None, 30))
         .await
         .unwrap_err();
     assert_sentence(
@@ -1156,7 +1146,7 @@ async fn device_flow_expired_denied_and_refused() {
 async fn sign_out_through_the_end_session_endpoint() {
     let world = sso_world().await;
     let (open, _) = browser(Act::SignIn);
-    let tokens = sso::sign_in(&world.emu.url, &config(), &options(None, 30), open)
+    let tokens = sso::sign_in(&world.emu.url, &config(), &sso_options(None, 30), open)
         .await
         .unwrap();
     // a realm that offers no revocation endpoint: Keycloak's end-session endpoint is used
@@ -1299,7 +1289,7 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
     let err = world
         .engine()
         .login_sso(
-            &options(None, 30),
+            &sso_options(None, 30),
             SsoMethod::Browser { open: false },
             &SignIn::default(),
             drive(Arc::new(Mutex::new(Seen::default()))),
@@ -1322,7 +1312,7 @@ async fn an_sso_sign_in_is_the_same_transaction_as_a_password_sign_in() {
     let outcome = world
         .engine()
         .login_sso(
-            &options(None, 30),
+            &sso_options(None, 30),
             SsoMethod::Browser { open: false },
             &SignIn {
                 selection: Some(selection.clone()),

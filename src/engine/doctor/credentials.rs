@@ -42,10 +42,20 @@ pub(crate) fn config_checks(
     context: &Context,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Check> {
-    let mut out = Vec::new();
     let found = sources::sources(&engine.paths.home, env);
     let effective = sources::effective(&found);
     let user = engine.paths.condarc.display().to_string();
+    let signed_in = context.status.as_ref().is_some_and(|s| s.logged_in);
+    let mut out = source_checks(&found);
+    out.push(channel_alias_check(&effective, context, &user));
+    out.extend(channel_list_checks(&effective, &user, signed_in));
+    out.extend(token_handling_checks(&found));
+    out
+}
+
+/// Which files conda reads, and those it cannot (not a file, not YAML).
+fn source_checks(found: &[sources::Source]) -> Vec<Check> {
+    let mut out = Vec::new();
     let names: Vec<String> = found
         .iter()
         .filter(|s| !s.not_a_file)
@@ -89,48 +99,46 @@ pub(crate) fn config_checks(
             .fix("Fix the file, or move it away."),
         );
     }
-    // the alias conda uses, and whether it is the one signing in wrote
+    out
+}
+
+/// The alias conda uses, and whether it is the one signing in wrote (`user` is ~/.condarc's path).
+fn channel_alias_check(effective: &sources::Effective, context: &Context, user: &str) -> Check {
     let expected = context.domain.as_ref().map(|d| format!("{d}/api/repo"));
     let signed_in = context.status.as_ref().is_some_and(|s| s.logged_in);
     match (&effective.channel_alias, &expected) {
         (Some(alias), Some(expected))
-            if signed_in && alias != expected && effective.alias_from.as_deref() == Some(user.as_str()) =>
+            if signed_in && alias != expected && effective.alias_from.as_deref() == Some(user) =>
         {
-            out.push(
-                Check::new(
-                    "channel-alias",
-                    Group::Config,
-                    Status::Fail,
-                    format!("channel_alias in {user} is {alias}; signing in set {expected}."),
-                )
-                .fix("Sign out and sign in again, or set channel_alias back in ~/.condarc."),
-            );
-        }
-        (Some(alias), Some(expected)) if signed_in && alias != expected => {
-            let from = effective.alias_from.clone().unwrap_or_default();
-            out.push(
-                Check::new(
-                    "channel-alias",
-                    Group::Config,
-                    Status::Fail,
-                    format!(
-                        "channel_alias is {alias}, set by {}, which conda reads after {user}; signing in set {expected}.",
-                        source_words(&from)
-                    ),
-                )
-                .fix(format!("Remove channel_alias from {}.", source_words(&from))),
-            );
-        }
-        (None, Some(expected)) if signed_in => out.push(
             Check::new(
                 "channel-alias",
                 Group::Config,
                 Status::Fail,
-                format!("No channel_alias is set: conda resolves channel names at conda.anaconda.org, not {expected}."),
+                format!("channel_alias in {user} is {alias}; signing in set {expected}."),
             )
-            .fix("Sign out and sign in again, or set channel_alias in ~/.condarc."),
-        ),
-        (Some(alias), _) => out.push(Check::new(
+            .fix("Sign out and sign in again, or set channel_alias back in ~/.condarc.")
+        }
+        (Some(alias), Some(expected)) if signed_in && alias != expected => {
+            let from = effective.alias_from.clone().unwrap_or_default();
+            Check::new(
+                "channel-alias",
+                Group::Config,
+                Status::Fail,
+                format!(
+                    "channel_alias is {alias}, set by {}, which conda reads after {user}; signing in set {expected}.",
+                    source_words(&from)
+                ),
+            )
+            .fix(format!("Remove channel_alias from {}.", source_words(&from)))
+        }
+        (None, Some(expected)) if signed_in => Check::new(
+            "channel-alias",
+            Group::Config,
+            Status::Fail,
+            format!("No channel_alias is set: conda resolves channel names at conda.anaconda.org, not {expected}."),
+        )
+        .fix("Sign out and sign in again, or set channel_alias in ~/.condarc."),
+        (Some(alias), _) => Check::new(
             "channel-alias",
             Group::Config,
             Status::Ok,
@@ -138,20 +146,25 @@ pub(crate) fn config_checks(
                 "channel_alias is {alias} (from {}).",
                 source_words(effective.alias_from.as_deref().unwrap_or(""))
             ),
-        )),
-        (None, _) => out.push(Check::new(
+        ),
+        (None, _) => Check::new(
             "channel-alias",
             Group::Config,
             Status::Ok,
             "channel_alias is conda's default (https://conda.anaconda.org).",
-        )),
+        ),
     }
+}
+
+/// `channels` and `default_channels` as conda sees them; signed in, other files adding to them are named.
+fn channel_list_checks(effective: &sources::Effective, user: &str, signed_in: bool) -> Vec<Check> {
     let others = |from: &[String]| -> Vec<String> {
         from.iter()
             .filter(|f| **f != user)
             .map(|f| source_words(f))
             .collect()
     };
+    let mut out = Vec::new();
     for (key, values, from) in [
         ("channels", &effective.channels, &effective.channels_from),
         (
@@ -190,7 +203,13 @@ pub(crate) fn config_checks(
         };
         out.push(check);
     }
-    for source in &found {
+    out
+}
+
+/// What takes conda's token handling away: auth handlers, tokens written into URLs, `add_anaconda_token: false`.
+fn token_handling_checks(found: &[sources::Source]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for source in found {
         for handler in &source.auth_handlers {
             out.push(
                 Check::new(

@@ -61,7 +61,7 @@ pub enum Group {
 }
 
 impl Group {
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Group::Config => "Configuration",
             Group::Credentials => "Credentials",
@@ -105,7 +105,7 @@ impl Check {
 /// `text` as doctor may show it: a `/t/<token>/` URL segment shortened to the token's first four characters, a
 /// password in a URL (`user:password@`) dropped, every secret this process knows masked, and control, bidirectional
 /// and invisible characters escaped (a newline from a server cannot start a line of the report).
-pub fn safe_words(text: &str) -> String {
+pub(crate) fn safe_words(text: &str) -> String {
     let text = shorten_url_tokens(text);
     let text = drop_url_passwords(&text);
     let text = crate::engine::redact::scrub_known(&text);
@@ -173,7 +173,7 @@ impl Report {
     }
 
     /// The first failure (named again at the end, with its fix).
-    pub fn first_failure(&self) -> Option<&Check> {
+    pub(crate) fn first_failure(&self) -> Option<&Check> {
         self.checks.iter().find(|c| c.status == Status::Fail)
     }
 
@@ -215,7 +215,7 @@ impl Report {
 }
 
 /// A token as doctor shows it: its first four characters and `…`.
-pub fn shown_token(token: &str) -> String {
+pub(crate) fn shown_token(token: &str) -> String {
     let head: String = token.chars().take(4).collect();
     format!("{head}…")
 }
@@ -263,6 +263,7 @@ impl Engine {
         let env = |name: &str| std::env::var(name).ok();
         let deadline = Deadline::start();
         let mut checks = Vec::new();
+        checks.extend(policy_check(self));
         let context = credentials::Context::read(self);
         checks.extend(credentials::config_checks(self, &context, &env));
         checks.extend(credentials::credential_checks(self, &context, &env));
@@ -300,6 +301,37 @@ impl Engine {
         checks.extend(channels::checks(self, &context, options, reachable, deadline).await);
         Report::of(checks)
     }
+}
+
+/// The organization's policy: the one in force and where it comes from, or why it cannot be used (doctor reads it
+/// itself, so that a broken policy is a finding rather than a reason to check nothing).
+fn policy_check(engine: &Engine) -> Option<Check> {
+    let policy = if engine.policy.is_empty() {
+        match crate::engine::policy::Policy::load() {
+            Ok(policy) => policy,
+            Err(error) => {
+                return Some(
+                    Check::new("policy", Group::Config, Status::Fail, error.to_string())
+                        .fix("Ask your administrator to correct the policy; until then conda-connect refuses to change anything."),
+                );
+            }
+        }
+    } else {
+        (*engine.policy).clone()
+    };
+    if policy.is_empty() {
+        return None;
+    }
+    let keys: Vec<&str> = policy.origin.iter().map(|(k, _)| k.as_str()).collect();
+    let mut message = format!(
+        "Your organization's policy is in force ({}): {}.",
+        policy.sources().join(", "),
+        keys.join(", ")
+    );
+    if let Some(url) = &policy.support_url {
+        message.push_str(&format!(" Help: {url}."));
+    }
+    Some(Check::new("policy", Group::Config, Status::Ok, message))
 }
 
 #[cfg(test)]

@@ -80,29 +80,65 @@ pub(crate) fn proxy_for(
     url::Url::parse(&text).ok().map(|url| Proxy { url, source })
 }
 
-/// The network checks; whether the server can be reached (the server and channel checks need it).
+/// Where connections to the server go: the proxy, or the server itself.
+struct Route {
+    proxy: Option<Proxy>,
+    host: String,
+    port: u16,
+}
+
+/// The network checks, in order, stopping at the first that fails; whether the server can be reached (the server
+/// and channel checks need it).
 pub(crate) async fn checks(
     engine: &Engine,
     domain: &str,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     deadline: Deadline,
 ) -> (Vec<Check>, bool) {
-    let mut out = Vec::new();
     let Ok(url) = url::Url::parse(domain) else {
-        out.push(Check::new(
+        let check = Check::new(
             "domain",
             Group::Network,
             Status::Fail,
             format!("{domain} is not an address."),
-        ));
-        return (out, false);
+        );
+        return (vec![check], false);
     };
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let proxy = proxy_for(engine, &url, env);
-    let (target_host, target_port) = match &proxy {
+    let (route, proxy) = route(engine, &url, &host, port, env);
+    let mut out = vec![proxy];
+    let failed = |out: &Vec<Check>| out.last().is_some_and(|c| c.status == Status::Fail);
+    if let Some(dns) = dns_check(&route, deadline).await {
+        out.push(dns);
+        if failed(&out) {
+            return (out, false);
+        }
+    }
+    out.push(connect_check(&route, &host, port, deadline).await);
+    if failed(&out) {
+        return (out, false);
+    }
+    if url.scheme() != "https" {
+        out.push(plain_http_check(domain, &host));
+        return (out, true);
+    }
+    out.push(tls_check(engine, domain, &host, deadline).await);
+    let reachable = !failed(&out);
+    (out, reachable)
+}
+
+/// The proxy conda would use for the server, if any, as a check that names it.
+fn route(
+    engine: &Engine,
+    url: &url::Url,
+    host: &str,
+    port: u16,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> (Route, Check) {
+    match proxy_for(engine, url, env) {
         Some(p) => {
-            out.push(Check::new(
+            let check = Check::new(
                 "proxy",
                 Group::Network,
                 Status::Ok,
@@ -111,57 +147,68 @@ pub(crate) async fn checks(
                     p.shown(),
                     p.source
                 ),
-            ));
-            (
-                p.url.host_str().unwrap_or_default().to_string(),
-                p.url.port_or_known_default().unwrap_or(8080),
-            )
+            );
+            let route = Route {
+                host: p.url.host_str().unwrap_or_default().to_string(),
+                port: p.url.port_or_known_default().unwrap_or(8080),
+                proxy: Some(p),
+            };
+            (route, check)
         }
         None => {
-            out.push(Check::new(
+            let check = Check::new(
                 "proxy",
                 Group::Network,
                 Status::Ok,
                 format!("No proxy for {host}."),
-            ));
-            (host.clone(), port)
+            );
+            let route = Route {
+                proxy: None,
+                host: host.to_string(),
+                port,
+            };
+            (route, check)
         }
-    };
-    // the name
+    }
+}
+
+/// The name resolves (no check for an IP address).
+async fn dns_check(route: &Route, deadline: Deadline) -> Option<Check> {
+    let target_host = &route.host;
     let literal = target_host.parse::<std::net::IpAddr>().is_ok()
         || target_host
             .trim_matches(['[', ']'])
             .parse::<std::net::IpAddr>()
             .is_ok();
-    if !literal {
-        let lookup = tokio::time::timeout(
-            deadline.step(),
-            tokio::net::lookup_host((target_host.as_str(), target_port)),
-        )
-        .await
-        .map(|found| found.map(|addresses| addresses.count()));
-        match lookup {
-            Ok(Ok(count)) if count > 0 => out.push(Check::new(
-                "dns",
-                Group::Network,
-                Status::Ok,
-                format!("{target_host} resolves."),
-            )),
-            _ => {
-                out.push(
-                    Check::new(
-                        "dns",
-                        Group::Network,
-                        Status::Fail,
-                        format!("{target_host} does not resolve."),
-                    )
-                    .fix("Check the address, your network or VPN, and your DNS settings."),
-                );
-                return (out, false);
-            }
-        }
+    if literal {
+        return None;
     }
-    // a connection
+    let lookup = tokio::time::timeout(
+        deadline.step(),
+        tokio::net::lookup_host((target_host.as_str(), route.port)),
+    )
+    .await
+    .map(|found| found.map(|addresses| addresses.count()));
+    Some(match lookup {
+        Ok(Ok(count)) if count > 0 => Check::new(
+            "dns",
+            Group::Network,
+            Status::Ok,
+            format!("{target_host} resolves."),
+        ),
+        _ => Check::new(
+            "dns",
+            Group::Network,
+            Status::Fail,
+            format!("{target_host} does not resolve."),
+        )
+        .fix("Check the address, your network or VPN, and your DNS settings."),
+    })
+}
+
+/// A TCP connection to the server or its proxy (`host:port` is the server's, for the message).
+async fn connect_check(route: &Route, host: &str, port: u16, deadline: Deadline) -> Check {
+    let (target_host, target_port) = (&route.host, route.port);
     let started = Instant::now();
     let limit = deadline.step();
     let connected = tokio::time::timeout(
@@ -173,7 +220,7 @@ pub(crate) async fn checks(
         // the probe connection is closed at once (a server that handshakes one client at a time would wait on it)
         Ok(Ok(stream)) => {
             drop(stream);
-            out.push(Check::new(
+            Check::new(
                 "connect",
                 Group::Network,
                 Status::Ok,
@@ -181,14 +228,14 @@ pub(crate) async fn checks(
                     "{target_host}:{target_port} answers ({} ms).",
                     started.elapsed().as_millis()
                 ),
-            ))
+            )
         }
         failed => {
             let why = match failed {
                 Ok(Err(error)) => error.to_string(),
                 _ => format!("no answer within {:.1} s", limit.as_secs_f32()),
             };
-            let check = match &proxy {
+            match &route.proxy {
                 Some(p) => Check::new(
                     "connect",
                     Group::Network,
@@ -207,51 +254,38 @@ pub(crate) async fn checks(
                     format!("Nothing answers at {host}:{port} ({why})."),
                 )
                 .fix("Check that the server is up and that you are online (VPN)."),
-            };
-            out.push(check);
-            return (out, false);
+            }
         }
     }
-    if url.scheme() != "https" {
-        out.push(if crate::engine::domain::is_loopback(domain) {
-            Check::new(
-                "tls",
-                Group::Network,
-                Status::Ok,
-                format!("{host} is this computer: plain HTTP does not leave it."),
-            )
-        } else {
-            Check::new(
-                "tls",
-                Group::Network,
-                Status::Warn,
-                format!("{host} is reached over plain HTTP: the token travels unencrypted."),
-            )
-            .fix("Ask your administrator for the server's https:// address, and set that domain.")
-        });
-        return (out, true);
-    }
-    let reachable = tls_check(engine, domain, &host, &mut out, deadline).await;
-    (out, reachable)
 }
 
-async fn tls_check(
-    engine: &Engine,
-    domain: &str,
-    host: &str,
-    out: &mut Vec<Check>,
-    deadline: Deadline,
-) -> bool {
+/// A server reached over plain HTTP: fine on this computer, a warning anywhere else.
+fn plain_http_check(domain: &str, host: &str) -> Check {
+    if crate::engine::domain::is_loopback(domain) {
+        Check::new(
+            "tls",
+            Group::Network,
+            Status::Ok,
+            format!("{host} is this computer: plain HTTP does not leave it."),
+        )
+    } else {
+        Check::new(
+            "tls",
+            Group::Network,
+            Status::Warn,
+            format!("{host} is reached over plain HTTP: the token travels unencrypted."),
+        )
+        .fix("Ask your administrator for the server's https:// address, and set that domain.")
+    }
+}
+
+/// TLS: the handshake completes, then the certificate is verified with the real trust (or matches the one the user
+/// trusted). A failed check means the server cannot be reached.
+async fn tls_check(engine: &Engine, domain: &str, host: &str, deadline: Deadline) -> Check {
     let client = match engine.client(domain) {
         Ok(client) => client,
         Err(error) => {
-            out.push(Check::new(
-                "tls",
-                Group::Network,
-                Status::Fail,
-                error.to_string(),
-            ));
-            return false;
+            return Check::new("tls", Group::Network, Status::Fail, error.to_string());
         }
     };
     // the handshake alone (any certificate accepted, only to read it): does TLS complete at all?
@@ -263,16 +297,13 @@ async fn tls_check(
             None
         }
         Err(_) => {
-            out.push(
-                Check::new(
-                    "tls",
-                    Group::Network,
-                    Status::Fail,
-                    format!("The TLS handshake with {host} did not finish within {:.1} s.", limit.as_secs_f32()),
-                )
-                .fix("The server (or a proxy in front of it) is overloaded or not speaking TLS on this port."),
-            );
-            return false;
+            return Check::new(
+                "tls",
+                Group::Network,
+                Status::Fail,
+                format!("The TLS handshake with {host} did not finish within {:.1} s.", limit.as_secs_f32()),
+            )
+            .fix("The server (or a proxy in front of it) is overloaded or not speaking TLS on this port.");
         }
     };
     // then a request with the real trust: a certificate that cannot be verified fails in the handshake, at once
@@ -280,135 +311,136 @@ async fn tls_check(
     match answer {
         Ok(Err(Error::CertificateChanged {
             trusted, presented, ..
-        })) => {
-            out.push(
-                Check::new(
-                    "tls",
-                    Group::Network,
-                    Status::Fail,
-                    format!(
-                        "The certificate of {host} changed since you trusted it (trusted SHA-256 {trusted}, now \
-                         {presented}); conda-connect does not trust it."
-                    ),
-                )
-                .fix("If your administrator replaced it, compare the new fingerprint with theirs and trust it again (Set Domain)."),
-            );
-            false
-        }
+        })) => Check::new(
+            "tls",
+            Group::Network,
+            Status::Fail,
+            format!(
+                "The certificate of {host} changed since you trusted it (trusted SHA-256 {trusted}, now \
+                 {presented}); conda-connect does not trust it."
+            ),
+        )
+        .fix("If your administrator replaced it, compare the new fingerprint with theirs and trust it again (Set Domain)."),
         Ok(Err(Error::Tls { .. })) => {
-            // the reason, from the handshake itself
-            let reason = match client
-                .http()
-                .get(format!("{domain}/api/system"))
-                .send()
-                .await
-            {
-                Err(error) => certificate_reason(&error),
-                Ok(_) => None,
-            };
-            let (issuer, subject, fingerprint) = presented
-                .as_ref()
-                .map(|c| (c.issuer.clone(), c.subject.clone(), c.sha256.clone()))
-                .unwrap_or_else(|| ("an unknown issuer".into(), String::new(), String::new()));
-            let why = match reason {
-                Some(CertificateProblem::Expired) => "it has expired".to_string(),
-                Some(CertificateProblem::NotYetValid) => {
-                    "it is not valid yet (is this computer's clock right?)".into()
-                }
-                Some(CertificateProblem::OtherName) => format!("it is not issued for {host}"),
-                Some(CertificateProblem::Revoked) => "it was revoked".into(),
-                _ if issuer == subject => {
-                    format!("it is self-signed ({issuer}), which this computer does not trust")
-                }
-                _ => format!("it is issued by {issuer}, which this computer does not trust"),
-            };
-            let fix = match reason {
-                Some(CertificateProblem::Expired | CertificateProblem::Revoked) => {
-                    "Tell your administrator: the server's certificate must be replaced.".to_string()
-                }
-                Some(CertificateProblem::NotYetValid) => "Set this computer's date and time right.".into(),
-                Some(CertificateProblem::OtherName) => format!(
-                    "Use the address the certificate is issued for, or tell your administrator that {host} is not in it."
-                ),
-                _ if issuer == subject => "Compare the fingerprint with your administrator's, then trust it (Set Domain), or \
-                    set ssl_verify: <the server's .pem> in ~/.condarc (or the SSL certificate path in Preferences)."
-                    .into(),
-                _ => format!(
-                    "Ask your administrator for the CA certificate of {issuer} and set ssl_verify: <that .pem> in \
-                     ~/.condarc (or the SSL certificate path in Preferences)."
-                ),
-            };
-            out.push(
-                Check::new(
-                    "tls",
-                    Group::Network,
-                    Status::Fail,
-                    format!("The certificate of {host} cannot be verified: {why} (SHA-256 {fingerprint})."),
-                )
-                .fix(fix),
-            );
-            false
+            unverified_check(&client, domain, host, presented.as_ref()).await
         }
         // (a slow answer after a completed handshake is the server check's finding, not TLS's)
         Ok(Err(error @ Error::Unreachable { .. })) => {
-            out.push(Check::new(
-                "tls",
-                Group::Network,
-                Status::Fail,
-                error.to_string(),
-            ));
-            false
+            Check::new("tls", Group::Network, Status::Fail, error.to_string())
         }
         // verified (the request went past the handshake), or another answer: the server check says what it is
-        Err(_) | Ok(_) => {
-            let pinned = engine.client_config(domain).ok().and_then(|c| c.pinned);
-            let mut check = match (&presented, &pinned) {
-                (Some(cert), Some(_)) => Check::new(
-                    "tls",
-                    Group::Network,
-                    Status::Warn,
-                    format!(
-                        "The certificate of {host} is trusted on your consent, not verified (pinned SHA-256 {}).",
-                        cert.sha256
-                    ),
+        Err(_) | Ok(_) => verified_check(engine, domain, host, presented.as_ref()),
+    }
+}
+
+/// A certificate that cannot be verified: why (from the handshake itself), and what to do about it.
+async fn unverified_check(
+    client: &crate::engine::client::ServerClient,
+    domain: &str,
+    host: &str,
+    presented: Option<&crate::engine::certificate::CertificateInfo>,
+) -> Check {
+    let reason = match client
+        .http()
+        .get(format!("{domain}/api/system"))
+        .send()
+        .await
+    {
+        Err(error) => certificate_reason(&error),
+        Ok(_) => None,
+    };
+    let (issuer, subject, fingerprint) = presented
+        .map(|c| (c.issuer.clone(), c.subject.clone(), c.sha256.clone()))
+        .unwrap_or_else(|| ("an unknown issuer".into(), String::new(), String::new()));
+    let why = match reason {
+        Some(CertificateProblem::Expired) => "it has expired".to_string(),
+        Some(CertificateProblem::NotYetValid) => {
+            "it is not valid yet (is this computer's clock right?)".into()
+        }
+        Some(CertificateProblem::OtherName) => format!("it is not issued for {host}"),
+        Some(CertificateProblem::Revoked) => "it was revoked".into(),
+        _ if issuer == subject => {
+            format!("it is self-signed ({issuer}), which this computer does not trust")
+        }
+        _ => format!("it is issued by {issuer}, which this computer does not trust"),
+    };
+    let fix = match reason {
+        Some(CertificateProblem::Expired | CertificateProblem::Revoked) => {
+            "Tell your administrator: the server's certificate must be replaced.".to_string()
+        }
+        Some(CertificateProblem::NotYetValid) => "Set this computer's date and time right.".into(),
+        Some(CertificateProblem::OtherName) => format!(
+            "Use the address the certificate is issued for, or tell your administrator that {host} is not in it."
+        ),
+        _ if issuer == subject => "Compare the fingerprint with your administrator's, then trust it (Set Domain), or \
+            set ssl_verify: <the server's .pem> in ~/.condarc (or the SSL certificate path in Preferences)."
+            .into(),
+        _ => format!(
+            "Ask your administrator for the CA certificate of {issuer} and set ssl_verify: <that .pem> in \
+             ~/.condarc (or the SSL certificate path in Preferences)."
+        ),
+    };
+    Check::new(
+        "tls",
+        Group::Network,
+        Status::Fail,
+        format!("The certificate of {host} cannot be verified: {why} (SHA-256 {fingerprint})."),
+    )
+    .fix(fix)
+}
+
+/// A certificate that is trusted: verified, or pinned on the user's consent; a warning when it expires soon.
+fn verified_check(
+    engine: &Engine,
+    domain: &str,
+    host: &str,
+    presented: Option<&crate::engine::certificate::CertificateInfo>,
+) -> Check {
+    let pinned = engine.client_config(domain).ok().and_then(|c| c.pinned);
+    let check = match (presented, &pinned) {
+        (Some(cert), Some(_)) => Check::new(
+            "tls",
+            Group::Network,
+            Status::Warn,
+            format!(
+                "The certificate of {host} is trusted on your consent, not verified (pinned SHA-256 {}).",
+                cert.sha256
+            ),
+        ),
+        (Some(cert), None) => Check::new(
+            "tls",
+            Group::Network,
+            Status::Ok,
+            format!(
+                "The certificate of {host} is valid (issuer {}, expires {}).",
+                cert.issuer, cert.not_after
+            ),
+        ),
+        _ => Check::new(
+            "tls",
+            Group::Network,
+            Status::Ok,
+            format!("The certificate of {host} is valid."),
+        ),
+    };
+    if let Some(cert) = presented
+        && let Ok(until) = chrono::NaiveDate::parse_from_str(&cert.not_after, "%Y-%m-%d")
+    {
+        let days = (until - chrono::Utc::now().date_naive()).num_days();
+        if days < 30 {
+            return Check::new(
+                "tls",
+                Group::Network,
+                Status::Warn,
+                format!(
+                    "The certificate of {host} expires in {days} days ({}).",
+                    cert.not_after
                 ),
-                (Some(cert), None) => Check::new(
-                    "tls",
-                    Group::Network,
-                    Status::Ok,
-                    format!(
-                        "The certificate of {host} is valid (issuer {}, expires {}).",
-                        cert.issuer, cert.not_after
-                    ),
-                ),
-                _ => Check::new(
-                    "tls",
-                    Group::Network,
-                    Status::Ok,
-                    format!("The certificate of {host} is valid."),
-                ),
-            };
-            if let Some(cert) = &presented
-                && let Ok(until) = chrono::NaiveDate::parse_from_str(&cert.not_after, "%Y-%m-%d")
-            {
-                let days = (until - chrono::Utc::now().date_naive()).num_days();
-                if days < 30 {
-                    check = Check::new(
-                        "tls",
-                        Group::Network,
-                        Status::Warn,
-                        format!(
-                            "The certificate of {host} expires in {days} days ({}).",
-                            cert.not_after
-                        ),
-                    )
-                    .fix("Tell your administrator: the server's certificate must be renewed.");
-                }
-            }
-            out.push(check);
-            true
+            )
+            .fix("Tell your administrator: the server's certificate must be renewed.");
         }
     }
+    check
 }
 
 /// What the TLS handshake held against a certificate.

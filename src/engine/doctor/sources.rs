@@ -61,7 +61,7 @@ impl Effective {
 /// The search path for `home`, with the environment read through `env`. `$CONDA_ROOT` is conda's own
 /// installation when the variable is not set (conda sets it so), and `$CONDA_PREFIX` the root when no environment
 /// is active (conda's default prefix).
-pub fn search_path(home: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+pub(crate) fn search_path(home: &Path, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
     let mut out: Vec<PathBuf> = Vec::new();
     let trio = |out: &mut Vec<PathBuf>, base: PathBuf| {

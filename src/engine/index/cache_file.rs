@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// Open `path` for reading if it is a regular file of at most `max_len` bytes (links are not followed).
-pub fn open_regular(path: &Path, max_len: u64) -> Option<(File, u64)> {
+pub(crate) fn open_regular(path: &Path, max_len: u64) -> Option<(File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -36,7 +36,7 @@ pub fn open_regular(path: &Path, max_len: u64) -> Option<(File, u64)> {
 }
 
 /// The whole of a small regular file (see [`open_regular`]).
-pub fn read_small(path: &Path, max_len: u64) -> Option<Vec<u8>> {
+pub(crate) fn read_small(path: &Path, max_len: u64) -> Option<Vec<u8>> {
     let (file, len) = open_regular(path, max_len)?;
     let mut out = Vec::with_capacity(len as usize);
     // `take`: the file may grow between fstat and read
@@ -45,7 +45,7 @@ pub fn read_small(path: &Path, max_len: u64) -> Option<Vec<u8>> {
 }
 
 /// Remove whatever is at `path` unless it is a regular file (a link is removed itself, never its target).
-pub fn clear_if_not_regular(path: &Path) -> io::Result<()> {
+pub(crate) fn clear_if_not_regular(path: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(metadata) if metadata.file_type().is_file() => Ok(()),
         Ok(metadata) if metadata.file_type().is_dir() => std::fs::remove_dir_all(path),
@@ -56,7 +56,7 @@ pub fn clear_if_not_regular(path: &Path) -> io::Result<()> {
 }
 
 /// Make `dir` a real directory of ours (mode 0700): a link or a file in its place is removed first.
-pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(dir) {
         Ok(metadata) if metadata.file_type().is_dir() => return Ok(()),
         Ok(metadata) if metadata.file_type().is_symlink() || metadata.file_type().is_file() => {

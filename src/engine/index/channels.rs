@@ -97,7 +97,7 @@ pub fn channel_alias(settings: &CondaSettings) -> String {
 
 /// The channels conda would use: `channels`, with `defaults` expanded to `default_channels` (or conda's built-in
 /// defaults), names resolved by [`resolve_channel`].
-pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
+pub(crate) fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
     let resolve = |name: &str| resolve_channel(settings, name);
     let channels = match &settings.channels {
         Some(listed) if !listed.is_empty() => listed.clone(),
@@ -122,7 +122,7 @@ pub fn configured_channels(settings: &CondaSettings) -> Vec<ChannelSource> {
 }
 
 /// Insert the token the way conda does for URLs under `<domain>/api/repo`.
-pub fn tokenized(url: &str, domain: &str, token: Option<&str>) -> String {
+pub(crate) fn tokenized(url: &str, domain: &str, token: Option<&str>) -> String {
     let prefix = format!("{domain}/api/repo/");
     match (token, url.strip_prefix(&prefix)) {
         (Some(token), Some(rest)) if !rest.starts_with("t/") => format!("{prefix}t/{token}/{rest}"),

@@ -13,7 +13,7 @@ const MIB: u64 = 1024 * KIB;
 const GIB: u64 = 1024 * MIB;
 
 /// zstd window accepted from a `.zst` frame (2^25 = 32 MiB): the decoder's buffer is bounded by it.
-pub const ZSTD_WINDOW_LOG_MAX: u32 = 25;
+pub(crate) const ZSTD_WINDOW_LOG_MAX: u32 = 25;
 
 /// Which bound was exceeded; rendered into the directory's status, e.g. "too large (limit 1 GiB of JSON)".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl fmt::Display for Limit {
 }
 
 /// Bytes in words: "1 GiB", "512 MiB", "64 KiB", "100 B".
-pub fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
         if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
@@ -53,7 +53,7 @@ pub fn human(bytes: u64) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Bytes received for one file (compressed or not). `CONDA_CONNECT_INDEX_MAX_DOWNLOAD`.
     pub max_download: u64,
     /// Bytes of JSON in one file after decompression. `CONDA_CONNECT_INDEX_MAX_JSON`.
@@ -83,7 +83,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The defaults, with any `CONDA_CONNECT_INDEX_MAX_*` variable applied (an unreadable value is ignored).
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let mut limits = Limits::default();
         let vars: [(&str, &mut u64); 6] = [
             ("CONDA_CONNECT_INDEX_MAX_DOWNLOAD", &mut limits.max_download),
@@ -108,7 +108,7 @@ impl Limits {
 }
 
 /// "1048576", "64K", "512 MiB", "2G" → bytes.
-pub fn parse_size(text: &str) -> Option<u64> {
+pub(crate) fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let digits = text
         .find(|c: char| !c.is_ascii_digit())
@@ -141,7 +141,7 @@ impl MemoryBudget {
     }
 
     /// Reserve `bytes` more; `Err` (and nothing reserved) when that would pass the ceiling.
-    pub fn reserve(&self, bytes: u64) -> Result<(), Limit> {
+    pub(crate) fn reserve(&self, bytes: u64) -> Result<(), Limit> {
         let mut current = self.used.load(Ordering::Relaxed);
         loop {
             let next = current.saturating_add(bytes);

@@ -15,9 +15,10 @@ mod cache_file;
 mod channels;
 pub mod limits;
 pub mod order;
-pub mod scan;
+pub(crate) mod scan;
 pub mod store;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,10 +27,10 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sipper::{Sender, Straw};
 
-pub use channels::{
-    ChannelSource, channel_alias, configured_channels, platform_subdir, resolve_channel, tokenized,
-};
-pub use limits::{Limit, Limits};
+pub use channels::{ChannelSource, channel_alias, platform_subdir, resolve_channel};
+pub(crate) use channels::{configured_channels, tokenized};
+pub use limits::Limit;
+pub(crate) use limits::Limits;
 pub use order::{PackageColumn, sorted_positions};
 pub use store::{LoadedIndex, Matches, PackageIndex, PackageRef};
 
@@ -45,8 +46,9 @@ const MAX_INFO: u64 = 64 * 1024;
 /// A `.zst` found unreadable is not asked for again for this long (the plain file is used meanwhile).
 const ZST_RETRY_SECS: i64 = 24 * 3600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// How one channel directory's fetch ended. It reads (in the report, the command's output and `--json`) as
+/// "ok", "cached", "401", "403", "404", "failed" or "too large (limit …)".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchStatus {
     Ok,
     Cached,
@@ -54,23 +56,35 @@ pub enum FetchStatus {
     Forbidden,
     NotFound,
     Failed,
+    /// A bound ([`limits`]) was passed.
+    TooLarge(Limit),
 }
 
-impl FetchStatus {
-    pub fn label(self) -> &'static str {
+impl fmt::Display for FetchStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FetchStatus::Ok => "ok",
-            FetchStatus::Cached => "cached",
-            FetchStatus::Unauthorized => "401",
-            FetchStatus::Forbidden => "403",
-            FetchStatus::NotFound => "404",
-            FetchStatus::Failed => "failed",
+            FetchStatus::Ok => f.write_str("ok"),
+            FetchStatus::Cached => f.write_str("cached"),
+            FetchStatus::Unauthorized => f.write_str("401"),
+            FetchStatus::Forbidden => f.write_str("403"),
+            FetchStatus::NotFound => f.write_str("404"),
+            FetchStatus::Failed => f.write_str("failed"),
+            FetchStatus::TooLarge(limit) => write!(f, "too large (limit {limit})"),
         }
     }
 }
 
-/// The outcome for one channel directory. `status` is "ok", "cached", "401", "403", "404", "failed" or
-/// "too large (limit …)"; `skipped` counts records that were not valid package records; `note` says in words
+/// Serialized as its words ([`fmt::Display`]), the strings `update-index --json` has always had.
+impl Serialize for FetchStatus {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The outcome for one channel directory. `skipped` counts records that were not valid package records; `note` says in words
 /// what else happened (a fallback, the reason of a failure).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelReport {
@@ -80,7 +94,7 @@ pub struct ChannelReport {
     pub url: String,
     pub subdir: String,
     pub packages: usize,
-    pub status: String,
+    pub status: FetchStatus,
     #[serde(skip_serializing_if = "is_zero")]
     pub skipped: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,15 +108,14 @@ pub struct ChannelReport {
 impl ChannelReport {
     /// The fetch worked (fresh, or unchanged from the cache).
     pub fn succeeded(&self) -> bool {
-        self.status == FetchStatus::Ok.label() || self.status == FetchStatus::Cached.label()
+        matches!(self.status, FetchStatus::Ok | FetchStatus::Cached)
     }
 
     /// A platform directory the server does not have (403 or 404): conda takes it as empty, so it is no failure
     /// (a channel of pure-Python packages has only `noarch`). The same answer for `noarch` is.
-    pub fn empty_for_conda(&self) -> bool {
+    pub(crate) fn empty_for_conda(&self) -> bool {
         self.subdir != "noarch"
-            && (self.status == FetchStatus::NotFound.label()
-                || self.status == FetchStatus::Forbidden.label())
+            && matches!(self.status, FetchStatus::NotFound | FetchStatus::Forbidden)
     }
 
     /// The fetch failed in a way conda fails too.
@@ -179,7 +192,7 @@ fn server_dir(cache_dir: &Path, domain: &str) -> PathBuf {
 /// Remove everything Update Index cached while signed in to `domain` (the package names of its private
 /// channels), and any cache file of the earlier flat layout. `cache_dir` is [`crate::engine::paths::Paths::repodata_cache`].
 /// Returns whether anything was removed; a missing cache is not an error. Links are removed, never followed.
-pub fn remove_server_cache(cache_dir: &Path, domain: &str) -> Result<bool> {
+pub(crate) fn remove_server_cache(cache_dir: &Path, domain: &str) -> Result<bool> {
     let dir = server_dir(cache_dir, domain);
     let mut removed = match std::fs::symlink_metadata(&dir) {
         Ok(metadata) if metadata.file_type().is_dir() => {
@@ -250,7 +263,7 @@ pub fn update_index<'a>(
 }
 
 /// [`update_index`] with explicit bounds, reporting progress to `progress`.
-pub async fn update_index_with(
+pub(crate) async fn update_index_with(
     client: &ServerClient,
     settings: &CondaSettings,
     token: Option<&str>,
@@ -331,6 +344,83 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// One channel directory's cache: its row store and the record of the validators that name it.
+struct CacheEntry {
+    /// The store's tie to the repodata URL it came from.
+    binding: store::Binding,
+    rows_path: PathBuf,
+    info_path: PathBuf,
+    /// The record file as it was read: it is rewritten only when it changes.
+    info_bytes: Option<Vec<u8>>,
+    info: CacheInfo,
+    /// The cached store, while it is usable.
+    cached: Option<StoreFile>,
+}
+
+impl CacheEntry {
+    /// The cache for `repodata_url` in `dir`. A missing, truncated or foreign store is simply not used (and its
+    /// validators are forgotten): the data is fetched again in full.
+    fn open(dir: &Path, repodata_url: &str, max_rows: u64) -> CacheEntry {
+        let binding: store::Binding = md5::compute(repodata_url.as_bytes()).0;
+        let key = format!("{:x}", md5::Digest(binding));
+        let rows_path = dir.join(format!("{key}.rows"));
+        let info_path = dir.join(format!("{key}.info.json"));
+        let info_bytes = cache_file::read_small(&info_path, MAX_INFO);
+        let mut info: CacheInfo = info_bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        let cached = store::open(&rows_path, &binding, max_rows)
+            .filter(|s| info.rows.is_none_or(|r| r == s.rows));
+        if cached.is_none() {
+            info.etag = None;
+            info.last_modified = None;
+        }
+        CacheEntry {
+            binding,
+            rows_path,
+            info_path,
+            info_bytes,
+            info,
+            cached,
+        }
+    }
+
+    /// Which variants to ask for, in order (`true`: `.zst`): the `.zst` first unless the server has none, or the
+    /// last one was unreadable less than [`ZST_RETRY_SECS`] ago.
+    fn variants(&self, now: i64) -> &'static [bool] {
+        let recently_broken = self
+            .info
+            .zst_problem_at
+            .is_some_and(|at| (0..ZST_RETRY_SECS).contains(&(now - at)));
+        if self.info.has_zst != Some(false) && !recently_broken {
+            &[true, false]
+        } else {
+            &[false]
+        }
+    }
+
+    /// Write the record back if it changed (unchanged, a 304: no rewrite).
+    fn save(&self) {
+        if let Ok(json) = serde_json::to_vec(&self.info)
+            && self.info_bytes.as_deref() != Some(json.as_slice())
+        {
+            let _ = cache_file::clear_if_not_regular(&self.info_path);
+            let _ = crate::engine::files::write_atomic(&self.info_path, &json, Some(0o600));
+        }
+    }
+}
+
+/// What a 200's body came to.
+enum Received {
+    /// Rows written.
+    Stored(StoreFile),
+    /// The `.zst` was unreadable: ask for the plain file.
+    TryPlain,
+    /// Nothing usable (the report says why).
+    Failed,
+}
+
 impl Job<'_> {
     async fn fetch(
         &self,
@@ -338,162 +428,190 @@ impl Job<'_> {
         subdir: &str,
     ) -> (ChannelReport, Option<StoreFile>) {
         let base = format!("{}/{subdir}/repodata.json", source.url);
-        let binding: store::Binding = md5::compute(base.as_bytes()).0;
-        let key = format!("{:x}", md5::Digest(binding));
-        let rows_path = self.dir.join(format!("{key}.rows"));
-        let info_path = self.dir.join(format!("{key}.info.json"));
-        let info_bytes = cache_file::read_small(&info_path, MAX_INFO);
-        let mut info: CacheInfo = info_bytes
-            .as_deref()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default();
-        // a missing, truncated or foreign store is simply not used: the data is fetched again in full
-        let mut cached = store::open(&rows_path, &binding, self.limits.max_records)
-            .filter(|s| info.rows.is_none_or(|r| r == s.rows));
-        if cached.is_none() {
-            info.etag = None;
-            info.last_modified = None;
-        }
+        let mut entry = CacheEntry::open(self.dir, &base, self.limits.max_records);
         let mut report = ChannelReport {
             name: source.name.clone(),
             url: source.url.clone(),
             subdir: subdir.into(),
             packages: 0,
-            status: FetchStatus::Failed.label().into(),
+            status: FetchStatus::Failed,
             skipped: 0,
             note: None,
             bytes: 0,
             phases: PhaseTimes::default(),
         };
         let now = chrono::Utc::now().timestamp();
-        let zst_recently_broken = info
-            .zst_problem_at
-            .is_some_and(|at| (0..ZST_RETRY_SECS).contains(&(now - at)));
-        let try_zst = info.has_zst != Some(false) && !zst_recently_broken;
-        let variants: &[bool] = if try_zst { &[true, false] } else { &[false] };
         let mut store: Option<StoreFile> = None;
-        for &zst in variants {
+        for &zst in entry.variants(now) {
             let url = tokenized(
                 &format!("{base}{}", if zst { ".zst" } else { "" }),
                 self.domain,
                 self.token,
             );
-            let mut rb = self.client.http().get(&url);
-            if let Some(etag) = &info.etag {
-                rb = rb.header("If-None-Match", etag);
-            }
-            if let Some(lm) = &info.last_modified {
-                rb = rb.header("If-Modified-Since", lm);
-            }
-            let resp = match rb.send().await {
+            let resp = match self.request(&url, &entry.info).await {
                 Ok(response) => response,
-                Err(error) => {
-                    tracing::warn!(url = %redact(&url), error = %redact(&error.to_string()), "repodata fetch failed");
-                    report.note = Some(if error.is_timeout() {
-                        "the server did not answer in time".into()
-                    } else {
-                        "the server could not be reached".into()
-                    });
+                Err(note) => {
+                    report.note = Some(note);
                     break;
                 }
             };
             match resp.status().as_u16() {
-                304 if cached.is_some() => {
-                    report.status = FetchStatus::Cached.label().into();
-                    report.skipped = info.skipped;
-                    store = cached.clone();
+                304 if entry.cached.is_some() => {
+                    report.status = FetchStatus::Cached;
+                    report.skipped = entry.info.skipped;
+                    store = entry.cached.clone();
                 }
-                200 => {
-                    // the old rows are replaced: let go of them first (Windows cannot replace a file that is open),
-                    // and of the validators that named them, so a failure below fetches in full next time
-                    drop(cached.take());
-                    info.etag = None;
-                    info.last_modified = None;
-                    let etag = header(&resp, "etag");
-                    let last_modified = header(&resp, "last-modified");
-                    match stream_rows(resp, zst, self.limits, &self.budget, &rows_path, binding)
-                        .await
-                    {
-                        Ok((written, summary, bytes, phases)) => {
-                            report.phases = phases;
-                            info.etag = etag;
-                            info.last_modified = last_modified;
-                            info.rows = Some(written.rows);
-                            info.skipped = summary.skipped;
-                            if zst {
-                                info.has_zst = Some(true);
-                                info.zst_problem = None;
-                                info.zst_problem_at = None;
-                            }
-                            report.status = FetchStatus::Ok.label().into();
-                            report.skipped = summary.skipped;
-                            report.bytes = bytes;
-                            if summary.skipped > 0 {
-                                report.note.get_or_insert_with(|| {
-                                    format!(
-                                        "{} record{} skipped: not valid package records",
-                                        summary.skipped,
-                                        if summary.skipped == 1 { "" } else { "s" }
-                                    )
-                                });
-                            }
-                            store = Some(written);
-                        }
-                        Err(ScanError::Corrupt(why)) if zst => {
-                            tracing::warn!(url = %redact(&url), %why, "repodata.json.zst unreadable; using repodata.json");
-                            report.note = Some(format!(
-                                "repodata.json.zst is unreadable ({why}); repodata.json was used"
-                            ));
-                            info.zst_problem = Some(why);
-                            info.zst_problem_at = Some(now);
-                            continue;
-                        }
-                        Err(ScanError::TooLarge(limit)) => {
-                            tracing::warn!(url = %redact(&url), %limit, "repodata too large");
-                            report.status = format!("too large (limit {limit})");
-                        }
-                        Err(ScanError::Corrupt(why)) => {
-                            tracing::warn!(url = %redact(&url), %why, "repodata unreadable");
-                            report.note = Some(why);
-                        }
-                        Err(ScanError::Transfer(why)) => {
-                            tracing::warn!(url = %redact(&url), why = %redact(&why), "repodata transfer failed");
-                            report.note = Some("the transfer was interrupted".into());
-                        }
-                        Err(ScanError::Write(why)) => {
-                            tracing::warn!(path = %rows_path.display(), %why, "index cache not written");
-                            report.note =
-                                Some(format!("the index cache could not be written ({why})"));
-                        }
-                    }
-                }
+                200 => match self
+                    .receive(resp, zst, &url, &mut entry, &mut report, now)
+                    .await
+                {
+                    Received::Stored(written) => store = Some(written),
+                    Received::TryPlain => continue,
+                    Received::Failed => {}
+                },
                 404 if zst => {
-                    info.has_zst = Some(false);
+                    entry.info.has_zst = Some(false);
                     continue;
                 }
-                404 => report.status = FetchStatus::NotFound.label().into(),
-                401 => report.status = FetchStatus::Unauthorized.label().into(),
-                403 => report.status = FetchStatus::Forbidden.label().into(),
+                404 => report.status = FetchStatus::NotFound,
+                401 => report.status = FetchStatus::Unauthorized,
+                403 => report.status = FetchStatus::Forbidden,
                 code => report.note = Some(format!("the server answered HTTP {code}")),
             }
             break;
         }
-        // unchanged (a 304): no rewrite
-        if let Ok(json) = serde_json::to_vec(&info)
-            && info_bytes.as_deref() != Some(json.as_slice())
-        {
-            let _ = cache_file::clear_if_not_regular(&info_path);
-            let _ = crate::engine::files::write_atomic(&info_path, &json, Some(0o600));
-        }
+        entry.save();
         report.packages = store.as_ref().map_or(0, |s| s.rows as usize);
         (report, store)
     }
+
+    /// Ask for `url`, conditionally on the cached validators. A request that gets no answer is the note that says
+    /// so.
+    async fn request(
+        &self,
+        url: &str,
+        info: &CacheInfo,
+    ) -> std::result::Result<reqwest::Response, String> {
+        let mut rb = self.client.http().get(url);
+        if let Some(etag) = &info.etag {
+            rb = rb.header("If-None-Match", etag);
+        }
+        if let Some(lm) = &info.last_modified {
+            rb = rb.header("If-Modified-Since", lm);
+        }
+        rb.send().await.map_err(|error| {
+            tracing::warn!(url = %redact(url), error = %redact(&error.to_string()), "repodata fetch failed");
+            if error.is_timeout() {
+                "the server did not answer in time".into()
+            } else {
+                "the server could not be reached".into()
+            }
+        })
+    }
+
+    /// A 200: stream the body into a new row store, and record in `entry` and `report` how it went.
+    async fn receive(
+        &self,
+        resp: reqwest::Response,
+        zst: bool,
+        url: &str,
+        entry: &mut CacheEntry,
+        report: &mut ChannelReport,
+        now: i64,
+    ) -> Received {
+        // the old rows are replaced: let go of them first (Windows cannot replace a file that is open), and of the
+        // validators that named them, so a failure below fetches in full next time
+        drop(entry.cached.take());
+        entry.info.etag = None;
+        entry.info.last_modified = None;
+        let etag = header(&resp, "etag");
+        let last_modified = header(&resp, "last-modified");
+        let streamed = stream_rows(
+            resp,
+            zst,
+            self.limits,
+            &self.budget,
+            &entry.rows_path,
+            entry.binding,
+        )
+        .await;
+        match streamed {
+            Ok(streamed) => {
+                let info = &mut entry.info;
+                info.etag = etag;
+                info.last_modified = last_modified;
+                info.rows = Some(streamed.store.rows);
+                info.skipped = streamed.summary.skipped;
+                if zst {
+                    info.has_zst = Some(true);
+                    info.zst_problem = None;
+                    info.zst_problem_at = None;
+                }
+                report.record_rows(&streamed);
+                return Received::Stored(streamed.store);
+            }
+            Err(ScanError::Corrupt(why)) if zst => {
+                tracing::warn!(url = %redact(url), %why, "repodata.json.zst unreadable; using repodata.json");
+                report.note = Some(format!(
+                    "repodata.json.zst is unreadable ({why}); repodata.json was used"
+                ));
+                entry.info.zst_problem = Some(why);
+                entry.info.zst_problem_at = Some(now);
+                return Received::TryPlain;
+            }
+            Err(ScanError::TooLarge(limit)) => {
+                tracing::warn!(url = %redact(url), %limit, "repodata too large");
+                report.status = FetchStatus::TooLarge(limit);
+            }
+            Err(ScanError::Corrupt(why)) => {
+                tracing::warn!(url = %redact(url), %why, "repodata unreadable");
+                report.note = Some(why);
+            }
+            Err(ScanError::Transfer(why)) => {
+                tracing::warn!(url = %redact(url), why = %redact(&why), "repodata transfer failed");
+                report.note = Some("the transfer was interrupted".into());
+            }
+            Err(ScanError::Write(why)) => {
+                tracing::warn!(path = %entry.rows_path.display(), %why, "index cache not written");
+                report.note = Some(format!("the index cache could not be written ({why})"));
+            }
+        }
+        Received::Failed
+    }
+}
+
+impl ChannelReport {
+    /// A fetch that wrote its rows: "ok", with what the scan skipped (a note from a `.zst` fallback stays).
+    fn record_rows(&mut self, streamed: &Streamed) {
+        let skipped = streamed.summary.skipped;
+        self.status = FetchStatus::Ok;
+        self.phases = streamed.phases;
+        self.skipped = skipped;
+        self.bytes = streamed.received;
+        if skipped > 0 {
+            self.note.get_or_insert_with(|| {
+                format!(
+                    "{skipped} record{} skipped: not valid package records",
+                    if skipped == 1 { "" } else { "s" }
+                )
+            });
+        }
+    }
+}
+
+/// A body received into a row store by [`stream_rows`].
+struct Streamed {
+    store: StoreFile,
+    /// What the scan found (records taken and skipped).
+    summary: Summary,
+    /// Bytes received (compressed, for a `.zst`).
+    received: u64,
+    phases: PhaseTimes,
 }
 
 /// Receive a body, decompress it if `zst`, scan it and write the row store — all bounded. The network side stays
 /// on the async runtime; decompressing, scanning and writing run on a blocking thread fed through a small channel
-/// (back-pressure: a slow parser slows the download instead of buffering it). Returns the store, what the scan
-/// found and the bytes received.
+/// (back-pressure: a slow parser slows the download instead of buffering it).
 async fn stream_rows(
     resp: reqwest::Response,
     zst: bool,
@@ -501,7 +619,7 @@ async fn stream_rows(
     budget: &limits::MemoryBudget,
     dest: &Path,
     binding: store::Binding,
-) -> Result<(StoreFile, Summary, u64, PhaseTimes), ScanError> {
+) -> Result<Streamed, ScanError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, String>>(8);
     let limits = *limits;
     let budget = budget.clone();
@@ -543,7 +661,12 @@ async fn stream_rows(
             parse_ms: ms(scanned.saturating_sub(in_reader)),
             write_ms: ms(started.elapsed() - scanned),
         };
-        Ok((written, summary, body.received, phases))
+        Ok(Streamed {
+            store: written,
+            summary,
+            received: body.received,
+            phases,
+        })
     });
     let mut stream = resp.bytes_stream();
     while let Some(item) = stream.next().await {

@@ -70,7 +70,7 @@ fn keys<'a, K>(
 /// a `0` in front); numbers compare as numbers and after letters (`1.0a1` < `1.0`), `dev` before all letters and
 /// `post` after everything, letters otherwise case-insensitively; a missing part counts as 0 (`1.0` = `1.0.0`).
 /// Equal versions fall back to their text, so the order is total.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
+pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
     let (epoch_a, rest_a) = split_epoch(a);
     let (epoch_b, rest_b) = split_epoch(b);
     epoch_a

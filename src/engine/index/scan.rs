@@ -21,7 +21,7 @@ use super::limits::{Limit, Limits};
 
 /// Why a file could not be read into rows.
 #[derive(Debug)]
-pub enum ScanError {
+pub(crate) enum ScanError {
     /// A bound was passed (the status says which).
     TooLarge(Limit),
     /// Not a repodata document, or it ends early, or the compressed stream is broken.
@@ -34,7 +34,7 @@ pub enum ScanError {
 
 /// A reader error that carries a passed bound (the download counter raises it).
 #[derive(Debug)]
-pub struct LimitExceeded(pub Limit);
+pub(crate) struct LimitExceeded(pub Limit);
 
 impl std::fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,7 +45,7 @@ impl std::error::Error for LimitExceeded {}
 
 /// A reader error that carries a failed transfer (the body stream raises it).
 #[derive(Debug)]
-pub struct TransferFailed(pub String);
+pub(crate) struct TransferFailed(pub String);
 
 impl std::fmt::Display for TransferFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,7 +68,7 @@ fn from_io(error: io::Error) -> ScanError {
 
 /// What one scan found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub records: u64,
     pub skipped: u64,
 }
@@ -78,7 +78,7 @@ const CHUNK: usize = 256 * 1024;
 const MAX_TOP_KEY: usize = 64 * 1024;
 
 /// Read `reader` to the end, handing every package record to `sink` as (name, version, build).
-pub fn scan<R: Read>(
+pub(crate) fn scan<R: Read>(
     mut reader: R,
     limits: &Limits,
     mut sink: impl FnMut(&str, &str, &str) -> Result<(), Limit>,
@@ -260,7 +260,7 @@ impl Parser {
                     Err(ScanError::TooLarge(Limit::Record(self.limits.max_record)))
                 }
                 None => Ok(Step::NeedMore),
-                Some((n, fields)) => {
+                Some(Entry { len: n, fields }) => {
                     self.take(b, fields, sink)?;
                     self.state = State::EntryAfter;
                     Ok(Step::Consumed(n))
@@ -287,19 +287,25 @@ impl Parser {
     fn take(
         &mut self,
         b: &[u8],
-        fields: Option<[Option<(usize, usize)>; 3]>,
+        fields: Option<RecordFields>,
         sink: &mut impl FnMut(&str, &str, &str) -> Result<(), Limit>,
     ) -> Result<(), ScanError> {
-        let decoded = fields.and_then(|[name, version, build]| {
-            let max = self.limits.max_field as usize;
-            let name = decode(b, name?, max)?;
-            let version = decode(b, version?, max)?;
-            let build = match build {
-                Some(range) => decode(b, range, max)?,
-                None => std::borrow::Cow::Borrowed(""),
-            };
-            (!name.is_empty() && !version.is_empty()).then_some((name, version, build))
-        });
+        let decoded = fields.and_then(
+            |RecordFields {
+                 name,
+                 version,
+                 build,
+             }| {
+                let max = self.limits.max_field as usize;
+                let name = decode(b, name?, max)?;
+                let version = decode(b, version?, max)?;
+                let build = match build {
+                    Some(range) => decode(b, range, max)?,
+                    None => std::borrow::Cow::Borrowed(""),
+                };
+                (!name.is_empty() && !version.is_empty()).then_some((name, version, build))
+            },
+        );
         match decoded {
             Some((name, version, build)) => {
                 if self.summary.records >= self.limits.max_records {
@@ -314,9 +320,8 @@ impl Parser {
     }
 }
 
-/// The text of a JSON string whose contents are `b[start..end]` (between the quotes), or `None` when it is too
-/// long or not valid text.
-fn decode(b: &[u8], (start, end): (usize, usize), max: usize) -> Option<std::borrow::Cow<'_, str>> {
+/// The text of the JSON string `span`, or `None` when it is too long or not valid text.
+fn decode(b: &[u8], Span { start, end }: Span, max: usize) -> Option<std::borrow::Cow<'_, str>> {
     let raw = &b[start..end];
     if raw.len() > max {
         return None;
@@ -344,12 +349,32 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// One package entry starting at the key's quote: `None` if incomplete; `Some((length, fields))` where fields is
-/// `None` for an entry that is not a record object, else the (start, end) of name, version and build strings.
-#[allow(clippy::type_complexity)]
-fn parse_entry(
-    b: &[u8],
-) -> Result<Option<(usize, Option<[Option<(usize, usize)>; 3]>)>, ScanError> {
+/// Where a JSON string's contents are in the buffer: `b[start..end]`, between its quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// Where a package record's name, version and build strings are (`None`: the field is absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RecordFields {
+    name: Option<Span>,
+    version: Option<Span>,
+    build: Option<Span>,
+}
+
+/// One complete package entry, read by [`parse_entry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// Its bytes, from the key's opening quote to the end of its value.
+    len: usize,
+    /// `None` for an entry that is not a record object, or whose name, version or build is not a string.
+    fields: Option<RecordFields>,
+}
+
+/// One package entry starting at the key's quote: `None` if it is not complete in `b` yet.
+fn parse_entry(b: &[u8]) -> Result<Option<Entry>, ScanError> {
     let Some(key_end) = string_end(b, 0) else {
         return Ok(None);
     };
@@ -363,17 +388,23 @@ fn parse_entry(
     if c != b'{' {
         let mut skipper = Skipper::default();
         let (n, done) = skipper.run(&b[i..]);
-        return Ok(done.then_some((i + n, None)));
+        return Ok(done.then_some(Entry {
+            len: i + n,
+            fields: None,
+        }));
     }
     let mut i = i + 1;
-    let mut fields: [Option<(usize, usize)>; 3] = [None; 3];
+    let mut fields = RecordFields::default();
     let mut bad = false;
     let mut first = true;
     loop {
         i = skip_ws(b, i);
         let Some(&c) = b.get(i) else { return Ok(None) };
         if c == b'}' && first {
-            return Ok(Some((i + 1, None)));
+            return Ok(Some(Entry {
+                len: i + 1,
+                fields: None,
+            }));
         }
         if c != b'"' {
             return Err(corrupt("a field name was expected in a package record"));
@@ -382,9 +413,9 @@ fn parse_entry(
             return Ok(None);
         };
         let slot = match &b[i + 1..key_end] {
-            b"name" => Some(0),
-            b"version" => Some(1),
-            b"build" => Some(2),
+            b"name" => Some(&mut fields.name),
+            b"version" => Some(&mut fields.version),
+            b"build" => Some(&mut fields.build),
             _ => None,
         };
         i = skip_ws(b, key_end + 1);
@@ -395,11 +426,11 @@ fn parse_entry(
         i = skip_ws(b, i + 1);
         let Some(&c) = b.get(i) else { return Ok(None) };
         match slot {
-            Some(s) if c == b'"' => {
+            Some(slot) if c == b'"' => {
                 let Some(end) = string_end(b, i) else {
                     return Ok(None);
                 };
-                fields[s] = Some((i + 1, end));
+                *slot = Some(Span { start: i + 1, end });
                 i = end + 1;
             }
             _ => {
@@ -422,7 +453,12 @@ fn parse_entry(
                 i += 1;
                 first = false;
             }
-            b'}' => return Ok(Some((i + 1, (!bad).then_some(fields)))),
+            b'}' => {
+                return Ok(Some(Entry {
+                    len: i + 1,
+                    fields: (!bad).then_some(fields),
+                }));
+            }
             _ => return Err(corrupt("a comma was expected in a package record")),
         }
     }

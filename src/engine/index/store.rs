@@ -21,7 +21,7 @@ const END: &[u8; 8] = b"\n#end-3\n";
 const HEADER: u64 = 40;
 
 /// What a store belongs to: the md5 of the repodata URL (without token) of its channel directory.
-pub type Binding = [u8; 16];
+pub(crate) type Binding = [u8; 16];
 const ROW: u64 = 10;
 
 #[derive(Clone, Copy)]
@@ -179,7 +179,11 @@ pub struct StoreFile {
 /// and holds at most `max_rows` rows (O(1): nothing else is read).
 pub fn open(path: &Path, binding: &Binding, max_rows: u64) -> Option<StoreFile> {
     let (file, len) = cache_file::open_regular(path, u64::MAX)?;
-    let (rows, _, bound_to) = check_frame(&file, len).ok()?;
+    let Frame {
+        rows,
+        binding: bound_to,
+        ..
+    } = check_frame(&file, len).ok()?;
     if &bound_to != binding || rows > max_rows {
         tracing::warn!(path = %path.display(), rows, "a row store of another channel directory, or too large; not used");
         return None;
@@ -215,7 +219,16 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     }
 }
 
-fn check_frame(file: &File, len: u64) -> io::Result<(u64, u64, Binding)> {
+/// What a row store's header says, once its frame (magic, end marker, size) is checked.
+struct Frame {
+    rows: u64,
+    /// Bytes of text after the rows.
+    text: u64,
+    /// The channel directory it belongs to.
+    binding: Binding,
+}
+
+fn check_frame(file: &File, len: u64) -> io::Result<Frame> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a row store");
     if len < HEADER + END.len() as u64 {
         return Err(bad());
@@ -234,12 +247,16 @@ fn check_frame(file: &File, len: u64) -> io::Result<(u64, u64, Binding)> {
         return Err(bad());
     }
     let binding: Binding = head[24..40].try_into().expect("16 bytes");
-    Ok((rows, text, binding))
+    Ok(Frame {
+        rows,
+        text,
+        binding,
+    })
 }
 
 /// One channel directory's part of the index: the open store file and where it came from.
 #[derive(Debug, Clone)]
-pub struct IndexPart {
+pub(crate) struct IndexPart {
     pub channel: Arc<str>,
     pub subdir: Arc<str>,
     pub rows: usize,
@@ -274,10 +291,6 @@ impl PackageIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    pub fn parts(&self) -> &[IndexPart] {
-        &self.parts
     }
 
     /// Map every directory's store and build the name table for searching. Blocking work (for a million rows,
@@ -322,7 +335,7 @@ fn forget_damaged(index_part: &IndexPart) {
 
 fn load_part(index_part: &IndexPart) -> io::Result<LoadedPart> {
     let len = index_part.file.metadata()?.len();
-    let (rows, text, _) = check_frame(&index_part.file, len)?;
+    let Frame { rows, text, .. } = check_frame(&index_part.file, len)?;
     let map = StoreBytes::of(&index_part.file, len)?;
     if map.len() as u64 != len {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "store changed"));
@@ -537,7 +550,7 @@ impl LoadedIndex {
     }
 
     /// Distinct package names.
-    pub fn name_count(&self) -> usize {
+    pub(crate) fn name_count(&self) -> usize {
         self.names.len()
     }
 

@@ -44,6 +44,14 @@ impl Engine {
         check_selection(client, access_token, selection).await
     }
 
+    /// The organization locked the channels: only its own selection may be applied.
+    pub fn check_policy_selection(&self, selection: &Selection) -> Result<()> {
+        if self.policy.lock_channels && self.policy.selection().as_ref() != Some(selection) {
+            return Err(self.policy.managed("channels"));
+        }
+        Ok(())
+    }
+
     /// Add Channels: `default_channels` = the chosen defaults, `channels` = [defaults, chosen…]. Names are
     /// checked against conda-connect's naming rule first, then against the server's list.
     pub async fn select_channels(&self, defaults: &[String], channels: &[String]) -> Result<()> {
@@ -52,6 +60,7 @@ impl Engine {
             channels: channels.to_vec(),
         };
         selection.check()?;
+        self.check_policy_selection(&selection)?;
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;

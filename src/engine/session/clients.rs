@@ -34,6 +34,10 @@ fn file_key(path: &Path) -> String {
 impl Engine {
     /// Whether this sign-in also writes netrc for pip and uv: as asked with it, else as remembered in the ini.
     pub(crate) fn netrc_wanted(&self, asked: Option<bool>) -> bool {
+        // the organization's choice of clients wins over the user's
+        if let Some(wanted) = self.policy.configures(crate::engine::policy::Client::Netrc) {
+            return wanted;
+        }
         asked.unwrap_or_else(|| self.ini().map(|ini| ini.netrc()).unwrap_or(false))
     }
 
@@ -80,6 +84,68 @@ impl Engine {
         let Some(host) = rattler::host_of(domain) else {
             return Ok(plan);
         };
+        // the organization may leave rattler (pixi) out of the sign-in
+        if self
+            .policy
+            .configures(crate::engine::policy::Client::Rattler)
+            != Some(false)
+        {
+            self.plan_rattler(&mut plan, &host, client, token, preferred_channels, secrets)
+                .await?;
+        }
+        if netrc_wanted {
+            let path = netrc::netrc_file(&self.paths);
+            let block = netrc::block(&host, token);
+            let before =
+                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let after = netrc::with_block(&path, before.as_deref(), &host, &block)?;
+            secrets.previous_clients.insert(
+                file_key(&path),
+                PreviousEntry {
+                    content: before.clone(),
+                    mode: files::mode_of(&path),
+                },
+            );
+            plan.ops.push(FileOp::swap(
+                &path,
+                before.as_deref().map(str::as_bytes),
+                Some(&after),
+                Some(0o600),
+                Some(Merge::NetrcAdd {
+                    host: host.clone(),
+                    block,
+                }),
+            ));
+            plan.records.push(ClientRecord {
+                name: "netrc".into(),
+                store: "file".into(),
+                path: Some(path),
+                host,
+                form: None,
+                verified: None,
+                written_md5: Some(md5_hex(after.as_bytes())),
+            });
+            if let Some(other) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
+                plan.notes.push(format!(
+                    "NETRC names {}: pip and uv read that file instead of the one conda-connect wrote.",
+                    std::path::Path::new(&other).display()
+                ));
+            }
+        }
+        Ok(plan)
+    }
+
+    /// rattler's credential for `host` (keyring, else credentials.json), in the form the probe proved.
+    async fn plan_rattler(
+        &self,
+        plan: &mut ClientsPlan,
+        host: &str,
+        client: &ServerClient,
+        token: &str,
+        preferred_channels: &[String],
+        secrets: &mut SessionSecrets,
+    ) -> Result<()> {
+        let host = host.to_string();
         let probed = probe::probe(client, token, preferred_channels).await;
         let entry = rattler::entry(probed.form, token);
         let entry_text = entry.to_string();
@@ -140,46 +206,7 @@ impl Engine {
         let env = |name: &str| std::env::var(name).ok();
         plan.notes
             .extend(rattler::shadowing(&self.paths, &host, &env));
-        if netrc_wanted {
-            let path = netrc::netrc_file(&self.paths);
-            let block = netrc::block(&host, token);
-            let before =
-                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-            let after = netrc::with_block(&path, before.as_deref(), &host, &block)?;
-            secrets.previous_clients.insert(
-                file_key(&path),
-                PreviousEntry {
-                    content: before.clone(),
-                    mode: files::mode_of(&path),
-                },
-            );
-            plan.ops.push(FileOp::swap(
-                &path,
-                before.as_deref().map(str::as_bytes),
-                Some(&after),
-                Some(0o600),
-                Some(Merge::NetrcAdd {
-                    host: host.clone(),
-                    block,
-                }),
-            ));
-            plan.records.push(ClientRecord {
-                name: "netrc".into(),
-                store: "file".into(),
-                path: Some(path),
-                host,
-                form: None,
-                verified: None,
-                written_md5: Some(md5_hex(after.as_bytes())),
-            });
-            if let Some(other) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
-                plan.notes.push(format!(
-                    "NETRC names {}: pip and uv read that file instead of the one conda-connect wrote.",
-                    std::path::Path::new(&other).display()
-                ));
-            }
-        }
-        Ok(plan)
+        Ok(())
     }
 
     /// Sign-out: every client's credential back as it was before sign-in — byte for byte when the store is as

@@ -67,6 +67,7 @@ impl Engine {
         show: impl FnOnce(String) + Send,
     ) -> Result<FinishOutcome> {
         let mut options = options.clone();
+        self.policy_client_id(&mut options)?;
         if options.client_id.is_none() {
             options.client_id = self.ini()?.sso_client_id();
         }

@@ -10,7 +10,7 @@ use crate::engine::client::{
 use crate::engine::condarc::{self, KeyEdit, OWNED_KEYS};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::journal::{After, CrashPoint, FileOp, Journal, Merge, Stage};
 use crate::engine::navigator_ini::BRAND;
 use crate::engine::secrets::{PreviousFile, SessionSecrets};
 use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
@@ -32,6 +32,47 @@ pub struct SignIn {
     pub selection: Option<Selection>,
     /// Also write netrc for pip and uv (`login --netrc`; remembered in the ini); `None`: as the ini says.
     pub netrc: Option<bool>,
+}
+
+/// A sign-in whose journal says a server token may exist: what the later steps need of the earlier ones.
+struct PendingSignIn {
+    account: Account,
+    /// The name the access token is created under (recovery revokes by it).
+    token_name: String,
+    /// The access token's expiry date (YYYY-MM-DD).
+    expires: String,
+    /// The journal as saved before the token's creation (a failed commit is undone back to it).
+    journal: Journal,
+    secrets: SessionSecrets,
+}
+
+impl PendingSignIn {
+    /// The journal's stage while the server token is not settled (`token_id` once it was created).
+    fn stage(&self, domain: &str, token_id: Option<String>, sso_client_id: Option<&str>) -> Stage {
+        server_pending(
+            domain,
+            &self.token_name,
+            &self.account,
+            token_id,
+            sso_client_id,
+        )
+    }
+}
+
+fn server_pending(
+    domain: &str,
+    token_name: &str,
+    account: &Account,
+    token_id: Option<String>,
+    sso_client_id: Option<&str>,
+) -> Stage {
+    Stage::ServerPending {
+        domain: domain.to_string(),
+        token_name: token_name.to_string(),
+        token_id,
+        user_id: Some(account.user_id.clone()),
+        sso_client_id: sso_client_id.map(str::to_string),
+    }
 }
 
 impl Engine {
@@ -101,10 +142,15 @@ impl Engine {
             });
         }
         let ini = self.ini()?;
+        // the organization's server when none is set; another one is refused
         let domain = match choice {
             Some(choice) => choice.domain.clone(),
-            None => ini.api_url().ok_or(Error::NoDomain)?,
+            None => ini
+                .api_url()
+                .or_else(|| self.policy.domain.clone())
+                .ok_or(Error::NoDomain)?,
         };
+        self.policy.check_domain(&domain)?;
         self.read_condarc()?;
         let mut targets = vec![
             self.paths.condarc.as_path(),
@@ -160,138 +206,32 @@ impl Engine {
         if let Some(refresh) = &tokens.refresh_token {
             crate::engine::redact::register(refresh);
         }
-        let selection = request.selection.as_ref();
-        let account = match client.account(Auth::Jwt(&tokens.token)).await {
-            Ok(account) => account,
-            Err(error) => {
-                // no server token exists yet: the identity provider's session is all there is to end
-                self.abandon_session(domain, &tokens, sso_client_id).await;
-                return Err(error);
-            }
-        };
-        let token_name = format!(
-            "conda-connect-{}-{}",
-            today().format("%Y-%m-%d"),
-            uuid::Uuid::new_v4()
-        );
-        let mut secrets = SessionSecrets {
-            jwt: tokens.token.clone(),
-            refresh_token: tokens.refresh_token.clone(),
-            ..Default::default()
-        };
-        // The journal first: from here on, a crash is cleaned up by recovery (the JWT in the secret store, and a
-        // token that may get created under `token_name`).
-        let server_pending = |token_id: Option<String>| Stage::ServerPending {
-            domain: domain.to_string(),
-            token_name: token_name.clone(),
-            token_id,
-            user_id: Some(account.user_id.clone()),
-            sso_client_id: sso_client_id.map(str::to_string),
-        };
-        let mut pending = Journal {
-            operation: "sign-in".into(),
-            stage: server_pending(None),
-            ops: Vec::new(),
-            after: After::default(),
-        };
-        if let Err(error) = pending.save(&self.paths.journal_file()) {
-            self.abandon_session(domain, &tokens, sso_client_id).await;
-            return Err(error);
-        }
-        self.step(&mut crash)?;
-        if let Err(error) = self.secrets.set(domain, &secrets) {
-            self.abandon_session(domain, &tokens, sso_client_id).await;
-            crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
-            return Err(error);
-        }
-        self.step(&mut crash)?;
-        let expires = (today() + chrono::Duration::days(365))
-            .format("%Y-%m-%d")
-            .to_string();
-        let new_token = NewToken {
-            name: token_name.clone(),
-            scopes: SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect(),
-            expires_at: Some(expires.clone()),
-        };
-        let created = match client.create_token(&tokens.token, &new_token).await {
-            Ok(created) => created,
-            Err(error) => {
-                // The request may have reached the server: remove any token of that name.
-                self.settle_server_pending(
-                    client,
-                    domain,
-                    &token_name,
-                    None,
-                    &account,
-                    sso_client_id,
-                )
-                .await?;
-                return Err(error);
-            }
-        };
+        let mut pending = self
+            .begin_sign_in(domain, client, &tokens, sso_client_id, &mut crash)
+            .await?;
+        let created = self
+            .create_sign_in_token(domain, client, &tokens, &pending, sso_client_id)
+            .await?;
         // The revocation intent by id, before anything else can fail.
-        pending.stage = server_pending(Some(created.id.clone()));
-        let journaled = pending.save(&self.paths.journal_file());
+        pending.journal.stage = pending.stage(domain, Some(created.id.clone()), sso_client_id);
+        let journaled = pending.journal.save(&self.paths.journal_file());
         self.step(&mut crash)?;
-        let mut client_notes = Vec::new();
         let result = async {
             journaled?;
-            let applied = match selection {
-                Some(selection) => {
-                    self.check_selection_on_server(client, &created.token, selection)
-                        .await?;
-                    Some(selection.clone())
-                }
-                None => None,
-            };
-            let previous = self.previous_token_files(domain)?;
-            secrets.access_token = Some(created.token.clone());
-            secrets.previous_token_files = previous;
-            let preferred: Vec<String> = selection
-                .map(|s| {
-                    s.default_channels
-                        .iter()
-                        .chain(&s.channels)
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let clients = self
-                .plan_clients(
-                    domain,
-                    client,
-                    &created.token,
-                    &preferred,
-                    self.netrc_wanted(request.netrc),
-                    &mut secrets,
-                )
-                .await?;
-            self.secrets.set(domain, &secrets)?;
-            let plan = LoginPlan {
+            self.apply_sign_in(
                 domain,
-                account: &account,
-                created: &created,
-                token_name: &token_name,
-                expires: &expires,
-                selection: applied.as_ref(),
-                choice: request.domain.as_ref(),
-                netrc: request.netrc,
+                client,
+                request,
+                &created,
+                &mut pending,
                 sso_client_id,
-                given: false,
-            };
-            let journal = self.plan_login(&plan, clients.ops, clients.records)?;
-            client_notes = clients.notes;
-            self.commit(
-                journal,
                 &mut crash,
-                OnFailure::UndoTo(Box::new(pending.clone())),
             )
-            .await?;
-            Ok(applied)
+            .await
         }
         .await;
-        let applied = match result {
-            Ok(applied) => applied,
+        let (applied, client_notes) = match result {
+            Ok(done) => done,
             // the journal stays and the next start finishes (or undoes, then revokes): nothing to settle now
             Err(error @ (Error::SimulatedCrash { .. } | Error::Unfinished { .. })) => {
                 return Err(error);
@@ -301,15 +241,16 @@ impl Engine {
                 self.settle_server_pending(
                     client,
                     domain,
-                    &token_name,
+                    &pending.token_name,
                     Some(&created.id),
-                    &account,
+                    &pending.account,
                     sso_client_id,
                 )
                 .await?;
                 return Err(error);
             }
         };
+        let account = pending.account;
         let mut notes: Vec<String> = self.condarc_link_note().into_iter().collect();
         notes.extend(client_notes);
         notes.extend(
@@ -324,6 +265,164 @@ impl Engine {
             applied,
             notes,
         })
+    }
+
+    /// The sign-in's first steps: the account, then the journal, then the session in the secret store. From here
+    /// on, a crash is cleaned up by recovery (the JWT in the secret store, and a token that may get created under
+    /// the journaled name). A failure ends the identity provider's session: no server token exists yet.
+    async fn begin_sign_in(
+        &self,
+        domain: &str,
+        client: &ServerClient,
+        tokens: &LoginTokens,
+        sso_client_id: Option<&str>,
+        crash: &mut Option<CrashPoint>,
+    ) -> Result<PendingSignIn> {
+        let account = match client.account(Auth::Jwt(&tokens.token)).await {
+            Ok(account) => account,
+            Err(error) => {
+                self.abandon_session(domain, tokens, sso_client_id).await;
+                return Err(error);
+            }
+        };
+        let token_name = format!(
+            "conda-connect-{}-{}",
+            today().format("%Y-%m-%d"),
+            uuid::Uuid::new_v4()
+        );
+        let secrets = SessionSecrets {
+            jwt: tokens.token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            ..Default::default()
+        };
+        let journal = Journal {
+            operation: "sign-in".into(),
+            stage: server_pending(domain, &token_name, &account, None, sso_client_id),
+            ops: Vec::new(),
+            after: After::default(),
+        };
+        let pending = PendingSignIn {
+            account,
+            token_name,
+            expires: (today() + chrono::Duration::days(i64::from(self.policy.token_days())))
+                .format("%Y-%m-%d")
+                .to_string(),
+            journal,
+            secrets,
+        };
+        if let Err(error) = pending.journal.save(&self.paths.journal_file()) {
+            self.abandon_session(domain, tokens, sso_client_id).await;
+            return Err(error);
+        }
+        self.step(crash)?;
+        if let Err(error) = self.secrets.set(domain, &pending.secrets) {
+            self.abandon_session(domain, tokens, sso_client_id).await;
+            crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
+            return Err(error);
+        }
+        self.step(crash)?;
+        Ok(pending)
+    }
+
+    /// The sign-in's access token on the server. A failed request may still have reached the server: any token
+    /// of that name is removed before the error is returned.
+    async fn create_sign_in_token(
+        &self,
+        domain: &str,
+        client: &ServerClient,
+        tokens: &LoginTokens,
+        pending: &PendingSignIn,
+        sso_client_id: Option<&str>,
+    ) -> Result<CreatedToken> {
+        let new_token = NewToken {
+            name: pending.token_name.clone(),
+            scopes: SIGN_IN_SCOPES.iter().map(|s| s.to_string()).collect(),
+            expires_at: Some(pending.expires.clone()),
+        };
+        match client.create_token(&tokens.token, &new_token).await {
+            Ok(created) => Ok(created),
+            Err(error) => {
+                self.settle_server_pending(
+                    client,
+                    domain,
+                    &pending.token_name,
+                    None,
+                    &pending.account,
+                    sso_client_id,
+                )
+                .await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// The local side, once the server token exists: the selection checked on the server, the clients planned,
+    /// the secrets stored, and the sign-in's changes committed as one transaction (undone back to the pending
+    /// journal when it fails). Returns the selection applied and the clients' notes.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_sign_in(
+        &self,
+        domain: &str,
+        client: &ServerClient,
+        request: &SignIn,
+        created: &CreatedToken,
+        pending: &mut PendingSignIn,
+        sso_client_id: Option<&str>,
+        crash: &mut Option<CrashPoint>,
+    ) -> Result<(Option<Selection>, Vec<String>)> {
+        let selection = request.selection.as_ref();
+        let applied = match selection {
+            Some(selection) => {
+                self.check_selection_on_server(client, &created.token, selection)
+                    .await?;
+                Some(selection.clone())
+            }
+            None => None,
+        };
+        let previous = self.previous_token_files(domain)?;
+        let secrets = &mut pending.secrets;
+        secrets.access_token = Some(created.token.clone());
+        secrets.previous_token_files = previous;
+        let preferred: Vec<String> = selection
+            .map(|s| {
+                s.default_channels
+                    .iter()
+                    .chain(&s.channels)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let clients = self
+            .plan_clients(
+                domain,
+                client,
+                &created.token,
+                &preferred,
+                self.netrc_wanted(request.netrc),
+                secrets,
+            )
+            .await?;
+        self.secrets.set(domain, secrets)?;
+        let plan = LoginPlan {
+            domain,
+            account: &pending.account,
+            created,
+            token_name: &pending.token_name,
+            expires: &pending.expires,
+            selection: applied.as_ref(),
+            choice: request.domain.as_ref(),
+            netrc: request.netrc,
+            sso_client_id,
+            given: false,
+        };
+        let journal = self.plan_login(&plan, clients.ops, clients.records)?;
+        self.commit(
+            journal,
+            crash,
+            OnFailure::UndoTo(Box::new(pending.journal.clone())),
+        )
+        .await?;
+        Ok((applied, clients.notes))
     }
 
     /// This user's selection from an earlier sign-in on this server (Navigator's per-user snapshot).

@@ -156,6 +156,17 @@ pub struct Status {
     pub pending_revocations: Vec<Unrevoked>,
     /// Each client signed in, and where its credential lives (conda first).
     pub consumers: Vec<crate::engine::clients::Consumer>,
+    /// The organization's policy in force, and where it comes from (absent when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyInForce>,
+}
+
+/// The policy in force, for `status` and doctor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyInForce {
+    /// Its sources, highest precedence first.
+    pub sources: Vec<String>,
+    pub settings: crate::engine::policy::Policy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +244,8 @@ pub struct Engine {
     pub revoke_retry_after: Duration,
     /// The most time pending revocations may add to a command.
     pub revoke_budget: Duration,
+    /// The organization's policy in force ([`crate::engine::policy`]); empty when none is pushed.
+    pub policy: std::sync::Arc<crate::engine::policy::Policy>,
 }
 
 /// Apply one operation; the operation that puts the file (or keyring entry) back (`None` when nothing was
@@ -271,11 +284,22 @@ impl Engine {
             lock_wait: Duration::from_secs(10),
             revoke_retry_after: Duration::from_secs(60),
             revoke_budget: Duration::from_millis(1200),
+            policy: Default::default(),
         }
     }
 
     /// The configuration lock of this HOME, and of every shared token directory (two users may share one
     /// `BINSTAR_CONFIG_DIR`).
+    /// Where the policy's `key` comes from (for messages).
+    pub fn policy_source(&self, key: &str) -> String {
+        self.policy
+            .origin
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, source)| source.clone())
+            .unwrap_or_else(|| "the policy".into())
+    }
+
     /// Take the configuration lock (the lock file and every existing token folder), waiting up to the engine's
     /// lock wait. The wait sleeps on the runtime's timer instead of blocking one of its threads (the window runs its
     /// work on a small runtime).
@@ -428,6 +452,17 @@ impl Engine {
             config.ca_bundle = Some(path.into());
         }
         config.proxies = settings.proxy_servers;
+        // the organization's CA bundle wins over the user's (a missing one is an error, never "no verification")
+        if let Some(bundle) = &self.policy.ca_bundle {
+            if !bundle.is_file() {
+                return Err(Error::InvalidPolicy {
+                    source: self.policy_source("ca_bundle"),
+                    key: "ca_bundle".into(),
+                    detail: format!("{} is not a file", bundle.display()),
+                });
+            }
+            config.ca_bundle = Some(bundle.clone());
+        }
         Ok(config)
     }
 

@@ -77,6 +77,7 @@ impl Engine {
 
     /// Write a validated domain (and its pinned certificate) into the ini.
     pub async fn store_domain(&self, choice: &DomainChoice) -> Result<String> {
+        self.policy.check_domain(&choice.domain)?;
         let _lock = self.lock_async().await?;
         self.refuse_domain_change_while_signed_in(&choice.domain)?;
         self.check_writable(&[self.paths.navigator_ini.as_path()])?;
@@ -92,9 +93,44 @@ impl Engine {
     /// Normalise and validate a typed domain, pinning a trusted certificate, without writing anything.
     pub async fn choose_domain(&self, input: &str, trust: Trust) -> Result<DomainChoice> {
         let domain = normalize_domain(input)?;
+        self.policy.check_domain(&domain)?;
         self.refuse_domain_change_while_signed_in(&domain)?;
         let pinned = self.validate_domain(&domain, trust).await?;
         Ok(DomainChoice { domain, pinned })
+    }
+
+    /// The policy forbids trusting a certificate that cannot be verified: one sentence naming its issuer.
+    pub async fn untrusted_refusal(&self, domain: &str) -> Error {
+        let issuer = self.server_certificate(domain).await.ok().map(|c| c.issuer);
+        Error::Refused {
+            reason: self
+                .policy
+                .untrusted_refusal(&domain::netloc(domain), issuer.as_deref()),
+        }
+    }
+
+    /// The preferences the organization's policy fixes cannot be changed here either.
+    fn check_managed_preferences(&self, prefs: &Preferences, current: &Preferences) -> Result<()> {
+        let policy = &self.policy;
+        if let (Some(_), Some(typed)) = (&policy.domain, prefs.domain.as_deref())
+            && !typed.trim().is_empty()
+            && Some(typed.trim()) != current.domain.as_deref()
+        {
+            policy.check_domain(typed)?;
+        }
+        if policy.ssl_verify == Some(true) && !prefs.ssl_verification && current.ssl_verification {
+            return Err(policy.managed("ssl_verify"));
+        }
+        if policy.ca_bundle.is_some() && prefs.ssl_certificate != current.ssl_certificate {
+            return Err(policy.managed("ca_bundle"));
+        }
+        if policy.sso_client_id.is_some() && prefs.sso_client_id != current.sso_client_id {
+            return Err(policy.managed("sso_client_id"));
+        }
+        if policy.clients.is_some() && prefs.netrc != current.netrc {
+            return Err(policy.managed("clients"));
+        }
+        Ok(())
     }
 
     /// The domain cannot change under an active sign-in: the ini would point at one server and the token at
@@ -114,6 +150,12 @@ impl Engine {
     async fn validate_domain(&self, domain: &str, trust: Trust) -> Result<Option<String>> {
         match self.client(domain)?.system().await {
             Ok(_) => Ok(None),
+            // the organization allows no trust question: the refusal names the CA to install
+            Err(Error::Tls { .. } | Error::CertificateChanged { .. })
+                if trust != Trust::No && !self.policy.allows_trusting() =>
+            {
+                Err(self.untrusted_refusal(domain).await)
+            }
             Err(Error::Tls { .. } | Error::CertificateChanged { .. }) if trust != Trust::No => {
                 let presented = self.server_certificate(domain).await?.sha256;
                 if let Trust::Certificate(shown) = &trust
@@ -164,6 +206,7 @@ impl Engine {
         trust: impl Into<Trust>,
     ) -> Result<Preferences> {
         let current = self.preferences()?;
+        self.check_managed_preferences(prefs, &current)?;
         let mut domain = current.domain.clone();
         let mut pinned = None;
         if let Some(typed) = prefs
@@ -229,6 +272,9 @@ impl Engine {
 
     /// Remember the single sign-on client id for this machine (`None` clears it), in conda-connect's own ini section.
     pub async fn save_sso_client_id(&self, id: Option<&str>) -> Result<()> {
+        if self.policy.sso_client_id.is_some() {
+            return Err(self.policy.managed("sso_client_id"));
+        }
         let id = checked_client_id(id)?;
         let id = id.as_deref();
         let _lock = self.lock_async().await?;

@@ -121,6 +121,7 @@ impl Engine {
             self.prepare_login(request).await?.0
         };
         let mut options = options.clone();
+        self.policy_client_id(&mut options)?;
         if options.client_id.is_none() {
             options.client_id = self.ini()?.sso_client_id();
         }
@@ -175,6 +176,17 @@ impl Engine {
 
     /// The connection settings for a sign-in's domain: the certificate trusted with the command, else the stored
     /// trust.
+    /// The organization's client id, when its policy names one: another one asked for is refused.
+    pub(crate) fn policy_client_id(&self, options: &mut SsoOptions) -> Result<()> {
+        if let Some(id) = &self.policy.sso_client_id {
+            if options.client_id.as_ref().is_some_and(|asked| asked != id) {
+                return Err(self.policy.managed("sso_client_id"));
+            }
+            options.client_id = Some(id.clone());
+        }
+        Ok(())
+    }
+
     pub(crate) fn sign_in_config(
         &self,
         domain: &str,
@@ -188,8 +200,6 @@ impl Engine {
     }
 }
 
-/// The identity provider's part of a sign-in: the browser on this machine (its address shown, and opened when
-/// asked) or a code entered on another device. The redirect page of the browser is removed when this returns.
 /// Where the one sentence of a sign-in goes: a callback (the command line prints it), or a sipper's progress (the
 /// window shows it).
 pub(crate) enum Prompt<'a> {
@@ -206,6 +216,8 @@ impl Prompt<'_> {
     }
 }
 
+/// The identity provider's part of a sign-in: the browser on this machine (its address shown, and opened when
+/// asked) or a code entered on another device. The redirect page of the browser is removed when this returns.
 pub(crate) async fn identity_provider_sign_in(
     realm: &sso::Realm,
     options: &SsoOptions,

@@ -32,6 +32,10 @@ impl Engine {
                 })
                 .collect(),
             consumers: Vec::new(),
+            policy: (!self.policy.is_empty()).then(|| super::PolicyInForce {
+                sources: self.policy.sources(),
+                settings: (*self.policy).clone(),
+            }),
         };
         if let Some(record) = self.session()? {
             status.logged_in = true;
@@ -76,7 +80,8 @@ impl Engine {
             status.source = Some(LoginSource::CondaRepoCli);
             status.consumers = vec![crate::engine::clients::Consumer::conda()];
         } else {
-            status.domain = api_url;
+            // the organization's server, when none is set yet
+            status.domain = api_url.or_else(|| self.policy.domain.clone());
         }
         Ok(status)
     }

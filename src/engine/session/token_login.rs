@@ -99,6 +99,9 @@ impl Engine {
     /// Sign in with a token the user was given: validated first, then the same local transaction as a password
     /// sign-in, without a server token of conda-connect's own.
     pub async fn login_with_token(&self, token: &str, request: &SignIn) -> Result<LoginOutcome> {
+        if !self.policy.allows_given_token() {
+            return Err(self.policy.managed("sign_in"));
+        }
         let token = checked_token(token)?;
         if let Some(selection) = &request.selection {
             selection.check()?;

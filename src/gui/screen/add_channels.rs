@@ -90,9 +90,16 @@ pub struct State {
     pub page: usize,
     /// The first Esc with unsaved changes arms this; the second discards.
     pub discard_armed: bool,
+    /// The organization's policy: its channels are preselected, and cannot be changed when it locks them.
+    pub policy: crate::engine::policy::Policy,
 }
 
 impl State {
+    /// The organization locked the channels: the ticks cannot change.
+    pub fn locked(&self) -> bool {
+        self.policy.lock_channels
+    }
+
     /// The Channels screen, reachable any time while signed in (not the picker after sign-in).
     fn manages(&self) -> bool {
         matches!(self.mode, Mode::Manage { .. })
@@ -122,6 +129,7 @@ impl State {
             loaded: Selection::default(),
             page: 0,
             discard_armed: false,
+            policy: (*engine.policy).clone(),
         };
         (
             state,
@@ -203,7 +211,14 @@ impl State {
         match message {
             Message::Loaded(Ok(list)) => {
                 self.loading = false;
-                let pre = if list.preselected.default_channels.is_empty()
+                let from_policy = self
+                    .policy
+                    .selection()
+                    .filter(|_| self.locked() || !self.manages());
+                let pre = if let Some(policy) = from_policy {
+                    // the organization's channels: preselected at sign-in, the only choice when locked
+                    policy
+                } else if list.preselected.default_channels.is_empty()
                     && list.preselected.channels.is_empty()
                 {
                     self.remembered.clone().unwrap_or_default()
@@ -254,6 +269,9 @@ impl State {
                 } else {
                     (col, col == SortColumn::Mirror)
                 };
+                Action::None
+            }
+            Message::ToggleDefault(..) | Message::ToggleChannel(..) if self.locked() => {
                 Action::None
             }
             Message::ToggleDefault(name, on) => {
@@ -357,6 +375,9 @@ impl State {
                 "Tick the channels conda should use, untick those to remove, then Apply.",
             ));
         }
+        if self.locked() {
+            body = body.push(style::managed_note(self.policy.support_url.as_deref()));
+        }
         body = body.push(
             style::input("Filter channels by name or owner", &self.filter)
                 .id(FILTER_ID)
@@ -379,6 +400,7 @@ impl State {
                 .map(|r| (*r).clone())
                 .collect();
             let count = shown.len();
+            let locked = self.locked();
             // fixed widths: columns stay put while filtering
             let columns = [
                 table::column(
@@ -406,21 +428,29 @@ impl State {
                 .width(Length::FillPortion(2)),
                 table::column(
                     style::head_cell(style::plain_heading("Add to default_channels")),
-                    |r: Row| {
+                    move |r: Row| {
                         let name = r.name.clone();
-                        style::body_cell(style::check(r.default_channel, None, move |on| {
-                            Message::ToggleDefault(name.clone(), on)
-                        }))
+                        style::body_cell(if locked {
+                            style::check_locked(r.default_channel, "")
+                        } else {
+                            style::check(r.default_channel, None, move |on| {
+                                Message::ToggleDefault(name.clone(), on)
+                            })
+                        })
                     },
                 )
                 .width(Length::Fixed(196.0)),
                 table::column(
                     style::head_cell(style::plain_heading("Add to channels")),
-                    |r: Row| {
+                    move |r: Row| {
                         let name = r.name.clone();
-                        style::body_cell(style::check(r.channel, None, move |on| {
-                            Message::ToggleChannel(name.clone(), on)
-                        }))
+                        style::body_cell(if locked {
+                            style::check_locked(r.channel, "")
+                        } else {
+                            style::check(r.channel, None, move |on| {
+                                Message::ToggleChannel(name.clone(), on)
+                            })
+                        })
                     },
                 )
                 .width(Length::Fixed(128.0)),

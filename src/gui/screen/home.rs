@@ -7,7 +7,7 @@ use iced::{Element, Length, Task};
 
 use super::package_list;
 pub use super::package_list::SEARCH_ID;
-use crate::engine::index::{ChannelReport, IndexReport, Progress};
+use crate::engine::index::{ChannelReport, FetchStatus, IndexReport, Progress};
 use crate::engine::session::Status;
 use crate::engine::{Engine, Error};
 use crate::gui::style;
@@ -299,7 +299,7 @@ impl State {
                 if r.empty_for_conda() {
                     EMPTY_PLATFORM.to_string()
                 } else {
-                    status_words(&r.status)
+                    status_words(r.status)
                 }
             ));
             lines = lines.push(if !r.failed() {
@@ -344,13 +344,13 @@ pub fn consumer_words(consumer: &crate::engine::clients::Consumer) -> String {
 pub const EMPTY_PLATFORM: &str = "none for this platform";
 
 /// A channel directory's fetch status in words.
-pub fn status_words(status: &str) -> String {
+pub fn status_words(status: FetchStatus) -> String {
     match status {
-        "401" => "401, the server no longer accepts your token".into(),
-        "403" => "403, your account may not read this channel".into(),
-        "404" => "404, not on the server (removed or renamed?)".into(),
-        "failed" => "failed, the server could not be reached".into(),
-        other => other.into(),
+        FetchStatus::Unauthorized => "401, the server no longer accepts your token".into(),
+        FetchStatus::Forbidden => "403, your account may not read this channel".into(),
+        FetchStatus::NotFound => "404, not on the server (removed or renamed?)".into(),
+        FetchStatus::Failed => "failed, the server could not be reached".into(),
+        other => other.to_string(),
     }
 }
 

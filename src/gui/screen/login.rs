@@ -35,6 +35,8 @@ pub const COPIED: &str = "Copied";
 const ADDRESS_HEIGHT: f32 = 96.0;
 pub const SSO_CHECKING: &str = "Checking for single sign-on…";
 pub const SSO_ONLY_TEXT: &str = "Your organization signs in through its identity provider.";
+pub const NO_SSO_HERE: &str =
+    "Your organization signs in with single sign-on, which this server does not offer.";
 pub const CONFIRM_TITLE: &str = "Is this you?";
 pub const CONFIRM_CONTINUE: &str = "Continue";
 pub const NOT_CONFIRMED: &str = "The sign-in was not confirmed, so nothing was changed.";
@@ -122,7 +124,7 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     /// The server's certificate failed: the question before trusting it.
-    pub trust: Option<trust::State>,
+    pub trust: trust::Question,
     /// Shown in demo mode: the emulator's credentials.
     pub hint: Option<String>,
     pub sso: Sso,
@@ -131,6 +133,9 @@ pub struct State {
     pub open_browser: bool,
     /// The administrator's choice: the password form next to single sign-on (else single sign-on only).
     pub password_sign_in: bool,
+    /// The organization's `sign_in` policy (password, single sign-on or any way) and where to ask.
+    pub sign_in_policy: Option<crate::engine::policy::SignInPolicy>,
+    pub support: Option<String>,
     pub discard: super::discard::Guard,
 }
 
@@ -144,11 +149,13 @@ impl State {
             token: String::new(),
             error: None,
             busy: false,
-            trust: None,
+            trust: trust::Question::default(),
             hint,
             sso: Sso::Checking,
             open_browser: std::env::var_os(NO_BROWSER_ENV).is_none(),
             password_sign_in: true,
+            sign_in_policy: None,
+            support: None,
             discard: super::discard::Guard::default(),
         }
     }
@@ -156,7 +163,20 @@ impl State {
     /// The password form is shown: always for a server without single sign-on, else unless the administrator
     /// hid it.
     pub fn shows_password_form(&self) -> bool {
-        self.password_sign_in || matches!(self.sso, Sso::Absent)
+        use crate::engine::policy::SignInPolicy;
+        match self.sign_in_policy {
+            Some(SignInPolicy::Sso) => false,
+            Some(SignInPolicy::Password) => true,
+            _ => self.password_sign_in || matches!(self.sso, Sso::Absent),
+        }
+    }
+
+    /// A token one was given may be used instead (not where the organization names one way).
+    fn offers_token(&self) -> bool {
+        matches!(
+            self.sign_in_policy,
+            None | Some(crate::engine::policy::SignInPolicy::Any)
+        )
     }
 
     /// The dialog and its first tasks: focus the username, read the administrator's sign-in policy, and ask the
@@ -167,6 +187,14 @@ impl State {
             async move { policy_engine.password_sign_in().unwrap_or(true) },
             Message::PasswordSignIn,
         );
+        let mut state = Self::new(domain.clone(), hint);
+        state.sign_in_policy = engine.policy.sign_in;
+        state.support = engine.policy.support_url.clone();
+        // the organization signs in with a password only: no single sign-on to look for
+        if !engine.policy.allows_sso() {
+            state.sso = Sso::Absent;
+            return (state, Task::batch([Self::focus(), policy]));
+        }
         let engine = engine.clone();
         let probe = domain.clone();
         let discover = Task::perform(
@@ -181,10 +209,7 @@ impl State {
                 Message::SsoDiscovered(found.is_ok())
             },
         );
-        (
-            Self::new(domain, hint),
-            Task::batch([Self::focus(), policy, discover]),
-        )
+        (state, Task::batch([Self::focus(), policy, discover]))
     }
 
     pub fn focus() -> Task<Message> {
@@ -212,8 +237,8 @@ impl State {
             None
         } else if self.sso_waiting() {
             Some(Message::SsoCancel)
-        } else if self.trust.is_some() {
-            Some(Message::Trust(trust::Message::Cancel))
+        } else if self.trust.is_asked() {
+            self.trust.cancel(Message::Trust)
         } else {
             (!self.busy).then_some(Message::Escape)
         }
@@ -232,8 +257,8 @@ impl State {
             Some(Message::SsoContinue)
         } else if self.sso_waiting() {
             None
-        } else if self.trust.is_some() {
-            Some(Message::Trust(trust::Message::Cancel))
+        } else if self.trust.is_asked() {
+            self.trust.cancel(Message::Trust)
         } else if !self.shows_password_form() {
             matches!(self.sso, Sso::Offered).then_some(Message::SsoStart)
         } else {
@@ -282,44 +307,16 @@ impl State {
                 Action::None
             }
             Message::Submit => self.sign_in(engine, Trust::No),
-            Message::Trust(message) => {
-                let Some(question) = self.trust.as_mut() else {
-                    return Action::None;
-                };
-                match question.update(message) {
-                    trust::Outcome::None => Action::None,
-                    trust::Outcome::Trusted(trust) => {
-                        self.trust = None;
-                        self.sign_in(engine, trust)
-                    }
-                    trust::Outcome::Cancelled(sentence) => {
-                        self.trust = None;
-                        self.error = Some(sentence);
-                        Action::Run(Self::focus())
-                    }
+            Message::Trust(message) => match self.trust.answer(message) {
+                trust::Outcome::None => Action::None,
+                trust::Outcome::Trusted(trust) => self.sign_in(engine, trust),
+                trust::Outcome::Cancelled(sentence) => {
+                    self.error = Some(sentence);
+                    Action::Run(Self::focus())
                 }
-            }
+            },
             Message::Cancel => Action::Cancel,
-            Message::Finished(result) => {
-                self.busy = false;
-                match result {
-                    Ok(outcome) => {
-                        self.password.clear();
-                        Action::Done(outcome)
-                    }
-                    Err(error) if error.is_tls() => {
-                        let (question, read) = trust::State::ask(engine, &self.domain, &error);
-                        self.trust = Some(question);
-                        Action::Run(read.map(Message::Trust))
-                    }
-                    Err(error) => {
-                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
-                        // as Navigator selects it: the next keystrokes replace the password
-                        self.password.clear();
-                        Action::Run(iced::widget::operation::focus(PASSWORD_ID))
-                    }
-                }
-            }
+            Message::Finished(result) => self.finished(result, engine),
             Message::SsoDiscovered(found) => {
                 if matches!(self.sso, Sso::Checking) {
                     self.sso = if found { Sso::Offered } else { Sso::Absent };
@@ -364,27 +361,7 @@ impl State {
                 }
                 Action::None
             }
-            Message::SsoAuthenticated(result) => {
-                if !matches!(self.sso, Sso::Waiting { .. }) {
-                    // cancelled meanwhile: the session it made is ended, not left open
-                    return match result {
-                        Ok(authenticated) => Action::Run(abandon(engine, authenticated)),
-                        Err(_) => Action::None,
-                    };
-                }
-                match result {
-                    Ok(authenticated) => {
-                        self.sso = Sso::Confirm(Box::new(authenticated));
-                        Action::None
-                    }
-                    Err(error) => {
-                        self.sso = Sso::Offered;
-                        tracing::info!(error = %error, "single sign-on failed");
-                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
-                        Action::None
-                    }
-                }
-            }
+            Message::SsoAuthenticated(result) => self.sso_authenticated(result, engine),
             Message::SsoContinue => {
                 let Sso::Confirm(authenticated) = std::mem::replace(&mut self.sso, Sso::Completing)
                 else {
@@ -405,22 +382,75 @@ impl State {
                 Action::Run(abandon(engine, *authenticated))
             }
             Message::SsoDeclined => Action::None,
-            Message::SsoFinished(result) => {
-                if !matches!(self.sso, Sso::Completing) {
-                    return Action::None;
-                }
+            Message::SsoFinished(result) => self.sso_finished(result),
+        }
+    }
+
+    /// The password or token sign-in answered: done, a certificate to ask about, or an error in the form.
+    fn finished(&mut self, result: Result<LoginOutcome, Error>, engine: &Engine) -> Action {
+        self.busy = false;
+        match result {
+            Ok(outcome) => {
+                self.password.clear();
+                Action::Done(outcome)
+            }
+            Err(error) if error.is_tls() => Action::Run(
+                self.trust
+                    .ask(engine, &self.domain, &error)
+                    .map(Message::Trust),
+            ),
+            Err(error) => {
+                self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
+                // as Navigator selects it: the next keystrokes replace the password
+                self.password.clear();
+                Action::Run(iced::widget::operation::focus(PASSWORD_ID))
+            }
+        }
+    }
+
+    /// The identity provider signed someone in: ask whether it is the right account (or end the session of a
+    /// sign-in cancelled meanwhile).
+    fn sso_authenticated(
+        &mut self,
+        result: Result<SsoAuthenticated, Error>,
+        engine: &Engine,
+    ) -> Action {
+        if !matches!(self.sso, Sso::Waiting { .. }) {
+            // cancelled meanwhile: the session it made is ended, not left open
+            return match result {
+                Ok(authenticated) => Action::Run(abandon(engine, authenticated)),
+                Err(_) => Action::None,
+            };
+        }
+        match result {
+            Ok(authenticated) => {
+                self.sso = Sso::Confirm(Box::new(authenticated));
+                Action::None
+            }
+            Err(error) => {
                 self.sso = Sso::Offered;
-                match result {
-                    Ok(outcome) => {
-                        self.password.clear();
-                        Action::Done(outcome)
-                    }
-                    Err(error) => {
-                        tracing::info!(error = %error, "single sign-on failed");
-                        self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
-                        Action::None
-                    }
-                }
+                tracing::info!(error = %error, "single sign-on failed");
+                self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
+                Action::None
+            }
+        }
+    }
+
+    /// The single sign-on's transaction ended.
+    fn sso_finished(&mut self, result: Result<LoginOutcome, Error>) -> Action {
+        if !matches!(self.sso, Sso::Completing) {
+            return Action::None;
+        }
+        self.sso = Sso::Offered;
+        match result {
+            Ok(outcome) => {
+                self.password.clear();
+                Action::Done(outcome)
+            }
+            Err(error) => {
+                tracing::info!(error = %error, "single sign-on failed");
+                self.error = Some(crate::gui::screen::set_domain::domain_error(&error));
+                Action::None
             }
         }
     }
@@ -484,8 +514,8 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        if let Some(question) = &self.trust {
-            return question.view().map(Message::Trust);
+        if let Some(question) = self.trust.view() {
+            return question.map(Message::Trust);
         }
         match &self.sso {
             Sso::Waiting { prompt, copied, .. } => {
@@ -581,7 +611,11 @@ impl State {
                     .on_submit(Message::Submit)
                     .padding(8),
             ),
-            style::small(USE_TOKEN, (!self.busy).then_some(Message::UseToken(true))),
+            if self.offers_token() {
+                style::small(USE_TOKEN, (!self.busy).then_some(Message::UseToken(true)))
+            } else {
+                space::vertical().height(0).into()
+            },
         ]
         .spacing(style::space_scale::M)
         .into()
@@ -590,11 +624,22 @@ impl State {
     /// Single sign-on only (the administrator hid the password form): the SSO button is the default action.
     fn view_sso_only(&self) -> Element<'_, Message> {
         let offered = matches!(self.sso, Sso::Offered);
+        // the organization requires single sign-on, and this server has none: nothing to press but Cancel
+        let text = if matches!(self.sso, Sso::Absent) {
+            NO_SSO_HERE
+        } else {
+            SSO_ONLY_TEXT
+        };
         let form = column![
             style::title(TITLE),
             style::muted(SIDE_TEXT),
             style::muted(format!("Anaconda Server: {}", self.domain)),
-            style::body(SSO_ONLY_TEXT),
+            style::body(text),
+            if self.sign_in_policy.is_some() {
+                style::managed_note(self.support.as_deref())
+            } else {
+                space::vertical().height(0).into()
+            },
             self.hint_banner(),
             style::message_slot(
                 self.error.as_deref(),

@@ -52,6 +52,8 @@ pub enum Action {
 
 #[derive(Debug, Clone)]
 pub struct State {
+    /// The organization's policy: what it fixes is read-only here.
+    pub policy: crate::engine::policy::Policy,
     pub domain: String,
     pub ssl_verification: bool,
     pub certificate: String,
@@ -63,7 +65,7 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     /// The certificate of the new domain failed: the question before trusting it.
-    pub trust: Option<trust::State>,
+    pub trust: trust::Question,
     /// The domain cannot change while signed in.
     pub needs_sign_out: bool,
     /// Signed in: the domain field is read-only.
@@ -102,15 +104,44 @@ impl State {
             theme,
             error: None,
             busy: false,
-            trust: None,
+            trust: trust::Question::default(),
             needs_sign_out: false,
             signed_in,
             initial: (prefs.clone(), theme),
             discard_armed: false,
             choosing: false,
+            policy: Default::default(),
         };
         state.initial = (state.prefs(), theme);
         state
+    }
+
+    /// Under the organization's policy: the settings it fixes are shown as they are in force, read-only.
+    pub fn with_policy(mut self, policy: &crate::engine::policy::Policy) -> Self {
+        self.policy = policy.clone();
+        self
+    }
+
+    /// The settings the policy fixes, in the words of this dialog.
+    fn managed(&self) -> Vec<&'static str> {
+        let p = &self.policy;
+        let mut out = Vec::new();
+        if p.domain.is_some() {
+            out.push("domain");
+        }
+        if p.ssl_verify.is_some() {
+            out.push("SSL verification");
+        }
+        if p.ca_bundle.is_some() {
+            out.push("certificate");
+        }
+        if p.clients.is_some() {
+            out.push("clients");
+        }
+        if p.sso_client_id.is_some() {
+            out.push("SSO client id");
+        }
+        out
     }
 
     pub fn is_busy(&self) -> bool {
@@ -122,8 +153,8 @@ impl State {
     }
 
     pub fn escape(&self) -> Option<Message> {
-        if self.trust.is_some() {
-            Some(Message::Trust(trust::Message::Cancel))
+        if self.trust.is_asked() {
+            self.trust.cancel(Message::Trust)
         } else {
             (!self.busy).then_some(Message::Escape)
         }
@@ -131,8 +162,8 @@ impl State {
 
     /// Enter: Apply; in the trust question, Cancel.
     pub fn enter(&self) -> Option<Message> {
-        if self.trust.is_some() {
-            Some(Message::Trust(trust::Message::Cancel))
+        if self.trust.is_asked() {
+            self.trust.cancel(Message::Trust)
         } else {
             Some(Message::Apply)
         }
@@ -200,22 +231,11 @@ impl State {
             }
             Message::Theme(choice) => self.theme = choice,
             Message::Apply => return self.save(engine, Trust::No),
-            Message::Trust(message) => {
-                let Some(question) = self.trust.as_mut() else {
-                    return Action::None;
-                };
-                match question.update(message) {
-                    trust::Outcome::None => {}
-                    trust::Outcome::Trusted(trust) => {
-                        self.trust = None;
-                        return self.save(engine, trust);
-                    }
-                    trust::Outcome::Cancelled(sentence) => {
-                        self.trust = None;
-                        self.error = Some(sentence);
-                    }
-                }
-            }
+            Message::Trust(message) => match self.trust.answer(message) {
+                trust::Outcome::None => {}
+                trust::Outcome::Trusted(trust) => return self.save(engine, trust),
+                trust::Outcome::Cancelled(sentence) => self.error = Some(sentence),
+            },
             Message::Cancel => return Action::Cancel,
             Message::SignOutFirst => return Action::SignOut,
             Message::Diagnose if !self.busy => return Action::Diagnose,
@@ -226,8 +246,7 @@ impl State {
                     Ok(prefs) => return Action::Saved(prefs, self.theme),
                     Err(error) if error.is_tls() => {
                         if let Ok(server) = domain::normalize_domain(&self.domain) {
-                            let (question, read) = trust::State::ask(engine, &server, &error);
-                            self.trust = Some(question);
+                            let read = self.trust.ask(engine, &server, &error);
                             return Action::Run(read.map(Message::Trust));
                         }
                     }
@@ -272,8 +291,8 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        if let Some(question) = &self.trust {
-            return question.view().map(Message::Trust);
+        if let Some(question) = self.trust.view() {
+            return question.map(Message::Trust);
         }
         let choice = |label: &'static str, value: ThemeChoice| {
             crate::gui::focus::toggle_ring(
@@ -291,7 +310,10 @@ impl State {
         let domain_input = style::input(crate::gui::screen::set_domain::PLACEHOLDER, &self.domain)
             .on_submit(Message::Apply)
             .padding(8);
-        let domain: Element<'_, Message> = if self.signed_in {
+        let policy = &self.policy;
+        let domain: Element<'_, Message> = if let Some(locked) = &policy.domain {
+            style::value_box(locked.as_str(), style::type_scale::BODY)
+        } else if self.signed_in {
             // read-only while signed in (full-contrast text, not a greyed field): the server changes by signing out
             row![
                 style::value_box(self.domain.as_str(), style::type_scale::BODY),
@@ -308,43 +330,60 @@ impl State {
         if self.signed_in {
             domain_field = domain_field.push(style::muted(SIGN_OUT_TO_CHANGE));
         }
-        let mut body = column![
-            style::title("Preferences"),
-            domain_field,
-            style::check(
+        let managed = self.managed();
+        let ssl_check = match policy.ssl_verify {
+            Some(on) => style::check_locked(on, "Enable SSL verification"),
+            None => style::check(
                 self.ssl_verification,
                 Some("Enable SSL verification"),
-                Message::SslVerification
+                Message::SslVerification,
             ),
-            style::field(
-                "SSL certificate path (Optional)",
-                row![
-                    style::input("/path/to/ca-bundle.pem", &self.certificate)
-                        .on_input(Message::Certificate)
-                        .on_submit(Message::Apply)
-                        .padding(8),
-                    style::small(BROWSE, Some(Message::BrowseCertificate)),
-                ]
-                .spacing(style::space_scale::S)
-                .align_y(iced::Center),
-            ),
-            style::check(
-                self.show_hidden,
-                Some("Show hidden Anaconda Server channels"),
-                Message::ShowHidden
-            ),
-            style::check(self.netrc, Some(NETRC_LABEL), Message::Netrc),
-            style::field(
-                SSO_CLIENT_ID_LABEL,
-                style::input(SSO_CLIENT_ID_PLACEHOLDER, &self.sso_client_id)
-                    .id(SSO_CLIENT_ID_ID)
-                    .on_input(Message::SsoClientId)
+        };
+        let certificate: Element<'_, Message> = match &policy.ca_bundle {
+            Some(bundle) => style::value_box(bundle.display().to_string(), style::type_scale::BODY),
+            None => row![
+                style::input("/path/to/ca-bundle.pem", &self.certificate)
+                    .on_input(Message::Certificate)
                     .on_submit(Message::Apply)
                     .padding(8),
-            ),
-            style::field("Theme", themes),
-        ]
-        .spacing(style::space_scale::M);
+                style::small(BROWSE, Some(Message::BrowseCertificate)),
+            ]
+            .spacing(style::space_scale::S)
+            .align_y(iced::Center)
+            .into(),
+        };
+        let netrc = match policy.configures(crate::engine::policy::Client::Netrc) {
+            Some(on) => style::check_locked(on, NETRC_LABEL),
+            None => style::check(self.netrc, Some(NETRC_LABEL), Message::Netrc),
+        };
+        let client_id: Element<'_, Message> = match &policy.sso_client_id {
+            Some(id) => style::value_box(id.as_str(), style::type_scale::BODY),
+            None => style::input(SSO_CLIENT_ID_PLACEHOLDER, &self.sso_client_id)
+                .id(SSO_CLIENT_ID_ID)
+                .on_input(Message::SsoClientId)
+                .on_submit(Message::Apply)
+                .padding(8)
+                .into(),
+        };
+        let mut body = column![style::title("Preferences")].spacing(style::space_scale::M);
+        if !managed.is_empty() {
+            body = body.push(style::managed_note_for(
+                &managed,
+                policy.support_url.as_deref(),
+            ));
+        }
+        body = body
+            .push(domain_field)
+            .push(ssl_check)
+            .push(style::field("SSL certificate path (Optional)", certificate))
+            .push(style::check(
+                self.show_hidden,
+                Some("Show hidden Anaconda Server channels"),
+                Message::ShowHidden,
+            ))
+            .push(netrc)
+            .push(style::field(SSO_CLIENT_ID_LABEL, client_id))
+            .push(style::field("Theme", themes));
         let hint = self.discard_armed.then_some(DISCARD_HINT);
         body = body.push(style::message_slot(
             self.error.as_deref(),

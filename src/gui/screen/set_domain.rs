@@ -40,10 +40,12 @@ pub struct State {
     pub error: Option<String>,
     pub busy: bool,
     /// The certificate of this host failed: the question before trusting it.
-    pub trust: Option<trust::State>,
+    pub trust: trust::Question,
     /// The address the dialog opened with: anything else typed is not thrown away by one Esc.
     pub initial: String,
     pub discard: super::discard::Guard,
+    /// The organization fixed the domain: the field is read-only (`Some`, with the support address if any).
+    pub managed: Option<Option<String>>,
 }
 
 /// A domain error in words that say what is wrong and what to do.
@@ -80,8 +82,8 @@ impl State {
 
     /// Esc: out of the trust question first, else close (never while checking).
     pub fn escape(&self) -> Option<Message> {
-        if self.trust.is_some() {
-            Some(Message::Trust(trust::Message::Cancel))
+        if self.trust.is_asked() {
+            self.trust.cancel(Message::Trust)
         } else {
             (!self.busy).then_some(Message::Escape)
         }
@@ -94,8 +96,8 @@ impl State {
 
     /// Enter: Set Domain; in the trust question, Cancel.
     pub fn enter(&self) -> Option<Message> {
-        if self.trust.is_some() {
-            Some(Message::Trust(trust::Message::Cancel))
+        if self.trust.is_asked() {
+            self.trust.cancel(Message::Trust)
         } else {
             Some(Message::Submit)
         }
@@ -107,6 +109,17 @@ impl State {
             initial: input.clone(),
             input,
             ..Default::default()
+        }
+    }
+
+    /// Set Domain under a policy that fixes the domain: the organization's server, read-only.
+    pub fn for_policy(policy: &crate::engine::policy::Policy, preset: Option<String>) -> Self {
+        match &policy.domain {
+            Some(domain) => State {
+                managed: Some(policy.support_url.clone()),
+                ..State::new(Some(domain.clone()))
+            },
+            None => State::new(preset),
         }
     }
 
@@ -132,24 +145,15 @@ impl State {
                 Action::None
             }
             Message::Submit => self.validate(engine, Trust::No),
-            Message::Trust(message) => {
-                let Some(question) = self.trust.as_mut() else {
-                    return Action::None;
-                };
-                match question.update(message) {
-                    trust::Outcome::None => Action::None,
-                    trust::Outcome::Trusted(trust) => {
-                        self.trust = None;
-                        self.validate(engine, trust)
-                    }
-                    trust::Outcome::Cancelled(sentence) => {
-                        self.trust = None;
-                        self.error = Some(sentence);
-                        // back in the form, ready to type another address
-                        Action::Run(Self::focus())
-                    }
+            Message::Trust(message) => match self.trust.answer(message) {
+                trust::Outcome::None => Action::None,
+                trust::Outcome::Trusted(trust) => self.validate(engine, trust),
+                trust::Outcome::Cancelled(sentence) => {
+                    self.error = Some(sentence);
+                    // back in the form, ready to type another address
+                    Action::Run(Self::focus())
                 }
-            }
+            },
             Message::Cancel => Action::Cancel,
             Message::Validated(result) => {
                 self.busy = false;
@@ -157,9 +161,7 @@ impl State {
                     Ok(domain) => Action::Done(domain),
                     Err(error) if error.is_tls() => match domain::normalize_domain(&self.input) {
                         Ok(server) => {
-                            let (question, read) = trust::State::ask(engine, &server, &error);
-                            self.trust = Some(question);
-                            Action::Run(read.map(Message::Trust))
+                            Action::Run(self.trust.ask(engine, &server, &error).map(Message::Trust))
                         }
                         Err(_) => Action::None,
                     },
@@ -191,8 +193,8 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        if let Some(question) = &self.trust {
-            return question.view().map(Message::Trust);
+        if let Some(question) = self.trust.view() {
+            return question.map(Message::Trust);
         }
         let submit = (!self.busy && !self.input.trim().is_empty()).then_some(Message::Submit);
         let form: Element<'_, Message> = column![
@@ -203,10 +205,14 @@ impl State {
                 "Anaconda Server Domain",
                 style::input(PLACEHOLDER, &self.input)
                     .id(INPUT_ID)
-                    .on_input(Message::Input)
+                    .on_input_maybe(self.managed.is_none().then_some(Message::Input))
                     .on_submit(Message::Submit)
                     .padding(8),
             ),
+            match &self.managed {
+                Some(support) => style::managed_note(support.as_deref()),
+                None => iced::widget::space::vertical().height(0).into(),
+            },
             style::message_slot(
                 self.error.as_deref(),
                 self.busy.then_some("Checking the server…")

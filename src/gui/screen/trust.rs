@@ -1,7 +1,8 @@
 //! "SSL Verification Failed!" — the one trust question, shown inside Set Domain, Login and Preferences when the
 //! server's certificate cannot be verified, or is not the one the user trusted before. A component with its own
-//! State, Message, update and view (as iced's todos example composes its tasks): the screen that hosts it keeps
-//! `Option<trust::State>`, maps its messages, and acts on its [`Outcome`].
+//! State, Message, update and view (as iced's todos example composes its tasks): the screen that hosts it keeps a
+//! [`Question`] (asked or not), maps its messages, and acts on its [`Outcome`] — retry with the trust given, or show
+//! the sentence of a refusal.
 //!
 //! The certificate is read first (a handshake only) and shown; trust is given per host, only on the explicit
 //! click, and only for the certificate shown — its SHA-256 fingerprint is pinned, so a certificate that changes
@@ -45,6 +46,52 @@ pub enum Outcome {
     Cancelled(String),
 }
 
+/// The trust question a screen may be asking: nothing, or the question for one server. A screen holds one, asks
+/// it on a certificate failure, routes [`Message`]s to [`Question::answer`] and shows [`Question::view`] instead of
+/// its form while it is asked.
+#[derive(Debug, Clone, Default)]
+pub struct Question(Option<State>);
+
+impl Question {
+    /// Ask about `domain` after `error` (a certificate failure): the certificate is read to be shown.
+    pub fn ask(&mut self, engine: &Engine, domain: &str, error: &Error) -> Task<Message> {
+        let (state, read) = State::ask(engine, domain, error);
+        self.0 = Some(state);
+        read
+    }
+
+    /// The person's answer: a trust to retry with, or a refusal to show; either way the question is over.
+    pub fn answer(&mut self, message: Message) -> Outcome {
+        let Some(state) = self.0.as_mut() else {
+            return Outcome::None;
+        };
+        let outcome = state.update(message);
+        if !matches!(outcome, Outcome::None) {
+            self.0 = None;
+        }
+        outcome
+    }
+
+    pub fn is_asked(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The question as it is asked (the host screen's tests read the certificate shown).
+    pub fn state(&self) -> Option<&State> {
+        self.0.as_ref()
+    }
+
+    /// While it is asked, Esc and Enter mean Cancel (the default): the host maps it with `wrap`.
+    pub fn cancel<M>(&self, wrap: impl FnOnce(Message) -> M) -> Option<M> {
+        self.is_asked().then(|| wrap(Message::Cancel))
+    }
+
+    /// The question, shown in place of the host's form while it is asked.
+    pub fn view(&self) -> Option<Element<'_, Message>> {
+        self.0.as_ref().map(State::view)
+    }
+}
+
 /// The question, for one server.
 #[derive(Debug, Clone)]
 pub struct State {
@@ -52,7 +99,12 @@ pub struct State {
     pub certificate: Certificate,
     /// The fingerprint trusted before, when the certificate changed since.
     pub previously_trusted: Option<String>,
+    /// The organization does not allow trusting it: the question becomes this refusal (its policy, to name the CA
+    /// once the certificate is read, and where to ask).
+    pub forbidden: Option<crate::engine::policy::Policy>,
 }
+
+pub const FORBIDDEN_TITLE: &str = "This server's certificate is not trusted";
 
 impl State {
     /// Ask about `domain` after `error` (a certificate failure): read its certificate to show it.
@@ -65,6 +117,7 @@ impl State {
             host: domain::netloc(domain),
             certificate: None,
             previously_trusted,
+            forbidden: (!engine.policy.allows_trusting()).then(|| (*engine.policy).clone()),
         };
         let engine = engine.clone();
         let domain = domain.to_string();
@@ -81,7 +134,8 @@ impl State {
                 self.certificate = Some(result.map_err(|e| e.to_string()));
                 Outcome::None
             }
-            // only a certificate that was shown can be trusted
+            // only a certificate that was shown can be trusted, and only where the organization allows it
+            Message::Trust if self.forbidden.is_some() => Outcome::None,
             Message::Trust => match &self.certificate {
                 Some(Ok(certificate)) => {
                     Outcome::Trusted(Trust::Certificate(certificate.sha256.clone()))
@@ -93,6 +147,9 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
+        if let Some(policy) = &self.forbidden {
+            return self.refusal_view(policy);
+        }
         let (title, body) = match &self.previously_trusted {
             Some(_) => (CHANGED_TITLE, CHANGED_TEXT),
             None => (TITLE, TEXT),
@@ -113,6 +170,29 @@ impl State {
                 style::secondary(TRUST, can_trust.then_some(Message::Trust)),
                 style::primary("Cancel", Some(Message::Cancel)),
             ]));
+        style::card(content, 560.0)
+    }
+}
+
+impl State {
+    /// The organization allows no trust here: say so, name the CA to install (from the certificate read), and
+    /// offer only Close.
+    fn refusal_view<'a>(
+        &'a self,
+        policy: &'a crate::engine::policy::Policy,
+    ) -> Element<'a, Message> {
+        let issuer = match &self.certificate {
+            Some(Ok(certificate)) => Some(certificate.issuer.as_str()),
+            _ => None,
+        };
+        let content = column![
+            style::title(FORBIDDEN_TITLE),
+            style::body(policy.untrusted_refusal(&self.host, issuer)),
+            details(&self.certificate),
+            style::managed_note(policy.support_url.as_deref()),
+            style::button_row([style::primary("Close", Some(Message::Cancel))]),
+        ]
+        .spacing(style::space_scale::L);
         style::card(content, 560.0)
     }
 }
