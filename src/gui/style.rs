@@ -300,7 +300,11 @@ pub fn banner<'a, M: Clone + 'a>(
 ) -> Element<'a, M> {
     let mut content = row![
         icon(tone_icon(tone), ty::HEADING),
-        text(message).size(ty::BODY).width(Length::Fill)
+        text(message)
+            .size(ty::BODY)
+            .width(Length::Fill)
+            // a long token or address has no space to wrap at: it wraps mid-word rather than leave the banner
+            .wrapping(text::Wrapping::WordOrGlyph)
     ]
     .spacing(sp::M)
     .align_y(iced::Center);

@@ -359,3 +359,54 @@ async fn the_first_run_points_at_connect() {
     assert!(!live.app.home.running, "nothing to index before sign-in");
     assert!(live.app.index_problem.is_none());
 }
+
+/// Switching the Login dialog to a token and back moves nothing below the fields: Sign In and Cancel stay put.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_buttons_stay_put_when_switching_to_a_token() {
+    use conda_connect::gui::Message;
+    use conda_connect::gui::screen::login;
+    let world = World::new().await;
+    world.set_domain().await;
+    let mut live = Live::new(world).await;
+    live.command("k").await;
+    live.key(key::Named::Enter).await;
+    assert!(live.shows(login::TITLE));
+    let before = (live.bounds_of("Sign In"), live.bounds_of("Cancel"));
+    assert!(before.0.is_some() && before.1.is_some());
+    live.send(Message::Login(login::Message::UseToken(true)))
+        .await;
+    assert!(live.shows(login::USE_PASSWORD));
+    assert_eq!(
+        (live.bounds_of("Sign In"), live.bounds_of("Cancel")),
+        before
+    );
+    live.send(Message::Login(login::Message::UseToken(false)))
+        .await;
+    assert_eq!(
+        (live.bounds_of("Sign In"), live.bounds_of("Cancel")),
+        before
+    );
+}
+
+/// The package list does not move when Update Index starts, streams and ends (with the per-channel lines open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_package_list_stays_put_while_update_index_runs() {
+    use conda_connect::gui::Message;
+    use conda_connect::gui::screen::home;
+    let world = signed_in_world().await;
+    world
+        .engine()
+        .select_channels(&["main".to_string()], &[])
+        .await
+        .unwrap();
+    let mut live = Live::new(world).await;
+    live.send(Message::UpdateIndex).await;
+    live.send(Message::Home(home::Message::ToggleDetails)).await;
+    let list = live.bounds_of("numpy").expect("the package list");
+    let run = live.app.update(Message::UpdateIndex);
+    assert!(live.app.home.running);
+    assert_eq!(live.bounds_of("numpy"), Some(list), "when it starts");
+    live.settle(run).await;
+    assert!(!live.app.home.running);
+    assert_eq!(live.bounds_of("numpy"), Some(list), "when it ends");
+}

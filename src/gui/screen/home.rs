@@ -35,6 +35,10 @@ pub enum Action {
 }
 
 pub const STOP: &str = "Stop";
+/// The height of Update Index's state area: the summary line (with Details) and one line of error or note.
+const RUN_STATE_HEIGHT: f32 = 56.0;
+/// The per-channel lines' box: one height whatever it holds (it scrolls), so the list below never moves.
+const DETAILS_HEIGHT: f32 = 120.0;
 /// Update Index's tooltip while there is nothing to index (signed out, no channel in `.condarc`).
 pub const NOTHING_TO_INDEX: &str = "Sign in first (Connect, Ctrl+K): no channel is configured yet";
 
@@ -198,40 +202,17 @@ impl State {
             .align_y(iced::Center)
         ]
         .spacing(10);
-        if self.running {
-            let total = self.total.max(1) as f32;
-            col = col.push(progress_bar(0.0..=total, self.done.len() as f32).girth(8));
-            col = col.push(
-                row![
-                    container(style::muted(format!(
-                        "Updating package index… {} of {} channel directories",
-                        self.done.len(),
-                        self.total
-                    )))
-                    .width(Length::Fill),
-                    style::small(STOP, Some(Message::Stop)),
-                ]
-                .spacing(8)
-                .align_y(iced::Center),
-            );
-        } else if !self.done.is_empty() {
-            col = col.push(self.summary_line());
-        }
-        if let Some(error) = &self.error {
-            col = col.push(style::error(error.as_str()));
-        }
-        if self.details && !self.running && !self.done.is_empty() {
+        // one fixed area for the run's state (progress, or the summary and what went wrong): the list below never
+        // moves when Update Index starts, streams or ends
+        col = col.push(
+            container(self.run_state())
+                .height(Length::Fixed(RUN_STATE_HEIGHT))
+                .width(Length::Fill)
+                .clip(true),
+        );
+        // the per-channel lines stay open while a run streams into them (fixed height: nothing jumps)
+        if self.details && (self.running || !self.done.is_empty()) {
             col = col.push(self.details_view());
-        }
-        if self.kept_older
-            && !self.running
-            && let Some(time) = &self.report_time
-        {
-            col = col.push(text(kept_words(time)).size(style::type_scale::SMALL).style(
-                |t: &iced::Theme| text::Style {
-                    color: Some(style::tokens(t).warning_text),
-                },
-            ));
         }
         // the list stays while Update Index runs: nothing jumps
         match &self.report {
@@ -252,6 +233,50 @@ impl State {
             .height(Length::Fill)
             .style(style::panel)
             .into()
+    }
+
+    /// Update Index's state: a running one's progress (and Stop), or the last one's summary with its error or the
+    /// time of the list kept.
+    fn run_state(&self) -> Element<'_, Message> {
+        if self.running {
+            let total = self.total.max(1) as f32;
+            let words = if self.total == 0 {
+                "Updating package index…".to_string()
+            } else {
+                format!(
+                    "Updating package index… {} of {} channel directories",
+                    self.done.len(),
+                    self.total
+                )
+            };
+            return column![
+                progress_bar(0.0..=total, self.done.len() as f32).girth(8),
+                row![
+                    container(style::muted(words)).width(Length::Fill),
+                    style::small(STOP, Some(Message::Stop)),
+                ]
+                .spacing(8)
+                .align_y(iced::Center),
+            ]
+            .spacing(6)
+            .into();
+        }
+        let mut state = column![].spacing(4);
+        if !self.done.is_empty() {
+            state = state.push(self.summary_line());
+        }
+        if let Some(error) = &self.error {
+            state = state.push(style::error(error.as_str()));
+        } else if self.kept_older
+            && let Some(time) = &self.report_time
+        {
+            state = state.push(text(kept_words(time)).size(style::type_scale::SMALL).style(
+                |t: &iced::Theme| text::Style {
+                    color: Some(style::tokens(t).warning_text),
+                },
+            ));
+        }
+        state.into()
     }
 
     /// One line for the last Update Index: what it fetched, whether anything failed, and the way to the details.
@@ -311,7 +336,7 @@ impl State {
         container(scrollable(lines).width(Length::Fill))
             .padding(6)
             .width(Length::Fill)
-            .max_height(150.0)
+            .height(Length::Fixed(DETAILS_HEIGHT))
             .style(style::boxed)
             .into()
     }
@@ -401,12 +426,16 @@ fn channels_panel(status: Option<&Status>) -> Element<'_, Message> {
         }
         None => col = col.push(style::muted("Reading your configuration…")),
     }
-    container(scrollable(col))
-        .padding(16)
-        .width(Length::FillPortion(1))
-        .height(Length::Fill)
-        .style(style::panel)
-        .into()
+    // the scrollbar lies over a margin the panel keeps: it never covers the text
+    container(
+        scrollable(container(col).padding(iced::Padding::ZERO.right(style::SCROLLBAR_ROOM)))
+            .direction(style::overlay_scrollbar()),
+    )
+    .padding(16)
+    .width(Length::FillPortion(1))
+    .height(Length::Fill)
+    .style(style::panel)
+    .into()
 }
 
 fn list<'a>(items: &'a [String], empty: &'a str) -> Element<'a, Message> {

@@ -23,6 +23,8 @@ pub const USERNAME_ID: &str = "login-username";
 pub const PASSWORD_ID: &str = "login-password";
 pub const TOKEN_ID: &str = "login-token";
 pub const USE_TOKEN: &str = "Use a token instead";
+/// Room for the username, password and "Use a token instead" (the taller of the two forms).
+const CREDENTIALS_HEIGHT: f32 = 172.0;
 pub const USE_PASSWORD: &str = "Use a password instead";
 pub const TOKEN_TEXT: &str = "Paste the token you were given (by an administrator, for a team or a CI job). It stays valid after you sign out: only its owner can revoke it.";
 pub const SSO_BUTTON: &str = "Sign in with SSO";
@@ -572,7 +574,15 @@ impl State {
     }
 
     /// Username and password, or the token field (with the way to switch between them).
+    /// The fields: username and password, or the token — in one fixed-height area, so that switching between them
+    /// moves nothing below (Sign In stays under the pointer).
     fn credential_fields(&self) -> Element<'_, Message> {
+        iced::widget::container(self.credential_inputs())
+            .height(iced::Length::Fixed(CREDENTIALS_HEIGHT))
+            .into()
+    }
+
+    fn credential_inputs(&self) -> Element<'_, Message> {
         if self.use_token {
             return column![
                 style::muted(TOKEN_TEXT),

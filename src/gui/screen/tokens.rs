@@ -491,7 +491,7 @@ impl State {
                         } else {
                             t.name
                         };
-                        style::body_cell(text(label).size(13))
+                        style::body_cell(text(label).size(13).wrapping(text::Wrapping::WordOrGlyph))
                     },
                 )
                 .width(Length::FillPortion(4)),
