@@ -2138,3 +2138,28 @@ async fn locked_channels_are_ticked_and_stay_ticked() {
         "{condarc}"
     );
 }
+
+/// `update_index_after_sign_in = false`: the channels are saved, and no package index is fetched right after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organization_can_turn_the_update_index_after_sign_in_off() {
+    let world = World::new().await;
+    let mut h =
+        Harness::with_policy(world, policy(r#"{"update_index_after_sign_in": false}"#)).await;
+    h.sign_in().await;
+    h.send(Message::AddChannels(add_channels::Message::ToggleDefault(
+        "main".into(),
+        true,
+    )))
+    .await;
+    let before = h.world.emu.log().len();
+    h.click("Add Channels").await;
+    assert!(h.app.dialog.is_none());
+    assert!(h.world.condarc().unwrap().contains("- main"));
+    assert!(!h.app.home.running && h.app.home.report.is_none());
+    assert!(
+        !h.world.emu.log()[before..]
+            .iter()
+            .any(|l| l.path.contains("repodata")),
+        "no Update Index"
+    );
+}

@@ -474,3 +474,66 @@ async fn doctor_shows_the_policy_and_its_source() {
     );
     assert!(checks.len() > 3, "the other checks ran too");
 }
+
+/// The remaining keys' effects on the command line and the engine: the SSO client id, the CA bundle, locked SSL
+/// verification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_id_ca_bundle_and_ssl_verification_are_enforced() {
+    let world = World::new().await;
+    world.set_domain().await;
+    // another client id than the organization's
+    let file = policy_file(&world, r#"{"sso_client_id": "corp-cli"}"#);
+    let out = run(
+        &world,
+        &file,
+        &["login", "--sso", "--no-browser", "--sso-client-id", "mine"],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(output_text(&out).contains("managed by your organization (sso_client_id)"));
+    // the organization's CA bundle is used for every connection: one that is not there is an error, never "no
+    // verification"
+    let missing = world.home.path().join("corp-ca.pem");
+    let file = policy_file(
+        &world,
+        &format!(r#"{{"ca_bundle": {:?}}}"#, missing.to_str().unwrap()),
+    );
+    let out = run(&world, &file, &["set-domain", &world.emu.url], None).await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("ca_bundle"),
+        "{}",
+        output_text(&out)
+    );
+    // SSL verification locked on: Preferences cannot turn it off
+    let mut engine = world.engine();
+    engine.policy = std::sync::Arc::new(crate::policy::from_json(r#"{"ssl_verify": true}"#));
+    let mut prefs = engine.preferences().unwrap();
+    assert!(prefs.ssl_verification);
+    prefs.ssl_verification = false;
+    let error = engine
+        .save_preferences(&prefs, conda_connect::engine::session::Trust::No)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("(ssl_verify)"), "{error}");
+    // a policy cannot turn verification off
+    let file = policy_file(&world, r#"{"ssl_verify": false}"#);
+    let out = run(&world, &file, &["status"], None).await;
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(output_text(&out).contains("always verifies certificates"));
+}
+
+/// A policy from JSON, as `/etc/conda-connect/policy.json` holds it.
+pub fn from_json(json: &str) -> Policy {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(&path, json).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let layer = policy::sources::read_file(&path).unwrap().unwrap();
+    Policy::from_layers(&[layer]).unwrap()
+}
