@@ -221,8 +221,9 @@ pub fn describe(der: &[u8]) -> Result<CertificateInfo> {
     };
     let sha256 = fingerprint(der);
     Ok(CertificateInfo {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        // a server chooses these names: no control or invisible character reaches a terminal or a sentence
+        subject: crate::engine::server_values::printable(&cert.subject().to_string()).into_owned(),
+        issuer: crate::engine::server_values::printable(&cert.issuer().to_string()).into_owned(),
         not_before: date(&cert.validity().not_before),
         not_after: date(&cert.validity().not_after),
         sha256,

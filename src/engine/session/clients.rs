@@ -27,6 +27,38 @@ fn keyring_key(host: &str) -> String {
     format!("keyring:{}/{host}", rattler::SERVICE)
 }
 
+/// A client's file as text (`None` when it is not there).
+fn read_text(path: &Path) -> Result<Option<String>> {
+    Ok(files::read_optional(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// Replace a client's credentials file with `after` (0600), remembering its before-image (content and mode) in the
+/// session's secrets, so that sign-out puts it back exactly; `merge` re-applies the change over a file edited
+/// meanwhile.
+fn swap_private_file(
+    path: &Path,
+    before: Option<String>,
+    after: &str,
+    merge: Merge,
+    secrets: &mut SessionSecrets,
+) -> FileOp {
+    let op = FileOp::swap(
+        path,
+        before.as_deref().map(str::as_bytes),
+        Some(after),
+        Some(0o600),
+        Some(merge),
+    );
+    secrets.previous_clients.insert(
+        file_key(path),
+        PreviousEntry {
+            content: before,
+            mode: files::mode_of(path),
+        },
+    );
+    op
+}
+
 fn file_key(path: &Path) -> String {
     format!("file:{}", path.display())
 }
@@ -96,26 +128,14 @@ impl Engine {
         if netrc_wanted {
             let path = netrc::netrc_file(&self.paths);
             let block = netrc::block(&host, token);
-            let before =
-                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let before = read_text(&path)?;
             let after = netrc::with_block(&path, before.as_deref(), &host, &block)?;
-            secrets.previous_clients.insert(
-                file_key(&path),
-                PreviousEntry {
-                    content: before.clone(),
-                    mode: files::mode_of(&path),
-                },
-            );
-            plan.ops.push(FileOp::swap(
-                &path,
-                before.as_deref().map(str::as_bytes),
-                Some(&after),
-                Some(0o600),
-                Some(Merge::NetrcAdd {
-                    host: host.clone(),
-                    block,
-                }),
-            ));
+            let merge = Merge::NetrcAdd {
+                host: host.clone(),
+                block,
+            };
+            plan.ops
+                .push(swap_private_file(&path, before, &after, merge, secrets));
             plan.records.push(ClientRecord {
                 name: "netrc".into(),
                 store: "file".into(),
@@ -177,27 +197,15 @@ impl Engine {
             record.store = "keyring".into();
         } else {
             let path = rattler::credentials_file(&self.paths);
-            let before =
-                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let before = read_text(&path)?;
             let after = rattler::with_entry(&path, before.as_deref(), &host, Some(&entry))?;
-            secrets.previous_clients.insert(
-                file_key(&path),
-                PreviousEntry {
-                    content: before.clone(),
-                    mode: files::mode_of(&path),
-                },
-            );
-            plan.ops.push(FileOp::swap(
-                &path,
-                before.as_deref().map(str::as_bytes),
-                Some(&after),
-                Some(0o600),
-                Some(Merge::JsonEntry {
-                    key: host.clone(),
-                    value: Some(entry.clone()),
-                    only_if: None,
-                }),
-            ));
+            let merge = Merge::JsonEntry {
+                key: host.clone(),
+                value: Some(entry.clone()),
+                only_if: None,
+            };
+            plan.ops
+                .push(swap_private_file(&path, before, &after, merge, secrets));
             record.store = "file".into();
             record.path = Some(path);
             record.written_md5 = Some(md5_hex(after.as_bytes()));

@@ -383,15 +383,7 @@ impl Engine {
         let secrets = &mut pending.secrets;
         secrets.access_token = Some(created.token.clone());
         secrets.previous_token_files = previous;
-        let preferred: Vec<String> = selection
-            .map(|s| {
-                s.default_channels
-                    .iter()
-                    .chain(&s.channels)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let preferred = selection.map(Selection::names).unwrap_or_default();
         let clients = self
             .plan_clients(
                 domain,

@@ -97,6 +97,15 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Every channel named, default channels first (the probe of rattler's credential form tries them in order).
+    pub fn names(&self) -> Vec<String> {
+        self.default_channels
+            .iter()
+            .chain(&self.channels)
+            .cloned()
+            .collect()
+    }
+
     /// The selection a `.condarc` holds (`defaults` is implied in `channels`, so it is left out).
     pub fn from_settings(settings: CondaSettings) -> Selection {
         Selection {

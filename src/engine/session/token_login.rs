@@ -12,7 +12,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::journal::Journal;
 use crate::engine::secrets::SessionSecrets;
 
-use super::{Engine, LoginOutcome, OnFailure, SignIn};
+use super::{Engine, LoginOutcome, OnFailure, Selection, SignIn};
 
 /// What the server said about a token the user was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,16 +119,10 @@ impl Engine {
             previous_token_files: self.previous_token_files(&domain)?,
             ..Default::default()
         };
-        let preferred: Vec<String> = request
+        let preferred = request
             .selection
             .as_ref()
-            .map(|s| {
-                s.default_channels
-                    .iter()
-                    .chain(&s.channels)
-                    .cloned()
-                    .collect()
-            })
+            .map(Selection::names)
             .unwrap_or_default();
         let clients = self
             .plan_clients(
