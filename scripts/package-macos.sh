@@ -21,7 +21,7 @@ if [ -z "$BINARY" ]; then
   [ "$(uname -s)" = Darwin ] || { echo "package-macos: building needs a Mac (or --binary PATH)"; exit 1; }
   built=()
   for target in aarch64-apple-darwin x86_64-apple-darwin; do
-    if rustup target list --installed | grep -qx "$target"; then
+    if grep -qx "$target" <<<"$(rustup target list --installed 2>/dev/null)"; then
       cargo build --release --locked --target "$target" --bin conda-connect
       built+=("${CARGO_TARGET_DIR:-target}/$target/release/conda-connect")
     fi

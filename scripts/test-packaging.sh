@@ -52,8 +52,12 @@ names = sorted(zipfile.ZipFile(sys.argv[1]).namelist())
 assert names == ["LICENSE.txt", "README.txt", "conda-connect.exe", "conda-connect.ico"], names
 PY
 MSI="$OUT/windows/$NAME.msi"
-msiinfo export "$MSI" File | grep -q "conda-connect.exe" || fail "the msi does not install conda-connect.exe"
-msiinfo export "$MSI" Shortcut | grep -q "ProgramMenuFolder" || fail "the msi has no Start-menu shortcut"
+# each table is read whole first: `grep -q` stops reading at the first match, and under pipefail the writer's
+# SIGPIPE would fail a check that passed
+files=$(msiinfo export "$MSI" File) || fail "msiinfo cannot read the msi's File table"
+shortcuts=$(msiinfo export "$MSI" Shortcut) || fail "msiinfo cannot read the msi's Shortcut table"
+grep -q "conda-connect.exe" <<<"$files" || fail "the msi does not install conda-connect.exe"
+grep -q "ProgramMenuFolder" <<<"$shortcuts" || fail "the msi has no Start-menu shortcut"
 echo "packaging: Windows .zip and .msi tables checked"
 command -v wine >/dev/null || { echo "packaging: installing the msi skipped (no Wine)"; exit 0; }
 

@@ -41,7 +41,7 @@ echo "windows: built and tested in $(( $(date +%s) - start ))s"
 mac_start=$(date +%s)
 export CARGO_TARGET_DIR="$CACHE/target-macos"
 for target in ${CONDA_CONNECT_MAC_TARGETS:-aarch64-apple-darwin}; do
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+  if ! grep -qx "$target" <<<"$(rustup target list --installed 2>/dev/null)"; then
     echo "macos: $target skipped (rustup target add $target)"
     continue
   fi

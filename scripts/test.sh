@@ -16,7 +16,7 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
 # Windows under Wine and the macOS type check, when the cross toolchain and Wine are there (.ci/run installs them).
 if command -v wine >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null \
-  && rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+  && grep -qx x86_64-pc-windows-gnu <<<"$(rustup target list --installed 2>/dev/null)"; then
   CONDA_CONNECT_CI_CACHE=$CACHE bash scripts/test-windows.sh
   WINDOWS_EXE=$CACHE/target-windows/x86_64-pc-windows-gnu/debug/conda-connect.exe
 else
