@@ -67,10 +67,14 @@ pub enum Command {
     SelectChannels(SelectChannelsArgs),
     /// Revoke the server token and restore conda's configuration.
     #[command(
-        after_help = "Examples:\n  conda-connect logout\n  echo \"$PASSWORD\" | conda-connect logout --finish --username alice \
+        after_help = "Examples:\n  conda-connect logout\n  conda-connect logout --domain https://staging.example.com\n  \
+                      conda-connect logout --all\n  echo \"$PASSWORD\" | conda-connect logout --finish --username alice \
                       --password-stdin\n  conda-connect logout --finish --sso"
     )]
     Logout(LogoutArgs),
+    /// Make a secondary server the primary one (its channels move under channel_alias; Navigator sees it).
+    #[command(after_help = "Example:\n  conda-connect promote --domain https://staging.example.com")]
+    Promote(PromoteArgs),
     /// Show the sign-in, the clients signed in and conda's channel configuration.
     #[command(
         after_help = "Examples:\n  conda-connect status --json\n  conda-connect status --snippets internal"
@@ -171,14 +175,19 @@ pub struct LoginArgs {
     /// Set the domain first (as set-domain does).
     #[arg(long, value_name = "URL")]
     domain: Option<String>,
+    /// Sign in to the server named by --domain beside the one signed in already (a secondary server: its
+    /// channels go into .condarc as full URLs, and only with --channel).
+    #[arg(long, requires = "domain")]
+    add_server: bool,
     /// With --domain: trust a server whose certificate cannot be verified.
     #[arg(long, requires = "domain")]
     trust_server: bool,
     /// A channel for default_channels (repeatable); applied in the same transaction as the sign-in.
     #[arg(long = "default-channel", value_name = "NAME")]
     default_channels: Vec<String>,
-    /// A channel for channels, after `defaults` (repeatable; needs at least one --default-channel).
-    #[arg(long = "channel", value_name = "NAME", requires = "default_channels")]
+    /// A channel for channels, after `defaults` (repeatable; needs at least one --default-channel, except with
+    /// --add-server).
+    #[arg(long = "channel", value_name = "NAME")]
     channels: Vec<String>,
     /// Do not suggest choosing channels afterwards.
     #[arg(long, conflicts_with_all = ["default_channels", "channels"])]
@@ -218,9 +227,20 @@ pub struct LogoutArgs {
     /// With --finish --sso: the client id registered for command-line clients at your site.
     #[arg(long, requires = "sso", value_name = "ID", value_parser = client_id_arg)]
     sso_client_id: Option<String>,
-    /// With --finish: the server whose tokens to revoke (when tokens wait on several).
-    #[arg(long, requires = "finish", value_name = "URL")]
+    /// The server to sign out of (needed when several are signed in); with --finish: the server whose tokens to
+    /// revoke (when tokens wait on several).
+    #[arg(long, value_name = "URL")]
     domain: Option<String>,
+    /// Sign out of every server.
+    #[arg(long, conflicts_with_all = ["finish", "domain"])]
+    all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    /// The secondary server to make the primary one.
+    #[arg(long, value_name = "URL")]
+    domain: String,
 }
 
 #[derive(Args, Debug)]
@@ -280,9 +300,12 @@ pub struct ChannelsArgs {
 
 #[derive(Args, Debug)]
 pub struct SelectChannelsArgs {
-    /// A channel for default_channels (repeatable; at least one).
-    #[arg(long = "default-channel", value_name = "NAME", required = true)]
+    /// A channel for default_channels (repeatable; at least one for the primary server).
+    #[arg(long = "default-channel", value_name = "NAME", required_unless_present = "domain")]
     default_channels: Vec<String>,
+    /// The server to choose channels on (a secondary server takes --channel only).
+    #[arg(long, value_name = "URL")]
+    domain: Option<String>,
     /// A channel for channels, after `defaults` (repeatable).
     #[arg(long = "channel", value_name = "NAME")]
     channels: Vec<String>,
@@ -433,6 +456,10 @@ pub fn main() -> i32 {
         eprintln!("conda-connect: error: {problem}");
         return 2;
     }
+    if let Some(problem) = cli.command.as_ref().and_then(several_servers_usage_error) {
+        eprintln!("conda-connect: error: {problem}");
+        return 2;
+    }
     match cli.command {
         // the emulator touches no user file: it needs no home directory
         Some(Command::Emulator(args)) => exit_code(runtime().block_on(run_emulator(args))),
@@ -453,6 +480,33 @@ pub fn main() -> i32 {
         Some(command) => exit_code(
             user_paths().and_then(|paths| runtime().block_on(run_command(command, paths))),
         ),
+    }
+}
+
+/// A command that needs a server named while several are signed in (or that mixes a secondary's options up): a
+/// usage error before anything happens.
+fn several_servers_usage_error(command: &Command) -> Option<String> {
+    match command {
+        Command::Login(args) if args.add_server && !args.default_channels.is_empty() => Some(
+            "default channels come from the primary server: give another server --channel only.".into(),
+        ),
+        Command::Login(args)
+            if !args.add_server && !args.channels.is_empty() && args.default_channels.is_empty() =>
+        {
+            Some("--channel needs at least one --default-channel.".into())
+        }
+        Command::Logout(args) if !args.finish && !args.all && args.domain.is_none() => {
+            let engine = engine(user_paths().ok()?).ok()?;
+            let servers = engine.servers().ok()?;
+            (servers.len() > 1).then(|| {
+                let names: Vec<&str> = servers.iter().map(|s| s.domain.as_str()).collect();
+                format!(
+                    "you are signed in to {}: name one with --domain URL, or sign out of all with --all.",
+                    names.join(" and ")
+                )
+            })
+        }
+        _ => None,
     }
 }
 
@@ -737,7 +791,8 @@ async fn run_command(command: Command, paths: Paths) -> Result<()> {
         Command::Channels(args) => channels(&engine, args).await,
         Command::SelectChannels(args) => select_channels(&engine, args).await,
         Command::Logout(args) if args.finish => finish_logout(&engine, args).await,
-        Command::Logout(_) => logout(&engine).await,
+        Command::Logout(args) => logout(&engine, args).await,
+        Command::Promote(args) => promote(&engine, args).await,
         Command::Status(args) => status(&engine, args),
         Command::UpdateIndex(args) => update_index(&engine, args).await,
         Command::Tokens(cmd) => tokens(&engine, cmd).await,
@@ -788,19 +843,28 @@ async fn set_domain(engine: &Engine, args: SetDomainArgs) -> Result<()> {
 }
 
 async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
-    let given = (!args.default_channels.is_empty()).then(|| Selection {
+    let given = (!args.default_channels.is_empty() || !args.channels.is_empty()).then(|| Selection {
         default_channels: args.default_channels.clone(),
         channels: args.channels.clone(),
     });
-    // the organization's channels apply when none are given (and are the only choice when locked)
+    // the organization's channels apply when none are given (and are the only choice when locked); they are the
+    // primary server's
     let selection = match given {
         Some(selection) => Some(selection),
-        None if args.skip_channels => None,
+        None if args.skip_channels || args.add_server => None,
         None => engine.policy.selection(),
     };
+    let request = SignIn {
+        domain: None,
+        selection: selection.clone(),
+        netrc: args.netrc.then_some(true),
+        add_server: args.add_server,
+    };
     // every local check before the first request
-    if let Some(selection) = &selection {
-        selection.check()?;
+    request.check_selection()?;
+    if let Some(selection) = &selection
+        && !args.add_server
+    {
         engine.check_policy_selection(selection)?;
     }
     let given_token = match (&args.token_file, args.token_stdin) {
@@ -817,9 +881,15 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     // leaves the configured domain as it was)
     let choice = match &args.domain {
         Some(domain) => {
-            let choice = engine
-                .choose_domain(domain, args.trust_server.into())
-                .await?;
+            let choice = if args.add_server {
+                engine
+                    .choose_other_domain(domain, args.trust_server.into())
+                    .await?
+            } else {
+                engine
+                    .choose_domain(domain, args.trust_server.into())
+                    .await?
+            };
             print_plain_http_warning(&choice.domain);
             print_pinned(&choice);
             Some(choice)
@@ -828,8 +898,7 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     };
     let request = SignIn {
         domain: choice,
-        selection: selection.clone(),
-        netrc: args.netrc.then_some(true),
+        ..request
     };
     let result = match &given_token {
         Some(token) => engine.login_with_token(token, &request).await,
@@ -853,6 +922,12 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
         );
     }
     print_notes(&outcome.notes);
+    if args.add_server {
+        for name in outcome.applied.map(|s| s.channels).unwrap_or_default() {
+            out!("channel: {}", crate::engine::session::channel_url(&outcome.domain, &name));
+        }
+        return Ok(());
+    }
     match (&outcome.applied, &outcome.remembered) {
         (Some(applied), _) => print_selection(applied),
         _ if args.skip_channels => {}
@@ -973,6 +1048,24 @@ async fn channels(engine: &Engine, args: ChannelsArgs) -> Result<()> {
 }
 
 async fn select_channels(engine: &Engine, args: SelectChannelsArgs) -> Result<()> {
+    let primary = engine.session()?.map(|r| r.domain);
+    if let Some(domain) = &args.domain {
+        let domain = crate::engine::domain::normalize_domain(domain)?;
+        if primary.as_deref() != Some(domain.as_str()) {
+            if !args.default_channels.is_empty() {
+                return Err(Error::Refused {
+                    reason: "Default channels come from the primary server; choose channels only for another \
+                             server."
+                        .into(),
+                });
+            }
+            engine.select_server_channels(&domain, &args.channels).await?;
+            for name in &args.channels {
+                out!("channel: {}", crate::engine::session::channel_url(&domain, name));
+            }
+            return Ok(());
+        }
+    }
     let selection = Selection {
         default_channels: args.default_channels,
         channels: args.channels,
@@ -984,8 +1077,37 @@ async fn select_channels(engine: &Engine, args: SelectChannelsArgs) -> Result<()
     Ok(())
 }
 
-async fn logout(engine: &Engine) -> Result<()> {
-    let outcome = engine.logout().await?;
+async fn logout(engine: &Engine, args: LogoutArgs) -> Result<()> {
+    let outcomes = match (&args.domain, args.all) {
+        (_, true) => engine.logout_all().await?,
+        (Some(domain), false) => {
+            vec![engine.logout_server(&crate::engine::domain::normalize_domain(domain)?).await?]
+        }
+        (None, false) => match engine.servers()?.as_slice() {
+            [only] if only.role == crate::engine::session::Role::Secondary => {
+                vec![engine.logout_server(&only.domain).await?]
+            }
+            _ => vec![engine.logout().await?],
+        },
+    };
+    if outcomes.is_empty() {
+        return Err(Error::NotLoggedIn);
+    }
+    for outcome in outcomes {
+        print_logout(outcome);
+    }
+    Ok(())
+}
+
+/// `promote --domain URL`.
+async fn promote(engine: &Engine, args: PromoteArgs) -> Result<()> {
+    let domain = crate::engine::domain::normalize_domain(&args.domain)?;
+    engine.promote(&domain).await?;
+    out!("{domain} is now the primary server: channel_alias points at it and Navigator sees its sign-in.");
+    Ok(())
+}
+
+fn print_logout(outcome: crate::engine::session::LogoutOutcome) {
     let condarc = match outcome.condarc {
         CondarcRestore::Exact => "~/.condarc restored exactly as it was before sign-in",
         CondarcRestore::Removed => "~/.condarc removed (it did not exist before sign-in)",
@@ -1000,7 +1122,6 @@ async fn logout(engine: &Engine) -> Result<()> {
     if let Some(unrevoked) = &outcome.unrevoked {
         eprintln!("conda-connect: {}", unrevoked.sentence());
     }
-    Ok(())
 }
 
 /// `logout --finish`: sign in just long enough to revoke what an earlier sign-out could not.
@@ -1079,8 +1200,17 @@ fn status(engine: &Engine, args: StatusArgs) -> Result<()> {
         (true, Some(domain), None) => {
             out!("Connected to Anaconda Server {domain} (signed in outside conda-connect)")
         }
+        _ if !status.servers.is_empty() => out!("No primary server signed in"),
         (_, Some(domain), _) => out!("Not signed in (domain {domain})"),
         _ => out!("Not signed in (no domain set)"),
+    }
+    for server in status.servers.iter().filter(|s| s.role == crate::engine::session::Role::Secondary) {
+        out!(
+            "Also connected to {} as {} (secondary server; channels: {})",
+            server.domain,
+            printable(&server.username),
+            printable(&server.channels.join(", "))
+        );
     }
     out!(
         "channel_alias: {}",

@@ -19,6 +19,8 @@ use yaml_serde::{Mapping, Value};
 pub enum CondaValue {
     Str(String),
     List(Vec<String>),
+    /// `custom_channels`: channel name → the base URL conda puts the token after.
+    Map(std::collections::BTreeMap<String, String>),
 }
 
 /// One change to a top-level key.
@@ -34,6 +36,100 @@ pub enum KeyEdit {
         entry: Option<String>,
         value: Option<CondaValue>,
     },
+    /// Another server's share of a list (`channels`): append `items` not there yet; an absent key becomes
+    /// `if_absent` followed by them (conda's implied `[defaults]` stays).
+    AddItems {
+        items: Vec<String>,
+        if_absent: Vec<String>,
+    },
+    /// Take `items` out of a list again; when what remains is exactly `drop_if_left` (the seed an
+    /// [`KeyEdit::AddItems`] created the key with), the key goes too.
+    RemoveItems {
+        items: Vec<String>,
+        drop_if_left: Option<Vec<String>>,
+    },
+    /// Entries of a mapping (`custom_channels`): set each name to its URL, keeping the other entries.
+    SetEntries(std::collections::BTreeMap<String, String>),
+    /// Take out each entry that still maps its name to this URL (a name the user pointed elsewhere stays); the key
+    /// goes too when `drop_if_empty` and nothing is left.
+    RemoveEntries {
+        entries: std::collections::BTreeMap<String, String>,
+        drop_if_empty: bool,
+    },
+}
+
+impl KeyEdit {
+    /// An element edit resolved against the file's current `map` into a whole-key [`KeyEdit::Set`] or
+    /// [`KeyEdit::Remove`] (so that a merge over a file changed meanwhile keeps everything else in the key); other
+    /// edits as they are. `None`: nothing to change.
+    pub fn resolve(&self, map: &Mapping, key: &str) -> Option<KeyEdit> {
+        let current = map.get(Value::String(key.into()));
+        match self {
+            KeyEdit::AddItems { items, if_absent } => {
+                let mut list = match current {
+                    None => if_absent.clone(),
+                    Some(value) => string_list(value).unwrap_or_default(),
+                };
+                let before = list.clone();
+                for item in items {
+                    if !list.contains(item) {
+                        list.push(item.clone());
+                    }
+                }
+                (current.is_none() || list != before).then_some(KeyEdit::Set(CondaValue::List(list)))
+            }
+            KeyEdit::RemoveItems {
+                items,
+                drop_if_left,
+            } => {
+                let before = string_list(current?)?;
+                let list: Vec<String> = before
+                    .iter()
+                    .filter(|i| !items.contains(i))
+                    .cloned()
+                    .collect();
+                if drop_if_left.as_ref() == Some(&list) {
+                    return Some(KeyEdit::Remove);
+                }
+                (list != before).then_some(KeyEdit::Set(CondaValue::List(list)))
+            }
+            KeyEdit::SetEntries(entries) => {
+                let mut out = current.map(string_map).unwrap_or_default();
+                let before = out.clone();
+                out.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
+                (current.is_none() || out != before).then_some(KeyEdit::Set(CondaValue::Map(out)))
+            }
+            KeyEdit::RemoveEntries {
+                entries,
+                drop_if_empty,
+            } => {
+                let before = string_map(current?);
+                let mut out = before.clone();
+                out.retain(|name, url| entries.get(name) != Some(url));
+                if out.is_empty() && *drop_if_empty {
+                    return Some(KeyEdit::Remove);
+                }
+                (out != before).then_some(KeyEdit::Set(CondaValue::Map(out)))
+            }
+            // a recorded value without its text (a server's URLs were taken out of it): the value
+            KeyEdit::Restore {
+                entry: None,
+                value: Some(value),
+            } => Some(KeyEdit::Set(value.clone())),
+            other => Some(other.clone()),
+        }
+    }
+}
+
+/// A mapping of names to strings (`custom_channels`); entries that are not strings are left out.
+fn string_map(value: &Value) -> std::collections::BTreeMap<String, String> {
+    match value {
+        Value::Mapping(mapping) => mapping
+            .iter()
+            .filter_map(|(k, v)| Some((scalar_string(k)?, scalar_string(v)?)))
+            .collect(),
+        _ => Default::default(),
+    }
 }
 
 /// What conda-connect reads from a `.condarc`.
@@ -280,6 +376,12 @@ fn to_yaml_value(value: &CondaValue) -> YamlValue {
         CondaValue::List(items) => {
             YamlValue::Sequence(items.iter().map(|s| string_scalar(s)).collect())
         }
+        CondaValue::Map(entries) => YamlValue::Mapping(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), string_scalar(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -289,6 +391,12 @@ fn to_serde_value(value: &CondaValue) -> Value {
         CondaValue::List(items) => {
             Value::Sequence(items.iter().cloned().map(Value::String).collect())
         }
+        CondaValue::Map(entries) => Value::Mapping(
+            entries
+                .iter()
+                .map(|(k, v)| (Value::String(k.clone()), Value::String(v.clone())))
+                .collect(),
+        ),
     }
 }
 
@@ -299,6 +407,33 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
         None => ("", text),
     };
     let before = parse_strict(body)?;
+    // element edits resolve in order, each against the mapping the ones before it made
+    let mut working = before.clone();
+    let mut resolved: Vec<(&str, KeyEdit)> = Vec::new();
+    for (key, edit) in edits {
+        let Some(edit) = edit.resolve(&working, key) else {
+            continue;
+        };
+        let yaml_key = Value::String((*key).to_string());
+        match &edit {
+            KeyEdit::Set(value) => {
+                working.insert(yaml_key, to_serde_value(value));
+            }
+            KeyEdit::Remove | KeyEdit::Restore { entry: None, .. } => {
+                working.remove(&yaml_key);
+            }
+            KeyEdit::Restore {
+                entry: Some(entry), ..
+            } => {
+                if let Some(value) = parse_strict(entry).ok().and_then(|m| m.get(&yaml_key).cloned()) {
+                    working.insert(yaml_key, value);
+                }
+            }
+            _ => {}
+        }
+        resolved.push((*key, edit));
+    }
+    let edits = resolved.as_slice();
     let mut expected = before.clone();
     let mut tree_edits: Vec<(&str, KeyEdit)> = Vec::new();
     let mut restores: Vec<(&str, String)> = Vec::new();
@@ -313,6 +448,11 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
                 expected.remove(&yaml_key);
                 tree_edits.push((key, KeyEdit::Remove));
             }
+            // resolved above
+            KeyEdit::AddItems { .. }
+            | KeyEdit::RemoveItems { .. }
+            | KeyEdit::SetEntries(_)
+            | KeyEdit::RemoveEntries { .. } => {}
             KeyEdit::Restore {
                 entry: Some(entry), ..
             } => {
@@ -476,7 +616,7 @@ fn edit_tree(
                         return Err("the top level is not a mapping of settings".into());
                     }
                 }
-                KeyEdit::Remove | KeyEdit::Restore { .. } => {
+                _ => {
                     doc.remove(*key);
                 }
             }

@@ -91,6 +91,9 @@ pub enum Merge {
         value: Option<serde_json::Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         only_if: Option<serde_json::Value>,
+        /// conda-connect created the file: when no entry is left, it goes.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        remove_if_empty: bool,
     },
     /// netrc: add conda-connect's block for `host` (refused when the host has an entry already).
     NetrcAdd {
@@ -307,7 +310,13 @@ fn swap_once(
         if merged.as_bytes() == text.as_bytes() && current.is_some() {
             return Ok(Some(Applied::Merged));
         }
-        (Some(merged), Applied::Merged)
+        if matches!(merge, Merge::JsonEntry { remove_if_empty: true, .. })
+            && crate::engine::clients::rattler::is_empty(&merged)
+        {
+            (None, Applied::Merged)
+        } else {
+            (Some(merged), Applied::Merged)
+        }
     };
     let swapped = match target {
         Some(text) => {
@@ -358,6 +367,7 @@ impl Merge {
                 key,
                 value,
                 only_if,
+                ..
             } => {
                 let current = crate::engine::clients::rattler::entry_in(path, Some(text), key)?;
                 if only_if.is_some() && current != *only_if {

@@ -172,6 +172,10 @@ impl Paths {
     pub fn session_file(&self) -> PathBuf {
         self.data_dir.join("session.json")
     }
+    /// The secondary servers' records (several servers at once).
+    pub fn servers_file(&self) -> PathBuf {
+        self.data_dir.join("servers.json")
+    }
     pub fn journal_file(&self) -> PathBuf {
         self.data_dir.join("journal.json")
     }

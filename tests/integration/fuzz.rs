@@ -453,7 +453,7 @@ fn check_edit(text: &str, edits: &[(&str, KeyEdit)]) -> Result<(), TestCaseError
             KeyEdit::Remove => {
                 expected.remove(&key);
             }
-            KeyEdit::Restore { .. } => unreachable!("restores have their own property"),
+            other => unreachable!("not generated here: {other:?}"),
         }
     }
     prop_assert_eq!(after, expected, "exactly the intended mapping");

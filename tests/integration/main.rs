@@ -23,6 +23,7 @@ mod policy;
 mod real_conda;
 mod round_three;
 mod safety;
+mod servers;
 mod sso;
 mod tokens;
 mod window;

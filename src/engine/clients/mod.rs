@@ -32,6 +32,10 @@ pub struct ClientRecord {
     /// md5 of the file as sign-in wrote it (unchanged at sign-out: put back byte for byte).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_md5: Option<String>,
+    /// conda-connect created the file (it did not exist, or held only entries of other servers conda-connect
+    /// created it for): a sign-out that leaves it empty removes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_file: bool,
 }
 
 /// A client as `status` shows it.

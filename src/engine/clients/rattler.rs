@@ -207,3 +207,8 @@ mod tests {
         assert!(parse(path, "  \n").unwrap().is_empty());
     }
 }
+
+/// A credentials file with no entry left (`{}`).
+pub fn is_empty(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok_and(|m| m.is_empty())
+}

@@ -258,15 +258,17 @@ pub fn update_index<'a>(
 ) -> impl Straw<IndexReport, Progress, Error> + 'a {
     sipper::sipper(move |progress| async move {
         let limits = Limits::from_env();
-        update_index_with(client, settings, token, cache_dir, &limits, progress).await
+        update_index_with(client, settings, token, &[], cache_dir, &limits, progress).await
     })
 }
 
 /// [`update_index`] with explicit bounds, reporting progress to `progress`.
+/// `others`: the secondary servers' (domain, token), each used for the channels under its `/api/repo`.
 pub(crate) async fn update_index_with(
     client: &ServerClient,
     settings: &CondaSettings,
     token: Option<&str>,
+    others: &[(String, String)],
     cache_dir: &Path,
     limits: &Limits,
     mut progress: Sender<Progress>,
@@ -292,6 +294,7 @@ pub(crate) async fn update_index_with(
                 client,
                 domain: &domain,
                 token,
+                others,
                 dir: &dir,
                 limits,
                 budget: budget.clone(),
@@ -332,6 +335,7 @@ struct Job<'a> {
     client: &'a ServerClient,
     domain: &'a str,
     token: Option<&'a str>,
+    others: &'a [(String, String)],
     dir: &'a Path,
     limits: &'a Limits,
     budget: limits::MemoryBudget,
@@ -443,11 +447,12 @@ impl Job<'_> {
         let now = chrono::Utc::now().timestamp();
         let mut store: Option<StoreFile> = None;
         for &zst in entry.variants(now) {
-            let url = tokenized(
-                &format!("{base}{}", if zst { ".zst" } else { "" }),
-                self.domain,
-                self.token,
-            );
+            let plain = format!("{base}{}", if zst { ".zst" } else { "" });
+            let url = std::iter::once((self.domain, self.token))
+                .chain(self.others.iter().map(|(d, t)| (d.as_str(), Some(t.as_str()))))
+                .map(|(domain, token)| tokenized(&plain, domain, token))
+                .find(|url| *url != plain)
+                .unwrap_or(plain);
             let resp = match self.request(&url, &entry.info).await {
                 Ok(response) => response,
                 Err(note) => {

@@ -72,7 +72,13 @@ impl Engine {
             .await?;
         // read after the server round trips, so that an edit made meanwhile is kept
         let current = self.read_condarc_settled()?;
-        let edits = condarc::channel_edits(defaults, channels);
+        self.check_channel_names(&record.domain, &selection.names())?;
+        let mut list = self.server_list()?;
+        let mut edits = condarc::channel_edits(defaults, channels);
+        super::secondary::keep_secondaries(
+            &mut edits,
+            &list.as_ref().map(|l| l.urls()).unwrap_or_default(),
+        );
         let new = condarc::apply_edits(current.as_deref().unwrap_or_default(), &edits)
             .map_err(|detail| self.invalid_condarc(detail))?;
         let store = SnapshotStore::new(&self.paths.condarc_storage);
@@ -81,6 +87,10 @@ impl Engine {
         ops.push(store.plan_index(&index));
         record.condarc_written_md5 = md5_hex(new.as_bytes());
         ops.push(self.record_op(&record));
+        if let Some(list) = &mut list {
+            list.condarc_written_md5 = record.condarc_written_md5.clone();
+            ops.push(self.server_list_op(list));
+        }
         ops.push(FileOp::swap(
             &self.paths.condarc,
             current.as_deref().map(str::as_bytes),

@@ -79,6 +79,9 @@ impl Engine {
         let Some(host) = rattler::host_of(domain) else {
             return Ok(());
         };
+        if self.host_taken_by(domain)?.is_some() {
+            return Ok(());
+        }
         if !self.secrets.keyring_available() {
             let path = rattler::credentials_file(&self.paths);
             self.check_writable(&[path.as_path()])?;
@@ -116,6 +119,14 @@ impl Engine {
         let Some(host) = rattler::host_of(domain) else {
             return Ok(plan);
         };
+        // rattler and netrc keep one credential per host, without the port
+        if let Some(other) = self.host_taken_by(domain)? {
+            plan.notes.push(format!(
+                "{other} already holds the one pixi, rattler and pip credential for {host}, so those tools reach \
+                 {domain} only with a credential of their own; conda reaches both."
+            ));
+            return Ok(plan);
+        }
         // the organization may leave rattler (pixi) out of the sign-in
         if self
             .policy
@@ -144,6 +155,7 @@ impl Engine {
                 form: None,
                 verified: None,
                 written_md5: Some(md5_hex(after.as_bytes())),
+                created_file: false,
             });
             if let Some(other) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
                 plan.notes.push(format!(
@@ -178,6 +190,7 @@ impl Engine {
             form: Some(probed.form.name().into()),
             verified: Some(probed.verified),
             written_md5: None,
+            created_file: false,
         };
         if self.secrets.keyring_available() {
             let previous = self.secrets.read_entry(rattler::SERVICE, &host)?;
@@ -203,7 +216,9 @@ impl Engine {
                 key: host.clone(),
                 value: Some(entry.clone()),
                 only_if: None,
+                remove_if_empty: false,
             };
+            record.created_file = self.created_by_us(&path, before.as_deref())?;
             plan.ops
                 .push(swap_private_file(&path, before, &after, merge, secrets));
             record.store = "file".into();
@@ -215,6 +230,29 @@ impl Engine {
         plan.notes
             .extend(rattler::shadowing(&self.paths, &host, &env));
         Ok(())
+    }
+
+    /// Whether rattler's credentials file is conda-connect's own: absent, or holding only the entries of other
+    /// signed-in servers whose sign-in created it.
+    fn created_by_us(&self, path: &Path, before: Option<&str>) -> Result<bool> {
+        let Some(text) = before else {
+            return Ok(true);
+        };
+        let Ok(entries) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) else {
+            return Ok(false);
+        };
+        let mut ours: Vec<ClientRecord> = self.session()?.map(|r| r.clients).unwrap_or_default();
+        if let Some(list) = self.server_list()? {
+            ours.extend(list.secondaries.into_iter().flat_map(|s| s.session.clients));
+        }
+        Ok(entries.keys().all(|host| {
+            ours.iter().any(|c| {
+                c.name == "rattler"
+                    && c.created_file
+                    && c.path.as_deref() == Some(path)
+                    && c.host == *host
+            })
+        }))
     }
 
     /// Sign-out: every client's credential back as it was before sign-in — byte for byte when the store is as
@@ -280,7 +318,8 @@ impl Engine {
                                 Some(&text),
                                 &client.host,
                                 earlier.as_ref(),
-                            )?),
+                            )?)
+                            .filter(|t| !(client.created_file && rattler::is_empty(t))),
                             Ok(_) => {
                                 notes.push(format!(
                                     "{} holds a credential for {} that conda-connect did not write; it was left as \
@@ -302,6 +341,7 @@ impl Engine {
                             key: client.host.clone(),
                             value: earlier,
                             only_if: Some(ours),
+                            remove_if_empty: client.created_file,
                         }),
                     ));
                 }
@@ -387,6 +427,7 @@ impl Engine {
                             key: client.host.clone(),
                             value: Some(after),
                             only_if: Some(rattler_entry(client, old)),
+                            remove_if_empty: false,
                         }),
                     ));
                 }

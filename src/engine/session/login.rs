@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::engine::client::{
     Account, Auth, CreatedToken, LoginTokens, NewToken, SIGN_IN_SCOPES, ServerClient,
 };
-use crate::engine::condarc::{self, KeyEdit, OWNED_KEYS};
+use crate::engine::condarc::{self, KeyEdit};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
 use crate::engine::journal::{After, CrashPoint, FileOp, Journal, Merge, Stage};
@@ -32,6 +32,9 @@ pub struct SignIn {
     pub selection: Option<Selection>,
     /// Also write netrc for pip and uv (`login --netrc`; remembered in the ini); `None`: as the ini says.
     pub netrc: Option<bool>,
+    /// Sign in to another server beside the ones signed in (`login --add-server`): it becomes a secondary server.
+    /// With nothing signed in, the sign-in is the primary one as usual.
+    pub add_server: bool,
 }
 
 /// A sign-in whose journal says a server token may exist: what the later steps need of the earlier ones.
@@ -106,9 +109,7 @@ impl Engine {
         request: &SignIn,
     ) -> Result<LoginOutcome> {
         crate::engine::redact::register(password);
-        if let Some(selection) = &request.selection {
-            selection.check()?;
-        }
+        request.check_selection()?;
         let (domain, client) = {
             let _lock = self.lock_async().await?;
             self.prepare_login(request).await?
@@ -135,6 +136,13 @@ impl Engine {
     pub(crate) async fn prepare_login(&self, request: &SignIn) -> Result<(String, ServerClient)> {
         let choice = request.domain.as_ref();
         self.recover_locked().await?;
+        if self.adds_server(request)? {
+            return self.prepare_secondary_login(request).await;
+        }
+        // `--add-server` with nothing signed in is an ordinary sign-in, with its rules
+        if let Some(selection) = request.selection.as_ref().filter(|_| request.add_server) {
+            selection.check()?;
+        }
         if let Some(session) = self.session()? {
             return Err(Error::AlreadyLoggedIn {
                 domain: session.domain,
@@ -151,6 +159,9 @@ impl Engine {
                 .ok_or(Error::NoDomain)?,
         };
         self.policy.check_domain(&domain)?;
+        if self.server_list()?.is_some_and(|l| l.find(&domain).is_some()) {
+            return Err(super::secondary::already_signed_in(&domain));
+        }
         self.read_condarc()?;
         let mut targets = vec![
             self.paths.condarc.as_path(),
@@ -261,7 +272,11 @@ impl Engine {
             domain: domain.to_string(),
             username: account.username.clone(),
             token_id: created.id,
-            remembered: self.remembered_selection(domain, &account.user_id),
+            remembered: if self.adds_server(request)? {
+                None
+            } else {
+                self.remembered_selection(domain, &account.user_id)
+            },
             applied,
             notes,
         })
@@ -406,6 +421,7 @@ impl Engine {
             netrc: request.netrc,
             sso_client_id,
             given: false,
+            secondary: self.adds_server(request)?,
         };
         let journal = self.plan_login(&plan, clients.ops, clients.records)?;
         self.commit(
@@ -508,7 +524,11 @@ impl Engine {
             netrc,
             sso_client_id,
             given,
+            secondary,
         } = *plan;
+        if secondary {
+            return self.plan_secondary_login(plan, client_ops, clients);
+        }
         // Read the user's files now, after the server round trips: an edit made meanwhile is in the snapshot
         // and kept. An edit in the few milliseconds until they are written is merged (FileOp::Swap).
         let condarc_before = self.read_condarc_settled()?;
@@ -522,13 +542,24 @@ impl Engine {
                 &selection.channels,
             ));
         }
+        // secondary servers signed in already keep their channels; the base is `.condarc` before all of them
+        let mut list = self.server_list()?;
+        let extras = list.as_ref().map(|l| l.urls()).unwrap_or_default();
+        if let Some(selection) = selection {
+            self.check_channel_names(domain, &selection.names())?;
+        }
+        super::secondary::keep_secondaries(&mut edits, &extras);
         let new_condarc = condarc::apply_edits(&before_text, &edits)
             .map_err(|detail| self.invalid_condarc(detail))?;
         let store = SnapshotStore::new(&self.paths.condarc_storage);
         let user_key = snapshots::user_key(BRAND, domain, &account.user_id);
         let mut ops = Vec::new();
         let mut index = store.index();
-        match &condarc_before {
+        let base = match &list {
+            Some(list) => list.base.clone(),
+            None => condarc_before.clone(),
+        };
+        match &base {
             Some(text) => ops.extend(store.plan_save(&mut index, MAIN_KEY, text)),
             None => ops.extend(store.plan_forget(&mut index, MAIN_KEY)),
         }
@@ -565,6 +596,8 @@ impl Engine {
             ops.push(FileOp::write(&path, &created.token, Some(0o600)));
         }
         ops.extend(client_ops);
+        let (pre_login, pre_login_entries) =
+            super::secondary::pre_login_without(&before_text, &before_map, &extras);
         let record = SessionRecord {
             domain: domain.to_string(),
             username: account.username.clone(),
@@ -572,15 +605,9 @@ impl Engine {
             token_id: created.id.clone(),
             token_name: token_name.to_string(),
             logged_in_at: chrono::Utc::now().to_rfc3339(),
-            condarc_existed: condarc_before.is_some(),
-            pre_login: OWNED_KEYS
-                .iter()
-                .map(|k| (k.to_string(), condarc::key_value(&before_map, k)))
-                .collect(),
-            pre_login_entries: OWNED_KEYS
-                .iter()
-                .filter_map(|k| Some((k.to_string(), condarc::entry_text(&before_text, k)?)))
-                .collect(),
+            condarc_existed: base.is_some(),
+            pre_login,
+            pre_login_entries,
             condarc_written_md5: md5_hex(new_condarc.as_bytes()),
             ini_before,
             ini_mode_before: files::mode_of(&self.paths.navigator_ini),
@@ -591,6 +618,10 @@ impl Engine {
             given_token: given,
         };
         ops.push(self.record_op(&record));
+        if let Some(list) = &mut list {
+            list.condarc_written_md5 = md5_hex(new_condarc.as_bytes());
+            ops.push(self.server_list_op(list));
+        }
         ops.push(FileOp::swap(
             &self.paths.condarc,
             condarc_before.as_deref().map(str::as_bytes),
@@ -627,6 +658,8 @@ pub(crate) struct LoginPlan<'a> {
     pub sso_client_id: Option<&'a str>,
     /// A token the user was given (not conda-connect's: never revoked by it).
     pub given: bool,
+    /// A secondary server's sign-in ([`SignIn::add_server`]).
+    pub secondary: bool,
 }
 
 /// Another process changed the domain while this sign-in waited.

@@ -63,7 +63,14 @@ impl Engine {
         }
         index.current = None;
         ops.push(store.plan_index(&index));
-        let restore = self.plan_condarc_restore(&record, current.as_deref(), &store, &mut ops)?;
+        let mut list = self.server_list()?;
+        let restore = self.plan_condarc_restore(
+            &record,
+            current.as_deref(),
+            &store,
+            list.as_mut(),
+            &mut ops,
+        )?;
         self.plan_ini_restore(&record, &mut ops)?;
         let mut notes = self
             .plan_token_file_restore(&record, &secrets, &mut ops)
@@ -119,15 +126,26 @@ impl Engine {
         })
     }
 
-    /// `.condarc` back to its pre-sign-in state, as a compare-and-swap whose merge is the key-only revert.
+    /// `.condarc` back to its pre-sign-in state, as a compare-and-swap whose merge is the key-only revert. While
+    /// secondary servers are signed in (`list`), their channels stay and the file is never put back whole.
     fn plan_condarc_restore(
         &self,
         record: &SessionRecord,
         current: Option<&str>,
         store: &SnapshotStore,
+        list: Option<&mut super::ServerList>,
         ops: &mut Vec<FileOp>,
     ) -> Result<CondarcRestore> {
-        let revert = revert_edits(record);
+        let mut revert = revert_edits(record);
+        let extras = list.as_ref().map(|l| l.urls()).unwrap_or_default();
+        {
+            let mut borrowed: Vec<(&str, KeyEdit)> = revert
+                .iter()
+                .map(|(k, e)| (k.as_str(), e.clone()))
+                .collect();
+            super::secondary::keep_secondaries(&mut borrowed, &extras);
+            revert = owned_edits(&borrowed);
+        }
         let edits: Vec<(&str, KeyEdit)> = revert
             .iter()
             .map(|(k, e)| (k.as_str(), e.clone()))
@@ -137,7 +155,7 @@ impl Engine {
             // the user deleted it while signed in: nothing of ours is left in it
             return Ok(CondarcRestore::KeysReverted);
         };
-        let untouched = md5_hex(current.as_bytes()) == record.condarc_written_md5;
+        let untouched = md5_hex(current.as_bytes()) == record.condarc_written_md5 && list.is_none();
         let (target, restore) = match (untouched, record.condarc_existed, store.read(MAIN_KEY)) {
             (true, true, Some(original)) => (Some(original), CondarcRestore::Exact),
             (true, false, _) => (None, CondarcRestore::Removed),
@@ -149,6 +167,10 @@ impl Engine {
                 CondarcRestore::KeysReverted,
             ),
         };
+        if let Some(list) = list {
+            list.condarc_written_md5 = md5_hex(target.as_deref().unwrap_or_default().as_bytes());
+            ops.push(self.server_list_op(list));
+        }
         ops.push(FileOp::swap(
             &self.paths.condarc,
             Some(current.as_bytes()),
@@ -193,7 +215,7 @@ impl Engine {
     /// conda-connect sharing the folder has signed out and revoked it since) is removed instead, never brought
     /// back. A file that no longer holds conda-connect's token belongs to someone else now (another sign-in,
     /// another user sharing the folder) and is left alone. Returns sentences about those.
-    async fn plan_token_file_restore(
+    pub(super) async fn plan_token_file_restore(
         &self,
         record: &SessionRecord,
         secrets: &SessionSecrets,

@@ -17,6 +17,8 @@ mod preferences;
 mod recovery;
 mod renewal;
 mod revocations;
+mod secondary;
+mod servers;
 mod sso_login;
 mod status;
 mod token_login;
@@ -45,6 +47,7 @@ pub use preferences::{DomainChoice, Preferences, Trust, checked_client_id};
 pub(crate) use renewal::StoredSession;
 pub use renewal::{jwt_expiry, jwt_lapsed};
 pub use revocations::{PendingRevocation, Unrevoked};
+pub use servers::{Role, SecondaryRecord, ServerList, ServerStatus, channel_url, repo_base};
 pub use sso_login::{SsoAuthenticated, SsoMethod};
 pub use token_login::{GivenToken, checked_token, synthetic_id, validate_given_token};
 
@@ -165,6 +168,8 @@ pub struct Status {
     pub pending_revocations: Vec<Unrevoked>,
     /// Each client signed in, and where its credential lives (conda first).
     pub consumers: Vec<crate::engine::clients::Consumer>,
+    /// Every server conda-connect signed in to, the primary first (several servers at once).
+    pub servers: Vec<ServerStatus>,
     /// The organization's policy in force, and where it comes from (absent when there is none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyInForce>,

@@ -99,6 +99,17 @@ impl Engine {
         Ok(DomainChoice { domain, pinned })
     }
 
+    /// [`Engine::choose_domain`] for another server beside the signed-in one (`login --add-server`): the
+    /// configured domain stays, so signing in does not change it.
+    pub async fn choose_other_domain(&self, input: &str, trust: Trust) -> Result<DomainChoice> {
+        let domain = normalize_domain(input)?;
+        if self.policy.domain.is_some() {
+            self.policy.check_domain(&domain)?;
+        }
+        let pinned = self.validate_domain(&domain, trust).await?;
+        Ok(DomainChoice { domain, pinned })
+    }
+
     /// The policy forbids trusting a certificate that cannot be verified: one sentence naming its issuer.
     pub async fn untrusted_refusal(&self, domain: &str) -> Error {
         let issuer = self.server_certificate(domain).await.ok().map(|c| c.issuer);

@@ -113,9 +113,7 @@ impl Engine {
         request: &SignIn,
         show: Prompt<'_>,
     ) -> Result<SsoAuthenticated> {
-        if let Some(selection) = &request.selection {
-            selection.check()?;
-        }
+        request.check_selection()?;
         let domain = {
             let _lock = self.lock_async().await?;
             self.prepare_login(request).await?.0

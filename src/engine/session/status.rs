@@ -32,12 +32,15 @@ impl Engine {
                 })
                 .collect(),
             consumers: Vec::new(),
+            servers: Vec::new(),
             policy: (!self.policy.is_empty()).then(|| super::PolicyInForce {
                 sources: self.policy.sources(),
                 settings: (*self.policy).clone(),
             }),
         };
+        status.servers = self.servers()?;
         if let Some(record) = self.session()? {
+            status.auth = Some(super::servers::auth_of(&record).into());
             status.logged_in = true;
             status.domain = Some(record.domain);
             status.username = Some(record.username);
@@ -51,16 +54,6 @@ impl Engine {
                         .map(crate::engine::clients::Consumer::of),
                 )
                 .collect();
-            status.auth = Some(
-                if record.given_token {
-                    "token"
-                } else if record.sso_client_id.is_some() {
-                    "sso"
-                } else {
-                    "password"
-                }
-                .into(),
-            );
             return Ok(status);
         }
         let ini = self.ini().ok();
@@ -138,11 +131,13 @@ impl Engine {
         let engine = self.clone();
         sipper::sipper(move |progress| async move {
             let (client, settings, token) = engine.index_inputs()?;
+            let others = engine.secondary_tokens()?;
             let limits = crate::engine::index::Limits::from_env();
             crate::engine::index::update_index_with(
                 &client,
                 &settings,
                 token.as_deref(),
+                &others,
                 &engine.paths.repodata_cache(),
                 &limits,
                 progress,
@@ -172,6 +167,18 @@ impl Engine {
             None => ServerClient::new("http://127.0.0.1", &self.client_defaults)?,
         };
         Ok((client, settings, signed_in.map(|(_, t)| t)))
+    }
+
+    /// The secondary servers' domains and access tokens (Update Index sends each its own).
+    pub fn secondary_tokens(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for record in self.server_list()?.map(|l| l.secondaries).unwrap_or_default() {
+            let domain = record.session.domain;
+            if let Some(token) = self.secrets.get(&domain)?.and_then(|s| s.access_token) {
+                out.push((domain, token));
+            }
+        }
+        Ok(out)
     }
 
     /// `GET /api/system` answered with a 2xx within 5 s.

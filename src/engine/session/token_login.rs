@@ -103,9 +103,7 @@ impl Engine {
             return Err(self.policy.managed("sign_in"));
         }
         let token = checked_token(token)?;
-        if let Some(selection) = &request.selection {
-            selection.check()?;
-        }
+        request.check_selection()?;
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         let (domain, client) = self.prepare_login(request).await?;
@@ -150,6 +148,7 @@ impl Engine {
             netrc: request.netrc,
             sso_client_id: None,
             given: true,
+            secondary: self.adds_server(request)?,
         };
         let journal: Journal = self.plan_login(&plan, clients.ops, clients.records)?;
         if let Err(error) = self.commit(journal, &mut crash, OnFailure::Undo).await {

@@ -1,0 +1,430 @@
+//! Several servers at once: a primary and a secondary server (two emulators on different host names,
+//! `127.0.0.1` and `localhost`), each signed out on its own, in every order, with the exact `.condarc` asserted
+//! and byte-identical files once everything is signed out.
+
+use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig};
+use conda_connect::engine::Error;
+use conda_connect::engine::journal::CrashPoint;
+use conda_connect::engine::session::{Role, Selection, SignIn};
+
+use crate::common::*;
+
+/// A world (its emulator is the primary, at 127.0.0.1) and a second emulator reached as `localhost`.
+struct Two {
+    world: World,
+    other: Emulator,
+    other_url: String,
+}
+
+async fn two() -> Two {
+    let world = World::with_config(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await;
+    let other = Emulator::start(EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let other_url = other.url.replace("127.0.0.1", "localhost");
+    Two {
+        world,
+        other,
+        other_url,
+    }
+}
+
+impl Two {
+    /// Sign in to the primary with `main` / `internal`.
+    async fn primary(&self) {
+        self.world.set_domain().await;
+        self.world
+            .engine()
+            .login_with_channels(
+                DEMO_USER,
+                DEMO_PASSWORD,
+                Some(&Selection {
+                    default_channels: vec!["main".into()],
+                    channels: vec!["internal".into()],
+                }),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Sign in to the second server beside it, with `channels`.
+    async fn secondary(&self, channels: &[&str]) -> conda_connect::engine::Result<()> {
+        let engine = self.world.engine();
+        let choice = engine
+            .choose_other_domain(&self.other_url, false.into())
+            .await?;
+        let request = SignIn {
+            domain: Some(choice),
+            selection: Some(Selection {
+                default_channels: Vec::new(),
+                channels: channels.iter().map(|c| c.to_string()).collect(),
+            }),
+            add_server: true,
+            ..SignIn::default()
+        };
+        engine
+            .login_with(DEMO_USER, DEMO_PASSWORD, &request)
+            .await
+            .map(|_| ())
+    }
+}
+
+const PRIMARY_RC: &str = "# my conda settings\nchannels:\n  - defaults\n  - internal\n  - OTHER/api/repo/alice\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\nchannel_alias: PRIMARY/api/repo\ndefault_channels:\n- main\ncustom_channels:\n  alice: OTHER/api/repo\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_server_adds_full_urls_and_custom_channels_and_takes_them_back() {
+    let two = two().await;
+    two.world.write_condarc(
+        "# my conda settings\nchannels:\n  - conda-forge\nssl_verify: true\n\nenvs_dirs:\n  - ~/envs   # big disk\n",
+    );
+    two.world.set_domain().await;
+    let before = two.world.user_files();
+    two.primary().await;
+    let primary_only = two.world.condarc().unwrap();
+    two.secondary(&["alice"]).await.unwrap();
+    let rc = two.world.condarc().unwrap();
+    let expected = PRIMARY_RC
+        .replace("PRIMARY", &two.world.emu.url)
+        .replace("OTHER", &two.other_url);
+    assert_eq!(rc, expected);
+    // conda's token file for each server; the secondary's token is the one its server issued
+    let other_token = two.other.tokens();
+    assert_eq!(other_token.len(), 1);
+    assert_eq!(two.world.emu.tokens().len(), 1);
+    let files = two.world.token_files();
+    assert!(files.len() >= 2, "{files:?}");
+    // status lists both, the primary first, and keeps the top-level keys for the primary
+    let status = two.world.engine().status().unwrap();
+    assert_eq!(status.domain.as_deref(), Some(two.world.emu.url.as_str()));
+    assert_eq!(status.servers.len(), 2);
+    assert_eq!(status.servers[0].role, Role::Primary);
+    assert_eq!(status.servers[1].role, Role::Secondary);
+    assert_eq!(status.servers[1].domain, two.other_url);
+    assert_eq!(status.servers[1].channels, vec!["alice".to_string()]);
+
+    // the secondary signs out: the primary's file is back as it was, its server token revoked
+    two.world
+        .engine()
+        .logout_server(&two.other_url)
+        .await
+        .unwrap();
+    assert_eq!(two.world.condarc().unwrap(), primary_only);
+    assert!(two.other.tokens().is_empty());
+    assert_eq!(two.world.emu.tokens().len(), 1);
+    assert!(!two.world.paths.servers_file().exists());
+    two.world.engine().logout().await.unwrap();
+    assert_same_files(&two.world.user_files(), &before, "after both sign-outs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_signs_out_first_and_promoting_keeps_every_guarantee() {
+    for promote in [false, true] {
+        let two = two().await;
+        two.world.write_condarc(USER_CONDARC);
+        let before = two.world.user_files();
+        two.primary().await;
+        two.secondary(&["alice"]).await.unwrap();
+        two.world.engine().logout().await.unwrap();
+        // the primary's keys are back; the secondary's channel stays, reachable
+        let rc = two.world.condarc().unwrap();
+        let settings = conda_connect::engine::condarc::read_settings(&rc).unwrap();
+        assert_eq!(settings.channel_alias, None);
+        assert_eq!(settings.default_channels, Some(vec!["old-main".to_string()]));
+        assert_eq!(
+            settings.channels,
+            Some(vec![
+                "conda-forge".to_string(),
+                "defaults".into(),
+                format!("{}/api/repo/alice", two.other_url)
+            ])
+        );
+        assert_eq!(
+            settings.custom_channels,
+            vec![("alice".to_string(), format!("{}/api/repo", two.other_url))]
+        );
+        assert!(two.world.emu.tokens().is_empty());
+        let engine = two.world.engine();
+        if promote {
+            engine.promote(&two.other_url).await.unwrap();
+            let rc = two.world.condarc().unwrap();
+            let settings = conda_connect::engine::condarc::read_settings(&rc).unwrap();
+            assert_eq!(
+                settings.channel_alias,
+                Some(format!("{}/api/repo", two.other_url))
+            );
+            assert_eq!(settings.channels, Some(vec!["alice".to_string()]));
+            assert!(settings.custom_channels.is_empty(), "{rc}");
+            assert_eq!(settings.default_channels, None);
+            let status = engine.status().unwrap();
+            assert_eq!(status.domain.as_deref(), Some(two.other_url.as_str()));
+            assert_eq!(status.servers.len(), 1);
+            assert!(two.world.ini().unwrap().contains(&two.other_url));
+            engine.logout().await.unwrap();
+        } else {
+            engine.logout_server(&two.other_url).await.unwrap();
+        }
+        assert!(two.other.tokens().is_empty());
+        // the ini keeps the domain that was set before; everything else byte for byte
+        let after: Vec<_> = two
+            .world
+            .user_files()
+            .into_iter()
+            .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+            .collect();
+        let expected: Vec<_> = before
+            .iter()
+            .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+            .cloned()
+            .collect();
+        assert_same_files(&after, &expected, &format!("promote {promote}"));
+        assert_eq!(two.world.condarc().unwrap(), USER_CONDARC);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_name_two_servers_offer_is_refused_naming_both() {
+    let two = two().await;
+    two.primary().await;
+    let rc = two.world.condarc();
+    let error = two.secondary(&["internal"]).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("internal")
+            && text.contains(&two.world.emu.url)
+            && text.contains(&two.other_url),
+        "{text}"
+    );
+    assert_eq!(two.world.condarc(), rc);
+    assert!(two.other.tokens().is_empty(), "refused before any token");
+    // and the other way round: the primary cannot take a name the secondary gives
+    two.secondary(&["alice"]).await.unwrap();
+    let error = two
+        .world
+        .engine()
+        .select_channels(&["main".into()], &["alice".into()])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("alice"), "{error}");
+    // the secondary's channels change on their own
+    two.world
+        .engine()
+        .select_server_channels(&two.other_url, &["team".into()])
+        .await
+        .unwrap();
+    let settings =
+        conda_connect::engine::condarc::read_settings(&two.world.condarc().unwrap()).unwrap();
+    assert_eq!(
+        settings.channels,
+        Some(vec![
+            "defaults".to_string(),
+            "internal".into(),
+            format!("{}/api/repo/team", two.other_url)
+        ])
+    );
+    assert_eq!(
+        settings.custom_channels,
+        vec![("team".to_string(), format!("{}/api/repo", two.other_url))]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_host_on_another_port_gets_no_second_rattler_credential() {
+    let two = two().await;
+    two.primary().await;
+    let engine = two.world.engine();
+    // the second emulator on the same host name: rattler and netrc keep one entry per host
+    let choice = engine
+        .choose_other_domain(&two.other.url, false.into())
+        .await
+        .unwrap();
+    let outcome = engine
+        .login_with(
+            DEMO_USER,
+            DEMO_PASSWORD,
+            &SignIn {
+                domain: Some(choice),
+                add_server: true,
+                ..SignIn::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        outcome
+            .notes
+            .iter()
+            .any(|n| n.contains("127.0.0.1") && n.contains(&two.world.emu.url)),
+        "{:?}",
+        outcome.notes
+    );
+    let credentials = std::fs::read_to_string(two.world.home.path().join(".rattler/credentials.json"))
+        .unwrap_or_default();
+    let primary_token = two.world.emu.tokens();
+    assert_eq!(primary_token.len(), 1);
+    assert!(
+        credentials.contains(&primary_token[0].token),
+        "the primary's rattler credential stays"
+    );
+    engine.logout_all().await.unwrap();
+    assert!(two.world.emu.tokens().is_empty() && two.other.tokens().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_names_the_servers_and_signs_out_one_or_all() {
+    let two = two().await;
+    let home = two.world.home.path();
+    two.world.write_condarc(USER_CONDARC);
+    let before = two.world.user_files();
+    let url = two.world.emu.url.clone();
+    let out = cli_login(home, &["--domain", &url, "--default-channel", "main"]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    // a second plain sign-in is refused as before; --add-server signs in beside it
+    let out = cli_login(home, &["--domain", &two.other_url, "--channel", "alice"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    let out = cli_login(
+        home,
+        &["--domain", &two.other_url, "--add-server", "--channel", "alice"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = cli(home, &["status", "--json"], None, &[]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["domain"], url.as_str());
+    assert_eq!(status["servers"][0]["role"], "primary");
+    assert_eq!(status["servers"][1]["domain"], two.other_url.as_str());
+    assert_eq!(status["servers"][1]["role"], "secondary");
+    assert_eq!(status["servers"][1]["auth"], "password");
+    assert_eq!(status["servers"][1]["channels"][0], "alice");
+    // a plain sign-out must name the server
+    let out = cli(home, &["logout"], None, &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let text = output_text(&out);
+    assert!(text.contains(&url) && text.contains(&two.other_url), "{text}");
+    let out = cli(home, &["logout", "--domain", &two.other_url], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(two.other.tokens().is_empty());
+    // one server left: a plain sign-out again
+    let out = cli(home, &["logout"], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let after: Vec<_> = two
+        .world
+        .user_files()
+        .into_iter()
+        .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+        .collect();
+    assert_same_files(&after, &before, "after the sign-outs");
+    // --all signs out of both
+    let out = cli_login(home, &["--default-channel", "main"]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = cli_login(
+        home,
+        &["--domain", &two.other_url, "--add-server", "--channel", "alice"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = cli(home, &["logout", "--all"], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(two.world.emu.tokens().is_empty() && two.other.tokens().is_empty());
+    assert_eq!(two.world.condarc().unwrap(), USER_CONDARC);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_equivalent_at_every_step_of_every_multi_server_transition_recovers() {
+    // adding, changing and removing a secondary, promoting it and the last sign-out, each stopped at every
+    // journal step; the next command recovers, and signing everything out leaves the files from before
+    let mut tried = 0;
+    for phase in ["add", "select", "remove", "promote", "last"] {
+        for step in 1..=20 {
+            let two = two().await;
+            two.world.write_condarc(USER_CONDARC);
+            two.world.set_domain().await;
+            let before = two.world.user_files();
+            two.primary().await;
+            if phase != "add" {
+                two.secondary(&["alice"]).await.unwrap();
+            }
+            if phase == "promote" || phase == "last" {
+                two.world.engine().logout().await.unwrap();
+            }
+            let mut crashing = two.world.engine();
+            crashing.crash = Some(CrashPoint::at(step));
+            let result = match phase {
+                "add" => {
+                    let choice = crashing
+                        .choose_other_domain(&two.other_url, false.into())
+                        .await
+                        .unwrap();
+                    crashing
+                        .login_with(
+                            DEMO_USER,
+                            DEMO_PASSWORD,
+                            &SignIn {
+                                domain: Some(choice),
+                                selection: Some(Selection {
+                                    default_channels: Vec::new(),
+                                    channels: vec!["alice".into()],
+                                }),
+                                add_server: true,
+                                ..SignIn::default()
+                            },
+                        )
+                        .await
+                        .map(|_| ())
+                }
+                "select" => {
+                    crashing
+                        .select_server_channels(&two.other_url, &["team".into()])
+                        .await
+                }
+                "promote" => crashing.promote(&two.other_url).await,
+                _ => crashing.logout_server(&two.other_url).await.map(|_| ()),
+            };
+            let engine = two.world.engine();
+            if result.is_ok() {
+                engine.logout_all().await.unwrap();
+                break;
+            }
+            assert!(
+                matches!(result, Err(Error::SimulatedCrash { .. })),
+                "{phase} {step}: {result:?}"
+            );
+            tried += 1;
+            engine.recover().await.unwrap();
+            assert!(
+                !two.world.paths.journal_file().exists(),
+                "{phase} {step}: journal cleared"
+            );
+            engine.logout_all().await.unwrap();
+            assert_eq!(
+                two.world.condarc().as_deref(),
+                Some(USER_CONDARC),
+                "{phase} {step}: .condarc as before"
+            );
+            let after: Vec<_> = two
+                .world
+                .user_files()
+                .into_iter()
+                .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+                .collect();
+            let expected: Vec<_> = before
+                .iter()
+                .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+                .cloned()
+                .collect();
+            assert_same_files(&after, &expected, &format!("{phase} {step}"));
+            assert!(
+                two.world.emu.tokens().is_empty() && two.other.tokens().is_empty(),
+                "{phase} {step}: no live server token"
+            );
+        }
+    }
+    eprintln!("crash points tried and recovered: {tried}");
+    assert!(tried >= 20, "only {tried} crash points");
+}
