@@ -876,3 +876,88 @@ async fn real_conda_installs_a_seeded_package_of_the_emulator() {
     assert!(prefix.join("share/numpy-docs/README").is_file());
     conda_connect(&env, &["doctor"], None).await;
 }
+
+/// Several servers at once: a primary (127.0.0.1) and a secondary server (`localhost`), each with a private
+/// channel; plain conda installs a package from each into one environment, each request carrying its own
+/// server's token after `/api/repo`. Signing out of the secondary leaves the primary working; signing out of
+/// both leaves `.condarc` byte for byte as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_conda_installs_from_two_servers_into_one_environment() {
+    let Some(Interop {
+        conda,
+        env,
+        root,
+        emu,
+    }) = interop(false).await
+    else {
+        return;
+    };
+    let python = conda.parent().unwrap().parent().unwrap().join("clvenv/bin/python");
+    let pkgs = root.path().join("channels-b");
+    let made = Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/make_channel.py"))
+        .arg(&pkgs)
+        .arg("alice")
+        .arg("hello-staging")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let other = Emulator::start(EmulatorConfig {
+        packages_dir: Some(pkgs),
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let other_url = other.url.replace("127.0.0.1", "localhost");
+    let original = "# two servers\nauto_update_conda: false\n";
+    std::fs::write(env.home.join(".condarc"), original).unwrap();
+
+    password_sign_in(&env, &emu.url, &["--default-channel", "main", "--channel", "internal"]).await;
+    conda_connect(
+        &env,
+        &[
+            "login", "--username", DEMO_USER, "--password-stdin", "--domain", &other_url, "--add-server",
+            "--channel", "alice",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+    )
+    .await;
+    let prefix = root.path().join("both");
+    let create = run(
+        &env,
+        &conda,
+        &["create", "-y", "-p", prefix.to_str().unwrap(), "hello-private", "hello-staging"],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    assert!(prefix.join("share/hello-private/hello.txt").is_file());
+    assert!(prefix.join("share/hello-staging/hello.txt").is_file());
+    let via_token = |log: &[conda_connect::emulator::LogEntry], path: &str| {
+        log.iter()
+            .any(|l| l.path == path && l.auth == "url-token" && l.status == 200)
+    };
+    assert!(via_token(&emu.log(), "/api/repo/internal/noarch/hello-private-1.0.0-0.tar.bz2"));
+    assert!(
+        via_token(&other.log(), "/api/repo/alice/noarch/hello-staging-1.0.0-0.tar.bz2"),
+        "{:?}",
+        other.log()
+    );
+
+    // the secondary signs out: its channel is gone, the primary still installs
+    conda_connect(&env, &["logout", "--domain", &other_url], None).await;
+    let search = run(&env, &conda, &["search", "--json", "hello-staging"], None).await;
+    assert!(!search.status.success(), "{}", text(&search));
+    let again = root.path().join("again");
+    let create = run(
+        &env,
+        &conda,
+        &["create", "-y", "-p", again.to_str().unwrap(), "hello-private"],
+        None,
+    )
+    .await;
+    assert!(create.status.success(), "{}", text(&create));
+    conda_connect(&env, &["logout"], None).await;
+    assert_eq!(std::fs::read_to_string(env.home.join(".condarc")).unwrap(), original);
+}

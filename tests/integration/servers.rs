@@ -428,3 +428,72 @@ async fn sigkill_equivalent_at_every_step_of_every_multi_server_transition_recov
     eprintln!("crash points tried and recovered: {tried}");
     assert!(tried >= 20, "only {tried} crash points");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_real_binary_at_every_step_of_adding_removing_and_promoting() {
+    let password = format!("{DEMO_PASSWORD}\n");
+    let mut killed = 0;
+    for phase in ["add", "remove", "promote"] {
+        let mut finished = false;
+        for step in 1..=40 {
+            let two = two().await;
+            two.world.write_condarc(USER_CONDARC);
+            two.world.set_domain().await;
+            let before = two.world.user_files();
+            two.primary().await;
+            if phase != "add" {
+                two.secondary(&["alice"]).await.unwrap();
+            }
+            if phase == "promote" {
+                two.world.engine().logout().await.unwrap();
+            }
+            let add = [
+                "login",
+                "--username",
+                DEMO_USER,
+                "--password-stdin",
+                "--domain",
+                &two.other_url,
+                "--add-server",
+                "--channel",
+                "alice",
+            ];
+            let remove = ["logout", "--domain", &two.other_url];
+            let promote = ["promote", "--domain", &two.other_url];
+            let reached = match phase {
+                "add" => crate::safety::kill_at_step(&two.world, &add, Some(&password), step).await,
+                "remove" => crate::safety::kill_at_step(&two.world, &remove, None, step).await,
+                _ => crate::safety::kill_at_step(&two.world, &promote, None, step).await,
+            };
+            killed += usize::from(reached);
+            // the next command recovers; signing out of everything leaves the files from before
+            let out = cli(two.world.home.path(), &["logout", "--all"], None, &[]).await;
+            assert!(out.status.success(), "{phase} {step}: {}", output_text(&out));
+            assert!(!two.world.paths.journal_file().exists(), "{phase} {step}");
+            assert_eq!(two.world.condarc().as_deref(), Some(USER_CONDARC), "{phase} {step}");
+            let after: Vec<_> = two
+                .world
+                .user_files()
+                .into_iter()
+                .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+                .collect();
+            let expected: Vec<_> = before
+                .iter()
+                .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+                .cloned()
+                .collect();
+            assert_same_files(&after, &expected, &format!("{phase}, SIGKILL at step {step}"));
+            assert!(
+                two.world.emu.tokens().is_empty() && two.other.tokens().is_empty(),
+                "{phase} {step}: no live server token"
+            );
+            if !reached {
+                finished = true;
+                break;
+            }
+        }
+        assert!(finished, "{phase}: every journal step was reached and killed");
+    }
+    eprintln!("SIGKILL at multi-server journal steps: {killed} kill points, {killed} recovered");
+    assert!(killed >= 12, "only {killed} kill points");
+}

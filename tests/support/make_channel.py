@@ -1,6 +1,7 @@
 """Build a tiny real conda package with conda-package-handling and write the channel's repodata.json.
 
-usage: make_channel.py OUT_DIR CHANNEL   (writes OUT_DIR/CHANNEL/noarch/{hello-private-1.0.0-0.tar.bz2,repodata.json})
+usage: make_channel.py OUT_DIR CHANNEL [NAME]   (writes OUT_DIR/CHANNEL/noarch/{NAME-1.0.0-0.tar.bz2,repodata.json};
+       NAME defaults to hello-private)
 """
 import hashlib
 import json
@@ -13,7 +14,8 @@ from conda_package_handling import api
 out_dir, channel = os.path.abspath(sys.argv[1]), sys.argv[2]
 subdir_dir = os.path.join(out_dir, channel, "noarch")
 os.makedirs(subdir_dir, exist_ok=True)
-name, version, build = "hello-private", "1.0.0", "0"
+name = sys.argv[3] if len(sys.argv) > 3 else "hello-private"
+version, build = "1.0.0", "0"
 index = {
     "name": name, "version": version, "build": build, "build_number": 0, "depends": [],
     "license": "BSD-3-Clause", "subdir": "noarch", "noarch": "generic", "timestamp": 1700000000000,
