@@ -1296,14 +1296,28 @@ async fn update_index(engine: &Engine, args: JsonArgs) -> Result<()> {
 }
 
 fn print_index_report(report: &crate::engine::index::IndexReport) {
+    // with several servers signed in, the channels are listed per server
+    let mut servers: Vec<Option<&String>> = Vec::new();
     for channel in &report.channels {
-        out!(
-            "{:<40} {:<14} {:>7} packages  {}",
-            printable(&channel.name),
-            channel.subdir,
-            channel.packages,
-            channel.status
-        );
+        if !servers.contains(&channel.server.as_ref()) {
+            servers.push(channel.server.as_ref());
+        }
+    }
+    let several = servers.iter().filter(|s| s.is_some()).count() > 1;
+    for server in servers {
+        if several {
+            out!("{}:", server.map(|s| printable(s)).unwrap_or("other channels".into()));
+        }
+        for channel in report.channels.iter().filter(|c| c.server.as_ref() == server) {
+            out!(
+                "{}{:<40} {:<14} {:>7} packages  {}",
+                if several { "  " } else { "" },
+                printable(&channel.name),
+                channel.subdir,
+                channel.packages,
+                channel.status
+            );
+        }
     }
     out!(
         "{} packages in {} ms",

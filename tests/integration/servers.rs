@@ -302,6 +302,42 @@ async fn the_command_line_names_the_servers_and_signs_out_one_or_all() {
     assert_eq!(status["servers"][1]["role"], "secondary");
     assert_eq!(status["servers"][1]["auth"], "password");
     assert_eq!(status["servers"][1]["channels"][0], "alice");
+    // Update Index fetches from both servers, each with its own token, and reports per server
+    let out = cli(home, &["update-index", "--json"], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let server_of = |name: &str| {
+        report["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"].as_str().unwrap().ends_with(name))
+            .map(|c| c["server"].clone())
+    };
+    assert_eq!(server_of("/alice"), Some(serde_json::json!(two.other_url)));
+    assert_eq!(server_of("main"), Some(serde_json::json!(url)));
+    assert!(
+        two.other
+            .log()
+            .iter()
+            .any(|l| l.path.starts_with("/api/repo/alice/") && l.auth == "url-token" && l.status == 200)
+    );
+    let out = cli(home, &["update-index"], None, &[]).await;
+    let text = output_text(&out);
+    assert!(text.contains(&format!("{}:", two.other_url)), "{text}");
+    // doctor checks each server: the secondary's private channel with its own token, its token files
+    let out = cli(home, &["doctor", "--json"], None, &[]).await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{}", output_text(&out));
+    let alice = format!("channel:{}/api/repo/alice", two.other_url);
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == alice.as_str() && c["status"] == "ok"),
+        "{report}"
+    );
     // a plain sign-out must name the server
     let out = cli(home, &["logout"], None, &[]).await;
     assert_eq!(out.status.code(), Some(2));

@@ -112,10 +112,28 @@ pub(crate) async fn checks(
         }
     };
     let token = context.token.as_deref();
+    // a secondary server's channel is probed with that server's client and token
+    let secondaries: Vec<(String, String, crate::engine::client::ServerClient)> = context
+        .secondaries
+        .iter()
+        .filter_map(|(record, token)| {
+            let client = engine.client(&record.domain).ok()?;
+            Some((record.domain.clone(), token.clone(), client))
+        })
+        .collect();
     let probes: Vec<Probe> = futures_util::stream::iter(wanted.into_iter().map(|source| {
-        let place = place_of(&source);
-        let client = &client;
-        let domain = domain.as_str();
+        let other = secondaries
+            .iter()
+            .find(|(d, _, _)| place(&source.url, d) == Place::ThisServer);
+        let place = match other {
+            Some(_) => Place::ThisServer,
+            None => place_of(&source),
+        };
+        let (client, domain, token) = match other {
+            Some((d, t, c)) => (c, d.as_str(), Some(t.as_str())),
+            None => (&client, domain.as_str(), token),
+        };
+        let reachable = reachable || other.is_some();
         async move {
             if place == Place::ThisServer && !reachable {
                 return Probe {

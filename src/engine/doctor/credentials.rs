@@ -17,6 +17,8 @@ pub(crate) struct Context {
     pub record: Option<SessionRecord>,
     pub token: Option<String>,
     pub status: Option<SignIn>,
+    /// The secondary servers signed in beside the primary, with their access tokens.
+    pub secondaries: Vec<(SessionRecord, String)>,
 }
 
 impl Context {
@@ -28,11 +30,30 @@ impl Context {
             crate::engine::redact::register(token);
         }
         let domain = status.as_ref().and_then(|s| s.domain.clone());
+        let mut secondaries = Vec::new();
+        for secondary in engine
+            .server_list()
+            .ok()
+            .flatten()
+            .map(|l| l.secondaries)
+            .unwrap_or_default()
+        {
+            let token = engine
+                .secrets
+                .get(&secondary.session.domain)
+                .ok()
+                .flatten()
+                .and_then(|s| s.access_token)
+                .unwrap_or_default();
+            crate::engine::redact::register(&token);
+            secondaries.push((secondary.session, token));
+        }
         Context {
             domain,
             record,
             token,
             status,
+            secondaries,
         }
     }
 }
@@ -320,12 +341,18 @@ pub(crate) fn credential_checks(
                 out.extend(client_checks(engine, record, token, env));
             }
         }
+        _ if !context.secondaries.is_empty() => {}
         _ => out.push(Check::new(
             "sign-in",
             Group::Credentials,
             Status::Skipped,
             "Not signed in: no credential to check.",
         )),
+    }
+    // each secondary server's token files and clients, the same way
+    for (record, token) in &context.secondaries {
+        out.extend(token_file_checks(engine, &record.domain, token));
+        out.extend(client_checks(engine, record, token, env));
     }
     if let Ok(pending) = engine.pending_revocations() {
         for entry in pending {

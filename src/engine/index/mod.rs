@@ -103,6 +103,9 @@ pub struct ChannelReport {
     pub bytes: u64,
     #[serde(skip)]
     pub phases: PhaseTimes,
+    /// The signed-in server the channel lives on (its token was sent); `None` for any other channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 impl ChannelReport {
@@ -426,6 +429,14 @@ enum Received {
 }
 
 impl Job<'_> {
+    /// The signed-in server whose token goes into `url`.
+    fn server_of(&self, url: &str) -> Option<String> {
+        std::iter::once((self.domain, self.token))
+            .chain(self.others.iter().map(|(d, t)| (d.as_str(), Some(t.as_str()))))
+            .find(|(domain, token)| token.is_some() && tokenized(url, domain, *token) != url)
+            .map(|(domain, _)| domain.to_string())
+    }
+
     async fn fetch(
         &self,
         source: &ChannelSource,
@@ -443,6 +454,7 @@ impl Job<'_> {
             note: None,
             bytes: 0,
             phases: PhaseTimes::default(),
+            server: self.server_of(&format!("{}/", source.url)),
         };
         let now = chrono::Utc::now().timestamp();
         let mut store: Option<StoreFile> = None;
