@@ -73,7 +73,9 @@ pub enum Command {
     )]
     Logout(LogoutArgs),
     /// Make a secondary server the primary one (its channels move under channel_alias; Navigator sees it).
-    #[command(after_help = "Example:\n  conda-connect promote --domain https://staging.example.com")]
+    #[command(
+        after_help = "Example:\n  conda-connect promote --domain https://staging.example.com"
+    )]
     Promote(PromoteArgs),
     /// Show the sign-in, the clients signed in and conda's channel configuration.
     #[command(
@@ -301,7 +303,11 @@ pub struct ChannelsArgs {
 #[derive(Args, Debug)]
 pub struct SelectChannelsArgs {
     /// A channel for default_channels (repeatable; at least one for the primary server).
-    #[arg(long = "default-channel", value_name = "NAME", required_unless_present = "domain")]
+    #[arg(
+        long = "default-channel",
+        value_name = "NAME",
+        required_unless_present = "domain"
+    )]
     default_channels: Vec<String>,
     /// The server to choose channels on (a secondary server takes --channel only).
     #[arg(long, value_name = "URL")]
@@ -488,10 +494,13 @@ pub fn main() -> i32 {
 fn several_servers_usage_error(command: &Command) -> Option<String> {
     match command {
         Command::Login(args) if args.add_server && !args.default_channels.is_empty() => Some(
-            "default channels come from the primary server: give another server --channel only.".into(),
+            "default channels come from the primary server: give another server --channel only."
+                .into(),
         ),
         Command::Login(args)
-            if !args.add_server && !args.channels.is_empty() && args.default_channels.is_empty() =>
+            if !args.add_server
+                && !args.channels.is_empty()
+                && args.default_channels.is_empty() =>
         {
             Some("--channel needs at least one --default-channel.".into())
         }
@@ -843,10 +852,11 @@ async fn set_domain(engine: &Engine, args: SetDomainArgs) -> Result<()> {
 }
 
 async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
-    let given = (!args.default_channels.is_empty() || !args.channels.is_empty()).then(|| Selection {
-        default_channels: args.default_channels.clone(),
-        channels: args.channels.clone(),
-    });
+    let given =
+        (!args.default_channels.is_empty() || !args.channels.is_empty()).then(|| Selection {
+            default_channels: args.default_channels.clone(),
+            channels: args.channels.clone(),
+        });
     // the organization's channels apply when none are given (and are the only choice when locked); they are the
     // primary server's
     let selection = match given {
@@ -924,7 +934,10 @@ async fn login(engine: &Engine, args: LoginArgs) -> Result<()> {
     print_notes(&outcome.notes);
     if args.add_server {
         for name in outcome.applied.map(|s| s.channels).unwrap_or_default() {
-            out!("channel: {}", crate::engine::session::channel_url(&outcome.domain, &name));
+            out!(
+                "channel: {}",
+                crate::engine::session::channel_url(&outcome.domain, &name)
+            );
         }
         return Ok(());
     }
@@ -1059,9 +1072,14 @@ async fn select_channels(engine: &Engine, args: SelectChannelsArgs) -> Result<()
                         .into(),
                 });
             }
-            engine.select_server_channels(&domain, &args.channels).await?;
+            engine
+                .select_server_channels(&domain, &args.channels)
+                .await?;
             for name in &args.channels {
-                out!("channel: {}", crate::engine::session::channel_url(&domain, name));
+                out!(
+                    "channel: {}",
+                    crate::engine::session::channel_url(&domain, name)
+                );
             }
             return Ok(());
         }
@@ -1081,7 +1099,11 @@ async fn logout(engine: &Engine, args: LogoutArgs) -> Result<()> {
     let outcomes = match (&args.domain, args.all) {
         (_, true) => engine.logout_all().await?,
         (Some(domain), false) => {
-            vec![engine.logout_server(&crate::engine::domain::normalize_domain(domain)?).await?]
+            vec![
+                engine
+                    .logout_server(&crate::engine::domain::normalize_domain(domain)?)
+                    .await?,
+            ]
         }
         (None, false) => match engine.servers()?.as_slice() {
             [only] if only.role == crate::engine::session::Role::Secondary => {
@@ -1103,7 +1125,9 @@ async fn logout(engine: &Engine, args: LogoutArgs) -> Result<()> {
 async fn promote(engine: &Engine, args: PromoteArgs) -> Result<()> {
     let domain = crate::engine::domain::normalize_domain(&args.domain)?;
     engine.promote(&domain).await?;
-    out!("{domain} is now the primary server: channel_alias points at it and Navigator sees its sign-in.");
+    out!(
+        "{domain} is now the primary server: channel_alias points at it and Navigator sees its sign-in."
+    );
     Ok(())
 }
 
@@ -1204,7 +1228,11 @@ fn status(engine: &Engine, args: StatusArgs) -> Result<()> {
         (_, Some(domain), _) => out!("Not signed in (domain {domain})"),
         _ => out!("Not signed in (no domain set)"),
     }
-    for server in status.servers.iter().filter(|s| s.role == crate::engine::session::Role::Secondary) {
+    for server in status
+        .servers
+        .iter()
+        .filter(|s| s.role == crate::engine::session::Role::Secondary)
+    {
         out!(
             "Also connected to {} as {} (secondary server; channels: {})",
             server.domain,
@@ -1306,9 +1334,18 @@ fn print_index_report(report: &crate::engine::index::IndexReport) {
     let several = servers.iter().filter(|s| s.is_some()).count() > 1;
     for server in servers {
         if several {
-            out!("{}:", server.map(|s| printable(s)).unwrap_or("other channels".into()));
+            out!(
+                "{}:",
+                server
+                    .map(|s| printable(s))
+                    .unwrap_or("other channels".into())
+            );
         }
-        for channel in report.channels.iter().filter(|c| c.server.as_ref() == server) {
+        for channel in report
+            .channels
+            .iter()
+            .filter(|c| c.server.as_ref() == server)
+        {
             out!(
                 "{}{:<40} {:<14} {:>7} packages  {}",
                 if several { "  " } else { "" },

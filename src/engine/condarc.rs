@@ -76,7 +76,8 @@ impl KeyEdit {
                         list.push(item.clone());
                     }
                 }
-                (current.is_none() || list != before).then_some(KeyEdit::Set(CondaValue::List(list)))
+                (current.is_none() || list != before)
+                    .then_some(KeyEdit::Set(CondaValue::List(list)))
             }
             KeyEdit::RemoveItems {
                 items,
@@ -425,7 +426,10 @@ pub fn apply_edits(text: &str, edits: &[(&str, KeyEdit)]) -> Result<String, Stri
             KeyEdit::Restore {
                 entry: Some(entry), ..
             } => {
-                if let Some(value) = parse_strict(entry).ok().and_then(|m| m.get(&yaml_key).cloned()) {
+                if let Some(value) = parse_strict(entry)
+                    .ok()
+                    .and_then(|m| m.get(&yaml_key).cloned())
+                {
                     working.insert(yaml_key, value);
                 }
             }

@@ -310,8 +310,13 @@ fn swap_once(
         if merged.as_bytes() == text.as_bytes() && current.is_some() {
             return Ok(Some(Applied::Merged));
         }
-        if matches!(merge, Merge::JsonEntry { remove_if_empty: true, .. })
-            && crate::engine::clients::rattler::is_empty(&merged)
+        if matches!(
+            merge,
+            Merge::JsonEntry {
+                remove_if_empty: true,
+                ..
+            }
+        ) && crate::engine::clients::rattler::is_empty(&merged)
         {
             (None, Applied::Merged)
         } else {

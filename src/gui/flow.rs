@@ -243,6 +243,17 @@ impl App {
         match connect::update(message) {
             connect::Action::SignIn => self.start_sign_in(),
             connect::Action::SignOut => self.start_sign_out(),
+            connect::Action::SignOutOf(domain) => {
+                self.open_over_preferences(Dialog::SignOut(sign_out::State::secondary(domain)));
+                Task::none()
+            }
+            connect::Action::AddServer => {
+                self.dialog = Some(Dialog::SetDomain(set_domain::State {
+                    adding: true,
+                    ..set_domain::State::new(None)
+                }));
+                set_domain::State::focus().map(Message::SetDomain)
+            }
             connect::Action::Close => self.close(),
         }
     }
@@ -287,7 +298,11 @@ impl App {
             set_domain::Action::Run(task) => task.map(Message::SetDomain),
             set_domain::Action::Cancel => self.close(),
             set_domain::Action::Done(domain) => {
+                let adding = state.adding;
                 let open = self.open_login(domain);
+                if let Some(Dialog::Login(login)) = &mut self.dialog {
+                    login.add_server = adding;
+                }
                 Task::batch([open, self.refresh_status()])
             }
         }
@@ -301,6 +316,20 @@ impl App {
             login::Action::None => Task::none(),
             login::Action::Run(task) => task.map(Message::Login),
             login::Action::Cancel => self.close(),
+            login::Action::Done(outcome) if state.add_server => {
+                // another server beside the primary: its channels are chosen on the command line for now
+                self.dialog = None;
+                self.notices.push(
+                    format!(
+                        "Signed in to {} as a second server. Choose its channels with conda-connect \
+                         select-channels --domain {} --channel NAME.",
+                        outcome.domain, outcome.domain
+                    ),
+                    Tone::Success,
+                    Scope::SignedIn,
+                );
+                self.refresh_status()
+            }
             login::Action::Done(outcome) => {
                 self.health = Health::Healthy;
                 // the signed-out notices leave with the signed-out state

@@ -2163,3 +2163,69 @@ async fn the_organization_can_turn_the_update_index_after_sign_in_off() {
         "no Update Index"
     );
 }
+
+/// Several servers at once in the window: Connect lists the signed-in servers (the primary first) with a Sign Out
+/// each, *Add another server…* signs in to a second server beside the first, and signing out of that one leaves the
+/// primary signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_lists_the_servers_adds_another_and_signs_out_of_one() {
+    let mut h = Harness::with_world(
+        World::with_config(conda_connect::emulator::EmulatorConfig {
+            bulk_channels: 0,
+            ..Default::default()
+        })
+        .await,
+    )
+    .await;
+    let other = conda_connect::emulator::Emulator::start(conda_connect::emulator::EmulatorConfig {
+        bulk_channels: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let other_url = other.url.replace("127.0.0.1", "localhost");
+    h.sign_in().await;
+    h.click("Skip").await;
+    h.click("Connect").await;
+    let primary = h.world.emu.url.clone();
+    assert!(h.shows(&primary));
+    assert!(h.shows("primary server · channel_alias and Navigator"));
+    h.click("Add another server…").await;
+    assert!(h.shows(set_domain::ADD_TITLE));
+    h.type_into(set_domain::INPUT_ID, &other_url).await;
+    h.click("Continue").await;
+    assert!(h.shows(login::TITLE), "the sign-in for the second server");
+    h.type_into(login::USERNAME_ID, "alice").await;
+    h.type_into(login::PASSWORD_ID, "alice-password").await;
+    h.click("Sign In").await;
+    assert!(
+        !h.shows(add_channels::TITLE),
+        "the primary's channels are not offered for it"
+    );
+    assert_eq!(other.tokens().len(), 1);
+    // the configured domain is still the primary's
+    assert_eq!(
+        h.world.engine().preferences().unwrap().domain.as_deref(),
+        Some(primary.as_str())
+    );
+    h.click("Connect").await;
+    assert!(h.shows(&other_url));
+    assert!(h.shows("secondary server · channels by full address"));
+    // each server has its own Sign Out: the second one's (the primary's comes first, so it is sent by message)
+    assert!(h.shows("Sign Out"));
+    h.send(Message::Connect(
+        conda_connect::gui::screen::connect::Message::SignOutOf(other_url.clone()),
+    ))
+    .await;
+    assert!(h.shows("Sign out of Anaconda Server?"));
+    assert!(h.shows(&format!("Signing out of {other_url} will:")));
+    h.send(Message::SignOut(
+        conda_connect::gui::screen::sign_out::Message::Confirm,
+    ))
+    .await;
+    assert!(other.tokens().is_empty());
+    assert_eq!(h.world.emu.tokens().len(), 1, "the primary stays signed in");
+    let status = h.world.engine().status().unwrap();
+    assert_eq!(status.servers.len(), 1);
+    assert!(status.logged_in);
+}

@@ -892,10 +892,18 @@ async fn real_conda_installs_from_two_servers_into_one_environment() {
     else {
         return;
     };
-    let python = conda.parent().unwrap().parent().unwrap().join("clvenv/bin/python");
+    let python = conda
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("clvenv/bin/python");
     let pkgs = root.path().join("channels-b");
     let made = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/make_channel.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/make_channel.py"
+        ))
         .arg(&pkgs)
         .arg("alice")
         .arg("hello-staging")
@@ -913,12 +921,24 @@ async fn real_conda_installs_from_two_servers_into_one_environment() {
     let original = "# two servers\nauto_update_conda: false\n";
     std::fs::write(env.home.join(".condarc"), original).unwrap();
 
-    password_sign_in(&env, &emu.url, &["--default-channel", "main", "--channel", "internal"]).await;
+    password_sign_in(
+        &env,
+        &emu.url,
+        &["--default-channel", "main", "--channel", "internal"],
+    )
+    .await;
     conda_connect(
         &env,
         &[
-            "login", "--username", DEMO_USER, "--password-stdin", "--domain", &other_url, "--add-server",
-            "--channel", "alice",
+            "login",
+            "--username",
+            DEMO_USER,
+            "--password-stdin",
+            "--domain",
+            &other_url,
+            "--add-server",
+            "--channel",
+            "alice",
         ],
         Some(&format!("{DEMO_PASSWORD}\n")),
     )
@@ -927,7 +947,14 @@ async fn real_conda_installs_from_two_servers_into_one_environment() {
     let create = run(
         &env,
         &conda,
-        &["create", "-y", "-p", prefix.to_str().unwrap(), "hello-private", "hello-staging"],
+        &[
+            "create",
+            "-y",
+            "-p",
+            prefix.to_str().unwrap(),
+            "hello-private",
+            "hello-staging",
+        ],
         None,
     )
     .await;
@@ -938,9 +965,15 @@ async fn real_conda_installs_from_two_servers_into_one_environment() {
         log.iter()
             .any(|l| l.path == path && l.auth == "url-token" && l.status == 200)
     };
-    assert!(via_token(&emu.log(), "/api/repo/internal/noarch/hello-private-1.0.0-0.tar.bz2"));
+    assert!(via_token(
+        &emu.log(),
+        "/api/repo/internal/noarch/hello-private-1.0.0-0.tar.bz2"
+    ));
     assert!(
-        via_token(&other.log(), "/api/repo/alice/noarch/hello-staging-1.0.0-0.tar.bz2"),
+        via_token(
+            &other.log(),
+            "/api/repo/alice/noarch/hello-staging-1.0.0-0.tar.bz2"
+        ),
         "{:?}",
         other.log()
     );
@@ -953,11 +986,20 @@ async fn real_conda_installs_from_two_servers_into_one_environment() {
     let create = run(
         &env,
         &conda,
-        &["create", "-y", "-p", again.to_str().unwrap(), "hello-private"],
+        &[
+            "create",
+            "-y",
+            "-p",
+            again.to_str().unwrap(),
+            "hello-private",
+        ],
         None,
     )
     .await;
     assert!(create.status.success(), "{}", text(&create));
     conda_connect(&env, &["logout"], None).await;
-    assert_eq!(std::fs::read_to_string(env.home.join(".condarc")).unwrap(), original);
+    assert_eq!(
+        std::fs::read_to_string(env.home.join(".condarc")).unwrap(),
+        original
+    );
 }

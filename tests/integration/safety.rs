@@ -28,7 +28,12 @@ async fn prepared() -> (World, Vec<(std::path::PathBuf, Vec<u8>)>) {
 
 /// Start the binary paused at journal step `step`; SIGKILL it there. `Ok(false)` when the command finished
 /// before reaching that step (no more steps in this phase).
-pub(crate) async fn kill_at_step(world: &World, args: &[&str], stdin: Option<&str>, step: usize) -> bool {
+pub(crate) async fn kill_at_step(
+    world: &World,
+    args: &[&str],
+    stdin: Option<&str>,
+    step: usize,
+) -> bool {
     let mut cmd = cli_command(
         world.home.path(),
         args,

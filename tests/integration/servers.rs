@@ -136,7 +136,10 @@ async fn the_primary_signs_out_first_and_promoting_keeps_every_guarantee() {
         let rc = two.world.condarc().unwrap();
         let settings = conda_connect::engine::condarc::read_settings(&rc).unwrap();
         assert_eq!(settings.channel_alias, None);
-        assert_eq!(settings.default_channels, Some(vec!["old-main".to_string()]));
+        assert_eq!(
+            settings.default_channels,
+            Some(vec!["old-main".to_string()])
+        );
         assert_eq!(
             settings.channels,
             Some(vec![
@@ -264,8 +267,9 @@ async fn the_same_host_on_another_port_gets_no_second_rattler_credential() {
         "{:?}",
         outcome.notes
     );
-    let credentials = std::fs::read_to_string(two.world.home.path().join(".rattler/credentials.json"))
-        .unwrap_or_default();
+    let credentials =
+        std::fs::read_to_string(two.world.home.path().join(".rattler/credentials.json"))
+            .unwrap_or_default();
     let primary_token = two.world.emu.tokens();
     assert_eq!(primary_token.len(), 1);
     assert!(
@@ -290,7 +294,13 @@ async fn the_command_line_names_the_servers_and_signs_out_one_or_all() {
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let out = cli_login(
         home,
-        &["--domain", &two.other_url, "--add-server", "--channel", "alice"],
+        &[
+            "--domain",
+            &two.other_url,
+            "--add-server",
+            "--channel",
+            "alice",
+        ],
     )
     .await;
     assert!(out.status.success(), "{}", output_text(&out));
@@ -320,7 +330,9 @@ async fn the_command_line_names_the_servers_and_signs_out_one_or_all() {
         two.other
             .log()
             .iter()
-            .any(|l| l.path.starts_with("/api/repo/alice/") && l.auth == "url-token" && l.status == 200)
+            .any(|l| l.path.starts_with("/api/repo/alice/")
+                && l.auth == "url-token"
+                && l.status == 200)
     );
     let out = cli(home, &["update-index"], None, &[]).await;
     let text = output_text(&out);
@@ -342,7 +354,10 @@ async fn the_command_line_names_the_servers_and_signs_out_one_or_all() {
     let out = cli(home, &["logout"], None, &[]).await;
     assert_eq!(out.status.code(), Some(2));
     let text = output_text(&out);
-    assert!(text.contains(&url) && text.contains(&two.other_url), "{text}");
+    assert!(
+        text.contains(&url) && text.contains(&two.other_url),
+        "{text}"
+    );
     let out = cli(home, &["logout", "--domain", &two.other_url], None, &[]).await;
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(two.other.tokens().is_empty());
@@ -361,7 +376,13 @@ async fn the_command_line_names_the_servers_and_signs_out_one_or_all() {
     assert!(out.status.success(), "{}", output_text(&out));
     let out = cli_login(
         home,
-        &["--domain", &two.other_url, "--add-server", "--channel", "alice"],
+        &[
+            "--domain",
+            &two.other_url,
+            "--add-server",
+            "--channel",
+            "alice",
+        ],
     )
     .await;
     assert!(out.status.success(), "{}", output_text(&out));
@@ -504,9 +525,17 @@ async fn sigkill_of_the_real_binary_at_every_step_of_adding_removing_and_promoti
             killed += usize::from(reached);
             // the next command recovers; signing out of everything leaves the files from before
             let out = cli(two.world.home.path(), &["logout", "--all"], None, &[]).await;
-            assert!(out.status.success(), "{phase} {step}: {}", output_text(&out));
+            assert!(
+                out.status.success(),
+                "{phase} {step}: {}",
+                output_text(&out)
+            );
             assert!(!two.world.paths.journal_file().exists(), "{phase} {step}");
-            assert_eq!(two.world.condarc().as_deref(), Some(USER_CONDARC), "{phase} {step}");
+            assert_eq!(
+                two.world.condarc().as_deref(),
+                Some(USER_CONDARC),
+                "{phase} {step}"
+            );
             let after: Vec<_> = two
                 .world
                 .user_files()
@@ -518,7 +547,11 @@ async fn sigkill_of_the_real_binary_at_every_step_of_adding_removing_and_promoti
                 .filter(|(p, _)| *p != two.world.paths.navigator_ini)
                 .cloned()
                 .collect();
-            assert_same_files(&after, &expected, &format!("{phase}, SIGKILL at step {step}"));
+            assert_same_files(
+                &after,
+                &expected,
+                &format!("{phase}, SIGKILL at step {step}"),
+            );
             assert!(
                 two.world.emu.tokens().is_empty() && two.other.tokens().is_empty(),
                 "{phase} {step}: no live server token"
@@ -528,7 +561,10 @@ async fn sigkill_of_the_real_binary_at_every_step_of_adding_removing_and_promoti
                 break;
             }
         }
-        assert!(finished, "{phase}: every journal step was reached and killed");
+        assert!(
+            finished,
+            "{phase}: every journal step was reached and killed"
+        );
     }
     eprintln!("SIGKILL at multi-server journal steps: {killed} kill points, {killed} recovered");
     assert!(killed >= 12, "only {killed} kill points");

@@ -152,6 +152,12 @@ fn pixi_configs(paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Vec<Path
     out
 }
 
+/// A credentials file with no entry left (`{}`).
+pub fn is_empty(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        .is_ok_and(|m| m.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,9 +212,4 @@ mod tests {
         }
         assert!(parse(path, "  \n").unwrap().is_empty());
     }
-}
-
-/// A credentials file with no entry left (`{}`).
-pub fn is_empty(text: &str) -> bool {
-    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok_and(|m| m.is_empty())
 }

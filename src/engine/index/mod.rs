@@ -432,7 +432,11 @@ impl Job<'_> {
     /// The signed-in server whose token goes into `url`.
     fn server_of(&self, url: &str) -> Option<String> {
         std::iter::once((self.domain, self.token))
-            .chain(self.others.iter().map(|(d, t)| (d.as_str(), Some(t.as_str()))))
+            .chain(
+                self.others
+                    .iter()
+                    .map(|(d, t)| (d.as_str(), Some(t.as_str()))),
+            )
             .find(|(domain, token)| token.is_some() && tokenized(url, domain, *token) != url)
             .map(|(domain, _)| domain.to_string())
     }
@@ -461,7 +465,11 @@ impl Job<'_> {
         for &zst in entry.variants(now) {
             let plain = format!("{base}{}", if zst { ".zst" } else { "" });
             let url = std::iter::once((self.domain, self.token))
-                .chain(self.others.iter().map(|(d, t)| (d.as_str(), Some(t.as_str()))))
+                .chain(
+                    self.others
+                        .iter()
+                        .map(|(d, t)| (d.as_str(), Some(t.as_str()))),
+                )
                 .map(|(domain, token)| tokenized(&plain, domain, token))
                 .find(|url| *url != plain)
                 .unwrap_or(plain);

@@ -238,7 +238,8 @@ impl Engine {
         let Some(text) = before else {
             return Ok(true);
         };
-        let Ok(entries) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) else {
+        let Ok(entries) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        else {
             return Ok(false);
         };
         let mut ours: Vec<ClientRecord> = self.session()?.map(|r| r.clients).unwrap_or_default();

@@ -159,7 +159,10 @@ impl Engine {
                 .ok_or(Error::NoDomain)?,
         };
         self.policy.check_domain(&domain)?;
-        if self.server_list()?.is_some_and(|l| l.find(&domain).is_some()) {
+        if self
+            .server_list()?
+            .is_some_and(|l| l.find(&domain).is_some())
+        {
             return Err(super::secondary::already_signed_in(&domain));
         }
         self.read_condarc()?;

@@ -12,9 +12,9 @@ use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 use crate::engine::token_files;
 
 use super::login::{INI_LOGIN_KEYS, LoginPlan, SignIn, owned_edits};
+use super::md5_hex;
 use super::servers::{ServerList, add_channel_edits, remove_channel_edits};
 use super::{CondarcRestore, Engine, LogoutOutcome, OnFailure, SecondaryRecord, SessionRecord};
-use super::md5_hex;
 
 /// The secondaries' channel URLs kept in a `channels` the primary sets (its sign-in, Add Channels, sign-out).
 pub(crate) fn keep_secondaries(edits: &mut [(&str, KeyEdit)], urls: &[String]) {
@@ -247,7 +247,8 @@ impl Engine {
         ops: &mut Vec<FileOp>,
     ) -> Result<()> {
         let text = current.unwrap_or_default();
-        let new = condarc::apply_edits(text, edits).map_err(|detail| self.invalid_condarc(detail))?;
+        let new =
+            condarc::apply_edits(text, edits).map_err(|detail| self.invalid_condarc(detail))?;
         if current.is_some() && new == text || current.is_none() && edits.is_empty() {
             return Ok(());
         }
@@ -277,8 +278,13 @@ impl Engine {
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;
-        let mut list = self.server_list()?.ok_or_else(|| not_signed_in_to(domain))?;
-        let record = list.find(domain).cloned().ok_or_else(|| not_signed_in_to(domain))?;
+        let mut list = self
+            .server_list()?
+            .ok_or_else(|| not_signed_in_to(domain))?;
+        let record = list
+            .find(domain)
+            .cloned()
+            .ok_or_else(|| not_signed_in_to(domain))?;
         self.check_channel_names(domain, channels)?;
         self.check_writable(&[self.paths.condarc.as_path()])?;
         let secrets = self.secrets.get(domain)?.unwrap_or_default();
@@ -305,7 +311,11 @@ impl Engine {
         let mut edits = remove_channel_edits(domain, &removed, false, false);
         edits.extend(add_channel_edits(domain, &added));
         let current = self.read_condarc_settled()?;
-        for entry in list.secondaries.iter_mut().filter(|s| s.session.domain == domain) {
+        for entry in list
+            .secondaries
+            .iter_mut()
+            .filter(|s| s.session.domain == domain)
+        {
             entry.channels = channels.to_vec();
         }
         let mut ops = Vec::new();
@@ -350,13 +360,23 @@ impl Engine {
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;
-        let mut list = self.server_list()?.ok_or_else(|| not_signed_in_to(domain))?;
-        let record = list.find(domain).cloned().ok_or_else(|| not_signed_in_to(domain))?;
+        let mut list = self
+            .server_list()?
+            .ok_or_else(|| not_signed_in_to(domain))?;
+        let record = list
+            .find(domain)
+            .cloned()
+            .ok_or_else(|| not_signed_in_to(domain))?;
         let session = &record.session;
         let secrets = self.secrets.get(domain)?.unwrap_or_default();
         let mut targets = vec![self.paths.condarc.as_path()];
         let token_paths = token_files::token_file_paths(&self.paths, domain);
-        targets.extend(token_paths.iter().filter(|p| p.exists()).map(|p| p.as_path()));
+        targets.extend(
+            token_paths
+                .iter()
+                .filter(|p| p.exists())
+                .map(|p| p.as_path()),
+        );
         let client_files = self.client_files_to_check(session);
         targets.extend(client_files.iter().map(|p| p.as_path()));
         self.check_writable(&targets)?;
@@ -366,7 +386,9 @@ impl Engine {
         let mut ops = Vec::new();
         let restore =
             self.plan_secondary_condarc(&record, current.as_deref(), primary, &mut list, &mut ops)?;
-        let mut notes = self.plan_token_file_restore(session, &secrets, &mut ops).await?;
+        let mut notes = self
+            .plan_token_file_restore(session, &secrets, &mut ops)
+            .await?;
         notes.extend(self.plan_clients_restore(session, &secrets, &mut ops)?);
         ops.push(self.server_list_op(&list));
         if session.given_token {
@@ -419,7 +441,8 @@ impl Engine {
         ops: &mut Vec<FileOp>,
     ) -> Result<CondarcRestore> {
         let last = primary.is_none() && list.secondaries.is_empty();
-        let untouched = current.map(|c| md5_hex(c.as_bytes())) == Some(list.condarc_written_md5.clone());
+        let untouched =
+            current.map(|c| md5_hex(c.as_bytes())) == Some(list.condarc_written_md5.clone());
         if last && untouched {
             ops.push(FileOp::swap(
                 &self.paths.condarc,
@@ -471,8 +494,13 @@ impl Engine {
             });
         }
         self.policy.check_domain(&domain)?;
-        let mut list = self.server_list()?.ok_or_else(|| not_signed_in_to(&domain))?;
-        let secondary = list.find(&domain).cloned().ok_or_else(|| not_signed_in_to(&domain))?;
+        let mut list = self
+            .server_list()?
+            .ok_or_else(|| not_signed_in_to(&domain))?;
+        let secondary = list
+            .find(&domain)
+            .cloned()
+            .ok_or_else(|| not_signed_in_to(&domain))?;
         let secrets = self.secrets.get(&domain)?.unwrap_or_default();
         let token = secrets.access_token.clone().unwrap_or_default();
         self.check_writable(&[
@@ -492,11 +520,19 @@ impl Engine {
         channels.extend(others.iter().cloned());
         let mut edits = condarc::login_edits(&super::repo_base(&domain));
         edits.retain(|(k, _)| *k != "channels");
-        edits.push(("channels", KeyEdit::Set(condarc::CondaValue::List(channels))));
+        edits.push((
+            "channels",
+            KeyEdit::Set(condarc::CondaValue::List(channels)),
+        ));
         let mut ops = Vec::new();
         list.secondaries.retain(|s| s.session.domain != domain);
         // the channels that were this server's as full URLs become names under its alias
-        let mut all = remove_channel_edits(&domain, &secondary.channels, false, !list.base_has("custom_channels"));
+        let mut all = remove_channel_edits(
+            &domain,
+            &secondary.channels,
+            false,
+            !list.base_has("custom_channels"),
+        );
         all.retain(|(k, _)| *k == "custom_channels");
         all.extend(edits);
         let new = condarc::apply_edits(&text, &all).map_err(|d| self.invalid_condarc(d))?;

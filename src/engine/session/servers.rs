@@ -294,7 +294,11 @@ impl Engine {
             );
         }
         if let Some(list) = self.server_list()? {
-            for other in list.secondaries.iter().filter(|s| s.session.domain != domain) {
+            for other in list
+                .secondaries
+                .iter()
+                .filter(|s| s.session.domain != domain)
+            {
                 taken.extend(
                     other
                         .channels

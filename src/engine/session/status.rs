@@ -172,7 +172,11 @@ impl Engine {
     /// The secondary servers' domains and access tokens (Update Index sends each its own).
     pub fn secondary_tokens(&self) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
-        for record in self.server_list()?.map(|l| l.secondaries).unwrap_or_default() {
+        for record in self
+            .server_list()?
+            .map(|l| l.secondaries)
+            .unwrap_or_default()
+        {
             let domain = record.session.domain;
             if let Some(token) = self.secrets.get(&domain)?.and_then(|s| s.access_token) {
                 out.push((domain, token));

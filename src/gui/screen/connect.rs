@@ -1,22 +1,27 @@
-//! The Connect popup: the Anaconda Server card with Sign In / Sign Out and "connected as <user>".
-//! One repository login at a time, as in Navigator.
+//! The Connect popup: the Anaconda Server card with Sign In / Sign Out and "connected as <user>"; once signed in,
+//! every signed-in server (the primary first) with its own Sign Out, and *Add another server…*.
 
 use iced::widget::{column, container, row, space, text};
 use iced::{Element, Length};
 
-use crate::engine::session::Status;
+use crate::engine::session::{Role, ServerStatus, Status};
 use crate::gui::style;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     SignIn,
     SignOut,
+    /// Sign out of this secondary server.
+    SignOutOf(String),
+    AddServer,
     Close,
 }
 
 pub enum Action {
     SignIn,
     SignOut,
+    SignOutOf(String),
+    AddServer,
     Close,
 }
 
@@ -24,6 +29,8 @@ pub fn update(message: Message) -> Action {
     match message {
         Message::SignIn => Action::SignIn,
         Message::SignOut => Action::SignOut,
+        Message::SignOutOf(domain) => Action::SignOutOf(domain),
+        Message::AddServer => Action::AddServer,
         Message::Close => Action::Close,
     }
 }
@@ -52,6 +59,10 @@ pub fn view(status: Option<&Status>) -> Element<'_, Message> {
     } else {
         style::primary("Sign In", Some(Message::SignIn))
     };
+    let servers = status.map(|s| s.servers.as_slice()).unwrap_or_default();
+    if !servers.is_empty() {
+        return signed_in_view(servers);
+    }
     let server_card = container(
         row![
             column![
@@ -83,5 +94,66 @@ pub fn view(status: Option<&Status>) -> Element<'_, Message> {
         ]
         .spacing(style::space_scale::L),
         520.0,
+    )
+}
+
+/// Signed in: one row per server, the primary first, each with its own Sign Out; then *Add another server…*.
+fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
+    let mut list = column![].spacing(style::space_scale::S);
+    for server in servers {
+        let (role, sign_out) = match server.role {
+            Role::Primary => (
+                "primary server · channel_alias and Navigator",
+                Message::SignOut,
+            ),
+            Role::Secondary => (
+                "secondary server · channels by full address",
+                Message::SignOutOf(server.domain.clone()),
+            ),
+        };
+        let channels = if server.channels.is_empty() && server.default_channels.is_empty() {
+            "no channels chosen yet".to_string()
+        } else {
+            let mut names = server.default_channels.clone();
+            names.extend(server.channels.iter().cloned());
+            format!("channels: {}", names.join(", "))
+        };
+        list = list.push(
+            container(
+                row![
+                    column![
+                        text(server.domain.as_str()).font(style::BOLD),
+                        style::body(format!("connected as {}", server.username)),
+                        style::muted(role),
+                        style::muted(channels),
+                    ]
+                    .spacing(style::space_scale::XS)
+                    .width(Length::Fill),
+                    style::secondary("Sign Out", Some(sign_out)),
+                ]
+                .spacing(style::space_scale::M)
+                .align_y(iced::Center),
+            )
+            .padding(style::space_scale::L)
+            .style(style::boxed),
+        );
+    }
+    style::card(
+        column![
+            row![
+                style::title("Connect to Anaconda"),
+                space::horizontal().width(Length::Fill),
+                style::secondary("Close", Some(Message::Close))
+            ]
+            .align_y(iced::Center),
+            style::heading("REPOSITORIES"),
+            list,
+            row![
+                space::horizontal().width(Length::Fill),
+                style::secondary("Add another server…", Some(Message::AddServer)),
+            ],
+        ]
+        .spacing(style::space_scale::L),
+        560.0,
     )
 }

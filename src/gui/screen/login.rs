@@ -139,9 +139,26 @@ pub struct State {
     pub sign_in_policy: Option<crate::engine::policy::SignInPolicy>,
     pub support: Option<String>,
     pub discard: super::discard::Guard,
+    /// Signing in to another server beside the signed-in one (Connect → Add another server…).
+    pub add_server: bool,
 }
 
 impl State {
+    /// The sign-in request: another server comes with its domain (and a certificate trusted for it now).
+    fn request(&self, pinned: Option<crate::engine::session::DomainChoice>) -> SignIn {
+        SignIn {
+            domain: pinned.or_else(|| {
+                self.add_server
+                    .then(|| crate::engine::session::DomainChoice {
+                        domain: self.domain.clone(),
+                        pinned: None,
+                    })
+            }),
+            add_server: self.add_server,
+            ..SignIn::default()
+        }
+    }
+
     pub fn new(domain: String, hint: Option<String>) -> Self {
         State {
             domain,
@@ -159,6 +176,7 @@ impl State {
             sign_in_policy: None,
             support: None,
             discard: super::discard::Guard::default(),
+            add_server: false,
         }
     }
 
@@ -470,7 +488,7 @@ impl State {
         let sign_in = engine.sso_sign_in(
             SsoOptions::default(),
             SsoMethod::Browser { open },
-            SignIn::default(),
+            self.request(None),
         );
         let (task, handle) =
             Task::sip(sign_in, Message::SsoPrompt, Message::SsoAuthenticated).abortable();
@@ -496,15 +514,21 @@ impl State {
             self.domain.clone(),
         );
         let token = self.use_token.then(|| self.token.clone());
+        let plain = self.request(None);
+        let add_server = self.add_server;
         Action::Run(Task::perform(
             async move {
                 // a certificate trusted now is written with the sign-in: nothing stays if it fails
-                let request = SignIn {
-                    domain: match trust {
-                        Trust::No => None,
-                        trust => Some(engine.choose_domain(&domain, trust).await?),
+                let request = match trust {
+                    Trust::No => plain,
+                    trust if add_server => SignIn {
+                        domain: Some(engine.choose_other_domain(&domain, trust).await?),
+                        ..plain
                     },
-                    ..SignIn::default()
+                    trust => SignIn {
+                        domain: Some(engine.choose_domain(&domain, trust).await?),
+                        ..plain
+                    },
                 };
                 match token {
                     Some(token) => engine.login_with_token(&token, &request).await,

@@ -13,6 +13,9 @@ pub const PRIMARY_TEXT: &str = "Looks like this is the first time you are loggin
 pub const SECONDARY_TEXT: &str =
     "You only need to set this domain once. You can always change this in your Preferences.";
 pub const TITLE: &str = "Set your Anaconda Server domain";
+/// Connect → Add another server…
+pub const ADD_TITLE: &str = "Add another Anaconda Server";
+pub const ADD_TEXT: &str = "Sign in to a second server, such as staging or another department's, beside the one you are signed in to. Its channels reach conda by their full address; the first server stays the primary one.";
 pub const PLACEHOLDER: &str = "http(s)://example.com";
 pub const INPUT_ID: &str = "set-domain-input";
 
@@ -46,6 +49,9 @@ pub struct State {
     pub discard: super::discard::Guard,
     /// The organization fixed the domain: the field is read-only (`Some`, with the support address if any).
     pub managed: Option<Option<String>>,
+    /// Another server beside the signed-in one (Connect → Add another server…): checked, not stored as the
+    /// domain.
+    pub adding: bool,
 }
 
 /// A domain error in words that say what is wrong and what to do.
@@ -186,8 +192,18 @@ impl State {
         self.error = None;
         let engine = engine.clone();
         let input = self.input.clone();
+        let adding = self.adding;
         Action::Run(Task::perform(
-            async move { engine.set_domain(&input, trust).await },
+            async move {
+                if adding {
+                    engine
+                        .choose_other_domain(&input, trust)
+                        .await
+                        .map(|choice| choice.domain)
+                } else {
+                    engine.set_domain(&input, trust).await
+                }
+            },
             Message::Validated,
         ))
     }
@@ -198,8 +214,8 @@ impl State {
         }
         let submit = (!self.busy && !self.input.trim().is_empty()).then_some(Message::Submit);
         let form: Element<'_, Message> = column![
-            style::title(TITLE),
-            style::body(PRIMARY_TEXT),
+            style::title(if self.adding { ADD_TITLE } else { TITLE }),
+            style::body(if self.adding { ADD_TEXT } else { PRIMARY_TEXT }),
             style::muted(SECONDARY_TEXT),
             style::field(
                 "Anaconda Server Domain",
@@ -221,7 +237,14 @@ impl State {
                 self.discard.note(),
                 [
                     style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
-                    style::primary("Set Domain", submit)
+                    style::primary(
+                        if self.adding {
+                            "Continue"
+                        } else {
+                            "Set Domain"
+                        },
+                        submit
+                    )
                 ]
             ),
         ]

@@ -26,6 +26,8 @@ pub struct State {
     pub domain: String,
     pub busy: bool,
     pub error: Option<String>,
+    /// A secondary server: only its channels, token files and credentials go.
+    pub secondary: bool,
 }
 
 impl State {
@@ -34,6 +36,15 @@ impl State {
             domain,
             busy: false,
             error: None,
+            secondary: false,
+        }
+    }
+
+    /// Signing out of a secondary server.
+    pub fn secondary(domain: String) -> Self {
+        State {
+            secondary: true,
+            ..State::new(domain)
         }
     }
 
@@ -60,8 +71,9 @@ impl State {
                 self.busy = true;
                 self.error = None;
                 let engine = engine.clone();
+                let domain = self.domain.clone();
                 Action::Run(Task::perform(
-                    async move { engine.logout().await },
+                    async move { engine.logout_server(&domain).await },
                     Message::Finished,
                 ))
             }
@@ -83,8 +95,16 @@ impl State {
             style::title("Sign out of Anaconda Server?"),
             style::body(format!("Signing out of {} will:", self.domain)),
             style::body("• revoke conda's access token on the server,"),
-            style::body("• put back the ~/.condarc keys signing in set (channel_alias, channels, default_channels), keeping your other changes,"),
-            style::body("• clear the sign-in from anaconda-navigator.ini, and remove conda's token files and the stored credentials."),
+            if self.secondary {
+                style::body("• take this server's channels and custom_channels entries out of ~/.condarc, keeping your other changes and the other server's,")
+            } else {
+                style::body("• put back the ~/.condarc keys signing in set (channel_alias, channels, default_channels), keeping your other changes,")
+            },
+            if self.secondary {
+                style::body("• remove this server's token files and stored credentials.")
+            } else {
+                style::body("• clear the sign-in from anaconda-navigator.ini, and remove conda's token files and the stored credentials.")
+            },
             style::message_slot(self.error.as_deref(), self.busy.then_some("Signing out…")),
             style::button_row([
                 style::secondary("Cancel", (!self.busy).then_some(Message::Cancel)),
