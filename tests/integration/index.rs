@@ -231,7 +231,12 @@ async fn update_index_json_has_the_same_shape_and_status_words() {
             .map(String::as_str)
             .collect();
         keys.sort();
-        assert_eq!(keys, ["name", "packages", "status", "subdir"], "{channel}");
+        // `server`: the signed-in server the channel lives on (several servers are listed per server)
+        assert_eq!(
+            keys,
+            ["name", "packages", "server", "status", "subdir"],
+            "{channel}"
+        );
     }
     assert!(
         statuses(&fresh).iter().all(|(_, _, s)| s == "ok"),

@@ -129,7 +129,12 @@ fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
                     ]
                     .spacing(style::space_scale::XS)
                     .width(Length::Fill),
-                    style::secondary("Sign Out", Some(sign_out)),
+                    // the primary's is the card's default button (Enter), as with one server
+                    if server.role == Role::Primary {
+                        style::primary("Sign Out", Some(sign_out))
+                    } else {
+                        style::secondary("Sign Out", Some(sign_out))
+                    },
                 ]
                 .spacing(style::space_scale::M)
                 .align_y(iced::Center),
