@@ -30,14 +30,29 @@ impl Engine {
                 return Connection::Unreachable;
             }
         };
-        let client = match self.client(&domain) {
+        self.check_token(&domain, &token).await
+    }
+
+    /// Each secondary server (several servers at once) checked the same way, with its own token.
+    pub async fn check_servers(&self) -> Vec<(String, Connection)> {
+        let mut out = Vec::new();
+        for (domain, token) in self.secondary_tokens().unwrap_or_default() {
+            let found = self.check_token(&domain, &token).await;
+            out.push((domain, found));
+        }
+        out
+    }
+
+    /// Whether `domain` answers and accepts `token`.
+    async fn check_token(&self, domain: &str, token: &str) -> Connection {
+        let client = match self.client(domain) {
             Ok(client) => client,
             Err(error) => {
                 tracing::warn!(error = %error, "health check: no client for the domain");
                 return Connection::Unreachable;
             }
         };
-        match client.token_info(&token).await {
+        match client.token_info(token).await {
             Ok(_) => Connection::Healthy,
             Err(Error::Unauthorized { .. }) => Connection::TokenRejected,
             Err(Error::Tls { .. }) => Connection::Untrusted,

@@ -90,7 +90,43 @@ impl App {
             })
             .unwrap_or_default();
         let mode = add_channels::Mode::Manage { current };
-        let (state, load) = add_channels::State::with_mode(&self.engine, all, None, mode);
+        let (mut state, load) = add_channels::State::with_mode(&self.engine, all, None, mode);
+        state.servers = self.server_domains();
+        self.dialog = Some(Dialog::AddChannels(state));
+        load.map(Message::AddChannels)
+    }
+
+    /// Every signed-in server's domain, the primary first.
+    pub(crate) fn server_domains(&self) -> Vec<String> {
+        self.status
+            .as_ref()
+            .map(|s| {
+                s.servers
+                    .iter()
+                    .map(|server| server.domain.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A secondary server's channels: after its sign-in (`manage` false), or the Channels screen for it.
+    pub(crate) fn server_channels(&mut self, domain: String, manage: bool) -> Task<Message> {
+        let current = self
+            .status
+            .as_ref()
+            .and_then(|s| s.servers.iter().find(|server| server.domain == domain))
+            .map(|server| Selection {
+                default_channels: Vec::new(),
+                channels: server.channels.clone(),
+            })
+            .unwrap_or_default();
+        let mode = if manage {
+            add_channels::Mode::Manage { current }
+        } else {
+            add_channels::Mode::SignIn
+        };
+        let (mut state, load) = add_channels::State::for_server(&self.engine, domain, mode);
+        state.servers = self.server_domains();
         self.dialog = Some(Dialog::AddChannels(state));
         load.map(Message::AddChannels)
     }

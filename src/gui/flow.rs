@@ -71,6 +71,7 @@ impl App {
                 async move { engine.check_connection().await },
                 Message::HealthChecked,
             ));
+            tasks.push(self.servers_check());
         }
         if own_session {
             let engine = self.engine.clone();
@@ -160,10 +161,30 @@ impl App {
             return Task::none();
         }
         let engine = self.engine.clone();
+        Task::batch([
+            Task::perform(
+                async move { engine.check_connection().await },
+                Message::HealthChecked,
+            ),
+            self.servers_check(),
+        ])
+    }
+
+    /// Each secondary server's connection (its own banner when it has a problem).
+    pub(crate) fn servers_check(&self) -> Task<Message> {
+        if self.server_domains().len() < 2 {
+            return Task::none();
+        }
+        let engine = self.engine.clone();
         Task::perform(
-            async move { engine.check_connection().await },
-            Message::HealthChecked,
+            async move { engine.check_servers().await },
+            Message::ServersChecked,
         )
+    }
+
+    pub(crate) fn servers_checked(&mut self, found: Vec<(String, Connection)>) -> Task<Message> {
+        self.server_health = found;
+        Task::none()
     }
 
     pub(crate) fn health_checked(&mut self, found: Connection) -> Task<Message> {
@@ -243,6 +264,7 @@ impl App {
         match connect::update(message) {
             connect::Action::SignIn => self.start_sign_in(),
             connect::Action::SignOut => self.start_sign_out(),
+            connect::Action::ChannelsOf(domain) => self.server_channels(domain, true),
             connect::Action::SignOutOf(domain) => {
                 self.open_over_preferences(Dialog::SignOut(sign_out::State::secondary(domain)));
                 Task::none()
@@ -317,18 +339,14 @@ impl App {
             login::Action::Run(task) => task.map(Message::Login),
             login::Action::Cancel => self.close(),
             login::Action::Done(outcome) if state.add_server => {
-                // another server beside the primary: its channels are chosen on the command line for now
+                // another server beside the primary: its own channels next (channels only)
                 self.dialog = None;
-                self.notices.push(
-                    format!(
-                        "Signed in to {} as a second server. Choose its channels with conda-connect \
-                         select-channels --domain {} --channel NAME.",
-                        outcome.domain, outcome.domain
-                    ),
-                    Tone::Success,
-                    Scope::SignedIn,
-                );
-                self.refresh_status()
+                let domain = outcome.domain.clone();
+                let engine = self.engine.clone();
+                let status = Task::perform(async move { engine.status() }, move |status| {
+                    Message::SecondarySignedIn(domain.clone(), status)
+                });
+                Task::batch([status, self.refresh_status()])
             }
             login::Action::Done(outcome) => {
                 self.health = Health::Healthy;
@@ -357,13 +375,59 @@ impl App {
         load.map(Message::AddChannels)
     }
 
+    /// After a secondary server's sign-in: the status (with the new server), then the picker for its channels.
+    pub(crate) fn secondary_signed_in(
+        &mut self,
+        domain: String,
+        status: Result<crate::engine::session::Status, Error>,
+    ) -> Task<Message> {
+        if let Ok(status) = status {
+            self.status = Some(status);
+        }
+        self.server_channels(domain, false)
+    }
+
     pub(crate) fn add_channels(&mut self, message: add_channels::Message) -> Task<Message> {
         let Some(Dialog::AddChannels(state)) = &mut self.dialog else {
             return Task::none();
         };
+        let server = state.server.clone();
         match state.update(message, &self.engine) {
             add_channels::Action::None => Task::none(),
             add_channels::Action::Run(task) => task.map(Message::AddChannels),
+            add_channels::Action::Switch(domain) => {
+                self.dialog = None;
+                let primary = self.server_domains().first() == Some(&domain)
+                    && self.status.as_ref().is_some_and(|s| s.logged_in);
+                if primary {
+                    self.channels_screen(false)
+                } else {
+                    self.server_channels(domain, true)
+                }
+            }
+            add_channels::Action::Done { saved, manage } if server.is_some() => {
+                self.dialog = None;
+                let domain = server.unwrap_or_default();
+                if let Some(selection) = &saved {
+                    self.notices.push(
+                        format!(
+                            "Channels of {domain} saved to ~/.condarc: {}.",
+                            if selection.channels.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                selection.channels.join(", ")
+                            }
+                        ),
+                        Tone::Success,
+                        Scope::SignedIn,
+                    );
+                }
+                if saved.is_none() && manage {
+                    return self.refresh_status();
+                }
+                let index = self.run_index();
+                Task::batch([self.refresh_status(), index])
+            }
             add_channels::Action::Done { saved, manage } => {
                 self.dialog = None;
                 if let Some(selection) = &saved {
@@ -420,6 +484,7 @@ impl App {
         self.notices
             .push(sign_out::summary(&outcome), Tone::Success, Scope::SignedOut);
         self.health = Health::Unknown;
+        self.server_health.clear();
         self.sign_in_expiry = None;
         self.index_problem = None;
         let engine = self.engine.clone();

@@ -5,6 +5,7 @@
 use iced::widget::{column, container, row, space, text};
 use iced::{Element, Length};
 
+use crate::engine::health::Connection;
 use crate::engine::tokens::Expiry;
 use crate::gui::style::{self, Icon, Tone};
 use crate::gui::{
@@ -107,7 +108,16 @@ impl App {
         match self.health {
             Health::Unreachable => out.push(style::banner(
                 Tone::Danger,
-                "Anaconda Server cannot be reached. Some actions may not work as expected until connection is restored.",
+                match self.server_domains().as_slice() {
+                    // several servers: the banner names the one with the problem
+                    [primary, _, ..] => format!(
+                        "{primary} (your primary server) cannot be reached. Some actions may not work as expected \
+                         until connection is restored."
+                    ),
+                    _ => "Anaconda Server cannot be reached. Some actions may not work as expected until connection \
+                          is restored."
+                        .to_string(),
+                },
                 vec![style::secondary(DIAGNOSE, Some(Message::OpenDiagnose))],
             )),
             Health::Untrusted => out.push(style::banner(
@@ -138,6 +148,32 @@ impl App {
                 vec![style::secondary("Close", Some(Message::DismissBanner))],
             )),
             Health::Unknown | Health::Healthy => {}
+        }
+        // a second server's problem names that server; the primary's banners above stay as they are
+        let signed_in: Vec<String> = self.server_domains();
+        for (domain, found) in &self.server_health {
+            if !signed_in.contains(domain) {
+                continue;
+            }
+            let sentence = match found {
+                Connection::Healthy => continue,
+                Connection::Unreachable => format!(
+                    "{domain} (your second server) cannot be reached: its channels are left out until it answers."
+                ),
+                Connection::Untrusted | Connection::CertificateChanged => format!(
+                    "The certificate of {domain} (your second server) can no longer be verified: its channels are \
+                     left out."
+                ),
+                Connection::TokenRejected => format!(
+                    "{domain} (your second server) no longer accepts your sign-in: sign out of it and sign in again \
+                     (Connect)."
+                ),
+            };
+            out.push(style::banner(
+                Tone::Danger,
+                sentence,
+                vec![style::secondary("Connect", Some(Message::OpenConnect))],
+            ));
         }
         if let Some(problem) = &self.index_problem
             && self.health != Health::TokenRejected

@@ -140,6 +140,10 @@ pub enum Message {
     StatusAfterSignOut(Result<Status, Error>),
     HealthTick,
     HealthChecked(Connection),
+    /// Each secondary server's connection.
+    ServersChecked(Vec<(String, Connection)>),
+    /// A secondary server was signed in: the status with it, then its channels.
+    SecondarySignedIn(String, Result<Status, Error>),
     /// Look whether another process (the command line) changed the sign-in or conda's configuration.
     CheckForChanges,
     /// The files' fingerprint now ([`Engine::state_stamp`]).
@@ -178,6 +182,8 @@ pub struct App {
     /// unsaved edits, when that one is closed.
     under: Option<Dialog>,
     pub health: Health,
+    /// Each secondary server's last connection check (several servers at once).
+    pub server_health: Vec<(String, Connection)>,
     pub notices: Notices,
     pub index_problem: Option<IndexProblem>,
     pub settings: AppSettings,
@@ -222,6 +228,7 @@ impl App {
             health: Health::Unknown,
             notices: Notices::default(),
             index_problem: None,
+            server_health: Vec::new(),
             settings,
             sign_in_expiry: None,
             stamp: None,
@@ -316,6 +323,8 @@ impl App {
             Message::Renewed(result) => self.renewed(result),
             Message::HealthTick => self.health_tick(),
             Message::HealthChecked(found) => self.health_checked(found),
+            Message::ServersChecked(found) => self.servers_checked(found),
+            Message::SecondarySignedIn(domain, status) => self.secondary_signed_in(domain, status),
             Message::DismissBanner => self.dismiss_banner(),
             Message::UpdateIndex => self.update_index(),
             Message::Home(message) => self.home(message),

@@ -131,6 +131,15 @@ impl Harness {
         .await;
     }
 
+    async fn click_owned(&mut self, text: &str) {
+        let text = text.to_string();
+        self.interact(move |ui| {
+            ui.click(text.clone())
+                .unwrap_or_else(|e| panic!("click {text:?}: {e:?}"));
+        })
+        .await;
+    }
+
     async fn type_into(&mut self, input_id: &'static str, value: &str) {
         let value = value.to_string();
         self.interact(move |ui| {
@@ -2198,11 +2207,52 @@ async fn connect_lists_the_servers_adds_another_and_signs_out_of_one() {
     h.type_into(login::USERNAME_ID, "alice").await;
     h.type_into(login::PASSWORD_ID, "alice-password").await;
     h.click("Sign In").await;
+    // its own channel picker follows: its channels only, no default channels
+    assert!(h.shows(add_channels::TITLE));
+    assert!(h.shows(&format!(
+        "Channels of {other_url}, your second server. Tick the ones conda should use: they go into ~/.condarc by \
+         their full address, next to your primary server's."
+    )));
+    assert!(!h.shows("Add to default_channels"));
+    h.send(Message::AddChannels(add_channels::Message::ToggleChannel(
+        "alice".into(),
+        true,
+    )))
+    .await;
+    h.click("Add Channels").await;
+    assert!(!h.shows(add_channels::TITLE));
+    let settings =
+        conda_connect::engine::condarc::read_settings(&h.world.condarc().unwrap()).unwrap();
+    assert_eq!(
+        settings.custom_channels,
+        vec![("alice".to_string(), format!("{other_url}/api/repo"))]
+    );
     assert!(
-        !h.shows(add_channels::TITLE),
-        "the primary's channels are not offered for it"
+        settings
+            .channels
+            .unwrap_or_default()
+            .contains(&format!("{other_url}/api/repo/alice"))
     );
     assert_eq!(other.tokens().len(), 1);
+    // the Channels screen offers each server: the primary's first, the second a click away
+    h.send(Message::OpenChannels).await;
+    assert!(h.shows(add_channels::MANAGE_TITLE));
+    assert!(h.shows("Server:") && h.shows(&other_url));
+    h.click_owned(&other_url).await;
+    assert!(h.shows(&format!(
+        "Channels of {other_url}, your second server. Tick the ones conda should use: they go into ~/.condarc by \
+         their full address, next to your primary server's."
+    )));
+    h.click("Cancel").await;
+    // a second server that stops answering gets a banner that names it
+    h.send(Message::ServersChecked(vec![(
+        other_url.clone(),
+        conda_connect::engine::health::Connection::Unreachable,
+    )]))
+    .await;
+    assert!(h.shows(&format!(
+        "{other_url} (your second server) cannot be reached: its channels are left out until it answers."
+    )));
     // the configured domain is still the primary's
     assert_eq!(
         h.world.engine().preferences().unwrap().domain.as_deref(),

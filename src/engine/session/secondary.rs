@@ -268,6 +268,27 @@ impl Engine {
         Ok(())
     }
 
+    /// A secondary server's channel list for the window's picker (its own token), with its channels pre-checked.
+    pub async fn server_channels(&self, domain: &str, all: bool) -> Result<super::ChannelList> {
+        let list = self
+            .server_list()?
+            .ok_or_else(|| not_signed_in_to(domain))?;
+        let record = list.find(domain).ok_or_else(|| not_signed_in_to(domain))?;
+        let secrets = self.secrets.get(domain)?.unwrap_or_default();
+        let token = secrets.access_token.as_deref().unwrap_or_default();
+        let channels = self
+            .client(domain)?
+            .channels(crate::engine::client::Auth::Token(token), all)
+            .await?;
+        Ok(super::ChannelList {
+            channels,
+            preselected: super::Selection {
+                default_channels: Vec::new(),
+                channels: record.channels.clone(),
+            },
+        })
+    }
+
     /// A secondary's channels: `channels` replaces its selection (items and `custom_channels` entries added and
     /// taken out; the user's and the other servers' stay). Names are checked against the naming rule, the other
     /// servers' channels and this server's list.

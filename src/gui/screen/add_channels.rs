@@ -61,6 +61,8 @@ pub enum Message {
     Escape,
     Submit,
     Saved(Result<(), Error>),
+    /// Show another signed-in server's channels (several servers at once).
+    Server(String),
 }
 
 pub enum Action {
@@ -72,6 +74,8 @@ pub enum Action {
         /// It was the Channels screen (not the picker after sign-in): nothing else follows a Cancel.
         manage: bool,
     },
+    /// Show this server's channels instead (nothing was changed here).
+    Switch(String),
 }
 
 #[derive(Debug, Clone)]
@@ -92,12 +96,31 @@ pub struct State {
     pub discard_armed: bool,
     /// The organization's policy: its channels are preselected, and cannot be changed when it locks them.
     pub policy: crate::engine::policy::Policy,
+    /// A secondary server's channels (several servers at once): channels only, no default channels; they go into
+    /// `.condarc` by their full address.
+    pub server: Option<String>,
+    /// Every signed-in server, the primary first: with more than one, the screen offers each (grouped by server).
+    pub servers: Vec<String>,
 }
 
 impl State {
-    /// The organization locked the channels: the ticks cannot change.
+    /// The organization locked the channels: the ticks cannot change (they are the primary server's).
     pub fn locked(&self) -> bool {
-        self.policy.lock_channels
+        self.policy.lock_channels && self.server.is_none()
+    }
+
+    /// The picker for a secondary server's channels (`mode`: after its sign-in, or the Channels screen).
+    pub fn for_server(engine: &Engine, domain: String, mode: Mode) -> (Self, Task<Message>) {
+        let (mut state, _) = Self::with_mode(engine, false, None, mode);
+        state.server = Some(domain.clone());
+        let engine = engine.clone();
+        (
+            state,
+            Task::perform(
+                async move { engine.server_channels(&domain, false).await },
+                Message::Loaded,
+            ),
+        )
     }
 
     /// The Channels screen, reachable any time while signed in (not the picker after sign-in).
@@ -130,6 +153,8 @@ impl State {
             page: 0,
             discard_armed: false,
             policy: (*engine.policy).clone(),
+            server: None,
+            servers: Vec::new(),
         };
         (
             state,
@@ -214,7 +239,7 @@ impl State {
                 let from_policy = self
                     .policy
                     .selection()
-                    .filter(|_| self.locked() || !self.manages());
+                    .filter(|_| self.server.is_none() && (self.locked() || !self.manages()));
                 let pre = if let Some(policy) = from_policy {
                     // the organization's channels: preselected at sign-in, the only choice when locked
                     policy
@@ -309,7 +334,7 @@ impl State {
                     return Action::None;
                 }
                 let sel = self.selection();
-                if sel.default_channels.is_empty() {
+                if sel.default_channels.is_empty() && self.server.is_none() {
                     self.error = Some(crate::engine::error::NO_DEFAULT_CHANNEL.into());
                     return Action::None;
                 }
@@ -317,11 +342,19 @@ impl State {
                 self.error = None;
                 self.loaded = sel.clone();
                 let engine = engine.clone();
+                let server = self.server.clone();
                 Action::Run(Task::perform(
                     async move {
-                        engine
-                            .select_channels(&sel.default_channels, &sel.channels)
-                            .await
+                        match server {
+                            Some(domain) => {
+                                engine.select_server_channels(&domain, &sel.channels).await
+                            }
+                            None => {
+                                engine
+                                    .select_channels(&sel.default_channels, &sel.channels)
+                                    .await
+                            }
+                        }
                     },
                     Message::Saved,
                 ))
@@ -332,6 +365,14 @@ impl State {
                     saved: Some(self.loaded.clone()),
                     manage: self.manages(),
                 }
+            }
+            Message::Server(domain) => {
+                if self.saving || self.is_dirty() && !self.discard_armed {
+                    // unsaved ticks: the same question as Esc
+                    self.discard_armed = !self.saving;
+                    return Action::None;
+                }
+                Action::Switch(domain)
             }
             Message::Saved(Err(error)) => {
                 self.saving = false;
@@ -358,7 +399,30 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         let mut body = column![style::title(self.title())].spacing(style::space_scale::M);
-        if let Mode::Manage { current } = &self.mode {
+        if self.servers.len() > 1 {
+            // one server's channels at a time: the others a click away
+            let current = self
+                .server
+                .as_deref()
+                .or(self.servers.first().map(String::as_str));
+            let mut picker = row![style::muted("Server:")]
+                .spacing(style::space_scale::S)
+                .align_y(iced::Center);
+            for domain in &self.servers {
+                picker = picker.push(if Some(domain.as_str()) == current {
+                    style::primary(domain.as_str(), None)
+                } else {
+                    style::secondary(domain.as_str(), Some(Message::Server(domain.clone())))
+                });
+            }
+            body = body.push(picker);
+        }
+        if let Some(domain) = &self.server {
+            body = body.push(style::body(format!(
+                "Channels of {domain}, your second server. Tick the ones conda should use: they go into \
+                 ~/.condarc by their full address, next to your primary server's."
+            )));
+        } else if let Mode::Manage { current } = &self.mode {
             let list = |v: &[String]| {
                 if v.is_empty() {
                     "(none)".to_string()
@@ -402,7 +466,7 @@ impl State {
             let count = shown.len();
             let locked = self.locked();
             // fixed widths: columns stay put while filtering
-            let columns = [
+            let mut columns = vec![
                 table::column(
                     style::head_cell(self.header("Name", SortColumn::Name)),
                     |r: Row| style::body_cell(style::cell(r.name)),
@@ -455,6 +519,10 @@ impl State {
                 )
                 .width(Length::Fixed(128.0)),
             ];
+            if self.server.is_some() {
+                // a second server gives channels only
+                columns.remove(4);
+            }
             if count == 0 {
                 // an empty result says why, where the rows would be (the dialog keeps its size)
                 let why = if self.filter.trim().is_empty() {
@@ -505,11 +573,15 @@ impl State {
                     visible.len()
                 )
             };
-            let note = format!(
-                "{range} · {} default channel(s), {} channel(s) ticked",
-                sel.default_channels.len(),
-                sel.channels.len()
-            );
+            let note = if self.server.is_some() {
+                format!("{range} · {} channel(s) ticked", sel.channels.len())
+            } else {
+                format!(
+                    "{range} · {} default channel(s), {} channel(s) ticked",
+                    sel.default_channels.len(),
+                    sel.channels.len()
+                )
+            };
             let mut line = row![
                 text(note)
                     .size(style::type_scale::SMALL)

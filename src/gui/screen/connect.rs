@@ -13,6 +13,8 @@ pub enum Message {
     SignOut,
     /// Sign out of this secondary server.
     SignOutOf(String),
+    /// This secondary server's channels.
+    ChannelsOf(String),
     AddServer,
     Close,
 }
@@ -21,6 +23,7 @@ pub enum Action {
     SignIn,
     SignOut,
     SignOutOf(String),
+    ChannelsOf(String),
     AddServer,
     Close,
 }
@@ -30,6 +33,7 @@ pub fn update(message: Message) -> Action {
         Message::SignIn => Action::SignIn,
         Message::SignOut => Action::SignOut,
         Message::SignOutOf(domain) => Action::SignOutOf(domain),
+        Message::ChannelsOf(domain) => Action::ChannelsOf(domain),
         Message::AddServer => Action::AddServer,
         Message::Close => Action::Close,
     }
@@ -133,7 +137,15 @@ fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
                     if server.role == Role::Primary {
                         style::primary("Sign Out", Some(sign_out))
                     } else {
-                        style::secondary("Sign Out", Some(sign_out))
+                        row![
+                            style::secondary(
+                                "Channels…",
+                                Some(Message::ChannelsOf(server.domain.clone()))
+                            ),
+                            style::secondary("Sign Out", Some(sign_out)),
+                        ]
+                        .spacing(style::space_scale::S)
+                        .into()
                     },
                 ]
                 .spacing(style::space_scale::M)

@@ -273,7 +273,7 @@ impl State {
                         text(p.version.to_string())
                             .size(13)
                             .width(Length::FillPortion(2)),
-                        text(format!("{} ({})", p.channel, p.subdir))
+                        text(format!("{} ({})", channel_label(p.channel), p.subdir))
                             .size(13)
                             .width(Length::FillPortion(3)),
                     ]
@@ -326,5 +326,17 @@ impl State {
             )
         };
         col.push(style::muted(summary)).into()
+    }
+}
+
+/// A channel as the list shows it: a second server's channel (a full `…/api/repo/<name>` address) as
+/// `<name> @ <host:port>`, so that each server's packages read as that server's.
+pub fn channel_label(channel: &str) -> std::borrow::Cow<'_, str> {
+    match channel
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once("/api/repo/"))
+    {
+        Some((host, name)) => format!("{name} @ {host}").into(),
+        None => channel.into(),
     }
 }
