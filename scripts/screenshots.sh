@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walk the whole flow of `conda-connect demo` in a real window under Xvfb and write a PNG of every screen to OUT
 # (default: screenshots/): first with the pointer for the header buttons (dialogs by their default buttons), then a
-# keyboard-only sign-in (Tab, typing, Space, Enter, Esc, Ctrl+L — no pointer at all). Checks that no PNG is blank,
+# keyboard-only sign-in (Tab, typing, Space, Enter, Esc, Ctrl+L — no pointer at all), and a second server added
+# beside the first by keyboard. Checks that no PNG is blank,
 # that the screens that must show something show it (the focus ring after a keyboard walk down the channel table,
 # the error and the unsaved-changes question together, the kept package list after a failed Update Index, the
 # token's not-copied question, a notice at the minimum size — by their colours), that the window's WM_CLASS matches
@@ -17,7 +18,10 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
-cleanup() { kill "${APP_PID:-}" "${TLS_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  kill "${APP_PID:-}" "${TLS_PID:-}" "${SECOND_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 # Xvfb picks a free display itself and writes its number once it accepts connections (-displayfd): no collision
@@ -32,6 +36,9 @@ echo "screenshots: Xvfb on $DISPLAY"
 # a second emulator with a self-signed certificate, for the "SSL Verification Failed!" screen
 TLS_PORT=$((PORT + 1))
 "$BIN" emulator --tls --port "$TLS_PORT" >"$WORK/tls.log" 2>&1 & TLS_PID=$!
+# and a third one, plain, reached as localhost: a second server signed in beside the first
+SECOND_PORT=$((PORT + 2))
+"$BIN" emulator --port "$SECOND_PORT" >"$WORK/second.log" 2>&1 & SECOND_PID=$!
 export CONDA_CONNECT_DEMO_HOME=$WORK/home CONDA_CONNECT_DEMO_PORT=$PORT
 START=$(date +%s%N)
 "$BIN" demo >"$WORK/demo.log" 2>&1 & APP_PID=$!
@@ -181,5 +188,16 @@ typ alice; key Tab; typ alice-password; key Return
 key Return;                       shot keyboard-signed-in 2.5
 expect_file "$CONDA_CONNECT_DEMO_HOME/.condarc" "default_channels"
 key ctrl+l;                       shot keyboard-channels 1.2
+key Escape; sleep 0.3
+
+# ---- several servers, by keyboard: Connect → Add another server… → its address, its sign-in, its channels
+key ctrl+k; sleep 0.5; key Tab Return
+typ "http://localhost:$SECOND_PORT"; shot add-another-server 0.5
+key Return; sleep 1.2
+typ alice; key Tab; typ alice-password; key Return
+                                  shot second-server-channels 2
+key Escape; sleep 0.5
+expect_file "$CONDA_CONNECT_DEMO_HOME/.local/share/conda-connect/servers.json" "localhost:$SECOND_PORT"
+key ctrl+k;                       shot connect-two-servers 0.6
 key Escape; sleep 0.3
 echo "screenshots: $n screens in $OUT"

@@ -366,6 +366,15 @@ impl State {
                     manage: self.manages(),
                 }
             }
+            Message::Server(domain)
+                if Some(domain.as_str())
+                    == self
+                        .server
+                        .as_deref()
+                        .or(self.servers.first().map(String::as_str)) =>
+            {
+                Action::None
+            }
             Message::Server(domain) => {
                 if self.saving || self.is_dirty() && !self.discard_armed {
                     // unsaved ticks: the same question as Esc
@@ -409,8 +418,9 @@ impl State {
                 .spacing(style::space_scale::S)
                 .align_y(iced::Center);
             for domain in &self.servers {
+                // the one shown is filled (pressing it again changes nothing), the others plain
                 picker = picker.push(if Some(domain.as_str()) == current {
-                    style::primary(domain.as_str(), None)
+                    style::primary(domain.as_str(), Some(Message::Server(domain.clone())))
                 } else {
                     style::secondary(domain.as_str(), Some(Message::Server(domain.clone())))
                 });

@@ -216,7 +216,11 @@ impl State {
         let form: Element<'_, Message> = column![
             style::title(if self.adding { ADD_TITLE } else { TITLE }),
             style::body(if self.adding { ADD_TEXT } else { PRIMARY_TEXT }),
-            style::muted(SECONDARY_TEXT),
+            style::muted(if self.adding {
+                "Its address is checked here and kept with its sign-in; your primary server stays set in Preferences."
+            } else {
+                SECONDARY_TEXT
+            }),
             style::field(
                 "Anaconda Server Domain",
                 style::input(PLACEHOLDER, &self.input)
