@@ -72,7 +72,8 @@ pub enum Command {
                       --password-stdin\n  conda-connect logout --finish --sso"
     )]
     Logout(LogoutArgs),
-    /// Make a secondary server the primary one (its channels move under channel_alias; Navigator sees it).
+    /// Make a secondary server the primary one (its channels move under channel_alias; Navigator sees it). A
+    /// primary signed in becomes a secondary server and keeps its channels.
     #[command(
         after_help = "Example:\n  conda-connect promote --domain https://staging.example.com"
     )]

@@ -265,6 +265,13 @@ impl App {
             connect::Action::SignIn => self.start_sign_in(),
             connect::Action::SignOut => self.start_sign_out(),
             connect::Action::ChannelsOf(domain) => self.server_channels(domain, true),
+            connect::Action::Promote(domain) => {
+                let engine = self.engine.clone();
+                Task::perform(
+                    async move { engine.promote(&domain).await.map(|()| domain) },
+                    Message::Promoted,
+                )
+            }
             connect::Action::SignOutOf(domain) => {
                 self.open_over_preferences(Dialog::SignOut(sign_out::State::secondary(domain)));
                 Task::none()
@@ -373,6 +380,23 @@ impl App {
         let (state, load) = add_channels::State::new(&self.engine, all, remembered);
         self.dialog = Some(Dialog::AddChannels(state));
         load.map(Message::AddChannels)
+    }
+
+    /// A secondary server was made the primary one (or could not be): a notice, and the status again.
+    pub(crate) fn promoted(&mut self, result: Result<String, Error>) -> Task<Message> {
+        match result {
+            Ok(domain) => self.notices.push(
+                format!(
+                    "{domain} is now your primary server: channel_alias points at it, and Navigator sees its sign-in."
+                ),
+                Tone::Success,
+                Scope::SignedIn,
+            ),
+            Err(error) => self
+                .notices
+                .push(error.to_string(), Tone::Danger, Scope::SignedIn),
+        }
+        self.refresh_status()
     }
 
     /// After a secondary server's sign-in: the status (with the new server), then the picker for its channels.

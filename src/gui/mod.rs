@@ -142,6 +142,8 @@ pub enum Message {
     HealthChecked(Connection),
     /// Each secondary server's connection.
     ServersChecked(Vec<(String, Connection)>),
+    /// A secondary server was made the primary one (its domain).
+    Promoted(Result<String, Error>),
     /// A secondary server was signed in: the status with it, then its channels.
     SecondarySignedIn(String, Result<Status, Error>),
     /// Look whether another process (the command line) changed the sign-in or conda's configuration.
@@ -324,6 +326,7 @@ impl App {
             Message::HealthTick => self.health_tick(),
             Message::HealthChecked(found) => self.health_checked(found),
             Message::ServersChecked(found) => self.servers_checked(found),
+            Message::Promoted(result) => self.promoted(result),
             Message::SecondarySignedIn(domain, status) => self.secondary_signed_in(domain, status),
             Message::DismissBanner => self.dismiss_banner(),
             Message::UpdateIndex => self.update_index(),

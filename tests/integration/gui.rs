@@ -2261,6 +2261,22 @@ async fn connect_lists_the_servers_adds_another_and_signs_out_of_one() {
     h.click("Connect").await;
     assert!(h.shows(&other_url));
     assert!(h.shows("secondary server · channels by full address"));
+    // Make Primary swaps the two; a second Make Primary swaps them back
+    h.click("Make Primary").await;
+    assert_eq!(
+        h.world.engine().status().unwrap().domain.as_deref(),
+        Some(other_url.as_str())
+    );
+    assert!(h.shows(&format!(
+        "{other_url} is now your primary server: channel_alias points at it, and Navigator sees its sign-in."
+    )));
+    h.click("Connect").await;
+    h.click("Make Primary").await;
+    assert_eq!(
+        h.world.engine().status().unwrap().domain.as_deref(),
+        Some(primary.as_str())
+    );
+    h.click("Connect").await;
     // each server has its own Sign Out: the second one's (the primary's comes first, so it is sent by message)
     assert!(h.shows("Sign Out"));
     h.send(Message::Connect(

@@ -192,6 +192,71 @@ async fn the_primary_signs_out_first_and_promoting_keeps_every_guarantee() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promoting_beside_a_primary_swaps_them_and_keeps_every_channel() {
+    let two = two().await;
+    two.world.write_condarc(USER_CONDARC);
+    two.world.set_domain().await;
+    let before = two.world.user_files();
+    two.primary().await;
+    two.secondary(&["alice"]).await.unwrap();
+    let engine = two.world.engine();
+    engine.promote(&two.other_url).await.unwrap();
+    let rc = two.world.condarc().unwrap();
+    let settings = conda_connect::engine::condarc::read_settings(&rc).unwrap();
+    let (a, b) = (two.world.emu.url.clone(), two.other_url.clone());
+    assert_eq!(settings.channel_alias, Some(format!("{b}/api/repo")));
+    assert_eq!(settings.default_channels, None);
+    assert_eq!(
+        settings.channels,
+        Some(vec![
+            "alice".to_string(),
+            format!("{a}/api/repo/main"),
+            format!("{a}/api/repo/internal")
+        ])
+    );
+    assert_eq!(
+        settings.custom_channels,
+        vec![
+            ("internal".to_string(), format!("{a}/api/repo")),
+            ("main".to_string(), format!("{a}/api/repo")),
+        ]
+    );
+    let status = engine.status().unwrap();
+    assert_eq!(status.domain.as_deref(), Some(b.as_str()));
+    assert_eq!(status.servers[1].domain, a);
+    assert_eq!(status.servers[1].role, Role::Secondary);
+    assert_eq!(
+        status.servers[1].channels,
+        vec!["main".to_string(), "internal".into()]
+    );
+    assert!(two.world.ini().unwrap().contains(&b));
+    // both tokens live; each server signs out on its own, and the files are those from before
+    assert_eq!(two.world.emu.tokens().len(), 1);
+    assert_eq!(two.other.tokens().len(), 1);
+    engine.logout_server(&a).await.unwrap();
+    assert!(two.world.emu.tokens().is_empty());
+    engine.logout().await.unwrap();
+    assert!(two.other.tokens().is_empty());
+    assert_eq!(two.world.condarc().unwrap(), USER_CONDARC);
+    // the ini keeps the promoted server as the configured domain (promoting chose it); all else as before
+    let without_ini = |files: Vec<(std::path::PathBuf, Vec<u8>)>| -> Vec<_> {
+        files
+            .into_iter()
+            .filter(|(p, _)| *p != two.world.paths.navigator_ini)
+            .collect()
+    };
+    assert_same_files(
+        &without_ini(two.world.user_files()),
+        &without_ini(before),
+        "after the swap and both sign-outs",
+    );
+    assert_eq!(
+        engine.preferences().unwrap().domain.as_deref(),
+        Some(b.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_name_two_servers_offer_is_refused_naming_both() {
     let two = two().await;
     two.primary().await;
@@ -397,7 +462,7 @@ async fn sigkill_equivalent_at_every_step_of_every_multi_server_transition_recov
     // adding, changing and removing a secondary, promoting it and the last sign-out, each stopped at every
     // journal step; the next command recovers, and signing everything out leaves the files from before
     let mut tried = 0;
-    for phase in ["add", "select", "remove", "promote", "last"] {
+    for phase in ["add", "select", "remove", "promote", "swap", "last"] {
         for step in 1..=20 {
             let two = two().await;
             two.world.write_condarc(USER_CONDARC);
@@ -440,7 +505,7 @@ async fn sigkill_equivalent_at_every_step_of_every_multi_server_transition_recov
                         .select_server_channels(&two.other_url, &["team".into()])
                         .await
                 }
-                "promote" => crashing.promote(&two.other_url).await,
+                "promote" | "swap" => crashing.promote(&two.other_url).await,
                 _ => crashing.logout_server(&two.other_url).await.map(|_| ()),
             };
             let engine = two.world.engine();
@@ -490,7 +555,7 @@ async fn sigkill_equivalent_at_every_step_of_every_multi_server_transition_recov
 async fn sigkill_of_the_real_binary_at_every_step_of_adding_removing_and_promoting() {
     let password = format!("{DEMO_PASSWORD}\n");
     let mut killed = 0;
-    for phase in ["add", "remove", "promote"] {
+    for phase in ["add", "remove", "promote", "swap"] {
         let mut finished = false;
         for step in 1..=40 {
             let two = two().await;

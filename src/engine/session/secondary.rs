@@ -495,23 +495,19 @@ impl Engine {
     }
 
     /// Make a secondary server the primary one: it takes `channel_alias` (its channels become names under it, its
-    /// full URLs and `custom_channels` entries go), Navigator's ini keys and the per-user snapshot. Only while no
-    /// primary is signed in: sign out of the primary first.
+    /// full URLs and `custom_channels` entries go), Navigator's ini keys and the per-user snapshot. A primary signed
+    /// in now becomes a secondary in the same transaction: its default channels and channels stay in conda's list,
+    /// as full URLs with their `custom_channels` entries, and what its sign-out would have put back (the keys before
+    /// any primary, the ini's keys) passes to the new primary.
     pub async fn promote(&self, domain: &str) -> Result<()> {
         let domain = crate::engine::domain::normalize_domain(domain).unwrap_or(domain.to_string());
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;
-        if let Some(primary) = self.session()? {
+        let primary = self.session()?;
+        if primary.as_ref().is_some_and(|p| p.domain == domain) {
             return Err(Error::Refused {
-                reason: if primary.domain == domain {
-                    format!("{domain} is the primary server already.")
-                } else {
-                    format!(
-                        "{} is the primary server; sign out of it first, then make {domain} the primary.",
-                        primary.domain
-                    )
-                },
+                reason: format!("{domain} is the primary server already."),
             });
         }
         self.policy.check_domain(&domain)?;
@@ -531,12 +527,33 @@ impl Engine {
         let current = self.read_condarc_settled()?;
         let text = current.clone().unwrap_or_default();
         let map = condarc::parse_strict(&text).map_err(|d| self.invalid_condarc(d))?;
-        let others = list.urls_except(&domain);
         let own = secondary.urls();
-        // what the primary's sign-out puts back: the keys as they are now without any server's URLs
+        // the primary signed in now, demoted: every channel it gives conda stays, by full address
+        let demoted = primary.as_ref().map(|record| {
+            let selection = super::Selection::from_settings(condarc::settings(&map));
+            let mut names: Vec<String> = selection
+                .names()
+                .into_iter()
+                .filter(|n| !n.contains("://"))
+                .collect();
+            names.dedup();
+            SecondaryRecord {
+                session: record.clone(),
+                channels: names,
+            }
+        });
+        let mut others = list.urls_except(&domain);
+        if let Some(demoted) = &demoted {
+            others.extend(demoted.urls());
+        }
+        // what the primary's sign-out puts back: the keys as they were before the demoted primary, or as they are
+        // now without any server's URLs
         let mut urls = others.clone();
         urls.extend(own.iter().cloned());
-        let (pre_login, pre_login_entries) = pre_login_without(&text, &map, &urls);
+        let (pre_login, pre_login_entries) = match &primary {
+            Some(record) => (record.pre_login.clone(), record.pre_login_entries.clone()),
+            None => pre_login_without(&text, &map, &urls),
+        };
         let mut channels = secondary.channels.clone();
         channels.extend(others.iter().cloned());
         let mut edits = condarc::login_edits(&super::repo_base(&domain));
@@ -552,9 +569,15 @@ impl Engine {
             &domain,
             &secondary.channels,
             false,
-            !list.base_has("custom_channels"),
+            !list.base_has("custom_channels") && demoted.is_none(),
         );
         all.retain(|(k, _)| *k == "custom_channels");
+        if let Some(demoted) = &demoted {
+            let mut entries = add_channel_edits(&demoted.session.domain, &demoted.channels);
+            entries.retain(|(k, _)| *k == "custom_channels");
+            all.extend(entries);
+            list.secondaries.push(demoted.clone());
+        }
         all.extend(edits);
         let new = condarc::apply_edits(&text, &all).map_err(|d| self.invalid_condarc(d))?;
         let md5 = md5_hex(new.as_bytes());
@@ -571,11 +594,16 @@ impl Engine {
         ops.push(store.plan_index(&index));
         let ini_bytes = files::read_optional(&self.paths.navigator_ini)?;
         let mut ini = self.ini()?;
-        let ini_before = INI_LOGIN_KEYS
-            .iter()
-            .map(|k| (k.to_string(), ini.raw(k)))
-            .collect();
-        let ini_mode_before = files::mode_of(&self.paths.navigator_ini);
+        let (ini_before, ini_mode_before) = match &primary {
+            Some(record) => (record.ini_before.clone(), record.ini_mode_before),
+            None => (
+                INI_LOGIN_KEYS
+                    .iter()
+                    .map(|k| (k.to_string(), ini.raw(k)))
+                    .collect(),
+                files::mode_of(&self.paths.navigator_ini),
+            ),
+        };
         ini.migrate_old_names();
         ini.set_api_url(Some(&domain));
         ini.set_logged_in(&domain, &token, &secondary.session.token_id);
@@ -589,7 +617,9 @@ impl Engine {
             ));
         }
         let record = SessionRecord {
-            condarc_existed: list.base.is_some(),
+            condarc_existed: primary
+                .as_ref()
+                .map_or(list.base.is_some(), |p| p.condarc_existed),
             pre_login,
             pre_login_entries,
             condarc_written_md5: md5,

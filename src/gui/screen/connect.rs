@@ -15,6 +15,8 @@ pub enum Message {
     SignOutOf(String),
     /// This secondary server's channels.
     ChannelsOf(String),
+    /// Make this secondary server the primary one.
+    Promote(String),
     AddServer,
     Close,
 }
@@ -24,6 +26,7 @@ pub enum Action {
     SignOut,
     SignOutOf(String),
     ChannelsOf(String),
+    Promote(String),
     AddServer,
     Close,
 }
@@ -34,6 +37,7 @@ pub fn update(message: Message) -> Action {
         Message::SignOut => Action::SignOut,
         Message::SignOutOf(domain) => Action::SignOutOf(domain),
         Message::ChannelsOf(domain) => Action::ChannelsOf(domain),
+        Message::Promote(domain) => Action::Promote(domain),
         Message::AddServer => Action::AddServer,
         Message::Close => Action::Close,
     }
@@ -139,6 +143,10 @@ fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
                     } else {
                         row![
                             style::secondary(
+                                "Make Primary",
+                                Some(Message::Promote(server.domain.clone()))
+                            ),
+                            style::secondary(
                                 "Channels…",
                                 Some(Message::ChannelsOf(server.domain.clone()))
                             ),
@@ -171,6 +179,6 @@ fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
             ],
         ]
         .spacing(style::space_scale::L),
-        560.0,
+        680.0,
     )
 }
