@@ -902,4 +902,66 @@ mod tests {
         assert!(safe_plain("http://127.0.0.1:8765/api/repo"));
         assert!(!safe_plain("1.0") && !safe_plain("2024-01-01") && !safe_plain("a b"));
     }
+
+    #[test]
+    fn element_edits_touch_only_their_items_and_entries() {
+        let url = "https://b.example/api/repo/ml".to_string();
+        let base = "https://b.example/api/repo".to_string();
+        let add = [
+            (
+                "channels",
+                KeyEdit::AddItems {
+                    items: vec![url.clone()],
+                    if_absent: vec!["defaults".into()],
+                },
+            ),
+            (
+                "custom_channels",
+                KeyEdit::SetEntries([("ml".to_string(), base.clone())].into()),
+            ),
+        ];
+        // an absent `channels` keeps conda's implied `defaults` first
+        let out = apply_edits("# mine\nssl_verify: true\n", &add).unwrap();
+        assert_eq!(
+            out,
+            "# mine\nssl_verify: true\nchannels:\n- defaults\n- https://b.example/api/repo/ml\ncustom_channels:\n  ml: https://b.example/api/repo\n"
+        );
+        // the user's own items and entries stay; an entry the user pointed elsewhere is theirs
+        let edited = "channels:\n  - conda-forge\n  - https://b.example/api/repo/ml\ncustom_channels:\n  ml: https://mirror.example\n  other: https://o.example\n";
+        let remove = [
+            (
+                "channels",
+                KeyEdit::RemoveItems {
+                    items: vec![url.clone()],
+                    drop_if_left: Some(vec!["defaults".into()]),
+                },
+            ),
+            (
+                "custom_channels",
+                KeyEdit::RemoveEntries {
+                    entries: [("ml".to_string(), base.clone())].into(),
+                    drop_if_empty: true,
+                },
+            ),
+        ];
+        let out = apply_edits(edited, &remove).unwrap();
+        let settings = read_settings(&out).unwrap();
+        assert_eq!(settings.channels, Some(vec!["conda-forge".to_string()]));
+        assert_eq!(
+            settings.custom_channels,
+            vec![
+                ("ml".to_string(), "https://mirror.example".to_string()),
+                ("other".to_string(), "https://o.example".to_string())
+            ]
+        );
+        // what was only ours goes whole, and edits on one key apply in order
+        let out = apply_edits(
+            &apply_edits("a: 1\n", &add).unwrap(),
+            &[remove[0].clone(), add[0].clone(), remove[0].clone()],
+        )
+        .unwrap();
+        assert_eq!(read_settings(&out).unwrap().channels, None, "{out}");
+        let out = apply_edits(&out, &remove).unwrap();
+        assert_eq!(out, "a: 1\n");
+    }
 }
