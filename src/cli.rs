@@ -1141,6 +1141,9 @@ fn print_logout(outcome: crate::engine::session::LogoutOutcome) {
              (the signed-in version is saved in ~/.anaconda/navigator/condarc_storage)"
         }
         CondarcRestore::Untouched => "~/.condarc left as it is",
+        CondarcRestore::EntriesRemoved => {
+            "~/.condarc: this server's channels and custom_channels entries taken out; everything else kept"
+        }
     };
     out!("Signed out of {}; {condarc}.", outcome.domain);
     print_notes(&outcome.notes);

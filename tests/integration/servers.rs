@@ -634,3 +634,76 @@ async fn sigkill_of_the_real_binary_at_every_step_of_adding_removing_and_promoti
     eprintln!("SIGKILL at multi-server journal steps: {killed} kill points, {killed} recovered");
     assert!(killed >= 12, "only {killed} kill points");
 }
+
+/// The outside tester's findings on several servers: an edit the user makes while signed in survives every later
+/// rewrite and the last sign-out (with one server too), and a `custom_channels` entry of the user's is never
+/// replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_while_signed_in_survives_later_rewrites_and_the_last_sign_out() {
+    // one server: Add Channels after the edit, then sign-out
+    let two = self::two().await;
+    two.world.write_condarc("channels:\n  - conda-forge\n");
+    two.primary().await;
+    let mut rc = two.world.condarc().unwrap();
+    rc.push_str("ssl_verify: false\n");
+    two.world.write_condarc(&rc);
+    two.world
+        .engine()
+        .select_channels(&["main".into()], &[])
+        .await
+        .unwrap();
+    two.world.engine().logout().await.unwrap();
+    let settings =
+        conda_connect::engine::condarc::read_settings(&two.world.condarc().unwrap()).unwrap();
+    assert_eq!(
+        settings.ssl_verify,
+        Some(conda_connect::engine::condarc::CondaSsl::Bool(false)),
+        "the user's line survives: {:?}",
+        two.world.condarc()
+    );
+    assert_eq!(settings.channels, Some(vec!["conda-forge".to_string()]));
+
+    // two servers, in both orders: the edit made between them survives
+    for primary_first in [true, false] {
+        let two = self::two().await;
+        two.world.write_condarc("channels:\n  - conda-forge\n");
+        two.primary().await;
+        two.secondary(&["alice"]).await.unwrap();
+        let mut rc = two.world.condarc().unwrap();
+        rc.push_str("ssl_verify: false   # mine\n");
+        two.world.write_condarc(&rc);
+        let engine = two.world.engine();
+        if primary_first {
+            engine.logout().await.unwrap();
+            engine.logout_server(&two.other_url).await.unwrap();
+        } else {
+            let out = engine.logout_server(&two.other_url).await.unwrap();
+            assert_eq!(
+                out.condarc,
+                conda_connect::engine::session::CondarcRestore::EntriesRemoved
+            );
+            engine.logout().await.unwrap();
+        }
+        let rc = two.world.condarc().unwrap();
+        assert!(rc.contains("ssl_verify: false   # mine"), "{rc}");
+        let settings = conda_connect::engine::condarc::read_settings(&rc).unwrap();
+        assert_eq!(settings.channels, Some(vec!["conda-forge".to_string()]));
+        assert!(settings.custom_channels.is_empty(), "{rc}");
+        assert_eq!(settings.channel_alias, None);
+        assert!(two.world.emu.tokens().is_empty() && two.other.tokens().is_empty());
+    }
+
+    // a custom_channels entry of the user's for the same name is refused, never overwritten
+    let two = self::two().await;
+    let mine = "custom_channels:\n  alice: https://mirror.example.com/conda\n";
+    two.world.write_condarc(mine);
+    two.primary().await;
+    let error = two.secondary(&["alice"]).await.unwrap_err().to_string();
+    assert!(
+        error.contains("alice") && error.contains("https://mirror.example.com/conda"),
+        "{error}"
+    );
+    assert!(two.other.tokens().is_empty());
+    two.world.engine().logout().await.unwrap();
+    assert_eq!(two.world.condarc().unwrap(), mine);
+}

@@ -8,7 +8,7 @@ use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
 use crate::engine::snapshots::SnapshotStore;
 
 use super::login::owned_edits;
-use super::{ChannelList, Engine, OnFailure, Selection, md5_hex};
+use super::{ChannelList, Engine, OnFailure, Selection};
 
 impl Engine {
     /// The server's channels (the user's, or all with `all`), and what to pre-check: the current `.condarc`
@@ -85,12 +85,21 @@ impl Engine {
         let mut index = store.index();
         let mut ops = store.plan_save(&mut index, &record.user_key, &new);
         ops.push(store.plan_index(&index));
-        record.condarc_written_md5 = md5_hex(new.as_bytes());
-        ops.push(self.record_op(&record));
+        // a file the user changed since conda-connect wrote it is never put back whole at sign-out
+        record.condarc_written_md5 = super::servers::written_md5(
+            &record.condarc_written_md5,
+            current.as_deref(),
+            Some(&new),
+        );
         if let Some(list) = &mut list {
-            list.condarc_written_md5 = record.condarc_written_md5.clone();
+            list.condarc_written_md5 = super::servers::written_md5(
+                &list.condarc_written_md5,
+                current.as_deref(),
+                Some(&new),
+            );
             ops.push(self.server_list_op(list));
         }
+        ops.push(self.record_op(&record));
         ops.push(FileOp::swap(
             &self.paths.condarc,
             current.as_deref().map(str::as_bytes),

@@ -611,7 +611,15 @@ impl Engine {
             condarc_existed: base.is_some(),
             pre_login,
             pre_login_entries,
-            condarc_written_md5: md5_hex(new_condarc.as_bytes()),
+            // with secondaries signed in, the whole file goes back only if nobody changed it since the base
+            condarc_written_md5: match &list {
+                Some(list) => super::servers::written_md5(
+                    &list.condarc_written_md5,
+                    condarc_before.as_deref(),
+                    Some(&new_condarc),
+                ),
+                None => md5_hex(new_condarc.as_bytes()),
+            },
             ini_before,
             ini_mode_before: files::mode_of(&self.paths.navigator_ini),
             user_key,
@@ -622,7 +630,7 @@ impl Engine {
         };
         ops.push(self.record_op(&record));
         if let Some(list) = &mut list {
-            list.condarc_written_md5 = md5_hex(new_condarc.as_bytes());
+            list.condarc_written_md5 = record.condarc_written_md5.clone();
             ops.push(self.server_list_op(list));
         }
         ops.push(FileOp::swap(

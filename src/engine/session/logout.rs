@@ -168,7 +168,11 @@ impl Engine {
             ),
         };
         if let Some(list) = list {
-            list.condarc_written_md5 = md5_hex(target.as_deref().unwrap_or_default().as_bytes());
+            list.condarc_written_md5 = super::servers::written_md5(
+                &list.condarc_written_md5,
+                Some(current),
+                target.as_deref(),
+            );
             ops.push(self.server_list_op(list));
         }
         ops.push(FileOp::swap(

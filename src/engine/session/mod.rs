@@ -210,6 +210,8 @@ pub enum CondarcRestore {
     KeysReverted,
     /// Nothing to restore (a command-line sign-in conda-connect did not make).
     Untouched,
+    /// A secondary server's channel items and `custom_channels` entries were taken out; everything else kept.
+    EntriesRemoved,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,6 @@ use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 use crate::engine::token_files;
 
 use super::login::{INI_LOGIN_KEYS, LoginPlan, SignIn, owned_edits};
-use super::md5_hex;
 use super::servers::{ServerList, add_channel_edits, remove_channel_edits};
 use super::{CondarcRestore, Engine, LogoutOutcome, OnFailure, SecondaryRecord, SessionRecord};
 
@@ -252,10 +251,11 @@ impl Engine {
         if current.is_some() && new == text || current.is_none() && edits.is_empty() {
             return Ok(());
         }
-        let md5 = md5_hex(new.as_bytes());
-        list.condarc_written_md5 = md5.clone();
+        list.condarc_written_md5 =
+            super::servers::written_md5(&list.condarc_written_md5, current, Some(&new));
         if let Some(mut record) = primary {
-            record.condarc_written_md5 = md5;
+            record.condarc_written_md5 =
+                super::servers::written_md5(&record.condarc_written_md5, current, Some(&new));
             ops.push(self.record_op(&record));
         }
         ops.push(FileOp::swap(
@@ -462,8 +462,7 @@ impl Engine {
         ops: &mut Vec<FileOp>,
     ) -> Result<CondarcRestore> {
         let last = primary.is_none() && list.secondaries.is_empty();
-        let untouched =
-            current.map(|c| md5_hex(c.as_bytes())) == Some(list.condarc_written_md5.clone());
+        let untouched = super::servers::md5_of(current) == list.condarc_written_md5;
         if last && untouched {
             ops.push(FileOp::swap(
                 &self.paths.condarc,
@@ -490,7 +489,7 @@ impl Engine {
         Ok(if record.channels.is_empty() {
             CondarcRestore::Untouched
         } else {
-            CondarcRestore::KeysReverted
+            CondarcRestore::EntriesRemoved
         })
     }
 
@@ -580,7 +579,8 @@ impl Engine {
         }
         all.extend(edits);
         let new = condarc::apply_edits(&text, &all).map_err(|d| self.invalid_condarc(d))?;
-        let md5 = md5_hex(new.as_bytes());
+        let md5 =
+            super::servers::written_md5(&list.condarc_written_md5, current.as_deref(), Some(&new));
         list.condarc_written_md5 = md5.clone();
         // the snapshot of `.condarc` before any server: the base
         let store = SnapshotStore::new(&self.paths.condarc_storage);

@@ -74,6 +74,26 @@ pub struct ServerStatus {
     pub token_expires: Option<String>,
 }
 
+/// The md5 that stands for "no `.condarc`".
+const ABSENT: &str = "absent";
+
+/// The md5 of `.condarc` as conda-connect last wrote it, once it writes `new` over `current`: `new`'s when the
+/// file was as conda-connect had left it (`recorded`), else empty for good. Someone else changed the file, so no
+/// later sign-out may put a whole earlier copy back (that would throw their change away).
+pub(crate) fn written_md5(recorded: &str, current: Option<&str>, new: Option<&str>) -> String {
+    if md5_of(current) == recorded {
+        md5_of(new)
+    } else {
+        String::new()
+    }
+}
+
+/// The md5 of a `.condarc` text, or [`ABSENT`].
+pub(crate) fn md5_of(text: Option<&str>) -> String {
+    text.map(|t| super::md5_hex(t.as_bytes()))
+        .unwrap_or_else(|| ABSENT.into())
+}
+
 /// The base URL a secondary's channels live under (`custom_channels` value).
 pub fn repo_base(domain: &str) -> String {
     format!("{}/api/repo", domain.trim_end_matches('/'))
@@ -270,9 +290,14 @@ impl Engine {
             Some(_) => None,
             None => current.map(str::to_string),
         };
+        // the file as conda-connect last left it: the primary's record says; with no primary, as it is now
+        let condarc_written_md5 = match primary {
+            Some(record) => record.condarc_written_md5.clone(),
+            None => md5_of(current),
+        };
         ServerList {
             base,
-            condarc_written_md5: String::new(),
+            condarc_written_md5,
             secondaries: Vec::new(),
         }
     }
@@ -305,6 +330,21 @@ impl Engine {
                         .iter()
                         .map(|n| (n.clone(), other.session.domain.clone())),
                 );
+            }
+        }
+        // a secondary's entry would replace one the user wrote: theirs is refused, never overwritten
+        let primary_domain = self.session()?.map(|r| r.domain);
+        if primary_domain.as_deref() != Some(domain) {
+            let own = repo_base(domain);
+            for (name, url) in self.condarc_settings().custom_channels {
+                if names.contains(&name) && url.trim_end_matches('/') != own {
+                    return Err(Error::Refused {
+                        reason: format!(
+                            "Your ~/.condarc already sends the channel {name} to {url} (custom_channels); remove \
+                             that entry or choose another channel."
+                        ),
+                    });
+                }
             }
         }
         for name in names {

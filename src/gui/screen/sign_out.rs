@@ -126,6 +126,9 @@ pub fn summary(outcome: &LogoutOutcome) -> String {
             "channel_alias, channels and default_channels were reverted in ~/.condarc; your other changes were kept."
         }
         Untouched => "~/.condarc was left as it is.",
+        EntriesRemoved => {
+            "This server's channels and custom_channels entries were taken out of ~/.condarc; everything else was kept."
+        }
     };
     let mut text = format!("Signed out of {}. {condarc}", outcome.domain);
     match &outcome.unrevoked {
