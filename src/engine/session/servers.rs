@@ -236,8 +236,12 @@ impl Engine {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|_| Error::Refused {
+                    // without it, the second servers' tokens cannot be revoked from here: say so before the
+                    // way out
                     reason: format!(
-                        "{} is unreadable; move it away to continue.",
+                        "{} is unreadable, so conda-connect cannot tell which other servers you are signed in to; \
+                         revoke their conda-connect tokens in each server's web interface (Tokens), then move it away \
+                         to continue.",
                         path.display()
                     ),
                 }),
