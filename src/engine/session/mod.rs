@@ -14,6 +14,7 @@ mod finish;
 mod login;
 mod logout;
 mod preferences;
+mod promote;
 mod recovery;
 mod renewal;
 mod revocations;

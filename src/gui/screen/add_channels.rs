@@ -406,25 +406,32 @@ impl State {
         )
     }
 
+    /// With several servers signed in: one server's channels at a time, the others a click away.
+    fn server_row(&self) -> Option<Element<'_, Message>> {
+        if self.servers.len() < 2 {
+            return None;
+        }
+        let current = self
+            .server
+            .as_deref()
+            .or(self.servers.first().map(String::as_str));
+        let mut picker = row![style::muted("Server:")]
+            .spacing(style::space_scale::S)
+            .align_y(iced::Center);
+        for domain in &self.servers {
+            // the one shown is filled (pressing it again changes nothing), the others plain
+            picker = picker.push(if Some(domain.as_str()) == current {
+                style::primary(domain.as_str(), Some(Message::Server(domain.clone())))
+            } else {
+                style::secondary(domain.as_str(), Some(Message::Server(domain.clone())))
+            });
+        }
+        Some(picker.into())
+    }
+
     pub fn view(&self) -> Element<'_, Message> {
         let mut body = column![style::title(self.title())].spacing(style::space_scale::M);
-        if self.servers.len() > 1 {
-            // one server's channels at a time: the others a click away
-            let current = self
-                .server
-                .as_deref()
-                .or(self.servers.first().map(String::as_str));
-            let mut picker = row![style::muted("Server:")]
-                .spacing(style::space_scale::S)
-                .align_y(iced::Center);
-            for domain in &self.servers {
-                // the one shown is filled (pressing it again changes nothing), the others plain
-                picker = picker.push(if Some(domain.as_str()) == current {
-                    style::primary(domain.as_str(), Some(Message::Server(domain.clone())))
-                } else {
-                    style::secondary(domain.as_str(), Some(Message::Server(domain.clone())))
-                });
-            }
+        if let Some(picker) = self.server_row() {
             body = body.push(picker);
         }
         if let Some(domain) = &self.server {
