@@ -79,10 +79,7 @@ impl Engine {
         ops.push(FileOp::remove(&self.paths.session_file()));
         // a token the user was given is not conda-connect's to revoke: its owner decides
         if record.given_token {
-            notes.push(format!(
-                "The token stays valid on {}; ask its owner to revoke it if it leaked.",
-                record.domain
-            ));
+            notes.push(given_token_note(&record.domain));
         }
         if !revoke && !record.given_token {
             notes.push(format!(
@@ -90,18 +87,7 @@ impl Engine {
                 record.domain
             ));
         }
-        let after = After {
-            revoke: (revoke && !record.given_token).then(|| RevokeToken {
-                domain: record.domain.clone(),
-                token_id: record.token_id.clone(),
-                user_id: Some(record.user_id.clone()),
-                account: record.domain.clone(),
-                sso_client_id: record.sso_client_id.clone(),
-                expires: record.token_expires.clone(),
-            }),
-            delete_secrets: vec![record.domain.clone()],
-            ..After::default()
-        };
+        let after = sign_out_after(&record, revoke);
         let journal = Journal {
             operation: "sign-out".into(),
             stage: Stage::Apply,
@@ -374,4 +360,26 @@ fn revert_edits(record: &SessionRecord) -> Vec<(String, KeyEdit)> {
         })
         .collect();
     owned_edits(&edits)
+}
+
+/// What a sign-out does once its files are back: revoke the server token (unless it was given to the user, or
+/// `revoke` is off), and forget the sign-in's secrets. The same for a primary and a secondary server.
+pub(super) fn sign_out_after(record: &SessionRecord, revoke: bool) -> After {
+    After {
+        revoke: (revoke && !record.given_token).then(|| RevokeToken {
+            domain: record.domain.clone(),
+            token_id: record.token_id.clone(),
+            user_id: Some(record.user_id.clone()),
+            account: record.domain.clone(),
+            sso_client_id: record.sso_client_id.clone(),
+            expires: record.token_expires.clone(),
+        }),
+        delete_secrets: vec![record.domain.clone()],
+        ..After::default()
+    }
+}
+
+/// The sentence a sign-out of a given token adds: it is not conda-connect's to revoke.
+pub(super) fn given_token_note(domain: &str) -> String {
+    format!("The token stays valid on {domain}; ask its owner to revoke it if it leaked.")
 }

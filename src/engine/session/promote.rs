@@ -10,7 +10,7 @@ use crate::engine::navigator_ini::BRAND;
 use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 
 use super::login::{INI_LOGIN_KEYS, owned_edits};
-use super::secondary::{not_signed_in_to, pre_login_without};
+use super::secondary::pre_login_without;
 use super::servers::{ServerList, add_channel_edits, remove_channel_edits};
 use super::{Engine, OnFailure, SecondaryRecord, SessionRecord};
 
@@ -32,13 +32,7 @@ impl Engine {
             });
         }
         self.policy.check_domain(&domain)?;
-        let list = self
-            .server_list()?
-            .ok_or_else(|| not_signed_in_to(&domain))?;
-        let secondary = list
-            .find(&domain)
-            .cloned()
-            .ok_or_else(|| not_signed_in_to(&domain))?;
+        let (list, secondary) = self.signed_in_secondary(&domain)?;
         let secrets = self.secrets.get(&domain)?.unwrap_or_default();
         let token = secrets.access_token.clone().unwrap_or_default();
         self.check_writable(&[

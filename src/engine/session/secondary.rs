@@ -6,7 +6,7 @@ use crate::engine::client::ServerClient;
 use crate::engine::condarc::{self, KeyEdit, OWNED_KEYS};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{After, FileOp, Journal, Merge, RevokeToken, Stage};
+use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
 use crate::engine::token_files;
 
 use super::login::{LoginPlan, SignIn, owned_edits};
@@ -297,13 +297,7 @@ impl Engine {
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;
-        let mut list = self
-            .server_list()?
-            .ok_or_else(|| not_signed_in_to(domain))?;
-        let record = list
-            .find(domain)
-            .cloned()
-            .ok_or_else(|| not_signed_in_to(domain))?;
+        let (mut list, record) = self.signed_in_secondary(domain)?;
         self.check_channel_names(domain, channels)?;
         self.check_writable(&[self.paths.condarc.as_path()])?;
         let secrets = self.secrets.get(domain)?.unwrap_or_default();
@@ -351,6 +345,21 @@ impl Engine {
             .map(|_| ())
     }
 
+    /// The server list and `domain`'s record in it, or "You are not signed in to <domain>."
+    pub(crate) fn signed_in_secondary(
+        &self,
+        domain: &str,
+    ) -> Result<(ServerList, SecondaryRecord)> {
+        let list = self
+            .server_list()?
+            .ok_or_else(|| not_signed_in_to(domain))?;
+        let record = list
+            .find(domain)
+            .cloned()
+            .ok_or_else(|| not_signed_in_to(domain))?;
+        Ok((list, record))
+    }
+
     /// Sign out of one server: the primary's sign-out for the primary, else the secondary's.
     pub async fn logout_server(&self, domain: &str) -> Result<LogoutOutcome> {
         let domain = crate::engine::domain::normalize_domain(domain).unwrap_or(domain.to_string());
@@ -379,13 +388,7 @@ impl Engine {
         let mut crash = self.crash.clone();
         let _lock = self.lock_async().await?;
         self.recover_locked().await?;
-        let mut list = self
-            .server_list()?
-            .ok_or_else(|| not_signed_in_to(domain))?;
-        let record = list
-            .find(domain)
-            .cloned()
-            .ok_or_else(|| not_signed_in_to(domain))?;
+        let (mut list, record) = self.signed_in_secondary(domain)?;
         let session = &record.session;
         let secrets = self.secrets.get(domain)?.unwrap_or_default();
         let mut targets = vec![self.paths.condarc.as_path()];
@@ -411,22 +414,9 @@ impl Engine {
         notes.extend(self.plan_clients_restore(session, &secrets, &mut ops)?);
         ops.push(self.server_list_op(&list));
         if session.given_token {
-            notes.push(format!(
-                "The token stays valid on {domain}; ask its owner to revoke it if it leaked."
-            ));
+            notes.push(super::logout::given_token_note(domain));
         }
-        let after = After {
-            revoke: (!session.given_token).then(|| RevokeToken {
-                domain: domain.to_string(),
-                token_id: session.token_id.clone(),
-                user_id: Some(session.user_id.clone()),
-                account: domain.to_string(),
-                sso_client_id: session.sso_client_id.clone(),
-                expires: session.token_expires.clone(),
-            }),
-            delete_secrets: vec![domain.to_string()],
-            ..After::default()
-        };
+        let after = super::logout::sign_out_after(session, true);
         let journal = Journal {
             operation: "sign-out".into(),
             stage: Stage::Apply,

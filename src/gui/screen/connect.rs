@@ -90,17 +90,8 @@ pub fn view(status: Option<&Status>) -> Element<'_, Message> {
     .padding(style::space_scale::L)
     .style(style::boxed);
     style::card(
-        column![
-            row![
-                style::title("Connect to Anaconda"),
-                space::horizontal().width(Length::Fill),
-                style::secondary("Close", Some(Message::Close))
-            ]
-            .align_y(iced::Center),
-            style::heading("REPOSITORIES"),
-            server_card,
-        ]
-        .spacing(style::space_scale::L),
+        column![header(), style::heading("REPOSITORIES"), server_card,]
+            .spacing(style::space_scale::L),
         520.0,
     )
 }
@@ -165,12 +156,7 @@ fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
     }
     style::card(
         column![
-            row![
-                style::title("Connect to Anaconda"),
-                space::horizontal().width(Length::Fill),
-                style::secondary("Close", Some(Message::Close))
-            ]
-            .align_y(iced::Center),
+            header(),
             style::heading("REPOSITORIES"),
             list,
             row![
@@ -181,4 +167,15 @@ fn signed_in_view(servers: &[ServerStatus]) -> Element<'_, Message> {
         .spacing(style::space_scale::L),
         680.0,
     )
+}
+
+/// The popup's title row, with Close.
+fn header<'a>() -> Element<'a, Message> {
+    row![
+        style::title("Connect to Anaconda"),
+        space::horizontal().width(Length::Fill),
+        style::secondary("Close", Some(Message::Close))
+    ]
+    .align_y(iced::Center)
+    .into()
 }
