@@ -143,9 +143,14 @@ async fn an_unusable_home_is_refused_before_anything_is_written() {
     for &home in homes {
         let mut cmd = cli_command(std::path::Path::new(home), &["status"], &[]);
         cmd.current_dir(cwd.path());
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
+        let out = tokio::task::spawn_blocking(move || {
+            cmd.stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            spawn_binary(&mut cmd).wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
         assert_eq!(out.status.code(), Some(1), "HOME={home:?}");
         assert!(
             output_text(&out).contains("home directory"),

@@ -224,6 +224,33 @@ pub fn cli_command(
     cmd
 }
 
+/// Windows error codes with which Wine's `CreateProcess` now and then fails on a loaded machine
+/// (ERROR_NOT_ENOUGH_MEMORY, ERROR_INTERNAL_ERROR, ERROR_NO_SYSTEM_RESOURCES): the process never started.
+const TRANSIENT_SPAWN_ERRORS: [i32; 3] = [8, 1359, 1450];
+
+/// Start the binary, trying again (at most 5 times) when the system failed to create the process at all:
+/// Wine does that under load, and a test of conda-connect must not fail for it. Any other error fails at once.
+pub fn spawn_binary(cmd: &mut std::process::Command) -> std::process::Child {
+    let mut attempt = 0;
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return child,
+            Err(error)
+                if cfg!(windows)
+                    && attempt < 5
+                    && error
+                        .raw_os_error()
+                        .is_some_and(|code| TRANSIENT_SPAWN_ERRORS.contains(&code)) =>
+            {
+                attempt += 1;
+                eprintln!("spawn conda-connect failed ({error}); trying again ({attempt}/5)");
+                std::thread::sleep(Duration::from_millis(200 * attempt));
+            }
+            Err(error) => panic!("spawn conda-connect: {error:?}"),
+        }
+    }
+}
+
 /// Run the binary to completion (off the async runtime), feeding `stdin`.
 pub async fn cli(
     home: &Path,
@@ -239,7 +266,7 @@ pub async fn cli(
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn conda-connect");
+        let mut child = spawn_binary(&mut cmd);
         if let Some(input) = stdin {
             // a command that fails early (a usage error) may exit before reading: a closed pipe is fine
             let _ = child.stdin.take().unwrap().write_all(input.as_bytes());

@@ -343,7 +343,7 @@ async fn sigkill_at_every_step_of_a_token_sign_in_recovers() {
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
-            let mut child = cmd.spawn().unwrap();
+            let mut child = spawn_binary(&mut cmd);
             child
                 .stdin
                 .take()

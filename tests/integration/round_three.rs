@@ -177,7 +177,7 @@ async fn interrupt_when(
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
+        let mut child = spawn_binary(&mut cmd);
         if let Some(input) = stdin {
             child
                 .stdin

@@ -45,7 +45,7 @@ pub(crate) async fn kill_at_step(
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
+        let mut child = spawn_binary(&mut cmd);
         if let Some(input) = stdin {
             child
                 .stdin
@@ -188,7 +188,7 @@ async fn sigkill_at_random_moments_of_a_slowed_sign_in() {
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            let mut child = cmd.spawn().unwrap();
+            let mut child = spawn_binary(&mut cmd);
             child
                 .stdin
                 .take()
