@@ -797,3 +797,63 @@ async fn a_slow_server_is_bounded_and_not_called_a_tls_failure() {
         found.text
     );
 }
+
+#[tokio::test]
+async fn a_lapsed_session_is_told_apart_from_a_refused_token() {
+    // sessions that live three seconds, as a realm's access tokens live minutes
+    for realm in [true, false] {
+        let world = World::with_config(EmulatorConfig {
+            bulk_channels: 0,
+            sso: realm,
+            session_lifetime: Some(std::time::Duration::from_secs(3)),
+            ..Default::default()
+        })
+        .await;
+        world.set_domain().await;
+        let login = cli_login(world.home.path(), &["--default-channel", "main"]).await;
+        assert!(login.status.success(), "{}", output_text(&login));
+        tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
+        let found = doctor(
+            world.home.path(),
+            &[],
+            &[],
+            &[&token(&world), DEMO_PASSWORD],
+        )
+        .await;
+        // conda's token is fine either way: the lapsed session is not the cause of anything conda sees
+        assert_eq!(found.status("token"), "ok", "realm {realm}: {}", found.text);
+        assert_eq!(found.code, Some(0), "realm {realm}: {}", found.text);
+        if realm {
+            // a refresh token renews it when needed
+            assert_eq!(found.status("session"), "ok", "{}", found.text);
+            assert!(
+                found.message("session").contains("lapsed"),
+                "{}",
+                found.text
+            );
+        } else {
+            // nothing can renew it: sign-out will need a sign-in to revoke, and doctor says so now
+            assert_eq!(found.status("session"), "warn", "{}", found.text);
+            assert!(
+                found.message("session").contains("cannot be renewed"),
+                "{}",
+                found.text
+            );
+            assert!(
+                found.fix("session").contains("logout --finish"),
+                "{}",
+                found.text
+            );
+        }
+        // a revoked token is another thing: the token check fails and names it
+        world.emu.state.lock().unwrap().tokens.clear();
+        let found = doctor(world.home.path(), &[], &[], &[DEMO_PASSWORD]).await;
+        assert_eq!(
+            found.status("token"),
+            "fail",
+            "realm {realm}: {}",
+            found.text
+        );
+        assert_eq!(found.code, Some(1));
+    }
+}

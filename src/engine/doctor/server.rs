@@ -145,13 +145,29 @@ pub(crate) async fn checks(
         )),
     }
     if !record.given_token {
-        out.push(session_check(
-            engine,
-            domain,
-            record.sso_client_id.is_some(),
-        ));
+        out.push(session_check(engine, domain, record.sso_client_id.is_some(), deadline).await);
     }
     out
+}
+
+/// Whether a lapsed session of this sign-in can be renewed: a single sign-on through its realm; a password
+/// sign-in only on a server that signs in through a realm with a client of its own (as the engine renews it).
+async fn realm_renews(engine: &Engine, domain: &str, sso: bool, deadline: Deadline) -> bool {
+    if sso {
+        return true;
+    }
+    let Ok(config) = engine.client_config(domain) else {
+        return false;
+    };
+    match tokio::time::timeout(
+        deadline.step(),
+        crate::engine::sso::discover(domain, &config),
+    )
+    .await
+    {
+        Ok(Ok(realm)) => realm.server_client_id.is_some(),
+        _ => false,
+    }
 }
 
 fn valid_token(shown: &str, expires: Option<&str>, given: bool) -> Check {
@@ -189,7 +205,7 @@ fn valid_token(shown: &str, expires: Option<&str>, given: bool) -> Check {
 }
 
 /// The session (used to manage tokens and to sign out) apart from the token conda uses.
-fn session_check(engine: &Engine, domain: &str, sso: bool) -> Check {
+async fn session_check(engine: &Engine, domain: &str, sso: bool, deadline: Deadline) -> Check {
     let secrets = match engine.secrets.get(domain) {
         Ok(Some(secrets)) => secrets,
         Ok(None) => {
@@ -209,7 +225,7 @@ fn session_check(engine: &Engine, domain: &str, sso: bool) -> Check {
             let renewable = secrets.refresh_token.as_deref().is_some_and(|r| {
                 // a refresh token that says it has lapsed cannot renew anything
                 jwt_expiry(r).is_none_or(|exp| exp > now)
-            });
+            }) && realm_renews(engine, domain, sso, deadline).await;
             if renewable {
                 Check::new(
                     "session",
@@ -229,7 +245,10 @@ fn session_check(engine: &Engine, domain: &str, sso: bool) -> Check {
                     "The sign-in session ended and cannot be renewed: conda keeps working with the token, but signing \
                      out needs a sign-in to revoke it.",
                 )
-                .fix("After you sign out, sign in to this server once more: that revokes the token.")
+                .fix(
+                    "When you sign out, run `conda-connect logout --finish`: it signs in just long enough to revoke \
+                     the token.",
+                )
             }
         }
         _ => Check::new(

@@ -147,7 +147,21 @@ impl Engine {
                 Journal::clear(&path)?;
                 let mut msg = format!("An interrupted {} was completed.", journal.operation);
                 if journal.after.revoke.is_some() && !after.revoked {
-                    msg.push_str(" The server token could not be revoked yet; it will be retried.");
+                    // what was recorded says whether a retry can succeed, or only a new sign-in can revoke it
+                    let unrevoked = after
+                        .unrevoked
+                        .as_ref()
+                        .map(Unrevoked::sentence)
+                        .unwrap_or_else(|| {
+                            "The server token could not be revoked yet; it will be retried."
+                                .to_string()
+                        });
+                    msg.push(' ');
+                    msg.push_str(&unrevoked);
+                }
+                for note in &after.notes {
+                    msg.push(' ');
+                    msg.push_str(note);
                 }
                 Ok(msg)
             }
