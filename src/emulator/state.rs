@@ -190,6 +190,9 @@ pub struct State {
     /// How long a session JWT (and an SSO access token) is valid: its `exp` claim (Keycloak's default access-token
     /// lifetime is five minutes; the emulator's default is an hour).
     pub session_lifetime: Duration,
+    /// The repository takes a token in its path only (`/t/<token>/`), as some servers do: a Basic
+    /// `<token>:x-auth-token` there counts as anonymous. Off by default (Anaconda Server documents Basic).
+    pub basic_refused_on_repo: bool,
 }
 
 fn user(name: &str, password: &str, id: &str, roles: &[&str]) -> User {
@@ -362,6 +365,7 @@ impl State {
             sso: None,
             python_files: super::pypi::seeded(),
             session_lifetime: Duration::from_secs(3600),
+            basic_refused_on_repo: false,
         }
     }
 

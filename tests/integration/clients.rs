@@ -138,13 +138,20 @@ async fn an_entry_someone_else_changed_is_left_alone() {
 #[tokio::test]
 async fn an_unparseable_credentials_file_or_netrc_entry_is_refused_before_the_server_is_asked() {
     for (file, content, args) in [
-        ("credentials", "{not json", vec![]),
+        ("credentials", b"{not json".as_slice(), vec![]),
         (
             "netrc",
-            "machine 127.0.0.1 login me password mine\n",
+            b"machine 127.0.0.1 login me password mine\n".as_slice(),
             vec!["--netrc"],
         ),
-        ("netrc", "frobnicate\n", vec!["--netrc"]),
+        ("netrc", b"frobnicate\n".as_slice(), vec!["--netrc"]),
+        // a Latin-1 password: not read lossily (a rewrite would change its bytes)
+        (
+            "netrc",
+            b"machine git.example.com login me password caf\xe9\n".as_slice(),
+            vec!["--netrc"],
+        ),
+        ("credentials", b"{\"h\": \"\xff\"}".as_slice(), vec![]),
     ] {
         let world = world().await;
         let path = if file == "netrc" {
@@ -159,6 +166,7 @@ async fn an_unparseable_credentials_file_or_netrc_entry_is_refused_before_the_se
         assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
         assert!(
             output_text(&out).contains("leaves it unchanged")
+                || output_text(&out).contains("left unchanged")
                 || output_text(&out).contains("already has an entry"),
             "{}",
             output_text(&out)
@@ -536,4 +544,126 @@ async fn with_a_keyring_rattlers_credential_goes_there_and_comes_back_out() {
     store
         .write_entry(rattler::SERVICE, "127.0.0.1", None)
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_reads_tokens_from_the_path_gets_rattlers_conda_token_form() {
+    let world = world().await;
+    // this server's repository ignores Basic: only `/t/<token>/` in front of the path works there
+    world.emu.state.lock().unwrap().basic_refused_on_repo = true;
+    let out = login_cli(&world, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(credentials(&world)).unwrap()).unwrap();
+    assert_eq!(
+        written["127.0.0.1"],
+        serde_json::json!({"CondaToken": token(&world)})
+    );
+    let status = cli(world.home.path(), &["status", "--json"], None, &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["consumers"][1]["form"], "CondaToken");
+    assert_eq!(json["consumers"][1]["verified"], true);
+    let probes: Vec<_> = world
+        .emu
+        .log()
+        .into_iter()
+        .filter(|e| e.method == "HEAD" && e.path.ends_with("/noarch/repodata.json"))
+        .map(|e| (e.auth, e.status))
+        .collect();
+    assert!(
+        probes.contains(&("basic-ignored".into(), 401)),
+        "{probes:?}"
+    );
+    assert!(probes.contains(&("url-token".into(), 200)), "{probes:?}");
+    // what real rattler does with that entry: the token at the root of the path, and the server answers
+    #[cfg(unix)]
+    if let Some(bin) = real_clients() {
+        let channel = format!("{}/api/repo/internal", world.emu.url);
+        let cache = world.home.path().join("rattler-cache");
+        let fetched = run_client(
+            &bin,
+            world.home.path(),
+            "python",
+            &["-c", FETCH, &channel, cache.to_str().unwrap()],
+        );
+        assert!(fetched.status.success(), "{}", output_text(&fetched));
+        let reads: Vec<_> = world
+            .emu
+            .log()
+            .into_iter()
+            .filter(|e| e.method == "GET" && e.path == "/api/repo/internal/noarch/repodata.json")
+            .map(|e| (e.auth, e.status))
+            .collect();
+        assert!(
+            reads.contains(&("url-token".into(), 200)),
+            "py-rattler sent /t/<token>/ at the root: {reads:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn where_no_private_channel_can_prove_it_basic_is_written_and_said_unverified() {
+    let world = world().await;
+    for channel in &mut world.emu.state.lock().unwrap().channels {
+        channel.privacy = "public".into();
+    }
+    let out = login_cli(&world, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(credentials(&world)).unwrap()).unwrap();
+    assert_eq!(
+        written["127.0.0.1"],
+        serde_json::json!({"BasicHTTP": {"username": token(&world), "password": "x-auth-token"}})
+    );
+    let status = cli(world.home.path(), &["status", "--json"], None, &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["consumers"][1]["form"], "BasicHTTP");
+    assert_eq!(json["consumers"][1]["verified"], false);
+    let text = output_text(&cli(world.home.path(), &["status"], None, &[]).await);
+    assert!(
+        text.contains("not verified: no private channel allowed the check"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_credential_rattler_reads_first_is_named_at_sign_in_and_by_doctor() {
+    let world = world().await;
+    let home = world.home.path();
+    // RATTLER_AUTH_FILE, and pixi's override file in its user configuration: both read before conda-connect's entry
+    let auth_file = home.join("team-auth.json");
+    std::fs::write(&auth_file, "{}\n").unwrap();
+    let pixi = home.join(".pixi");
+    std::fs::create_dir_all(&pixi).unwrap();
+    std::fs::write(
+        pixi.join("config.toml"),
+        "authentication-override-file = \"/srv/pixi-auth.json\"\n",
+    )
+    .unwrap();
+    let auth_file_text = auth_file.to_str().unwrap().to_string();
+    let env = [("RATTLER_AUTH_FILE", auth_file_text.as_str())];
+    let out = cli_login_as(home, DEMO_USER, DEMO_PASSWORD, &["--skip-channels"], &env).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    let text = output_text(&out);
+    assert!(
+        text.contains(&format!("RATTLER_AUTH_FILE names {auth_file_text}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("sets pixi's authentication-override-file"),
+        "{text}"
+    );
+    // neither file was touched; conda-connect's own entry is where it always goes
+    assert_eq!(std::fs::read_to_string(&auth_file).unwrap(), "{}\n");
+    assert!(credentials(&world).exists());
+    let doctor = cli(home, &["doctor", "--json"], None, &env).await;
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let shadowed: Vec<&serde_json::Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == "rattler-shadowed")
+        .collect();
+    assert_eq!(shadowed.len(), 2, "{report:#}");
+    assert!(shadowed.iter().all(|c| c["status"] == "warn"));
 }

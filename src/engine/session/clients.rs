@@ -27,11 +27,6 @@ fn keyring_key(host: &str) -> String {
     format!("keyring:{}/{host}", rattler::SERVICE)
 }
 
-/// A client's file as text (`None` when it is not there).
-fn read_text(path: &Path) -> Result<Option<String>> {
-    Ok(files::read_optional(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
-}
-
 /// Replace a client's credentials file with `after` (0600), remembering its before-image (content and mode) in the
 /// session's secrets, so that sign-out puts it back exactly; `merge` re-applies the change over a file edited
 /// meanwhile.
@@ -85,21 +80,15 @@ impl Engine {
         if !self.secrets.keyring_available() {
             let path = rattler::credentials_file(&self.paths);
             self.check_writable(&[path.as_path()])?;
-            if let Some(bytes) = files::read_optional(&path)? {
-                let text = String::from_utf8(bytes).map_err(|_| Error::Refused {
-                    reason: format!(
-                        "{} is not UTF-8 text; it was left unchanged.",
-                        path.display()
-                    ),
-                })?;
+            if let Some(text) = read_text(&path)? {
                 rattler::parse(&path, &text)?;
             }
         }
         if netrc_wanted {
+            // refused here, before the server is asked, as the commit would refuse it after a token was made
             let path = netrc::netrc_file(&self.paths);
             self.check_writable(&[path.as_path()])?;
-            let text =
-                files::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let text = read_text(&path)?;
             netrc::with_block(&path, text.as_deref(), &host, "")?;
         }
         Ok(())
@@ -483,4 +472,19 @@ fn rattler_entry(client: &ClientRecord, token: &str) -> serde_json::Value {
         _ => rattler::Form::BasicHttp,
     };
     rattler::entry(form, token)
+}
+
+/// A client's file as text (`None` when it is not there); one that is not UTF-8 is refused (and left as it is), never
+/// read lossily: a rewrite would change bytes that are not ours.
+fn read_text(path: &Path) -> Result<Option<String>> {
+    files::read_optional(path)?
+        .map(|bytes| {
+            String::from_utf8(bytes).map_err(|_| Error::Refused {
+                reason: format!(
+                    "{} is not UTF-8 text; it was left unchanged.",
+                    path.display()
+                ),
+            })
+        })
+        .transpose()
 }
