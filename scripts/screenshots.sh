@@ -200,4 +200,23 @@ key Escape; sleep 0.5
 expect_file "$CONDA_CONNECT_DEMO_HOME/.local/share/conda-connect/servers.json" "localhost:$SECOND_PORT"
 key ctrl+k;                       shot connect-two-servers 0.6
 key Escape; sleep 0.3
+
+# ---- a broken policy on a managed desk: the app opens a window with the one sentence instead; Enter closes it
+kill "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true
+printf '{"domian": "https://x.example"}\n' >"$WORK/policy.json"; chmod 0644 "$WORK/policy.json"
+HOME=$WORK/home CONDA_CONNECT_POLICY_FILE=$WORK/policy.json "$BIN" >"$WORK/refused.log" 2>&1 & APP_PID=$!
+WID=""
+for _ in $(seq 300); do
+  WID=$(xdotool search --name '^conda-connect cannot start' 2>/dev/null | head -1 || true); [ -n "$WID" ] && break
+  kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1
+done
+[ -n "$WID" ] || { echo "screenshots: the policy refusal opened no window"; cat "$WORK/refused.log"; exit 1; }
+xdotool windowfocus --sync "$WID" 2>/dev/null || true
+                                  shot policy-refused 1
+expect policy-refused "$ERROR_TEXT" 300 "" "the policy's sentence"
+key Return
+for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$APP_PID" 2>/dev/null; then echo "screenshots: Enter did not close the refusal"; exit 1; fi
+wait "$APP_PID" && { echo "screenshots: the refused start exited 0"; exit 1; }
+expect_file "$WORK/refused.log" "domian: it is not a policy setting"
 echo "screenshots: $n screens in $OUT"

@@ -592,7 +592,16 @@ fn needs_display() -> Result<()> {
 
 /// The desktop app on the user's own configuration.
 fn open_app() -> Result<()> {
-    let engine = engine(user_paths()?)?;
+    let engine = match engine(user_paths()?) {
+        // started from a menu, nobody reads stderr: the sentence gets a window of its own (and stderr, and exit 1)
+        Err(error @ Error::InvalidPolicy { .. }) => {
+            if let Err(window) = crate::gui::refused::run(&error.to_string()) {
+                tracing::warn!(error = %window, "the window for the policy error could not be opened");
+            }
+            return Err(error);
+        }
+        other => other?,
+    };
     crate::gui::run(crate::gui::Config {
         engine,
         preset_domain: None,
@@ -665,6 +674,11 @@ fn run_demo(sso: bool) -> Result<()> {
     eprintln!(
         "conda-connect demo: emulator at {url}; sign in as {DEMO_USER} / {DEMO_PASSWORD}, or with the token you \
          were given for channel internal ({given}) under \"Use a token instead\"; files in {}",
+        home.display()
+    );
+    eprintln!(
+        "conda-connect demo: a private Python package, after ticking \"Also sign in pip and uv\" in Preferences \
+         and signing in: HOME={} pip install --index-url {url}/api/repo/internal/simple corp-pyutils",
         home.display()
     );
     let paths = Paths::under_home(&home);
@@ -763,17 +777,16 @@ fn engine(paths: Paths) -> Result<Engine> {
 fn engine_without_policy(paths: Paths) -> Engine {
     let secrets = SecretStore::open(&paths, SecretsMode::from_env());
     let mut engine = Engine::new(paths, secrets);
-    if let Some(ms) = std::env::var("CONDA_CONNECT_LOCK_WAIT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    // test hooks (debug builds only, like the crash points): how long to wait for the lock, and for a retry
+    #[cfg(debug_assertions)]
     {
-        engine.lock_wait = std::time::Duration::from_millis(ms);
-    }
-    if let Some(secs) = std::env::var("CONDA_CONNECT_REVOKE_RETRY_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        engine.revoke_retry_after = std::time::Duration::from_secs(secs);
+        use crate::engine::hooks::var;
+        if let Some(ms) = var("CONDA_CONNECT_LOCK_WAIT_MS").and_then(|v| v.parse().ok()) {
+            engine.lock_wait = std::time::Duration::from_millis(ms);
+        }
+        if let Some(secs) = var("CONDA_CONNECT_REVOKE_RETRY_SECS").and_then(|v| v.parse().ok()) {
+            engine.revoke_retry_after = std::time::Duration::from_secs(secs);
+        }
     }
     let crash = crate::engine::journal::CrashPoint::from_env();
     if crash.at.is_some() {

@@ -289,7 +289,7 @@ impl App {
 
     pub(crate) fn sign_in_domain(&mut self, domain: Option<String>) -> Task<Message> {
         match domain {
-            Some(domain) => self.open_login(domain),
+            Some(domain) => self.open_login(domain, false),
             None => {
                 let state = set_domain::State::for_policy(
                     &self.engine.policy,
@@ -301,9 +301,10 @@ impl App {
         }
     }
 
-    fn open_login(&mut self, domain: String) -> Task<Message> {
-        let (state, open) =
-            login::State::open(domain, self.config.login_hint.clone(), &self.engine);
+    /// The Login dialog for `domain` (`add_server`: another server beside the signed-in one).
+    fn open_login(&mut self, domain: String, add_server: bool) -> Task<Message> {
+        let hint = self.config.login_hint.clone();
+        let (state, open) = login::State::open(domain, hint, add_server, &self.engine);
         self.dialog = Some(Dialog::Login(state));
         open.map(Message::Login)
     }
@@ -326,12 +327,8 @@ impl App {
             set_domain::Action::None => Task::none(),
             set_domain::Action::Run(task) => task.map(Message::SetDomain),
             set_domain::Action::Cancel => self.close(),
-            set_domain::Action::Done(domain) => {
-                let adding = state.adding;
-                let open = self.open_login(domain);
-                if let Some(Dialog::Login(login)) = &mut self.dialog {
-                    login.add_server = adding;
-                }
+            set_domain::Action::Done { domain, adding } => {
+                let open = self.open_login(domain, adding);
                 Task::batch([open, self.refresh_status()])
             }
         }
@@ -345,7 +342,10 @@ impl App {
             login::Action::None => Task::none(),
             login::Action::Run(task) => task.map(Message::Login),
             login::Action::Cancel => self.close(),
-            login::Action::Done(outcome) if state.add_server => {
+            login::Action::Done {
+                outcome,
+                add_server: true,
+            } => {
                 // another server beside the primary: its own channels next (channels only)
                 self.dialog = None;
                 let domain = outcome.domain.clone();
@@ -355,7 +355,7 @@ impl App {
                 });
                 Task::batch([status, self.refresh_status()])
             }
-            login::Action::Done(outcome) => {
+            login::Action::Done { outcome, .. } => {
                 self.health = Health::Healthy;
                 // the signed-out notices leave with the signed-out state
                 self.notices.clear();
@@ -415,7 +415,6 @@ impl App {
         let Some(Dialog::AddChannels(state)) = &mut self.dialog else {
             return Task::none();
         };
-        let server = state.server.clone();
         match state.update(message, &self.engine) {
             add_channels::Action::None => Task::none(),
             add_channels::Action::Run(task) => task.map(Message::AddChannels),
@@ -429,9 +428,12 @@ impl App {
                     self.server_channels(domain, true)
                 }
             }
-            add_channels::Action::Done { saved, manage } if server.is_some() => {
+            add_channels::Action::Done {
+                saved,
+                manage,
+                server: Some(domain),
+            } => {
                 self.dialog = None;
-                let domain = server.unwrap_or_default();
                 if let Some(selection) = &saved {
                     self.notices.push(
                         format!(
@@ -452,7 +454,11 @@ impl App {
                 let index = self.run_index();
                 Task::batch([self.refresh_status(), index])
             }
-            add_channels::Action::Done { saved, manage } => {
+            add_channels::Action::Done {
+                saved,
+                manage,
+                server: None,
+            } => {
                 self.dialog = None;
                 if let Some(selection) = &saved {
                     self.notices

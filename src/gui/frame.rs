@@ -214,28 +214,42 @@ impl App {
             ));
         }
         if let Some(expiry) = self.sign_in_expiry {
-            let message = match expiry {
-                Expiry::Expired => {
-                    "conda's sign-in token has expired: conda can no longer reach the server."
-                        .to_string()
-                }
-                Expiry::Soon(0) => "conda's sign-in token expires today.".to_string(),
-                Expiry::Soon(days) => format!("conda's sign-in token expires in {days} days."),
-                _ => String::new(),
-            };
-            out.push(style::banner(
-                Tone::Warning,
-                message,
-                vec![style::primary(
-                    "Renew for a year",
-                    Some(Message::RenewSignInToken),
-                )],
-            ));
+            out.push(self.expiry_banner(expiry));
         }
         if let Some(error) = &self.status_error {
             out.push(style::banner(Tone::Danger, error.as_str(), vec![]));
         }
         out
+    }
+
+    /// The sign-in token expires soon or has expired: conda-connect's own token can be renewed; a token the user
+    /// was given is its owner's to replace (conda-connect never manages it).
+    fn expiry_banner(&self, expiry: Expiry) -> Element<'_, Message> {
+        let given = self
+            .status
+            .as_ref()
+            .is_some_and(|status| status.auth.as_deref() == Some("token"));
+        let when = match expiry {
+            Expiry::Expired => "has expired: conda can no longer reach the server".to_string(),
+            Expiry::Soon(0) => "expires today".to_string(),
+            Expiry::Soon(days) => format!("expires in {days} days"),
+            _ => String::new(),
+        };
+        if given {
+            return style::banner(
+                Tone::Warning,
+                format!("The token you were given {when}. Ask its owner for a new one."),
+                vec![],
+            );
+        }
+        style::banner(
+            Tone::Warning,
+            format!("conda's sign-in token {when}."),
+            vec![style::primary(
+                "Renew for a year",
+                Some(Message::RenewSignInToken),
+            )],
+        )
     }
 
     pub fn view(&self) -> Element<'_, Message> {

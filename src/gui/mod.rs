@@ -9,6 +9,7 @@ mod flow;
 pub mod focus;
 mod frame;
 pub mod notices;
+pub mod refused;
 pub mod screen;
 pub mod settings;
 pub mod style;

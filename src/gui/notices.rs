@@ -136,3 +136,52 @@ impl Notices {
         .into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pretend the notice at `index` was shown `ago`.
+    fn shown(notices: &mut Notices, index: usize, ago: Duration) {
+        notices.0[index].shown_at = Instant::now() - ago;
+    }
+
+    #[test]
+    fn successes_leave_by_themselves_problems_stay() {
+        let mut notices = Notices::default();
+        notices.push("Saved.", Tone::Success, Scope::SignedIn);
+        notices.push("Could not reach the server.", Tone::Danger, Scope::SignedIn);
+        notices.push("Signed in.", Tone::Info, Scope::SignedIn);
+        assert!(notices.any_expiring());
+        // younger than the lifetime: everything stays
+        notices.expire();
+        assert_eq!(notices.iter().count(), 3);
+        shown(&mut notices, 0, NOTICE_LIFETIME + Duration::from_millis(10));
+        shown(&mut notices, 1, NOTICE_LIFETIME * 10);
+        notices.expire();
+        let left: Vec<&str> = notices.iter().map(|n| n.text.as_str()).collect();
+        assert_eq!(left, ["Could not reach the server.", "Signed in."]);
+        shown(&mut notices, 1, NOTICE_LIFETIME * 2);
+        notices.expire();
+        assert_eq!(notices.iter().count(), 1, "the error stays until closed");
+        assert!(!notices.any_expiring(), "nothing left to tick for");
+        notices.dismiss(5);
+        assert_eq!(notices.iter().count(), 1, "a stale index closes nothing");
+        notices.dismiss(0);
+        assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn at_most_three_the_same_text_once_newest_last() {
+        let mut notices = Notices::default();
+        for text in ["a", "b", "c", "a", "d"] {
+            notices.push(text, Tone::Danger, Scope::SignedOut);
+        }
+        let shown: Vec<&str> = notices.iter().map(|n| n.text.as_str()).collect();
+        assert_eq!(shown, ["c", "a", "d"]);
+        notices.push("e", Tone::Success, Scope::SignedIn);
+        notices.keep(Scope::SignedIn);
+        assert_eq!(notices.last().map(|n| n.text.as_str()), Some("e"));
+        assert_eq!(notices.iter().count(), 1);
+    }
+}

@@ -49,8 +49,14 @@ pub fn window_settings() -> iced::window::Settings {
 /// variable over ssh); that case becomes one sentence instead of a backtrace. Any other panic is a bug and goes on
 /// unwinding with the usual report.
 pub fn run(config: Config) -> Result<(), Error> {
+    open(|| application(config).run())
+}
+
+/// Run an iced application (`run` opens its window and blocks until it closes), with the same one sentence for a
+/// window that cannot be opened: shared by the app and the window a broken policy leaves ([`crate::gui::refused`]).
+pub fn open(run: impl FnOnce() -> iced::Result) -> Result<(), Error> {
     let outcome = without_event_loop_panic_report(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| application(config).run()))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
     });
     match outcome {
         Ok(result) => result.map_err(|e| {

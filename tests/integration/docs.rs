@@ -1,5 +1,6 @@
 //! Docs that stay true: every `src/`, `tests/`, `scripts/`, `bench/`, `packaging/` or `docs/` path a doc names exists,
-//! and the window uses one word per concept (docs/terms.md's "Never" column against its string literals).
+//! the window uses one word per concept (docs/terms.md's "Never" column against its string literals), and no function
+//! but a screen's view grows past 150 lines.
 
 use std::path::Path;
 
@@ -194,4 +195,77 @@ fn the_path_scanner_finds_what_a_doc_names() {
             "scripts/test.sh"
         ]
     );
+}
+
+/// Every function in `src/` with its length in lines (signature to closing brace, as rustfmt lays them out).
+fn function_lengths(source: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let rest = ["pub(crate) ", "pub(super) ", "pub "]
+            .iter()
+            .find_map(|p| trimmed.strip_prefix(p))
+            .unwrap_or(trimmed);
+        let rest = rest.strip_prefix("const ").unwrap_or(rest);
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        let Some(signature) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        if line.trim_end().ends_with(';') {
+            continue; // a declaration in a trait
+        }
+        let name: String = signature
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let closing = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == closing) {
+            out.push((name, end + 2));
+        }
+    }
+    out
+}
+
+/// One message handler, one planning step, one check: each fits on a few screens. A screen's `view` builds a
+/// widget tree and may be longer; everything else is split when it grows past the limit.
+#[test]
+fn no_function_but_a_view_is_longer_than_150_lines() {
+    const LIMIT: usize = 150;
+    let mut long = Vec::new();
+    let mut files = Vec::new();
+    walk_rs(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for (name, lines) in function_lengths(&source) {
+            if lines > LIMIT && name != "view" && !name.starts_with("view_") {
+                long.push(format!("{} {name}: {lines} lines", file.display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these: {long:#?}");
+}
+
+#[test]
+fn the_length_check_measures_what_it_looks_for() {
+    let source = "fn a() {\n    x();\n}\n\nimpl S {\n    pub(crate) async fn b(&self) -> u8 {\n        1\n    }\n    fn c();\n}\n";
+    assert_eq!(
+        function_lengths(source),
+        [("a".to_string(), 3), ("b".to_string(), 3)]
+    );
+}
+
+fn walk_rs(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk_rs(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }

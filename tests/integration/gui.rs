@@ -1434,8 +1434,149 @@ async fn a_token_you_were_given_signs_in_from_the_window() {
         1,
         "no token of conda-connect's own was made"
     );
+    // it expires soon: the window says whom to ask and offers no renewal (the token is its owner's)
+    let in_5 = (conda_connect::engine::tokens::today() + chrono::Duration::days(5))
+        .format("%Y-%m-%d")
+        .to_string();
+    h.world.emu.state.lock().unwrap().tokens[0].expires_at = Some(in_5);
+    let task = h.app.update(Message::StatusLoaded(h.app.engine.status()));
+    h.settle(task).await;
+    assert!(h.shows("The token you were given expires in 5 days. Ask its owner for a new one."));
+    assert!(!h.shows("Renew for a year"));
+    assert!(!h.shows("conda's sign-in token expires in 5 days."));
     h.world.engine().logout().await.unwrap();
     assert_eq!(h.world.emu.tokens().len(), 1, "the given token stays valid");
+}
+
+#[test]
+fn a_broken_policy_gets_a_window_of_its_own_with_its_sentence() {
+    use gui::refused;
+    let sentence = "The policy in /etc/conda-connect/policy.json cannot be used (domian: it is not a policy \
+                    setting). Nothing was changed.";
+    let (mut state, _) = refused::State::new(sentence);
+    let settings = Settings {
+        fonts: vec![
+            gui::FONT_REGULAR.into(),
+            gui::FONT_BOLD.into(),
+            gui::FONT_ICONS.into(),
+        ],
+        default_font: gui::DEFAULT_FONT,
+        ..Settings::default()
+    };
+    let messages: Vec<refused::Message> = {
+        let mut ui = Simulator::with_size(settings.clone(), refused::SIZE, state.view());
+        assert!(ui.find(refused::TITLE).is_ok());
+        assert!(
+            ui.find(sentence).is_ok(),
+            "the whole sentence, file and key"
+        );
+        assert!(ui.find(refused::ADVICE).is_ok());
+        ui.click("Copy").unwrap();
+        ui.click("Close").unwrap();
+        ui.into_messages().collect()
+    };
+    assert_eq!(messages, [refused::Message::Copy, refused::Message::Close]);
+    let _ = state.update(refused::Message::Copy);
+    assert!(state.copied());
+    // the keyboard alone: Esc closes, and so does Enter (Close is the default button)
+    let messages: Vec<refused::Message> = {
+        let mut ui = Simulator::with_size(settings.clone(), refused::SIZE, state.view());
+        ui.tap_key(keyboard::Key::Named(key::Named::Escape));
+        ui.tap_key(keyboard::Key::Named(key::Named::Enter));
+        ui.into_messages().collect()
+    };
+    assert_eq!(messages, [refused::Message::Close, refused::Message::Close]);
+    // Copied ✓ in place of Copy: the sentence is all there is to copy
+    let mut ui = Simulator::with_size(settings, refused::SIZE, state.view());
+    assert!(ui.find(style::COPIED).is_ok());
+}
+
+#[test]
+fn the_window_shortcuts_quit_close_and_open_what_their_tooltips_say() {
+    let ctrl = keyboard::Modifiers::CTRL;
+    let none = keyboard::Modifiers::empty();
+    let char_key = |c: &str| keyboard::Key::Character(c.into());
+    let shortcut = |dialog: bool, signed_in: bool, key: keyboard::Key, modifiers| {
+        App::shortcut(dialog, signed_in, &key, modifiers).map(|m| format!("{m:?}"))
+    };
+    // Ctrl+Q quits from anywhere; Ctrl+W closes the dialog on top (as Esc does), else the window
+    for dialog in [false, true] {
+        assert_eq!(
+            shortcut(dialog, true, char_key("q"), ctrl).as_deref(),
+            Some("Quit")
+        );
+    }
+    assert_eq!(
+        shortcut(true, true, char_key("w"), ctrl).as_deref(),
+        Some("Escape")
+    );
+    assert_eq!(
+        shortcut(false, true, char_key("w"), ctrl).as_deref(),
+        Some("Quit")
+    );
+    // with a dialog open only Enter is the window's (the dialog's default button); the header's keys are not
+    assert_eq!(
+        shortcut(true, true, keyboard::Key::Named(key::Named::Enter), none).as_deref(),
+        Some("Enter")
+    );
+    assert_eq!(shortcut(true, true, char_key("k"), ctrl), None);
+    assert_eq!(
+        shortcut(true, true, keyboard::Key::Named(key::Named::F5), none),
+        None
+    );
+    // the header: Connect, Preferences, Update Index, search and Diagnose always; Channels and Tokens signed in
+    for (key, want) in [
+        ("k", "OpenConnect"),
+        (",", "OpenPreferences"),
+        ("r", "UpdateIndex"),
+        ("f", "FocusSearch"),
+        ("d", "OpenDiagnose"),
+    ] {
+        assert_eq!(
+            shortcut(false, false, char_key(key), ctrl).as_deref(),
+            Some(want)
+        );
+    }
+    assert_eq!(shortcut(false, false, char_key("l"), ctrl), None);
+    assert_eq!(shortcut(false, false, char_key("t"), ctrl), None);
+    assert_eq!(
+        shortcut(false, true, char_key("l"), ctrl).as_deref(),
+        Some("OpenChannels")
+    );
+    assert_eq!(
+        shortcut(false, true, char_key("t"), ctrl).as_deref(),
+        Some("OpenTokens")
+    );
+    assert_eq!(
+        shortcut(false, false, keyboard::Key::Named(key::Named::F5), none).as_deref(),
+        Some("UpdateIndex")
+    );
+    assert_eq!(
+        shortcut(false, true, char_key("k"), none),
+        None,
+        "a letter alone types"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_title_names_the_server_and_empty_states_say_what_to_do() {
+    let mut h = Harness::new().await;
+    assert_eq!(h.app.title(), gui::APP_NAME);
+    assert!(
+        h.shows(home::NOT_SIGNED_IN),
+        "the first run says what to do"
+    );
+    h.sign_in().await;
+    h.click("Skip").await;
+    let netloc = h.world.emu.url.trim_start_matches("http://").to_string();
+    assert_eq!(
+        h.app.title(),
+        format!("{} — signed in to {netloc}", gui::APP_NAME)
+    );
+    assert!(
+        h.shows(home::NO_INDEX_YET),
+        "signed in, nothing fetched yet: says how to fetch"
+    );
 }
 
 // ------------------------------------------------------------------------------------------------ health, window

@@ -125,6 +125,29 @@ async fn a_broken_policy_stops_everything_with_one_sentence() {
         assert_eq!(text.lines().count(), 1, "one sentence: {text}");
         assert!(world.ini().is_none(), "fail closed: nothing written");
     }
+    // the desktop app (no command) refuses too: where no window can open, the sentence still reaches stderr
+    #[cfg(not(windows))]
+    {
+        let file = policy_file(&world, r#"{"domian": "https://x.example"}"#);
+        // a display that does not answer: the refusal's window cannot open either
+        let out = cli(
+            world.home.path(),
+            &[],
+            None,
+            &[
+                ("CONDA_CONNECT_POLICY_FILE", file.to_str().unwrap()),
+                ("DISPLAY", ":987"),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+        assert!(
+            output_text(&out).contains("domian: it is not a policy setting"),
+            "{}",
+            output_text(&out)
+        );
+        assert!(world.ini().is_none(), "fail closed: nothing written");
+    }
     // an unreadable policy is not "no policy"; one other users could change is refused
     #[cfg(unix)]
     {

@@ -73,6 +73,8 @@ pub enum Action {
         saved: Option<Selection>,
         /// It was the Channels screen (not the picker after sign-in): nothing else follows a Cancel.
         manage: bool,
+        /// A second server's channels (`None`: the primary's).
+        server: Option<String>,
     },
     /// Show this server's channels instead (nothing was changed here).
     Switch(String),
@@ -234,46 +236,7 @@ impl State {
             self.discard_armed = false;
         }
         match message {
-            Message::Loaded(Ok(list)) => {
-                self.loading = false;
-                let from_policy = self
-                    .policy
-                    .selection()
-                    .filter(|_| self.server.is_none() && (self.locked() || !self.manages()));
-                let pre = if let Some(policy) = from_policy {
-                    // the organization's channels: preselected at sign-in, the only choice when locked
-                    policy
-                } else if list.preselected.default_channels.is_empty()
-                    && list.preselected.channels.is_empty()
-                {
-                    self.remembered.clone().unwrap_or_default()
-                } else {
-                    list.preselected.clone()
-                };
-                self.rows = list
-                    .channels
-                    .iter()
-                    .map(|c| {
-                        let name = c.full_name();
-                        Row {
-                            mirror: c.mirror_count > 0,
-                            privacy: c.privacy.clone(),
-                            owners: c
-                                .owners
-                                .iter()
-                                .filter(|o| !o.is_empty())
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            default_channel: pre.default_channels.contains(&name),
-                            channel: pre.channels.contains(&name),
-                            name,
-                        }
-                    })
-                    .collect();
-                self.loaded = self.selection();
-                Action::Run(iced::widget::operation::focus(FILTER_ID))
-            }
+            Message::Loaded(Ok(list)) => self.loaded(list),
             Message::Loaded(Err(error)) => {
                 self.loading = false;
                 self.error = Some(error.to_string());
@@ -312,10 +275,7 @@ impl State {
                 }
                 Action::None
             }
-            Message::Skip => Action::Done {
-                saved: None,
-                manage: self.manages(),
-            },
+            Message::Skip => self.done(None),
             Message::Escape => {
                 if self.saving {
                     Action::None
@@ -323,48 +283,13 @@ impl State {
                     self.discard_armed = true;
                     Action::None
                 } else {
-                    Action::Done {
-                        saved: None,
-                        manage: self.manages(),
-                    }
+                    self.done(None)
                 }
             }
-            Message::Submit => {
-                if self.saving || self.loading {
-                    return Action::None;
-                }
-                let sel = self.selection();
-                if sel.default_channels.is_empty() && self.server.is_none() {
-                    self.error = Some(crate::engine::error::NO_DEFAULT_CHANNEL.into());
-                    return Action::None;
-                }
-                self.saving = true;
-                self.error = None;
-                self.loaded = sel.clone();
-                let engine = engine.clone();
-                let server = self.server.clone();
-                Action::Run(Task::perform(
-                    async move {
-                        match server {
-                            Some(domain) => {
-                                engine.select_server_channels(&domain, &sel.channels).await
-                            }
-                            None => {
-                                engine
-                                    .select_channels(&sel.default_channels, &sel.channels)
-                                    .await
-                            }
-                        }
-                    },
-                    Message::Saved,
-                ))
-            }
+            Message::Submit => self.submit(engine),
             Message::Saved(Ok(())) => {
                 self.saving = false;
-                Action::Done {
-                    saved: Some(self.loaded.clone()),
-                    manage: self.manages(),
-                }
+                self.done(Some(self.loaded.clone()))
             }
             Message::Server(domain)
                 if Some(domain.as_str())
@@ -390,6 +315,87 @@ impl State {
                 self.loaded = Selection::default();
                 Action::None
             }
+        }
+    }
+
+    /// The server's channel list arrived: the rows, ticked as the organization, the server or the last choice say.
+    fn loaded(&mut self, list: ChannelList) -> Action {
+        self.loading = false;
+        let from_policy = self
+            .policy
+            .selection()
+            .filter(|_| self.server.is_none() && (self.locked() || !self.manages()));
+        let pre = if let Some(policy) = from_policy {
+            // the organization's channels: preselected at sign-in, the only choice when locked
+            policy
+        } else if list.preselected.default_channels.is_empty()
+            && list.preselected.channels.is_empty()
+        {
+            self.remembered.clone().unwrap_or_default()
+        } else {
+            list.preselected.clone()
+        };
+        self.rows = list
+            .channels
+            .iter()
+            .map(|c| {
+                let name = c.full_name();
+                Row {
+                    mirror: c.mirror_count > 0,
+                    privacy: c.privacy.clone(),
+                    owners: c
+                        .owners
+                        .iter()
+                        .filter(|o| !o.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    default_channel: pre.default_channels.contains(&name),
+                    channel: pre.channels.contains(&name),
+                    name,
+                }
+            })
+            .collect();
+        self.loaded = self.selection();
+        Action::Run(iced::widget::operation::focus(FILTER_ID))
+    }
+
+    /// Save the ticks: the primary's channels (a default channel required), or a second server's.
+    fn submit(&mut self, engine: &Engine) -> Action {
+        if self.saving || self.loading {
+            return Action::None;
+        }
+        let sel = self.selection();
+        if sel.default_channels.is_empty() && self.server.is_none() {
+            self.error = Some(crate::engine::error::NO_DEFAULT_CHANNEL.into());
+            return Action::None;
+        }
+        self.saving = true;
+        self.error = None;
+        self.loaded = sel.clone();
+        let engine = engine.clone();
+        let server = self.server.clone();
+        Action::Run(Task::perform(
+            async move {
+                match server {
+                    Some(domain) => engine.select_server_channels(&domain, &sel.channels).await,
+                    None => {
+                        engine
+                            .select_channels(&sel.default_channels, &sel.channels)
+                            .await
+                    }
+                }
+            },
+            Message::Saved,
+        ))
+    }
+
+    /// The flow goes on: `saved` (or nothing saved), from this dialog's mode and server.
+    fn done(&self, saved: Option<Selection>) -> Action {
+        Action::Done {
+            saved,
+            manage: self.manages(),
+            server: self.server.clone(),
         }
     }
 

@@ -111,7 +111,11 @@ pub enum Message {
 pub enum Action {
     None,
     Run(Task<Message>),
-    Done(LoginOutcome),
+    /// Signed in (`add_server`: to another server beside the primary).
+    Done {
+        outcome: LoginOutcome,
+        add_server: bool,
+    },
     Cancel,
 }
 
@@ -199,15 +203,21 @@ impl State {
         )
     }
 
-    /// The dialog and its first tasks: focus the username, read the administrator's sign-in policy, and ask the
-    /// server whether it has single sign-on.
-    pub fn open(domain: String, hint: Option<String>, engine: &Engine) -> (Self, Task<Message>) {
+    /// The dialog for `domain` (`add_server`: another server beside the signed-in one) and its first tasks: focus
+    /// the username, read the administrator's sign-in policy, and ask the server whether it has single sign-on.
+    pub fn open(
+        domain: String,
+        hint: Option<String>,
+        add_server: bool,
+        engine: &Engine,
+    ) -> (Self, Task<Message>) {
         let policy_engine = engine.clone();
         let policy = Task::perform(
             async move { policy_engine.password_sign_in().unwrap_or(true) },
             Message::PasswordSignIn,
         );
         let mut state = Self::new(domain.clone(), hint);
+        state.add_server = add_server;
         state.sign_in_policy = engine.policy.sign_in;
         state.support = engine.policy.support_url.clone();
         // the organization signs in with a password only: no single sign-on to look for
@@ -412,7 +422,10 @@ impl State {
         match result {
             Ok(outcome) => {
                 self.password.clear();
-                Action::Done(outcome)
+                Action::Done {
+                    outcome,
+                    add_server: self.add_server,
+                }
             }
             Err(error) if error.is_tls() => Action::Run(
                 self.trust
@@ -465,7 +478,10 @@ impl State {
         match result {
             Ok(outcome) => {
                 self.password.clear();
-                Action::Done(outcome)
+                Action::Done {
+                    outcome,
+                    add_server: self.add_server,
+                }
             }
             Err(error) => {
                 tracing::info!(error = %error, "single sign-on failed");

@@ -33,7 +33,11 @@ pub enum Message {
 pub enum Action {
     None,
     Run(Task<Message>),
-    Done(String),
+    /// The server answered: sign in to it (`adding`: beside the signed-in one).
+    Done {
+        domain: String,
+        adding: bool,
+    },
     Cancel,
 }
 
@@ -164,7 +168,10 @@ impl State {
             Message::Validated(result) => {
                 self.busy = false;
                 match result {
-                    Ok(domain) => Action::Done(domain),
+                    Ok(domain) => Action::Done {
+                        domain,
+                        adding: self.adding,
+                    },
                     Err(error) if error.is_tls() => match domain::normalize_domain(&self.input) {
                         Ok(server) => {
                             Action::Run(self.trust.ask(engine, &server, &error).map(Message::Trust))
