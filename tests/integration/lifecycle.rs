@@ -226,8 +226,9 @@ async fn a_session_that_cannot_be_renewed_is_said_plainly_and_logout_finish_revo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_killed_on_a_lapsed_session_never_promises_a_retry() {
-    // one lapsed password session per journal step of the sign-out (they lapse together)
-    const STEPS: usize = 12;
+    // one lapsed password session per journal step of the sign-out (they lapse together), up to the step the
+    // sign-out no longer reaches: before and after its revocation is recorded
+    const STEPS: usize = 24;
     let mut worlds = Vec::new();
     for _ in 0..STEPS {
         let world = world(false).await;
@@ -236,31 +237,41 @@ async fn a_sign_out_killed_on_a_lapsed_session_never_promises_a_retry() {
     }
     until_lapsed().await;
     let mut completed = 0;
+    let mut finished = false;
     for (index, world) in worlds.iter().enumerate() {
         let step = index + 1;
         if !crate::safety::kill_at_step(world, &["logout"], None, step).await {
+            finished = true;
             break;
         }
         // the next command that may change the configuration completes the sign-out first, and says what the
-        // recorded revocation needs (here a second sign-out, which then finds nobody signed in)
+        // recorded revocation needs (a kill before anything was journaled leaves the user signed in: the second
+        // sign-out then says it itself)
         let next = cli(world.home.path(), &["logout"], None, &[]).await;
         let text = output_text(&next);
         assert!(!text.contains("retried"), "step {step}: {text}");
+        assert!(text.contains("logout --finish"), "step {step}: {text}");
+        assert!(
+            text.contains("only a new sign-in can revoke it"),
+            "step {step}: {text}"
+        );
         if text.contains("An interrupted sign-out was completed") {
             completed += 1;
-            assert!(text.contains("logout --finish"), "step {step}: {text}");
-            assert!(
-                text.contains("only a new sign-in can revoke it"),
-                "step {step}: {text}"
-            );
-            let pending = world.engine().pending_revocations().unwrap();
-            assert!(
-                pending.len() == 1 && pending[0].needs_sign_in,
-                "step {step}: {pending:?}"
-            );
-            assert_eq!(world.emu.tokens().len(), 1, "step {step}: still active");
         }
+        let pending = world.engine().pending_revocations().unwrap();
+        assert!(
+            pending.len() == 1 && pending[0].needs_sign_in,
+            "step {step}: {pending:?}"
+        );
+        assert_eq!(world.emu.tokens().len(), 1, "step {step}: still active");
     }
+    eprintln!(
+        "a lapsed session's sign-out: {completed} kill points completed by the next command, with the sentence"
+    );
+    assert!(
+        finished,
+        "every step up to {STEPS} was killed: the sign-out has more"
+    );
     assert!(
         completed > 0,
         "no kill point fell between the file changes and the revocation"

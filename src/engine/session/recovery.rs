@@ -158,6 +158,13 @@ impl Engine {
                         });
                     msg.push(' ');
                     msg.push_str(&unrevoked);
+                } else if journal.after.revoke.is_none() && journal.operation == "sign-out" {
+                    // the sign-out had recorded its revocation before it stopped: say what it needs now, as the
+                    // sign-out itself would have
+                    for sentence in self.unrevoked_needing_sign_in() {
+                        msg.push(' ');
+                        msg.push_str(&sentence);
+                    }
                 }
                 for note in &after.notes {
                     msg.push(' ');
@@ -166,6 +173,25 @@ impl Engine {
                 Ok(msg)
             }
         }
+    }
+
+    /// The sentences of the recorded revocations only a new sign-in can finish (none when the record is unreadable:
+    /// `status` says so).
+    fn unrevoked_needing_sign_in(&self) -> Vec<String> {
+        self.pending_revocations()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pending| pending.needs_sign_in)
+            .map(|pending| {
+                Unrevoked {
+                    domain: pending.domain,
+                    token_id: pending.token_id,
+                    expires: pending.expires,
+                    needs_sign_in: true,
+                }
+                .sentence()
+            })
+            .collect()
     }
 
     /// Revoke the token of a sign-in that did not complete: by id when the server told it, else every token of
