@@ -200,20 +200,22 @@ pub mod registry {
     }
 }
 
-#[cfg(target_os = "macos")]
+#[cfg(any(target_os = "macos", test))]
 pub mod managed_preferences {
-    //! Managed preferences: what an MDM configuration profile for the app's bundle id installs.
+    //! Managed preferences: what an MDM configuration profile for the app's bundle id installs. The conversion of
+    //! the property list is compiled on every platform for its tests (the example profile shipped in
+    //! packaging/macos/ goes through it); reading `/Library/Managed Preferences` is macOS only.
 
-    use std::path::PathBuf;
-
-    use super::{BUNDLE_ID, Layer, Value};
+    use super::{Layer, Value};
     use crate::engine::error::{Error, Result};
 
+    #[cfg(target_os = "macos")]
     pub fn read() -> Result<Vec<Layer>> {
+        use std::path::PathBuf;
         let base = PathBuf::from("/Library/Managed Preferences");
-        let mut paths = vec![base.join(format!("{BUNDLE_ID}.plist"))];
+        let mut paths = vec![base.join(format!("{}.plist", super::BUNDLE_ID))];
         if let Ok(user) = std::env::var("USER") {
-            paths.push(base.join(user).join(format!("{BUNDLE_ID}.plist")));
+            paths.push(base.join(user).join(format!("{}.plist", super::BUNDLE_ID)));
         }
         let mut layers = Vec::new();
         for path in paths {
@@ -221,41 +223,109 @@ pub mod managed_preferences {
                 continue;
             }
             let source = path.display().to_string();
-            let bad = |detail: String| Error::InvalidPolicy {
+            let value = plist::Value::from_file(&path).map_err(|e| Error::InvalidPolicy {
                 source: source.clone(),
                 key: String::new(),
-                detail,
-            };
-            let value = plist::Value::from_file(&path)
-                .map_err(|e| bad(format!("it is not a property list ({e})")))?;
-            let dict = value
-                .into_dictionary()
-                .ok_or_else(|| bad("it must be a dictionary of settings".into()))?;
-            let mut values = Vec::new();
-            for (key, value) in dict {
-                let value = match value {
-                    plist::Value::String(s) => Value::Text(s),
-                    plist::Value::Boolean(b) => Value::Flag(b),
-                    plist::Value::Integer(n) => Value::Number(n.as_signed().unwrap_or(-1)),
-                    plist::Value::Array(items) => {
-                        Value::List(items.into_iter().filter_map(|i| i.into_string()).collect())
-                    }
-                    _ => {
-                        return Err(Error::InvalidPolicy {
-                            source,
-                            key,
-                            detail: "it has no value of a policy's kind".into(),
-                        });
-                    }
-                };
-                // profiles carry their own bookkeeping keys
-                if key.starts_with("Payload") || key == "PayloadContent" {
-                    continue;
-                }
-                values.push((key, value));
-            }
-            layers.push(Layer { source, values });
+                detail: format!("it is not a property list ({e})"),
+            })?;
+            layers.push(layer(source, value)?);
         }
         Ok(layers)
+    }
+
+    /// One source's settings from its property list: a dictionary of strings, booleans, integers and arrays of
+    /// strings. A profile's own bookkeeping keys (`Payload…`) are skipped whatever their kind.
+    pub fn layer(source: String, value: plist::Value) -> Result<Layer> {
+        let dict = value
+            .into_dictionary()
+            .ok_or_else(|| Error::InvalidPolicy {
+                source: source.clone(),
+                key: String::new(),
+                detail: "it must be a dictionary of settings".into(),
+            })?;
+        let mut values = Vec::new();
+        for (key, value) in dict {
+            if key.starts_with("Payload") {
+                continue;
+            }
+            let value = match value {
+                plist::Value::String(s) => Value::Text(s),
+                plist::Value::Boolean(b) => Value::Flag(b),
+                plist::Value::Integer(n) => Value::Number(n.as_signed().unwrap_or(-1)),
+                plist::Value::Array(items) => {
+                    Value::List(items.into_iter().filter_map(|i| i.into_string()).collect())
+                }
+                _ => {
+                    return Err(Error::InvalidPolicy {
+                        source,
+                        key,
+                        detail: "it has no value of a policy's kind".into(),
+                    });
+                }
+            };
+            values.push((key, value));
+        }
+        Ok(Layer { source, values })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::engine::policy::{Policy, SignInPolicy};
+
+        /// The settings dictionary of the example profile, as macOS installs it in Managed Preferences.
+        fn example_settings() -> plist::Value {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/packaging/macos/conda-connect-policy.mobileconfig"
+            );
+            let profile =
+                plist::Value::from_file(path).expect("the example profile is a property list");
+            let content = profile.as_dictionary().unwrap()["PayloadContent"]
+                .as_array()
+                .unwrap();
+            content[0].clone()
+        }
+
+        #[test]
+        fn the_example_profile_is_a_valid_policy() {
+            let layer = layer("managed preferences".into(), example_settings()).unwrap();
+            assert!(
+                layer
+                    .values
+                    .iter()
+                    .all(|(key, _)| !key.starts_with("Payload"))
+            );
+            let policy = Policy::from_layers(&[layer]).unwrap();
+            assert_eq!(policy.domain.as_deref(), Some("https://repo.example.com"));
+            assert_eq!(policy.sign_in, Some(SignInPolicy::Sso));
+            assert_eq!(policy.token_lifetime_days, Some(90));
+            assert_eq!(
+                policy.support_url.as_deref(),
+                Some("https://help.example.com/conda")
+            );
+        }
+
+        #[test]
+        fn a_value_of_another_kind_is_refused_naming_its_key_payload_keys_are_not_read() {
+            let mut dict = plist::Dictionary::new();
+            dict.insert(
+                "PayloadContent".into(),
+                plist::Value::Dictionary(plist::Dictionary::new()),
+            );
+            dict.insert("PayloadVersion".into(), plist::Value::Real(1.0));
+            dict.insert(
+                "domain".into(),
+                plist::Value::String("https://repo.example.com".into()),
+            );
+            let ok = layer("p".into(), plist::Value::Dictionary(dict.clone())).unwrap();
+            assert_eq!(ok.values.len(), 1);
+            dict.insert("token_lifetime_days".into(), plist::Value::Real(1.5));
+            match layer("p".into(), plist::Value::Dictionary(dict)) {
+                Err(Error::InvalidPolicy { key, .. }) => assert_eq!(key, "token_lifetime_days"),
+                other => panic!("{other:?}"),
+            }
+            assert!(layer("p".into(), plist::Value::Boolean(true)).is_err());
+        }
     }
 }
