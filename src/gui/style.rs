@@ -690,20 +690,6 @@ pub fn primary_icon<'a, M: Clone + 'a>(
     )
 }
 
-/// [`secondary`] with an icon before the label (the header's buttons).
-pub fn secondary_icon<'a, M: Clone + 'a>(
-    leading: Icon,
-    label: impl text::IntoFragment<'a>,
-    on_press: Option<M>,
-) -> Element<'a, M> {
-    make_with(
-        with_icon(leading, label),
-        on_press,
-        secondary_button,
-        [sp::S, 16.0],
-    )
-}
-
 /// A header button: an icon and a label, with an [`Id`](iced::advanced::widget::Id) the focus returns to when the
 /// dialog it opened closes.
 pub fn header_action<'a, M: Clone + 'a>(

@@ -305,8 +305,6 @@ impl Engine {
         }
     }
 
-    /// The configuration lock of this HOME, and of every shared token directory (two users may share one
-    /// `BINSTAR_CONFIG_DIR`).
     /// Where the policy's `key` comes from (for messages).
     pub fn policy_source(&self, key: &str) -> String {
         self.policy
@@ -317,7 +315,8 @@ impl Engine {
             .unwrap_or_else(|| "the policy".into())
     }
 
-    /// Take the configuration lock (the lock file and every existing token folder), waiting up to the engine's
+    /// Take the configuration lock of this HOME and of every existing token folder (two users may share one
+    /// `BINSTAR_CONFIG_DIR`), waiting up to the engine's
     /// lock wait. The wait sleeps on the runtime's timer instead of blocking one of its threads (the window runs its
     /// work on a small runtime).
     pub(crate) async fn lock_async(&self) -> Result<ConfigLock> {

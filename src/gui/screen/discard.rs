@@ -25,10 +25,6 @@ impl Guard {
         self.armed = false;
     }
 
-    pub fn is_armed(&self) -> bool {
-        self.armed
-    }
-
     /// The sentence for the button row while armed.
     pub fn note(&self) -> Option<&'static str> {
         self.armed.then_some(HINT)
