@@ -434,6 +434,10 @@ pub struct After {
     /// Revoke this server token (sign-out, best effort).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke: Option<RevokeToken>,
+    /// The revocation above could not be done and was recorded for later (the pending revocations): a replay of
+    /// this journal says what it needs, as the command it interrupted would have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<RevokeToken>,
     /// Delete these secret-store accounts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delete_secrets: Vec<String>,

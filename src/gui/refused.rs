@@ -111,7 +111,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn enter_and_escape_close_other_keys_do_nothing() {
+    fn enter_closes_other_keys_do_nothing() {
         let enter = keyboard::Key::Named(keyboard::key::Named::Enter);
         assert_eq!(
             State::key(&enter, keyboard::Modifiers::empty()),

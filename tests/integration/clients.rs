@@ -667,3 +667,32 @@ async fn a_credential_rattler_reads_first_is_named_at_sign_in_and_by_doctor() {
     assert_eq!(shadowed.len(), 2, "{report:#}");
     assert!(shadowed.iter().all(|c| c["status"] == "warn"));
 }
+
+#[tokio::test]
+async fn a_client_file_that_became_latin_1_is_left_as_it_is_at_sign_out() {
+    let world = world().await;
+    assert!(login_cli(&world, &["--netrc"]).await.status.success());
+    // another tool appends a Latin-1 password to both files while signed in
+    let mut edited = Vec::new();
+    for path in [netrc_path(&world), credentials(&world)] {
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"\n# caf\xe9\n");
+        std::fs::write(&path, &bytes).unwrap();
+        edited.push((path, bytes));
+    }
+    let out = cli(world.home.path(), &["logout"], None, &[]).await;
+    assert!(out.status.success(), "{}", output_text(&out));
+    for (path, bytes) in edited {
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{} not rewritten from a lossy reading",
+            path.display()
+        );
+        assert!(
+            output_text(&out).contains("is not UTF-8 text any more; it was left as it is"),
+            "{}",
+            output_text(&out)
+        );
+    }
+}

@@ -278,6 +278,53 @@ async fn a_sign_out_killed_on_a_lapsed_session_never_promises_a_retry() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_sign_out_killed_at_any_step_names_no_other_pending_revocation() {
+    // a live session: the sign-out revokes its token; another server's revocation waits for a sign-in meanwhile
+    const STEPS: usize = 24;
+    let other = serde_json::json!([{
+        "domain": "https://other.example",
+        "token_id": "other-token-id",
+        "last_attempt": 0,
+        "needs_sign_in": true
+    }]);
+    let mut finished = false;
+    for step in 1..=STEPS {
+        // sessions of an hour: this sign-out can always revoke
+        let world = World::with_config(EmulatorConfig {
+            bulk_channels: 0,
+            ..Default::default()
+        })
+        .await;
+        world.set_domain().await;
+        world.login().await;
+        std::fs::write(
+            world.paths.data_dir.join("pending_revocations.json"),
+            other.to_string(),
+        )
+        .unwrap();
+        if !crate::safety::kill_at_step(&world, &["logout"], None, step).await {
+            finished = true;
+            break;
+        }
+        let next = cli(world.home.path(), &["logout"], None, &[]).await;
+        let text = output_text(&next);
+        assert!(!text.contains("other.example"), "step {step}: {text}");
+        assert!(
+            !text.contains("could not be revoked"),
+            "step {step}: {text}"
+        );
+        assert!(world.emu.tokens().is_empty(), "step {step}: revoked");
+        let pending = world.engine().pending_revocations().unwrap();
+        assert_eq!(pending.len(), 1, "step {step}: only the other server's");
+        assert_eq!(pending[0].domain, "https://other.example");
+    }
+    assert!(
+        finished,
+        "every step up to {STEPS} was killed: the sign-out has more"
+    );
+}
+
 #[tokio::test]
 async fn an_ended_realm_session_is_finished_by_a_single_sign_on() {
     let world = world(true).await;

@@ -152,21 +152,26 @@ pub(crate) async fn checks(
 
 /// Whether a lapsed session of this sign-in can be renewed: a single sign-on through its realm; a password
 /// sign-in only on a server that signs in through a realm with a client of its own (as the engine renews it).
-async fn realm_renews(engine: &Engine, domain: &str, sso: bool, deadline: Deadline) -> bool {
+/// `None`: the server could not be asked in time.
+async fn realm_renews(
+    engine: &Engine,
+    domain: &str,
+    sso: bool,
+    deadline: Deadline,
+) -> Option<bool> {
     if sso {
-        return true;
+        return Some(true);
     }
-    let Ok(config) = engine.client_config(domain) else {
-        return false;
-    };
+    let config = engine.client_config(domain).ok()?;
     match tokio::time::timeout(
         deadline.step(),
         crate::engine::sso::discover(domain, &config),
     )
     .await
     {
-        Ok(Ok(realm)) => realm.server_client_id.is_some(),
-        _ => false,
+        Ok(Ok(realm)) => Some(realm.server_client_id.is_some()),
+        Ok(Err(Error::NoSso)) => Some(false),
+        _ => None,
     }
 }
 
@@ -222,10 +227,23 @@ async fn session_check(engine: &Engine, domain: &str, sso: bool, deadline: Deadl
     let now = chrono::Utc::now().timestamp();
     match jwt_expiry(&secrets.jwt) {
         Some(exp) if exp <= now => {
-            let renewable = secrets.refresh_token.as_deref().is_some_and(|r| {
+            let refreshable = secrets.refresh_token.as_deref().is_some_and(|r| {
                 // a refresh token that says it has lapsed cannot renew anything
                 jwt_expiry(r).is_none_or(|exp| exp > now)
-            }) && realm_renews(engine, domain, sso, deadline).await;
+            });
+            let renewable = match refreshable {
+                true => realm_renews(engine, domain, sso, deadline).await,
+                false => Some(false),
+            };
+            let Some(renewable) = renewable else {
+                return Check::new(
+                    "session",
+                    Group::Server,
+                    Status::Ok,
+                    "The sign-in session lapsed (as sessions do after minutes); the server did not say in time whether \
+                     it can be renewed. conda uses the token and is not affected.",
+                );
+            };
             if renewable {
                 Check::new(
                     "session",

@@ -288,9 +288,9 @@ impl Engine {
                 }
                 ("rattler", _, Some(path)) => {
                     let previous = secrets.previous_clients.get(&file_key(path));
-                    let current = files::read_optional(path)?;
-                    let Some(current) = current else { continue };
-                    let text = String::from_utf8_lossy(&current).into_owned();
+                    let Some((current, text)) = self.client_file(path, &mut notes)? else {
+                        continue;
+                    };
                     let ours = rattler_entry(client, &token);
                     let untouched =
                         client.written_md5.as_deref() == Some(md5_hex(&current).as_str());
@@ -337,10 +337,9 @@ impl Engine {
                 }
                 ("netrc", _, Some(path)) => {
                     let previous = secrets.previous_clients.get(&file_key(path));
-                    let Some(current) = files::read_optional(path)? else {
+                    let Some((current, text)) = self.client_file(path, &mut notes)? else {
                         continue;
                     };
-                    let text = String::from_utf8_lossy(&current).into_owned();
                     let block = netrc::block(&client.host, &token);
                     let untouched =
                         client.written_md5.as_deref() == Some(md5_hex(&current).as_str());
@@ -373,6 +372,30 @@ impl Engine {
         Ok(notes)
     }
 
+    /// A client's file as it is now, bytes and text, to take conda-connect's entry out of (or change it in). A file
+    /// that is gone has nothing to take back; one that is no longer UTF-8 text (someone else wrote it meanwhile) is
+    /// left as it is, with a note, never rewritten from a lossy reading.
+    fn client_file(
+        &self,
+        path: &Path,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<(Vec<u8>, String)>> {
+        let Some(bytes) = files::read_optional(path)? else {
+            return Ok(None);
+        };
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some((text.clone().into_bytes(), text))),
+            Err(_) => {
+                tracing::warn!(path = %path.display(), "a client's file is no longer UTF-8 text; left as it is");
+                notes.push(format!(
+                    "{} is not UTF-8 text any more; it was left as it is, with conda-connect's entry in it.",
+                    self.paths.display(path)
+                ));
+                Ok(None)
+            }
+        }
+    }
+
     /// A regenerated sign-in token: every client's entry gets the new value, where it still holds the old one.
     /// The record's md5s follow, so that sign-out still recognises the files as sign-in's.
     pub(crate) fn plan_clients_new_token(
@@ -394,10 +417,9 @@ impl Engine {
                     });
                 }
                 ("rattler", _, Some(path)) => {
-                    let Some(current) = files::read_optional(path)? else {
+                    let Some((current, text)) = self.client_file(path, &mut Vec::new())? else {
                         continue;
                     };
-                    let text = String::from_utf8_lossy(&current).into_owned();
                     let after = rattler_entry(client, new);
                     let target = match rattler::entry_in(path, Some(&text), &client.host)? {
                         Some(now) if now == rattler_entry(client, old) => {
@@ -422,10 +444,9 @@ impl Engine {
                     ));
                 }
                 ("netrc", _, Some(path)) => {
-                    let Some(current) = files::read_optional(path)? else {
+                    let Some((current, text)) = self.client_file(path, &mut Vec::new())? else {
                         continue;
                     };
-                    let text = String::from_utf8_lossy(&current).into_owned();
                     let (old_block, new_block) = (
                         netrc::block(&client.host, old),
                         netrc::block(&client.host, new),

@@ -5,7 +5,7 @@
 use crate::engine::client::ServerClient;
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{Journal, Stage};
+use crate::engine::journal::{Journal, RevokeToken, Stage};
 
 use super::Engine;
 use super::renewal::StoredSession;
@@ -158,10 +158,10 @@ impl Engine {
                         });
                     msg.push(' ');
                     msg.push_str(&unrevoked);
-                } else if journal.after.revoke.is_none() && journal.operation == "sign-out" {
-                    // the sign-out had recorded its revocation before it stopped: say what it needs now, as the
-                    // sign-out itself would have
-                    for sentence in self.unrevoked_needing_sign_in() {
+                } else if let Some(deferred) = &journal.after.deferred {
+                    // the command had recorded its revocation before it stopped: say what it needs now, as the
+                    // command itself would have
+                    if let Some(sentence) = self.recorded_revocation(deferred) {
                         msg.push(' ');
                         msg.push_str(&sentence);
                     }
@@ -175,23 +175,25 @@ impl Engine {
         }
     }
 
-    /// The sentences of the recorded revocations only a new sign-in can finish (none when the record is unreadable:
-    /// `status` says so).
-    fn unrevoked_needing_sign_in(&self) -> Vec<String> {
+    /// The sentence for a revocation this journal recorded for later, while it is still pending (none once it was
+    /// done, or when the record is unreadable: `status` says so).
+    fn recorded_revocation(&self, deferred: &RevokeToken) -> Option<String> {
         self.pending_revocations()
             .unwrap_or_default()
             .into_iter()
-            .filter(|pending| pending.needs_sign_in)
+            .find(|pending| {
+                pending.domain == deferred.domain
+                    && pending.token_id.as_deref() == Some(deferred.token_id.as_str())
+            })
             .map(|pending| {
                 Unrevoked {
                     domain: pending.domain,
                     token_id: pending.token_id,
                     expires: pending.expires,
-                    needs_sign_in: true,
+                    needs_sign_in: pending.needs_sign_in,
                 }
                 .sentence()
             })
-            .collect()
     }
 
     /// Revoke the token of a sign-in that did not complete: by id when the server told it, else every token of
@@ -320,7 +322,10 @@ impl Engine {
                 }
             }
             let mut progressed = journal.clone();
-            progressed.after.revoke = None;
+            let done = progressed.after.revoke.take();
+            if !outcome.revoked {
+                progressed.after.deferred = done;
+            }
             if let Err(error) = progressed.save(&self.paths.journal_file()) {
                 tracing::error!(error = %error, "could not record the revocation's progress");
                 outcome.complete = false;
