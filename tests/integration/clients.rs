@@ -39,6 +39,17 @@ fn token(world: &World) -> String {
     world.emu.tokens()[0].token.clone()
 }
 
+/// The token-form probes the server saw: (how the credential came, status).
+fn probes(world: &World) -> Vec<(String, u16)> {
+    world
+        .emu
+        .log()
+        .into_iter()
+        .filter(|e| e.method == "HEAD" && e.path.ends_with("/noarch/repodata.json"))
+        .map(|e| (e.auth, e.status))
+        .collect()
+}
+
 #[tokio::test]
 async fn rattlers_credential_is_written_verified_and_taken_back_exactly() {
     let world = world().await;
@@ -77,13 +88,7 @@ async fn rattlers_credential_is_written_verified_and_taken_back_exactly() {
     assert_eq!(consumers[1]["store"], "file");
     assert_eq!(consumers[1]["form"], "BasicHTTP");
     assert_eq!(consumers[1]["verified"], true);
-    let probes: Vec<_> = world
-        .emu
-        .log()
-        .into_iter()
-        .filter(|e| e.method == "HEAD" && e.path.ends_with("/noarch/repodata.json"))
-        .map(|e| (e.auth, e.status))
-        .collect();
+    let probes = probes(&world);
     assert!(probes.contains(&("none".into(), 401)), "{probes:?}");
     assert!(probes.contains(&("basic".into(), 200)), "{probes:?}");
     let out = cli(world.home.path(), &["logout"], None, &[]).await;
@@ -563,13 +568,7 @@ async fn a_server_that_reads_tokens_from_the_path_gets_rattlers_conda_token_form
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["consumers"][1]["form"], "CondaToken");
     assert_eq!(json["consumers"][1]["verified"], true);
-    let probes: Vec<_> = world
-        .emu
-        .log()
-        .into_iter()
-        .filter(|e| e.method == "HEAD" && e.path.ends_with("/noarch/repodata.json"))
-        .map(|e| (e.auth, e.status))
-        .collect();
+    let probes = probes(&world);
     assert!(
         probes.contains(&("basic-ignored".into(), 401)),
         "{probes:?}"
