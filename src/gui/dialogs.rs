@@ -131,12 +131,16 @@ impl App {
         load.map(Message::AddChannels)
     }
 
-    /// Diagnose: from Preferences it replaces that dialog; elsewhere only when none is open.
-    pub(crate) fn open_diagnose(&mut self) -> Task<Message> {
+    /// Diagnose: from Preferences it replaces that dialog; elsewhere only when none is open, and the focus goes back
+    /// to the banner button that opened it (`opener`; none for Ctrl+D).
+    pub(crate) fn open_diagnose(
+        &mut self,
+        opener: Option<iced::advanced::widget::Id>,
+    ) -> Task<Message> {
         match &self.dialog {
             Some(Dialog::Preferences(_)) => {}
             Some(_) => return Task::none(),
-            None => self.return_focus = None,
+            None => self.return_focus = opener,
         }
         let (state, run) = diagnose::State::open(&self.engine);
         self.open_over_preferences(Dialog::Diagnose(state));
@@ -205,7 +209,7 @@ impl App {
             preferences::Action::Run(task) => task.map(Message::Preferences),
             preferences::Action::Cancel => self.close(),
             preferences::Action::SignOut => self.start_sign_out(),
-            preferences::Action::Diagnose => self.open_diagnose(),
+            preferences::Action::Diagnose => self.open_diagnose(None),
             preferences::Action::Saved(_, theme) => {
                 self.dialog = None;
                 Task::batch([self.refresh_status(), self.save_theme(theme)])

@@ -118,13 +118,13 @@ impl App {
                           is restored."
                         .to_string(),
                 },
-                vec![style::secondary(DIAGNOSE, Some(Message::OpenDiagnose))],
+                vec![diagnose_button(ids::health_diagnose())],
             )),
             Health::Untrusted => out.push(style::banner(
                 Tone::Danger,
                 "The server's certificate can no longer be verified. Check the SSL settings in Preferences.",
                 vec![
-                    style::secondary(DIAGNOSE, Some(Message::OpenDiagnose)),
+                    diagnose_button(ids::health_diagnose()),
                     style::secondary("Preferences", Some(Message::OpenPreferences)),
                 ],
             )),
@@ -138,7 +138,7 @@ impl App {
                 Tone::Danger,
                 TOKEN_REJECTED,
                 vec![
-                    style::secondary(DIAGNOSE, Some(Message::OpenDiagnose)),
+                    diagnose_button(ids::health_diagnose()),
                     style::primary(SIGN_IN_AGAIN, Some(Message::SignInAgain)),
                 ],
             )),
@@ -203,7 +203,7 @@ impl App {
                 IndexProblem::Other(_) => vec![],
             };
             let mut actions = actions;
-            actions.push(style::secondary(DIAGNOSE, Some(Message::OpenDiagnose)));
+            actions.push(diagnose_button(ids::index_diagnose()));
             out.push(style::banner(Tone::Danger, problem.text(), actions));
         }
         if self.no_channel_chosen() {
@@ -302,4 +302,9 @@ impl App {
             App::shortcut(dialog_open, signed_in, key, modifiers)
         })
     }
+}
+
+/// A banner's Diagnose… button: the focus comes back to it when Diagnose closes.
+fn diagnose_button<'a>(id: iced::advanced::widget::Id) -> Element<'a, Message> {
+    style::secondary_with_id(DIAGNOSE, Some(Message::OpenDiagnoseFrom(id.clone())), id)
 }

@@ -104,6 +104,14 @@ pub mod ids {
     pub fn preferences() -> Id {
         Id::new("header-preferences")
     }
+    /// The Diagnose… button of the health banner (the server cannot be reached, its certificate, its token).
+    pub fn health_diagnose() -> Id {
+        Id::new("banner-health-diagnose")
+    }
+    /// The Diagnose… button of the banner of a failed Update Index.
+    pub fn index_diagnose() -> Id {
+        Id::new("banner-index-diagnose")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +127,8 @@ pub enum Message {
     Diagnose(diagnose::Message),
     /// Diagnose: doctor's checks (from Preferences, a failed health check or Update Index, or Ctrl+D).
     OpenDiagnose,
+    /// Diagnose from a banner's button, which gets the focus back when it closes.
+    OpenDiagnoseFrom(iced::advanced::widget::Id),
     OpenConnect,
     OpenTokens,
     OpenChannels,
@@ -348,7 +358,8 @@ impl App {
             Message::Tokens(message) => self.tokens(message),
             Message::OpenChannels => self.open_channels(),
             Message::ChannelsScreen(all) => self.channels_screen(all),
-            Message::OpenDiagnose => self.open_diagnose(),
+            Message::OpenDiagnose => self.open_diagnose(None),
+            Message::OpenDiagnoseFrom(opener) => self.open_diagnose(Some(opener)),
             Message::Diagnose(message) => self.diagnose(message),
             Message::OpenPreferences => self.open_preferences(),
             Message::PreferencesLoaded(result) => self.preferences_loaded(result),

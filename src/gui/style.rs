@@ -647,6 +647,16 @@ fn make_with<'a, M: Clone + 'a>(
 ) -> Element<'a, M> {
     // the primary button is the default one: a dialog without a field opens with the focus on it
     let id = is_primary(style).then(focus::default_button);
+    make_with_id(content, on_press, style, padding, id)
+}
+
+fn make_with_id<'a, M: Clone + 'a>(
+    content: Element<'a, M>,
+    on_press: Option<M>,
+    style: fn(&Theme, button::Status) -> button::Style,
+    padding: [f32; 2],
+    id: Option<iced::advanced::widget::Id>,
+) -> Element<'a, M> {
     // one height per kind (form buttons line up with text fields), the label centred in it
     let height = if padding[0] >= sp::S {
         CONTROL_HEIGHT
@@ -731,6 +741,22 @@ pub fn secondary<'a, M: Clone + 'a>(
     on_press: Option<M>,
 ) -> Element<'a, M> {
     make(label, on_press, secondary_button, ty::BODY, [sp::S, 18.0])
+}
+
+/// [`secondary`] with an [`Id`](iced::advanced::widget::Id): the focus returns to it when the dialog it opened
+/// closes.
+pub fn secondary_with_id<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+    id: iced::advanced::widget::Id,
+) -> Element<'a, M> {
+    make_with_id(
+        text(label).size(ty::BODY).into(),
+        on_press,
+        secondary_button,
+        [sp::S, 18.0],
+        Some(id),
+    )
 }
 
 pub fn danger<'a, M: Clone + 'a>(

@@ -68,6 +68,37 @@ async fn a_dialog_opens_with_the_focus_inside_and_gives_it_back_when_it_closes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_from_a_banner_gives_the_focus_back_to_its_button() {
+    let mut live = Live::new(signed_in_world().await).await;
+    // the server no longer takes the token: the health banner, with Diagnose…
+    live.world.emu.state.lock().unwrap().tokens.clear();
+    live.send(conda_connect::gui::Message::HealthTick).await;
+    assert!(live.shows(conda_connect::gui::TOKEN_REJECTED));
+    tab_to(&mut live, conda_connect::gui::DIAGNOSE, 30).await;
+    live.key(key::Named::Enter).await;
+    assert!(
+        matches!(
+            live.app.dialog,
+            Some(conda_connect::gui::Dialog::Diagnose(_))
+        ),
+        "Diagnose opened"
+    );
+    live.key(key::Named::Escape).await;
+    assert!(live.app.dialog.is_none());
+    assert!(
+        live.focused()
+            .is_some_and(|f| f.says(conda_connect::gui::DIAGNOSE)),
+        "back on the banner's button: {:?}",
+        live.focused()
+    );
+    // Ctrl+D opened it from no control: closing it leaves the focus where it was, and nothing breaks
+    live.command("d").await;
+    assert!(live.app.dialog.is_some());
+    live.key(key::Named::Escape).await;
+    assert!(live.app.dialog.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dialog_without_a_field_opens_on_its_default_button() {
     let mut live = Live::new(signed_in_world().await).await;
     live.command("k").await;
