@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::engine::client::{CreatedToken, NewToken, TokenItem};
 use crate::engine::error::{Error, Result};
-use crate::engine::journal::{After, FileOp, Journal, Merge, Stage, StoreToken};
+use crate::engine::journal::{After, FileOp, Journal, Stage, StoreToken};
 use crate::engine::navigator_ini::NavigatorIni;
 use crate::engine::server_values;
 use crate::engine::session::{Engine, OnFailure};
@@ -309,15 +309,7 @@ impl Engine {
         let ini_bytes = files::read_optional(&self.paths.navigator_ini)?;
         let mut ini = NavigatorIni::load(&self.paths.navigator_ini)?;
         ini.set_token(token);
-        if let Some(text) = ini.changed_text() {
-            ops.push(FileOp::swap(
-                &self.paths.navigator_ini,
-                ini_bytes.as_deref(),
-                Some(&text),
-                Some(0o600),
-                Some(Merge::Ini(ini.changes())),
-            ));
-        }
+        ops.extend(self.ini_op(ini_bytes.as_deref(), &ini, Some(0o600)));
         let journal = Journal {
             operation: "token regeneration".into(),
             stage: Stage::Apply,

@@ -4,10 +4,9 @@
 use crate::engine::client::{Auth, ServerClient};
 use crate::engine::condarc;
 use crate::engine::error::{Error, Result};
-use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::journal::{After, Journal, Stage};
 use crate::engine::snapshots::SnapshotStore;
 
-use super::login::owned_edits;
 use super::{ChannelList, Engine, OnFailure, Selection};
 
 impl Engine {
@@ -100,13 +99,7 @@ impl Engine {
             ops.push(self.server_list_op(list));
         }
         ops.push(self.record_op(&record));
-        ops.push(FileOp::swap(
-            &self.paths.condarc,
-            current.as_deref().map(str::as_bytes),
-            Some(&new),
-            None,
-            Some(Merge::Condarc(owned_edits(&edits))),
-        ));
+        ops.push(self.condarc_op(current.as_deref(), &new, &edits));
         let journal = Journal {
             operation: "channel selection".into(),
             stage: Stage::Apply,

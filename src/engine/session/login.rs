@@ -11,7 +11,7 @@ use crate::engine::condarc::{self, KeyEdit};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
 use crate::engine::journal::{After, CrashPoint, FileOp, Journal, Merge, Stage};
-use crate::engine::navigator_ini::BRAND;
+use crate::engine::navigator_ini::{BRAND, NavigatorIni};
 use crate::engine::secrets::{PreviousFile, SessionSecrets};
 use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 use crate::engine::token_files;
@@ -586,15 +586,7 @@ impl Engine {
             ini.set_netrc(on);
         }
         ini.set_logged_in(domain, &created.token, &created.id);
-        if let Some(text) = ini.changed_text() {
-            ops.push(FileOp::swap(
-                &self.paths.navigator_ini,
-                ini_bytes.as_deref(),
-                Some(&text),
-                Some(0o600),
-                Some(Merge::Ini(ini.changes())),
-            ));
-        }
+        ops.extend(self.ini_op(ini_bytes.as_deref(), &ini, Some(0o600)));
         for path in token_files::token_file_paths(&self.paths, domain) {
             ops.push(FileOp::write(&path, &created.token, Some(0o600)));
         }
@@ -633,13 +625,7 @@ impl Engine {
             list.condarc_written_md5 = record.condarc_written_md5.clone();
             ops.push(self.server_list_op(list));
         }
-        ops.push(FileOp::swap(
-            &self.paths.condarc,
-            condarc_before.as_deref().map(str::as_bytes),
-            Some(&new_condarc),
-            None,
-            Some(Merge::Condarc(owned_edits(&edits))),
-        ));
+        ops.push(self.condarc_op(condarc_before.as_deref(), &new_condarc, &edits));
         Ok(Journal {
             operation: "sign-in".into(),
             stage: Stage::Apply,
@@ -651,6 +637,40 @@ impl Engine {
     pub(crate) fn record_op(&self, record: &SessionRecord) -> FileOp {
         let json = serde_json::to_string_pretty(record).expect("record serialises");
         FileOp::write(&self.paths.session_file(), &json, Some(0o600))
+    }
+
+    /// Navigator's ini as `ini` changed it (`None` when nothing changed), over `before`; a merge re-applies just
+    /// those keys over an ini edited meanwhile.
+    pub(crate) fn ini_op(
+        &self,
+        before: Option<&[u8]>,
+        ini: &NavigatorIni,
+        mode: Option<u32>,
+    ) -> Option<FileOp> {
+        let text = ini.changed_text()?;
+        Some(FileOp::swap(
+            &self.paths.navigator_ini,
+            before,
+            Some(&text),
+            mode,
+            Some(Merge::Ini(ini.changes())),
+        ))
+    }
+
+    /// `.condarc` from `before` to `after` by `edits`, which a merge re-applies over a file edited meanwhile.
+    pub(crate) fn condarc_op(
+        &self,
+        before: Option<&str>,
+        after: &str,
+        edits: &[(&str, KeyEdit)],
+    ) -> FileOp {
+        FileOp::swap(
+            &self.paths.condarc,
+            before.map(str::as_bytes),
+            Some(after),
+            None,
+            Some(Merge::Condarc(owned_edits(edits))),
+        )
     }
 }
 

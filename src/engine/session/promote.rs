@@ -5,11 +5,11 @@
 use crate::engine::condarc::{self, KeyEdit};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::journal::{After, Journal, Stage};
 use crate::engine::navigator_ini::BRAND;
 use crate::engine::snapshots::{self, MAIN_KEY, SnapshotStore};
 
-use super::login::{INI_LOGIN_KEYS, owned_edits};
+use super::login::INI_LOGIN_KEYS;
 use super::secondary::pre_login_without;
 use super::servers::{ServerList, add_channel_edits, remove_channel_edits};
 use super::{Engine, OnFailure, SecondaryRecord, SessionRecord};
@@ -156,15 +156,7 @@ impl Engine {
         ini.migrate_old_names();
         ini.set_api_url(Some(&domain));
         ini.set_logged_in(&domain, token, &secondary.session.token_id);
-        if let Some(text) = ini.changed_text() {
-            ops.push(FileOp::swap(
-                &self.paths.navigator_ini,
-                ini_bytes.as_deref(),
-                Some(&text),
-                Some(0o600),
-                Some(Merge::Ini(ini.changes())),
-            ));
-        }
+        ops.extend(self.ini_op(ini_bytes.as_deref(), &ini, Some(0o600)));
         let record = SessionRecord {
             condarc_existed: primary
                 .as_ref()
@@ -180,13 +172,7 @@ impl Engine {
         };
         ops.push(self.record_op(&record));
         ops.push(self.server_list_op(&list));
-        ops.push(FileOp::swap(
-            &self.paths.condarc,
-            current.map(str::as_bytes),
-            Some(&new),
-            None,
-            Some(Merge::Condarc(owned_edits(&all))),
-        ));
+        ops.push(self.condarc_op(current, &new, &all));
         Ok(Journal {
             operation: "promotion".into(),
             stage: Stage::Apply,

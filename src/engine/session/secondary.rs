@@ -6,10 +6,10 @@ use crate::engine::client::ServerClient;
 use crate::engine::condarc::{self, KeyEdit, OWNED_KEYS};
 use crate::engine::error::{Error, Result};
 use crate::engine::files;
-use crate::engine::journal::{After, FileOp, Journal, Merge, Stage};
+use crate::engine::journal::{After, FileOp, Journal, Stage};
 use crate::engine::token_files;
 
-use super::login::{LoginPlan, SignIn, owned_edits};
+use super::login::{LoginPlan, SignIn};
 use super::servers::{ServerList, add_channel_edits, remove_channel_edits};
 use super::{CondarcRestore, Engine, LogoutOutcome, OnFailure, SecondaryRecord, SessionRecord};
 
@@ -188,15 +188,7 @@ impl Engine {
             let bytes = files::read_optional(&self.paths.navigator_ini)?;
             let mut ini = self.ini()?;
             ini.pin_certificate(&crate::engine::domain::netloc(domain), fingerprint);
-            if let Some(text) = ini.changed_text() {
-                ops.push(FileOp::swap(
-                    &self.paths.navigator_ini,
-                    bytes.as_deref(),
-                    Some(&text),
-                    None,
-                    Some(Merge::Ini(ini.changes())),
-                ));
-            }
+            ops.extend(self.ini_op(bytes.as_deref(), &ini, None));
         }
         let session = SessionRecord {
             domain: domain.to_string(),
@@ -256,13 +248,7 @@ impl Engine {
                 super::servers::written_md5(&record.condarc_written_md5, current, Some(&new));
             ops.push(self.record_op(&record));
         }
-        ops.push(FileOp::swap(
-            &self.paths.condarc,
-            current.map(str::as_bytes),
-            Some(&new),
-            None,
-            Some(Merge::Condarc(owned_edits(edits))),
-        ));
+        ops.push(self.condarc_op(current, &new, edits));
         Ok(())
     }
 
