@@ -998,10 +998,11 @@ async fn sign_in(
         .sso_authenticate(&options, method, request, |line| eprintln!("{line}"))
         .await?;
     if !confirm_account(&authenticated) {
-        engine.sso_abandon(authenticated).await;
+        let unended = engine.sso_abandon(authenticated).await;
         return Err(Error::Refused {
             reason: "The sign-in was not confirmed, so nothing was changed.".into(),
-        });
+        }
+        .also(unended));
     }
     let outcome = engine.sso_complete(authenticated).await?;
     if let Some(id) = &args.sso_client_id

@@ -195,6 +195,33 @@ impl Error {
     pub fn is_tls(&self) -> bool {
         matches!(self, Error::Tls { .. } | Error::CertificateChanged { .. })
     }
+
+    /// This error followed by one more sentence for the user (what the failure also left behind, such as an
+    /// identity-provider session that could not be ended). A sentence-bearing error keeps its kind; any other
+    /// becomes a refusal saying both, except those the window answers with a question of its own (a certificate
+    /// to trust) and the test hook's crash, which stay as they are and leave the sentence in the log.
+    pub fn also(self, sentence: Option<String>) -> Error {
+        let Some(sentence) = sentence else {
+            return self;
+        };
+        match self {
+            Error::Refused { reason } => Error::Refused {
+                reason: format!("{reason} {sentence}"),
+            },
+            Error::Unfinished { reason } => Error::Unfinished {
+                reason: format!("{reason} {sentence}"),
+            },
+            kept @ (Error::Tls { .. }
+            | Error::CertificateChanged { .. }
+            | Error::SimulatedCrash { .. }) => {
+                tracing::warn!(sentence, "not said with this error");
+                kept
+            }
+            other => Error::Refused {
+                reason: format!("{other} {sentence}"),
+            },
+        }
+    }
 }
 
 fn io_reason(err: &std::io::Error) -> String {
@@ -210,5 +237,44 @@ fn io_reason(err: &std::io::Error) -> String {
                 None => text.to_lowercase(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_further_sentence_follows_the_error_and_keeps_what_the_window_asks_about() {
+        let more = || Some("It ends by itself.".to_string());
+        let refused = Error::Refused {
+            reason: "Not confirmed.".into(),
+        };
+        assert_eq!(refused.clone().also(None), refused);
+        assert_eq!(
+            refused.also(more()).to_string(),
+            "Not confirmed. It ends by itself."
+        );
+        let already = Error::AlreadyLoggedIn {
+            domain: "https://a.example".into(),
+            username: "alice".into(),
+        };
+        assert_eq!(
+            already.also(more()),
+            Error::Refused {
+                reason: "Already signed in to https://a.example as alice; sign out first. It ends by itself."
+                    .into()
+            }
+        );
+        let tls = Error::Tls {
+            host: "a.example".into(),
+        };
+        assert_eq!(tls.clone().also(more()), tls, "the trust question stays");
+        let unfinished = Error::Unfinished {
+            reason: "Half.".into(),
+        };
+        assert!(
+            matches!(unfinished.also(more()), Error::Unfinished { reason } if reason == "Half. It ends by itself.")
+        );
     }
 }

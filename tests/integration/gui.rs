@@ -1798,19 +1798,11 @@ async fn single_sign_on_from_the_login_dialog_cancel_then_sign_in() {
     assert!(h.app.dialog.is_none());
 }
 
-/// The account the identity provider signed in is confirmed before anything happens on the server: Esc says
-/// no, nothing is created, and the identity provider's session is ended.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_single_sign_on_the_person_does_not_confirm_leaves_nothing() {
-    use crate::sso::{Act, Seen, browse, sso_world};
+/// Single sign-on from the open Login dialog, a test browser signing in as alice, up to the account question.
+async fn sso_up_to_the_account_question(h: &mut Harness) {
+    use crate::sso::{Act, Seen, browse};
     use std::sync::{Arc, Mutex};
 
-    let mut h = Harness::with_world(sso_world().await).await;
-    h.click("Connect").await;
-    h.click("Sign In").await;
-    h.click("Set Domain").await;
-    sso_state(&mut h).open_browser = false;
-    let before = h.world.user_files();
     let task = h.app.update(Message::Login(login::Message::SsoStart));
     let mut stream = Box::pin(iced_test::runtime::task::into_stream(task).unwrap());
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -1826,6 +1818,21 @@ async fn a_single_sign_on_the_person_does_not_confirm_leaves_nothing() {
         }
     }
     assert!(h.shows(&login::confirm_text("alice")));
+}
+
+/// The account the identity provider signed in is confirmed before anything happens on the server: Esc says
+/// no, nothing is created, and the identity provider's session is ended — or the dialog says it could not be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_sign_on_the_person_does_not_confirm_leaves_nothing() {
+    use crate::sso::sso_world;
+
+    let mut h = Harness::with_world(sso_world().await).await;
+    h.click("Connect").await;
+    h.click("Sign In").await;
+    h.click("Set Domain").await;
+    sso_state(&mut h).open_browser = false;
+    let before = h.world.user_files();
+    sso_up_to_the_account_question(&mut h).await;
     h.send(Message::Escape).await;
     assert!(h.shows(login::NOT_CONFIRMED), "said, in the dialog");
     assert!(h.shows(login::SSO_BUTTON), "and the dialog is ready again");
@@ -1843,6 +1850,25 @@ async fn a_single_sign_on_the_person_does_not_confirm_leaves_nothing() {
         .sessions
         .len();
     assert_eq!(sessions, 0, "the identity provider's session was ended");
+
+    // a realm that cannot end the session: the dialog says so after its first sentence
+    for tail in ["revoke", "logout"] {
+        h.world.fault(
+            &format!("/auth/realms/conda/protocol/openid-connect/{tail}"),
+            Some("POST"),
+            conda_connect::emulator::FaultKind::Status { status: 503 },
+        );
+    }
+    sso_up_to_the_account_question(&mut h).await;
+    h.send(Message::Escape).await;
+    let said = sso_state(&mut h).error.clone().unwrap_or_default();
+    assert!(said.starts_with(login::NOT_CONFIRMED), "{said}");
+    assert!(
+        said.contains("The identity provider's session could not be ended ("),
+        "{said}"
+    );
+    assert!(h.shows(&said), "shown in the dialog");
+    assert!(h.world.emu.tokens().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

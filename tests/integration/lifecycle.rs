@@ -445,6 +445,118 @@ async fn a_sign_in_that_lost_the_race_ends_its_realm_session() {
     assert_eq!(world.emu.tokens().len(), 1, "only the winner's token");
 }
 
+/// The realm (the emulator's, named `conda`) still signs people in but cannot end a session: its revocation and
+/// end-session endpoints answer 503.
+fn realm_cannot_end_sessions(world: &World) {
+    for tail in ["revoke", "logout"] {
+        world.fault(
+            &format!("/auth/realms/conda/protocol/openid-connect/{tail}"),
+            Some("POST"),
+            FaultKind::Status { status: 503 },
+        );
+    }
+}
+
+const UNENDED: &str = "The identity provider's session could not be ended (";
+
+#[tokio::test]
+async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() {
+    // a lost race: the losing sign-in's error says both things
+    let racing = world(true).await;
+    let engine = racing.engine();
+    let authenticated = engine
+        .sso_authenticate(
+            &sso_options(None, 30),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap();
+    racing.login().await;
+    realm_cannot_end_sessions(&racing);
+    let sessions_before = realm_sessions(&racing);
+    let err = engine.sso_complete(authenticated).await.unwrap_err();
+    let said = err.to_string();
+    assert!(said.starts_with("Already signed in"), "{said}");
+    assert!(said.contains(UNENDED), "{said}");
+    assert!(
+        said.ends_with("it ends by itself when it expires."),
+        "{said}"
+    );
+    assert_eq!(
+        realm_sessions(&racing),
+        sessions_before,
+        "still open, and said"
+    );
+    assert_eq!(racing.emu.tokens().len(), 1, "only the winner's token");
+
+    // a sign-in declined at the account question
+    let declined = world(true).await;
+    realm_cannot_end_sessions(&declined);
+    let authenticated = declined
+        .engine()
+        .sso_authenticate(
+            &sso_options(None, 30),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap();
+    let said = declined.engine().sso_abandon(authenticated).await;
+    assert!(
+        said.as_deref().is_some_and(|s| s.starts_with(UNENDED)),
+        "{said:?}"
+    );
+
+    // a failure before any server token (the account request)
+    let no_account = world(true).await;
+    realm_cannot_end_sessions(&no_account);
+    no_account.fault(
+        "/api/account",
+        Some("GET"),
+        FaultKind::Status { status: 500 },
+    );
+    let err = no_account
+        .engine()
+        .login_sso(
+            &sso_options(None, 30),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap_err();
+    let said = err.to_string();
+    assert!(said.contains("500") && said.contains(UNENDED), "{said}");
+    assert!(no_account.emu.tokens().is_empty());
+
+    // a local failure after the server token exists (an anchor on `channels`): the token is revoked, and the
+    // session that could not be ended is said
+    let anchored = world(true).await;
+    anchored.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
+    realm_cannot_end_sessions(&anchored);
+    let err = anchored
+        .engine()
+        .login_sso(
+            &sso_options(None, 30),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap_err();
+    let said = err.to_string();
+    assert!(
+        said.contains("is not valid YAML") && said.contains(UNENDED),
+        "{said}"
+    );
+    assert!(anchored.emu.tokens().is_empty(), "its token was revoked");
+    assert_eq!(realm_sessions(&anchored), 1, "the session the realm kept");
+    assert!(!anchored.engine().status().unwrap().logged_in);
+}
+
 #[tokio::test]
 async fn a_password_sign_in_does_not_hold_the_lock_while_the_server_checks_the_password() {
     let world = world(false).await;

@@ -127,21 +127,20 @@ impl Engine {
             }
             Err(error) => Err(error),
         };
-        // the short session ends now, whatever happened
-        if let Some(refresh) = &tokens.refresh_token
-            && let Err(error) = self.end_idp_session(domain, sso_client_id, refresh).await
-        {
-            tracing::info!(error = %error, "the short session was not ended");
-            if let Ok(outcome) = &result {
-                let mut outcome = outcome.clone();
-                outcome.notes.push(format!(
-                    "The identity provider's session of this sign-in could not be ended ({error}); it ends by \
-                     itself when it expires."
-                ));
-                return Ok(outcome);
+        // the short session ends now, whatever happened, or the user hears that it did not
+        let Some(refresh) = &tokens.refresh_token else {
+            return result;
+        };
+        let unended = self
+            .end_idp_session_or_say(domain, sso_client_id, refresh, "the short session")
+            .await;
+        match result {
+            Ok(mut outcome) => {
+                outcome.notes.extend(unended);
+                Ok(outcome)
             }
+            Err(error) => Err(error.also(unended)),
         }
-        result
     }
 
     fn pending_on(&self, domain: &str) -> Result<usize> {

@@ -119,13 +119,13 @@ impl Engine {
         let (now, client) = match self.prepare_login(request).await {
             Ok(ready) => ready,
             Err(error) => {
-                self.abandon_session(&domain, &tokens, None).await;
-                return Err(error);
+                let unended = self.abandon_session(&domain, &tokens, None).await;
+                return Err(error.also(unended));
             }
         };
         if now != domain {
-            self.abandon_session(&domain, &tokens, None).await;
-            return Err(domain_changed(&now));
+            let unended = self.abandon_session(&domain, &tokens, None).await;
+            return Err(domain_changed(&now).also(unended));
         }
         self.complete_login(&domain, &client, tokens, request, None)
             .await
@@ -190,18 +190,18 @@ impl Engine {
     }
 
     /// A session obtained for a sign-in that does not go on (another process signed in meanwhile, the domain
-    /// changed): its identity-provider session is ended, not left open.
+    /// changed, a step failed before any server token): its identity-provider session is ended, not left open.
+    /// The sentence for the user when it could not be ended (the caller adds it to its error with
+    /// [`Error::also`]).
     pub(crate) async fn abandon_session(
         &self,
         domain: &str,
         tokens: &LoginTokens,
         sso_client_id: Option<&str>,
-    ) {
-        if let Some(refresh) = &tokens.refresh_token
-            && let Err(error) = self.end_idp_session(domain, sso_client_id, refresh).await
-        {
-            tracing::info!(error = %error, "the abandoned sign-in's identity-provider session was not ended");
-        }
+    ) -> Option<String> {
+        let refresh = tokens.refresh_token.as_deref()?;
+        self.end_idp_session_or_say(domain, sso_client_id, refresh, "an abandoned sign-in")
+            .await
     }
 
     /// Everything after the session JWT exists (from a password or from single sign-on): the account, the access
@@ -252,16 +252,17 @@ impl Engine {
             }
             Err(error) => {
                 tracing::error!(error = %error, "sign-in failed after the server token was created; undoing it");
-                self.settle_server_pending(
-                    client,
-                    domain,
-                    &pending.token_name,
-                    Some(&created.id),
-                    &pending.account,
-                    sso_client_id,
-                )
-                .await?;
-                return Err(error);
+                let unended = self
+                    .settle_server_pending(
+                        client,
+                        domain,
+                        &pending.token_name,
+                        Some(&created.id),
+                        &pending.account,
+                        sso_client_id,
+                    )
+                    .await?;
+                return Err(error.also(unended));
             }
         };
         let account = pending.account;
@@ -299,8 +300,8 @@ impl Engine {
         let account = match client.account(Auth::Jwt(&tokens.token)).await {
             Ok(account) => account,
             Err(error) => {
-                self.abandon_session(domain, tokens, sso_client_id).await;
-                return Err(error);
+                let unended = self.abandon_session(domain, tokens, sso_client_id).await;
+                return Err(error.also(unended));
             }
         };
         let token_name = format!(
@@ -329,14 +330,14 @@ impl Engine {
             secrets,
         };
         if let Err(error) = pending.journal.save(&self.paths.journal_file()) {
-            self.abandon_session(domain, tokens, sso_client_id).await;
-            return Err(error);
+            let unended = self.abandon_session(domain, tokens, sso_client_id).await;
+            return Err(error.also(unended));
         }
         self.step(crash)?;
         if let Err(error) = self.secrets.set(domain, &pending.secrets) {
-            self.abandon_session(domain, tokens, sso_client_id).await;
+            let unended = self.abandon_session(domain, tokens, sso_client_id).await;
             crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
-            return Err(error);
+            return Err(error.also(unended));
         }
         self.step(crash)?;
         Ok(pending)
@@ -360,16 +361,17 @@ impl Engine {
         match client.create_token(&tokens.token, &new_token).await {
             Ok(created) => Ok(created),
             Err(error) => {
-                self.settle_server_pending(
-                    client,
-                    domain,
-                    &pending.token_name,
-                    None,
-                    &pending.account,
-                    sso_client_id,
-                )
-                .await?;
-                Err(error)
+                let unended = self
+                    .settle_server_pending(
+                        client,
+                        domain,
+                        &pending.token_name,
+                        None,
+                        &pending.account,
+                        sso_client_id,
+                    )
+                    .await?;
+                Err(error.also(unended))
             }
         }
     }
@@ -469,7 +471,8 @@ impl Engine {
 
     /// After the server token exists and the sign-in failed: revoke it now, or record the revocation so that a
     /// later command finishes it; then forget the sign-in and end its identity-provider session once the token
-    /// is revoked. When not even the record can be made, the journal stays and recovery tries again.
+    /// is revoked. When not even the record can be made, the journal stays and recovery tries again. Returns the
+    /// sentence for the user when the identity provider's session could not be ended.
     pub(crate) async fn settle_server_pending(
         &self,
         client: &ServerClient,
@@ -478,17 +481,18 @@ impl Engine {
         token_id: Option<&str>,
         account: &Account,
         sso_client_id: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let kept = self.secrets.get(domain)?.unwrap_or_default();
         let revoked = self
             .revoke_now(client, &kept.jwt, token_name, token_id)
             .await;
+        let mut unended = None;
         match revoked {
             Ok(()) => {
-                if let Some(refresh) = &kept.refresh_token
-                    && let Err(error) = self.end_idp_session(domain, sso_client_id, refresh).await
-                {
-                    tracing::info!(error = %error, "the failed sign-in's identity-provider session was not ended");
+                if let Some(refresh) = &kept.refresh_token {
+                    unended = self
+                        .end_idp_session_or_say(domain, sso_client_id, refresh, "a failed sign-in")
+                        .await;
                 }
             }
             Err(error) => {
@@ -507,7 +511,8 @@ impl Engine {
             }
         }
         self.secrets.delete(domain)?;
-        Journal::clear(&self.paths.journal_file())
+        Journal::clear(&self.paths.journal_file())?;
+        Ok(unended)
     }
 
     pub(crate) fn plan_login(

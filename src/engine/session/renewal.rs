@@ -179,6 +179,25 @@ impl Engine {
             }),
         }
     }
+
+    /// [`Engine::end_idp_session`], for a path that goes on either way: `None` when the session ended, else the
+    /// sentence that tells the user it did not (`what` names the path in the log).
+    pub(crate) async fn end_idp_session_or_say(
+        &self,
+        domain: &str,
+        sso_client_id: Option<&str>,
+        refresh_token: &str,
+        what: &'static str,
+    ) -> Option<String> {
+        let error = self
+            .end_idp_session(domain, sso_client_id, refresh_token)
+            .await
+            .err()?;
+        tracing::info!(error = %error, what, "the identity provider's session was not ended");
+        Some(format!(
+            "The identity provider's session could not be ended ({error}); it ends by itself when it expires."
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -253,19 +253,13 @@ impl Engine {
             .flatten()
             .and_then(|s| s.refresh_token)
             .or(refresh_token.map(str::to_string))?;
-        match self
-            .end_idp_session(&session.domain, session.sso_client_id.as_deref(), &refresh)
-            .await
-        {
-            Ok(()) => None,
-            Err(error) => {
-                tracing::info!(error = %error, "the identity provider's session was not ended");
-                Some(format!(
-                    "The identity provider's session could not be ended ({error}); it ends by itself when it \
-                     expires."
-                ))
-            }
-        }
+        self.end_idp_session_or_say(
+            &session.domain,
+            session.sso_client_id.as_deref(),
+            &refresh,
+            "after a revocation",
+        )
+        .await
     }
 
     /// Retry the due pending revocations, all at once and within [`Engine::revoke_budget`], so that a server that

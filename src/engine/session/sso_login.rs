@@ -148,28 +148,31 @@ impl Engine {
         let (now, client) = match self.prepare_login(&request).await {
             Ok(ready) => ready,
             Err(error) => {
-                self.abandon_session(&domain, &tokens, Some(&client_id))
+                let unended = self
+                    .abandon_session(&domain, &tokens, Some(&client_id))
                     .await;
-                return Err(error);
+                return Err(error.also(unended));
             }
         };
         if now != domain {
-            self.abandon_session(&domain, &tokens, Some(&client_id))
+            let unended = self
+                .abandon_session(&domain, &tokens, Some(&client_id))
                 .await;
-            return Err(domain_changed(&now));
+            return Err(domain_changed(&now).also(unended));
         }
         self.complete_login(&domain, &client, tokens, &request, Some(&client_id))
             .await
     }
 
-    /// The user did not accept the account: end the identity provider's session; nothing else exists.
-    pub async fn sso_abandon(&self, authenticated: SsoAuthenticated) {
+    /// The user did not accept the account: end the identity provider's session; nothing else exists. The
+    /// sentence for the user when the session could not be ended.
+    pub async fn sso_abandon(&self, authenticated: SsoAuthenticated) -> Option<String> {
         self.abandon_session(
             &authenticated.domain,
             &authenticated.tokens,
             Some(&authenticated.client_id),
         )
-        .await;
+        .await
     }
 
     /// The connection settings for a sign-in's domain: the certificate trusted with the command, else the stored

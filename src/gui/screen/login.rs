@@ -104,7 +104,8 @@ pub enum Message {
     SsoContinue,
     /// The person did not: the identity provider's session is ended.
     SsoDecline,
-    SsoDeclined,
+    /// The declined (or cancelled) sign-in's identity-provider session was ended, or this sentence says it was not.
+    SsoDeclined(Option<String>),
     SsoFinished(Result<LoginOutcome, Error>),
 }
 
@@ -411,7 +412,15 @@ impl State {
                 self.error = Some(NOT_CONFIRMED.into());
                 Action::Run(abandon(engine, *authenticated))
             }
-            Message::SsoDeclined => Action::None,
+            Message::SsoDeclined(unended) => {
+                if let Some(sentence) = unended {
+                    self.error = Some(match self.error.take() {
+                        Some(error) => format!("{error} {sentence}"),
+                        None => sentence,
+                    });
+                }
+                Action::None
+            }
             Message::SsoFinished(result) => self.sso_finished(result),
         }
     }
@@ -767,12 +776,12 @@ impl State {
     }
 }
 
-/// End the identity provider's session of a sign-in the person did not confirm.
+/// End the identity provider's session of a sign-in the person did not confirm (or cancelled while it went on).
 fn abandon(engine: &Engine, authenticated: SsoAuthenticated) -> Task<Message> {
     let engine = engine.clone();
     Task::perform(
         async move { engine.sso_abandon(authenticated).await },
-        |_| Message::SsoDeclined,
+        Message::SsoDeclined,
     )
 }
 
