@@ -192,7 +192,67 @@ impl SwappableTlsFront {
 
     /// A new self-signed certificate from now on.
     pub fn swap(&self) {
-        *self.acceptor.lock().unwrap() = conda_connect::emulator::tls::self_signed_acceptor();
+        self.serve(conda_connect::emulator::tls::self_signed_acceptor());
+    }
+
+    /// This acceptor's certificate from now on.
+    pub fn serve(&self, acceptor: tokio_rustls::TlsAcceptor) {
+        *self.acceptor.lock().unwrap() = acceptor;
+    }
+}
+
+/// A certificate authority of the tests' own, one that no trust store holds (a company's TLS-inspection CA, say),
+/// and the server certificates it issues.
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).unwrap(),
+        }
+    }
+
+    /// The CA certificate as PEM (what `ssl_verify: <bundle>` names).
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A TLS acceptor serving a certificate this CA issued for `names`: valid from now on for a year, or one that
+    /// expired in 2021.
+    pub fn acceptor(&self, names: &[&str], expired: bool) -> tokio_rustls::TlsAcceptor {
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "conda-connect test server");
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
     }
 }
 

@@ -470,7 +470,13 @@ fn certificate_reason(error: &reqwest::Error) -> Option<CertificateProblem> {
                 _ => CertificateProblem::UnknownIssuer,
             });
         }
-        source = current.source();
+        // an io::Error's `source()` skips the error it wraps (rustls's, in hyper's connection error): look inside
+        source = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     None
 }
