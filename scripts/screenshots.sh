@@ -7,7 +7,7 @@
 # the error and the unsaved-changes question together, the kept package list after a failed Update Index, the
 # token's not-copied question, a notice at the minimum size — by their colours), that the window's WM_CLASS matches
 # the desktop file, and that the demo's files are what each step should leave.
-# Needs: Xvfb, xdotool, ImageMagick (apt-get install xvfb xauth xdotool imagemagick). BIN defaults to the debug build.
+# Needs: Xvfb, xdotool, xdpyinfo, ImageMagick (apt-get install xvfb xauth xdotool x11-utils imagemagick). BIN defaults to the debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-screenshots}
@@ -232,7 +232,7 @@ printf '{"domian": "https://x.example"}\n' >"$WORK/policy.json"; chmod 0644 "$WO
 HOME=$WORK/home CONDA_CONNECT_POLICY_FILE=$WORK/policy.json "$BIN" >"$WORK/refused.log" 2>&1 & APP_PID=$!
 WID=$(wait_window '^conda-connect cannot start' "$WORK/refused.log") || exit 1
 # no window manager here: the keyboard goes to the focused window, or to the one under the pointer
-xdotool mousemove --window "$WID" 300 220; xdotool windowfocus --sync "$WID"
+xdotool mousemove --window "$WID" 300 220; xdotool windowfocus --sync "$WID" 2>/dev/null || true
                                   shot policy-refused 1
 expect policy-refused "$ERROR_TEXT" 300 "" "the policy's sentence"
 key Return

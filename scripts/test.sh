@@ -25,8 +25,8 @@ fi
 # The installers: the macOS app bundle's layout, and the Windows .zip/.msi (installed and run under Wine).
 CONDA_CONNECT_CI_CACHE=$CACHE bash scripts/test-packaging.sh "$CARGO_TARGET_DIR/debug/conda-connect" "${WINDOWS_EXE:-}"
 # The real window: walk every screen of `conda-connect demo` under Xvfb (when installed) and check the PNGs.
-if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && [ -x /usr/bin/import ]; then
+if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v xdpyinfo >/dev/null && [ -x /usr/bin/import ]; then
   BIN="$CARGO_TARGET_DIR/debug/conda-connect" bash scripts/screenshots.sh "${SCREENSHOTS_DIR:-$CACHE/screenshots}"
 else
-  echo "screenshots: skipped (apt-get install xvfb xauth xdotool imagemagick to run them)"
+  echo "screenshots: skipped (apt-get install xvfb xauth xdotool x11-utils imagemagick to run them)"
 fi

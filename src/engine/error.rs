@@ -198,8 +198,8 @@ impl Error {
 
     /// This error followed by one more sentence for the user (what the failure also left behind, such as an
     /// identity-provider session that could not be ended). A sentence-bearing error keeps its kind; any other
-    /// becomes a refusal saying both, except those the window answers with a question of its own (a certificate
-    /// to trust) and the test hook's crash, which stay as they are and leave the sentence in the log.
+    /// becomes a refusal saying both (a certificate question too: the sentence matters more than the question,
+    /// which the next sign-in asks again). Only the test hook's crash stays as it is, the sentence in the log.
     pub fn also(self, sentence: Option<String>) -> Error {
         let Some(sentence) = sentence else {
             return self;
@@ -211,11 +211,9 @@ impl Error {
             Error::Unfinished { reason } => Error::Unfinished {
                 reason: format!("{reason} {sentence}"),
             },
-            kept @ (Error::Tls { .. }
-            | Error::CertificateChanged { .. }
-            | Error::SimulatedCrash { .. }) => {
-                tracing::warn!(sentence, "not said with this error");
-                kept
+            crash @ Error::SimulatedCrash { .. } => {
+                tracing::warn!(sentence, "not said with a simulated crash");
+                crash
             }
             other => Error::Refused {
                 reason: format!("{other} {sentence}"),
@@ -266,10 +264,16 @@ mod tests {
                     .into()
             }
         );
-        let tls = Error::Tls {
-            host: "a.example".into(),
-        };
-        assert_eq!(tls.clone().also(more()), tls, "the trust question stays");
+        let crash = Error::SimulatedCrash { step: 3 };
+        assert_eq!(
+            crash.clone().also(more()),
+            crash,
+            "the test hook's crash stays"
+        );
+        assert!(
+            matches!(Error::Tls { host: "a.example".into() }.also(more()), Error::Refused { reason } if reason.ends_with(" It ends by itself.")),
+            "a certificate question is said with it"
+        );
         let unfinished = Error::Unfinished {
             reason: "Half.".into(),
         };

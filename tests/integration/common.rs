@@ -230,8 +230,8 @@ impl TestCa {
         self.issuer.pem()
     }
 
-    /// A TLS acceptor serving a certificate this CA issued for `names`: valid from now on for a year, or one that
-    /// expired in 2021.
+    /// A TLS acceptor serving a certificate this CA issued for `names`: valid (rcgen's default span, 1975 to
+    /// 4096), or one that expired in 2021.
     pub fn acceptor(&self, names: &[&str], expired: bool) -> tokio_rustls::TlsAcceptor {
         use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();

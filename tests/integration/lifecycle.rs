@@ -479,9 +479,11 @@ async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() 
     let err = engine.sso_complete(authenticated).await.unwrap_err();
     let said = err.to_string();
     assert!(said.starts_with("Already signed in"), "{said}");
-    assert!(said.contains(UNENDED), "{said}");
     assert!(
-        said.ends_with("it ends by itself when it expires."),
+        said.ends_with(
+            "The identity provider's session could not be ended (the identity provider answered 503); it ends \
+             by itself when it expires."
+        ),
         "{said}"
     );
     assert_eq!(
@@ -555,6 +557,22 @@ async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() 
     assert!(anchored.emu.tokens().is_empty(), "its token was revoked");
     assert_eq!(realm_sessions(&anchored), 1, "the session the realm kept");
     assert!(!anchored.engine().status().unwrap().logged_in);
+
+    // logout --finish by password, whose account request fails: its short session's fate is said too
+    let finishing = world(true).await;
+    realm_cannot_end_sessions(&finishing);
+    finishing.fault(
+        "/api/account",
+        Some("GET"),
+        FaultKind::Status { status: 500 },
+    );
+    let err = finishing
+        .engine()
+        .finish_with_password(&finishing.emu.url, DEMO_USER, DEMO_PASSWORD)
+        .await
+        .unwrap_err();
+    let said = err.to_string();
+    assert!(said.contains("500") && said.contains(UNENDED), "{said}");
 }
 
 #[tokio::test]

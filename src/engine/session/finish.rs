@@ -90,43 +90,7 @@ impl Engine {
         tokens: LoginTokens,
         sso_client_id: Option<&str>,
     ) -> Result<FinishOutcome> {
-        crate::engine::server_values::session_jwt(&tokens.token, "the sign-in")?;
-        crate::engine::redact::register(&tokens.token);
-        let client = self.client(domain)?;
-        let account = client
-            .account(crate::engine::client::Auth::Jwt(&tokens.token))
-            .await;
-        let result = match account {
-            Ok(account) => {
-                let _lock = self.lock_async().await?;
-                let before = self.pending_on(domain)?;
-                let mut notes = self
-                    .finish_revocations_with(domain, &account.user_id, &tokens.token)
-                    .await;
-                let after = self.pending_on(domain)?;
-                let others = self
-                    .pending_revocations()?
-                    .iter()
-                    .filter(|p| {
-                        p.domain == domain && p.user_id.as_deref() != Some(&account.user_id)
-                    })
-                    .count();
-                if others > 0 {
-                    notes.push(format!(
-                        "{others} token(s) on {domain} belong to another account than {}; sign in as that account \
-                         to revoke them.",
-                        crate::engine::server_values::printable(&account.username)
-                    ));
-                }
-                Ok(FinishOutcome {
-                    domain: domain.to_string(),
-                    revoked: before.saturating_sub(after),
-                    remaining: after,
-                    notes,
-                })
-            }
-            Err(error) => Err(error),
-        };
+        let result = self.revoke_pending_with_session(domain, &tokens).await;
         // the short session ends now, whatever happened, or the user hears that it did not
         let Some(refresh) = &tokens.refresh_token else {
             return result;
@@ -141,6 +105,44 @@ impl Engine {
             }
             Err(error) => Err(error.also(unended)),
         }
+    }
+
+    /// With the short session: revoke what is pending on `domain` for its account, and say what is left.
+    async fn revoke_pending_with_session(
+        &self,
+        domain: &str,
+        tokens: &LoginTokens,
+    ) -> Result<FinishOutcome> {
+        crate::engine::server_values::session_jwt(&tokens.token, "the sign-in")?;
+        crate::engine::redact::register(&tokens.token);
+        let client = self.client(domain)?;
+        let account = client
+            .account(crate::engine::client::Auth::Jwt(&tokens.token))
+            .await?;
+        let _lock = self.lock_async().await?;
+        let before = self.pending_on(domain)?;
+        let mut notes = self
+            .finish_revocations_with(domain, &account.user_id, &tokens.token)
+            .await;
+        let after = self.pending_on(domain)?;
+        let others = self
+            .pending_revocations()?
+            .iter()
+            .filter(|p| p.domain == domain && p.user_id.as_deref() != Some(&account.user_id))
+            .count();
+        if others > 0 {
+            notes.push(format!(
+                "{others} token(s) on {domain} belong to another account than {}; sign in as that account to \
+                 revoke them.",
+                crate::engine::server_values::printable(&account.username)
+            ));
+        }
+        Ok(FinishOutcome {
+            domain: domain.to_string(),
+            revoked: before.saturating_sub(after),
+            remaining: after,
+            notes,
+        })
     }
 
     fn pending_on(&self, domain: &str) -> Result<usize> {

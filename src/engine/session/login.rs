@@ -115,8 +115,12 @@ impl Engine {
             self.prepare_login(request).await?
         };
         let tokens = client.login(username, password).await?;
-        let _lock = self.lock_async().await?;
-        let (now, client) = match self.prepare_login(request).await {
+        let ready = async {
+            let lock = self.lock_async().await?;
+            Ok::<_, Error>((lock, self.prepare_login(request).await?))
+        }
+        .await;
+        let (_lock, (now, client)) = match ready {
             Ok(ready) => ready,
             Err(error) => {
                 let unended = self.abandon_session(&domain, &tokens, None).await;
@@ -215,7 +219,11 @@ impl Engine {
         sso_client_id: Option<&str>,
     ) -> Result<LoginOutcome> {
         let mut crash = self.crash.clone();
-        crate::engine::server_values::session_jwt(&tokens.token, "the sign-in")?;
+        if let Err(error) = crate::engine::server_values::session_jwt(&tokens.token, "the sign-in")
+        {
+            let unended = self.abandon_session(domain, &tokens, sso_client_id).await;
+            return Err(error.also(unended));
+        }
         crate::engine::redact::register(&tokens.token);
         if let Some(refresh) = &tokens.refresh_token {
             crate::engine::redact::register(refresh);
@@ -336,7 +344,8 @@ impl Engine {
         self.step(crash)?;
         if let Err(error) = self.secrets.set(domain, &pending.secrets) {
             let unended = self.abandon_session(domain, tokens, sso_client_id).await;
-            crate::engine::journal::Journal::clear(&self.paths.journal_file())?;
+            crate::engine::journal::Journal::clear(&self.paths.journal_file())
+                .map_err(|cleared| cleared.also(unended.clone()))?;
             return Err(error.also(unended));
         }
         self.step(crash)?;
@@ -510,8 +519,9 @@ impl Engine {
                 )?;
             }
         }
-        self.secrets.delete(domain)?;
-        Journal::clear(&self.paths.journal_file())?;
+        let said = |error: Error| error.also(unended.clone());
+        self.secrets.delete(domain).map_err(said)?;
+        Journal::clear(&self.paths.journal_file()).map_err(said)?;
         Ok(unended)
     }
 

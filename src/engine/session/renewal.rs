@@ -146,14 +146,16 @@ impl Engine {
         Ok((record, session))
     }
 
-    /// End the identity provider's session of a refresh token (best effort, bounded): `Ok` when it ended or was
-    /// over already, an error sentence otherwise.
-    pub(crate) async fn end_idp_session(
+    /// End the identity provider's session of a refresh token (bounded), for a path that goes on either way:
+    /// `None` when it ended, was over already, or never existed (a server without a realm), else the sentence that
+    /// tells the user it was not (`what` names the path in the log).
+    pub(crate) async fn end_idp_session_or_say(
         &self,
         domain: &str,
         sso_client_id: Option<&str>,
         refresh_token: &str,
-    ) -> Result<()> {
+        what: &'static str,
+    ) -> Option<String> {
         let ended = async {
             let realm = match sso::discover(domain, &self.client_config(domain)?).await {
                 Ok(realm) => realm,
@@ -163,40 +165,46 @@ impl Engine {
             };
             let client_id = match sso_client_id {
                 Some(id) => id.to_string(),
-                None => match &realm.server_client_id {
-                    Some(id) => id.clone(),
-                    None => return Ok(()),
-                },
+                None => realm
+                    .server_client_id
+                    .clone()
+                    .ok_or_else(|| Error::Refused {
+                        reason: "the identity provider did not name this server's client".into(),
+                    })?,
             };
-            sso::end_session(&realm, &client_id, refresh_token)
-                .await
-                .map(|_| ())
+            match sso::end_session(&realm, &client_id, refresh_token).await? {
+                true => Ok(()),
+                false => Err(Error::Refused {
+                    reason: "the identity provider offers no way to end it".into(),
+                }),
+            }
         };
-        match tokio::time::timeout(std::time::Duration::from_secs(5), ended).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Refused {
-                reason: "The identity provider did not answer in time.".into(),
-            }),
-        }
-    }
-
-    /// [`Engine::end_idp_session`], for a path that goes on either way: `None` when the session ended, else the
-    /// sentence that tells the user it did not (`what` names the path in the log).
-    pub(crate) async fn end_idp_session_or_say(
-        &self,
-        domain: &str,
-        sso_client_id: Option<&str>,
-        refresh_token: &str,
-        what: &'static str,
-    ) -> Option<String> {
-        let error = self
-            .end_idp_session(domain, sso_client_id, refresh_token)
-            .await
-            .err()?;
+        let error = match tokio::time::timeout(std::time::Duration::from_secs(5), ended).await {
+            Ok(result) => result.err()?,
+            Err(_) => Error::Timeout {
+                host: "the identity provider".into(),
+            },
+        };
         tracing::info!(error = %error, what, "the identity provider's session was not ended");
         Some(format!(
-            "The identity provider's session could not be ended ({error}); it ends by itself when it expires."
+            "The identity provider's session could not be ended ({}); it ends by itself when it expires.",
+            why_not_ended(&error)
         ))
+    }
+}
+
+/// Why a session was not ended, as a phrase (the error's own sentence can carry advice meant for another case).
+fn why_not_ended(error: &Error) -> String {
+    match error {
+        Error::Refused { reason } => reason.clone(),
+        Error::Unreachable { host } => format!("{host} cannot be reached"),
+        Error::Timeout { host } => format!("{host} did not answer in time"),
+        Error::Tls { host } | Error::CertificateChanged { host, .. } => {
+            format!("the certificate of {host} is not trusted")
+        }
+        Error::Http { status, .. } => format!("the identity provider answered {status}"),
+        Error::Redirected { host } => format!("the identity provider redirected to {host}"),
+        _ => "see the log".into(),
     }
 }
 

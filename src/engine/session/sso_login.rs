@@ -4,7 +4,7 @@
 //! the wait and again, under the lock, after it.
 
 use crate::engine::client::LoginTokens;
-use crate::engine::error::Result;
+use crate::engine::error::{Error, Result};
 use crate::engine::sso::{self, DeviceSignIn, PendingSignIn, SsoOptions};
 
 use super::login::domain_changed;
@@ -144,8 +144,12 @@ impl Engine {
             tokens,
             request,
         } = authenticated;
-        let _lock = self.lock_async().await?;
-        let (now, client) = match self.prepare_login(&request).await {
+        let ready = async {
+            let lock = self.lock_async().await?;
+            Ok::<_, Error>((lock, self.prepare_login(&request).await?))
+        }
+        .await;
+        let (_lock, (now, client)) = match ready {
             Ok(ready) => ready,
             Err(error) => {
                 let unended = self

@@ -413,11 +413,15 @@ impl State {
                 Action::Run(abandon(engine, *authenticated))
             }
             Message::SsoDeclined(unended) => {
+                // (it can come seconds later: it joins the "not confirmed" sentence, never a later error)
                 if let Some(sentence) = unended {
-                    self.error = Some(match self.error.take() {
-                        Some(error) => format!("{error} {sentence}"),
-                        None => sentence,
-                    });
+                    match self.error.as_deref() {
+                        Some(NOT_CONFIRMED) => {
+                            self.error = Some(format!("{NOT_CONFIRMED} {sentence}"))
+                        }
+                        None => self.error = Some(sentence),
+                        Some(_) => tracing::info!(sentence, "not shown over a later error"),
+                    }
                 }
                 Action::None
             }
