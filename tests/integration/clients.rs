@@ -353,9 +353,11 @@ fn run_client(
         .expect("run a real client")
 }
 
+/// py-rattler fetches a channel's noarch repodata; once it has, it leaves at once (`os._exit`), without the
+/// interpreter's shutdown, in which its native threads have crashed on a loaded CI machine.
 #[cfg(unix)]
 const FETCH: &str = r#"
-import asyncio, sys
+import asyncio, os, sys
 from rattler import Channel, Subdir, fetch_repo_data
 from rattler.networking import Client
 
@@ -363,9 +365,39 @@ async def main(url, cache):
     await fetch_repo_data(channels=[Channel(url)], platforms=[Subdir("noarch")], cache_path=cache,
                           callback=None, client=Client.default_client())
     print("fetched")
+    sys.stdout.flush()
+    os._exit(0)
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 "#;
+
+/// Real py-rattler fetching `channel` into `cache` with what it finds under `home`. A run killed by a signal (its
+/// native code crashed: SIGSEGV, seen in CI) is tried again, twice at most; an answer (an exit code) counts at once.
+#[cfg(unix)]
+fn rattler_fetch(
+    bin: &std::path::Path,
+    home: &std::path::Path,
+    channel: &str,
+    cache: &std::path::Path,
+) -> std::process::Output {
+    let run = || {
+        run_client(
+            bin,
+            home,
+            "python",
+            &["-c", FETCH, channel, cache.to_str().unwrap()],
+        )
+    };
+    let mut fetched = run();
+    for _ in 0..2 {
+        if fetched.status.code().is_some() {
+            break;
+        }
+        eprintln!("py-rattler crashed ({:?}); trying it again", fetched.status);
+        fetched = run();
+    }
+    fetched
+}
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,15 +407,7 @@ async fn py_rattler_reads_the_private_channel_after_login_and_is_refused_after_l
     assert!(login_cli(&world, &[]).await.status.success());
     let channel = format!("{}/api/repo/internal", world.emu.url);
     let home = world.home.path().to_path_buf();
-    let fetch = |cache: &str| {
-        let cache = home.join(cache);
-        run_client(
-            &bin,
-            &home,
-            "python",
-            &["-c", FETCH, &channel, cache.to_str().unwrap()],
-        )
-    };
+    let fetch = |cache: &str| rattler_fetch(&bin, &home, &channel, &home.join(cache));
     let signed_in = fetch("rattler-cache-1");
     assert!(
         signed_in.status.success(),
@@ -579,12 +603,7 @@ async fn a_server_that_reads_tokens_from_the_path_gets_rattlers_conda_token_form
     if let Some(bin) = real_clients() {
         let channel = format!("{}/api/repo/internal", world.emu.url);
         let cache = world.home.path().join("rattler-cache");
-        let fetched = run_client(
-            &bin,
-            world.home.path(),
-            "python",
-            &["-c", FETCH, &channel, cache.to_str().unwrap()],
-        );
+        let fetched = rattler_fetch(&bin, world.home.path(), &channel, &cache);
         assert!(fetched.status.success(), "{}", output_text(&fetched));
         let reads: Vec<_> = world
             .emu

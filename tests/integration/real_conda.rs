@@ -299,9 +299,11 @@ async fn real_conda_and_py_rattler_work_with_only_the_printed_variables() {
     assert!(prefix.join("share/hello-private/hello.txt").exists());
     // py-rattler, when installed: the RATTLER_AUTH_FILE variable alone
     if let Some(clients) = std::env::var_os("CONDA_CONNECT_CLIENTS") {
-        let script = "import asyncio, sys\nfrom rattler import Channel, Subdir, fetch_repo_data\n\
+        // (once fetched it leaves at once: py-rattler's native threads have crashed in the interpreter's shutdown)
+        let script = "import asyncio, os, sys\nfrom rattler import Channel, Subdir, fetch_repo_data\n\
             from rattler.networking import Client\nasyncio.run(fetch_repo_data(channels=[Channel(sys.argv[1])], \
-            platforms=[Subdir('noarch')], cache_path=sys.argv[2], callback=None, client=Client.default_client()))\n";
+            platforms=[Subdir('noarch')], cache_path=sys.argv[2], callback=None, client=Client.default_client()))\n\
+            sys.stdout.flush()\nos._exit(0)\n";
         let fetch = || {
             Command::new(PathBuf::from(&clients).join("python"))
                 .args([
