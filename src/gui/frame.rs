@@ -1,5 +1,5 @@
 //! The main window's frame: the header (name, status line, the buttons that open dialogs, with their shortcuts), the
-//! banners (health, Update Index's cause, channels, expiry), the home screen, the notices over it, the open dialog
+//! banners (health, Update Index's cause, channels, expiry, a token only a new sign-in can revoke), the home screen, the notices over it, the open dialog
 //! over everything, and scrolling when the window is smaller than the layout is made for.
 
 use iced::widget::{column, container, row, space, text};
@@ -215,6 +215,24 @@ impl App {
         }
         if let Some(expiry) = self.sign_in_expiry {
             out.push(self.expiry_banner(expiry));
+        }
+        // a token only a new sign-in can revoke stays in sight until it is revoked (one banner per server)
+        let mut named: Vec<&str> = Vec::new();
+        for unrevoked in self
+            .status
+            .iter()
+            .flat_map(|s| &s.pending_revocations)
+            .filter(|p| p.needs_sign_in)
+        {
+            if named.contains(&unrevoked.domain.as_str()) {
+                continue;
+            }
+            named.push(&unrevoked.domain);
+            out.push(style::banner(
+                Tone::Warning,
+                crate::gui::unrevoked_words(&unrevoked.domain, unrevoked.expires.as_deref()),
+                vec![style::secondary("Connect", Some(Message::OpenConnect))],
+            ));
         }
         if let Some(error) = &self.status_error {
             out.push(style::banner(Tone::Danger, error.as_str(), vec![]));

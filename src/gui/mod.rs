@@ -55,6 +55,16 @@ pub const NO_CHANNELS: &str =
 pub const CHOOSE_CHANNELS: &str = "Choose channels…";
 pub const TOKEN_REJECTED: &str = "The server no longer accepts conda's token (revoked or expired). Sign in again to get a new one.";
 pub const SIGN_IN_AGAIN: &str = "Sign in again…";
+
+/// A banner for a server token that only a new sign-in can revoke (its session ended before the revocation): it
+/// stays until that sign-in (in the window, or `conda-connect logout --finish`) revoked it.
+pub fn unrevoked_words(domain: &str, expires: Option<&str>) -> String {
+    let until = expires.map(|d| format!(" until {d}")).unwrap_or_default();
+    format!(
+        "A server token on {domain} is still valid{until}: your session ended before it could be revoked. Sign in to \
+         {domain} once more to revoke it (or run conda-connect logout --finish)."
+    )
+}
 /// Opens Diagnose from a banner.
 pub const DIAGNOSE: &str = "Diagnose…";
 pub const CONDA_DEFAULTS: &str = "No channels are configured in ~/.condarc: conda will use its built-in defaults (repo.anaconda.com) — no Update Index was run.";

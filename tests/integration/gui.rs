@@ -2462,3 +2462,46 @@ async fn connect_lists_the_servers_adds_another_and_signs_out_of_one() {
     assert_eq!(status.servers.len(), 1);
     assert!(status.logged_in);
 }
+
+/// A server token only a new sign-in can revoke (its session ended before the sign-out could revoke it) stays in
+/// sight: a banner names the server, until when the token is valid and the way out; a sign-in in the window revokes
+/// it, and the banner goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_only_a_sign_in_can_revoke_stays_in_sight_until_a_sign_in_revokes_it() {
+    let world = World::new().await;
+    world.set_domain().await;
+    world.login().await;
+    let stranded = world.emu.tokens()[0].id.clone();
+    // a sign-out that could not revoke, recorded as needing a sign-in (what a session that ended leaves)
+    world.fault(
+        "/api/account/tokens",
+        Some("DELETE"),
+        conda_connect::emulator::FaultKind::Status { status: 503 },
+    );
+    let out = world.engine().logout().await.unwrap();
+    assert!(out.unrevoked.is_some());
+    world.emu.clear_faults();
+    let pending = world.paths.data_dir.join("pending_revocations.json");
+    let mut list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&pending).unwrap()).unwrap();
+    list[0]["needs_sign_in"] = serde_json::Value::Bool(true);
+    let expires = list[0]["expires"].as_str().map(str::to_string);
+    std::fs::write(&pending, serde_json::to_vec_pretty(&list).unwrap()).unwrap();
+
+    let mut h = Harness::with_world(world).await;
+    let domain = h.world.emu.url.clone();
+    let banner = gui::unrevoked_words(&domain, expires.as_deref());
+    assert!(expires.is_some(), "the sign-in's token has an expiry date");
+    assert!(h.shows(&banner), "the banner names the server and the date");
+    assert!(h.fully_visible(&banner));
+    assert_eq!(h.world.emu.tokens().len(), 1, "still valid on the server");
+
+    h.sign_in().await;
+    assert!(h.shows(add_channels::TITLE));
+    h.click("Skip").await;
+    assert!(
+        h.world.emu.tokens().iter().all(|t| t.id != stranded),
+        "the sign-in revoked it"
+    );
+    assert!(!h.shows(&banner), "and the banner went with it");
+}
