@@ -371,8 +371,7 @@ async def main(url, cache):
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 "#;
 
-/// Real py-rattler fetching `channel` into `cache` with what it finds under `home`. A run killed by a signal (its
-/// native code crashed: SIGSEGV, seen in CI) is tried again, twice at most; an answer (an exit code) counts at once.
+/// Real py-rattler fetching `channel` into `cache` with what it finds under `home` (tried again when it crashes).
 #[cfg(unix)]
 fn rattler_fetch(
     bin: &std::path::Path,
@@ -380,23 +379,14 @@ fn rattler_fetch(
     channel: &str,
     cache: &std::path::Path,
 ) -> std::process::Output {
-    let run = || {
+    retry_if_killed(|| {
         run_client(
             bin,
             home,
             "python",
             &["-c", FETCH, channel, cache.to_str().unwrap()],
         )
-    };
-    let mut fetched = run();
-    for _ in 0..2 {
-        if fetched.status.code().is_some() {
-            break;
-        }
-        eprintln!("py-rattler crashed ({:?}); trying it again", fetched.status);
-        fetched = run();
-    }
-    fetched
+    })
 }
 
 #[cfg(unix)]

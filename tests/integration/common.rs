@@ -408,3 +408,17 @@ pub fn assert_same_files(
     }
     assert!(diffs.is_empty(), "{what}: {diffs:?}");
 }
+
+/// Run a real client whose native code has crashed now and then on a loaded CI machine (py-rattler: SIGSEGV, no
+/// exit code): a run killed by a signal is tried again, twice at most; an answer (an exit code) counts at once.
+pub fn retry_if_killed(run: impl Fn() -> std::process::Output) -> std::process::Output {
+    let mut output = run();
+    for _ in 0..2 {
+        if output.status.code().is_some() {
+            break;
+        }
+        eprintln!("the client crashed ({:?}); trying it again", output.status);
+        output = run();
+    }
+    output
+}

@@ -39,6 +39,13 @@ fn drive() -> impl FnOnce(String) + Send {
 }
 
 async fn sso_login(engine: &Engine) {
+    sso_attempt(engine).await.unwrap();
+}
+
+/// A whole single sign-on (a test browser signs in), as it ends.
+async fn sso_attempt(
+    engine: &Engine,
+) -> conda_connect::engine::error::Result<conda_connect::engine::session::LoginOutcome> {
     engine
         .login_sso(
             &sso_options(None, 30),
@@ -47,7 +54,19 @@ async fn sso_login(engine: &Engine) {
             drive(),
         )
         .await
-        .unwrap();
+}
+
+/// The identity provider's half of a single sign-on, up to the account question.
+async fn sso_authenticated(engine: &Engine) -> conda_connect::engine::session::SsoAuthenticated {
+    engine
+        .sso_authenticate(
+            &sso_options(None, 30),
+            SsoMethod::Browser { open: false },
+            &SignIn::default(),
+            drive(),
+        )
+        .await
+        .unwrap()
 }
 
 /// Wait (bounded) until the emulator no longer accepts the session JWTs it issued so far.
@@ -403,16 +422,7 @@ async fn a_failed_sign_in_ends_the_realm_session_it_opened() {
         Some("GET"),
         FaultKind::Status { status: 500 },
     );
-    let err = world
-        .engine()
-        .login_sso(
-            &sso_options(None, 30),
-            SsoMethod::Browser { open: false },
-            &SignIn::default(),
-            drive(),
-        )
-        .await
-        .unwrap_err();
+    let err = sso_attempt(&world.engine()).await.unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
     assert!(world.emu.tokens().is_empty());
     assert_eq!(realm_sessions(&world), 0);
@@ -422,15 +432,7 @@ async fn a_failed_sign_in_ends_the_realm_session_it_opened() {
 async fn a_sign_in_that_lost_the_race_ends_its_realm_session() {
     let world = world(true).await;
     let engine = world.engine();
-    let authenticated = engine
-        .sso_authenticate(
-            &sso_options(None, 30),
-            SsoMethod::Browser { open: false },
-            &SignIn::default(),
-            drive(),
-        )
-        .await
-        .unwrap();
+    let authenticated = sso_authenticated(&engine).await;
     assert_eq!(authenticated.account(), DEMO_USER);
     // meanwhile another process signed in
     world.login().await;
@@ -464,15 +466,7 @@ async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() 
     // a lost race: the losing sign-in's error says both things
     let racing = world(true).await;
     let engine = racing.engine();
-    let authenticated = engine
-        .sso_authenticate(
-            &sso_options(None, 30),
-            SsoMethod::Browser { open: false },
-            &SignIn::default(),
-            drive(),
-        )
-        .await
-        .unwrap();
+    let authenticated = sso_authenticated(&engine).await;
     racing.login().await;
     realm_cannot_end_sessions(&racing);
     let sessions_before = realm_sessions(&racing);
@@ -496,16 +490,7 @@ async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() 
     // a sign-in declined at the account question
     let declined = world(true).await;
     realm_cannot_end_sessions(&declined);
-    let authenticated = declined
-        .engine()
-        .sso_authenticate(
-            &sso_options(None, 30),
-            SsoMethod::Browser { open: false },
-            &SignIn::default(),
-            drive(),
-        )
-        .await
-        .unwrap();
+    let authenticated = sso_authenticated(&declined.engine()).await;
     let said = declined.engine().sso_abandon(authenticated).await;
     assert!(
         said.as_deref().is_some_and(|s| s.starts_with(UNENDED)),
@@ -520,16 +505,7 @@ async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() 
         Some("GET"),
         FaultKind::Status { status: 500 },
     );
-    let err = no_account
-        .engine()
-        .login_sso(
-            &sso_options(None, 30),
-            SsoMethod::Browser { open: false },
-            &SignIn::default(),
-            drive(),
-        )
-        .await
-        .unwrap_err();
+    let err = sso_attempt(&no_account.engine()).await.unwrap_err();
     let said = err.to_string();
     assert!(said.contains("500") && said.contains(UNENDED), "{said}");
     assert!(no_account.emu.tokens().is_empty());
@@ -539,16 +515,7 @@ async fn a_realm_session_that_cannot_be_ended_is_said_in_every_failed_sign_in() 
     let anchored = world(true).await;
     anchored.write_condarc("channels: &c [a]\nmirror_of_channels: *c\n");
     realm_cannot_end_sessions(&anchored);
-    let err = anchored
-        .engine()
-        .login_sso(
-            &sso_options(None, 30),
-            SsoMethod::Browser { open: false },
-            &SignIn::default(),
-            drive(),
-        )
-        .await
-        .unwrap_err();
+    let err = sso_attempt(&anchored.engine()).await.unwrap_err();
     let said = err.to_string();
     assert!(
         said.contains("is not valid YAML") && said.contains(UNENDED),

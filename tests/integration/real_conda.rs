@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::retry_if_killed;
 use conda_connect::emulator::{DEMO_PASSWORD, DEMO_USER, Emulator, EmulatorConfig};
 
 fn real_conda() -> Option<PathBuf> {
@@ -323,16 +324,7 @@ async fn real_conda_and_py_rattler_work_with_only_the_printed_variables() {
                 .output()
                 .unwrap()
         };
-        // py-rattler's native code has crashed (SIGSEGV, no exit code) on a loaded CI machine: a crash of the
-        // client is tried again; an answer that is wrong (an exit code) fails at once
-        let mut fetched = fetch();
-        for _ in 0..2 {
-            if fetched.status.code().is_some() {
-                break;
-            }
-            eprintln!("py-rattler crashed ({:?}); trying it again", fetched.status);
-            fetched = fetch();
-        }
+        let fetched = retry_if_killed(fetch);
         assert!(fetched.status.success(), "py-rattler: {}", text(&fetched));
     }
 }
